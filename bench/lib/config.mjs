@@ -1,0 +1,93 @@
+// Run configuration: defaults, `--quick`, command-line flags and BENCH_* environment variables.
+
+export const USAGE = `Usage: npm run bench -- [--quick] [--servers=a,b] [--no-build] [--help]
+
+  --quick            smoke run: 1k subscribers, 1 repetition, short phases; writes
+                     bench/results/quick.json and leaves docs/benchmarks.md alone
+  --servers=a,b      subset of: demo, ws-bare, ws-preframed, socketio (ws-bare is the
+                     reference for ratios)
+  --no-build         never run 'nest build' (use dist/ as it is)
+
+Environment (defaults in brackets, quick-run values after the slash):
+  BENCH_REPEAT            repetitions per server, servers alternate within each [3 / 1]
+  BENCH_SCALE             subscriber counts, comma-separated [1000,10000 / 1000]
+  BENCH_BURST_MAX         publishes per burst, upper bound [200]
+  BENCH_BURST_DELIVERIES  target deliveries per burst: publishes = min(MAX, this / subscribers)
+                          [500000 / 200000]
+  BENCH_RATES             paced publish rates for latency, msgs/s [2,5]
+  BENCH_LATENCY_SECONDS   duration of each paced run [10 / 3]
+  BENCH_SETUP_CONNS       connections opened in the setup-rate test [2000 / 500]
+  BENCH_SETUP_CONCURRENCY connections in flight per load worker [50]
+  BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
+  BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]
+  BENCH_SERVERS           same as --servers
+`;
+
+function list(value, fallback) {
+  if (!value) return fallback;
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+function numbers(value, fallback) {
+  const parsed = list(value, null)?.map(Number);
+  if (!parsed) return fallback;
+  if (parsed.some((n) => !Number.isFinite(n) || n <= 0)) throw new Error(`bad number list: ${value}`);
+  return parsed;
+}
+
+function int(value, fallback) {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${value}`);
+  return n;
+}
+
+export function loadConfig(argv = process.argv.slice(2), env = process.env) {
+  const flags = new Set(argv.filter((a) => !a.includes('=')));
+  const options = Object.fromEntries(
+    argv.filter((a) => a.includes('=')).map((a) => a.replace(/^--/, '').split('=')),
+  );
+  for (const flag of flags) {
+    if (!['--quick', '--no-build', '--help', '-h'].includes(flag)) throw new Error(`unknown flag ${flag}`);
+  }
+  const quick = flags.has('--quick');
+  const scales = numbers(env.BENCH_SCALE, quick ? [1000] : [1000, 10_000])
+    .map(Math.round)
+    .sort((a, b) => a - b);
+  const maxScale = scales[scales.length - 1];
+  const config = {
+    help: flags.has('--help') || flags.has('-h'),
+    quick,
+    build: !flags.has('--no-build'),
+    servers: list(options.servers ?? env.BENCH_SERVERS, [
+      'demo',
+      'ws-bare',
+      'ws-preframed',
+      'socketio',
+    ]),
+    repeat: int(env.BENCH_REPEAT, quick ? 1 : 3),
+    scales,
+    burstMax: int(env.BENCH_BURST_MAX, 200),
+    burstDeliveries: int(env.BENCH_BURST_DELIVERIES, quick ? 200_000 : 500_000),
+    rates: numbers(env.BENCH_RATES, [2, 5]),
+    latencySeconds: int(env.BENCH_LATENCY_SECONDS, quick ? 3 : 10),
+    setupConnections: int(env.BENCH_SETUP_CONNS, quick ? 500 : 2000),
+    setupConcurrency: int(env.BENCH_SETUP_CONCURRENCY, 50),
+    connectConcurrency: 100,
+    sampleEvery: int(env.BENCH_SAMPLE_EVERY, quick ? 10 : 50),
+    // One fd per socket; the limit is 20000 per process, so stay well under it per worker.
+    workers: Math.max(int(env.BENCH_WORKERS, 2), Math.ceil(maxScale / 9000)),
+    topic: 'bench',
+    secret: `bench-secret-${process.pid}-${Date.now()}`,
+  };
+  config.latencyScale = maxScale;
+  return config;
+}
+
+/** Publishes per burst at `subscribers`: enough deliveries to average over, bounded run time. */
+export function burstMessages(config, subscribers) {
+  return Math.max(10, Math.min(config.burstMax, Math.round(config.burstDeliveries / subscribers)));
+}

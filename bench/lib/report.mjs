@@ -1,0 +1,226 @@
+// Turns per-repetition metrics into summaries (median, min–max, ratios to ws-bare) and renders
+// them as a console table, JSON and docs/benchmarks.md.
+import { spread } from './stats.mjs';
+
+export const REFERENCE = 'ws-bare';
+const CPU_PEERS = ['ws-bare', 'ws-preframed', 'socketio'];
+
+function k(n) {
+  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
+}
+
+/** The metrics of a run, in display order. `better` says which direction is good. */
+export function metricCatalog(config) {
+  const rows = [];
+  const add = (key, label, unit, digits, better, headline = false) =>
+    rows.push({ key, label, unit, digits, better, headline });
+  for (const n of config.scales) {
+    add(`cpuPerDelivery.${n}`, `server CPU per delivery @${k(n)}`, 'µs', 2, 'lower', true);
+    add(`userPerDelivery.${n}`, `  user @${k(n)}`, 'µs', 2, 'lower');
+    add(`sysPerDelivery.${n}`, `  sys @${k(n)}`, 'µs', 2, 'lower');
+    add(`deliveriesPerSec.${n}`, `deliveries/s (burst) @${k(n)}`, 'k/s', 0, 'higher');
+  }
+  for (const n of config.scales) {
+    add(`heapPerConn.${n}`, `heap per idle subscribed conn @${k(n)}`, 'KB', 2, 'lower');
+    add(`rssPerConn.${n}`, `RSS per idle subscribed conn @${k(n)}`, 'KB', 2, 'lower');
+  }
+  for (const rate of config.rates) {
+    const at = `${rate}/s @${k(config.latencyScale)}`;
+    add(`latencyP50.${rate}`, `latency p50, ${at}`, 'ms', 1, 'lower');
+    add(`latencyP99.${rate}`, `latency p99, ${at}`, 'ms', 1, 'lower');
+    add(`latencyMax.${rate}`, `latency max, ${at}`, 'ms', 1, 'lower');
+    add(`cpuShare.${rate}`, `server CPU, ${at}`, '% core', 0, 'lower');
+  }
+  add('setupPerSec', `connection setup with JWT (${config.setupConnections})`, 'conn/s', 0, 'higher');
+  add('setupCpuPerConn', '  server CPU per connection', 'µs', 0, 'lower');
+  return rows;
+}
+
+/** runs: [{ server, rep, metrics }] -> { [metricKey]: { [server]: { median, min, max, n, ratio } } } */
+export function summarize(catalog, servers, runs) {
+  const summary = {};
+  for (const row of catalog) {
+    summary[row.key] = {};
+    for (const server of servers) {
+      const values = runs.filter((r) => r.server === server).map((r) => r.metrics?.[row.key]);
+      summary[row.key][server] = spread(values);
+    }
+    const ref = summary[row.key][REFERENCE]?.median;
+    for (const server of servers) {
+      const s = summary[row.key][server];
+      if (s && ref) s.ratio = s.median / ref;
+    }
+  }
+  return summary;
+}
+
+/** Ratio matrices (row server ÷ column peer) of the median CPU per delivery, per scale. */
+export function cpuRatios(config, servers, summary) {
+  const peers = CPU_PEERS.filter((p) => servers.includes(p));
+  return config.scales.map((n) => {
+    const medians = summary[`cpuPerDelivery.${n}`];
+    const rows = servers.map((server) => ({
+      server,
+      ratios: Object.fromEntries(
+        peers.map((peer) => {
+          const a = medians[server]?.median;
+          const b = medians[peer]?.median;
+          return [peer, a && b ? a / b : null];
+        }),
+      ),
+    }));
+    return { scale: n, peers, rows };
+  });
+}
+
+function fmt(value, digits, unit) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  const v = unit === 'k/s' ? value / 1000 : value;
+  return v.toFixed(digits);
+}
+
+function cell(s, row, { withRatio }) {
+  if (!s) return 'n/a';
+  const digits = row.unit === 'k/s' ? 1 : row.digits;
+  let text = fmt(s.median, digits, row.unit);
+  if (s.n > 1) text += ` (${fmt(s.min, digits, row.unit)}–${fmt(s.max, digits, row.unit)})`;
+  if (withRatio && s.ratio !== undefined) text += ` ×${s.ratio.toFixed(2)}`;
+  return text;
+}
+
+function tableRows(catalog, servers, summary) {
+  return catalog.map((row) => [
+    `${row.label} [${row.unit}]`,
+    ...servers.map((server) => cell(summary[row.key][server], row, { withRatio: server !== REFERENCE })),
+  ]);
+}
+
+export function renderText(catalog, servers, summary, ratios) {
+  const header = ['metric (median (min–max) ×ratio to ws-bare)', ...servers];
+  const rows = tableRows(catalog, servers, summary);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  for (const matrix of ratios) {
+    out.push('', `CPU per delivery @${k(matrix.scale)}, ratio row ÷ column (medians):`);
+    out.push(['', ...matrix.peers].map((c) => c.padStart(14)).join(''));
+    for (const r of matrix.rows) {
+      out.push(
+        [r.server, ...matrix.peers.map((p) => (r.ratios[p] ? `×${r.ratios[p].toFixed(2)}` : '–'))]
+          .map((c) => c.padStart(14))
+          .join(''),
+      );
+    }
+  }
+  return out.join('\n');
+}
+
+function markdownTable(header, rows) {
+  const esc = (s) => String(s).replace(/\|/g, '\\|');
+  return [
+    `| ${header.map(esc).join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+export function renderMarkdown({ config, machine, servers, serverInfo, catalog, summary, ratios, notes, started, durationS }) {
+  const rows = tableRows(catalog, servers, summary).map((r, i) =>
+    catalog[i].headline ? r.map((c) => `**${c}**`) : r,
+  );
+  const ratioTables = ratios
+    .map((m) => {
+      const body = m.rows.map((r) => [
+        r.server,
+        ...m.peers.map((p) => (r.ratios[p] ? `×${r.ratios[p].toFixed(2)}` : '–')),
+      ]);
+      return `**@${k(m.scale)} subscribers**\n\n${markdownTable(['server', ...m.peers.map((p) => `÷ ${p}`)], body)}`;
+    })
+    .join('\n\n');
+  const serverList = serverInfo
+    .map((s) => `- \`${s.name}\`: ${s.description}${s.available ? '' : ` — **not measured: ${s.reason.split('\n')[0]}**`}`)
+    .join('\n');
+  const noteList = notes.length
+    ? notes.map((n) => `- ${n.server} rep ${n.rep}: ${n.text.replace(/\n/g, ' ')}`).join('\n')
+    : '- none';
+
+  return `# Benchmarks
+
+<!-- Generated by \`npm run bench\` (bench/run.mjs). Edits are overwritten on the next run. -->
+
+Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; the run took ${(durationS / 60).toFixed(1)} min.
+
+**Machine:** ${machine.cpuModel}, ${machine.nproc} vCPU, ${machine.memoryGiB} GiB RAM, ${machine.kernel},
+Node ${machine.node}, open-file limit ${machine.openFileLimit ?? 'unknown'}. Servers, load generator
+and publisher share the machine and talk over loopback.
+
+**Run:** ${config.repeat} repetition(s), servers alternating within each repetition (order rotated
+per repetition); subscribers ${config.scales.join(', ')}; bursts of
+${config.scales.map((n) => `${Math.max(10, Math.min(config.burstMax, Math.round(config.burstDeliveries / n)))} publishes @${k(n)}`).join(', ')};
+paced ${config.rates.join(' and ')} msgs/s for ${config.latencySeconds} s @${k(config.latencyScale)}; ${config.setupConnections}
+connections for the setup rate; ${config.workers} load-generator processes.
+
+## Servers
+
+${serverList}
+
+All speak the same wire protocol (\`{"event","data"}\` JSON text frames, \`?token=\` HS256 JWT,
+\`?subscribe=\`); Socket.IO gets the equivalent events over its own framing.
+
+## Results
+
+Cells: median over repetitions (min–max) and ×ratio of the median to \`ws-bare\`.
+The headline is **server CPU per delivery** (user + sys of the server process, divided by
+messages delivered).
+
+${markdownTable(['metric [unit]', ...servers], rows)}
+
+### CPU per delivery, ratios (row ÷ column, medians)
+
+${ratioTables}
+
+### Notes from this run
+
+${noteList}
+
+## What is measured, and how
+
+- Every server is a separate process started with \`node --expose-gc --require bench/probe.cjs\`.
+  The probe only answers two IPC requests: run GC twice and report the V8 heap in use, and report
+  \`process.cpuUsage()\`. RSS is read from \`/proc/<pid>/status\`. The servers' own code paths are
+  untouched.
+- Load: ${config.workers} worker processes hold the subscribers (a minimal RFC 6455 client over
+  \`net\`: fan-out frames are counted by their first bytes; 1 socket in ${config.sampleEvery} parses
+  the payload for latency). Socket.IO is spoken as raw engine.io packets, not socket.io-client.
+  The publisher is one authenticated connection in the harness process.
+- **Idle memory**: subscribers connect with their own JWT (user \`u<n>\`) and \`?subscribe=bench\`;
+  after the server is idle, GC, heap and RSS minus the baseline (server with only the publisher
+  connected), divided by subscribers. Taken before the first burst at that size.
+- **Burst fan-out**: the publisher sends its publishes back to back; the clock runs until every
+  subscriber has every message. CPU per delivery = server CPU (user + sys, all threads) over the
+  burst ÷ deliveries. A 5-message warm-up precedes each burst. On loopback the kernel work of
+  delivering to the receiving socket is charged to the sender, hence the large sys share.
+- **Latency**: paced publishes carry the publisher's wall-clock send time; sampled subscribers
+  subtract it on receipt (same machine, same clock). Percentiles over all samples of the run.
+  Default rates stay below saturation: at 10k subscribers, 20 msgs/s would be 200k deliveries/s,
+  more than one core can send at ~10 µs each, and would measure the backlog, not latency.
+- **Connection setup**: from an empty server, ${config.setupConnections} connections, each with its own JWT,
+  opened with at most ${config.setupConcurrency} in flight per worker; a connection counts once the
+  server's \`connected\` frame arrives. Rate = connections ÷ time from first attempt to last
+  \`connected\`.
+- The load generator runs on the same 2 cores, so absolute throughput and latency include client
+  contention; CPU per delivery and memory are properties of the server process alone.
+
+## Rerun
+
+\`\`\`sh
+npm run build          # optional: the harness builds the demo itself when dist/ is stale
+npm run bench          # full run (~${Math.ceil(durationS / 60)} min here); writes bench/results/latest.json and this file
+npm run bench -- --quick               # smoke run at 1k, bench/results/quick.json only
+npm run bench -- --servers=demo,ws-bare
+BENCH_REPEAT=5 BENCH_SCALE=1000,5000 npm run bench
+\`\`\`
+
+\`node bench/run.mjs --help\` lists every option.
+`;
+}

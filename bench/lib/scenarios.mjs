@@ -1,0 +1,228 @@
+// One benchmark session against one running server: idle memory, burst fan-out, paced latency
+// and connection setup, in that order, on the same process. Returns flat metrics
+// ({ 'cpuPerDelivery.10000': 11.9, ... }) and notes on anything that went wrong.
+//
+// Order matters and is chosen so each measurement sees as little of the others as possible:
+// memory at N is taken before the first burst at N; sockets are closed and the server left to
+// settle before the setup test, which starts from an empty server.
+import { burstMessages } from './config.mjs';
+import { signToken } from './jwt.mjs';
+import { wallNow } from './proc.mjs';
+import { latencySummary } from './stats.mjs';
+import { Publisher } from '../load/publisher.mjs';
+
+const KB = 1024;
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function describeErrors(errors) {
+  return Object.entries(errors)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([reason, count]) => `${count}× ${reason}`)
+    .join('; ');
+}
+
+export async function runSession(server, pool, config, log) {
+  const metrics = {};
+  const notes = [];
+  const note = (text) => {
+    notes.push(text);
+    log(`  ! ${text}`);
+  };
+
+  const publisher = await Publisher.connect({
+    port: server.port,
+    protocol: server.protocol,
+    token: signToken(config.secret, 'publisher'),
+    topic: config.topic,
+  });
+
+  try {
+    // The publisher's connection warmed the connect path; the baseline includes it.
+    await server.settle();
+    const base = await server.memory();
+    let subscribers = 0;
+
+    for (const scale of config.scales) {
+      const wanted = scale - subscribers;
+      const connected = await pool.connect(wanted, {
+        port: server.port,
+        protocol: server.protocol,
+        auth: true,
+        secret: config.secret,
+        userPrefix: 'u',
+        userOffset: subscribers,
+        subscribe: config.topic,
+        ready: 'subscribed',
+        concurrency: config.connectConcurrency,
+        sampleEvery: config.sampleEvery,
+        timeoutMs: 60_000 + wanted * 5,
+      });
+      subscribers += connected.opened;
+      const seconds = (connected.finishedAt - connected.startedAt) / 1000;
+      log(`  ${subscribers} subscribers connected (${(connected.opened / seconds).toFixed(0)}/s)`);
+      if (connected.failed > 0) {
+        note(`@${scale}: ${connected.failed} subscribers failed: ${describeErrors(connected.errors)}`);
+      }
+      if (subscribers === 0) throw new Error('no subscriber could connect');
+
+      // a. Idle memory per subscribed connection, relative to the baseline.
+      await server.settle();
+      const mem = await server.memory();
+      metrics[`heapPerConn.${scale}`] = (mem.heapUsed - base.heapUsed) / subscribers / KB;
+      metrics[`rssPerConn.${scale}`] = (mem.rss - base.rss) / subscribers / KB;
+      log(
+        `  memory @${subscribers}: heap ${metrics[`heapPerConn.${scale}`].toFixed(2)} KB/conn, ` +
+          `RSS ${metrics[`rssPerConn.${scale}`].toFixed(2)} KB/conn`,
+      );
+
+      // b. Burst fan-out.
+      Object.assign(metrics, await burst(server, pool, publisher, config, scale, note, log));
+    }
+
+    // c. Latency under paced publishing, at the largest scale.
+    for (const rate of config.rates) {
+      Object.assign(metrics, await paced(server, pool, publisher, config, rate, note, log));
+    }
+
+    const closed = await pool.closeAll();
+    if (closed.left > 0) note(`${closed.left} sockets did not close in time`);
+    if (closed.unexpectedMessages > 0) note(`${closed.unexpectedMessages} messages outside any run`);
+    await server.settle();
+
+    // d. Connection setup with JWT verification, from an empty server.
+    Object.assign(metrics, await setup(server, pool, config, note, log));
+  } finally {
+    publisher.close();
+    await pool.closeAll().catch(() => {});
+  }
+
+  const publisherErrors = publisher.takeErrors();
+  if (Object.keys(publisherErrors).length > 0) {
+    note(`publisher got errors: ${describeErrors(publisherErrors)}`);
+  }
+  return { metrics, notes };
+}
+
+/** Publishes `count` messages back to back and waits until every subscriber has them all. */
+async function fanOut(server, pool, publisher, count, timeoutMs) {
+  const armed = await pool.arm(count);
+  const cpuBefore = await server.cpu();
+  const startedAt = wallNow();
+  for (let i = 0; i < count; i++) publisher.publish();
+  const result = await pool.wait(timeoutMs);
+  const cpuAfter = await server.cpu();
+  return {
+    armed,
+    result,
+    seconds: (result.doneAt - startedAt) / 1000,
+    user: cpuAfter.user - cpuBefore.user,
+    system: cpuAfter.system - cpuBefore.system,
+  };
+}
+
+function checkRun(label, run, note) {
+  const { result } = run;
+  if (!result.complete || result.incompleteSockets > 0) {
+    note(
+      `${label}: ${result.received}/${run.armed.expected} deliveries, ` +
+        `${result.incompleteSockets} sockets short, ${result.closedDuringRun} closed` +
+        (Object.keys(result.errors).length ? ` (${describeErrors(result.errors)})` : ''),
+    );
+  }
+  if (result.slowPathFrames > 0) {
+    note(`${label}: ${result.slowPathFrames} message frames did not match the fast-path prefix`);
+  }
+}
+
+async function burst(server, pool, publisher, config, scale, note, log) {
+  const count = burstMessages(config, scale);
+  // Warm-up: JIT-compile the fan-out path before measuring it.
+  const warm = await fanOut(server, pool, publisher, 5, 30_000);
+  checkRun(`warm-up @${scale}`, warm, note);
+  await server.settle();
+
+  const timeoutMs = 20_000 + scale * count * 0.05;
+  const run = await fanOut(server, pool, publisher, count, timeoutMs);
+  checkRun(`burst @${scale}`, run, note);
+  const deliveries = run.result.received;
+  if (!(await publisher.waitAcks(publisher.seq, 10_000))) {
+    note(`burst @${scale}: only ${publisher.acks}/${publisher.seq} publishes acknowledged`);
+  }
+  if (deliveries === 0) return {};
+  const out = {
+    [`cpuPerDelivery.${scale}`]: (run.user + run.system) / deliveries,
+    [`userPerDelivery.${scale}`]: run.user / deliveries,
+    [`sysPerDelivery.${scale}`]: run.system / deliveries,
+    [`deliveriesPerSec.${scale}`]: run.result.complete ? deliveries / run.seconds : null,
+  };
+  log(
+    `  burst @${scale}: ${count} msgs, ${deliveries} deliveries in ${run.seconds.toFixed(2)} s, ` +
+      `${out[`cpuPerDelivery.${scale}`].toFixed(2)} µs CPU/delivery ` +
+      `(user ${out[`userPerDelivery.${scale}`].toFixed(2)}, sys ${out[`sysPerDelivery.${scale}`].toFixed(2)})`,
+  );
+  await server.settle();
+  return out;
+}
+
+async function paced(server, pool, publisher, config, rate, note, log) {
+  const count = Math.max(1, Math.round(rate * config.latencySeconds));
+  const interval = 1000 / rate;
+  await pool.arm(count);
+  const cpuBefore = await server.cpu();
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    // Scheduled against the start time so timer drift does not lower the rate.
+    await delay(Math.max(0, started + i * interval - performance.now()));
+    publisher.publish();
+  }
+  const result = await pool.wait(30_000);
+  const cpuAfter = await server.cpu();
+  const elapsedUs = (performance.now() - started) * 1000;
+  checkRun(`paced ${rate}/s`, { armed: { expected: result.expected }, result }, note);
+  const lat = latencySummary(result.latencies);
+  const cpuShare = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / elapsedUs;
+  log(
+    `  paced ${rate}/s @${config.latencyScale}: p50 ${lat.p50?.toFixed(1)} ms, ` +
+      `p99 ${lat.p99?.toFixed(1)} ms, max ${lat.max?.toFixed(1)} ms ` +
+      `(${lat.samples} samples), server CPU ${(cpuShare * 100).toFixed(0)}%`,
+  );
+  await server.settle();
+  return {
+    [`latencyP50.${rate}`]: lat.p50,
+    [`latencyP99.${rate}`]: lat.p99,
+    [`latencyMax.${rate}`]: lat.max,
+    [`cpuShare.${rate}`]: cpuShare * 100,
+  };
+}
+
+async function setup(server, pool, config, note, log) {
+  const cpuBefore = await server.cpu();
+  const res = await pool.connect(config.setupConnections, {
+    port: server.port,
+    protocol: server.protocol,
+    auth: true,
+    secret: config.secret,
+    userPrefix: 's',
+    userOffset: 0,
+    subscribe: null,
+    ready: 'connected',
+    concurrency: config.setupConcurrency,
+    sampleEvery: 1_000_000,
+    timeoutMs: 60_000,
+  });
+  const cpuAfter = await server.cpu();
+  if (res.failed > 0) note(`setup: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
+  const seconds = (res.finishedAt - res.startedAt) / 1000;
+  const out = {
+    setupPerSec: res.opened / seconds,
+    setupCpuPerConn:
+      (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / Math.max(1, res.opened),
+  };
+  log(
+    `  setup: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.setupPerSec.toFixed(0)}/s, ` +
+      `${out.setupCpuPerConn.toFixed(0)} µs server CPU each`,
+  );
+  await pool.closeAll();
+  return out;
+}

@@ -1,0 +1,253 @@
+// The servers under test: how to build/start each one, wait until it serves, probe it (GC, heap,
+// CPU via bench/probe.cjs over IPC; RSS and CPU from /proc) and stop it.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { createRpc, forkTracked, spawnTracked, stopChild } from './children.mjs';
+import { readCpu, readRss } from './proc.mjs';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+const BENCH = path.join(ROOT, 'bench');
+const PROBE = path.join(BENCH, 'probe.cjs');
+const DEMO_MAIN = path.join(ROOT, 'dist/src/main.js');
+
+/** Environment every server gets; the demo reads these, the peers read PORT and JWT_SECRET. */
+export function serverEnv(port, secret) {
+  return {
+    ...process.env,
+    PORT: String(port),
+    JWT_SECRET: secret,
+    REALTIME_ALLOWED_ORIGINS: '*',
+    REALTIME_MAX_CONNECTIONS: '19000',
+    REALTIME_MAX_CONNECTIONS_PER_IP: '19000',
+    REALTIME_MAX_CONNECTIONS_PER_USER: '19000',
+    REALTIME_CONNECT_RATE_PER_MIN: '1000000',
+    REALTIME_MESSAGE_RATE_PER_MIN: '10000000',
+    REALTIME_MAX_QUEUED_MESSAGES: '100000',
+    NODE_ENV: 'development',
+  };
+}
+
+export const SERVERS = [
+  {
+    name: 'demo',
+    protocol: 'ws',
+    script: DEMO_MAIN,
+    description: 'the project demo app (`node dist/src/main.js`), RealtimeModule',
+    startTimeoutMs: 60_000,
+  },
+  {
+    name: 'ws-bare',
+    protocol: 'ws',
+    script: path.join(BENCH, 'servers/ws-bare.mjs'),
+    description: '`ws`, JSON once per publish, `socket.send(string)` per subscriber',
+    startTimeoutMs: 15_000,
+  },
+  {
+    name: 'ws-preframed',
+    protocol: 'ws',
+    script: path.join(BENCH, 'servers/ws-preframed.mjs'),
+    description: '`ws`, frame built once per publish, same buffer written to every TCP socket',
+    startTimeoutMs: 15_000,
+  },
+  {
+    name: 'socketio',
+    protocol: 'socketio',
+    script: path.join(BENCH, 'servers/socketio.mjs'),
+    description: 'Socket.IO 4, rooms, `io.to(topic).emit()`, WebSocket transport only',
+    startTimeoutMs: 15_000,
+  },
+];
+
+function newestMtime(dir) {
+  let newest = 0;
+  if (!existsSync(dir)) return newest;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) {
+      newest = Math.max(newest, statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/**
+ * Builds the demo (`npx nest build`) if dist/src/main.js is missing or older than any source.
+ * Resolves { ok: true } or { ok: false, reason }.
+ */
+export async function ensureDemoBuilt({ allowBuild, log, timeoutMs = 300_000 }) {
+  if (!existsSync(path.join(ROOT, 'src/main.ts'))) {
+    return { ok: false, reason: 'src/main.ts does not exist yet' };
+  }
+  const sourcesMtime = Math.max(
+    newestMtime(path.join(ROOT, 'src')),
+    newestMtime(path.join(ROOT, 'libs')),
+    ...['tsconfig.json', 'tsconfig.build.json', 'nest-cli.json'].map((f) =>
+      existsSync(path.join(ROOT, f)) ? statSync(path.join(ROOT, f)).mtimeMs : 0,
+    ),
+  );
+  const fresh = existsSync(DEMO_MAIN) && statSync(DEMO_MAIN).mtimeMs >= sourcesMtime;
+  if (fresh) return { ok: true, built: false };
+  if (!allowBuild) {
+    return existsSync(DEMO_MAIN)
+      ? { ok: true, built: false, stale: true }
+      : { ok: false, reason: 'dist/src/main.js missing and --no-build given' };
+  }
+  log('building the demo (npx nest build)...');
+  const started = Date.now();
+  const result = await new Promise((resolve) => {
+    const child = spawnTracked('npx', ['nest', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk) => (output = (output + chunk).slice(-20_000));
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => (output += String(err)));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
+  });
+  if (result.code !== 0 || !existsSync(DEMO_MAIN)) {
+    const tail = result.output.trim().split('\n').slice(-15).join('\n');
+    return {
+      ok: false,
+      reason: `nest build failed (${result.signal ?? `exit ${result.code}`}):\n${tail}`,
+    };
+  }
+  log(`demo built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { ok: true, built: true };
+}
+
+/** Asks the OS for a free TCP port on loopback. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function httpStatus(port, urlPath, timeoutMs) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
+}
+
+const delay = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A running server under test. Output is kept in a small ring buffer, shown when it fails.
+ */
+export class ServerProcess {
+  static async start(def, secret) {
+    const port = await freePort();
+    const child = forkTracked(def.script, [], {
+      cwd: ROOT,
+      env: serverEnv(port, secret),
+      execArgv: ['--expose-gc', '--require', PROBE],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const server = new ServerProcess(def, child, port);
+    await server.waitHealthy(def.startTimeoutMs);
+    return server;
+  }
+
+  constructor(def, child, port) {
+    this.def = def;
+    this.name = def.name;
+    this.protocol = def.protocol;
+    this.child = child;
+    this.pid = child.pid;
+    this.port = port;
+    this.output = [];
+    this.rpc = createRpc(child, def.name);
+    const keep = (chunk) => {
+      for (const line of String(chunk).split('\n')) {
+        if (line.trim()) this.output.push(line);
+      }
+      if (this.output.length > 40) this.output.splice(0, this.output.length - 40);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+  }
+
+  get alive() {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  outputTail(lines = 15) {
+    return this.output.slice(-lines).join('\n');
+  }
+
+  async waitHealthy(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    let lastStatus = null;
+    while (Date.now() < deadline) {
+      if (!this.alive) {
+        throw new Error(`${this.name} exited during start-up:\n${this.outputTail()}`);
+      }
+      lastStatus = await httpStatus(this.port, '/health', 1000);
+      if (lastStatus === 200) return;
+      await delay(lastStatus === null ? 100 : 250);
+    }
+    await this.stop();
+    throw new Error(
+      `${this.name} not healthy after ${timeoutMs} ms (last GET /health: ${lastStatus ?? 'no answer'}):\n` +
+        this.outputTail(),
+    );
+  }
+
+  /** Full GC in the server, then V8 heap in use and RSS, in bytes. */
+  async memory() {
+    const { heapUsed, external } = await this.rpc({ cmd: 'bench:gc' }, 30_000);
+    return { heapUsed, external, rss: readRss(this.pid) };
+  }
+
+  /**
+   * CPU time so far in microseconds, { user, system }. IPC gives microsecond resolution; /proc
+   * (clock-tick resolution) is the fallback when the server is too busy to answer quickly.
+   */
+  async cpu() {
+    if (!this.alive) throw new Error(`${this.name} has exited`);
+    try {
+      return (await this.rpc({ cmd: 'bench:cpu' }, 2000)).cpu;
+    } catch {
+      return readCpu(this.pid);
+    }
+  }
+
+  /** CPU share of one core over `ms` (from /proc, no work in the server). */
+  async cpuShare(ms) {
+    const a = readCpu(this.pid);
+    const t = performance.now();
+    await delay(ms);
+    const b = readCpu(this.pid);
+    return (b.user + b.system - a.user - a.system) / ((performance.now() - t) * 1000);
+  }
+
+  /**
+   * Waits until the server is idle (below `threshold` of a core for two samples in a row), so
+   * the previous phase's work (closing sockets, GC, queued writes) does not leak into the next.
+   */
+  async settle({ threshold = 0.03, sampleMs = 250, timeoutMs = 15_000 } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    let quiet = 0;
+    while (Date.now() < deadline && quiet < 2) {
+      quiet = (await this.cpuShare(sampleMs)) < threshold ? quiet + 1 : 0;
+    }
+    return quiet >= 2;
+  }
+
+  stop() {
+    return stopChild(this.child, 2000);
+  }
+}

@@ -1,0 +1,150 @@
+// Benchmark harness: `npm run bench` (= node bench/run.mjs). See docs/benchmarks.md for the
+// method and `node bench/run.mjs --help` for the options.
+//
+// One run measures every server under the same conditions: each repetition starts each server
+// fresh (as its own process), runs all scenarios against it (bench/lib/scenarios.mjs) and stops
+// it before the next server starts, so servers alternate and drift on the machine (thermal,
+// noisy neighbours) spreads over all of them instead of biasing one.
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { installCleanupHandlers, killAllChildren } from './lib/children.mjs';
+import { burstMessages, loadConfig, USAGE } from './lib/config.mjs';
+import { LoadPool } from './lib/loadpool.mjs';
+import { machineInfo } from './lib/proc.mjs';
+import { cpuRatios, metricCatalog, renderMarkdown, renderText, summarize } from './lib/report.mjs';
+import { runSession } from './lib/scenarios.mjs';
+import { ensureDemoBuilt, ROOT, SERVERS, ServerProcess } from './lib/servers.mjs';
+
+/** Hard stop for the whole run: no new session starts after this. */
+const MAX_RUN_MINUTES = Number(process.env.BENCH_MAX_MINUTES) || 30;
+
+const startedAt = new Date();
+const t0 = performance.now();
+const elapsed = () => ((performance.now() - t0) / 1000).toFixed(0).padStart(4);
+const log = (text) => console.log(`[${elapsed()}s] ${text}`);
+
+function writeAtomic(file, content) {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, content);
+  renameSync(`${file}.tmp`, file);
+}
+
+async function main() {
+  installCleanupHandlers();
+  const config = loadConfig();
+  if (config.help) {
+    console.log(USAGE);
+    return;
+  }
+  const unknown = config.servers.filter((name) => !SERVERS.some((s) => s.name === name));
+  if (unknown.length) throw new Error(`unknown server(s): ${unknown.join(', ')}`);
+  const defs = SERVERS.filter((s) => config.servers.includes(s.name));
+  const machine = machineInfo();
+  log(
+    `${machine.cpuModel}, ${machine.nproc} vCPU, Node ${machine.node}; servers: ${defs.map((d) => d.name).join(', ')}; ` +
+      `scales ${config.scales.join('/')}, ${config.repeat} repetition(s)` +
+      (config.quick ? ' (quick)' : ''),
+  );
+
+  // Availability: the demo needs a build; peers are always there.
+  const serverInfo = defs.map((def) => ({ name: def.name, description: def.description, available: true }));
+  const demo = serverInfo.find((s) => s.name === 'demo');
+  if (demo) {
+    const built = await ensureDemoBuilt({ allowBuild: config.build, log });
+    if (!built.ok) {
+      Object.assign(demo, { available: false, reason: built.reason });
+      log(`demo unavailable, continuing with the peers: ${built.reason}`);
+    } else if (built.stale) {
+      log('warning: dist/ is older than the sources (--no-build): measuring the old build');
+    }
+  }
+
+  const pool = new LoadPool(config.workers);
+  const runs = [];
+  const notes = [];
+  const available = () => serverInfo.filter((s) => s.available);
+
+  for (let rep = 1; rep <= config.repeat; rep++) {
+    // Rotate the order each repetition so no server always runs first (or right after another).
+    const order = available().map((s) => s.name);
+    const rotated = order.map((_, i) => order[(i + rep - 1) % order.length]);
+    for (const name of rotated) {
+      if (performance.now() - t0 > MAX_RUN_MINUTES * 60_000) {
+        notes.push({ server: name, rep, text: `skipped: run exceeded ${MAX_RUN_MINUTES} min` });
+        continue;
+      }
+      const info = serverInfo.find((s) => s.name === name);
+      if (!info.available) continue;
+      const def = defs.find((d) => d.name === name);
+      log(`repetition ${rep}/${config.repeat}: ${name}`);
+      let server;
+      try {
+        server = await ServerProcess.start(def, config.secret);
+      } catch (err) {
+        // A server that cannot start will not start next time either: drop it from the run.
+        Object.assign(info, { available: false, reason: `failed to start: ${err.message}` });
+        notes.push({ server: name, rep, text: info.reason });
+        log(`${name} unavailable: ${err.message}`);
+        continue;
+      }
+      try {
+        const result = await runSession(server, pool, config, log);
+        runs.push({ server: name, rep, metrics: result.metrics });
+        for (const text of result.notes) notes.push({ server: name, rep, text });
+      } catch (err) {
+        const tail = server.alive ? '' : `\n(server exited; last output:)\n${server.outputTail()}`;
+        notes.push({ server: name, rep, text: `session failed: ${err.message}${tail}` });
+        log(`${name} session failed: ${err.stack ?? err}${tail}`);
+        await pool.closeAll().catch(() => {});
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  await pool.stop();
+
+  const names = serverInfo.map((s) => s.name);
+  const catalog = metricCatalog(config);
+  const summary = summarize(catalog, names, runs);
+  const ratios = cpuRatios(config, names, summary);
+  const durationS = (performance.now() - t0) / 1000;
+
+  console.log(`\n${renderText(catalog, names, summary, ratios)}\n`);
+  for (const n of notes) console.log(`note: ${n.server} rep ${n.rep}: ${n.text}`);
+  for (const s of serverInfo.filter((i) => !i.available)) console.log(`not measured: ${s.name}: ${s.reason}`);
+
+  const { secret: _secret, ...publicConfig } = config;
+  const json = {
+    startedAt: startedAt.toISOString(),
+    durationSeconds: Math.round(durationS),
+    machine,
+    config: {
+      ...publicConfig,
+      burstMessages: Object.fromEntries(config.scales.map((n) => [n, burstMessages(config, n)])),
+    },
+    servers: serverInfo,
+    metrics: catalog,
+    summary,
+    cpuRatios: ratios,
+    runs,
+    notes,
+  };
+  const resultsFile = path.join(ROOT, 'bench/results', config.quick ? 'quick.json' : 'latest.json');
+  writeAtomic(resultsFile, `${JSON.stringify(json, null, 2)}\n`);
+  log(`wrote ${path.relative(ROOT, resultsFile)}`);
+  if (!config.quick) {
+    const docsFile = path.join(ROOT, 'docs/benchmarks.md');
+    writeAtomic(
+      docsFile,
+      renderMarkdown({ config, machine, servers: names, serverInfo, catalog, summary, ratios, notes, started: startedAt, durationS }),
+    );
+    log(`wrote ${path.relative(ROOT, docsFile)}`);
+  }
+  log(`done in ${(durationS / 60).toFixed(1)} min`);
+}
+
+main().catch((err) => {
+  console.error(`[bench] failed: ${err.stack ?? err}`);
+  killAllChildren();
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+// Nest 12 ships ESM only and Jest on Node 20 cannot require() ESM, so the
+// @nestjs packages go through babel-jest into CommonJS. The dynamic-import
+// plugin is load-bearing: without it @nestjs/core never loads
+// @nestjs/websockets and gateways silently fail to register (test/smoke pins it).
+const nestToCommonJs = [
+  'babel-jest',
+  {
+    babelrc: false,
+    configFile: false,
+    plugins: [
+      'babel-plugin-transform-import-meta',
+      '@babel/plugin-transform-dynamic-import',
+      '@babel/plugin-transform-modules-commonjs',
+    ],
+  },
+];
+
+const shared = {
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+    'node_modules/@nestjs/.+\\.js$': nestToCommonJs,
+  },
+  transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
+  moduleNameMapper: {
+    '^@app/realtime$': '<rootDir>/libs/realtime/src',
+    '^@app/realtime/(.*)$': '<rootDir>/libs/realtime/src/$1',
+  },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
+
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/libs', '<rootDir>/src'], testMatch: ['**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'e2e',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.e2e-spec.ts'],
+      testTimeout: 30000,
+    },
+  ],
+};

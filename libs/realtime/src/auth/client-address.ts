@@ -1,0 +1,30 @@
+import { normalizeIp } from '@nestjs/throttler';
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+
+const FULL_IPV6 = 128;
+
+/** An IP as written in allow- and block-lists: IPv4-mapped IPv6 reduced to IPv4. */
+export function canonicalIp(ip: string): string {
+  return normalizeIp(ip.trim(), FULL_IPV6);
+}
+
+/**
+ * The client's address. X-Forwarded-For is believed only when the peer is a
+ * trusted proxy, and then read from the right, skipping further trusted hops,
+ * so a client cannot choose its own address by sending the header.
+ */
+export function resolveClientIp(req: IncomingMessage, trustedProxies: ReadonlySet<string>): string {
+  const peer = canonicalIp(req.socket.remoteAddress ?? '');
+  if (!trustedProxies.has(peer)) return peer;
+  const header = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',');
+  let client = peer;
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i].trim();
+    if (!isIP(hop)) break;
+    client = canonicalIp(hop);
+    if (!trustedProxies.has(client)) break;
+  }
+  return client;
+}

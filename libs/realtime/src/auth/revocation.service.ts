@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { EngineCommand, RealtimeEngine } from '../engine/realtime-engine.port';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { CloseCode } from '../protocol';
+import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import type { Principal } from './principal';
+
+/** How long a user-wide revocation is remembered: longer than any token should live. */
+const USER_REVOCATION_TTL_MS = 24 * 60 * 60 * 1000;
+
+type RevokeCommand = Extract<EngineCommand, { kind: 'revoke' }>;
+
+/**
+ * Revoked token ids (until the token would expire) and user-wide revocations
+ * (every token of the user issued up to that second). Both tables are bounded
+ * by limits.maxTrackedKeys; the oldest entry goes first.
+ */
+@Injectable()
+export class RevocationService {
+  private readonly tokens = new Map<string, number>();
+  private readonly users = new Map<string, number>();
+
+  constructor(
+    @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    private readonly connections: ConnectionRegistry,
+  ) {}
+
+  /** Revokes a token (by `jti`) or every current token of a user, on every node. */
+  async revoke(target: { tokenId?: string; userId?: string }): Promise<void> {
+    if (!target.tokenId && !target.userId) throw new Error('revoke needs a tokenId or a userId');
+    await this.engine.command({ kind: 'revoke', ...target, at: Date.now() });
+  }
+
+  /** Applies a revocation that reached this node, closing the connections it covers with 4003. */
+  apply(command: RevokeCommand): void {
+    if (command.tokenId) remember(this.tokens, command.tokenId, command.at + USER_REVOCATION_TTL_MS, this.bound);
+    if (command.userId) remember(this.users, command.userId, command.at, this.bound);
+    const grace = this.options.shutdown.graceMs;
+    const candidates = command.userId ? this.connections.ofUser(command.userId) : this.connections.all();
+    for (const connection of [...candidates]) {
+      if (this.isRevoked(connection.principal)) connection.close(CloseCode.Revoked, grace);
+    }
+  }
+
+  isRevoked(principal: Principal): boolean {
+    if (principal.userId === null) return false;
+    if (principal.tokenId !== undefined && this.tokens.has(principal.tokenId)) return true;
+    const revokedAt = this.users.get(principal.userId);
+    if (revokedAt === undefined) return false;
+    if (Date.now() - revokedAt > USER_REVOCATION_TTL_MS) {
+      this.users.delete(principal.userId);
+      return false;
+    }
+    // iat has one-second resolution: a token from the revocation's own second is revoked too.
+    return principal.issuedAt === undefined || principal.issuedAt <= revokedAt;
+  }
+
+  get size(): number {
+    return this.tokens.size + this.users.size;
+  }
+
+  private get bound(): number {
+    return this.options.limits.maxTrackedKeys;
+  }
+}
+
+function remember(table: Map<string, number>, key: string, value: number, bound: number): void {
+  table.delete(key);
+  table.set(key, value);
+  if (table.size > bound) table.delete(table.keys().next().value as string);
+}

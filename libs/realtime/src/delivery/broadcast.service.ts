@@ -1,0 +1,74 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { RealtimeEngine } from '../engine/realtime-engine.port';
+import { RealtimeCounters } from '../metrics/realtime-counters';
+import { CloseCode } from '../protocol';
+import { REALTIME_ENGINE } from '../realtime.constants';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { SubscriptionRegistry } from '../registry/subscription.registry';
+import type { EventMap, EventTypeOf, PayloadOf, TopicOf } from './event-map';
+import { assertPublishable, assertType } from './publish-validation';
+
+export interface RealtimeStats {
+  connections: number;
+  users: number;
+  topics: number;
+  subscriptions: number;
+  counters: Record<string, number | Record<string, number>>;
+  engine: ReturnType<RealtimeEngine['stats']>;
+}
+
+/**
+ * What domain code uses to push live updates. Inject it anywhere in the app;
+ * give it your EventMap for compile-time checked topics, types and payloads.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class BroadcastService<M extends EventMap = EventMap> {
+  constructor(
+    @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
+    private readonly connections: ConnectionRegistry,
+    private readonly subscriptions: SubscriptionRegistry,
+    private readonly counters: RealtimeCounters,
+  ) {}
+
+  /** Publishes to a topic's subscribers on every node; resolves to the message's offset. */
+  async publish<T extends TopicOf<M>, E extends EventTypeOf<M, T>>(
+    topic: T,
+    type: E,
+    payload: PayloadOf<M, T, E>,
+  ): Promise<string> {
+    assertPublishable(topic, type);
+    const message = await this.engine.publish(topic, type, payload);
+    this.counters.published++;
+    return message.offset;
+  }
+
+  /** Sends to every connection of a user, subscribed or not (topic `$user`, no history). */
+  async sendToUser(userId: string, type: string, payload: unknown): Promise<void> {
+    assertType(type);
+    await this.engine.command({ kind: 'user', userId, type, payload, ts: Date.now() });
+  }
+
+  /** Sends to every connection (topic `$broadcast`, no offset, no history). */
+  async broadcast(type: string, payload: unknown): Promise<void> {
+    assertType(type);
+    await this.engine.command({ kind: 'broadcast', type, payload, ts: Date.now() });
+  }
+
+  /** Closes every connection of a user (default 4003: clients must not reconnect with the same token). */
+  async disconnectUser(userId: string, code: CloseCode = CloseCode.Revoked): Promise<void> {
+    await this.engine.command({ kind: 'disconnect-user', userId, code });
+  }
+
+  stats(): RealtimeStats {
+    return {
+      connections: this.connections.size,
+      users: this.connections.userCount,
+      topics: this.subscriptions.topicCount,
+      subscriptions: this.subscriptions.subscriptionCount,
+      counters: this.counters.snapshot(),
+      engine: this.engine.stats(),
+    };
+  }
+}

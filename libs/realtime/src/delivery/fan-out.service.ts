@@ -1,0 +1,76 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { RevocationService } from '../auth/revocation.service';
+import type { EngineCommand, EngineMessage, EngineSink, RealtimeEngine } from '../engine/realtime-engine.port';
+import { RealtimeCounters } from '../metrics/realtime-counters';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
+import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
+import type { Connection } from '../registry/connection';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { SubscriptionRegistry } from '../registry/subscription.registry';
+import { encodeFrame, type OutboundFrame } from './outbound-frame';
+import { SocketWriter } from './socket-writer.service';
+
+/** The engine's sink on this node: turns messages and commands into socket writes. */
+@Injectable()
+export class FanOutService implements EngineSink, OnModuleInit {
+  constructor(
+    @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    private readonly subscriptions: SubscriptionRegistry,
+    private readonly connections: ConnectionRegistry,
+    private readonly writer: SocketWriter,
+    private readonly revocations: RevocationService,
+    private readonly counters: RealtimeCounters,
+  ) {}
+
+  onModuleInit(): void {
+    this.engine.attach(this);
+  }
+
+  deliver(message: EngineMessage): void {
+    const subscribers = this.subscriptions.subscribersOf(message.topic);
+    if (subscribers === undefined) return;
+    this.writeAll(subscribers, encodeMessage(message));
+  }
+
+  execute(command: EngineCommand): void {
+    switch (command.kind) {
+      case 'broadcast':
+        this.counters.broadcasts++;
+        this.writeAll(this.connections.all(), encodeMessage({ ...command, topic: BROADCAST_TOPIC }));
+        return;
+      case 'user':
+        this.writeAll(this.connections.ofUser(command.userId), encodeMessage({ ...command, topic: DIRECT_TOPIC }));
+        return;
+      case 'disconnect-user':
+        for (const connection of [...this.connections.ofUser(command.userId)]) {
+          connection.close(command.code as CloseCode, this.options.shutdown.graceMs);
+        }
+        return;
+      case 'revoke':
+        this.revocations.apply(command);
+        return;
+    }
+  }
+
+  private writeAll(connections: Iterable<Connection>, frame: OutboundFrame): void {
+    let delivered = 0;
+    for (const connection of connections) {
+      if (this.writer.write(connection, frame)) delivered++;
+    }
+    this.counters.delivered += delivered;
+  }
+}
+
+/** Builds the `message` frame with the fields in protocol order; `offset` only for topic messages. */
+export function encodeMessage(message: {
+  topic: string;
+  type: string;
+  payload: unknown;
+  offset?: string;
+  ts: number;
+}): OutboundFrame {
+  const { topic, type, payload, offset, ts } = message;
+  return encodeFrame(ServerEvent.Message, { topic, type, payload, offset, ts });
+}

@@ -1,0 +1,27 @@
+/**
+ * Offsets are `<epoch>-<sequence>`: the epoch changes whenever a topic's
+ * history is lost (restart, eviction), so an offset from before is recognised
+ * as unrecoverable instead of being confused with a new message. Both parts are
+ * digit runs, so offsets sort in natural order (PROTOCOL.md §3).
+ */
+export function formatOffset(epoch: number, sequence: number): string {
+  return `${epoch}-${sequence}`;
+}
+
+export function parseOffset(offset: string): { epoch: number; sequence: number } | undefined {
+  const match = /^(\d{1,16})-(\d{1,16})$/.exec(offset);
+  if (!match) return undefined;
+  const epoch = Number(match[1]);
+  const sequence = Number(match[2]);
+  return Number.isSafeInteger(epoch) && Number.isSafeInteger(sequence) ? { epoch, sequence } : undefined;
+}
+
+/** Strictly increasing epochs even when several topics start in the same millisecond. */
+export class EpochClock {
+  private last = 0;
+
+  next(now: number): number {
+    this.last = Math.max(now, this.last + 1);
+    return this.last;
+  }
+}

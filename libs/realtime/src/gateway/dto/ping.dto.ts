@@ -1,0 +1,3 @@
+import { RequestDto } from './request.dto';
+
+export class PingDto extends RequestDto {}

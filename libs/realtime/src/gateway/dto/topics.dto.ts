@@ -1,0 +1,41 @@
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, ValidateBy } from 'class-validator';
+import { RequestDto } from './request.dto';
+
+export const MAX_TOPICS_PER_REQUEST = 50;
+const MAX_TOPIC_LENGTH = 133;
+const MAX_OFFSET_LENGTH = 64;
+
+export class TopicsDto extends RequestDto {
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_TOPICS_PER_REQUEST)
+  @IsString({ each: true })
+  topics!: string[];
+}
+
+export class SubscribeDto extends TopicsDto {
+  /** topic → the last offset the client saw; recovery sends what came after. */
+  @IsOptional()
+  @ValidateBy({
+    name: 'isOffsetMap',
+    validator: {
+      validate: isOffsetMap,
+      defaultMessage: () => 'since must map topics to offset strings',
+    },
+  })
+  since?: Record<string, string>;
+}
+
+export class UnsubscribeDto extends TopicsDto {}
+
+function isOffsetMap(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const entries = Object.entries(value);
+  return (
+    entries.length <= MAX_TOPICS_PER_REQUEST &&
+    entries.every(
+      ([topic, offset]) =>
+        topic.length <= MAX_TOPIC_LENGTH && typeof offset === 'string' && offset.length <= MAX_OFFSET_LENGTH,
+    )
+  );
+}

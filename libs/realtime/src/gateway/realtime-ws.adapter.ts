@@ -1,0 +1,109 @@
+import { type INestApplicationContext, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { Observable } from 'rxjs';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { markAdmitted } from '../auth/admitted-client';
+import { HandshakeRefusal, HandshakeService } from '../auth/handshake.service';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { REALTIME_OPTIONS } from '../realtime.constants';
+import { parseFrame } from './frame-parser';
+import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
+
+const OPEN = 1;
+const logger = new Logger('Realtime');
+
+type VerifyCallback = (ok: boolean, status?: number, message?: string, headers?: Record<string, string>) => void;
+
+/**
+ * The ws adapter RealtimeModule needs: `app.useWebSocketAdapter(new RealtimeWsAdapter(app))`.
+ * It runs the handshake checks where ws verifies clients (before the upgrade,
+ * so refusals are real HTTP statuses), applies the runtime options that
+ * decorator metadata cannot carry (path, frame size, compression), and turns
+ * every refused frame into an error reply instead of silence.
+ *
+ * @publicApi
+ */
+export class RealtimeWsAdapter extends WsAdapter {
+  constructor(private readonly app: INestApplicationContext) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
+    if (!options[REALTIME_GATEWAY_OPTION]) return super.create(port, options);
+    const settings = this.app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS, { strict: false });
+    const handshake = this.app.get(HandshakeService, { strict: false });
+    return super.create(port, {
+      path: settings.path,
+      maxPayload: settings.limits.maxMessageBytes,
+      perMessageDeflate: settings.perMessageDeflate,
+      verifyClient: verifyWith(handshake),
+    }) as WebSocketServer;
+  }
+
+  /**
+   * Replaces the rxjs pipeline WsAdapter builds per client with one listener:
+   * less memory per idle connection, and no frame dropped without an answer.
+   */
+  override bindMessageHandlers(
+    client: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    client.on('message', (raw: Buffer, isBinary: boolean) => {
+      const frame = parseFrame(raw, isBinary);
+      const handler = handlers.find((h) => h.message === frame.event);
+      if (!handler) return;
+      let replies: Observable<unknown>;
+      try {
+        replies = transform(handler.callback(frame.data, frame.event));
+      } catch (error) {
+        logger.error('message handler threw', (error as Error)?.stack);
+        return;
+      }
+      replies.subscribe({
+        next: (reply) => {
+          if (reply !== undefined && reply !== null && client.readyState === OPEN) {
+            client.send(JSON.stringify(reply));
+          }
+        },
+        error: (error: unknown) => logger.error('message handler failed', (error as Error)?.stack),
+      });
+    });
+  }
+
+  /** Client-caused socket errors (bad frames, oversize) are routine on a public port; log them quietly. */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('connection', (socket: WebSocket) => socket.on('error', onClientError));
+    server.on('error', (error) => logger.error('websocket server error', error.stack));
+    return server;
+  }
+}
+
+function onClientError(error: Error): void {
+  logger.debug?.(`client socket error: ${error.message}`);
+}
+
+function verifyWith(handshake: HandshakeService) {
+  return (info: { origin?: string; req: IncomingMessage }, callback: VerifyCallback): void => {
+    const refuse = (refusal: HandshakeRefusal) => {
+      handshake.refused(refusal.status);
+      const headers: Record<string, string> = refusal.status === 429 || refusal.status === 503 ? { 'Retry-After': '5' } : {};
+      callback(false, refusal.status, refusal.reason, headers);
+    };
+    handshake.verify(info.req, info.origin || undefined).then(
+      (client) => {
+        const refusal = handshake.admit(client);
+        if (refusal) return refuse(refusal);
+        markAdmitted(info.req, client);
+        callback(true);
+      },
+      (error: unknown) => {
+        if (error instanceof HandshakeRefusal) return refuse(error);
+        logger.error('handshake failed', (error as Error)?.stack);
+        callback(false, 500, 'internal error');
+      },
+    );
+  };
+}

@@ -1,0 +1,125 @@
+import { Logger, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket, WebSocketServer } from 'ws';
+import { WsAuthGuard } from '../auth/ws-auth.guard';
+import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
+import { BroadcastService } from '../delivery/broadcast.service';
+import { SubscriptionService } from '../delivery/subscription.service';
+import {
+  ClientEvent,
+  CloseCode,
+  frame,
+  INVALID_FRAME_EVENT,
+  RealtimeException,
+  ServerEvent,
+  type ServerFrame,
+} from '../protocol';
+import { TopicAccessService } from '../topics/topic-access.service';
+import { AuthDto } from './dto/auth.dto';
+import { PingDto } from './dto/ping.dto';
+import { PublishDto } from './dto/publish.dto';
+import { SubscribeDto, UnsubscribeDto } from './dto/topics.dto';
+import type { InvalidFrame } from './frame-parser';
+import { RealtimeExceptionFilter } from './realtime-exception.filter';
+import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
+import { createRealtimeValidationPipe } from './realtime-validation.pipe';
+import { SessionService } from './session.service';
+
+/**
+ * The one gateway of the realtime path. Every message passes the throttler
+ * (counted first, garbage included), then the token check, then DTO
+ * validation; every failure leaves through RealtimeExceptionFilter.
+ */
+@WebSocketGateway<Record<string, unknown>>({ [REALTIME_GATEWAY_OPTION]: true })
+@UseFilters(RealtimeExceptionFilter)
+@UseGuards(WsThrottlerGuard, WsAuthGuard)
+@UsePipes(createRealtimeValidationPipe())
+export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger('Realtime');
+
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly subscriptions: SubscriptionService,
+    private readonly access: TopicAccessService,
+    private readonly broadcasts: BroadcastService,
+  ) {}
+
+  afterInit(server: WebSocketServer): void {
+    if (typeof server.options?.verifyClient !== 'function') {
+      throw new Error(
+        'RealtimeModule needs its adapter: app.useWebSocketAdapter(new RealtimeWsAdapter(app)) before app.listen()',
+      );
+    }
+  }
+
+  /** Nothing may escape this hook: Nest does not catch it and the process would exit. */
+  handleConnection(socket: WebSocket, req: IncomingMessage): void {
+    try {
+      this.sessions.open(socket, req);
+    } catch (error) {
+      this.logger.error('opening a connection failed', (error as Error)?.stack);
+      socket.close(CloseCode.InternalError, 'internal error');
+    }
+  }
+
+  /** ws reports the close code where Nest's interface says `reason`. */
+  handleDisconnect(socket: WebSocket, code?: unknown): void {
+    try {
+      this.sessions.release(socket, typeof code === 'number' ? code : undefined);
+    } catch (error) {
+      this.logger.error('releasing a connection failed', (error as Error)?.stack);
+    }
+  }
+
+  /** Replies itself (no return value): `subscribed` must precede the recovered messages. */
+  @SubscribeMessage(ClientEvent.Subscribe)
+  async subscribe(@ConnectedSocket() socket: WebSocket, @MessageBody() body: SubscribeDto): Promise<void> {
+    const connection = this.sessions.require(socket);
+    const topics = await this.subscriptions.check(connection.principal, connection.topics, body.topics);
+    this.subscriptions.commit(connection, topics, body.since, body.ref);
+  }
+
+  @SubscribeMessage(ClientEvent.Unsubscribe)
+  unsubscribe(@ConnectedSocket() socket: WebSocket, @MessageBody() body: UnsubscribeDto): ServerFrame {
+    const topics = this.subscriptions.unsubscribe(this.sessions.require(socket), body.topics);
+    return frame(ServerEvent.Unsubscribed, { ref: body.ref, topics });
+  }
+
+  @SubscribeMessage(ClientEvent.Ping)
+  ping(@MessageBody() body: PingDto): ServerFrame {
+    return frame(ServerEvent.Pong, { ref: body.ref, ts: Date.now() });
+  }
+
+  @SubscribeMessage(ClientEvent.Auth)
+  auth(@ConnectedSocket() socket: WebSocket, @MessageBody() body: AuthDto): ServerFrame {
+    const principal = this.sessions.reauthenticate(this.sessions.require(socket), body.token);
+    return frame(ServerEvent.Authenticated, {
+      ref: body.ref,
+      userId: principal.userId,
+      expiresAt: principal.expiresAt,
+    });
+  }
+
+  @SubscribeMessage(ClientEvent.Publish)
+  async publish(@ConnectedSocket() socket: WebSocket, @MessageBody() body: PublishDto): Promise<ServerFrame> {
+    const connection = this.sessions.require(socket);
+    await this.access.authorize(connection.principal, 'publish', [body.topic]);
+    const offset = await this.broadcasts.publish(body.topic, body.type, body.payload);
+    return frame(ServerEvent.Published, { ref: body.ref, offset });
+  }
+
+  /** Frames the parser refused arrive here, after the guards, so garbage counts against the rate limit. */
+  @SubscribeMessage(INVALID_FRAME_EVENT)
+  invalid(@MessageBody() body: InvalidFrame): never {
+    throw new RealtimeException(body.code, body.message);
+  }
+}

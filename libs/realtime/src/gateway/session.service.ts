@@ -1,0 +1,139 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { admittedClientOf } from '../auth/admitted-client';
+import type { Principal } from '../auth/principal';
+import { RevocationService } from '../auth/revocation.service';
+import { TokenRejectedError, TokenService } from '../auth/token.service';
+import { encodeFrame } from '../delivery/outbound-frame';
+import { SocketWriter } from '../delivery/socket-writer.service';
+import { SubscriptionService } from '../delivery/subscription.service';
+import { RealtimeCounters } from '../metrics/realtime-counters';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { CloseCode, ErrorCode, RealtimeException, ServerEvent } from '../protocol';
+import { REALTIME_OPTIONS } from '../realtime.constants';
+import { Connection } from '../registry/connection';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { attachConnection, connectionOf } from '../registry/socket-connection';
+
+/** setTimeout cannot wait longer than this; longer expiries re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A connection's life: opened after an admitted handshake, refreshed by `auth`, released on close. */
+@Injectable()
+export class SessionService {
+  private readonly graceMs: number;
+  private readonly toleranceMs: number;
+
+  constructor(
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    private readonly connections: ConnectionRegistry,
+    private readonly subscriptions: SubscriptionService,
+    private readonly writer: SocketWriter,
+    private readonly tokens: TokenService,
+    private readonly revocations: RevocationService,
+    private readonly counters: RealtimeCounters,
+  ) {
+    this.graceMs = options.shutdown.graceMs;
+    this.toleranceMs = options.jwt.clockToleranceSec * 1000;
+  }
+
+  /** Synchronous on purpose: handlers are bound right after, and must find the connection ready. */
+  open(socket: WebSocket, req: IncomingMessage): void {
+    const admitted = admittedClientOf(req);
+    if (!admitted) {
+      socket.close(CloseCode.InternalError, 'not admitted');
+      return;
+    }
+    const connection = new Connection(randomUUID(), socket, rawSocketOf(socket), admitted.ip, admitted.principal);
+    attachConnection(socket, connection);
+    this.connections.add(connection);
+    this.counters.accepted++;
+    socket.on('pong', onPong);
+    this.armExpiry(connection);
+    const { principal } = connection;
+    this.writer.write(
+      connection,
+      encodeFrame(ServerEvent.Connected, {
+        connectionId: connection.id,
+        userId: principal.userId,
+        heartbeatMs: this.options.heartbeat.intervalMs,
+        expiresAt: principal.expiresAt,
+      }),
+    );
+    if (admitted.topics.length > 0) this.subscriptions.commit(connection, admitted.topics, undefined, undefined);
+  }
+
+  /** Idempotent; runs when the socket closes, whoever closed it. */
+  release(socket: WebSocket, code: number | undefined): void {
+    const connection = connectionOf(socket);
+    if (!connection || !this.connections.remove(connection)) return;
+    clearTimeout(connection.expiryTimer);
+    connection.expiryTimer = undefined;
+    this.subscriptions.release(connection);
+    this.counters.count(this.counters.closed, code ?? 1005);
+  }
+
+  require(socket: WebSocket): Connection {
+    const connection = connectionOf(socket);
+    if (!connection) throw new RealtimeException(ErrorCode.Unauthorized, 'connection is not registered');
+    return connection;
+  }
+
+  /** `auth`: a fresh token for the same user, or an anonymous connection signing in. */
+  reauthenticate(connection: Connection, token: string): Principal {
+    let principal: Principal;
+    try {
+      principal = this.tokens.verify(token);
+    } catch (error) {
+      if (error instanceof TokenRejectedError) throw new RealtimeException(ErrorCode.Unauthorized, error.message);
+      throw error;
+    }
+    const previous = connection.principal.userId;
+    if (previous !== null && previous !== principal.userId) {
+      throw new RealtimeException(ErrorCode.Unauthorized, 'token is for another user');
+    }
+    if (this.revocations.isRevoked(principal)) throw new RealtimeException(ErrorCode.Unauthorized, 'token revoked');
+    if (
+      previous === null &&
+      this.connections.countForUser(principal.userId as string) >= this.options.limits.maxConnectionsPerUser
+    ) {
+      throw new RealtimeException(ErrorCode.Unauthorized, 'too many connections for this user');
+    }
+    connection.principal = principal;
+    if (previous === null) this.connections.reindexUser(connection, previous);
+    this.armExpiry(connection);
+    return principal;
+  }
+
+  /** Closes with 4001 at the token's expiry (plus clock tolerance), not at some later sweep. */
+  private armExpiry(connection: Connection): void {
+    clearTimeout(connection.expiryTimer);
+    connection.expiryTimer = undefined;
+    const { expiresAt } = connection.principal;
+    if (expiresAt === null) return;
+    const delay = Math.max(0, expiresAt + this.toleranceMs - Date.now());
+    connection.expiryTimer = setTimeout(() => {
+      if (delay > MAX_TIMER_MS) return this.armExpiry(connection);
+      connection.close(CloseCode.TokenExpired, this.graceMs);
+    }, Math.min(delay, MAX_TIMER_MS));
+    connection.expiryTimer.unref();
+  }
+}
+
+function onPong(this: WebSocket): void {
+  const connection = connectionOf(this);
+  if (connection) connection.awaitingPong = false;
+}
+
+/**
+ * The TCP socket under a WebSocket, when frames may bypass ws's sender: only
+ * without permessage-deflate, where every frame needs its own compression.
+ */
+function rawSocketOf(socket: WebSocket): Socket | null {
+  const internals = socket as unknown as { _socket?: Socket; _extensions?: Record<string, unknown> };
+  if (internals._extensions?.['permessage-deflate']) return null;
+  return internals._socket ?? null;
+}

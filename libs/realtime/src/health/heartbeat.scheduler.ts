@@ -1,0 +1,63 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { CloseCode } from '../protocol';
+import { REALTIME_OPTIONS } from '../realtime.constants';
+import { ConnectionRegistry } from '../registry/connection.registry';
+
+const HEARTBEAT = 'realtime-heartbeat';
+
+/**
+ * Protocol-level pings every `heartbeat.intervalMs`; a connection that has not
+ * answered within `pongTimeoutMs` is closed with 4000 (and terminated after the
+ * close grace), so idle and half-open connections never pile up.
+ */
+@Injectable()
+export class HeartbeatScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Realtime');
+  private reaper: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    private readonly connections: ConnectionRegistry,
+    private readonly scheduler: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const interval = setInterval(this.beat, this.options.heartbeat.intervalMs);
+    interval.unref();
+    this.scheduler.addInterval(HEARTBEAT, interval);
+  }
+
+  onApplicationShutdown(): void {
+    clearTimeout(this.reaper);
+    if (this.scheduler.doesExist('interval', HEARTBEAT)) this.scheduler.deleteInterval(HEARTBEAT);
+  }
+
+  private readonly beat = (): void => {
+    try {
+      for (const connection of this.connections.all()) {
+        if (!connection.isOpen) continue;
+        connection.awaitingPong = true;
+        connection.socket.ping();
+      }
+      clearTimeout(this.reaper);
+      this.reaper = setTimeout(this.reap, this.options.heartbeat.pongTimeoutMs);
+      this.reaper.unref();
+    } catch (error) {
+      this.logger.error('heartbeat failed', (error as Error)?.stack);
+    }
+  };
+
+  private readonly reap = (): void => {
+    try {
+      for (const connection of this.connections.all()) {
+        if (connection.awaitingPong && connection.isOpen) {
+          connection.close(CloseCode.HeartbeatTimeout, this.options.shutdown.graceMs);
+        }
+      }
+    } catch (error) {
+      this.logger.error('heartbeat reaping failed', (error as Error)?.stack);
+    }
+  };
+}

@@ -1,0 +1,26 @@
+export { RealtimeModule } from './realtime.module';
+export { REALTIME_ASYNC_OPTIONS_TYPE, REALTIME_OPTIONS_TYPE } from './realtime.module-definition';
+export { DEV_JWT_SECRET, REALTIME_OPTIONS } from './realtime.constants';
+export type { RealtimeModuleOptions, RealtimeProfile, JwtAlgorithm } from './options/realtime-module-options.interface';
+export type { ResolvedRealtimeOptions } from './options/resolved-options';
+export { resolveRealtimeOptions } from './options/resolve-options';
+export { RealtimeOptionsError } from './options/validate-options';
+export { RealtimeWsAdapter } from './gateway/realtime-ws.adapter';
+export { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
+export { BroadcastService, type RealtimeStats } from './delivery/broadcast.service';
+export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './delivery/event-map';
+export { RevocationService } from './auth/revocation.service';
+export type { Principal } from './auth/principal';
+export type {
+  NamespacePolicy,
+  TopicAccessRequest,
+  TopicAction,
+  TopicAuthorizer,
+  TopicRule,
+} from './topics/topic-policy.interface';
+export { RealtimeHealthIndicator } from './health/realtime.health';
+export { RealtimeMetricsService } from './metrics/realtime-metrics.service';
+export { RealtimeTestingModule } from './testing/realtime-testing.module';
+export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
+export { CloseCode, ErrorCode, RealtimeException, ClientEvent, ServerEvent } from './protocol';
+export type { RealtimeEngine, EngineMessage, EngineCommand, EngineSink, Recovery } from './engine/realtime-engine.port';

@@ -1,0 +1,65 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { RealtimeEngine } from '../engine/realtime-engine.port';
+import { REALTIME_ENGINE } from '../realtime.constants';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { SubscriptionRegistry } from '../registry/subscription.registry';
+import { RealtimeCounters } from './realtime-counters';
+
+/**
+ * Prometheus metrics in a registry of the module's own (so two apps in one
+ * process, or tests, never collide). Values are read from the plain counters
+ * at scrape time, never on the message path.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class RealtimeMetricsService {
+  readonly registry = new Registry();
+
+  constructor(
+    counters: RealtimeCounters,
+    connections: ConnectionRegistry,
+    subscriptions: SubscriptionRegistry,
+    @Inject(REALTIME_ENGINE) engine: RealtimeEngine,
+  ) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'realtime_process_' });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    const labelled = (name: string, help: string, label: string, read: () => Map<string | number, number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          this.reset();
+          for (const [key, value] of read()) this.inc({ [label]: String(key) }, value);
+        },
+      });
+
+    gauge('realtime_connections', 'Open WebSocket connections', () => connections.size);
+    gauge('realtime_users', 'Distinct signed-in users connected', () => connections.userCount);
+    gauge('realtime_topics', 'Topics with local subscribers', () => subscriptions.topicCount);
+    gauge('realtime_subscriptions', 'Subscriptions across connections', () => subscriptions.subscriptionCount);
+    gauge('realtime_history_messages', 'Messages retained for recovery', () => engine.stats().retainedMessages);
+    total('realtime_messages_published_total', 'Messages published to topics', () => counters.published);
+    total('realtime_messages_delivered_total', 'Frames written to sockets', () => counters.delivered);
+    total('realtime_connections_accepted_total', 'Handshakes accepted', () => counters.accepted);
+    total('realtime_slow_consumers_total', 'Connections closed as slow consumers', () => counters.slowConsumers);
+    labelled('realtime_handshakes_refused_total', 'Handshakes refused', 'status', () => counters.refused);
+    labelled('realtime_connections_closed_total', 'Connections closed', 'code', () => counters.closed);
+    labelled('realtime_errors_total', 'Error frames sent', 'code', () => counters.errors);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

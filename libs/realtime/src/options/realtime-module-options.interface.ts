@@ -1,0 +1,82 @@
+import type { NamespacePolicy } from '../topics/topic-policy.interface';
+
+export type RealtimeProfile = 'development' | 'production' | 'secure' | 'high-scale';
+export type JwtAlgorithm =
+  | 'HS256'
+  | 'HS384'
+  | 'HS512'
+  | 'RS256'
+  | 'RS384'
+  | 'RS512'
+  | 'ES256'
+  | 'ES384'
+  | 'ES512'
+  | 'PS256'
+  | 'PS384'
+  | 'PS512';
+
+export interface RealtimeJwtOptions {
+  /** Shared secret for HS* algorithms. */
+  secret?: string;
+  /** PEM public key for RS*, ES*, PS*, EdDSA. */
+  publicKey?: string;
+  algorithms?: JwtAlgorithm[];
+  issuer?: string;
+  audience?: string;
+  clockToleranceSec?: number;
+}
+
+export interface RealtimeLimitOptions {
+  /** Open connections in this process; default derives from the open-file limit. */
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  maxConnectionsPerUser?: number;
+  /** Connection attempts per IP per `connectWindowMs`. */
+  connectRate?: number;
+  connectWindowMs?: number;
+  /** Inbound messages per connection per `messageWindowMs`; twice that closes with 4008. */
+  messageRate?: number;
+  messageWindowMs?: number;
+  maxSubscriptions?: number;
+  /** Inbound frame size; a larger frame closes with 1009. */
+  maxMessageBytes?: number;
+  /** Outbound queue per connection; past either bound the connection closes with 4009. */
+  maxQueuedMessages?: number;
+  maxQueuedBytes?: number;
+  /** Bound on the IP and user tables kept for rate limits and revocations. */
+  maxTrackedKeys?: number;
+}
+
+export interface RealtimeNetworkOptions {
+  /** Proxies whose X-Forwarded-For is believed (exact IPs). Empty: never trusted. */
+  trustedProxies?: string[];
+  blockedIps?: string[];
+  /** IPs that skip the per-IP limits (load balancers' health checks, internal services). */
+  allowedIps?: string[];
+}
+
+export interface RealtimeModuleOptions {
+  profile?: RealtimeProfile;
+  /** WebSocket upgrade path. */
+  path?: string;
+  jwt?: RealtimeJwtOptions;
+  /** Browser origins allowed to connect; `*` is for development only. */
+  allowedOrigins?: string[];
+  /** Connections without a token; they may use public topics only. */
+  allowAnonymous?: boolean;
+  /** Policies per topic namespace; a namespace without one is refused. */
+  topics?: Record<string, NamespacePolicy>;
+  limits?: RealtimeLimitOptions;
+  network?: RealtimeNetworkOptions;
+  heartbeat?: { intervalMs?: number; pongTimeoutMs?: number };
+  /** Each topic keeps its last `size` messages for `ttlSeconds`; at most `maxTopics` topics keep history. */
+  history?: { size?: number; ttlSeconds?: number; maxTopics?: number };
+  perMessageDeflate?: boolean;
+  shutdown?: {
+    /** 1001 (going away) or 1012 (restart: reconnect and recover). */
+    closeCode?: 1001 | 1012;
+    /** How long shutdown waits for clients to complete the close handshake. */
+    graceMs?: number;
+  };
+  engine?: { type: 'memory' };
+}

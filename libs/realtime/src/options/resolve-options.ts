@@ -1,0 +1,74 @@
+import { DEV_JWT_SECRET } from '../realtime.constants';
+import { defaultMaxConnections } from './open-file-limit';
+import { HARDENED_PROFILES, REALTIME_PROFILES } from './realtime-profiles';
+import type { RealtimeModuleOptions } from './realtime-module-options.interface';
+import type { ResolvedRealtimeOptions } from './resolved-options';
+import { validateRealtimeOptions } from './validate-options';
+
+/**
+ * Lays the user's options over the profile over the safe defaults, then
+ * validates the result so that a bad option fails start-up with its name.
+ */
+export function resolveRealtimeOptions(options: RealtimeModuleOptions = {}): ResolvedRealtimeOptions {
+  const profile = options.profile ?? 'development';
+  const preset = REALTIME_PROFILES[profile] ?? {};
+  const pick = <K extends keyof RealtimeModuleOptions>(key: K) => ({
+    ...(preset[key] as object),
+    ...(options[key] as object),
+  });
+  const jwt = pick('jwt') as NonNullable<RealtimeModuleOptions['jwt']>;
+  const limits = pick('limits') as NonNullable<RealtimeModuleOptions['limits']>;
+  const network = pick('network') as NonNullable<RealtimeModuleOptions['network']>;
+  const heartbeat = pick('heartbeat') as NonNullable<RealtimeModuleOptions['heartbeat']>;
+  const history = pick('history') as NonNullable<RealtimeModuleOptions['history']>;
+  const shutdown = pick('shutdown') as NonNullable<RealtimeModuleOptions['shutdown']>;
+
+  const resolved: ResolvedRealtimeOptions = {
+    profile,
+    path: options.path ?? preset.path ?? '/ws',
+    jwt: {
+      secret: jwt.secret ?? (jwt.publicKey ? undefined : DEV_JWT_SECRET),
+      publicKey: jwt.publicKey,
+      algorithms: jwt.algorithms ?? (jwt.publicKey ? ['RS256'] : ['HS256']),
+      issuer: jwt.issuer,
+      audience: jwt.audience,
+      clockToleranceSec: jwt.clockToleranceSec ?? 30,
+    },
+    allowedOrigins: options.allowedOrigins ?? preset.allowedOrigins ?? [],
+    allowAnonymous: options.allowAnonymous ?? preset.allowAnonymous ?? false,
+    topics: options.topics ?? {},
+    limits: {
+      maxConnections: limits.maxConnections ?? defaultMaxConnections(),
+      maxConnectionsPerIp: limits.maxConnectionsPerIp ?? 10,
+      maxConnectionsPerUser: limits.maxConnectionsPerUser ?? 3,
+      connectRate: limits.connectRate ?? 10,
+      connectWindowMs: limits.connectWindowMs ?? 60_000,
+      messageRate: limits.messageRate ?? 100,
+      messageWindowMs: limits.messageWindowMs ?? 60_000,
+      maxSubscriptions: limits.maxSubscriptions ?? 50,
+      maxMessageBytes: limits.maxMessageBytes ?? 1024 * 1024,
+      maxQueuedMessages: limits.maxQueuedMessages ?? 100,
+      maxQueuedBytes: limits.maxQueuedBytes ?? 1024 * 1024,
+      maxTrackedKeys: limits.maxTrackedKeys ?? 100_000,
+    },
+    network: {
+      trustedProxies: network.trustedProxies ?? [],
+      blockedIps: network.blockedIps ?? [],
+      allowedIps: network.allowedIps ?? [],
+    },
+    heartbeat: {
+      intervalMs: heartbeat.intervalMs ?? 30_000,
+      pongTimeoutMs: heartbeat.pongTimeoutMs ?? 10_000,
+    },
+    history: {
+      size: history.size ?? 100,
+      ttlSeconds: history.ttlSeconds ?? 300,
+      maxTopics: history.maxTopics ?? 100_000,
+    },
+    perMessageDeflate: options.perMessageDeflate ?? preset.perMessageDeflate ?? false,
+    shutdown: { closeCode: shutdown.closeCode ?? 1001, graceMs: shutdown.graceMs ?? 3_000 },
+    engine: options.engine ?? { type: 'memory' },
+  };
+  validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));
+  return resolved;
+}

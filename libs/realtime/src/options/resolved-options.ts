@@ -1,0 +1,45 @@
+import type {
+  JwtAlgorithm,
+  RealtimeModuleOptions,
+  RealtimeProfile,
+} from './realtime-module-options.interface';
+import type { NamespacePolicy } from '../topics/topic-policy.interface';
+
+/** Options after defaults, profile and validation: every field present. */
+export interface ResolvedRealtimeOptions {
+  profile: RealtimeProfile;
+  path: string;
+  jwt: {
+    secret: string | undefined;
+    publicKey: string | undefined;
+    algorithms: JwtAlgorithm[];
+    issuer: string | undefined;
+    audience: string | undefined;
+    clockToleranceSec: number;
+  };
+  allowedOrigins: string[];
+  allowAnonymous: boolean;
+  topics: Record<string, NamespacePolicy>;
+  limits: {
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    maxConnectionsPerUser: number;
+    connectRate: number;
+    connectWindowMs: number;
+    messageRate: number;
+    messageWindowMs: number;
+    maxSubscriptions: number;
+    maxMessageBytes: number;
+    maxQueuedMessages: number;
+    maxQueuedBytes: number;
+    maxTrackedKeys: number;
+  };
+  network: { trustedProxies: string[]; blockedIps: string[]; allowedIps: string[] };
+  heartbeat: { intervalMs: number; pongTimeoutMs: number };
+  history: { size: number; ttlSeconds: number; maxTopics: number };
+  perMessageDeflate: boolean;
+  shutdown: { closeCode: 1001 | 1012; graceMs: number };
+  engine: { type: 'memory' };
+}
+
+export type { RealtimeModuleOptions };

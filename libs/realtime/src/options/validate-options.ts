@@ -1,0 +1,113 @@
+import { DEV_JWT_SECRET } from '../realtime.constants';
+import { NAMESPACE_PATTERN } from '../topics/topic-name';
+import type { TopicRule } from '../topics/topic-policy.interface';
+import type { ResolvedRealtimeOptions } from './resolved-options';
+
+const SIMPLE_RULES: ReadonlySet<unknown> = new Set(['public', 'authenticated', 'owner', 'none']);
+const HMAC_ALGORITHMS = /^HS/;
+const MIN_SECRET_LENGTH = 32;
+
+export class RealtimeOptionsError extends Error {
+  constructor(option: string, problem: string) {
+    super(`RealtimeModule: option "${option}" ${problem}`);
+    this.name = 'RealtimeOptionsError';
+  }
+}
+
+/** Throws RealtimeOptionsError naming the first bad option. */
+export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: boolean): void {
+  if (!/^\/[\w\-./]*$/.test(o.path)) fail('path', 'must start with "/" and hold only URL path characters');
+  validateJwt(o, hardened);
+  for (const origin of o.allowedOrigins) {
+    if (origin === '*') {
+      if (hardened) fail('allowedOrigins', `"*" is refused by the ${o.profile} profile`);
+    } else if (!isOrigin(origin)) {
+      fail('allowedOrigins', `holds "${origin}", which is not an origin like https://app.example.com`);
+    }
+  }
+  for (const [key, value] of Object.entries(o.limits)) positiveInteger(`limits.${key}`, value);
+  positiveInteger('heartbeat.intervalMs', o.heartbeat.intervalMs);
+  positiveInteger('heartbeat.pongTimeoutMs', o.heartbeat.pongTimeoutMs);
+  positiveInteger('history.size', o.history.size);
+  positiveInteger('history.ttlSeconds', o.history.ttlSeconds);
+  positiveInteger('history.maxTopics', o.history.maxTopics);
+  if (o.heartbeat.pongTimeoutMs >= o.heartbeat.intervalMs) {
+    fail('heartbeat.pongTimeoutMs', 'must be shorter than heartbeat.intervalMs');
+  }
+  nonNegativeInteger('shutdown.graceMs', o.shutdown.graceMs);
+  if (o.shutdown.closeCode !== 1001 && o.shutdown.closeCode !== 1012) {
+    fail('shutdown.closeCode', 'must be 1001 or 1012');
+  }
+  if (o.engine.type !== 'memory') fail('engine.type', 'must be "memory"');
+  for (const [namespace, policy] of Object.entries(o.topics)) {
+    if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
+    validateRule(`topics.${namespace}.subscribe`, policy.subscribe);
+    validateRule(`topics.${namespace}.publish`, policy.publish);
+    if (policy.maxPerConnection !== undefined) {
+      positiveInteger(`topics.${namespace}.maxPerConnection`, policy.maxPerConnection);
+    }
+  }
+  for (const list of ['trustedProxies', 'blockedIps', 'allowedIps'] as const) {
+    if (!Array.isArray(o.network[list]) || o.network[list].some((ip) => typeof ip !== 'string')) {
+      fail(`network.${list}`, 'must be a list of IP addresses');
+    }
+  }
+}
+
+function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
+  const { jwt } = o;
+  if (jwt.algorithms.length === 0) fail('jwt.algorithms', 'must list at least one algorithm');
+  if (jwt.algorithms.some((a) => (a as string).toLowerCase() === 'none')) {
+    fail('jwt.algorithms', 'must not contain "none"');
+  }
+  const usesHmac = jwt.algorithms.some((a) => HMAC_ALGORITHMS.test(a));
+  const usesKeys = jwt.algorithms.some((a) => !HMAC_ALGORITHMS.test(a));
+  if (usesHmac && usesKeys) fail('jwt.algorithms', 'must not mix HS* with public-key algorithms');
+  if (usesHmac && !jwt.secret) fail('jwt.secret', 'is required for HS* algorithms');
+  if (usesKeys && !jwt.publicKey) fail('jwt.publicKey', 'is required for public-key algorithms');
+  if (usesHmac && hardened) {
+    if (jwt.secret === DEV_JWT_SECRET) {
+      fail('jwt.secret', `is the development secret, which the ${o.profile} profile refuses`);
+    }
+    if ((jwt.secret ?? '').length < MIN_SECRET_LENGTH) {
+      fail('jwt.secret', `must be at least ${MIN_SECRET_LENGTH} characters in the ${o.profile} profile`);
+    }
+  }
+  nonNegativeInteger('jwt.clockToleranceSec', jwt.clockToleranceSec);
+}
+
+function validateRule(option: string, rule: TopicRule | undefined): void {
+  if (rule === undefined || SIMPLE_RULES.has(rule)) return;
+  if (typeof rule === 'object' && rule !== null) {
+    if ('roles' in rule && Array.isArray(rule.roles) && rule.roles.every((r) => typeof r === 'string')) {
+      return;
+    }
+    if ('authorizer' in rule && typeof rule.authorizer === 'function') return;
+  }
+  fail(option, 'must be public, authenticated, owner, none, { roles: [...] } or { authorizer: Class }');
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.pathname === '/';
+  } catch {
+    return false;
+  }
+}
+
+function positiveInteger(option: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) <= 0) {
+    fail(option, `must be a positive integer (got ${String(value)})`);
+  }
+}
+
+function nonNegativeInteger(option: string, value: unknown): void {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    fail(option, `must be a non-negative integer (got ${String(value)})`);
+  }
+}
+
+function fail(option: string, problem: string): never {
+  throw new RealtimeOptionsError(option, problem);
+}

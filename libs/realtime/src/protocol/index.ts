@@ -1,0 +1,6 @@
+export * from './close-codes.constants';
+export * from './error-codes.constants';
+export * from './frames';
+export * from './realtime.exception';
+export * from './wire-events.constants';
+export * from './ref';

@@ -1,0 +1,8 @@
+import { MAX_REF_LENGTH } from './wire-events.constants';
+
+/** The request's `ref` when it is one the reply may echo (a string of at most 64 characters). */
+export function refOf(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const ref = (data as { ref?: unknown }).ref;
+  return typeof ref === 'string' && ref.length <= MAX_REF_LENGTH ? ref : undefined;
+}

@@ -1,0 +1,76 @@
+import { Module } from '@nestjs/common';
+import { JwtModule } from '@nestjs/jwt';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerStorageService } from '@nestjs/throttler';
+import { HandshakeService } from './auth/handshake.service';
+import { RevocationService } from './auth/revocation.service';
+import { TokenService } from './auth/token.service';
+import { WsAuthGuard } from './auth/ws-auth.guard';
+import { WsThrottlerGuard } from './auth/ws-throttler.guard';
+import { BroadcastService } from './delivery/broadcast.service';
+import { FanOutService } from './delivery/fan-out.service';
+import { SocketWriter } from './delivery/socket-writer.service';
+import { SubscriptionService } from './delivery/subscription.service';
+import { createEngine } from './engine/create-engine';
+import { RealtimeExceptionFilter } from './gateway/realtime-exception.filter';
+import { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
+import { RealtimeGateway } from './gateway/realtime.gateway';
+import { SessionService } from './gateway/session.service';
+import { HeartbeatScheduler } from './health/heartbeat.scheduler';
+import { HistorySweepScheduler } from './health/history-sweep.scheduler';
+import { RealtimeHealthIndicator } from './health/realtime.health';
+import { RealtimeCounters } from './metrics/realtime-counters';
+import { RealtimeMetricsService } from './metrics/realtime-metrics.service';
+import { resolveRealtimeOptions } from './options/resolve-options';
+import { ConnectionRegistry } from './registry/connection.registry';
+import { SubscriptionRegistry } from './registry/subscription.registry';
+import { REALTIME_ENGINE, REALTIME_OPTIONS, REALTIME_THROTTLER_STORAGE } from './realtime.constants';
+import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition';
+import { TopicAccessService } from './topics/topic-access.service';
+
+/**
+ * Live updates over WebSocket. Import `RealtimeModule.forRoot({...})` once,
+ * install `RealtimeWsAdapter`, and inject `BroadcastService` where domain code
+ * needs to publish.
+ *
+ * @publicApi
+ */
+@Module({
+  imports: [ScheduleModule.forRoot(), TerminusModule, JwtModule.register({})],
+  providers: [
+    { provide: REALTIME_OPTIONS, useFactory: resolveRealtimeOptions, inject: [REALTIME_MODULE_OPTIONS] },
+    { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
+    { provide: REALTIME_THROTTLER_STORAGE, useClass: ThrottlerStorageService },
+    RealtimeCounters,
+    ConnectionRegistry,
+    SubscriptionRegistry,
+    TopicAccessService,
+    TokenService,
+    RevocationService,
+    HandshakeService,
+    SocketWriter,
+    FanOutService,
+    SubscriptionService,
+    BroadcastService,
+    SessionService,
+    WsThrottlerGuard,
+    WsAuthGuard,
+    RealtimeExceptionFilter,
+    RealtimeGateway,
+    RealtimeLifecycleService,
+    HeartbeatScheduler,
+    HistorySweepScheduler,
+    RealtimeHealthIndicator,
+    RealtimeMetricsService,
+  ],
+  exports: [
+    REALTIME_OPTIONS,
+    BroadcastService,
+    RevocationService,
+    RealtimeLifecycleService,
+    RealtimeHealthIndicator,
+    RealtimeMetricsService,
+  ],
+})
+export class RealtimeModule extends ConfigurableRealtimeModule {}

@@ -1,0 +1,90 @@
+import { Injectable } from '@nestjs/common';
+import { normalizeIp } from '@nestjs/throttler';
+import type { Connection } from './connection';
+
+/**
+ * The key per-IP limits count under: one IPv6 /64 counts as one client, since
+ * a single host usually owns the whole prefix.
+ */
+export function ipLimitKey(ip: string): string {
+  return normalizeIp(ip);
+}
+
+/** Open connections by id, user and IP; every index shrinks back to nothing on release. */
+@Injectable()
+export class ConnectionRegistry {
+  private readonly byId = new Map<string, Connection>();
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly perIp = new Map<string, number>();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get userCount(): number {
+    return this.byUser.size;
+  }
+
+  add(connection: Connection): void {
+    this.byId.set(connection.id, connection);
+    const key = ipLimitKey(connection.ip);
+    this.perIp.set(key, (this.perIp.get(key) ?? 0) + 1);
+    this.indexUser(connection, connection.principal.userId);
+  }
+
+  /** Idempotent: a connection may be released by close and by disconnect. */
+  remove(connection: Connection): boolean {
+    if (this.byId.get(connection.id) !== connection) return false;
+    this.byId.delete(connection.id);
+    const key = ipLimitKey(connection.ip);
+    const left = (this.perIp.get(key) ?? 1) - 1;
+    if (left > 0) this.perIp.set(key, left);
+    else this.perIp.delete(key);
+    this.unindexUser(connection, connection.principal.userId);
+    return true;
+  }
+
+  /** Moves a connection to another user index (anonymous → user on `auth`). */
+  reindexUser(connection: Connection, previousUserId: string | null): void {
+    if (!this.byId.has(connection.id)) return;
+    this.unindexUser(connection, previousUserId);
+    this.indexUser(connection, connection.principal.userId);
+  }
+
+  get(id: string): Connection | undefined {
+    return this.byId.get(id);
+  }
+
+  ofUser(userId: string): ReadonlySet<Connection> {
+    return this.byUser.get(userId) ?? EMPTY;
+  }
+
+  countForIp(ip: string): number {
+    return this.perIp.get(ipLimitKey(ip)) ?? 0;
+  }
+
+  countForUser(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  all(): IterableIterator<Connection> {
+    return this.byId.values();
+  }
+
+  private indexUser(connection: Connection, userId: string | null): void {
+    if (userId === null) return;
+    let connections = this.byUser.get(userId);
+    if (!connections) this.byUser.set(userId, (connections = new Set()));
+    connections.add(connection);
+  }
+
+  private unindexUser(connection: Connection, userId: string | null): void {
+    if (userId === null) return;
+    const connections = this.byUser.get(userId);
+    if (!connections) return;
+    connections.delete(connection);
+    if (connections.size === 0) this.byUser.delete(userId);
+  }
+}
+
+const EMPTY: ReadonlySet<Connection> = new Set();

@@ -1,0 +1,48 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Principal } from '../auth/principal';
+import { CloseCode, CloseReason } from '../protocol';
+
+const OPEN = 1;
+
+/**
+ * One client connection. Kept small on purpose (see docs/benchmarks.md): an
+ * idle subscribed connection costs this object, its topic set and the socket.
+ */
+export class Connection {
+  readonly topics = new Set<string>();
+  /** Set by the heartbeat when it pings; cleared by the pong. */
+  awaitingPong = false;
+  /** Frames written since the socket's buffer was last seen empty (slow-consumer bound). */
+  queuedFrames = 0;
+  /** The delivery tick in which this socket was last corked. */
+  writeTick = 0;
+  expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly socket: WebSocket,
+    /**
+     * The TCP socket under the WebSocket, when frames can be written to it
+     * pre-built (no per-message compression negotiated); null otherwise.
+     */
+    readonly raw: Socket | null,
+    readonly ip: string,
+    public principal: Principal,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.socket.readyState === OPEN;
+  }
+
+  /**
+   * Starts the close handshake and makes sure the socket is gone after
+   * `graceMs` even when the peer never answers (half-open, paused reader).
+   */
+  close(code: CloseCode, graceMs: number): void {
+    if (this.socket.readyState > OPEN) return;
+    this.socket.close(code, CloseReason[code]);
+    const socket = this.socket;
+    setTimeout(() => socket.terminate(), graceMs).unref();
+  }
+}

@@ -1,0 +1,35 @@
+import { BadRequestException, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { BroadcastService, RevocationService, type RealtimeStats } from '@app/realtime';
+import { AdminOnly } from '../auth/roles.decorator';
+import { BroadcastDto, RevokeDto } from './admin.dto';
+import { ValidatedBody } from '../http-validation.pipe';
+
+@ValidatedBody()
+@Controller()
+@AdminOnly()
+export class AdminController {
+  constructor(
+    private readonly realtime: BroadcastService,
+    private readonly revocations: RevocationService,
+  ) {}
+
+  @Post('admin/broadcast')
+  @HttpCode(202)
+  async broadcast(@Body() body: BroadcastDto): Promise<{ ok: true }> {
+    await this.realtime.broadcast('admin.broadcast', { message: body.message });
+    return { ok: true };
+  }
+
+  @Post('admin/revoke')
+  @HttpCode(202)
+  async revoke(@Body() body: RevokeDto): Promise<{ ok: true }> {
+    if (!body.jti && !body.userId) throw new BadRequestException('jti or userId is required');
+    await this.revocations.revoke({ tokenId: body.jti, userId: body.userId });
+    return { ok: true };
+  }
+
+  @Get('ws/stats')
+  stats(): RealtimeStats {
+    return this.realtime.stats();
+  }
+}

@@ -1,0 +1,9 @@
+import type { EventMap } from '@app/realtime';
+import type { Order } from './orders/order';
+
+/** Every event the demo publishes, by topic namespace: publish calls are checked against it. */
+export interface AppEvents extends EventMap {
+  orders: { 'order.created': Order; 'order.updated': Order };
+  user: { 'order.created': Order; 'order.updated': Order };
+  inventory: { 'inventory.updated': { sku: string; stock: number } };
+}

@@ -1,0 +1,26 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { RealtimeModule } from '@app/realtime';
+import { AdminModule } from './admin/admin.module';
+import { AuthModule } from './auth/auth.module';
+import type { DemoConfig } from './config/realtime-env';
+import { InventoryModule } from './inventory/inventory.module';
+import { OpsModule } from './ops/ops.module';
+import { OrdersModule } from './orders/orders.module';
+
+/** The demo: orders, inventory and admin modules publishing through RealtimeModule. */
+@Module({})
+export class AppModule {
+  static forRoot(config: DemoConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        RealtimeModule.forRoot(config.realtime),
+        AuthModule.register({ jwtSecret: config.jwtSecret, devTokens: !config.production }),
+        OrdersModule,
+        InventoryModule,
+        AdminModule,
+        OpsModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,37 @@
+import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { JwtService } from '@nestjs/jwt';
+import type { AuthenticatedRequest } from './authenticated-user';
+import { REQUIRED_ROLE } from './roles.decorator';
+
+/** Bearer JWT for the demo's HTTP routes (the same tokens the WebSocket accepts). */
+@Injectable()
+export class HttpAuthGuard implements CanActivate {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly reflector: Reflector,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+    if (!match) throw new UnauthorizedException('bearer token required');
+    let claims: { sub?: unknown; exp?: unknown; roles?: unknown };
+    try {
+      claims = this.jwt.verify(match[1], { algorithms: ['HS256'] });
+    } catch {
+      throw new UnauthorizedException('invalid token');
+    }
+    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') {
+      throw new UnauthorizedException('invalid token');
+    }
+    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+    request.user = { userId: claims.sub, roles };
+    const role = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_ROLE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (role && !roles.includes(role)) throw new ForbiddenException(`role ${role} required`);
+    return true;
+  }
+}

@@ -1,0 +1,19 @@
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { RealtimeWsAdapter } from '@app/realtime';
+import { AppModule } from './app.module';
+import { demoConfigFromEnv } from './config/realtime-env';
+
+async function bootstrap(): Promise<void> {
+  const config = demoConfigFromEnv();
+  const app = await NestFactory.create(AppModule.forRoot(config));
+  app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+  app.enableShutdownHooks();
+  await app.listen(config.port);
+  Logger.log(`demo listening on http://localhost:${config.port} (WebSocket at /ws)`, 'Demo');
+}
+
+bootstrap().catch((error: unknown) => {
+  Logger.error((error as Error)?.message ?? String(error), 'Demo');
+  process.exit(1);
+});

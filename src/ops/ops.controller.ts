@@ -1,0 +1,26 @@
+import { Controller, Get, Header, Res } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { RealtimeHealthIndicator, RealtimeMetricsService } from '@app/realtime';
+import type { Response } from 'express';
+
+@Controller()
+export class OpsController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly realtimeHealth: RealtimeHealthIndicator,
+    private readonly metricsService: RealtimeMetricsService,
+  ) {}
+
+  /** Liveness and readiness: 503 while the realtime engine cannot carry messages. */
+  @Get('health')
+  @HealthCheck()
+  check(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.realtimeHealth.check()]);
+  }
+
+  @Get('metrics')
+  @Header('Cache-Control', 'no-store')
+  async metrics(@Res() response: Response): Promise<void> {
+    response.type(this.metricsService.contentType).send(await this.metricsService.metrics());
+  }
+}
