@@ -8,6 +8,7 @@ const nestToCommonJs = [
     babelrc: false,
     configFile: false,
     plugins: [
+      require.resolve('./tools/babel-plugin-rename-esm-require.js'),
       'babel-plugin-transform-import-meta',
       '@babel/plugin-transform-dynamic-import',
       '@babel/plugin-transform-modules-commonjs',
@@ -18,7 +19,7 @@ const nestToCommonJs = [
 const shared = {
   testEnvironment: 'node',
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
     'node_modules/@nestjs/.+\\.js$': nestToCommonJs,
   },
   transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],

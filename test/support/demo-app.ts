@@ -1,0 +1,98 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { RealtimeWsAdapter } from '@app/realtime';
+import type { AddressInfo } from 'node:net';
+import type { ClientOptions } from 'ws';
+import { AppModule } from '../../src/app.module';
+import { demoConfigFromEnv } from '../../src/config/realtime-env';
+import { connect, type TestClient, tryConnect } from './ws-client';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+/** Limits loose enough that tests which are not about limits never hit them. */
+const RELAXED_ENV: NodeJS.ProcessEnv = {
+  JWT_SECRET: TEST_JWT_SECRET,
+  REALTIME_ALLOWED_ORIGINS: 'http://localhost:3000,https://app.example.com',
+  REALTIME_MAX_CONNECTIONS_PER_IP: '1000',
+  REALTIME_MAX_CONNECTIONS_PER_USER: '100',
+  REALTIME_CONNECT_RATE_PER_MIN: '100000',
+  REALTIME_MESSAGE_RATE_PER_MIN: '100000',
+};
+
+/** The demo app, started through the Nest testing module on a free loopback port. */
+export class DemoApp {
+  private clients: TestClient[] = [];
+
+  private constructor(
+    readonly app: INestApplication,
+    readonly port: number,
+  ) {}
+
+  static async start(env: NodeJS.ProcessEnv = {}): Promise<DemoApp> {
+    const config = demoConfigFromEnv({ ...RELAXED_ENV, ...env });
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+    const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+    app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    return new DemoApp(app, port);
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  wsUrl(query: Record<string, string> = {}): string {
+    const search = new URLSearchParams(query).toString();
+    return `ws://127.0.0.1:${this.port}/ws${search ? `?${search}` : ''}`;
+  }
+
+  async token(userId: string, roles: string[] = [], ttlSeconds?: number): Promise<string> {
+    const response = await this.http('POST', '/auth/token', { userId, roles, ttlSeconds });
+    if (response.status !== 200) throw new Error(`token request failed: ${response.status}`);
+    return (response.body as { token: string }).token;
+  }
+
+  async http(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; body: unknown; text: string }> {
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON (metrics)
+    }
+    return { status: response.status, body: parsed, text };
+  }
+
+  /** Connects (closed automatically by stop()). */
+  async connect(query: Record<string, string> = {}, options: ClientOptions = {}): Promise<TestClient> {
+    const client = await connect(this.wsUrl(query), options);
+    this.clients.push(client);
+    return client;
+  }
+
+  async tryConnect(query: Record<string, string> = {}, options: ClientOptions = {}) {
+    const result = await tryConnect(this.wsUrl(query), options);
+    if (result.kind === 'open') this.clients.push(result.client);
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
+    this.clients = [];
+    await this.app.close();
+  }
+}
