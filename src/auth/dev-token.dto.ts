@@ -1,8 +1,19 @@
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
 
 export class DevTokenDto {
   @IsString()
-  @Matches(/^[A-Za-z0-9_.@=-]{1,100}$/, { message: 'userId must be a valid topic key (letters, digits, _.@=-)' })
+  @Matches(/^[A-Za-z0-9_.@=-]{1,100}$/, {
+    message: 'userId must be a valid topic key (letters, digits, _.@=-)',
+  })
   userId!: string;
 
   @IsOptional()

@@ -1,4 +1,10 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Injectable,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { JwtService } from '@nestjs/jwt';
 import type { AuthenticatedRequest } from './authenticated-user';
@@ -25,7 +31,9 @@ export class HttpAuthGuard implements CanActivate {
     if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') {
       throw new UnauthorizedException('invalid token');
     }
-    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+    const roles = Array.isArray(claims.roles)
+      ? claims.roles.filter((r): r is string => typeof r === 'string')
+      : [];
     request.user = { userId: claims.sub, roles };
     const role = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_ROLE, [
       context.getHandler(),

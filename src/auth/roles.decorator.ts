@@ -7,4 +7,5 @@ export const REQUIRED_ROLE = 'demo:required-role';
 export const Authenticated = () => UseGuards(HttpAuthGuard);
 
 /** Signed-in users with the admin role: 401 without a token, 403 without the role. */
-export const AdminOnly = () => applyDecorators(SetMetadata(REQUIRED_ROLE, 'admin'), UseGuards(HttpAuthGuard));
+export const AdminOnly = () =>
+  applyDecorators(SetMetadata(REQUIRED_ROLE, 'admin'), UseGuards(HttpAuthGuard));

@@ -27,7 +27,10 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     realtime: {
       profile: production ? 'production' : 'development',
       jwt: { secret: jwtSecret, algorithms: ['HS256'] },
-      allowedOrigins: origins.split(',').map((o) => o.trim()).filter(Boolean),
+      allowedOrigins: origins
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
       allowAnonymous: bool(env, 'REALTIME_ALLOW_ANONYMOUS', true),
       topics: demoTopicPolicies,
       limits: {

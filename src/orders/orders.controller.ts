@@ -1,4 +1,13 @@
-import { Body, Controller, ForbiddenException, Get, NotFoundException, Param, Patch, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  ForbiddenException,
+  Get,
+  NotFoundException,
+  Param,
+  Patch,
+  Post,
+} from '@nestjs/common';
 import { type AuthenticatedUser, CurrentUser } from '../auth/authenticated-user';
 import { AdminOnly, Authenticated } from '../auth/roles.decorator';
 import type { Order } from './order';
@@ -22,7 +31,8 @@ export class OrdersController {
   get(@CurrentUser() user: AuthenticatedUser, @Param('id') id: string): Order {
     const order = this.orders.find(id);
     if (!order) throw new NotFoundException(`order ${id} not found`);
-    if (order.ownerId !== user.userId && !user.roles.includes('admin')) throw new ForbiddenException();
+    if (order.ownerId !== user.userId && !user.roles.includes('admin'))
+      throw new ForbiddenException();
     return order;
   }
 

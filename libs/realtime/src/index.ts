@@ -1,7 +1,11 @@
 export { RealtimeModule } from './realtime.module';
 export { REALTIME_ASYNC_OPTIONS_TYPE, REALTIME_OPTIONS_TYPE } from './realtime.module-definition';
 export { DEV_JWT_SECRET, REALTIME_OPTIONS } from './realtime.constants';
-export type { RealtimeModuleOptions, RealtimeProfile, JwtAlgorithm } from './options/realtime-module-options.interface';
+export type {
+  RealtimeModuleOptions,
+  RealtimeProfile,
+  JwtAlgorithm,
+} from './options/realtime-module-options.interface';
 export type { ResolvedRealtimeOptions } from './options/resolved-options';
 export { resolveRealtimeOptions } from './options/resolve-options';
 export { RealtimeOptionsError } from './options/validate-options';
@@ -23,4 +27,10 @@ export { RealtimeMetricsService } from './metrics/realtime-metrics.service';
 export { RealtimeTestingModule } from './testing/realtime-testing.module';
 export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
 export { CloseCode, ErrorCode, RealtimeException, ClientEvent, ServerEvent } from './protocol';
-export type { RealtimeEngine, EngineMessage, EngineCommand, EngineSink, Recovery } from './engine/realtime-engine.port';
+export type {
+  RealtimeEngine,
+  EngineMessage,
+  EngineCommand,
+  EngineSink,
+  Recovery,
+} from './engine/realtime-engine.port';

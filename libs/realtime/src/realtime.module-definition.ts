@@ -10,5 +10,8 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createRealtimeOptions')
   // Global by default: import forRoot once in the root module, inject BroadcastService anywhere.
-  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras({ isGlobal: true }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal,
+  }))
   .build();

@@ -25,7 +25,11 @@ import { RealtimeMetricsService } from './metrics/realtime-metrics.service';
 import { resolveRealtimeOptions } from './options/resolve-options';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
-import { REALTIME_ENGINE, REALTIME_OPTIONS, REALTIME_THROTTLER_STORAGE } from './realtime.constants';
+import {
+  REALTIME_ENGINE,
+  REALTIME_OPTIONS,
+  REALTIME_THROTTLER_STORAGE,
+} from './realtime.constants';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition';
 import { TopicAccessService } from './topics/topic-access.service';
 
@@ -39,7 +43,11 @@ import { TopicAccessService } from './topics/topic-access.service';
 @Module({
   imports: [ScheduleModule.forRoot(), TerminusModule, JwtModule.register({})],
   providers: [
-    { provide: REALTIME_OPTIONS, useFactory: resolveRealtimeOptions, inject: [REALTIME_MODULE_OPTIONS] },
+    {
+      provide: REALTIME_OPTIONS,
+      useFactory: resolveRealtimeOptions,
+      inject: [REALTIME_MODULE_OPTIONS],
+    },
     { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
     { provide: REALTIME_THROTTLER_STORAGE, useClass: ThrottlerStorageService },
     RealtimeCounters,

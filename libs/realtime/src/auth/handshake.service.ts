@@ -22,11 +22,14 @@ export interface AdmittedClient {
 }
 
 /** A refused handshake: the HTTP status and a reason safe to show the client. */
-export class HandshakeRefusal {
+export class HandshakeRefusal extends Error {
   constructor(
     readonly status: 401 | 403 | 429 | 503,
     readonly reason: string,
-  ) {}
+  ) {
+    super(reason);
+    this.name = 'HandshakeRefusal';
+  }
 }
 
 const CONNECT_THROTTLER = 'connect';
@@ -112,7 +115,8 @@ export class HandshakeService {
   private checkCapacity(ip: string, userId: string | null, exempt: boolean): void {
     const limits = this.options.limits;
     if (!this.accepting) throw new HandshakeRefusal(503, 'server shutting down');
-    if (this.connections.size >= limits.maxConnections) throw new HandshakeRefusal(503, 'server full');
+    if (this.connections.size >= limits.maxConnections)
+      throw new HandshakeRefusal(503, 'server full');
     if (!exempt && this.connections.countForIp(ip) >= limits.maxConnectionsPerIp) {
       throw new HandshakeRefusal(429, 'too many connections from this address');
     }
@@ -143,7 +147,10 @@ export class HandshakeService {
       return await this.subscriptions.check(principal, new Set(), list.split(',').filter(Boolean));
     } catch (error) {
       if (error instanceof RealtimeException) {
-        throw new HandshakeRefusal(403, `subscribe refused: ${error.code}${error.topic ? ` ${error.topic}` : ''}`);
+        throw new HandshakeRefusal(
+          403,
+          `subscribe refused: ${error.code}${error.topic ? ` ${error.topic}` : ''}`,
+        );
       }
       this.logger.error('subscribe at connect failed', (error as Error)?.stack);
       throw error;

@@ -11,7 +11,7 @@ export interface Principal {
 
 export const ANONYMOUS: Principal = Object.freeze({
   userId: null,
-  roles: Object.freeze([]) as readonly string[],
+  roles: Object.freeze([]),
   tokenId: undefined,
   expiresAt: null,
   issuedAt: undefined,

@@ -35,10 +35,13 @@ export class RevocationService {
 
   /** Applies a revocation that reached this node, closing the connections it covers with 4003. */
   apply(command: RevokeCommand): void {
-    if (command.tokenId) remember(this.tokens, command.tokenId, command.at + USER_REVOCATION_TTL_MS, this.bound);
+    if (command.tokenId)
+      remember(this.tokens, command.tokenId, command.at + USER_REVOCATION_TTL_MS, this.bound);
     if (command.userId) remember(this.users, command.userId, command.at, this.bound);
     const grace = this.options.shutdown.graceMs;
-    const candidates = command.userId ? this.connections.ofUser(command.userId) : this.connections.all();
+    const candidates = command.userId
+      ? this.connections.ofUser(command.userId)
+      : this.connections.all();
     for (const connection of [...candidates]) {
       if (this.isRevoked(connection.principal)) connection.close(CloseCode.Revoked, grace);
     }

@@ -43,9 +43,12 @@ function principalFromClaims(claims: Record<string, unknown>): Principal {
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH) {
     throw new TokenRejectedError('token has no valid sub');
   }
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw new TokenRejectedError('token has no exp');
-  if (roles !== undefined && !isStringList(roles)) throw new TokenRejectedError('token roles are invalid');
-  if (jti !== undefined && typeof jti !== 'string') throw new TokenRejectedError('token jti is invalid');
+  if (typeof exp !== 'number' || !Number.isFinite(exp))
+    throw new TokenRejectedError('token has no exp');
+  if (roles !== undefined && !isStringList(roles))
+    throw new TokenRejectedError('token roles are invalid');
+  if (jti !== undefined && typeof jti !== 'string')
+    throw new TokenRejectedError('token jti is invalid');
   return {
     userId: sub,
     roles: Object.freeze([...(roles ?? [])]),
@@ -56,5 +59,7 @@ function principalFromClaims(claims: Record<string, unknown>): Principal {
 }
 
 function isStringList(value: unknown): value is string[] {
-  return Array.isArray(value) && value.length <= MAX_ROLES && value.every((v) => typeof v === 'string');
+  return (
+    Array.isArray(value) && value.length <= MAX_ROLES && value.every((v) => typeof v === 'string')
+  );
 }

@@ -19,7 +19,8 @@ export class WsAuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const connection = connectionOf(context.switchToWs().getClient<WebSocket>());
-    if (!connection) throw new RealtimeException(ErrorCode.Unauthorized, 'connection is not registered');
+    if (!connection)
+      throw new RealtimeException(ErrorCode.Unauthorized, 'connection is not registered');
     const { principal } = connection;
     const grace = this.options.shutdown.graceMs;
     const tolerance = this.options.jwt.clockToleranceSec * 1000;

@@ -54,7 +54,11 @@ export class WsThrottlerGuard extends ThrottlerGuard {
   }
 
   /** The default key hashes per handler; one plain key per connection counts all events together. */
-  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+  protected override generateKey(
+    _context: ExecutionContext,
+    tracker: string,
+    name: string,
+  ): string {
     return `${name}:${tracker}`;
   }
 

@@ -22,4 +22,8 @@ export type NamespaceOf<T extends string> = T extends `${infer N}:${string}` ? N
 
 export type EventTypeOf<M extends EventMap, T extends string> = keyof M[NamespaceOf<T>] & string;
 
-export type PayloadOf<M extends EventMap, T extends string, E extends string> = M[NamespaceOf<T>][E];
+export type PayloadOf<
+  M extends EventMap,
+  T extends string,
+  E extends string,
+> = M[NamespaceOf<T>][E];

@@ -1,6 +1,11 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { RevocationService } from '../auth/revocation.service';
-import type { EngineCommand, EngineMessage, EngineSink, RealtimeEngine } from '../engine/realtime-engine.port';
+import type {
+  EngineCommand,
+  EngineMessage,
+  EngineSink,
+  RealtimeEngine,
+} from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
@@ -38,10 +43,16 @@ export class FanOutService implements EngineSink, OnModuleInit {
     switch (command.kind) {
       case 'broadcast':
         this.counters.broadcasts++;
-        this.writeAll(this.connections.all(), encodeMessage({ ...command, topic: BROADCAST_TOPIC }));
+        this.writeAll(
+          this.connections.all(),
+          encodeMessage({ ...command, topic: BROADCAST_TOPIC }),
+        );
         return;
       case 'user':
-        this.writeAll(this.connections.ofUser(command.userId), encodeMessage({ ...command, topic: DIRECT_TOPIC }));
+        this.writeAll(
+          this.connections.ofUser(command.userId),
+          encodeMessage({ ...command, topic: DIRECT_TOPIC }),
+        );
         return;
       case 'disconnect-user':
         for (const connection of [...this.connections.ofUser(command.userId)]) {

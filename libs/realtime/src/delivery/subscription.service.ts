@@ -33,7 +33,11 @@ export class SubscriptionService {
   ) {}
 
   /** Throws the first refusal: invalid name, policy, or a subscription limit. */
-  async check(principal: Principal, held: ReadonlySet<string>, topics: readonly string[]): Promise<string[]> {
+  async check(
+    principal: Principal,
+    held: ReadonlySet<string>,
+    topics: readonly string[],
+  ): Promise<string[]> {
     const wanted = [...new Set(topics)];
     await this.access.authorize(principal, 'subscribe', wanted);
     const fresh = wanted.filter((topic) => !held.has(topic));

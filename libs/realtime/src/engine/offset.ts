@@ -13,7 +13,9 @@ export function parseOffset(offset: string): { epoch: number; sequence: number }
   if (!match) return undefined;
   const epoch = Number(match[1]);
   const sequence = Number(match[2]);
-  return Number.isSafeInteger(epoch) && Number.isSafeInteger(sequence) ? { epoch, sequence } : undefined;
+  return Number.isSafeInteger(epoch) && Number.isSafeInteger(sequence)
+    ? { epoch, sequence }
+    : undefined;
 }
 
 /** Strictly increasing epochs even when several topics start in the same millisecond. */

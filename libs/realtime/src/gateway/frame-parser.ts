@@ -1,9 +1,4 @@
-import {
-  ClientEvent,
-  ErrorCode,
-  INVALID_FRAME_EVENT,
-  refOf,
-} from '../protocol';
+import { ClientEvent, ErrorCode, INVALID_FRAME_EVENT, refOf } from '../protocol';
 
 /** What the gateway's handlers receive: a frame, or the reason it was refused. */
 export type ParsedFrame =
@@ -34,18 +29,21 @@ export function parseFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boole
   try {
     value = JSON.parse(toText(raw), refusePrototypeKeys);
   } catch (error) {
-    const message = error instanceof ForbiddenKey ? 'forbidden key in frame' : 'frame is not valid JSON';
+    const message =
+      error instanceof ForbiddenKey ? 'forbidden key in frame' : 'frame is not valid JSON';
     return invalid(ErrorCode.BadRequest, message);
   }
   if (!isPlainObject(value)) return invalid(ErrorCode.BadRequest, 'frame must be a JSON object');
   const data = value.data ?? {};
   const ref = refOf(data);
-  if (typeof value.event !== 'string') return invalid(ErrorCode.BadRequest, 'event must be a string', ref);
+  if (typeof value.event !== 'string')
+    return invalid(ErrorCode.BadRequest, 'event must be a string', ref);
   if (Object.keys(value).some((key) => !FRAME_KEYS.has(key))) {
     return invalid(ErrorCode.BadRequest, 'frame may only hold event and data', ref);
   }
   if (!isPlainObject(data)) return invalid(ErrorCode.BadRequest, 'data must be an object', ref);
-  if (depthExceeds(data, MAX_DEPTH)) return invalid(ErrorCode.BadRequest, 'data is nested too deeply', ref);
+  if (depthExceeds(data, MAX_DEPTH))
+    return invalid(ErrorCode.BadRequest, 'data is nested too deeply', ref);
   if (!CLIENT_EVENTS.has(value.event)) return invalid(ErrorCode.UnknownEvent, 'unknown event', ref);
   return { event: value.event as ClientEvent, data };
 }

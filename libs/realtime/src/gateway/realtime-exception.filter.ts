@@ -11,9 +11,11 @@ const OPEN = 1;
  * also applies to gateways; they are mapped rather than reported as INTERNAL.
  */
 function fromHttpStatus(status: number): { code: ErrorCode; message: string } {
-  if (status === 401 || status === 403) return { code: ErrorCode.Unauthorized, message: 'not allowed' };
+  if (status === 401 || status === 403)
+    return { code: ErrorCode.Unauthorized, message: 'not allowed' };
   if (status === 429) return { code: ErrorCode.RateLimited, message: 'too many messages' };
-  if (status >= 400 && status < 500) return { code: ErrorCode.BadRequest, message: 'invalid request' };
+  if (status >= 400 && status < 500)
+    return { code: ErrorCode.BadRequest, message: 'invalid request' };
   return { code: ErrorCode.Internal, message: 'internal error' };
 }
 
@@ -43,7 +45,10 @@ export class RealtimeExceptionFilter implements WsExceptionFilter {
     if (exception instanceof HttpException) {
       return { ref, ...fromHttpStatus(exception.getStatus()) };
     }
-    this.logger.error('unhandled error in a realtime handler', (exception as Error)?.stack ?? String(exception));
+    this.logger.error(
+      'unhandled error in a realtime handler',
+      (exception as Error)?.stack ?? String(exception),
+    );
     return { ref, code: ErrorCode.Internal, message: 'internal error' };
   }
 }

@@ -30,7 +30,9 @@ export class RealtimeLifecycleService implements BeforeApplicationShutdown {
   }
 
   /** Stops accepting and closes every connection; resolves when all are gone or the grace is over. */
-  async drain(code: typeof CloseCode.GoingAway | typeof CloseCode.ServiceRestart = CloseCode.ServiceRestart): Promise<void> {
+  async drain(
+    code: typeof CloseCode.GoingAway | typeof CloseCode.ServiceRestart = CloseCode.ServiceRestart,
+  ): Promise<void> {
     this.handshake.stopAccepting();
     const open = this.connections.size;
     if (open === 0) return;

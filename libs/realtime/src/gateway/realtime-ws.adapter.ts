@@ -14,7 +14,12 @@ import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
 const OPEN = 1;
 const logger = new Logger('Realtime');
 
-type VerifyCallback = (ok: boolean, status?: number, message?: string, headers?: Record<string, string>) => void;
+type VerifyCallback = (
+  ok: boolean,
+  status?: number,
+  message?: string,
+  headers?: Record<string, string>,
+) => void;
 
 /**
  * The ws adapter RealtimeModule needs: `app.useWebSocketAdapter(new RealtimeWsAdapter(app))`.
@@ -31,7 +36,7 @@ export class RealtimeWsAdapter extends WsAdapter {
   }
 
   override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
-    if (!options[REALTIME_GATEWAY_OPTION]) return super.create(port, options);
+    if (!options[REALTIME_GATEWAY_OPTION]) return super.create(port, options) as WebSocketServer;
     const settings = this.app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS, { strict: false });
     const handshake = this.app.get(HandshakeService, { strict: false });
     return super.create(port, {
@@ -89,7 +94,8 @@ function verifyWith(handshake: HandshakeService) {
   return (info: { origin?: string; req: IncomingMessage }, callback: VerifyCallback): void => {
     const refuse = (refusal: HandshakeRefusal) => {
       handshake.refused(refusal.status);
-      const headers: Record<string, string> = refusal.status === 429 || refusal.status === 503 ? { 'Retry-After': '5' } : {};
+      const headers: Record<string, string> =
+        refusal.status === 429 || refusal.status === 503 ? { 'Retry-After': '5' } : {};
       callback(false, refusal.status, refusal.reason, headers);
     };
     handshake.verify(info.req, info.origin || undefined).then(

@@ -82,14 +82,24 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
 
   /** Replies itself (no return value): `subscribed` must precede the recovered messages. */
   @SubscribeMessage(ClientEvent.Subscribe)
-  async subscribe(@ConnectedSocket() socket: WebSocket, @MessageBody() body: SubscribeDto): Promise<void> {
+  async subscribe(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody() body: SubscribeDto,
+  ): Promise<void> {
     const connection = this.sessions.require(socket);
-    const topics = await this.subscriptions.check(connection.principal, connection.topics, body.topics);
+    const topics = await this.subscriptions.check(
+      connection.principal,
+      connection.topics,
+      body.topics,
+    );
     this.subscriptions.commit(connection, topics, body.since, body.ref);
   }
 
   @SubscribeMessage(ClientEvent.Unsubscribe)
-  unsubscribe(@ConnectedSocket() socket: WebSocket, @MessageBody() body: UnsubscribeDto): ServerFrame {
+  unsubscribe(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody() body: UnsubscribeDto,
+  ): ServerFrame {
     const topics = this.subscriptions.unsubscribe(this.sessions.require(socket), body.topics);
     return frame(ServerEvent.Unsubscribed, { ref: body.ref, topics });
   }
@@ -110,7 +120,10 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
   }
 
   @SubscribeMessage(ClientEvent.Publish)
-  async publish(@ConnectedSocket() socket: WebSocket, @MessageBody() body: PublishDto): Promise<ServerFrame> {
+  async publish(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody() body: PublishDto,
+  ): Promise<ServerFrame> {
     const connection = this.sessions.require(socket);
     await this.access.authorize(connection.principal, 'publish', [body.topic]);
     const offset = await this.broadcasts.publish(body.topic, body.type, body.payload);

@@ -47,7 +47,13 @@ export class SessionService {
       socket.close(CloseCode.InternalError, 'not admitted');
       return;
     }
-    const connection = new Connection(randomUUID(), socket, rawSocketOf(socket), admitted.ip, admitted.principal);
+    const connection = new Connection(
+      randomUUID(),
+      socket,
+      rawSocketOf(socket),
+      admitted.ip,
+      admitted.principal,
+    );
     attachConnection(socket, connection);
     this.connections.add(connection);
     this.counters.accepted++;
@@ -63,7 +69,8 @@ export class SessionService {
         expiresAt: principal.expiresAt,
       }),
     );
-    if (admitted.topics.length > 0) this.subscriptions.commit(connection, admitted.topics, undefined, undefined);
+    if (admitted.topics.length > 0)
+      this.subscriptions.commit(connection, admitted.topics, undefined, undefined);
   }
 
   /** Idempotent; runs when the socket closes, whoever closed it. */
@@ -78,7 +85,8 @@ export class SessionService {
 
   require(socket: WebSocket): Connection {
     const connection = connectionOf(socket);
-    if (!connection) throw new RealtimeException(ErrorCode.Unauthorized, 'connection is not registered');
+    if (!connection)
+      throw new RealtimeException(ErrorCode.Unauthorized, 'connection is not registered');
     return connection;
   }
 
@@ -88,17 +96,20 @@ export class SessionService {
     try {
       principal = this.tokens.verify(token);
     } catch (error) {
-      if (error instanceof TokenRejectedError) throw new RealtimeException(ErrorCode.Unauthorized, error.message);
+      if (error instanceof TokenRejectedError)
+        throw new RealtimeException(ErrorCode.Unauthorized, error.message);
       throw error;
     }
     const previous = connection.principal.userId;
     if (previous !== null && previous !== principal.userId) {
       throw new RealtimeException(ErrorCode.Unauthorized, 'token is for another user');
     }
-    if (this.revocations.isRevoked(principal)) throw new RealtimeException(ErrorCode.Unauthorized, 'token revoked');
+    if (this.revocations.isRevoked(principal))
+      throw new RealtimeException(ErrorCode.Unauthorized, 'token revoked');
     if (
       previous === null &&
-      this.connections.countForUser(principal.userId as string) >= this.options.limits.maxConnectionsPerUser
+      this.connections.countForUser(principal.userId as string) >=
+        this.options.limits.maxConnectionsPerUser
     ) {
       throw new RealtimeException(ErrorCode.Unauthorized, 'too many connections for this user');
     }
@@ -115,10 +126,13 @@ export class SessionService {
     const { expiresAt } = connection.principal;
     if (expiresAt === null) return;
     const delay = Math.max(0, expiresAt + this.toleranceMs - Date.now());
-    connection.expiryTimer = setTimeout(() => {
-      if (delay > MAX_TIMER_MS) return this.armExpiry(connection);
-      connection.close(CloseCode.TokenExpired, this.graceMs);
-    }, Math.min(delay, MAX_TIMER_MS));
+    connection.expiryTimer = setTimeout(
+      () => {
+        if (delay > MAX_TIMER_MS) return this.armExpiry(connection);
+        connection.close(CloseCode.TokenExpired, this.graceMs);
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
     connection.expiryTimer.unref();
   }
 }
@@ -133,7 +147,10 @@ function onPong(this: WebSocket): void {
  * without permessage-deflate, where every frame needs its own compression.
  */
 function rawSocketOf(socket: WebSocket): Socket | null {
-  const internals = socket as unknown as { _socket?: Socket; _extensions?: Record<string, unknown> };
+  const internals = socket as unknown as {
+    _socket?: Socket;
+    _extensions?: Record<string, unknown>;
+  };
   if (internals._extensions?.['permessage-deflate']) return null;
   return internals._socket ?? null;
 }

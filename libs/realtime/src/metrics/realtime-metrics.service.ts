@@ -26,10 +26,30 @@ export class RealtimeMetricsService {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'realtime_process_' });
     const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
     const total = (name: string, help: string, read: () => number) =>
-      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
-    const labelled = (name: string, help: string, label: string, read: () => Map<string | number, number>) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    const labelled = (
+      name: string,
+      help: string,
+      label: string,
+      read: () => Map<string | number, number>,
+    ) =>
       new Counter({
         name,
         help,
@@ -44,14 +64,44 @@ export class RealtimeMetricsService {
     gauge('realtime_connections', 'Open WebSocket connections', () => connections.size);
     gauge('realtime_users', 'Distinct signed-in users connected', () => connections.userCount);
     gauge('realtime_topics', 'Topics with local subscribers', () => subscriptions.topicCount);
-    gauge('realtime_subscriptions', 'Subscriptions across connections', () => subscriptions.subscriptionCount);
-    gauge('realtime_history_messages', 'Messages retained for recovery', () => engine.stats().retainedMessages);
-    total('realtime_messages_published_total', 'Messages published to topics', () => counters.published);
-    total('realtime_messages_delivered_total', 'Frames written to sockets', () => counters.delivered);
+    gauge(
+      'realtime_subscriptions',
+      'Subscriptions across connections',
+      () => subscriptions.subscriptionCount,
+    );
+    gauge(
+      'realtime_history_messages',
+      'Messages retained for recovery',
+      () => engine.stats().retainedMessages,
+    );
+    total(
+      'realtime_messages_published_total',
+      'Messages published to topics',
+      () => counters.published,
+    );
+    total(
+      'realtime_messages_delivered_total',
+      'Frames written to sockets',
+      () => counters.delivered,
+    );
     total('realtime_connections_accepted_total', 'Handshakes accepted', () => counters.accepted);
-    total('realtime_slow_consumers_total', 'Connections closed as slow consumers', () => counters.slowConsumers);
-    labelled('realtime_handshakes_refused_total', 'Handshakes refused', 'status', () => counters.refused);
-    labelled('realtime_connections_closed_total', 'Connections closed', 'code', () => counters.closed);
+    total(
+      'realtime_slow_consumers_total',
+      'Connections closed as slow consumers',
+      () => counters.slowConsumers,
+    );
+    labelled(
+      'realtime_handshakes_refused_total',
+      'Handshakes refused',
+      'status',
+      () => counters.refused,
+    );
+    labelled(
+      'realtime_connections_closed_total',
+      'Connections closed',
+      'code',
+      () => counters.closed,
+    );
     labelled('realtime_errors_total', 'Error frames sent', 'code', () => counters.errors);
   }
 

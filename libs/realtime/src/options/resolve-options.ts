@@ -9,7 +9,9 @@ import { validateRealtimeOptions } from './validate-options';
  * Lays the user's options over the profile over the safe defaults, then
  * validates the result so that a bad option fails start-up with its name.
  */
-export function resolveRealtimeOptions(options: RealtimeModuleOptions = {}): ResolvedRealtimeOptions {
+export function resolveRealtimeOptions(
+  options: RealtimeModuleOptions = {},
+): ResolvedRealtimeOptions {
   const profile = options.profile ?? 'development';
   const preset = REALTIME_PROFILES[profile] ?? {};
   const pick = <K extends keyof RealtimeModuleOptions>(key: K) => ({

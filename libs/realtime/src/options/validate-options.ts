@@ -16,13 +16,17 @@ export class RealtimeOptionsError extends Error {
 
 /** Throws RealtimeOptionsError naming the first bad option. */
 export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: boolean): void {
-  if (!/^\/[\w\-./]*$/.test(o.path)) fail('path', 'must start with "/" and hold only URL path characters');
+  if (!/^\/[\w\-./]*$/.test(o.path))
+    fail('path', 'must start with "/" and hold only URL path characters');
   validateJwt(o, hardened);
   for (const origin of o.allowedOrigins) {
     if (origin === '*') {
       if (hardened) fail('allowedOrigins', `"*" is refused by the ${o.profile} profile`);
     } else if (!isOrigin(origin)) {
-      fail('allowedOrigins', `holds "${origin}", which is not an origin like https://app.example.com`);
+      fail(
+        'allowedOrigins',
+        `holds "${origin}", which is not an origin like https://app.example.com`,
+      );
     }
   }
   for (const [key, value] of Object.entries(o.limits)) positiveInteger(`limits.${key}`, value);
@@ -70,7 +74,10 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
       fail('jwt.secret', `is the development secret, which the ${o.profile} profile refuses`);
     }
     if ((jwt.secret ?? '').length < MIN_SECRET_LENGTH) {
-      fail('jwt.secret', `must be at least ${MIN_SECRET_LENGTH} characters in the ${o.profile} profile`);
+      fail(
+        'jwt.secret',
+        `must be at least ${MIN_SECRET_LENGTH} characters in the ${o.profile} profile`,
+      );
     }
   }
   nonNegativeInteger('jwt.clockToleranceSec', jwt.clockToleranceSec);
@@ -79,12 +86,19 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
 function validateRule(option: string, rule: TopicRule | undefined): void {
   if (rule === undefined || SIMPLE_RULES.has(rule)) return;
   if (typeof rule === 'object' && rule !== null) {
-    if ('roles' in rule && Array.isArray(rule.roles) && rule.roles.every((r) => typeof r === 'string')) {
+    if (
+      'roles' in rule &&
+      Array.isArray(rule.roles) &&
+      rule.roles.every((r) => typeof r === 'string')
+    ) {
       return;
     }
     if ('authorizer' in rule && typeof rule.authorizer === 'function') return;
   }
-  fail(option, 'must be public, authenticated, owner, none, { roles: [...] } or { authorizer: Class }');
+  fail(
+    option,
+    'must be public, authenticated, owner, none, { roles: [...] } or { authorizer: Class }',
+  );
 }
 
 function isOrigin(value: string): boolean {

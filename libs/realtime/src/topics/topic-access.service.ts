@@ -23,9 +23,9 @@ export class TopicAccessService implements OnModuleInit {
     for (const [namespace, policy] of Object.entries(this.options.topics)) {
       for (const rule of [policy.subscribe, policy.publish]) {
         if (typeof rule !== 'object' || !('authorizer' in rule)) continue;
-        const instance = this.moduleRef.get(rule.authorizer, { strict: false }) as
-          | TopicAuthorizer
-          | undefined;
+        const instance: TopicAuthorizer | undefined = this.moduleRef.get(rule.authorizer, {
+          strict: false,
+        });
         if (!instance) {
           throw new Error(
             `RealtimeModule: authorizer ${rule.authorizer.name} of topics.${namespace} is not a provider in any module`,
@@ -37,7 +37,11 @@ export class TopicAccessService implements OnModuleInit {
   }
 
   /** Parses every topic and checks the principal may act on it; throws on the first refusal. */
-  async authorize(principal: Principal, action: TopicAction, topics: readonly string[]): Promise<TopicName[]> {
+  async authorize(
+    principal: Principal,
+    action: TopicAction,
+    topics: readonly string[],
+  ): Promise<TopicName[]> {
     const names = topics.map((topic) => this.parse(topic));
     for (const name of names) await this.check(principal, action, name);
     return names;
@@ -45,7 +49,8 @@ export class TopicAccessService implements OnModuleInit {
 
   parse(topic: string): TopicName {
     const name = parseTopic(topic);
-    if (!name) throw new RealtimeException(ErrorCode.InvalidTopic, 'invalid topic name', String(topic));
+    if (!name)
+      throw new RealtimeException(ErrorCode.InvalidTopic, 'invalid topic name', String(topic));
     return name;
   }
 
@@ -58,7 +63,11 @@ export class TopicAccessService implements OnModuleInit {
     if (rule === 'public') return;
     if (rule === 'none') throw forbidden(name, action);
     if (principal.userId === null) {
-      throw new RealtimeException(ErrorCode.Unauthorized, `${action} needs a signed-in user`, name.topic);
+      throw new RealtimeException(
+        ErrorCode.Unauthorized,
+        `${action} needs a signed-in user`,
+        name.topic,
+      );
     }
     if (rule === 'authenticated') return;
     if (rule === 'owner') {
@@ -82,7 +91,10 @@ export class TopicAccessService implements OnModuleInit {
   ): Promise<boolean> {
     try {
       const authorizer = this.authorizers.get(type);
-      return authorizer !== undefined && (await authorizer.authorize({ principal, action, ...name })) === true;
+      return (
+        authorizer !== undefined &&
+        (await authorizer.authorize({ principal, action, ...name })) === true
+      );
     } catch (error) {
       this.logger.error(`authorizer ${type.name} failed on ${name.topic}`, (error as Error)?.stack);
       throw new RealtimeException(ErrorCode.Internal, 'authorization failed', name.topic);
@@ -91,5 +103,9 @@ export class TopicAccessService implements OnModuleInit {
 }
 
 function forbidden(name: TopicName, action: TopicAction): RealtimeException {
-  return new RealtimeException(ErrorCode.ForbiddenTopic, `${action} is not allowed on this topic`, name.topic);
+  return new RealtimeException(
+    ErrorCode.ForbiddenTopic,
+    `${action} is not allowed on this topic`,
+    name.topic,
+  );
 }

@@ -1,4 +1,11 @@
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, ValidateBy } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsOptional,
+  IsString,
+  ValidateBy,
+} from 'class-validator';
 import { RequestDto } from './request.dto';
 
 export const MAX_TOPICS_PER_REQUEST = 50;
@@ -35,7 +42,9 @@ function isOffsetMap(value: unknown): boolean {
     entries.length <= MAX_TOPICS_PER_REQUEST &&
     entries.every(
       ([topic, offset]) =>
-        topic.length <= MAX_TOPIC_LENGTH && typeof offset === 'string' && offset.length <= MAX_OFFSET_LENGTH,
+        topic.length <= MAX_TOPIC_LENGTH &&
+        typeof offset === 'string' &&
+        offset.length <= MAX_OFFSET_LENGTH,
     )
   );
 }
