@@ -23,16 +23,18 @@ export class TopicAccessService implements OnModuleInit {
     for (const [namespace, policy] of Object.entries(this.options.topics)) {
       for (const rule of [policy.subscribe, policy.publish]) {
         if (typeof rule !== 'object' || !('authorizer' in rule)) continue;
-        const instance: TopicAuthorizer | undefined = this.moduleRef.get(rule.authorizer, {
-          strict: false,
-        });
-        if (!instance) {
-          throw new Error(
-            `RealtimeModule: authorizer ${rule.authorizer.name} of topics.${namespace} is not a provider in any module`,
-          );
-        }
-        this.authorizers.set(rule.authorizer, instance);
+        this.authorizers.set(rule.authorizer, this.resolveAuthorizer(rule.authorizer, namespace));
       }
+    }
+  }
+
+  private resolveAuthorizer(type: Type<TopicAuthorizer>, namespace: string): TopicAuthorizer {
+    try {
+      return this.moduleRef.get(type, { strict: false });
+    } catch {
+      throw new Error(
+        `RealtimeModule: authorizer ${type.name} of topics.${namespace} is not a provider in any module`,
+      );
     }
   }
 

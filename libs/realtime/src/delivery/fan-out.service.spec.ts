@@ -1,0 +1,89 @@
+import type { Socket } from 'node:net';
+import type WebSocket from 'ws';
+import { ANONYMOUS } from '../auth/principal';
+import type { RevocationService } from '../auth/revocation.service';
+import { MemoryEngine } from '../engine/memory.engine';
+import { RealtimeCounters } from '../metrics/realtime-counters';
+import { resolveRealtimeOptions } from '../options/resolve-options';
+import { Connection } from '../registry/connection';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { SubscriptionRegistry } from '../registry/subscription.registry';
+import { openSocketPairs } from '../../test/socket-pair';
+import { FanOutService } from './fan-out.service';
+import { SocketWriter } from './socket-writer.service';
+
+describe('FanOutService', () => {
+  const recipients = 25;
+  let pairs: Awaited<ReturnType<typeof openSocketPairs>>;
+  let engine: MemoryEngine;
+  let counters: RealtimeCounters;
+
+  beforeAll(async () => {
+    pairs = await openSocketPairs(recipients);
+    const options = resolveRealtimeOptions({ topics: { news: { subscribe: 'public' } } });
+    engine = new MemoryEngine({ historySize: 10, historyTtlMs: 60_000, maxHistoryTopics: 10 });
+    counters = new RealtimeCounters();
+    const connections = new ConnectionRegistry();
+    const subscriptions = new SubscriptionRegistry();
+    pairs.server.forEach((socket, i) => {
+      const raw = (socket as unknown as { _socket: Socket })._socket;
+      const connection = new Connection(`c${i}`, socket, raw, '127.0.0.1', ANONYMOUS);
+      connections.add(connection);
+      subscriptions.add(connection, 'news');
+    });
+    const writer = new SocketWriter(options, counters);
+    const revocations = {} as RevocationService;
+    new FanOutService(
+      engine,
+      options,
+      subscriptions,
+      connections,
+      writer,
+      revocations,
+      counters,
+    ).onModuleInit();
+  });
+
+  afterAll(() => pairs.close());
+
+  it('serializes a publish once, whatever the number of recipients, and every recipient gets the same frame', async () => {
+    const received = pairs.clients.map(
+      (client: WebSocket) =>
+        new Promise<string>((resolve) => client.once('message', (data) => resolve(String(data)))),
+    );
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      await engine.publish('news', 'headline', { title: 'hello' });
+      expect(stringify).toHaveBeenCalledTimes(1);
+    } finally {
+      stringify.mockRestore();
+    }
+    const frames = await Promise.all(received);
+    expect(new Set(frames).size).toBe(1);
+    expect(JSON.parse(frames[0])).toEqual({
+      event: 'message',
+      data: {
+        topic: 'news',
+        type: 'headline',
+        payload: { title: 'hello' },
+        offset: expect.stringMatching(/^\d+-1$/),
+        ts: expect.any(Number),
+      },
+    });
+    expect(counters.delivered).toBe(recipients);
+  });
+
+  it('coalesces a burst to one socket into the same turn and keeps order', async () => {
+    const client = pairs.clients[0];
+    const got: number[] = [];
+    const done = new Promise<void>((resolve) =>
+      client.on('message', (data) => {
+        got.push((JSON.parse(String(data)) as { data: { payload: number } }).data.payload);
+        if (got.length === 50) resolve();
+      }),
+    );
+    for (let i = 0; i < 50; i++) void engine.publish('news', 'n', i);
+    await done;
+    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});

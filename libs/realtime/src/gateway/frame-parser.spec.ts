@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { INVALID_FRAME_EVENT } from '../protocol';
+import { parseFrame } from './frame-parser';
+
+const text = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+
+describe('parseFrame', () => {
+  it('passes a valid frame through', () => {
+    expect(parseFrame(text({ event: 'ping', data: { ref: 'a' } }), false)).toEqual({
+      event: 'ping',
+      data: { ref: 'a' },
+    });
+    expect(parseFrame(text({ event: 'ping' }), false)).toEqual({ event: 'ping', data: {} });
+  });
+
+  it.each([
+    ['binary', Buffer.from([1, 2, 3]), true, 'BAD_REQUEST', undefined],
+    ['not JSON', text('not json'), false, 'BAD_REQUEST', undefined],
+    ['an array', text(['ping', {}]), false, 'BAD_REQUEST', undefined],
+    ['a string', text('"ping"'), false, 'BAD_REQUEST', undefined],
+    ['event not a string', text({ event: 1, data: { ref: 'r' } }), false, 'BAD_REQUEST', 'r'],
+    ['data not an object', text({ event: 'ping', data: [1] }), false, 'BAD_REQUEST', undefined],
+    [
+      'extra top-level keys',
+      text({ event: 'ping', data: { ref: 'r' }, x: 1 }),
+      false,
+      'BAD_REQUEST',
+      'r',
+    ],
+    [
+      '__proto__ key',
+      text('{"event":"ping","data":{"__proto__":{"polluted":1}}}'),
+      false,
+      'BAD_REQUEST',
+      undefined,
+    ],
+    ['unknown event', text({ event: 'nope', data: { ref: 'r' } }), false, 'UNKNOWN_EVENT', 'r'],
+    [
+      'a ref too long',
+      text({ event: 'nope', data: { ref: 'r'.repeat(65) } }),
+      false,
+      'UNKNOWN_EVENT',
+      undefined,
+    ],
+  ])('refuses %s', (_name, raw, isBinary, code, ref) => {
+    expect(parseFrame(raw, isBinary)).toEqual({
+      event: INVALID_FRAME_EVENT,
+      data: { code, message: expect.any(String), ref },
+    });
+  });
+
+  it('refuses deep nesting without overflowing the stack', () => {
+    const deep = `{"event":"publish","data":{"payload":${'['.repeat(50_000)}${']'.repeat(50_000)}}}`;
+    expect(parseFrame(Buffer.from(deep), false)).toMatchObject({
+      event: INVALID_FRAME_EVENT,
+      data: { code: 'BAD_REQUEST' },
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('never throws, whatever the bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (bytes, isBinary) => {
+        const frame = parseFrame(Buffer.from(bytes), isBinary);
+        expect(typeof frame.event).toBe('string');
+      }),
+      { numRuns: 3_000 },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
+        expect(() => parseFrame(text(value), false)).not.toThrow();
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});

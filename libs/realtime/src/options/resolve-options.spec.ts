@@ -1,0 +1,111 @@
+import { DEV_JWT_SECRET } from '../realtime.constants';
+import { defaultMaxConnections } from './open-file-limit';
+import { resolveRealtimeOptions } from './resolve-options';
+import { RealtimeOptionsError } from './validate-options';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const STRONG_SECRET = 's'.repeat(40);
+
+describe('resolveRealtimeOptions', () => {
+  it('gives safe defaults', () => {
+    const options = resolveRealtimeOptions();
+    expect(options).toMatchObject({
+      profile: 'development',
+      path: '/ws',
+      allowAnonymous: false,
+      allowedOrigins: [],
+      topics: {},
+      perMessageDeflate: false,
+      jwt: { algorithms: ['HS256'], clockToleranceSec: 30 },
+      limits: {
+        maxConnectionsPerIp: 10,
+        maxConnectionsPerUser: 3,
+        connectRate: 10,
+        messageRate: 100,
+        maxSubscriptions: 50,
+        maxMessageBytes: 1_048_576,
+        maxQueuedMessages: 100,
+      },
+      heartbeat: { intervalMs: 30_000, pongTimeoutMs: 10_000 },
+      history: { size: 100, ttlSeconds: 300 },
+      shutdown: { closeCode: 1001 },
+    });
+    expect(options.limits.maxConnections).toBe(defaultMaxConnections());
+  });
+
+  it('lays user options over the profile preset', () => {
+    const options = resolveRealtimeOptions({
+      profile: 'secure',
+      jwt: { secret: STRONG_SECRET },
+      limits: { messageRate: 7 },
+    });
+    expect(options.limits).toMatchObject({
+      messageRate: 7,
+      maxConnectionsPerIp: 5,
+      maxMessageBytes: 16_384,
+    });
+    expect(options.heartbeat).toEqual({ intervalMs: 15_000, pongTimeoutMs: 5_000 });
+    expect(options.allowAnonymous).toBe(false);
+  });
+
+  it('uses the high-scale preset', () => {
+    const options = resolveRealtimeOptions({ profile: 'high-scale' });
+    expect(options.limits.maxConnectionsPerIp).toBe(1_000);
+    expect(options.history.size).toBe(50);
+  });
+
+  it.each([
+    [{ path: 'ws' }, 'path'],
+    [{ limits: { maxConnections: 0 } }, 'limits.maxConnections'],
+    [{ limits: { messageRate: 1.5 } }, 'limits.messageRate'],
+    [{ heartbeat: { intervalMs: 1000, pongTimeoutMs: 1000 } }, 'heartbeat.pongTimeoutMs'],
+    [{ allowedOrigins: ['example.com'] }, 'allowedOrigins'],
+    [{ jwt: { algorithms: ['none' as never] } }, 'jwt.algorithms'],
+    [{ jwt: { algorithms: ['HS256', 'RS256'], secret: 'x' } }, 'jwt.algorithms'],
+    [{ jwt: { algorithms: ['RS256'] } }, 'jwt.publicKey'],
+    [{ topics: { Bad: { subscribe: 'public' } } }, 'topics.Bad'],
+    [{ topics: { chat: { subscribe: 'everyone' as never } } }, 'topics.chat.subscribe'],
+    [
+      { topics: { chat: { subscribe: 'public', maxPerConnection: -1 } } },
+      'topics.chat.maxPerConnection',
+    ],
+    [{ shutdown: { closeCode: 1000 as never } }, 'shutdown.closeCode'],
+  ])('refuses %j naming %s', (options, name) => {
+    expect(() => resolveRealtimeOptions(options)).toThrow(RealtimeOptionsError);
+    expect(() => resolveRealtimeOptions(options)).toThrow(`"${name}"`);
+  });
+
+  it.each(['production', 'secure'] as const)(
+    'the %s profile refuses development shortcuts',
+    (profile) => {
+      expect(() => resolveRealtimeOptions({ profile })).toThrow('"jwt.secret"');
+      expect(() => resolveRealtimeOptions({ profile, jwt: { secret: DEV_JWT_SECRET } })).toThrow(
+        'development secret',
+      );
+      expect(() => resolveRealtimeOptions({ profile, jwt: { secret: 'short' } })).toThrow(
+        'at least 32',
+      );
+      expect(() =>
+        resolveRealtimeOptions({ profile, jwt: { secret: STRONG_SECRET }, allowedOrigins: ['*'] }),
+      ).toThrow('"allowedOrigins"');
+      expect(resolveRealtimeOptions({ profile, jwt: { secret: STRONG_SECRET } }).profile).toBe(
+        profile,
+      );
+    },
+  );
+});
+
+describe('defaultMaxConnections', () => {
+  it('keeps a reserve under the open-file limit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'limits-'));
+    const file = join(dir, 'limits');
+    writeFileSync(
+      file,
+      'Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                20000                files\n',
+    );
+    expect(defaultMaxConnections(file)).toBe(19_000);
+    expect(defaultMaxConnections(join(dir, 'missing'))).toBe(10_240 - 512);
+  });
+});
