@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
-import { ThrottlerStorageService } from '@nestjs/throttler';
+import { FixedWindowStorage } from './auth/fixed-window.storage';
 import { HandshakeService } from './auth/handshake.service';
 import { RevocationService } from './auth/revocation.service';
 import { TokenService } from './auth/token.service';
@@ -16,6 +16,7 @@ import { createEngine } from './engine/create-engine';
 import { RealtimeExceptionFilter } from './gateway/realtime-exception.filter';
 import { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
 import { RealtimeGateway } from './gateway/realtime.gateway';
+import { MessageDispatcher } from './gateway/message-dispatcher';
 import { SessionService } from './gateway/session.service';
 import { HeartbeatScheduler } from './health/heartbeat.scheduler';
 import { HistorySweepScheduler } from './health/history-sweep.scheduler';
@@ -49,7 +50,7 @@ import { TopicAccessService } from './topics/topic-access.service';
       inject: [REALTIME_MODULE_OPTIONS],
     },
     { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
-    { provide: REALTIME_THROTTLER_STORAGE, useClass: ThrottlerStorageService },
+    { provide: REALTIME_THROTTLER_STORAGE, useClass: FixedWindowStorage },
     RealtimeCounters,
     ConnectionRegistry,
     SubscriptionRegistry,
@@ -66,6 +67,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     WsAuthGuard,
     RealtimeExceptionFilter,
     RealtimeGateway,
+    MessageDispatcher,
     RealtimeLifecycleService,
     HeartbeatScheduler,
     HistorySweepScheduler,

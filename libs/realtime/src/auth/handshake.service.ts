@@ -88,6 +88,9 @@ export class HandshakeService {
    * check and the connection's registration.
    */
   admit(client: AdmittedClient): HandshakeRefusal | undefined {
+    // A revocation may have arrived while verify waited (authorizers): it found no connection to close.
+    if (this.revocations.isRevoked(client.principal))
+      return new HandshakeRefusal(401, 'token revoked');
     try {
       this.checkCapacity(client.ip, client.principal.userId, this.allowedIps.has(client.ip));
       return undefined;

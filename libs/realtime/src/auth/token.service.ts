@@ -6,6 +6,7 @@ import type { Principal } from './principal';
 
 const MAX_SUB_LENGTH = 256;
 const MAX_ROLES = 64;
+const NO_ROLES: readonly string[] = Object.freeze([]);
 
 /** Why a token was refused; the text is safe to show the client. */
 export class TokenRejectedError extends Error {}
@@ -51,7 +52,7 @@ function principalFromClaims(claims: Record<string, unknown>): Principal {
     throw new TokenRejectedError('token jti is invalid');
   return {
     userId: sub,
-    roles: Object.freeze([...(roles ?? [])]),
+    roles: roles === undefined || roles.length === 0 ? NO_ROLES : Object.freeze([...roles]),
     tokenId: jti,
     expiresAt: exp * 1000,
     issuedAt: typeof iat === 'number' ? iat * 1000 : undefined,

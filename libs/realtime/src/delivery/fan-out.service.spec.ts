@@ -49,7 +49,9 @@ describe('FanOutService', () => {
   it('serializes a publish once, whatever the number of recipients, and every recipient gets the same frame', async () => {
     const received = pairs.clients.map(
       (client: WebSocket) =>
-        new Promise<string>((resolve) => client.once('message', (data) => resolve(String(data)))),
+        new Promise<string>((resolve) =>
+          client.once('message', (data) => resolve((data as Buffer).toString())),
+        ),
     );
     const stringify = jest.spyOn(JSON, 'stringify');
     try {
@@ -78,7 +80,9 @@ describe('FanOutService', () => {
     const got: number[] = [];
     const done = new Promise<void>((resolve) =>
       client.on('message', (data) => {
-        got.push((JSON.parse(String(data)) as { data: { payload: number } }).data.payload);
+        got.push(
+          (JSON.parse((data as Buffer).toString()) as { data: { payload: number } }).data.payload,
+        );
         if (got.length === 50) resolve();
       }),
     );

@@ -32,19 +32,19 @@ export class SubscriptionService {
     private readonly writer: SocketWriter,
   ) {}
 
-  /** Throws the first refusal: invalid name, policy, or a subscription limit. */
+  /** Throws the first refusal in request order: invalid name, policy, or a subscription limit. */
   async check(
     principal: Principal,
     held: ReadonlySet<string>,
     topics: readonly string[],
   ): Promise<string[]> {
     const wanted = [...new Set(topics)];
-    await this.access.authorize(principal, 'subscribe', wanted);
-    const fresh = wanted.filter((topic) => !held.has(topic));
     let total = held.size;
     const perNamespace = countByNamespace(held);
-    for (const topic of fresh) {
-      const namespace = this.access.parse(topic).namespace;
+    // One topic at a time, so the error names the first refused topic in request order.
+    for (const topic of wanted) {
+      const [{ namespace }] = await this.access.authorize(principal, 'subscribe', [topic]);
+      if (held.has(topic)) continue;
       const count = (perNamespace.get(namespace) ?? 0) + 1;
       const namespaceMax = this.access.maxPerConnection(namespace) ?? Infinity;
       if (++total > this.options.limits.maxSubscriptions || count > namespaceMax) {

@@ -8,10 +8,10 @@ import { markAdmitted } from '../auth/admitted-client';
 import { HandshakeRefusal, HandshakeService } from '../auth/handshake.service';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import { parseFrame } from './frame-parser';
+import { connectionOf } from '../registry/socket-connection';
+import { MessageDispatcher } from './message-dispatcher';
 import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
 
-const OPEN = 1;
 const logger = new Logger('Realtime');
 
 type VerifyCallback = (
@@ -25,14 +25,24 @@ type VerifyCallback = (
  * The ws adapter RealtimeModule needs: `app.useWebSocketAdapter(new RealtimeWsAdapter(app))`.
  * It runs the handshake checks where ws verifies clients (before the upgrade,
  * so refusals are real HTTP statuses), applies the runtime options that
- * decorator metadata cannot carry (path, frame size, compression), and turns
- * every refused frame into an error reply instead of silence.
+ * decorator metadata cannot carry (path, frame size, compression), and hands
+ * every frame to MessageDispatcher, which answers refused frames with an error
+ * instead of WsAdapter's silence.
  *
  * @publicApi
  */
 export class RealtimeWsAdapter extends WsAdapter {
+  private messageDispatcher: MessageDispatcher | undefined;
+
   constructor(private readonly app: INestApplicationContext) {
     super(app);
+  }
+
+  private dispatcher(): MessageDispatcher {
+    this.messageDispatcher ??= this.app.get<MessageDispatcher>(MessageDispatcher, {
+      strict: false,
+    });
+    return this.messageDispatcher;
   }
 
   override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
@@ -48,34 +58,22 @@ export class RealtimeWsAdapter extends WsAdapter {
   }
 
   /**
-   * Replaces the rxjs pipeline WsAdapter builds per client with one listener:
-   * less memory per idle connection, and no frame dropped without an answer.
+   * Realtime sockets get the one shared listener of MessageDispatcher instead
+   * of the rxjs pipeline and per-connection handler bindings WsAdapter builds;
+   * sockets of the app's other gateways keep WsAdapter's behaviour.
    */
   override bindMessageHandlers(
     client: WebSocket,
     handlers: MessageMappingProperties[],
     transform: (data: unknown) => Observable<unknown>,
   ): void {
-    client.on('message', (raw: Buffer, isBinary: boolean) => {
-      const frame = parseFrame(raw, isBinary);
-      const handler = handlers.find((h) => h.message === frame.event);
-      if (!handler) return;
-      let replies: Observable<unknown>;
-      try {
-        replies = transform(handler.callback(frame.data, frame.event));
-      } catch (error) {
-        logger.error('message handler threw', (error as Error)?.stack);
-        return;
-      }
-      replies.subscribe({
-        next: (reply) => {
-          if (reply !== undefined && reply !== null && client.readyState === OPEN) {
-            client.send(JSON.stringify(reply));
-          }
-        },
-        error: (error: unknown) => logger.error('message handler failed', (error as Error)?.stack),
-      });
-    });
+    if (!connectionOf(client)) return super.bindMessageHandlers(client, handlers, transform);
+    client.on('message', this.dispatcher().listener);
+  }
+
+  /** SessionService listens for the close of realtime sockets itself. */
+  override bindClientDisconnect(client: WebSocket, callback: () => void): void {
+    if (!connectionOf(client)) super.bindClientDisconnect(client, callback);
   }
 
   /** Client-caused socket errors (bad frames, oversize) are routine on a public port; log them quietly. */

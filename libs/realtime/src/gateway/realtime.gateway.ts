@@ -3,7 +3,6 @@ import {
   ConnectedSocket,
   MessageBody,
   OnGatewayConnection,
-  OnGatewayDisconnect,
   OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
@@ -43,7 +42,7 @@ import { SessionService } from './session.service';
 @UseFilters(RealtimeExceptionFilter)
 @UseGuards(WsThrottlerGuard, WsAuthGuard)
 @UsePipes(createRealtimeValidationPipe())
-export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
   private readonly logger = new Logger('Realtime');
 
   constructor(
@@ -68,15 +67,6 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     } catch (error) {
       this.logger.error('opening a connection failed', (error as Error)?.stack);
       socket.close(CloseCode.InternalError, 'internal error');
-    }
-  }
-
-  /** ws reports the close code where Nest's interface says `reason`. */
-  handleDisconnect(socket: WebSocket, code?: unknown): void {
-    try {
-      this.sessions.release(socket, typeof code === 'number' ? code : undefined);
-    } catch (error) {
-      this.logger.error('releasing a connection failed', (error as Error)?.stack);
     }
   }
 

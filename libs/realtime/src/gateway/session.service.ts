@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -26,6 +26,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class SessionService {
   private readonly graceMs: number;
   private readonly toleranceMs: number;
+  private readonly ids = new ConnectionIds();
+  /** One close listener for every socket (no closure per connection); `this` is the socket. */
+  private readonly onClose: (this: WebSocket, code: number) => void;
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
@@ -38,6 +41,10 @@ export class SessionService {
   ) {
     this.graceMs = options.shutdown.graceMs;
     this.toleranceMs = options.jwt.clockToleranceSec * 1000;
+    const release = this.release.bind(this);
+    this.onClose = function (this: WebSocket, code: number) {
+      release(this, code);
+    };
   }
 
   /** Synchronous on purpose: handlers are bound right after, and must find the connection ready. */
@@ -48,7 +55,7 @@ export class SessionService {
       return;
     }
     const connection = new Connection(
-      randomUUID(),
+      this.ids.next(),
       socket,
       rawSocketOf(socket),
       admitted.ip,
@@ -58,6 +65,7 @@ export class SessionService {
     this.connections.add(connection);
     this.counters.accepted++;
     socket.on('pong', onPong);
+    socket.on('close', this.onClose);
     this.armExpiry(connection);
     const { principal } = connection;
     this.writer.write(
@@ -126,15 +134,22 @@ export class SessionService {
     const { expiresAt } = connection.principal;
     if (expiresAt === null) return;
     const delay = Math.max(0, expiresAt + this.toleranceMs - Date.now());
-    connection.expiryTimer = setTimeout(
-      () => {
-        if (delay > MAX_TIMER_MS) return this.armExpiry(connection);
-        connection.close(CloseCode.TokenExpired, this.graceMs);
-      },
-      Math.min(delay, MAX_TIMER_MS),
-    );
+    // Arguments instead of a closure: one timer per connection, nothing else retained.
+    connection.expiryTimer = setTimeout(expire, Math.min(delay, MAX_TIMER_MS), this, connection);
     connection.expiryTimer.unref();
   }
+
+  /** Called by the expiry timer; re-arms when the expiry is beyond what one timer can wait. */
+  expire(connection: Connection): void {
+    const { expiresAt } = connection.principal;
+    if (expiresAt !== null && expiresAt + this.toleranceMs > Date.now())
+      return this.armExpiry(connection);
+    connection.close(CloseCode.TokenExpired, this.graceMs);
+  }
+}
+
+function expire(sessions: SessionService, connection: Connection): void {
+  sessions.expire(connection);
 }
 
 function onPong(this: WebSocket): void {
@@ -153,4 +168,17 @@ function rawSocketOf(socket: WebSocket): Socket | null {
   };
   if (internals._extensions?.['permessage-deflate']) return null;
   return internals._socket ?? null;
+}
+
+/**
+ * Connection ids: a random per-process prefix and a counter. Short (an id is
+ * kept per connection) and unique across processes without coordination.
+ */
+class ConnectionIds {
+  private readonly prefix = randomBytes(6).toString('base64url');
+  private counter = 0;
+
+  next(): string {
+    return `${this.prefix}.${(++this.counter).toString(36)}`;
+  }
 }

@@ -1,5 +1,6 @@
 import { DEV_JWT_SECRET } from '../realtime.constants';
 import { defaultMaxConnections } from './open-file-limit';
+import type { JwtAlgorithm, RealtimeModuleOptions } from './realtime-module-options.interface';
 import { resolveRealtimeOptions } from './resolve-options';
 import { RealtimeOptionsError } from './validate-options';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -63,8 +64,8 @@ describe('resolveRealtimeOptions', () => {
     [{ heartbeat: { intervalMs: 1000, pongTimeoutMs: 1000 } }, 'heartbeat.pongTimeoutMs'],
     [{ allowedOrigins: ['example.com'] }, 'allowedOrigins'],
     [{ jwt: { algorithms: ['none' as never] } }, 'jwt.algorithms'],
-    [{ jwt: { algorithms: ['HS256', 'RS256'], secret: 'x' } }, 'jwt.algorithms'],
-    [{ jwt: { algorithms: ['RS256'] } }, 'jwt.publicKey'],
+    [{ jwt: { algorithms: ['HS256', 'RS256'] as JwtAlgorithm[], secret: 'x' } }, 'jwt.algorithms'],
+    [{ jwt: { algorithms: ['RS256'] as JwtAlgorithm[] } }, 'jwt.publicKey'],
     [{ topics: { Bad: { subscribe: 'public' } } }, 'topics.Bad'],
     [{ topics: { chat: { subscribe: 'everyone' as never } } }, 'topics.chat.subscribe'],
     [
@@ -72,7 +73,7 @@ describe('resolveRealtimeOptions', () => {
       'topics.chat.maxPerConnection',
     ],
     [{ shutdown: { closeCode: 1000 as never } }, 'shutdown.closeCode'],
-  ])('refuses %j naming %s', (options, name) => {
+  ] as Array<[RealtimeModuleOptions, string]>)('refuses %j naming %s', (options, name) => {
     expect(() => resolveRealtimeOptions(options)).toThrow(RealtimeOptionsError);
     expect(() => resolveRealtimeOptions(options)).toThrow(`"${name}"`);
   });

@@ -14,7 +14,8 @@ export function ipLimitKey(ip: string): string {
 @Injectable()
 export class ConnectionRegistry {
   private readonly byId = new Map<string, Connection>();
-  private readonly byUser = new Map<string, Set<Connection>>();
+  /** A user's one connection, or a set once they have several (most users have one). */
+  private readonly byUser = new Map<string, Connection | Set<Connection>>();
   private readonly perIp = new Map<string, number>();
 
   get size(): number {
@@ -56,7 +57,9 @@ export class ConnectionRegistry {
   }
 
   ofUser(userId: string): ReadonlySet<Connection> {
-    return this.byUser.get(userId) ?? EMPTY;
+    const entry = this.byUser.get(userId);
+    if (entry === undefined) return EMPTY;
+    return entry instanceof Set ? entry : new Set([entry]);
   }
 
   countForIp(ip: string): number {
@@ -64,7 +67,9 @@ export class ConnectionRegistry {
   }
 
   countForUser(userId: string): number {
-    return this.byUser.get(userId)?.size ?? 0;
+    const entry = this.byUser.get(userId);
+    if (entry === undefined) return 0;
+    return entry instanceof Set ? entry.size : 1;
   }
 
   all(): IterableIterator<Connection> {
@@ -73,17 +78,21 @@ export class ConnectionRegistry {
 
   private indexUser(connection: Connection, userId: string | null): void {
     if (userId === null) return;
-    let connections = this.byUser.get(userId);
-    if (!connections) this.byUser.set(userId, (connections = new Set()));
-    connections.add(connection);
+    const entry = this.byUser.get(userId);
+    if (entry === undefined) this.byUser.set(userId, connection);
+    else if (entry instanceof Set) entry.add(connection);
+    else if (entry !== connection) this.byUser.set(userId, new Set([entry, connection]));
   }
 
   private unindexUser(connection: Connection, userId: string | null): void {
     if (userId === null) return;
-    const connections = this.byUser.get(userId);
-    if (!connections) return;
-    connections.delete(connection);
-    if (connections.size === 0) this.byUser.delete(userId);
+    const entry = this.byUser.get(userId);
+    if (entry === connection) {
+      this.byUser.delete(userId);
+    } else if (entry instanceof Set) {
+      entry.delete(connection);
+      if (entry.size === 1) this.byUser.set(userId, entry.values().next().value as Connection);
+    }
   }
 }
 

@@ -120,7 +120,7 @@ describe('TopicAccessService', () => {
     await expect(access.authorize(user('1'), 'publish', ['chat:lobby'])).resolves.toHaveLength(1);
   });
 
-  it('names the first refused topic and checks names before policies', async () => {
+  it('names the first refused topic in request order', async () => {
     expect(
       await refusal(access.authorize(user('1'), 'subscribe', ['news', 'Bad Name', 'admin'])),
     ).toMatchObject({

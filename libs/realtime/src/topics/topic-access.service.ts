@@ -38,14 +38,21 @@ export class TopicAccessService implements OnModuleInit {
     }
   }
 
-  /** Parses every topic and checks the principal may act on it; throws on the first refusal. */
+  /**
+   * Parses each topic and checks the principal may act on it, in request
+   * order; throws on the first refusal, invalid or forbidden (PROTOCOL §2).
+   */
   async authorize(
     principal: Principal,
     action: TopicAction,
     topics: readonly string[],
   ): Promise<TopicName[]> {
-    const names = topics.map((topic) => this.parse(topic));
-    for (const name of names) await this.check(principal, action, name);
+    const names: TopicName[] = [];
+    for (const topic of topics) {
+      const name = this.parse(topic);
+      await this.check(principal, action, name);
+      names.push(name);
+    }
     return names;
   }
 
