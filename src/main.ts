@@ -8,7 +8,8 @@ async function bootstrap(): Promise<void> {
   const config = demoConfigFromEnv();
   const app = await NestFactory.create(AppModule.forRoot(config));
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-  app.enableShutdownHooks();
+  // SIGTERM: close sockets with 1001, finish in-flight work, then exit 0 (not re-raise the signal).
+  app.enableShutdownHooks([], { useProcessExit: true });
   await app.listen(config.port);
   Logger.log(`demo listening on http://localhost:${config.port} (WebSocket at /ws)`, 'Demo');
 }

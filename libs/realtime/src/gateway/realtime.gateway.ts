@@ -1,4 +1,4 @@
-import { Logger, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Logger, OnApplicationBootstrap, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -42,8 +42,9 @@ import { SessionService } from './session.service';
 @UseFilters(RealtimeExceptionFilter)
 @UseGuards(WsThrottlerGuard, WsAuthGuard)
 @UsePipes(createRealtimeValidationPipe())
-export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
+export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnApplicationBootstrap {
   private readonly logger = new Logger('Realtime');
+  private adapterInstalled = false;
 
   constructor(
     private readonly sessions: SessionService,
@@ -53,7 +54,16 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
   ) {}
 
   afterInit(server: WebSocketServer): void {
-    if (typeof server.options?.verifyClient !== 'function') {
+    this.adapterInstalled = typeof server.options?.verifyClient === 'function';
+  }
+
+  /**
+   * Without RealtimeWsAdapter no handshake check would run. Refuse to start;
+   * thrown here (not in afterInit, which Nest calls from an rxjs subscription
+   * where a throw escapes as an uncaught error) so that app.init() rejects.
+   */
+  onApplicationBootstrap(): void {
+    if (!this.adapterInstalled) {
       throw new Error(
         'RealtimeModule needs its adapter: app.useWebSocketAdapter(new RealtimeWsAdapter(app)) before app.listen()',
       );
