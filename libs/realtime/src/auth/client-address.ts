@@ -4,9 +4,13 @@ import { isIP } from 'node:net';
 
 const FULL_IPV6 = 128;
 
-/** An IP as written in allow- and block-lists: IPv4-mapped IPv6 reduced to IPv4. */
+/**
+ * An IP as written in allow- and block-lists: IPv4-mapped IPv6 reduced to IPv4.
+ * normalizeIp writes IPv6 as a prefix (`…/128`); the suffix is dropped so that
+ * the result is still an address, which ipLimitKey can group by /64.
+ */
 export function canonicalIp(ip: string): string {
-  return normalizeIp(ip.trim(), FULL_IPV6);
+  return normalizeIp(ip.trim(), FULL_IPV6).replace(/\/128$/, '');
 }
 
 /**

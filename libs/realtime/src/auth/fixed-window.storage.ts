@@ -34,6 +34,7 @@ export class FixedWindowStorage implements ThrottlerStorage, OnApplicationShutdo
     let window = this.windows.get(key);
     if (window === undefined || window.resetAt <= now) {
       window = { hits: 0, resetAt: now + ttl };
+      this.windows.delete(key); // re-insert: the bound evicts the least recently started window
       this.windows.set(key, window);
       if (this.windows.size > this.options.limits.maxTrackedKeys) {
         this.windows.delete(this.windows.keys().next().value as string);

@@ -26,6 +26,8 @@ export class HandshakeRefusal extends Error {
   constructor(
     readonly status: 401 | 403 | 429 | 503,
     readonly reason: string,
+    /** Seconds a refused client should wait (429, 503): sent as Retry-After. */
+    readonly retryAfterSec?: number,
   ) {
     super(reason);
     this.name = 'HandshakeRefusal';
@@ -33,6 +35,8 @@ export class HandshakeRefusal extends Error {
 }
 
 const CONNECT_THROTTLER = 'connect';
+/** A slot frees when someone disconnects: worth retrying soon, with jitter on the client. */
+const CAPACITY_RETRY_SEC = 5;
 
 /**
  * Every check of PROTOCOL.md §1 that runs before the WebSocket upgrade, in the
@@ -77,7 +81,7 @@ export class HandshakeService {
     if (!this.origins.allows(origin)) throw new HandshakeRefusal(403, 'origin not allowed');
     this.checkCapacity(ip, null, exempt);
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-    const principal = this.authenticate(query.get('token') ?? bearerToken(req));
+    const principal = this.authenticate(query.get('token') || bearerToken(req));
     const topics = await this.authorizeTopics(principal, query.get('subscribe'));
     return { principal, ip, topics };
   }
@@ -112,19 +116,25 @@ export class HandshakeService {
       0,
       CONNECT_THROTTLER,
     );
-    if (isBlocked) throw new HandshakeRefusal(429, 'too many connection attempts');
+    if (isBlocked)
+      throw new HandshakeRefusal(
+        429,
+        'too many connection attempts',
+        Math.ceil(connectWindowMs / 1000),
+      );
   }
 
   private checkCapacity(ip: string, userId: string | null, exempt: boolean): void {
     const limits = this.options.limits;
-    if (!this.accepting) throw new HandshakeRefusal(503, 'server shutting down');
+    if (!this.accepting)
+      throw new HandshakeRefusal(503, 'server shutting down', CAPACITY_RETRY_SEC);
     if (this.connections.size >= limits.maxConnections)
-      throw new HandshakeRefusal(503, 'server full');
+      throw new HandshakeRefusal(503, 'server full', CAPACITY_RETRY_SEC);
     if (!exempt && this.connections.countForIp(ip) >= limits.maxConnectionsPerIp) {
-      throw new HandshakeRefusal(429, 'too many connections from this address');
+      throw new HandshakeRefusal(429, 'too many connections from this address', CAPACITY_RETRY_SEC);
     }
     if (userId !== null && this.connections.countForUser(userId) >= limits.maxConnectionsPerUser) {
-      throw new HandshakeRefusal(429, 'too many connections for this user');
+      throw new HandshakeRefusal(429, 'too many connections for this user', CAPACITY_RETRY_SEC);
     }
   }
 

@@ -6,14 +6,14 @@ import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import type { Principal } from './principal';
 
-/** How long a user-wide revocation is remembered: longer than any token should live. */
-const USER_REVOCATION_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long a revocation is remembered: longer than any token should live. */
+const REVOCATION_TTL_MS = 24 * 60 * 60 * 1000;
 
 type RevokeCommand = Extract<EngineCommand, { kind: 'revoke' }>;
 
 /**
- * Revoked token ids (until the token would expire) and user-wide revocations
- * (every token of the user issued up to that second). Both tables are bounded
+ * Revoked token ids and user-wide revocations (every token of the user issued
+ * up to that second), each remembered for 24 hours. Both tables are bounded
  * by limits.maxTrackedKeys; the oldest entry goes first.
  */
 @Injectable()
@@ -36,12 +36,13 @@ export class RevocationService {
   /** Applies a revocation that reached this node, closing the connections it covers with 4003. */
   apply(command: RevokeCommand): void {
     if (command.tokenId)
-      remember(this.tokens, command.tokenId, command.at + USER_REVOCATION_TTL_MS, this.bound);
+      remember(this.tokens, command.tokenId, command.at + REVOCATION_TTL_MS, this.bound);
     if (command.userId) remember(this.users, command.userId, command.at, this.bound);
     const grace = this.options.shutdown.graceMs;
-    const candidates = command.userId
-      ? this.connections.ofUser(command.userId)
-      : this.connections.all();
+    // A token id may belong to any user, so it needs the full scan.
+    const candidates = command.tokenId
+      ? this.connections.all()
+      : this.connections.ofUser(command.userId ?? '');
     for (const connection of [...candidates]) {
       if (this.isRevoked(connection.principal)) connection.close(CloseCode.Revoked, grace);
     }
@@ -49,11 +50,10 @@ export class RevocationService {
 
   isRevoked(principal: Principal): boolean {
     if (principal.userId === null) return false;
-    if (principal.tokenId !== undefined && this.tokens.has(principal.tokenId)) return true;
+    const now = Date.now();
+    if (principal.tokenId !== undefined && isLive(this.tokens, principal.tokenId, now)) return true;
     const revokedAt = this.users.get(principal.userId);
-    if (revokedAt === undefined) return false;
-    if (Date.now() - revokedAt > USER_REVOCATION_TTL_MS) {
-      this.users.delete(principal.userId);
+    if (revokedAt === undefined || !isLive(this.users, principal.userId, now - REVOCATION_TTL_MS)) {
       return false;
     }
     // iat has one-second resolution: a token from the revocation's own second is revoked too.
@@ -67,6 +67,15 @@ export class RevocationService {
   private get bound(): number {
     return this.options.limits.maxTrackedKeys;
   }
+}
+
+/** Whether the entry's time is still ahead of `now`; an entry behind it is dropped. */
+function isLive(table: Map<string, number>, key: string, now: number): boolean {
+  const time = table.get(key);
+  if (time === undefined) return false;
+  if (time > now) return true;
+  table.delete(key);
+  return false;
 }
 
 function remember(table: Map<string, number>, key: string, value: number, bound: number): void {

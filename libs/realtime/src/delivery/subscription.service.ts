@@ -39,18 +39,11 @@ export class SubscriptionService {
     topics: readonly string[],
   ): Promise<string[]> {
     const wanted = [...new Set(topics)];
-    let total = held.size;
-    const perNamespace = countByNamespace(held);
+    const admit = this.limitsFor(held);
     // One topic at a time, so the error names the first refused topic in request order.
     for (const topic of wanted) {
       const [{ namespace }] = await this.access.authorize(principal, 'subscribe', [topic]);
-      if (held.has(topic)) continue;
-      const count = (perNamespace.get(namespace) ?? 0) + 1;
-      const namespaceMax = this.access.maxPerConnection(namespace) ?? Infinity;
-      if (++total > this.options.limits.maxSubscriptions || count > namespaceMax) {
-        throw new RealtimeException(ErrorCode.SubscriptionLimit, 'too many subscriptions', topic);
-      }
-      perNamespace.set(namespace, count);
+      if (!held.has(topic)) admit(topic, namespace);
     }
     return wanted;
   }
@@ -67,11 +60,19 @@ export class SubscriptionService {
     ref: string | undefined,
   ): void {
     if (!connection.isOpen) return;
+    // Checked again, synchronously: concurrent requests may each have passed check() alone.
+    const admit = this.limitsFor(connection.topics);
+    for (const topic of topics) {
+      if (!connection.topics.has(topic)) admit(topic, namespaceOf(topic));
+    }
     const replies: SubscribedTopic[] = [];
     const replay = [];
     for (const topic of topics) {
       const alreadyHeld = connection.topics.has(topic);
-      const recovery = this.engine.recover(topic, alreadyHeld ? undefined : since?.[topic]);
+      const recovery = this.engine.recover(
+        topic,
+        alreadyHeld || !since || !Object.hasOwn(since, topic) ? undefined : since[topic],
+      );
       if (this.registry.add(connection, topic)) this.engine.watch(topic);
       const reply: SubscribedTopic = { topic, offset: recovery.offset };
       if (recovery.recovered !== undefined) reply.recovered = recovery.recovered;
@@ -80,6 +81,20 @@ export class SubscriptionService {
     }
     this.writer.write(connection, encodeFrame(ServerEvent.Subscribed, { ref, topics: replies }));
     for (const message of replay) this.writer.write(connection, encodeMessage(message));
+  }
+
+  /** Counts new topics against the per-connection and per-namespace limits; throws past either. */
+  private limitsFor(held: ReadonlySet<string>): (topic: string, namespace: string) => void {
+    let total = held.size;
+    const perNamespace = countByNamespace(held);
+    return (topic, namespace) => {
+      const count = (perNamespace.get(namespace) ?? 0) + 1;
+      const namespaceMax = this.access.maxPerConnection(namespace) ?? Infinity;
+      if (++total > this.options.limits.maxSubscriptions || count > namespaceMax) {
+        throw new RealtimeException(ErrorCode.SubscriptionLimit, 'too many subscriptions', topic);
+      }
+      perNamespace.set(namespace, count);
+    };
   }
 
   /** Idempotent: topics not held are confirmed all the same. */
@@ -100,9 +115,14 @@ export class SubscriptionService {
 function countByNamespace(topics: ReadonlySet<string>): Map<string, number> {
   const counts = new Map<string, number>();
   for (const topic of topics) {
-    const colon = topic.indexOf(':');
-    const namespace = colon === -1 ? topic : topic.slice(0, colon);
+    const namespace = namespaceOf(topic);
     counts.set(namespace, (counts.get(namespace) ?? 0) + 1);
   }
   return counts;
+}
+
+/** The namespace of a topic already validated. */
+function namespaceOf(topic: string): string {
+  const colon = topic.indexOf(':');
+  return colon === -1 ? topic : topic.slice(0, colon);
 }

@@ -35,6 +35,14 @@ describe('parseFrame', () => {
       'BAD_REQUEST',
       undefined,
     ],
+    [
+      '__proto__ key, echoing a valid ref',
+      text('{"event":"ping","data":{"ref":"p","__proto__":{}}}'),
+      false,
+      'BAD_REQUEST',
+      'p',
+    ],
+    ['data null', text({ event: 'ping', data: null }), false, 'BAD_REQUEST', undefined],
     ['unknown event', text({ event: 'nope', data: { ref: 'r' } }), false, 'UNKNOWN_EVENT', 'r'],
     [
       'a ref too long',

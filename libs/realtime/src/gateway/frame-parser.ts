@@ -29,12 +29,13 @@ export function parseFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boole
   try {
     value = JSON.parse(toText(raw), refusePrototypeKeys);
   } catch (error) {
-    const message =
-      error instanceof ForbiddenKey ? 'forbidden key in frame' : 'frame is not valid JSON';
-    return invalid(ErrorCode.BadRequest, message);
+    if (error instanceof ForbiddenKey) {
+      return invalid(ErrorCode.BadRequest, 'forbidden key in frame', refOfRefused(raw));
+    }
+    return invalid(ErrorCode.BadRequest, 'frame is not valid JSON');
   }
   if (!isPlainObject(value)) return invalid(ErrorCode.BadRequest, 'frame must be a JSON object');
-  const data = value.data ?? {};
+  const data = value.data === undefined ? {} : value.data;
   const ref = refOf(data);
   if (typeof value.event !== 'string')
     return invalid(ErrorCode.BadRequest, 'event must be a string', ref);
@@ -55,6 +56,15 @@ function invalid(code: ErrorCode, message: string, ref?: string): ParsedFrame {
 function toText(raw: Buffer | ArrayBuffer | Buffer[]): string {
   if (Array.isArray(raw)) return Buffer.concat(raw).toString('utf8');
   return Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw).toString('utf8');
+}
+
+/**
+ * The `ref` of a frame refused for a `__proto__` key, so the error can echo it.
+ * Plain JSON.parse only defines such keys as own properties; nothing else is read.
+ */
+function refOfRefused(raw: Buffer | ArrayBuffer | Buffer[]): string | undefined {
+  const value: unknown = JSON.parse(toText(raw));
+  return isPlainObject(value) ? refOf(value.data) : undefined;
 }
 
 function refusePrototypeKeys(key: string, value: unknown): unknown {

@@ -30,12 +30,18 @@ export class RealtimeExceptionFilter implements WsExceptionFilter {
 
   constructor(private readonly counters: RealtimeCounters) {}
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  /**
+   * Returns null, not undefined: Nest's external exception handler logs and
+   * rethrows whatever a filter leaves "unhandled" (undefined), which would turn
+   * every bad client frame into two error logs. The dispatcher sends nothing for null.
+   */
+  catch(exception: unknown, host: ArgumentsHost): null {
     const ws = host.switchToWs();
     const socket = ws.getClient<WebSocket>();
     const body = this.toErrorFrame(exception, refOf(ws.getData()));
     this.counters.count(this.counters.errors, body.code);
     if (socket.readyState === OPEN) socket.send(encodeFrame(ServerEvent.Error, body).text);
+    return null;
   }
 
   private toErrorFrame(exception: unknown, ref: string | undefined): ErrorFrameData {

@@ -93,7 +93,7 @@ function verifyWith(handshake: HandshakeService) {
     const refuse = (refusal: HandshakeRefusal) => {
       handshake.refused(refusal.status);
       const headers: Record<string, string> =
-        refusal.status === 429 || refusal.status === 503 ? { 'Retry-After': '5' } : {};
+        refusal.retryAfterSec === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSec) };
       callback(false, refusal.status, refusal.reason, headers);
     };
     handshake.verify(info.req, info.origin || undefined).then(

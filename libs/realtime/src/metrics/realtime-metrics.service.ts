@@ -24,7 +24,7 @@ export class RealtimeMetricsService {
     @Inject(REALTIME_ENGINE) engine: RealtimeEngine,
   ) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'realtime_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'realtime_' });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({
         name,

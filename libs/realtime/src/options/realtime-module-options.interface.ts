@@ -18,7 +18,7 @@ export type JwtAlgorithm =
 export interface RealtimeJwtOptions {
   /** Shared secret for HS* algorithms. */
   secret?: string;
-  /** PEM public key for RS*, ES*, PS*, EdDSA. */
+  /** PEM public key for RS*, ES* and PS*. */
   publicKey?: string;
   algorithms?: JwtAlgorithm[];
   issuer?: string;

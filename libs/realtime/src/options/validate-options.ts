@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { DEV_JWT_SECRET } from '../realtime.constants';
 import { NAMESPACE_PATTERN } from '../topics/topic-name';
 import type { TopicRule } from '../topics/topic-policy.interface';
@@ -52,7 +53,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     }
   }
   for (const list of ['trustedProxies', 'blockedIps', 'allowedIps'] as const) {
-    if (!Array.isArray(o.network[list]) || o.network[list].some((ip) => typeof ip !== 'string')) {
+    if (!Array.isArray(o.network[list]) || o.network[list].some((ip) => !isIP(String(ip)))) {
       fail(`network.${list}`, 'must be a list of IP addresses');
     }
   }

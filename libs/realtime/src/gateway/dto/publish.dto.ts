@@ -1,4 +1,4 @@
-import { IsDefined, IsString, Length, MaxLength } from 'class-validator';
+import { IsString, Length, MaxLength, ValidateBy } from 'class-validator';
 import { RequestDto } from './request.dto';
 
 export class PublishDto extends RequestDto {
@@ -10,6 +10,13 @@ export class PublishDto extends RequestDto {
   @Length(1, 100)
   type!: string;
 
-  @IsDefined()
+  /** Any JSON value, null included; only a missing payload is refused. */
+  @ValidateBy({
+    name: 'isPresent',
+    validator: {
+      validate: (value) => value !== undefined,
+      defaultMessage: () => 'payload is required',
+    },
+  })
   payload!: unknown;
 }
