@@ -17,9 +17,17 @@ describe('smoke: a real socket reaches the gateway', () => {
     const client = await demo.connect();
     expect(client.frames[0]).toEqual({
       event: 'connected',
-      data: { connectionId: expect.any(String), userId: null, heartbeatMs: 30_000, expiresAt: null },
+      data: {
+        connectionId: expect.any(String),
+        userId: null,
+        heartbeatMs: 30_000,
+        expiresAt: null,
+      },
     });
     const pong = await client.request('ping');
-    expect(pong).toEqual({ event: 'pong', data: { ref: expect.any(String), ts: expect.any(Number) } });
+    expect(pong).toEqual({
+      event: 'pong',
+      data: { ref: expect.any(String), ts: expect.any(Number) },
+    });
   });
 });

@@ -30,7 +30,9 @@ export class DemoApp {
 
   static async start(env: NodeJS.ProcessEnv = {}): Promise<DemoApp> {
     const config = demoConfigFromEnv({ ...RELAXED_ENV, ...env });
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.forRoot(config)],
+    }).compile();
     const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
     await app.listen(0, '127.0.0.1');
@@ -78,7 +80,10 @@ export class DemoApp {
   }
 
   /** Connects (closed automatically by stop()). */
-  async connect(query: Record<string, string> = {}, options: ClientOptions = {}): Promise<TestClient> {
+  async connect(
+    query: Record<string, string> = {},
+    options: ClientOptions = {},
+  ): Promise<TestClient> {
     const client = await connect(this.wsUrl(query), options);
     this.clients.push(client);
     return client;

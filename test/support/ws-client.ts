@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket, { type ClientOptions } from 'ws';
 
 export interface Frame {
@@ -8,7 +9,7 @@ export interface Frame {
 /** What a connection attempt ended with: open, an HTTP refusal, or a network error. */
 export type ConnectResult =
   | { kind: 'open'; client: TestClient }
-  | { kind: 'refused'; status: number; body: string }
+  | { kind: 'refused'; status: number; body: string; headers?: IncomingHttpHeaders }
   | { kind: 'error'; error: Error };
 
 const DEFAULT_WAIT_MS = 5_000;
@@ -21,12 +22,12 @@ export class TestClient {
   readonly frames: Frame[] = [];
   readonly raw: string[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
-  private waiters: Array<() => void> = [];
+  private waiters: Array<() => boolean> = [];
   private nextRef = 0;
 
   constructor(readonly socket: WebSocket) {
     socket.on('message', (data, isBinary) => {
-      const text = isBinary ? '<binary>' : data.toString();
+      const text = isBinary ? '<binary>' : (data as Buffer).toString();
       this.raw.push(text);
       try {
         this.frames.push(JSON.parse(text) as Frame);
@@ -56,7 +57,11 @@ export class TestClient {
   }
 
   /** Sends a request with a fresh ref and resolves with the reply (or error) that echoes it. */
-  async request(event: string, data: Record<string, unknown> = {}, timeoutMs = DEFAULT_WAIT_MS): Promise<Frame> {
+  async request(
+    event: string,
+    data: Record<string, unknown> = {},
+    timeoutMs = DEFAULT_WAIT_MS,
+  ): Promise<Frame> {
     const ref = `r${++this.nextRef}`;
     const from = this.frames.length;
     this.send(event, { ...data, ref });
@@ -71,7 +76,11 @@ export class TestClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== check);
-        reject(new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(from))}`));
+        reject(
+          new Error(
+            `no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(from))}`,
+          ),
+        );
       }, timeoutMs);
       const check = () => {
         const found = this.frames.slice(from).find(predicate);
@@ -116,7 +125,9 @@ export class TestClient {
   async close(): Promise<void> {
     if (this.socket.readyState === WebSocket.CLOSED) return;
     this.socket.close();
-    await Promise.race([this.closed, new Promise((r) => setTimeout(r, 1000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.closed, new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
     this.socket.terminate();
   }
 
@@ -134,8 +145,11 @@ export function tryConnect(url: string, options: ClientOptions = {}): Promise<Co
     socket.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ kind: 'refused', status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ kind: 'refused', status: res.statusCode ?? 0, body }));
+      const { headers } = res;
+      res.on('end', () => resolve({ kind: 'refused', status: res.statusCode ?? 0, body, headers }));
+      res.on('error', () =>
+        resolve({ kind: 'refused', status: res.statusCode ?? 0, body, headers }),
+      );
     });
     socket.once('error', (error) => resolve({ kind: 'error', error }));
   });
@@ -144,7 +158,8 @@ export function tryConnect(url: string, options: ClientOptions = {}): Promise<Co
 /** Connects and waits for the `connected` frame; throws if the server refused. */
 export async function connect(url: string, options: ClientOptions = {}): Promise<TestClient> {
   const result = await tryConnect(url, options);
-  if (result.kind === 'refused') throw new Error(`handshake refused with ${result.status}: ${result.body}`);
+  if (result.kind === 'refused')
+    throw new Error(`handshake refused with ${result.status}: ${result.body}`);
   if (result.kind === 'error') throw result.error;
   await result.client.waitFor((f) => f.event === 'connected');
   return result.client;

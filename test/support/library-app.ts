@@ -1,0 +1,103 @@
+import type { INestApplication, ModuleMetadata, Provider } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { Test } from '@nestjs/testing';
+import { RealtimeModule, type RealtimeModuleOptions, RealtimeWsAdapter } from '@app/realtime';
+import type { AddressInfo } from 'node:net';
+import type { ClientOptions } from 'ws';
+import { connect, type TestClient, tryConnect } from './ws-client';
+
+export const LIBRARY_JWT_SECRET = 'library-test-secret-long-enough-for-hs256-0123456789';
+
+/** Limits loose enough that tests which are not about limits never hit them. */
+const RELAXED_LIMITS: NonNullable<RealtimeModuleOptions['limits']> = {
+  maxConnections: 1_000,
+  maxConnectionsPerIp: 1_000,
+  maxConnectionsPerUser: 100,
+  connectRate: 100_000,
+  messageRate: 100_000,
+};
+
+export interface LibraryAppOptions {
+  /** Laid over a development profile with anonymous connections allowed and relaxed limits. */
+  realtime: RealtimeModuleOptions;
+  /** Extra providers of the root module (custom TopicAuthorizers and what they inject). */
+  providers?: Provider[];
+  imports?: ModuleMetadata['imports'];
+  /** Nest logger levels; false silences it (for tests that make the library log on purpose). */
+  logger?: false | Array<'error' | 'warn' | 'log'>;
+}
+
+/**
+ * A minimal app that imports only `RealtimeModule.forRoot({...})` from the
+ * library, with the test's own topic policies and providers: what a user of
+ * the library (not of the demo) writes.
+ */
+export class LibraryApp {
+  private clients: TestClient[] = [];
+  private readonly signer = new JwtService({ secret: LIBRARY_JWT_SECRET });
+
+  private constructor(
+    readonly app: INestApplication,
+    readonly port: number,
+    readonly path: string,
+  ) {}
+
+  static async start(options: LibraryAppOptions): Promise<LibraryApp> {
+    const { realtime } = options;
+    const resolved: RealtimeModuleOptions = {
+      jwt: { secret: LIBRARY_JWT_SECRET, algorithms: ['HS256'] },
+      allowAnonymous: true,
+      ...realtime,
+      limits: { ...RELAXED_LIMITS, ...realtime.limits },
+    };
+
+    @Module({
+      imports: [RealtimeModule.forRoot(resolved), ...(options.imports ?? [])],
+      providers: options.providers ?? [],
+    })
+    class LibraryRootModule {}
+
+    const moduleRef = await Test.createTestingModule({ imports: [LibraryRootModule] }).compile();
+    const app = moduleRef.createNestApplication({ logger: options.logger ?? ['error', 'warn'] });
+    app.useWebSocketAdapter(new RealtimeWsAdapter(app));
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    return new LibraryApp(app, port, resolved.path ?? '/ws');
+  }
+
+  wsUrl(query: Record<string, string> = {}): string {
+    const search = new URLSearchParams(query).toString();
+    return `ws://127.0.0.1:${this.port}${this.path}${search ? `?${search}` : ''}`;
+  }
+
+  /** Signs a token with the app's key (what an identity provider would hand the client). */
+  token(userId: string, roles: string[] = [], ttlSeconds = 3600): string {
+    return this.signer.sign({ sub: userId, roles }, { algorithm: 'HS256', expiresIn: ttlSeconds });
+  }
+
+  /** Connects, as `userId` when given (closed automatically by stop()). */
+  async connect(
+    userId?: string,
+    roles: string[] = [],
+    options: ClientOptions = {},
+  ): Promise<TestClient> {
+    const query: Record<string, string> =
+      userId === undefined ? {} : { token: this.token(userId, roles) };
+    const client = await connect(this.wsUrl(query), options);
+    this.clients.push(client);
+    return client;
+  }
+
+  async tryConnect(query: Record<string, string> = {}, options: ClientOptions = {}) {
+    const result = await tryConnect(this.wsUrl(query), options);
+    if (result.kind === 'open') this.clients.push(result.client);
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.close()));
+    this.clients = [];
+    await this.app.close();
+  }
+}
