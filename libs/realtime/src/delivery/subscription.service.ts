@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
-import type { RealtimeEngine } from '../engine/realtime-engine.port';
+import { parseOffset } from '../engine/offset';
+import type { RealtimeEngine, Recovery } from '../engine/realtime-engine.port';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { ErrorCode, RealtimeException, ServerEvent } from '../protocol';
 import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
@@ -50,37 +51,64 @@ export class SubscriptionService {
 
   /**
    * Adds the topics, sends `subscribed` and then every retained message after
-   * each `since` offset. Topics already held are confirmed without replay, so a
-   * client never sees an offset twice.
+   * each `since` offset, then the live messages that arrived meanwhile. The
+   * subscriber is registered before the engine is asked, and live messages
+   * are held back until the answer is written, so nothing falls between
+   * history and live, and nothing is sent twice. Topics already held are
+   * confirmed without replay.
    */
-  commit(
+  async commit(
     connection: Connection,
     topics: readonly string[],
     since: Readonly<Record<string, string>> | undefined,
     ref: string | undefined,
-  ): void {
+  ): Promise<void> {
     if (!connection.isOpen) return;
     // Checked again, synchronously: concurrent requests may each have passed check() alone.
     const admit = this.limitsFor(connection.topics);
-    for (const topic of topics) {
-      if (!connection.topics.has(topic)) admit(topic, namespaceOf(topic));
-    }
-    const replies: SubscribedTopic[] = [];
-    const replay = [];
-    for (const topic of topics) {
-      const alreadyHeld = connection.topics.has(topic);
-      const recovery = this.engine.recover(
-        topic,
-        alreadyHeld || !since || !Object.hasOwn(since, topic) ? undefined : since[topic],
-      );
+    const fresh = topics.filter((topic) => !connection.topics.has(topic));
+    for (const topic of fresh) admit(topic, namespaceOf(topic));
+    const heldBack = (connection.recovering ??= new Map());
+    for (const topic of fresh) {
+      heldBack.set(topic, []);
       if (this.registry.add(connection, topic)) this.engine.watch(topic);
-      const reply: SubscribedTopic = { topic, offset: recovery.offset };
-      if (recovery.recovered !== undefined) reply.recovered = recovery.recovered;
-      replies.push(reply);
-      replay.push(...recovery.messages);
     }
+    let recoveries: Recovery[];
+    try {
+      recoveries = await Promise.all(
+        topics.map((topic) =>
+          this.engine.recover(topic, fresh.includes(topic) ? sinceFor(since, topic) : undefined),
+        ),
+      );
+    } catch (error) {
+      this.release(connection, fresh);
+      throw error;
+    }
+    const replies = recoveries.map(({ offset, recovered }, i): SubscribedTopic => {
+      const reply: SubscribedTopic = { topic: topics[i], offset };
+      if (recovered !== undefined) reply.recovered = recovered;
+      return reply;
+    });
     this.writer.write(connection, encodeFrame(ServerEvent.Subscribed, { ref, topics: replies }));
-    for (const message of replay) this.writer.write(connection, encodeMessage(message));
+    recoveries.forEach((recovery, i) => {
+      if (fresh.includes(topics[i])) this.catchUp(connection, topics[i], recovery);
+    });
+  }
+
+  /** Writes a topic's recovered messages, then the live ones held back that came after them. */
+  private catchUp(connection: Connection, topic: string, recovery: Recovery): void {
+    const live = connection.recovering?.get(topic);
+    if (live === undefined) return;
+    connection.recovering?.delete(topic);
+    if (connection.recovering?.size === 0) connection.recovering = undefined;
+    if (!connection.topics.has(topic)) return;
+    for (const message of recovery.messages) this.writer.write(connection, encodeMessage(message));
+    const head = parseOffset(recovery.offset)?.sequence ?? 0;
+    for (const message of live) {
+      if ((parseOffset(message.offset)?.sequence ?? Infinity) > head) {
+        this.writer.write(connection, encodeMessage(message));
+      }
+    }
   }
 
   /** Counts new topics against the per-connection and per-namespace limits; throws past either. */
@@ -106,10 +134,25 @@ export class SubscriptionService {
     return names;
   }
 
-  /** Drops every subscription of a closed connection. */
-  release(connection: Connection): void {
-    for (const topic of this.registry.removeAll(connection)) this.engine.unwatch(topic);
+  /** Drops every subscription of a closed connection, or the given ones. */
+  release(connection: Connection, topics?: readonly string[]): void {
+    const emptied = topics
+      ? topics.filter((topic) => this.registry.remove(connection, topic))
+      : this.registry.removeAll(connection);
+    for (const topic of emptied) this.engine.unwatch(topic);
+    for (const topic of topics ?? [...(connection.recovering?.keys() ?? [])]) {
+      connection.recovering?.delete(topic);
+    }
+    if (connection.recovering?.size === 0) connection.recovering = undefined;
   }
+}
+
+/** The client's `since` for a topic; own keys only, so a topic named `constructor` is not confused. */
+function sinceFor(
+  since: Readonly<Record<string, string>> | undefined,
+  topic: string,
+): string | undefined {
+  return since !== undefined && Object.hasOwn(since, topic) ? since[topic] : undefined;
 }
 
 function countByNamespace(topics: ReadonlySet<string>): Map<string, number> {

@@ -31,20 +31,20 @@ describe('MemoryEngine', () => {
 
   it('recovers exactly the messages after an offset', async () => {
     const { engine } = engineWith();
-    const head = engine.recover('t', undefined);
+    const head = await engine.recover('t', undefined);
     const a = await engine.publish('t', 'x', 'a');
     const b = await engine.publish('t', 'x', 'b');
-    expect(engine.recover('t', head.offset)).toEqual({
+    expect(await engine.recover('t', head.offset)).toEqual({
       offset: b.offset,
       recovered: true,
       messages: [a, b],
     });
-    expect(engine.recover('t', a.offset)).toEqual({
+    expect(await engine.recover('t', a.offset)).toEqual({
       offset: b.offset,
       recovered: true,
       messages: [b],
     });
-    expect(engine.recover('t', b.offset)).toEqual({
+    expect(await engine.recover('t', b.offset)).toEqual({
       offset: b.offset,
       recovered: true,
       messages: [],
@@ -56,23 +56,23 @@ describe('MemoryEngine', () => {
     const messages = [];
     for (let i = 0; i < 4; i++) messages.push(await engine.publish('t', 'x', i));
     const [epoch] = messages[0].offset.split('-');
-    expect(engine.recover('t', messages[0].offset).recovered).toBe(false); // evicted by size
-    expect(engine.recover('t', messages[1].offset)).toMatchObject({
+    expect((await engine.recover('t', messages[0].offset)).recovered).toBe(false); // evicted by size
+    expect(await engine.recover('t', messages[1].offset)).toMatchObject({
       recovered: true,
       messages: messages.slice(2),
     });
-    expect(engine.recover('t', `${epoch}-99`).recovered).toBe(false); // from the future
-    expect(engine.recover('t', `1-1`).recovered).toBe(false); // another epoch
-    expect(engine.recover('t', 'not-an-offset').recovered).toBe(false);
+    expect((await engine.recover('t', `${epoch}-99`)).recovered).toBe(false); // from the future
+    expect((await engine.recover('t', `1-1`)).recovered).toBe(false); // another epoch
+    expect((await engine.recover('t', 'not-an-offset')).recovered).toBe(false);
   });
 
   it('forgets history older than the TTL', async () => {
     jest.useFakeTimers({ now: 1_000_000 });
     const { engine } = engineWith({ historyTtlMs: 1_000 });
-    const head = engine.recover('t', undefined).offset;
+    const head = (await engine.recover('t', undefined)).offset;
     await engine.publish('t', 'x', 1);
     jest.setSystemTime(1_002_000);
-    expect(engine.recover('t', head).recovered).toBe(false);
+    expect((await engine.recover('t', head)).recovered).toBe(false);
   });
 
   it('sweeps expired topics but keeps the epoch of watched ones', async () => {
@@ -80,10 +80,10 @@ describe('MemoryEngine', () => {
     const { engine } = engineWith({ historyTtlMs: 1_000 });
     await engine.publish('idle', 'x', 1);
     engine.watch('watched');
-    const watchedHead = engine.recover('watched', undefined).offset;
+    const watchedHead = (await engine.recover('watched', undefined)).offset;
     expect(engine.sweep(1_005_000)).toBe(1);
     expect(engine.stats().historyTopics).toBe(1);
-    expect(engine.recover('watched', watchedHead).recovered).toBe(true);
+    expect((await engine.recover('watched', watchedHead)).recovered).toBe(true);
   });
 
   it('bounds the number of topics with history, forgetting the least recently published', async () => {
@@ -93,7 +93,7 @@ describe('MemoryEngine', () => {
     await engine.publish('a', 'x', 2);
     await engine.publish('c', 'x', 1);
     expect(engine.stats().historyTopics).toBe(2);
-    expect(engine.recover('a', a.offset).recovered).toBe(true);
+    expect((await engine.recover('a', a.offset)).recovered).toBe(true);
     expect(engine.stats().historyTopics).toBe(2);
   });
 

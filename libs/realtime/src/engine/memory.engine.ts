@@ -56,7 +56,11 @@ export class MemoryEngine implements RealtimeEngine {
     return Promise.resolve();
   }
 
-  recover(topic: string, since: string | undefined): Recovery {
+  recover(topic: string, since: string | undefined): Promise<Recovery> {
+    return Promise.resolve(this.recoverNow(topic, since));
+  }
+
+  private recoverNow(topic: string, since: string | undefined): Recovery {
     const now = Date.now();
     const history = this.historyFor(topic, now);
     history.dropOlderThan(now - this.options.historyTtlMs);

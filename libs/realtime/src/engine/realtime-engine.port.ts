@@ -14,10 +14,11 @@ export interface RealtimeEngine {
   command(command: EngineCommand): Promise<void>;
   /**
    * The topic's head offset, and with `since` the retained messages after it.
-   * The memory engine answers synchronously, which lets delivery register the
-   * subscriber in the same tick and so guarantee no gap and no duplicate.
+   * Delivery registers the subscriber before asking, and holds back live
+   * messages that race the answer, so an engine may take its time (a network
+   * round trip) without a gap or a duplicate reaching the client.
    */
-  recover(topic: string, since: string | undefined): Recovery;
+  recover(topic: string, since: string | undefined): Promise<Recovery>;
   /** This node has gained its first / lost its last local subscriber on a topic. */
   watch(topic: string): void;
   unwatch(topic: string): void;

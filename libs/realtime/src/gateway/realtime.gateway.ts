@@ -92,7 +92,7 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnAp
       connection.topics,
       body.topics,
     );
-    this.subscriptions.commit(connection, topics, body.since, body.ref);
+    await this.subscriptions.commit(connection, topics, body.since, body.ref);
   }
 
   @SubscribeMessage(ClientEvent.Unsubscribe)

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -24,6 +24,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A connection's life: opened after an admitted handshake, refreshed by `auth`, released on close. */
 @Injectable()
 export class SessionService {
+  private readonly logger = new Logger('Realtime');
   private readonly graceMs: number;
   private readonly toleranceMs: number;
   private readonly ids = new ConnectionIds();
@@ -78,7 +79,11 @@ export class SessionService {
       }),
     );
     if (admitted.topics.length > 0)
-      this.subscriptions.commit(connection, admitted.topics, undefined, undefined);
+      this.subscriptions
+        .commit(connection, admitted.topics, undefined, undefined)
+        .catch((error: unknown) =>
+          this.logger.error('subscribe at connect failed', (error as Error)?.stack),
+        );
   }
 
   /** Idempotent; runs when the socket closes, whoever closed it. */

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal';
+import type { EngineMessage } from '../engine/realtime-engine.port';
 import { CloseCode, CloseReason } from '../protocol';
 
 const OPEN = 1;
@@ -18,6 +19,11 @@ export class Connection {
   /** The delivery tick in which this socket was last corked. */
   writeTick = 0;
   expiryTimer: NodeJS.Timeout | undefined;
+  /**
+   * Topics whose recovery is in flight, with the live messages held back
+   * meanwhile; undefined (one field check per delivery) the rest of the time.
+   */
+  recovering: Map<string, EngineMessage[]> | undefined;
 
   constructor(
     readonly id: string,

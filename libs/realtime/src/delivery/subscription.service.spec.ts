@@ -1,0 +1,100 @@
+import type { Socket } from 'node:net';
+import type WebSocket from 'ws';
+import { ANONYMOUS } from '../auth/principal';
+import type { RevocationService } from '../auth/revocation.service';
+import { MemoryEngine } from '../engine/memory.engine';
+import type { Recovery } from '../engine/realtime-engine.port';
+import { RealtimeCounters } from '../metrics/realtime-counters';
+import { resolveRealtimeOptions } from '../options/resolve-options';
+import { Connection } from '../registry/connection';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { SubscriptionRegistry } from '../registry/subscription.registry';
+import { openSocketPairs } from '../../test/socket-pair';
+import type { TopicAccessService } from '../topics/topic-access.service';
+import { FanOutService } from './fan-out.service';
+import { SocketWriter } from './socket-writer.service';
+import { SubscriptionService } from './subscription.service';
+
+/** The memory engine, answering recoveries only when the test says so (as a networked engine would, later). */
+class SlowRecoveryEngine extends MemoryEngine {
+  private gates: Array<() => void> = [];
+
+  override async recover(topic: string, since: string | undefined): Promise<Recovery> {
+    await new Promise<void>((resolve) => this.gates.push(resolve));
+    return super.recover(topic, since);
+  }
+
+  answer(): void {
+    this.gates.splice(0).forEach((open) => open());
+  }
+}
+
+describe('SubscriptionService with an engine that answers recovery late', () => {
+  let pairs: Awaited<ReturnType<typeof openSocketPairs>>;
+  let engine: SlowRecoveryEngine;
+  let subscriptions: SubscriptionService;
+  let connection: Connection;
+
+  beforeAll(async () => {
+    pairs = await openSocketPairs(1);
+    const options = resolveRealtimeOptions({ topics: { news: { subscribe: 'public' } } });
+    engine = new SlowRecoveryEngine({
+      historySize: 100,
+      historyTtlMs: 60_000,
+      maxHistoryTopics: 10,
+    });
+    const counters = new RealtimeCounters();
+    const connections = new ConnectionRegistry();
+    const registry = new SubscriptionRegistry();
+    const writer = new SocketWriter(options, counters);
+    const socket = pairs.server[0];
+    connection = new Connection(
+      'c',
+      socket,
+      (socket as unknown as { _socket: Socket })._socket,
+      '127.0.0.1',
+      ANONYMOUS,
+    );
+    connections.add(connection);
+    const access = { maxPerConnection: () => undefined } as unknown as TopicAccessService;
+    subscriptions = new SubscriptionService(engine, options, registry, access, writer);
+    new FanOutService(
+      engine,
+      options,
+      registry,
+      connections,
+      writer,
+      {} as RevocationService,
+      counters,
+    ).onModuleInit();
+  });
+
+  afterAll(() => pairs.close());
+
+  it('sends subscribed, the missed messages, then the ones published meanwhile: no gap, no duplicate', async () => {
+    const client: WebSocket = pairs.clients[0];
+    const received: Array<{ event: string; data: { payload?: number; recovered?: boolean } }> = [];
+    client.on('message', (data) => received.push(JSON.parse((data as Buffer).toString())));
+
+    const first = await engine.publish('news', 'n', 1);
+    await engine.publish('news', 'n', 2);
+    await engine.publish('news', 'n', 3);
+    const committing = subscriptions.commit(connection, ['news'], { news: first.offset }, 's1');
+    await engine.publish('news', 'n', 4); // registered already, recovery not answered yet
+    await engine.publish('news', 'n', 5);
+    engine.answer();
+    await committing;
+    await engine.publish('news', 'n', 6);
+
+    await new Promise<void>((resolve) => {
+      const check = () => (received.length >= 6 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(received[0]).toMatchObject({
+      event: 'subscribed',
+      data: { ref: 's1', topics: [{ topic: 'news', recovered: true }] },
+    });
+    expect(received.slice(1).map((f) => f.data.payload)).toEqual([2, 3, 4, 5, 6]);
+    expect(connection.recovering).toBeUndefined();
+  });
+});
