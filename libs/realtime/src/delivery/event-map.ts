@@ -13,10 +13,23 @@
  */
 export type EventMap = Record<string, Record<string, unknown>>;
 
+/**
+ * The namespaces a map declares. `interface X extends EventMap` inherits the
+ * string index signature, which would let any name through; it is dropped
+ * here. A map that declares none (the default) allows every namespace.
+ */
+type DeclaredNamespaces<M> = keyof {
+  [K in keyof M as string extends K ? never : K]: M[K];
+} &
+  string;
+export type NamespaceNames<M extends EventMap> = [DeclaredNamespaces<M>] extends [never]
+  ? string
+  : DeclaredNamespaces<M>;
+
 /** Any topic of the map: a namespace alone or with a key. */
 export type TopicOf<M extends EventMap> = {
-  [N in keyof M & string]: N | `${N}:${string}`;
-}[keyof M & string];
+  [N in NamespaceNames<M>]: N | `${N}:${string}`;
+}[NamespaceNames<M>];
 
 export type NamespaceOf<T extends string> = T extends `${infer N}:${string}` ? N : T;
 

@@ -111,6 +111,20 @@ export class SubscriptionService {
     }
   }
 
+  /** The topics of `held` that this principal may not subscribe to (after `auth` changed it). */
+  async disallowed(principal: Principal, held: ReadonlySet<string>): Promise<string[]> {
+    const lost: string[] = [];
+    for (const topic of [...held]) {
+      try {
+        await this.access.authorize(principal, 'subscribe', [topic]);
+      } catch (error) {
+        if (!(error instanceof RealtimeException)) throw error;
+        lost.push(topic);
+      }
+    }
+    return lost;
+  }
+
   /** Counts new topics against the per-connection and per-namespace limits; throws past either. */
   private limitsFor(held: ReadonlySet<string>): (topic: string, namespace: string) => void {
     let total = held.size;

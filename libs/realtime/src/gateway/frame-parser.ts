@@ -16,8 +16,6 @@ const FRAME_KEYS: ReadonlySet<string> = new Set(['event', 'data']);
 /** Requests are shallow; anything deeper is garbage or an attack on the validator. */
 const MAX_DEPTH = 16;
 
-class ForbiddenKey extends Error {}
-
 /**
  * Turns a raw frame into `{event, data}`. Nothing a client sends makes it
  * throw: every refusal becomes an INVALID_FRAME_EVENT frame that the gateway
@@ -27,26 +25,35 @@ export function parseFrame(raw: Buffer | ArrayBuffer | Buffer[], isBinary: boole
   if (isBinary) return invalid(ErrorCode.BadRequest, 'binary frames are not accepted');
   let value: unknown;
   try {
-    value = JSON.parse(toText(raw), refusePrototypeKeys);
-  } catch (error) {
-    if (error instanceof ForbiddenKey) {
-      return invalid(ErrorCode.BadRequest, 'forbidden key in frame', refOfRefused(raw));
-    }
+    // No reviver: V8 parses any nesting iteratively, a reviver would recurse.
+    value = JSON.parse(toText(raw));
+  } catch {
     return invalid(ErrorCode.BadRequest, 'frame is not valid JSON');
   }
   if (!isPlainObject(value)) return invalid(ErrorCode.BadRequest, 'frame must be a JSON object');
   const data = value.data === undefined ? {} : value.data;
   const ref = refOf(data);
-  if (typeof value.event !== 'string')
-    return invalid(ErrorCode.BadRequest, 'event must be a string', ref);
-  if (Object.keys(value).some((key) => !FRAME_KEYS.has(key))) {
-    return invalid(ErrorCode.BadRequest, 'frame may only hold event and data', ref);
+  const problem = shapeProblem(value, data);
+  if (problem) return invalid(ErrorCode.BadRequest, problem, ref);
+  if (!CLIENT_EVENTS.has(value.event as string)) {
+    return invalid(ErrorCode.UnknownEvent, 'unknown event', ref);
   }
-  if (!isPlainObject(data)) return invalid(ErrorCode.BadRequest, 'data must be an object', ref);
-  if (depthExceeds(data, MAX_DEPTH))
-    return invalid(ErrorCode.BadRequest, 'data is nested too deeply', ref);
-  if (!CLIENT_EVENTS.has(value.event)) return invalid(ErrorCode.UnknownEvent, 'unknown event', ref);
-  return { event: value.event as ClientEvent, data };
+  return { event: value.event as ClientEvent, data: data as Record<string, unknown> };
+}
+
+function shapeProblem(frame: Record<string, unknown>, data: unknown): string | undefined {
+  if (typeof frame.event !== 'string') return 'event must be a string';
+  if (Object.keys(frame).some((key) => !FRAME_KEYS.has(key)))
+    return 'frame may only hold event and data';
+  if (!isPlainObject(data)) return 'data must be an object';
+  // Names such as `constructor` slip past DTO whitelisting; no request field is called that.
+  if (Object.keys(data).some(isObjectMember)) return 'unknown field in data';
+  return nestingProblem(data);
+}
+
+/** `constructor`, `toString`, `__proto__`, `prototype`…: names of the object machinery. */
+function isObjectMember(key: string): boolean {
+  return key in Object.prototype || key === 'prototype';
 }
 
 function invalid(code: ErrorCode, message: string, ref?: string): ParsedFrame {
@@ -58,32 +65,23 @@ function toText(raw: Buffer | ArrayBuffer | Buffer[]): string {
   return Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw).toString('utf8');
 }
 
-/**
- * The `ref` of a frame refused for a `__proto__` key, so the error can echo it.
- * Plain JSON.parse only defines such keys as own properties; nothing else is read.
- */
-function refOfRefused(raw: Buffer | ArrayBuffer | Buffer[]): string | undefined {
-  const value: unknown = JSON.parse(toText(raw));
-  return isPlainObject(value) ? refOf(value.data) : undefined;
-}
-
-function refusePrototypeKeys(key: string, value: unknown): unknown {
-  if (key === '__proto__') throw new ForbiddenKey();
-  return value;
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Iterative, so hostile nesting cannot overflow the stack. */
-function depthExceeds(root: unknown, max: number): boolean {
+/**
+ * Refuses nesting deeper than MAX_DEPTH and `__proto__` keys (JSON.parse keeps
+ * them as own properties; later copies would turn them into prototypes).
+ * Iterative and stops at the first problem, so hostile input costs little.
+ */
+function nestingProblem(root: unknown): string | undefined {
   const stack: Array<[unknown, number]> = [[root, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop() as [unknown, number];
     if (typeof node !== 'object' || node === null) continue;
-    if (depth > max) return true;
+    if (depth > MAX_DEPTH) return 'data is nested too deeply';
+    if (!Array.isArray(node) && Object.hasOwn(node, '__proto__')) return 'forbidden key in frame';
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
-  return false;
+  return undefined;
 }

@@ -110,8 +110,11 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnAp
   }
 
   @SubscribeMessage(ClientEvent.Auth)
-  auth(@ConnectedSocket() socket: WebSocket, @MessageBody() body: AuthDto): ServerFrame {
-    const principal = this.sessions.reauthenticate(this.sessions.require(socket), body.token);
+  async auth(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody() body: AuthDto,
+  ): Promise<ServerFrame> {
+    const principal = await this.sessions.reauthenticate(this.sessions.require(socket), body.token);
     return frame(ServerEvent.Authenticated, {
       ref: body.ref,
       userId: principal.userId,

@@ -103,8 +103,12 @@ export class SessionService {
     return connection;
   }
 
-  /** `auth`: a fresh token for the same user, or an anonymous connection signing in. */
-  reauthenticate(connection: Connection, token: string): Principal {
+  /**
+   * `auth`: a fresh token for the same user, or an anonymous connection
+   * signing in. Held topics the new token does not allow are dropped, with an
+   * `unsubscribed` frame (no ref) before the `authenticated` reply.
+   */
+  async reauthenticate(connection: Connection, token: string): Promise<Principal> {
     let principal: Principal;
     try {
       principal = this.tokens.verify(token);
@@ -126,9 +130,16 @@ export class SessionService {
     ) {
       throw new RealtimeException(ErrorCode.Unauthorized, 'too many connections for this user');
     }
+    // The new token may carry fewer rights: topics it may not hold are dropped and the client told.
+    const lost = await this.subscriptions.disallowed(principal, connection.topics);
+    if (!connection.isOpen) return principal;
     connection.principal = principal;
     if (previous === null) this.connections.reindexUser(connection, previous);
     this.armExpiry(connection);
+    if (lost.length > 0) {
+      this.subscriptions.release(connection, lost);
+      this.writer.write(connection, encodeFrame(ServerEvent.Unsubscribed, { topics: lost }));
+    }
     return principal;
   }
 
