@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import type { Principal } from './principal';
@@ -14,18 +15,28 @@ export class TokenRejectedError extends Error {}
 /** Verifies bearer tokens with the configured keys and algorithms only. */
 @Injectable()
 export class TokenService {
+  /**
+   * Built once: given a string, jsonwebtoken first tries to parse it as a
+   * public key and falls back to a secret on every verify, which cost ~1 ms per
+   * handshake (docs/benchmarks.md). @nestjs/jwt types the option as
+   * string | Buffer, but passes it to jsonwebtoken, which takes a KeyObject.
+   */
+  private readonly key: KeyObject;
+
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly jwt: JwtService,
-  ) {}
+  ) {
+    const { publicKey, secret } = options.jwt;
+    this.key = publicKey ? createPublicKey(publicKey) : createSecretKey(Buffer.from(secret ?? ''));
+  }
 
   verify(token: string): Principal {
     const { jwt } = this.options;
     let claims: Record<string, unknown>;
     try {
       claims = this.jwt.verify(token, {
-        secret: jwt.secret,
-        publicKey: jwt.publicKey,
+        publicKey: this.key as unknown as Buffer,
         algorithms: jwt.algorithms,
         issuer: jwt.issuer,
         audience: jwt.audience,
