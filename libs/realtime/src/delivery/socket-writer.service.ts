@@ -8,17 +8,17 @@ import type { Connection } from '../registry/connection';
 import type { OutboundFrame } from './outbound-frame';
 
 /**
- * Writes pre-built frames to sockets. Sockets written in one event-loop turn
- * are corked on first write and uncorked together afterwards, so a burst of
- * messages to one socket leaves in a single writev instead of one syscall per
- * frame. The slow-consumer bound is checked once per socket per turn, against
- * what earlier turns left unsent.
+ * Writes pre-built frames to sockets. The first frame a socket gets in an
+ * event-loop turn is written at once; from the second on, the socket is corked
+ * and uncorked at the end of the turn, so a burst to one socket leaves in a
+ * single writev instead of one syscall per frame. The slow-consumer bound is
+ * checked once per socket per turn, against what earlier turns left unsent.
  */
 @Injectable()
 export class SocketWriter {
   private tick = 1;
   private readonly corked: Socket[] = [];
-  private flushScheduled = false;
+  private turnEndScheduled = false;
   private readonly maxQueuedFrames: number;
   private readonly maxQueuedBytes: number;
   private readonly closeGraceMs: number;
@@ -37,12 +37,17 @@ export class SocketWriter {
     if (!connection.isOpen) return false;
     const raw = connection.raw;
     if (raw === null) return this.sendThroughWs(connection, frame);
-    if (connection.writeTick !== this.tick) {
-      if (this.isSlow(connection, raw)) return this.dropSlow(connection);
-      connection.writeTick = this.tick;
+    const tick = this.tick;
+    if (connection.writeTick === tick) {
+      // A second frame for this socket in this turn: hold the rest back for one writev.
+      connection.writeTick = -tick;
       raw.cork();
       this.corked.push(raw);
-      this.scheduleFlush();
+    } else if (connection.writeTick !== -tick) {
+      // The first frame in this turn goes out at once: a lone message pays no corking.
+      if (this.isSlow(connection, raw)) return this.dropSlow(connection);
+      connection.writeTick = tick;
+      this.scheduleTurnEnd();
     }
     connection.queuedFrames++;
     raw.write(frame.bytes);
@@ -71,14 +76,14 @@ export class SocketWriter {
     return false;
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flush);
+  private scheduleTurnEnd(): void {
+    if (this.turnEndScheduled) return;
+    this.turnEndScheduled = true;
+    setImmediate(this.endTurn);
   }
 
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
+  private readonly endTurn = (): void => {
+    this.turnEndScheduled = false;
     this.tick++;
     for (const raw of this.corked) raw.uncork();
     this.corked.length = 0;

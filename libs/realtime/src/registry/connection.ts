@@ -16,7 +16,7 @@ export class Connection {
   awaitingPong = false;
   /** Frames written since the socket's buffer was last seen empty (slow-consumer bound). */
   queuedFrames = 0;
-  /** The delivery tick in which this socket was last corked. */
+  /** The delivery turn this socket was last written in; negated once corked in that turn. */
   writeTick = 0;
   expiryTimer: NodeJS.Timeout | undefined;
   /**
