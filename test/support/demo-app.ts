@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { ClientOptions } from 'ws';
 import { AppModule } from '../../src/app.module';
 import { demoConfigFromEnv } from '../../src/config/realtime-env';
-import { connect, type TestClient, tryConnect } from './ws-client';
+import { ClientPool } from './client-pool';
+import type { TestClient } from './ws-client';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -21,7 +22,7 @@ const RELAXED_ENV: NodeJS.ProcessEnv = {
 
 /** The demo app, started through the Nest testing module on a free loopback port. */
 export class DemoApp {
-  private clients: TestClient[] = [];
+  private readonly pool = new ClientPool();
 
   private constructor(
     readonly app: INestApplication,
@@ -84,20 +85,15 @@ export class DemoApp {
     query: Record<string, string> = {},
     options: ClientOptions = {},
   ): Promise<TestClient> {
-    const client = await connect(this.wsUrl(query), options);
-    this.clients.push(client);
-    return client;
+    return this.pool.connect(this.wsUrl(query), options);
   }
 
-  async tryConnect(query: Record<string, string> = {}, options: ClientOptions = {}) {
-    const result = await tryConnect(this.wsUrl(query), options);
-    if (result.kind === 'open') this.clients.push(result.client);
-    return result;
+  tryConnect(query: Record<string, string> = {}, options: ClientOptions = {}) {
+    return this.pool.tryConnect(this.wsUrl(query), options);
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.close()));
-    this.clients = [];
+    await this.pool.closeAll();
     await this.app.close();
   }
 }

@@ -5,7 +5,8 @@ import { Test } from '@nestjs/testing';
 import { RealtimeModule, type RealtimeModuleOptions, RealtimeWsAdapter } from '@app/realtime';
 import type { AddressInfo } from 'node:net';
 import type { ClientOptions } from 'ws';
-import { connect, type TestClient, tryConnect } from './ws-client';
+import { ClientPool } from './client-pool';
+import type { TestClient } from './ws-client';
 
 export const LIBRARY_JWT_SECRET = 'library-test-secret-long-enough-for-hs256-0123456789';
 
@@ -34,7 +35,7 @@ export interface LibraryAppOptions {
  * the library (not of the demo) writes.
  */
 export class LibraryApp {
-  private clients: TestClient[] = [];
+  private readonly pool = new ClientPool();
   private readonly signer = new JwtService({ secret: LIBRARY_JWT_SECRET });
 
   private constructor(
@@ -84,20 +85,15 @@ export class LibraryApp {
   ): Promise<TestClient> {
     const query: Record<string, string> =
       userId === undefined ? {} : { token: this.token(userId, roles) };
-    const client = await connect(this.wsUrl(query), options);
-    this.clients.push(client);
-    return client;
+    return this.pool.connect(this.wsUrl(query), options);
   }
 
-  async tryConnect(query: Record<string, string> = {}, options: ClientOptions = {}) {
-    const result = await tryConnect(this.wsUrl(query), options);
-    if (result.kind === 'open') this.clients.push(result.client);
-    return result;
+  tryConnect(query: Record<string, string> = {}, options: ClientOptions = {}) {
+    return this.pool.tryConnect(this.wsUrl(query), options);
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.close()));
-    this.clients = [];
+    await this.pool.closeAll();
     await this.app.close();
   }
 }

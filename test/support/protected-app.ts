@@ -16,7 +16,8 @@ import type { AddressInfo } from 'node:net';
 import type { ClientOptions } from 'ws';
 import { type JwtClaims, nowSeconds, signJwt } from './jwt';
 import { within } from './waits';
-import { connect, type ConnectResult, type TestClient, tryConnect } from './ws-client';
+import { ClientPool } from './client-pool';
+import type { ConnectResult, TestClient } from './ws-client';
 
 export const PROTECTED_JWT_SECRET = 'protection-suite-secret-0123456789-abcdefghijklmnop';
 export const ALLOWED_ORIGIN = 'https://app.example.com';
@@ -77,7 +78,7 @@ export interface TokenOptions {
  * small limits, clock tolerance 0, trusted proxies, TLS).
  */
 export class ProtectedApp {
-  private clients: TestClient[] = [];
+  private readonly pool = new ClientPool();
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -132,9 +133,7 @@ export class ProtectedApp {
     query: Record<string, string> = {},
     options: ClientOptions = {},
   ): Promise<TestClient> {
-    const client = await connect(this.url(query), options);
-    this.clients.push(client);
-    return client;
+    return this.pool.connect(this.url(query), options);
   }
 
   /** Connects as `sub` with a fresh token passed in `?token=`. */
@@ -151,11 +150,8 @@ export class ProtectedApp {
     query: Record<string, string> = {},
     options: ClientOptions = {},
   ): Promise<ConnectResult> {
-    const result = await tryConnect(this.url(query), options);
-    if (result.kind === 'open') {
-      this.clients.push(result.client);
-      await result.client.waitFor((f) => f.event === 'connected');
-    }
+    const result = await this.pool.tryConnect(this.url(query), options);
+    if (result.kind === 'open') await result.client.waitFor((f) => f.event === 'connected');
     return result;
   }
 
@@ -193,8 +189,7 @@ export class ProtectedApp {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.clients.map((c) => within(c.close(), 3_000, 'client close')));
-    this.clients = [];
+    await this.pool.closeAll((c) => within(c.close(), 3_000, 'client close'));
     await this.close();
   }
 }
