@@ -19,7 +19,7 @@ export class AppModule {
         OrdersModule,
         InventoryModule,
         AdminModule,
-        OpsModule,
+        OpsModule.register({ metricsPublic: config.metricsPublic }),
       ],
     };
   }

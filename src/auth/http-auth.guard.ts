@@ -20,7 +20,8 @@ export class HttpAuthGuard implements CanActivate {
     private readonly revocations: RevocationService,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  /** `role` overrides the route's @AdminOnly() metadata (for guards that delegate here). */
+  canActivate(context: ExecutionContext, role?: string): boolean {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
     if (!match) throw new UnauthorizedException('bearer token required');
@@ -45,11 +46,15 @@ export class HttpAuthGuard implements CanActivate {
       ? claims.roles.filter((r): r is string => typeof r === 'string')
       : [];
     request.user = { userId: claims.sub, roles };
-    const role = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_ROLE, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (role && !roles.includes(role)) throw new ForbiddenException(`role ${role} required`);
+    const required =
+      role ??
+      this.reflector.getAllAndOverride<string | undefined>(REQUIRED_ROLE, [
+        context.getHandler(),
+        context.getClass(),
+      ]);
+    if (required && !roles.includes(required)) {
+      throw new ForbiddenException(`role ${required} required`);
+    }
     return true;
   }
 }

@@ -5,6 +5,8 @@ export interface DemoConfig {
   port: number;
   production: boolean;
   jwtSecret: string;
+  /** GET /metrics without a token (METRICS_PUBLIC, default true); otherwise admin only. */
+  metricsPublic: boolean;
   realtime: RealtimeModuleOptions;
 }
 
@@ -24,6 +26,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     port,
     production,
     jwtSecret,
+    metricsPublic: bool(env, 'METRICS_PUBLIC', true),
     realtime: {
       profile: production ? 'production' : 'development',
       jwt: { secret: jwtSecret, algorithms: ['HS256'] },

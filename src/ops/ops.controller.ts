@@ -1,7 +1,8 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res, UseGuards } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { RealtimeHealthIndicator, RealtimeMetricsService } from '@app/realtime';
 import type { Response } from 'express';
+import { MetricsAccessGuard } from './metrics-access.guard';
 
 @Controller()
 export class OpsController {
@@ -19,6 +20,7 @@ export class OpsController {
   }
 
   @Get('metrics')
+  @UseGuards(MetricsAccessGuard)
   @Header('Cache-Control', 'no-store')
   async metrics(@Res() response: Response): Promise<void> {
     response.type(this.metricsService.contentType).send(await this.metricsService.metrics());

@@ -368,3 +368,20 @@ describe('core: the demo in production (NODE_ENV=production)', () => {
     }
   });
 });
+
+describe('core: METRICS_PUBLIC=false', () => {
+  it('keeps /metrics for admins', async () => {
+    const demo = await DemoApp.start({ METRICS_PUBLIC: 'false' });
+    try {
+      expect((await demo.http('GET', '/metrics')).status).toBe(401);
+      const user = await demo.token('someone');
+      expect((await demo.http('GET', '/metrics', undefined, user)).status).toBe(403);
+      const admin = await demo.token('ops', ['admin']);
+      const metrics = await demo.http('GET', '/metrics', undefined, admin);
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toMatch(/^realtime_connections \d+$/m);
+    } finally {
+      await demo.stop();
+    }
+  });
+});
