@@ -6,6 +6,9 @@ import { demoConfigFromEnv } from './config/realtime-env';
 
 async function bootstrap(): Promise<void> {
   const config = demoConfigFromEnv();
+  if (process.env.REDIS_URL) {
+    Logger.warn('REDIS_URL is set, but only the in-memory engine exists yet: one process', 'Demo');
+  }
   const app = await NestFactory.create(AppModule.forRoot(config));
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   // SIGTERM: close sockets with 1001, finish in-flight work, then exit 0 (not re-raise the signal).
