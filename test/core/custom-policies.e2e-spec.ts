@@ -211,6 +211,11 @@ describe('core: custom policies in an app that imports only RealtimeModule', () 
       expect((await client.request('subscribe', { topics: ['feed'] })).event).toBe('subscribed');
     });
 
+    it('answers a handshake whose ?subscribe= hits it with 500, not a refusal', async () => {
+      const result = await lib.tryConnect({ token: lib.token('42'), subscribe: 'feed,failing:4' });
+      expect(result).toMatchObject({ kind: 'refused', status: 500, body: 'internal error' });
+    });
+
     it('answers INTERNAL on client publish too', async () => {
       const client = await lib.connect('42');
       const reply = await client.request('publish', { topic: 'failing:3', type: 't', payload: {} });

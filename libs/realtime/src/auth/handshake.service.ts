@@ -1,10 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { IncomingMessage } from 'node:http';
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { RealtimeException } from '../protocol';
+import { ErrorCode, RealtimeException } from '../protocol';
 import { REALTIME_OPTIONS, REALTIME_THROTTLER_STORAGE } from '../realtime.constants';
 import { ConnectionRegistry, ipLimitKey } from '../registry/connection.registry';
 import { canonicalIp, resolveClientIp } from './client-address';
@@ -45,7 +45,6 @@ const CAPACITY_RETRY_SEC = 5;
  */
 @Injectable()
 export class HandshakeService {
-  private readonly logger = new Logger('Realtime');
   private readonly origins: OriginPolicy;
   private readonly trustedProxies: ReadonlySet<string>;
   private readonly blockedIps: ReadonlySet<string>;
@@ -159,13 +158,13 @@ export class HandshakeService {
     try {
       return await this.subscriptions.check(principal, new Set(), list.split(',').filter(Boolean));
     } catch (error) {
-      if (error instanceof RealtimeException) {
+      // A failing authorizer is the server's fault, not a refusal: 500, as for any other error.
+      if (error instanceof RealtimeException && error.code !== ErrorCode.Internal) {
         throw new HandshakeRefusal(
           403,
           `subscribe refused: ${error.code}${error.topic ? ` ${error.topic}` : ''}`,
         );
       }
-      this.logger.error('subscribe at connect failed', (error as Error)?.stack);
       throw error;
     }
   }

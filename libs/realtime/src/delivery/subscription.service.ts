@@ -20,8 +20,8 @@ export interface SubscribedTopic {
 
 /**
  * Subscribe and unsubscribe, all-or-nothing: every topic is checked (policy,
- * limits) before any is added, then the topics are committed, answered and
- * recovered in one synchronous step so no live message can slip in between.
+ * limits) before any is added; then the topics are registered, recovered and
+ * answered, with racing live messages held back so none is lost or repeated.
  */
 @Injectable()
 export class SubscriptionService {
@@ -103,11 +103,9 @@ export class SubscriptionService {
     if (connection.recovering?.size === 0) connection.recovering = undefined;
     if (!connection.topics.has(topic)) return;
     for (const message of recovery.messages) this.writer.write(connection, encodeMessage(message));
-    const head = parseOffset(recovery.offset)?.sequence ?? 0;
+    const head = parseOffset(recovery.offset);
     for (const message of live) {
-      if ((parseOffset(message.offset)?.sequence ?? Infinity) > head) {
-        this.writer.write(connection, encodeMessage(message));
-      }
+      if (isAfter(message.offset, head)) this.writer.write(connection, encodeMessage(message));
     }
   }
 
@@ -159,6 +157,13 @@ export class SubscriptionService {
     }
     if (connection.recovering?.size === 0) connection.recovering = undefined;
   }
+}
+
+/** Whether a live message came after the recovery head (a new epoch means history was reset since). */
+function isAfter(offset: string, head: ReturnType<typeof parseOffset>): boolean {
+  const position = parseOffset(offset);
+  if (head === undefined || position === undefined) return true;
+  return position.epoch !== head.epoch || position.sequence > head.sequence;
 }
 
 /** The client's `since` for a topic; own keys only, so a topic named `constructor` is not confused. */

@@ -1,8 +1,8 @@
 /**
  * The engine port: what the delivery layer needs from whatever carries
  * messages between publishers and this node's sockets. The memory engine
- * serves one process; a Redis engine implements the same port to share
- * fan-out, offsets and history between instances. Engines know nothing of
+ * serves one process; an engine that shares fan-out, offsets and history
+ * between instances (Redis is the plan) implements the same port. Engines know nothing of
  * sockets: they hand every message to the sink that delivery attaches.
  */
 export interface RealtimeEngine {

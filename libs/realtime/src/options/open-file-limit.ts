@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 const FALLBACK_OPEN_FILES = 10_240;
-/** File descriptors kept back for the HTTP server, Redis, logs and the app's own work. */
+/** File descriptors kept back for the HTTP server, outbound connections, logs and the app's own work. */
 const MIN_RESERVE = 256;
 const RESERVE_FRACTION = 0.05;
 
