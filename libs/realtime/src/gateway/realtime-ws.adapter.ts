@@ -1,16 +1,15 @@
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
-import type { Observable } from 'rxjs';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { markAdmitted } from '../auth/admitted-client';
 import { HandshakeRefusal, HandshakeService } from '../auth/handshake.service';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import { connectionOf } from '../registry/socket-connection';
+import { CloseCode } from '../protocol';
 import { MessageDispatcher } from './message-dispatcher';
 import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
+import { SessionService } from './session.service';
 
 const logger = new Logger('Realtime');
 
@@ -25,55 +24,57 @@ type VerifyCallback = (
  * The ws adapter RealtimeModule needs: `app.useWebSocketAdapter(new RealtimeWsAdapter(app))`.
  * It runs the handshake checks where ws verifies clients (before the upgrade,
  * so refusals are real HTTP statuses), applies the runtime options that
- * decorator metadata cannot carry (path, frame size, compression), and hands
- * every frame to MessageDispatcher, which answers refused frames with an error
- * instead of WsAdapter's silence.
+ * decorator metadata cannot carry (path, frame size, compression), opens a
+ * session per connection, and hands every frame to MessageDispatcher, which
+ * answers refused frames with an error instead of WsAdapter's silence.
  *
  * @publicApi
  */
 export class RealtimeWsAdapter extends WsAdapter {
-  private messageDispatcher: MessageDispatcher | undefined;
+  private readonly realtimeServers = new WeakSet<WebSocketServer>();
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
-  }
-
-  private dispatcher(): MessageDispatcher {
-    this.messageDispatcher ??= this.app.get<MessageDispatcher>(MessageDispatcher, {
-      strict: false,
-    });
-    return this.messageDispatcher;
   }
 
   override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
     if (!options[REALTIME_GATEWAY_OPTION]) return super.create(port, options) as WebSocketServer;
     const settings = this.app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS, { strict: false });
     const handshake = this.app.get(HandshakeService, { strict: false });
-    return super.create(port, {
+    const server = super.create(port, {
       path: settings.path,
       maxPayload: settings.limits.maxMessageBytes,
       perMessageDeflate: settings.perMessageDeflate,
       verifyClient: verifyWith(handshake),
     }) as WebSocketServer;
+    this.realtimeServers.add(server);
+    return server;
   }
 
   /**
-   * Realtime sockets get the one shared listener of MessageDispatcher instead
-   * of the rxjs pipeline and per-connection handler bindings WsAdapter builds;
-   * sockets of the app's other gateways keep WsAdapter's behaviour.
+   * Connections of the realtime server skip Nest's per-connection path (rxjs
+   * subjects, a bound copy of every handler per socket): SessionService opens
+   * the session and MessageDispatcher's one shared listener takes the frames.
+   * That path cost ~50 µs and ~1 KB per connection (docs/benchmarks.md). The
+   * app's other gateways keep WsAdapter's behaviour.
    */
-  override bindMessageHandlers(
-    client: WebSocket,
-    handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
+  override bindClientConnect(
+    server: WebSocketServer,
+    callback: (...args: unknown[]) => void,
   ): void {
-    if (!connectionOf(client)) return super.bindMessageHandlers(client, handlers, transform);
-    client.on('message', this.dispatcher().listener);
-  }
-
-  /** SessionService listens for the close of realtime sockets itself. */
-  override bindClientDisconnect(client: WebSocket, callback: () => void): void {
-    if (!connectionOf(client)) super.bindClientDisconnect(client, callback);
+    if (!this.realtimeServers.has(server)) return super.bindClientConnect(server, callback);
+    const sessions = this.app.get(SessionService, { strict: false });
+    const listener = this.app.get(MessageDispatcher, { strict: false }).listener;
+    server.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+      // Nothing may escape: an error here would be uncaught and end the process.
+      try {
+        sessions.open(socket, req);
+        socket.on('message', listener);
+      } catch (error) {
+        logger.error('opening a connection failed', (error as Error)?.stack);
+        socket.close(CloseCode.InternalError, 'internal error');
+      }
+    });
   }
 
   /** Client-caused socket errors (bad frames, oversize) are routine on a public port; log them quietly. */

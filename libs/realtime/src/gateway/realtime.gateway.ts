@@ -1,13 +1,11 @@
-import { Logger, OnApplicationBootstrap, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { OnApplicationBootstrap, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
-  OnGatewayConnection,
   OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
 } from '@nestjs/websockets';
-import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { WsAuthGuard } from '../auth/ws-auth.guard';
 import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
@@ -15,7 +13,6 @@ import { BroadcastService } from '../delivery/broadcast.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import {
   ClientEvent,
-  CloseCode,
   frame,
   INVALID_FRAME_EVENT,
   RealtimeException,
@@ -42,8 +39,7 @@ import { SessionService } from './session.service';
 @UseFilters(RealtimeExceptionFilter)
 @UseGuards(WsThrottlerGuard, WsAuthGuard)
 @UsePipes(createRealtimeValidationPipe())
-export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnApplicationBootstrap {
-  private readonly logger = new Logger('Realtime');
+export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
   private adapterInstalled = false;
 
   constructor(
@@ -67,16 +63,6 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnAp
       throw new Error(
         'RealtimeModule needs its adapter: app.useWebSocketAdapter(new RealtimeWsAdapter(app)) before app.listen()',
       );
-    }
-  }
-
-  /** Nothing may escape this hook: Nest does not catch it and the process would exit. */
-  handleConnection(socket: WebSocket, req: IncomingMessage): void {
-    try {
-      this.sessions.open(socket, req);
-    } catch (error) {
-      this.logger.error('opening a connection failed', (error as Error)?.stack);
-      socket.close(CloseCode.InternalError, 'internal error');
     }
   }
 
