@@ -10,10 +10,10 @@ import path from 'node:path';
 import { installCleanupHandlers, killAllChildren } from './lib/children.mjs';
 import { burstMessages, loadConfig, USAGE } from './lib/config.mjs';
 import { LoadPool } from './lib/loadpool.mjs';
-import { machineInfo } from './lib/proc.mjs';
+import { machineInfo, readCpu, readMachineBusy } from './lib/proc.mjs';
 import { cpuRatios, metricCatalog, renderMarkdown, renderText, summarize } from './lib/report.mjs';
 import { runSession } from './lib/scenarios.mjs';
-import { ensureDemoBuilt, ROOT, SERVERS, ServerProcess } from './lib/servers.mjs';
+import { demoBuildStamp, ensureDemoBuilt, ROOT, SERVERS, ServerProcess } from './lib/servers.mjs';
 
 /** Hard stop for the whole run: no new session starts after this. */
 const MAX_RUN_MINUTES = Number(process.env.BENCH_MAX_MINUTES) || 30;
@@ -22,6 +22,26 @@ const startedAt = new Date();
 const t0 = performance.now();
 const elapsed = () => ((performance.now() - t0) / 1000).toFixed(0).padStart(4);
 const log = (text) => console.log(`[${elapsed()}s] ${text}`);
+
+/** Share of a core used by processes outside the benchmark before a session is flagged. */
+const FOREIGN_CPU_WARNING = 0.1;
+
+/** Machine-wide busy CPU, and the part of it that is ours (server, load workers, harness). */
+function ownAndMachineCpu(server, pool) {
+  const s = readCpu(server.pid);
+  const self = process.cpuUsage();
+  return {
+    at: performance.now(),
+    machine: readMachineBusy(),
+    own: s.user + s.system + pool.cpu() + self.user + self.system,
+  };
+}
+
+/** Other processes' CPU between two samples, as a share of one core (approximate). */
+function foreignCpuShare(a, b) {
+  const foreign = b.machine - a.machine - (b.own - a.own);
+  return Math.max(0, foreign / ((b.at - a.at) * 1000));
+}
 
 function writeAtomic(file, content) {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -47,7 +67,11 @@ async function main() {
   );
 
   // Availability: the demo needs a build; peers are always there.
-  const serverInfo = defs.map((def) => ({ name: def.name, description: def.description, available: true }));
+  const serverInfo = defs.map((def) => ({
+    name: def.name,
+    description: def.description,
+    available: true,
+  }));
   const demo = serverInfo.find((s) => s.name === 'demo');
   if (demo) {
     const built = await ensureDemoBuilt({ allowBuild: config.build, log });
@@ -59,6 +83,9 @@ async function main() {
     }
   }
 
+  // `nest build` elsewhere (e.g. a developer's watch mode) would swap the demo between
+  // repetitions; such repetitions are flagged, as they do not measure the same code.
+  const demoStamp = demoBuildStamp();
   const pool = new LoadPool(config.workers);
   const runs = [];
   const notes = [];
@@ -77,6 +104,12 @@ async function main() {
       if (!info.available) continue;
       const def = defs.find((d) => d.name === name);
       log(`repetition ${rep}/${config.repeat}: ${name}`);
+      if (name === 'demo' && demoBuildStamp() !== demoStamp) {
+        const text =
+          'dist/ was rebuilt with other code since the run started: this repetition measures another build';
+        notes.push({ server: name, rep, text });
+        log(`  ! ${text}`);
+      }
       let server;
       try {
         server = await ServerProcess.start(def, config.secret);
@@ -87,10 +120,19 @@ async function main() {
         log(`${name} unavailable: ${err.message}`);
         continue;
       }
+      const busyBefore = ownAndMachineCpu(server, pool);
       try {
         const result = await runSession(server, pool, config, log);
-        runs.push({ server: name, rep, metrics: result.metrics });
+        const foreign = foreignCpuShare(busyBefore, ownAndMachineCpu(server, pool));
+        runs.push({ server: name, rep, metrics: result.metrics, foreignCpuShare: foreign });
         for (const text of result.notes) notes.push({ server: name, rep, text });
+        if (foreign > FOREIGN_CPU_WARNING) {
+          const text =
+            `other processes used ${(foreign * 100).toFixed(0)}% of a core during this ` +
+            'session: its numbers may be disturbed';
+          notes.push({ server: name, rep, text });
+          log(`  ! ${text}`);
+        }
       } catch (err) {
         const tail = server.alive ? '' : `\n(server exited; last output:)\n${server.outputTail()}`;
         notes.push({ server: name, rep, text: `session failed: ${err.message}${tail}` });
@@ -111,7 +153,8 @@ async function main() {
 
   console.log(`\n${renderText(catalog, names, summary, ratios)}\n`);
   for (const n of notes) console.log(`note: ${n.server} rep ${n.rep}: ${n.text}`);
-  for (const s of serverInfo.filter((i) => !i.available)) console.log(`not measured: ${s.name}: ${s.reason}`);
+  for (const s of serverInfo.filter((i) => !i.available))
+    console.log(`not measured: ${s.name}: ${s.reason}`);
 
   const { secret: _secret, ...publicConfig } = config;
   const json = {
@@ -136,7 +179,18 @@ async function main() {
     const docsFile = path.join(ROOT, 'docs/benchmarks.md');
     writeAtomic(
       docsFile,
-      renderMarkdown({ config, machine, servers: names, serverInfo, catalog, summary, ratios, notes, started: startedAt, durationS }),
+      renderMarkdown({
+        config,
+        machine,
+        servers: names,
+        serverInfo,
+        catalog,
+        summary,
+        ratios,
+        notes,
+        started: startedAt,
+        durationS,
+      }),
     );
     log(`wrote ${path.relative(ROOT, docsFile)}`);
   }

@@ -21,6 +21,8 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
   BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]
   BENCH_SERVERS           same as --servers
+  BENCH_MAX_MINUTES       no new server session starts after this [30]
+  BENCH_WORKER_PROF       set to 1: CPU profiles of the load workers in bench/results/
 `;
 
 function list(value, fallback) {
@@ -34,7 +36,8 @@ function list(value, fallback) {
 function numbers(value, fallback) {
   const parsed = list(value, null)?.map(Number);
   if (!parsed) return fallback;
-  if (parsed.some((n) => !Number.isFinite(n) || n <= 0)) throw new Error(`bad number list: ${value}`);
+  if (parsed.some((n) => !Number.isFinite(n) || n <= 0))
+    throw new Error(`bad number list: ${value}`);
   return parsed;
 }
 
@@ -51,7 +54,8 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     argv.filter((a) => a.includes('=')).map((a) => a.replace(/^--/, '').split('=')),
   );
   for (const flag of flags) {
-    if (!['--quick', '--no-build', '--help', '-h'].includes(flag)) throw new Error(`unknown flag ${flag}`);
+    if (!['--quick', '--no-build', '--help', '-h'].includes(flag))
+      throw new Error(`unknown flag ${flag}`);
   }
   const quick = flags.has('--quick');
   const scales = numbers(env.BENCH_SCALE, quick ? [1000] : [1000, 10_000])

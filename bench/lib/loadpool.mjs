@@ -2,11 +2,15 @@
 // split evenly across workers, answers are merged.
 import path from 'node:path';
 import { createRpc, forkTracked, stopChild } from './children.mjs';
+import { readCpu } from './proc.mjs';
 
 const WORKER = path.resolve(import.meta.dirname, '../load/worker.mjs');
 
 function split(total, parts) {
-  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+  return Array.from(
+    { length: parts },
+    (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0),
+  );
 }
 
 function mergeCounts(target, source) {
@@ -16,14 +20,23 @@ function mergeCounts(target, source) {
 
 export class LoadPool {
   constructor(size) {
+    // BENCH_WORKER_PROF=1 writes a CPU profile per worker to bench/results/ (diagnostics).
+    const nodeArgs = process.env.BENCH_WORKER_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(import.meta.dirname, '../results')}`]
+      : [];
     this.workers = Array.from({ length: size }, (_, i) => {
-      const child = forkTracked(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = forkTracked(WORKER, [], {
+        execArgv: nodeArgs,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       return { child, rpc: createRpc(child, `load worker ${i}`) };
     });
   }
 
   all(message, timeoutMs, perWorker = () => ({})) {
-    return Promise.all(this.workers.map((w, i) => w.rpc({ ...message, ...perWorker(i) }, timeoutMs)));
+    return Promise.all(
+      this.workers.map((w, i) => w.rpc({ ...message, ...perWorker(i) }, timeoutMs)),
+    );
   }
 
   /**
@@ -84,6 +97,16 @@ export class LoadPool {
       unexpectedMessages: answers.reduce((s, a) => s + a.unexpectedMessages, 0),
       errors: answers.reduce((acc, a) => mergeCounts(acc, a.errors), {}),
     };
+  }
+
+  /** CPU time of all workers together, µs (from /proc: does not disturb them). */
+  cpu() {
+    let total = 0;
+    for (const { child } of this.workers) {
+      const { user, system } = readCpu(child.pid);
+      total += user + system;
+    }
+    return total;
   }
 
   stop() {

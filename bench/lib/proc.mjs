@@ -33,6 +33,18 @@ export function readCpu(pid) {
   return { user: Number(fields[11]) * toUs, system: Number(fields[12]) * toUs };
 }
 
+/**
+ * CPU time the whole machine spent in user and kernel mode (not idle, not interrupts), in
+ * microseconds, summed over all CPUs. Compared with the harness's own processes, it shows how
+ * much other work ran on the machine during a measurement.
+ */
+export function readMachineBusy() {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  // user nice system idle iowait irq softirq steal
+  const [user, nice, system, , , irq, softirq] = fields.slice(1).map(Number);
+  return ((user + nice + system + irq + softirq) * 1e6) / clkTck();
+}
+
 /** Wall clock in milliseconds with sub-millisecond resolution, comparable across processes. */
 export function wallNow() {
   return performance.timeOrigin + performance.now();

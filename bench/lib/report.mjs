@@ -1,5 +1,6 @@
 // Turns per-repetition metrics into summaries (median, min–max, ratios to ws-bare) and renders
 // them as a console table, JSON and docs/benchmarks.md.
+import { burstMessages } from './config.mjs';
 import { spread } from './stats.mjs';
 
 export const REFERENCE = 'ws-bare';
@@ -16,9 +17,20 @@ export function metricCatalog(config) {
     rows.push({ key, label, unit, digits, better, headline });
   for (const n of config.scales) {
     add(`cpuPerDelivery.${n}`, `server CPU per delivery @${k(n)}`, 'µs', 2, 'lower', true);
-    add(`userPerDelivery.${n}`, `  user @${k(n)}`, 'µs', 2, 'lower');
-    add(`sysPerDelivery.${n}`, `  sys @${k(n)}`, 'µs', 2, 'lower');
+    add(`userPerDelivery.${n}`, `of which user @${k(n)}`, 'µs', 2, 'lower');
+    add(`sysPerDelivery.${n}`, `of which sys @${k(n)}`, 'µs', 2, 'lower');
     add(`deliveriesPerSec.${n}`, `deliveries/s (burst) @${k(n)}`, 'k/s', 0, 'higher');
+  }
+  for (const rate of config.rates) {
+    const at = `${rate}/s @${k(config.latencyScale)}`;
+    add(
+      `pacedCpuPerDelivery.${rate}`,
+      `server CPU per delivery, paced ${at}`,
+      'µs',
+      2,
+      'lower',
+      true,
+    );
   }
   for (const n of config.scales) {
     add(`heapPerConn.${n}`, `heap per idle subscribed conn @${k(n)}`, 'KB', 2, 'lower');
@@ -31,8 +43,24 @@ export function metricCatalog(config) {
     add(`latencyMax.${rate}`, `latency max, ${at}`, 'ms', 1, 'lower');
     add(`cpuShare.${rate}`, `server CPU, ${at}`, '% core', 0, 'lower');
   }
-  add('setupPerSec', `connection setup with JWT (${config.setupConnections})`, 'conn/s', 0, 'higher');
-  add('setupCpuPerConn', '  server CPU per connection', 'µs', 0, 'lower');
+  add(
+    'setupPerSec',
+    `connection setup with JWT (${config.setupConnections})`,
+    'conn/s',
+    0,
+    'higher',
+  );
+  add('setupCpuPerConn', 'server CPU per connection set up', 'µs', 0, 'lower');
+  // Diagnostic: if the clients approach a full core, burst throughput is client-bound.
+  for (const n of config.scales) {
+    add(
+      `clientCpuPerDelivery.${n}`,
+      `(load generator CPU per delivery, burst @${k(n)})`,
+      'µs',
+      2,
+      'lower',
+    );
+  }
   return rows;
 }
 
@@ -54,11 +82,22 @@ export function summarize(catalog, servers, runs) {
   return summary;
 }
 
-/** Ratio matrices (row server ÷ column peer) of the median CPU per delivery, per scale. */
+/** The CPU-per-delivery metrics that get ratio matrices: each burst size, each paced rate. */
+function cpuKeys(config) {
+  return [
+    ...config.scales.map((n) => ({ key: `cpuPerDelivery.${n}`, title: `burst @${k(n)}` })),
+    ...config.rates.map((rate) => ({
+      key: `pacedCpuPerDelivery.${rate}`,
+      title: `paced ${rate}/s @${k(config.latencyScale)}`,
+    })),
+  ];
+}
+
+/** Ratio matrices (row server ÷ column peer) of the median CPU per delivery. */
 export function cpuRatios(config, servers, summary) {
   const peers = CPU_PEERS.filter((p) => servers.includes(p));
-  return config.scales.map((n) => {
-    const medians = summary[`cpuPerDelivery.${n}`];
+  return cpuKeys(config).map(({ key, title }) => {
+    const medians = summary[key];
     const rows = servers.map((server) => ({
       server,
       ratios: Object.fromEntries(
@@ -69,7 +108,7 @@ export function cpuRatios(config, servers, summary) {
         }),
       ),
     }));
-    return { scale: n, peers, rows };
+    return { key, title, peers, rows };
   });
 }
 
@@ -91,7 +130,9 @@ function cell(s, row, { withRatio }) {
 function tableRows(catalog, servers, summary) {
   return catalog.map((row) => [
     `${row.label} [${row.unit}]`,
-    ...servers.map((server) => cell(summary[row.key][server], row, { withRatio: server !== REFERENCE })),
+    ...servers.map((server) =>
+      cell(summary[row.key][server], row, { withRatio: server !== REFERENCE }),
+    ),
   ]);
 }
 
@@ -99,10 +140,11 @@ export function renderText(catalog, servers, summary, ratios) {
   const header = ['metric (median (min–max) ×ratio to ws-bare)', ...servers];
   const rows = tableRows(catalog, servers, summary);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
   for (const matrix of ratios) {
-    out.push('', `CPU per delivery @${k(matrix.scale)}, ratio row ÷ column (medians):`);
+    out.push('', `CPU per delivery, ${matrix.title}: ratio row ÷ column (medians)`);
     out.push(['', ...matrix.peers].map((c) => c.padStart(14)).join(''));
     for (const r of matrix.rows) {
       out.push(
@@ -124,7 +166,18 @@ function markdownTable(header, rows) {
   ].join('\n');
 }
 
-export function renderMarkdown({ config, machine, servers, serverInfo, catalog, summary, ratios, notes, started, durationS }) {
+export function renderMarkdown({
+  config,
+  machine,
+  servers,
+  serverInfo,
+  catalog,
+  summary,
+  ratios,
+  notes,
+  started,
+  durationS,
+}) {
   const rows = tableRows(catalog, servers, summary).map((r, i) =>
     catalog[i].headline ? r.map((c) => `**${c}**`) : r,
   );
@@ -134,11 +187,14 @@ export function renderMarkdown({ config, machine, servers, serverInfo, catalog, 
         r.server,
         ...m.peers.map((p) => (r.ratios[p] ? `×${r.ratios[p].toFixed(2)}` : '–')),
       ]);
-      return `**@${k(m.scale)} subscribers**\n\n${markdownTable(['server', ...m.peers.map((p) => `÷ ${p}`)], body)}`;
+      return `**${m.title}**\n\n${markdownTable(['server', ...m.peers.map((p) => `÷ ${p}`)], body)}`;
     })
     .join('\n\n');
   const serverList = serverInfo
-    .map((s) => `- \`${s.name}\`: ${s.description}${s.available ? '' : ` — **not measured: ${s.reason.split('\n')[0]}**`}`)
+    .map(
+      (s) =>
+        `- \`${s.name}\`: ${s.description}${s.available ? '' : ` — **not measured: ${s.reason.split('\n')[0]}**`}`,
+    )
     .join('\n');
   const noteList = notes.length
     ? notes.map((n) => `- ${n.server} rep ${n.rep}: ${n.text.replace(/\n/g, ' ')}`).join('\n')
@@ -156,7 +212,7 @@ and publisher share the machine and talk over loopback.
 
 **Run:** ${config.repeat} repetition(s), servers alternating within each repetition (order rotated
 per repetition); subscribers ${config.scales.join(', ')}; bursts of
-${config.scales.map((n) => `${Math.max(10, Math.min(config.burstMax, Math.round(config.burstDeliveries / n)))} publishes @${k(n)}`).join(', ')};
+${config.scales.map((n) => `${burstMessages(config, n)} publishes @${k(n)}`).join(', ')};
 paced ${config.rates.join(' and ')} msgs/s for ${config.latencySeconds} s @${k(config.latencyScale)}; ${config.setupConnections}
 connections for the setup rate; ${config.workers} load-generator processes.
 
@@ -171,7 +227,13 @@ All speak the same wire protocol (\`{"event","data"}\` JSON text frames, \`?toke
 
 Cells: median over repetitions (min–max) and ×ratio of the median to \`ws-bare\`.
 The headline is **server CPU per delivery** (user + sys of the server process, divided by
-messages delivered).
+messages delivered), in bold. Read the burst and paced rows together: in a burst, many publishes
+reach the server in one event-loop turn, and a server that corks each socket for the turn (the
+demo's SocketWriter does) sends all of a socket's frames in one \`writev\`, while the peers make one
+write per frame. Socket.IO batches part of a burst too (its frames reach the clients several
+per TCP read: see the load-generator rows). Paced publishes arrive one per turn, so the paced
+rows are the per-message fan-out cost with no batching possible (they also include idle work
+such as heartbeats).
 
 ${markdownTable(['metric [unit]', ...servers], rows)}
 
@@ -202,14 +264,28 @@ ${noteList}
   delivering to the receiving socket is charged to the sender, hence the large sys share.
 - **Latency**: paced publishes carry the publisher's wall-clock send time; sampled subscribers
   subtract it on receipt (same machine, same clock). Percentiles over all samples of the run.
-  Default rates stay below saturation: at 10k subscribers, 20 msgs/s would be 200k deliveries/s,
-  more than one core can send at ~10 µs each, and would measure the backlog, not latency.
+  The lower rate is light load. The higher one costs the \`ws\` servers about half a core and
+  Socket.IO most of one, and with the load generator's share the machine is then close to
+  full, so its tail shows headroom more than latency. A rate like 20 msgs/s at 10k subscribers
+  would be 200k deliveries/s, more than one core can send at ~10 µs each: it would measure the
+  backlog, not latency.
 - **Connection setup**: from an empty server, ${config.setupConnections} connections, each with its own JWT,
   opened with at most ${config.setupConcurrency} in flight per worker; a connection counts once the
   server's \`connected\` frame arrives. Rate = connections ÷ time from first attempt to last
   \`connected\`.
-- The load generator runs on the same 2 cores, so absolute throughput and latency include client
-  contention; CPU per delivery and memory are properties of the server process alone.
+- The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs
+  the load generator about as much CPU per frame as the server (one socket read per frame: see
+  the load-generator rows), so burst deliveries/s and latency are bounded by the machine, not by
+  the server alone; server CPU per delivery and memory are properties of the server process. The
+  latency tail is the least stable number: the server's fan-out to 10k sockets is descheduled
+  whenever the load workers run, so the slowest of the paced messages (which sets p99 when
+  there are only ${config.rates.map((r) => Math.round(r * config.latencySeconds)).join(' or ')}) varies by up to 2× between repetitions. Compare
+  medians, and read the min–max ranges. (Pinning the server to one core and the load to the
+  other with taskset made the tail worse, not better.)
+- Anything else running on the machine disturbs all of this (builds and test runs included):
+  a session during which other processes used more than 10% of a core (machine CPU from
+  \`/proc/stat\` minus the benchmark's own processes) is flagged in the notes above, and so is a
+  demo repetition whose \`dist/\` was rebuilt with other code after the run started.
 
 ## Rerun
 

@@ -62,7 +62,9 @@ export async function runSession(server, pool, config, log) {
       const seconds = (connected.finishedAt - connected.startedAt) / 1000;
       log(`  ${subscribers} subscribers connected (${(connected.opened / seconds).toFixed(0)}/s)`);
       if (connected.failed > 0) {
-        note(`@${scale}: ${connected.failed} subscribers failed: ${describeErrors(connected.errors)}`);
+        note(
+          `@${scale}: ${connected.failed} subscribers failed: ${describeErrors(connected.errors)}`,
+        );
       }
       if (subscribers === 0) throw new Error('no subscriber could connect');
 
@@ -87,7 +89,8 @@ export async function runSession(server, pool, config, log) {
 
     const closed = await pool.closeAll();
     if (closed.left > 0) note(`${closed.left} sockets did not close in time`);
-    if (closed.unexpectedMessages > 0) note(`${closed.unexpectedMessages} messages outside any run`);
+    if (closed.unexpectedMessages > 0)
+      note(`${closed.unexpectedMessages} messages outside any run`);
     await server.settle();
 
     // d. Connection setup with JWT verification, from an empty server.
@@ -108,16 +111,20 @@ export async function runSession(server, pool, config, log) {
 async function fanOut(server, pool, publisher, count, timeoutMs) {
   const armed = await pool.arm(count);
   const cpuBefore = await server.cpu();
+  const clientCpuBefore = pool.cpu();
   const startedAt = wallNow();
   for (let i = 0; i < count; i++) publisher.publish();
   const result = await pool.wait(timeoutMs);
+  const endedAt = result.complete ? result.doneAt : wallNow();
   const cpuAfter = await server.cpu();
   return {
     armed,
     result,
-    seconds: (result.doneAt - startedAt) / 1000,
+    seconds: (endedAt - startedAt) / 1000,
     user: cpuAfter.user - cpuBefore.user,
     system: cpuAfter.system - cpuBefore.system,
+    // Includes the workers' IPC round trips, negligible next to the frames they receive.
+    clientCpu: pool.cpu() - clientCpuBefore,
   };
 }
 
@@ -155,11 +162,13 @@ async function burst(server, pool, publisher, config, scale, note, log) {
     [`userPerDelivery.${scale}`]: run.user / deliveries,
     [`sysPerDelivery.${scale}`]: run.system / deliveries,
     [`deliveriesPerSec.${scale}`]: run.result.complete ? deliveries / run.seconds : null,
+    [`clientCpuPerDelivery.${scale}`]: run.clientCpu / deliveries,
   };
   log(
     `  burst @${scale}: ${count} msgs, ${deliveries} deliveries in ${run.seconds.toFixed(2)} s, ` +
       `${out[`cpuPerDelivery.${scale}`].toFixed(2)} µs CPU/delivery ` +
-      `(user ${out[`userPerDelivery.${scale}`].toFixed(2)}, sys ${out[`sysPerDelivery.${scale}`].toFixed(2)})`,
+      `(user ${out[`userPerDelivery.${scale}`].toFixed(2)}, sys ${out[`sysPerDelivery.${scale}`].toFixed(2)}); ` +
+      `load generator ${out[`clientCpuPerDelivery.${scale}`].toFixed(2)} µs/delivery`,
   );
   await server.settle();
   return out;
@@ -181,11 +190,16 @@ async function paced(server, pool, publisher, config, rate, note, log) {
   const elapsedUs = (performance.now() - started) * 1000;
   checkRun(`paced ${rate}/s`, { armed: { expected: result.expected }, result }, note);
   const lat = latencySummary(result.latencies);
-  const cpuShare = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / elapsedUs;
+  const cpuUs = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+  const cpuShare = cpuUs / elapsedUs;
+  // One publish per event-loop turn: no server can batch writes across messages here, unlike in
+  // the burst, so this is the per-message fan-out cost (plus idle work such as heartbeats).
+  const cpuPerDelivery = result.received > 0 ? cpuUs / result.received : null;
   log(
     `  paced ${rate}/s @${config.latencyScale}: p50 ${lat.p50?.toFixed(1)} ms, ` +
       `p99 ${lat.p99?.toFixed(1)} ms, max ${lat.max?.toFixed(1)} ms ` +
-      `(${lat.samples} samples), server CPU ${(cpuShare * 100).toFixed(0)}%`,
+      `(${lat.samples} samples), server CPU ${(cpuShare * 100).toFixed(0)}%, ` +
+      `${cpuPerDelivery?.toFixed(2)} µs/delivery`,
   );
   await server.settle();
   return {
@@ -193,6 +207,7 @@ async function paced(server, pool, publisher, config, rate, note, log) {
     [`latencyP99.${rate}`]: lat.p99,
     [`latencyMax.${rate}`]: lat.max,
     [`cpuShare.${rate}`]: cpuShare * 100,
+    [`pacedCpuPerDelivery.${rate}`]: cpuPerDelivery,
   };
 }
 
@@ -212,12 +227,14 @@ async function setup(server, pool, config, note, log) {
     timeoutMs: 60_000,
   });
   const cpuAfter = await server.cpu();
-  if (res.failed > 0) note(`setup: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
+  if (res.failed > 0)
+    note(`setup: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
   const seconds = (res.finishedAt - res.startedAt) / 1000;
   const out = {
     setupPerSec: res.opened / seconds,
     setupCpuPerConn:
-      (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / Math.max(1, res.opened),
+      (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) /
+      Math.max(1, res.opened),
   };
   log(
     `  setup: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.setupPerSec.toFixed(0)}/s, ` +

@@ -1,6 +1,7 @@
 // The servers under test: how to build/start each one, wait until it serves, probe it (GC, heap,
 // CPU via bench/probe.cjs over IPC; RSS and CPU from /proc) and stop it.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -96,7 +97,10 @@ export async function ensureDemoBuilt({ allowBuild, log, timeoutMs = 300_000 }) 
   log('building the demo (npx nest build)...');
   const started = Date.now();
   const result = await new Promise((resolve) => {
-    const child = spawnTracked('npx', ['nest', 'build'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked('npx', ['nest', 'build'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const collect = (chunk) => (output = (output + chunk).slice(-20_000));
     child.stdout.on('data', collect);
@@ -117,6 +121,29 @@ export async function ensureDemoBuilt({ allowBuild, log, timeoutMs = 300_000 }) 
   }
   log(`demo built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { ok: true, built: true };
+}
+
+/**
+ * Identifies the demo build on disk (a hash of every .js file under dist/), to notice a rebuild
+ * with different code in the middle of a run. Content, not mtime: rebuilding the same sources
+ * is harmless.
+ */
+export function demoBuildStamp() {
+  const dist = path.join(ROOT, 'dist');
+  if (!existsSync(DEMO_MAIN)) return null;
+  const hash = createHash('sha1');
+  const files = readdirSync(dist, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.js'))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+  for (const file of files) {
+    try {
+      hash.update(file).update(readFileSync(file));
+    } catch {
+      hash.update(`${file}: unreadable`); // Deleted mid-rebuild: a change either way.
+    }
+  }
+  return hash.digest('hex');
 }
 
 /** Asks the OS for a free TCP port on loopback. */
@@ -171,7 +198,10 @@ export class ServerProcess {
     this.output = [];
     this.rpc = createRpc(child, def.name);
     const keep = (chunk) => {
-      for (const line of String(chunk).split('\n')) {
+      // eslint-disable-next-line no-control-regex -- Nest's logger colours its output.
+      for (const line of String(chunk)
+        .replace(/\x1b\[[0-9;]*m/g, '')
+        .split('\n')) {
         if (line.trim()) this.output.push(line);
       }
       if (this.output.length > 40) this.output.splice(0, this.output.length - 40);

@@ -46,7 +46,10 @@ const handler = {
 
   onText(conn, buf, start, end) {
     const prefix = conn.proto.messagePrefix;
-    if (end - start > prefix.length && buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0) {
+    if (
+      end - start > prefix.length &&
+      buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0
+    ) {
       onMessage(conn, buf, start, end, null);
       return;
     }
@@ -128,7 +131,9 @@ async function connect(opts) {
   // Tokens are signed before the clock starts: signing is the client's cost, not the server's.
   const tokens = [];
   for (let i = 0; i < opts.count; i++) {
-    tokens.push(opts.auth ? signToken(opts.secret, `${opts.userPrefix}${opts.userOffset + i}`) : null);
+    tokens.push(
+      opts.auth ? signToken(opts.secret, `${opts.userPrefix}${opts.userOffset + i}`) : null,
+    );
   }
   const perSocketTimeout = Math.min(opts.timeoutMs, 15_000);
 
@@ -142,7 +147,14 @@ async function connect(opts) {
 
     function finish() {
       clearTimeout(deadline);
-      resolve({ opened, failed, startedAt, finishedAt: wallNow(), ready: readyCount, errors: takeErrors() });
+      resolve({
+        opened,
+        failed,
+        startedAt,
+        finishedAt: wallNow(),
+        ready: readyCount,
+        errors: takeErrors(),
+      });
     }
 
     function launch() {
@@ -153,7 +165,10 @@ async function connect(opts) {
         const conn = new RawWebSocket({
           host: HOST,
           port: opts.port,
-          path: proto.path({ token: proto.name === 'ws' ? token : null, subscribe: opts.subscribe }),
+          path: proto.path({
+            token: proto.name === 'ws' ? token : null,
+            subscribe: opts.subscribe,
+          }),
           handler,
         });
         conn.proto = proto;
@@ -163,7 +178,10 @@ async function connect(opts) {
         conn.runCount = 0;
         conn.sampled = socketSeq % opts.sampleEvery === 0;
         socketSeq += 1;
-        conn.timer = setTimeout(() => conn.fail(`no '${opts.ready}' within ${perSocketTimeout} ms`), perSocketTimeout);
+        conn.timer = setTimeout(
+          () => conn.fail(`no '${opts.ready}' within ${perSocketTimeout} ms`),
+          perSocketTimeout,
+        );
         conn.settle = (ok, reason) => {
           conn.settle = null;
           inFlight -= 1;
@@ -218,7 +236,8 @@ async function wait({ timeoutMs }) {
   }
   run = null;
   let incompleteSockets = 0;
-  for (const conn of conns) if (conn.ready && conn.runCount < current.messages) incompleteSockets += 1;
+  for (const conn of conns)
+    if (conn.ready && conn.runCount < current.messages) incompleteSockets += 1;
   return {
     received: current.received,
     expected: current.expected,
@@ -259,3 +278,5 @@ process.on('message', async (msg) => {
 
 // Orphaned (harness killed): leave at once, dropping every socket.
 process.on('disconnect', () => process.exit(0));
+// Stopped by the harness: exit normally, so --cpu-prof (BENCH_WORKER_PROF) gets written.
+process.on('SIGTERM', () => process.exit(0));

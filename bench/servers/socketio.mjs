@@ -50,7 +50,11 @@ io.on('connection', (socket) => {
       return;
     }
     if (!isValidPublish(data)) {
-      socket.emit('error', { ref: data?.ref, code: 'BAD_REQUEST', message: 'topic and type required' });
+      socket.emit('error', {
+        ref: data?.ref,
+        code: 'BAD_REQUEST',
+        message: 'topic and type required',
+      });
       return;
     }
     const offset = nextOffset(data.topic);

@@ -65,7 +65,11 @@ export function startWsPeer(name, broadcast) {
       return;
     }
     if (!isValidPublish(data)) {
-      send(ws, 'error', { ref: data?.ref, code: 'BAD_REQUEST', message: 'topic and type required' });
+      send(ws, 'error', {
+        ref: data?.ref,
+        code: 'BAD_REQUEST',
+        message: 'topic and type required',
+      });
       return;
     }
     const offset = nextOffset(data.topic);
@@ -93,7 +97,8 @@ export function startWsPeer(name, broadcast) {
         send(ws, 'error', { code: 'BAD_FRAME', message: 'invalid JSON' });
         return;
       }
-      if (frame?.event === 'subscribe') subscribe(ws, topicList(frame.data?.topics), frame.data?.ref);
+      if (frame?.event === 'subscribe')
+        subscribe(ws, topicList(frame.data?.topics), frame.data?.ref);
       else if (frame?.event === 'publish') publish(ws, frame.data);
       else if (frame?.event === 'ping') send(ws, 'pong', { ref: frame.data?.ref });
       else send(ws, 'error', { code: 'UNKNOWN_EVENT', message: String(frame?.event) });
