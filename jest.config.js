@@ -38,6 +38,7 @@ module.exports = {
       displayName: 'e2e',
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/global-setup.ts',
     },
   ],
   // Real sockets and timers: more than the 5 s default (a global option; projects ignore it).

@@ -1,21 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../support/free-port';
 import { connect, tryConnect } from '../support/ws-client';
 
 const root = join(__dirname, '..', '..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForHealth(port: number, deadlineMs: number): Promise<void> {
   const deadline = Date.now() + deadlineMs;
@@ -37,10 +26,6 @@ async function waitForHealth(port: number, deadlineMs: number): Promise<void> {
 describe('demo process shutdown on SIGTERM', () => {
   let child: ChildProcess | undefined;
   let output = '';
-
-  beforeAll(() => {
-    execFileSync('npx', ['nest', 'build'], { cwd: root, stdio: 'pipe' });
-  }, 120_000);
 
   afterAll(() => {
     child?.kill('SIGKILL');

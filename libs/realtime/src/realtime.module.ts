@@ -24,6 +24,7 @@ import { RealtimeHealthIndicator } from './health/realtime.health';
 import { RealtimeCounters } from './metrics/realtime-counters';
 import { RealtimeMetricsService } from './metrics/realtime-metrics.service';
 import { resolveRealtimeOptions } from './options/resolve-options';
+import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
 import {
@@ -51,6 +52,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     },
     { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
     { provide: REALTIME_THROTTLER_STORAGE, useClass: FixedWindowStorage },
+    RedisConnections,
     RealtimeCounters,
     ConnectionRegistry,
     SubscriptionRegistry,

@@ -1,3 +1,4 @@
+import type { RedisOptions } from 'ioredis';
 import type { NamespacePolicy } from '../topics/topic-policy.interface';
 
 export type RealtimeProfile = 'development' | 'production' | 'secure' | 'high-scale';
@@ -78,5 +79,19 @@ export interface RealtimeModuleOptions {
     /** How long shutdown waits for clients to complete the close handshake. */
     graceMs?: number;
   };
-  engine?: { type: 'memory' };
+  /**
+   * Redis, shared by every instance: fan-out, history, revocations, limits and
+   * jobs. Setting it selects the Redis engine unless `engine.type` says otherwise.
+   */
+  redis?: RealtimeRedisOptions;
+  engine?: { type: 'memory' | 'redis' };
+}
+
+export interface RealtimeRedisOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. */
+  url?: string;
+  /** ioredis options (TLS, password, db, sentinels…), laid over what `url` gives. */
+  options?: RedisOptions;
+  /** Prefix of every key and channel, so several apps can share one Redis. */
+  keyPrefix?: string;
 }

@@ -69,7 +69,12 @@ export function resolveRealtimeOptions(
     },
     perMessageDeflate: options.perMessageDeflate ?? preset.perMessageDeflate ?? false,
     shutdown: { closeCode: shutdown.closeCode ?? 1001, graceMs: shutdown.graceMs ?? 3_000 },
-    engine: options.engine ?? { type: 'memory' },
+    redis: options.redis && {
+      url: options.redis.url,
+      options: options.redis.options ?? {},
+      keyPrefix: options.redis.keyPrefix ?? 'rt:',
+    },
+    engine: options.engine ?? { type: options.redis ? 'redis' : 'memory' },
   };
   validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));
   return resolved;

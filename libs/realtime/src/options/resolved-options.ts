@@ -1,3 +1,4 @@
+import type { RedisOptions } from 'ioredis';
 import type {
   JwtAlgorithm,
   RealtimeModuleOptions,
@@ -39,7 +40,8 @@ export interface ResolvedRealtimeOptions {
   history: { size: number; ttlSeconds: number; maxTopics: number };
   perMessageDeflate: boolean;
   shutdown: { closeCode: 1001 | 1012; graceMs: number };
-  engine: { type: 'memory' };
+  redis: { url: string | undefined; options: RedisOptions; keyPrefix: string } | undefined;
+  engine: { type: 'memory' | 'redis' };
 }
 
 export type { RealtimeModuleOptions };

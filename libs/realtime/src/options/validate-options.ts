@@ -43,7 +43,10 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   if (o.shutdown.closeCode !== 1001 && o.shutdown.closeCode !== 1012) {
     fail('shutdown.closeCode', 'must be 1001 or 1012');
   }
-  if (o.engine.type !== 'memory') fail('engine.type', 'must be "memory"');
+  if (o.engine.type !== 'memory' && o.engine.type !== 'redis') {
+    fail('engine.type', 'must be "memory" or "redis"');
+  }
+  if (o.engine.type === 'redis' && !o.redis) fail('redis', 'is required by the redis engine');
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
     validateRule(`topics.${namespace}.subscribe`, policy.subscribe);

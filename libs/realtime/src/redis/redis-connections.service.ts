@@ -1,0 +1,81 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import Redis, { type RedisOptions } from 'ioredis';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { REALTIME_OPTIONS } from '../realtime.constants';
+
+/**
+ * The library's own connections to Redis (never the host app's): one command
+ * connection shared by every service, and dedicated connections for whatever
+ * needs one of its own (pub/sub subscribers, blocking queue clients). Keys and
+ * channels are all built with `key()`, under the configured prefix, so several
+ * apps can share one Redis. Every connection opened here is closed on shutdown.
+ */
+@Injectable()
+export class RedisConnections implements OnApplicationShutdown {
+  private readonly logger = new Logger('Realtime');
+  private readonly settings: ResolvedRealtimeOptions['redis'];
+  private commandConnection: Redis | undefined;
+  private readonly opened = new Set<Redis>();
+
+  constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
+    this.settings = options.redis;
+  }
+
+  /** Whether the options configure Redis at all. */
+  get enabled(): boolean {
+    return this.settings !== undefined;
+  }
+
+  get keyPrefix(): string {
+    return this.settings?.keyPrefix ?? '';
+  }
+
+  /** A key or channel name under the prefix: `key('topic', 'orders')` → `rt:topic:orders`. */
+  key(...parts: string[]): string {
+    return this.keyPrefix + parts.join(':');
+  }
+
+  /** The shared command connection, opened on first use. */
+  get command(): Redis {
+    this.commandConnection ??= this.open('command');
+    return this.commandConnection;
+  }
+
+  /**
+   * A new connection of its own (a pub/sub subscriber, a queue's blocking
+   * client). It is closed with the others on shutdown, or by the caller.
+   */
+  open(name: string, overrides: RedisOptions = {}): Redis {
+    if (!this.settings) throw new Error('RealtimeModule: Redis is not configured (option "redis")');
+    const { url, options } = this.settings;
+    const settings: RedisOptions = { connectionName: `realtime:${name}`, ...options, ...overrides };
+    const connection = url ? new Redis(url, settings) : new Redis(settings);
+    // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
+    connection.on('error', (error: Error) =>
+      this.logger.warn(`redis ${name} connection: ${error.message}`),
+    );
+    connection.once('end', () => this.opened.delete(connection));
+    this.opened.add(connection);
+    return connection;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const connections = [...this.opened];
+    this.opened.clear();
+    this.commandConnection = undefined;
+    await Promise.all(connections.map((connection) => closeConnection(connection)));
+  }
+}
+
+/** QUIT when connected (pending replies still arrive), otherwise drop at once. */
+async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') {
+    try {
+      await connection.quit();
+      return;
+    } catch {
+      // fall through to disconnect
+    }
+  }
+  connection.disconnect();
+}

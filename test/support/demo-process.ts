@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import type { ClientOptions } from 'ws';
+import { ClientPool } from './client-pool';
+import { TEST_JWT_SECRET } from './demo-app';
+import { freePort } from './free-port';
+import type { ConnectResult, TestClient } from './ws-client';
+
+const root = join(__dirname, '..', '..');
+/** Built once per test run by test/global-setup.ts (`nest build`). */
+export const DEMO_MAIN = join(root, 'dist', 'src', 'main.js');
+
+const RELAXED_ENV: NodeJS.ProcessEnv = {
+  NODE_ENV: 'test',
+  JWT_SECRET: TEST_JWT_SECRET,
+  REALTIME_ALLOWED_ORIGINS: 'http://localhost:3000',
+  REALTIME_MAX_CONNECTIONS_PER_IP: '1000',
+  REALTIME_MAX_CONNECTIONS_PER_USER: '100',
+  REALTIME_CONNECT_RATE_PER_MIN: '100000',
+  REALTIME_MESSAGE_RATE_PER_MIN: '100000',
+};
+
+/**
+ * The demo app as a real process (`node dist/src/main.js`), for tests that
+ * need several instances on one Redis, or a crash. Its output is kept for
+ * assertions and for the failure message.
+ */
+export class DemoProcess {
+  output = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly pool = new ClientPool();
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = once(child, 'exit').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+    }));
+  }
+
+  /** Starts an instance on a free port and waits until /health answers (200 or 503). */
+  static async start(env: NodeJS.ProcessEnv = {}, port?: number): Promise<DemoProcess> {
+    const listenPort = port ?? (await freePort());
+    const child = spawn(process.execPath, [DEMO_MAIN], {
+      cwd: root,
+      env: { ...process.env, ...RELAXED_ENV, ...env, PORT: String(listenPort) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const instance = new DemoProcess(child, listenPort);
+    await instance.waitUntilListening();
+    return instance;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  wsUrl(query: Record<string, string> = {}): string {
+    const search = new URLSearchParams(query).toString();
+    return `ws://127.0.0.1:${this.port}/ws${search ? `?${search}` : ''}`;
+  }
+
+  async http(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: any; text: string }> {
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: response.status, body: parsed, text };
+  }
+
+  async token(userId: string, roles: string[] = [], ttlSeconds?: number): Promise<string> {
+    const response = await this.http('POST', '/auth/token', { userId, roles, ttlSeconds });
+    if (response.status !== 200) throw new Error(`token request failed: ${response.status}`);
+    return (response.body as { token: string }).token;
+  }
+
+  connect(query: Record<string, string> = {}, options: ClientOptions = {}): Promise<TestClient> {
+    return this.pool.connect(this.wsUrl(query), options);
+  }
+
+  tryConnect(
+    query: Record<string, string> = {},
+    options: ClientOptions = {},
+  ): Promise<ConnectResult> {
+    return this.pool.tryConnect(this.wsUrl(query), options);
+  }
+
+  /** SIGKILL: a crash, nothing closed cleanly. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM and wait for the exit; SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    await this.pool.closeAll((client) => Promise.resolve(client.socket.terminate()));
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  private async waitUntilListening(deadlineMs = 20_000): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) {
+        throw new Error(`demo exited with ${this.child.exitCode}:\n${this.output}`);
+      }
+      try {
+        await fetch(`${this.baseUrl}/health`);
+        return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`demo did not start listening:\n${this.output}`);
+  }
+}

@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { freePort } from './free-port';
+
+const START_DEADLINE_MS = 10_000;
+
+/**
+ * A real redis-server of the test's own, from the binary on PATH, on a free
+ * loopback port, keeping nothing on disk. Never the machine's Redis on 6379.
+ * Fault tests stop() and start() it again on the same port: the data is gone,
+ * as after a real restart without persistence.
+ */
+export class TestRedis {
+  private process: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort());
+    await redis.restart();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.process !== undefined;
+  }
+
+  /** Starts the server (again) on the same port and waits until it answers PING. */
+  async restart(): Promise<void> {
+    if (this.process) return;
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    this.process = child;
+    child.once('exit', () => {
+      if (this.process === child) this.process = undefined;
+    });
+    await this.waitUntilReady();
+  }
+
+  /** Stops the server (SIGKILL: no chance to flush anything) and waits for the exit. */
+  async stop(): Promise<void> {
+    const child = this.process;
+    if (!child) return;
+    this.process = undefined;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Runs one command over a raw connection (RESP), e.g. `command('FLUSHALL')`; resolves to the reply text. */
+  command(...args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(this.port, '127.0.0.1');
+      let reply = '';
+      socket.once('error', reject);
+      socket.on('data', (chunk) => {
+        reply += chunk.toString();
+        if (reply.endsWith('\r\n')) {
+          socket.end();
+          resolve(reply.trim());
+        }
+      });
+      const encoded = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
+      socket.write(`*${args.length}\r\n${encoded}`);
+    });
+  }
+
+  private async waitUntilReady(): Promise<void> {
+    const deadline = Date.now() + START_DEADLINE_MS;
+    while (Date.now() < deadline) {
+      try {
+        if ((await this.command('PING')) === '+PONG') return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`redis-server did not start on port ${this.port}`);
+  }
+}
