@@ -36,6 +36,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         .filter(Boolean),
       allowAnonymous: bool(env, 'REALTIME_ALLOW_ANONYMOUS', true),
       topics: demoTopicPolicies,
+      ...(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {}),
       limits: {
         maxConnections: int(env, 'REALTIME_MAX_CONNECTIONS', 10_000),
         maxConnectionsPerIp: int(env, 'REALTIME_MAX_CONNECTIONS_PER_IP', 10),
