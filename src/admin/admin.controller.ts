@@ -29,7 +29,7 @@ export class AdminController {
   }
 
   @Get('ws/stats')
-  stats(): RealtimeStats {
-    return this.realtime.stats();
+  stats(): Promise<RealtimeStats> {
+    return this.realtime.detailedStats();
   }
 }

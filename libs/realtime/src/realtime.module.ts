@@ -13,13 +13,13 @@ import { FanOutService } from './delivery/fan-out.service';
 import { SocketWriter } from './delivery/socket-writer.service';
 import { SubscriptionService } from './delivery/subscription.service';
 import { createEngine } from './engine/create-engine';
+import { EngineLifecycle } from './engine/engine-lifecycle.service';
 import { RealtimeExceptionFilter } from './gateway/realtime-exception.filter';
 import { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
 import { RealtimeGateway } from './gateway/realtime.gateway';
 import { MessageDispatcher } from './gateway/message-dispatcher';
 import { SessionService } from './gateway/session.service';
 import { HeartbeatScheduler } from './health/heartbeat.scheduler';
-import { HistorySweepScheduler } from './health/history-sweep.scheduler';
 import { RealtimeHealthIndicator } from './health/realtime.health';
 import { RealtimeCounters } from './metrics/realtime-counters';
 import { RealtimeMetricsService } from './metrics/realtime-metrics.service';
@@ -27,8 +27,10 @@ import { resolveRealtimeOptions } from './options/resolve-options';
 import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
+import { randomUUID } from 'node:crypto';
 import {
   REALTIME_ENGINE,
+  REALTIME_INSTANCE_ID,
   REALTIME_OPTIONS,
   REALTIME_THROTTLER_STORAGE,
 } from './realtime.constants';
@@ -50,7 +52,12 @@ import { TopicAccessService } from './topics/topic-access.service';
       useFactory: resolveRealtimeOptions,
       inject: [REALTIME_MODULE_OPTIONS],
     },
-    { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
+    { provide: REALTIME_INSTANCE_ID, useFactory: randomUUID },
+    {
+      provide: REALTIME_ENGINE,
+      useFactory: createEngine,
+      inject: [REALTIME_OPTIONS, RedisConnections],
+    },
     { provide: REALTIME_THROTTLER_STORAGE, useClass: FixedWindowStorage },
     RedisConnections,
     RealtimeCounters,
@@ -72,12 +79,13 @@ import { TopicAccessService } from './topics/topic-access.service';
     MessageDispatcher,
     RealtimeLifecycleService,
     HeartbeatScheduler,
-    HistorySweepScheduler,
+    EngineLifecycle,
     RealtimeHealthIndicator,
     RealtimeMetricsService,
   ],
   exports: [
     REALTIME_OPTIONS,
+    REALTIME_INSTANCE_ID,
     BroadcastService,
     RevocationService,
     RealtimeLifecycleService,

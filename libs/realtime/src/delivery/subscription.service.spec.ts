@@ -18,13 +18,16 @@ import { SubscriptionService } from './subscription.service';
 /** The memory engine, answering recoveries only when the test says so (as a networked engine would, later). */
 class SlowRecoveryEngine extends MemoryEngine {
   private gates: Array<() => void> = [];
+  private answering = false;
 
   override async recover(topic: string, since: string | undefined): Promise<Recovery> {
-    await new Promise<void>((resolve) => this.gates.push(resolve));
+    if (!this.answering) await new Promise<void>((resolve) => this.gates.push(resolve));
     return super.recover(topic, since);
   }
 
+  /** Answers the recoveries asked so far and every later one. */
   answer(): void {
+    this.answering = true;
     this.gates.splice(0).forEach((open) => open());
   }
 }
@@ -41,6 +44,7 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
     engine = new SlowRecoveryEngine({
       historySize: 100,
       historyTtlMs: 60_000,
+      historyMaxBytes: 1_000_000,
       maxHistoryTopics: 10,
     });
     const counters = new RealtimeCounters();

@@ -1,12 +1,34 @@
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import type { RedisConnections } from '../redis/redis-connections.service';
+import type { EngineHistoryOptions } from './memory.engine';
 import { MemoryEngine } from './memory.engine';
 import type { RealtimeEngine } from './realtime-engine.port';
+import { RedisEngine } from './redis/redis.engine';
 
-/** Picks the engine named by the options; the rest of the library sees only the port. */
-export function createEngine(options: ResolvedRealtimeOptions): RealtimeEngine {
-  return new MemoryEngine({
+/**
+ * Picks the engine named by the resolved options (`engine.type`, `redis` by
+ * default when `redis` is set), at run time: `forRoot` and `forRootAsync`
+ * (options from a ConfigService) choose alike and need no static
+ * declaration. Nothing above the port knows which one runs.
+ */
+export function createEngine(
+  options: ResolvedRealtimeOptions,
+  redis: RedisConnections,
+): RealtimeEngine {
+  if (options.engine.type === 'redis') {
+    return new RedisEngine(redis, {
+      ...historyOptions(options),
+      maxRevocations: options.limits.maxTrackedKeys,
+    });
+  }
+  return new MemoryEngine(historyOptions(options));
+}
+
+export function historyOptions(options: ResolvedRealtimeOptions): EngineHistoryOptions {
+  return {
     historySize: options.history.size,
+    historyMaxBytes: options.history.maxBytes,
     historyTtlMs: options.history.ttlSeconds * 1000,
     maxHistoryTopics: options.history.maxTopics,
-  });
+  };
 }

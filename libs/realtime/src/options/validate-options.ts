@@ -36,6 +36,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   positiveInteger('history.size', o.history.size);
   positiveInteger('history.ttlSeconds', o.history.ttlSeconds);
   positiveInteger('history.maxTopics', o.history.maxTopics);
+  positiveInteger('history.maxBytes', o.history.maxBytes);
   if (o.heartbeat.pongTimeoutMs >= o.heartbeat.intervalMs) {
     fail('heartbeat.pongTimeoutMs', 'must be shorter than heartbeat.intervalMs');
   }

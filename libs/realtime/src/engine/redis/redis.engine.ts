@@ -1,0 +1,364 @@
+import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { RedisConnections } from '../../redis/redis-connections.service';
+import { EngineUnavailableError } from '../engine-unavailable.error';
+import type { EngineHistoryOptions } from '../memory.engine';
+import { isAfterOffset, parseOffset } from '../offset';
+import type {
+  EngineCommand,
+  EngineMessage,
+  EngineSink,
+  EngineStats,
+  RealtimeEngine,
+  Recovery,
+  RevokeCommand,
+} from '../realtime-engine.port';
+import { PUBLISH_SCRIPT, RECOVER_SCRIPT, REVOKE_SCRIPT } from './redis-engine.scripts';
+
+export interface RedisEngineOptions extends EngineHistoryOptions {
+  /** Revocations kept in Redis at most (the oldest expiry goes first). */
+  maxRevocations: number;
+  /** How long start() waits for Redis before the app starts unhealthy. */
+  startTimeoutMs?: number;
+}
+
+const START_TIMEOUT_MS = 5_000;
+const PING_TIMEOUT_MS = 1_000;
+/** Channels per SUBSCRIBE when re-subscribing after a reconnect. */
+const SUBSCRIBE_BATCH = 500;
+
+type StreamEntry = [id: string, fields: string[]];
+type RecoverReply = [epoch: string, sequence: number, recovered?: 0 | 1, entries?: StreamEntry[]];
+
+interface ScriptedRedis {
+  realtimePublish(...args: (string | number)[]): Promise<[string, string]>;
+  realtimeRecover(...args: (string | number)[]): Promise<RecoverReply>;
+  realtimeRevoke(...args: (string | number)[]): Promise<number>;
+}
+
+/**
+ * Every instance on one Redis is one server. A publish runs one Lua script
+ * that assigns the offset, appends to the topic's history stream and
+ * PUBLISHes to the topic's channel, so every instance receives a topic's
+ * messages in offset order. An instance SUBSCRIBEs to a topic's channel only
+ * while it has local subscribers (watch/unwatch), so it gets none of the
+ * traffic its clients don't need. Commands (broadcast, per-user send,
+ * disconnect, revoke) go over one channel that every instance subscribes
+ * to; revocations are also kept in Redis until they expire, and replayed to
+ * the sink whenever the subscriber (re)connects.
+ *
+ * When Redis is unreachable, publish and commands reject at once with
+ * EngineUnavailableError (no offline queue: nothing is held to be sent
+ * later), and the engine is unhealthy. ioredis reconnects; the engine then
+ * re-subscribes to every watched channel.
+ */
+export class RedisEngine implements RealtimeEngine {
+  readonly name = 'redis';
+  private readonly logger = new Logger('Realtime');
+  private readonly watched = new Set<string>();
+  private readonly topicChannelPrefix: string;
+  private readonly commandChannel: string;
+  private sink: EngineSink | undefined;
+  private subscriber: Redis | undefined;
+  /** True once the subscriber has (re)subscribed to every channel since it last connected. */
+  private synced = false;
+  private onSynced: (() => void) | undefined;
+  private refresher: NodeJS.Timeout | undefined;
+  private closed = false;
+  private published = 0;
+  private received = 0;
+
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly options: RedisEngineOptions,
+  ) {
+    this.topicChannelPrefix = redis.key('topic', '');
+    this.commandChannel = redis.key('commands');
+  }
+
+  attach(sink: EngineSink): void {
+    this.sink = sink;
+  }
+
+  async start(): Promise<void> {
+    const command = this.redis.command;
+    command.defineCommand('realtimePublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    command.defineCommand('realtimeRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
+    command.defineCommand('realtimeRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
+    const subscriber = this.redis.open('subscriber', {
+      autoResubscribe: false,
+      enableOfflineQueue: false,
+    });
+    this.subscriber = subscriber;
+    subscriber.on('message', this.onMessage);
+    subscriber.on('ready', () => void this.resync(subscriber));
+    subscriber.on('close', () => (this.synced = false));
+    const refreshMs = Math.min(60_000, Math.max(100, this.options.historyTtlMs / 3));
+    this.refresher = setInterval(() => void this.refreshWatched(), refreshMs);
+    this.refresher.unref();
+    const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
+    const synced = new Promise<boolean>((resolve) => {
+      this.onSynced = () => resolve(true);
+      setTimeout(() => resolve(false), timeoutMs).unref();
+    });
+    if (!(await synced)) {
+      this.logger.warn(`Redis not reachable after ${timeoutMs} ms: starting unhealthy, retrying`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.refresher);
+    this.refresher = undefined;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.synced = false;
+    if (subscriber) {
+      subscriber.off('message', this.onMessage);
+      await subscriber.quit().catch(() => subscriber.disconnect());
+    }
+  }
+
+  async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
+    const data = JSON.stringify([type, payload ?? null]);
+    const { historySize, historyMaxBytes, historyTtlMs, maxHistoryTopics } = this.options;
+    const [offset, ts] = await this.run((redis) =>
+      redis.realtimePublish(
+        this.redis.key('meta', topic),
+        this.redis.key('history', topic),
+        this.redis.key('topics'),
+        this.topicChannelPrefix + topic,
+        data,
+        historySize,
+        historyMaxBytes,
+        historyTtlMs,
+        maxHistoryTopics,
+        topic,
+        this.redis.key('meta', ''),
+        this.redis.key('history', ''),
+      ),
+    );
+    this.published++;
+    return { topic, type, payload, offset, ts: Number(ts) };
+  }
+
+  async command(command: EngineCommand): Promise<void> {
+    const message = JSON.stringify(command);
+    if (command.kind === 'revoke') {
+      await this.run((redis) =>
+        redis.realtimeRevoke(
+          this.redis.key('revocations'),
+          this.redis.key('revocations', 'expiry'),
+          revocationField(command),
+          message,
+          command.expiresAt,
+          this.options.maxRevocations,
+          this.commandChannel,
+        ),
+      );
+      return;
+    }
+    await this.run((redis) => redis.publish(this.commandChannel, message));
+  }
+
+  async recover(topic: string, since: string | undefined): Promise<Recovery> {
+    const position = since === undefined ? undefined : parseOffset(since);
+    const [epoch, sequence, recovered, entries] = await this.run((redis) =>
+      redis.realtimeRecover(
+        this.redis.key('meta', topic),
+        this.redis.key('history', topic),
+        // An offset that does not parse can match no epoch.
+        since === undefined ? '' : String(position?.epoch ?? 'none'),
+        position?.sequence ?? 0,
+        this.options.historyTtlMs,
+      ),
+    );
+    const offset = `${epoch}-${sequence}`;
+    if (since === undefined) return { offset, recovered: undefined, messages: [] };
+    if (recovered !== 1) return { offset, recovered: false, messages: [] };
+    const messages = (entries ?? []).map(([id, fields]) =>
+      decodeEntry(topic, `${epoch}-${id.slice(0, id.indexOf('-'))}`, fields),
+    );
+    return { offset, recovered: true, messages };
+  }
+
+  async watch(topic: string): Promise<void> {
+    const subscriber = this.subscriber;
+    if (subscriber?.status !== 'ready') {
+      throw new EngineUnavailableError(
+        `Redis subscriber is ${subscriber?.status ?? 'not started'}`,
+      );
+    }
+    this.watched.add(topic);
+    try {
+      await subscriber.subscribe(this.topicChannelPrefix + topic);
+    } catch (error) {
+      this.watched.delete(topic);
+      throw new EngineUnavailableError((error as Error).message);
+    }
+  }
+
+  async unwatch(topic: string): Promise<void> {
+    this.watched.delete(topic);
+    // Not subscribed while disconnected: the re-subscription after a reconnect leaves it out.
+    if (this.subscriber?.status !== 'ready') return;
+    await this.subscriber.unsubscribe(this.topicChannelPrefix + topic).catch(() => undefined);
+  }
+
+  isAfter(offset: string, head: string): boolean {
+    return isAfterOffset(offset, head);
+  }
+
+  async stats(): Promise<EngineStats> {
+    const roundTripMs = await this.ping();
+    let historyTopics = 0;
+    if (roundTripMs !== undefined) {
+      historyTopics = await this.redis.command.zcard(this.redis.key('topics')).catch(() => 0);
+    }
+    return {
+      engine: this.name,
+      state: this.state(roundTripMs),
+      historyTopics,
+      watchedTopics: this.watched.size,
+      published: this.published,
+      received: this.received,
+      ...(roundTripMs === undefined ? {} : { roundTripMs }),
+    };
+  }
+
+  async isHealthy(): Promise<boolean> {
+    return this.state(await this.ping()) === 'up';
+  }
+
+  private state(roundTripMs: number | undefined): string {
+    const command = this.redis.command.status;
+    if (command !== 'ready') return `command connection ${command}`;
+    if (!this.synced) return `subscriber ${this.subscriber?.status ?? 'closed'}`;
+    return roundTripMs === undefined ? 'no answer to PING' : 'up';
+  }
+
+  /** Round trip of a PING in ms, or undefined when Redis does not answer in time. */
+  private async ping(): Promise<number | undefined> {
+    const command = this.redis.command;
+    if (command.status !== 'ready') return undefined;
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), PING_TIMEOUT_MS);
+    });
+    try {
+      const answered = await Promise.race([command.ping().then(() => true), timeout]);
+      return answered ? Math.round((performance.now() - started) * 1000) / 1000 : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs a command now, or rejects at once when the command connection is not ready. */
+  private async run<T>(send: (redis: Redis & ScriptedRedis) => Promise<T>): Promise<T> {
+    const command = this.redis.command;
+    if (command.status !== 'ready') {
+      throw new EngineUnavailableError(`Redis connection is ${command.status}`);
+    }
+    try {
+      return await send(command as Redis & ScriptedRedis);
+    } catch (error) {
+      throw new EngineUnavailableError((error as Error).message);
+    }
+  }
+
+  /** After every (re)connect: subscribe to the command channel and every watched topic, then replay revocations. */
+  private async resync(subscriber: Redis): Promise<void> {
+    if (this.closed) return;
+    try {
+      const channels = [
+        this.commandChannel,
+        ...[...this.watched].map((t) => this.topicChannelPrefix + t),
+      ];
+      for (let i = 0; i < channels.length; i += SUBSCRIBE_BATCH) {
+        await subscriber.subscribe(...channels.slice(i, i + SUBSCRIBE_BATCH));
+      }
+      await this.replayRevocations();
+      this.synced = true;
+      this.onSynced?.();
+      this.onSynced = undefined;
+    } catch (error) {
+      this.logger.warn(`Redis re-subscription failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** Hands every stored, unexpired revocation to the sink (a node started later learns earlier ones). */
+  private async replayRevocations(): Promise<void> {
+    const stored = await this.redis.command.hvals(this.redis.key('revocations'));
+    const now = Date.now();
+    for (const raw of stored) {
+      const command = parseCommand(raw);
+      if (command?.kind === 'revoke' && command.expiresAt > now) this.sink?.execute(command);
+    }
+  }
+
+  /** Keeps the epoch of topics with local subscribers alive while they wait for a first publish. */
+  private async refreshWatched(): Promise<void> {
+    const command = this.redis.command;
+    if (command.status !== 'ready' || this.watched.size === 0) return;
+    const pipeline = command.pipeline();
+    for (const topic of this.watched) {
+      pipeline.pexpire(this.redis.key('meta', topic), this.options.historyTtlMs * 2);
+    }
+    await pipeline.exec().catch(() => undefined);
+  }
+
+  private readonly onMessage = (channel: string, raw: string): void => {
+    if (channel === this.commandChannel) {
+      const command = parseCommand(raw);
+      if (command) this.sink?.execute(command);
+      return;
+    }
+    if (!channel.startsWith(this.topicChannelPrefix)) return;
+    this.received++;
+    const topic = channel.slice(this.topicChannelPrefix.length);
+    if (!this.watched.has(topic)) return;
+    const offsetEnd = raw.indexOf(' ');
+    const tsEnd = raw.indexOf(' ', offsetEnd + 1);
+    const message = decodeData(
+      topic,
+      raw.slice(0, offsetEnd),
+      Number(raw.slice(offsetEnd + 1, tsEnd)),
+      raw.slice(tsEnd + 1),
+    );
+    if (message) this.sink?.deliver(message);
+  };
+}
+
+function revocationField(command: RevokeCommand): string {
+  return command.userId !== undefined ? `user:${command.userId}` : `token:${command.tokenId}`;
+}
+
+function decodeEntry(topic: string, offset: string, fields: string[]): EngineMessage {
+  const value = (name: string) => fields[fields.indexOf(name) + 1];
+  return decodeData(topic, offset, Number(value('t')), value('d')) as EngineMessage;
+}
+
+function decodeData(
+  topic: string,
+  offset: string,
+  ts: number,
+  data: string,
+): EngineMessage | undefined {
+  try {
+    const [type, payload] = JSON.parse(data) as [string, unknown];
+    return { topic, type, payload, offset, ts };
+  } catch {
+    return undefined;
+  }
+}
+
+function parseCommand(raw: string): EngineCommand | undefined {
+  try {
+    return JSON.parse(raw) as EngineCommand;
+  } catch {
+    return undefined;
+  }
+}
