@@ -97,26 +97,28 @@ export class RedisEngine implements RealtimeEngine {
     this.refresher = setInterval(() => void this.refreshWatched(), refreshMs);
     this.refresher.unref();
     const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
     const synced = new Promise<boolean>((resolve) => {
       this.onSynced = () => resolve(true);
-      setTimeout(() => resolve(false), timeoutMs).unref();
+      timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    if (!(await synced)) {
+    const ready = await synced;
+    clearTimeout(timer);
+    if (!ready) {
       this.logger.warn(`Redis not reachable after ${timeoutMs} ms: starting unhealthy, retrying`);
     }
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     clearInterval(this.refresher);
     this.refresher = undefined;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.synced = false;
-    if (subscriber) {
-      subscriber.off('message', this.onMessage);
-      await subscriber.quit().catch(() => subscriber.disconnect());
-    }
+    // The subscriber itself is closed with the other connections by RedisConnections.
+    subscriber?.off('message', this.onMessage);
+    return Promise.resolve();
   }
 
   async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
