@@ -51,6 +51,13 @@ describe('a Redis outage under live clients', () => {
     await healthBecomes(b, 503);
     await healthBecomes(c, 503);
 
+    const health = await b.http('GET', '/health');
+    expect(health.body).toMatchObject({
+      status: 'error',
+      error: { realtime: { engine: 'redis' } },
+    });
+    expect((await b.http('GET', '/metrics')).text).toMatch(/^realtime_engine_up 0$/m);
+
     // Local clients are served: requests that need no Redis are answered.
     for (const client of [onB, onC]) expect((await client.request('ping')).event).toBe('pong');
     const started = Date.now();
@@ -68,6 +75,9 @@ describe('a Redis outage under live clients', () => {
     await redis.restart();
     await healthBecomes(b, 200);
     await healthBecomes(c, 200);
+    const metrics = (await b.http('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^realtime_engine_up 1$/m);
+    expect(metrics).toMatch(/^realtime_engine_round_trip_seconds 0\.\d+/m);
 
     const after = await onB.request('publish', { topic: 'chat:fault', type: 'x', payload: 2 });
     expect(after.event).toBe('published');

@@ -84,6 +84,20 @@ describe('RedisEngine across instances', () => {
     expect(new Set(sent.map((m) => m.offset))).toEqual(new Set(order(c)));
   });
 
+  it('fills the gap when its subscriber reconnected while others published: no loss, no duplicate', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    const first = await a.engine.publish('t', 'x', 1);
+    await eventually(() => b.delivered.length === 1);
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    const missed = [await a.engine.publish('t', 'x', 2), await a.engine.publish('t', 'x', 3)];
+    await eventually(() => b.engine['synced'] === false || b.delivered.length === 3);
+    await eventually(() => b.engine['synced'] === true, 5_000);
+    const live = await a.engine.publish('t', 'x', 4);
+    await eventually(() => b.delivered.length === 4);
+    expect(b.delivered).toEqual([first, ...missed, live]);
+  });
+
   it('recovers on another instance', async () => {
     const [a, b] = [await redisNode(), await redisNode()];
     await a.engine.watch('t');

@@ -56,6 +56,10 @@ export class RedisEngine implements RealtimeEngine {
   readonly name = 'redis';
   private readonly logger = new Logger('Realtime');
   private readonly watched = new Set<string>();
+  /** The last offset handed to the sink per watched topic: where to catch up from after a reconnect. */
+  private readonly lastDelivered = new Map<string, string>();
+  /** Topics catching up after a reconnect: live messages wait here until the missed ones are out. */
+  private catchingUp: Map<string, EngineMessage[]> | undefined;
   private readonly topicChannelPrefix: string;
   private readonly commandChannel: string;
   private sink: EngineSink | undefined;
@@ -202,6 +206,7 @@ export class RedisEngine implements RealtimeEngine {
 
   async unwatch(topic: string): Promise<void> {
     this.watched.delete(topic);
+    this.lastDelivered.delete(topic);
     // Not subscribed while disconnected: the re-subscription after a reconnect leaves it out.
     if (this.subscriber?.status !== 'ready') return;
     await this.subscriber.unsubscribe(this.topicChannelPrefix + topic).catch(() => undefined);
@@ -274,6 +279,8 @@ export class RedisEngine implements RealtimeEngine {
   /** After every (re)connect: subscribe to the command channel and every watched topic, then replay revocations. */
   private async resync(subscriber: Redis): Promise<void> {
     if (this.closed) return;
+    // Live messages wait from the first SUBSCRIBE on, until the missed ones are delivered.
+    const waiting = this.holdBackLive();
     try {
       const channels = [
         this.commandChannel,
@@ -282,13 +289,73 @@ export class RedisEngine implements RealtimeEngine {
       for (let i = 0; i < channels.length; i += SUBSCRIBE_BATCH) {
         await subscriber.subscribe(...channels.slice(i, i + SUBSCRIBE_BATCH));
       }
+      await this.commandReady();
       await this.replayRevocations();
+      await this.catchUp(waiting);
       this.synced = true;
       this.onSynced?.();
       this.onSynced = undefined;
     } catch (error) {
       this.logger.warn(`Redis re-subscription failed: ${(error as Error).message}`);
+    } finally {
+      this.releaseLive(waiting);
     }
+  }
+
+  /** Waits (bounded) for the command connection, which reconnects on its own schedule. */
+  private async commandReady(): Promise<void> {
+    const command = this.redis.command;
+    if (command.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        command.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, START_TIMEOUT_MS);
+      command.once('ready', done);
+    });
+  }
+
+  /** Topics delivered before this (re)connect: their live messages are held until caught up. */
+  private holdBackLive(): Map<string, EngineMessage[]> {
+    const topics = [...this.lastDelivered.keys()].filter((topic) => this.watched.has(topic));
+    const waiting = new Map(topics.map((topic): [string, EngineMessage[]] => [topic, []]));
+    this.catchingUp = waiting;
+    return waiting;
+  }
+
+  /**
+   * Messages published while the subscriber was away (Redis itself up, for
+   * the publishers) are read back from history and delivered before the
+   * live ones that arrived meanwhile, so local subscribers see no gap. When
+   * the history no longer has them (Redis restarted or flushed), the next
+   * offsets carry a new epoch, and a client that reconnects with `since` is
+   * told `recovered: false`.
+   */
+  private async catchUp(waiting: Map<string, EngineMessage[]>): Promise<void> {
+    for (const [topic, live] of [...waiting]) {
+      const since = this.lastDelivered.get(topic) as string;
+      const recovery = await this.recover(topic, since).catch(() => undefined);
+      for (const message of recovery?.messages ?? []) this.deliverLive(message);
+      waiting.delete(topic);
+      const last = this.lastDelivered.get(topic) ?? since;
+      for (const message of live) {
+        if (isAfterOffset(message.offset, last)) this.deliverLive(message);
+      }
+    }
+  }
+
+  /** Whatever is still held back (a failed catch-up) goes out as it came. */
+  private releaseLive(waiting: Map<string, EngineMessage[]>): void {
+    if (this.catchingUp === waiting) this.catchingUp = undefined;
+    for (const live of waiting.values()) for (const message of live) this.deliverLive(message);
+    waiting.clear();
+  }
+
+  private deliverLive(message: EngineMessage): void {
+    this.lastDelivered.set(message.topic, message.offset);
+    this.sink?.deliver(message);
   }
 
   /** Hands every stored, unexpired revocation to the sink (a node started later learns earlier ones). */
@@ -330,7 +397,10 @@ export class RedisEngine implements RealtimeEngine {
       Number(raw.slice(offsetEnd + 1, tsEnd)),
       raw.slice(tsEnd + 1),
     );
-    if (message) this.sink?.deliver(message);
+    if (!message) return;
+    const waiting = this.catchingUp?.get(topic);
+    if (waiting) waiting.push(message);
+    else this.deliverLive(message);
   };
 }
 
