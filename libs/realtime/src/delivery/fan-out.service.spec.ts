@@ -22,9 +22,7 @@ describe('FanOutService', () => {
     pairs = await openSocketPairs(recipients);
     const options = resolveRealtimeOptions({ topics: { news: { subscribe: 'public' } } });
     engine = new MemoryEngine({
-      historySize: 10,
-      historyMaxBytes: 1_000_000,
-      historyTtlMs: 60_000,
+      history: { size: 10, maxBytes: 1_000_000, ttlMs: 60_000 },
       maxHistoryTopics: 10,
     });
     counters = new RealtimeCounters();

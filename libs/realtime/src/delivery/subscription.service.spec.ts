@@ -42,9 +42,7 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
     pairs = await openSocketPairs(1);
     const options = resolveRealtimeOptions({ topics: { news: { subscribe: 'public' } } });
     engine = new SlowRecoveryEngine({
-      historySize: 100,
-      historyTtlMs: 60_000,
-      historyMaxBytes: 1_000_000,
+      history: { size: 100, maxBytes: 1_000_000, ttlMs: 60_000 },
       maxHistoryTopics: 10,
     });
     const counters = new RealtimeCounters();

@@ -1,6 +1,6 @@
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import type { RedisConnections } from '../redis/redis-connections.service';
-import type { EngineHistoryOptions } from './memory.engine';
+import type { EngineHistoryOptions, HistoryLimits } from './history-limits';
 import { MemoryEngine } from './memory.engine';
 import type { RealtimeEngine } from './realtime-engine.port';
 import { RedisEngine } from './redis/redis.engine';
@@ -25,10 +25,23 @@ export function createEngine(
 }
 
 export function historyOptions(options: ResolvedRealtimeOptions): EngineHistoryOptions {
+  const namespaces: Record<string, Partial<HistoryLimits>> = {};
+  for (const [namespace, policy] of Object.entries(options.topics)) {
+    if (!policy.history) continue;
+    const { size, maxBytes, ttlSeconds } = policy.history;
+    namespaces[namespace] = {
+      ...(size === undefined ? {} : { size }),
+      ...(maxBytes === undefined ? {} : { maxBytes }),
+      ...(ttlSeconds === undefined ? {} : { ttlMs: ttlSeconds * 1000 }),
+    };
+  }
   return {
-    historySize: options.history.size,
-    historyMaxBytes: options.history.maxBytes,
-    historyTtlMs: options.history.ttlSeconds * 1000,
+    history: {
+      size: options.history.size,
+      maxBytes: options.history.maxBytes,
+      ttlMs: options.history.ttlSeconds * 1000,
+    },
+    namespaces,
     maxHistoryTopics: options.history.maxTopics,
   };
 }

@@ -1,9 +1,9 @@
 import { MemoryEngine, type MemoryEngineOptions } from './memory.engine';
-import { CONTRACT_HISTORY, engineContract } from './realtime-engine.contract';
+import { type ContractHistory, contractHistory, engineContract } from './realtime-engine.contract';
 import type { EngineCommand, EngineMessage } from './realtime-engine.port';
 
-function memoryNode(options: Partial<MemoryEngineOptions> = {}) {
-  const engine = new MemoryEngine({ ...CONTRACT_HISTORY, ...options });
+function memoryNode(history: ContractHistory = {}, options: Partial<MemoryEngineOptions> = {}) {
+  const engine = new MemoryEngine({ ...contractHistory(history), ...options });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
   engine.attach({ deliver: (m) => delivered.push(m), execute: (c) => executed.push(c) });
@@ -24,7 +24,7 @@ describe('MemoryEngine', () => {
 
   it('sweeps expired history but keeps the epoch of watched topics', async () => {
     jest.useFakeTimers({ now: 1_000_000 });
-    const { engine } = memoryNode({ historyTtlMs: 1_000 });
+    const { engine } = memoryNode({ ttlMs: 1_000 });
     await engine.publish('idle', 'x', 1);
     await engine.watch('watched');
     const watched = await engine.publish('watched', 'x', 1);
@@ -38,7 +38,7 @@ describe('MemoryEngine', () => {
 
   it('owns its sweep timer: start() runs it, close() clears it', async () => {
     jest.useFakeTimers({ now: 1_000_000 });
-    const { engine } = memoryNode({ historyTtlMs: 1_000, sweepIntervalMs: 500 });
+    const { engine } = memoryNode({ ttlMs: 1_000 }, { sweepIntervalMs: 500 });
     await engine.start();
     await engine.publish('t', 'x', 1);
     jest.advanceTimersByTime(2_000);

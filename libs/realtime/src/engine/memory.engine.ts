@@ -1,3 +1,4 @@
+import { type EngineHistoryOptions, HistoryLimitsResolver } from './history-limits';
 import { EpochClock, formatOffset, isAfterOffset, parseOffset } from './offset';
 import type {
   EngineCommand,
@@ -8,16 +9,6 @@ import type {
   Recovery,
 } from './realtime-engine.port';
 import { TopicHistory } from './topic-history';
-
-export interface EngineHistoryOptions {
-  /** Messages kept per topic. */
-  historySize: number;
-  /** Bytes kept per topic (the JSON of type and payload); the oldest go first. */
-  historyMaxBytes: number;
-  historyTtlMs: number;
-  /** Topics whose history is kept at once; the least recently published is forgotten first. */
-  maxHistoryTopics: number;
-}
 
 export interface MemoryEngineOptions extends EngineHistoryOptions {
   /** How often expired history is dropped. */
@@ -47,11 +38,14 @@ export class MemoryEngine implements RealtimeEngine {
   private readonly idle = new Map<string, Head>();
   private readonly watched = new Set<string>();
   private readonly epochs = new EpochClock();
+  private readonly limits: HistoryLimitsResolver;
   private sink: EngineSink | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private published = 0;
 
-  constructor(private readonly options: MemoryEngineOptions) {}
+  constructor(private readonly options: MemoryEngineOptions) {
+    this.limits = new HistoryLimitsResolver(options);
+  }
 
   attach(sink: EngineSink): void {
     this.sink = sink;
@@ -114,10 +108,9 @@ export class MemoryEngine implements RealtimeEngine {
 
   /** Drops expired history; a watched topic keeps its epoch. Returns how many topics lost their history. */
   sweep(now: number): number {
-    const cutoff = now - this.options.historyTtlMs;
     let forgotten = 0;
     for (const [topic, history] of this.histories) {
-      history.dropOlderThan(cutoff);
+      history.dropOlderThan(now - history.ttlMs);
       if (history.size > 0) continue;
       this.histories.delete(topic);
       if (this.watched.has(topic)) {
@@ -149,7 +142,7 @@ export class MemoryEngine implements RealtimeEngine {
   private recoverNow(topic: string, since: string | undefined): Recovery {
     const now = Date.now();
     const history = this.histories.get(topic);
-    history?.dropOlderThan(now - this.options.historyTtlMs);
+    if (history) history.dropOlderThan(now - history.ttlMs);
     const head: Head = history ?? this.headOf(topic, now);
     const offset = formatOffset(head.epoch, head.sequence);
     if (since === undefined) return { offset, recovered: undefined, messages: [] };
@@ -180,12 +173,7 @@ export class MemoryEngine implements RealtimeEngine {
     } else {
       const head = this.idle.get(topic) ?? { epoch: this.epochs.next(now), sequence: 0 };
       this.idle.delete(topic);
-      history = new TopicHistory(
-        head.epoch,
-        head.sequence,
-        this.options.historySize,
-        this.options.historyMaxBytes,
-      );
+      history = new TopicHistory(head.epoch, head.sequence, this.limits.of(topic));
       if (this.histories.size >= this.options.maxHistoryTopics) {
         this.histories.delete(this.histories.keys().next().value as string);
       }

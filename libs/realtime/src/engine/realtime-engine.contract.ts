@@ -5,14 +5,21 @@ import type {
   RealtimeEngine,
   RevokeCommand,
 } from './realtime-engine.port';
-import type { EngineHistoryOptions } from './memory.engine';
+import type { EngineHistoryOptions, HistoryLimits } from './history-limits';
 
-export const CONTRACT_HISTORY: EngineHistoryOptions = {
-  historySize: 3,
-  historyMaxBytes: 10_000,
-  historyTtlMs: 60_000,
-  maxHistoryTopics: 10,
-};
+/** What a test may change of the contract's history options. */
+export type ContractHistory = Partial<HistoryLimits> &
+  Partial<Pick<EngineHistoryOptions, 'maxHistoryTopics' | 'namespaces'>>;
+
+/** The contract's history options: 3 messages, 10 kB, a minute, 10 topics; overridden by `history`. */
+export function contractHistory(history: ContractHistory = {}): EngineHistoryOptions {
+  const { maxHistoryTopics = 10, namespaces, ...limits } = history;
+  return {
+    history: { size: 3, maxBytes: 10_000, ttlMs: 60_000, ...limits },
+    namespaces,
+    maxHistoryTopics,
+  };
+}
 
 /** A node of the engine under test, with what its sink received. */
 export interface EngineNode {
@@ -26,7 +33,7 @@ export interface EngineNode {
  * `history`. Nodes made by one call of a test share their backend (one
  * Redis), so a second node is another instance of the same server.
  */
-export type EngineNodeFactory = (history?: Partial<EngineHistoryOptions>) => Promise<EngineNode>;
+export type EngineNodeFactory = (history?: ContractHistory) => Promise<EngineNode>;
 
 /** Resolves once `done()` holds; bounded, so a broken engine fails the test instead of hanging it. */
 export async function eventually(done: () => boolean, timeoutMs = 3_000): Promise<void> {
@@ -84,7 +91,7 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
     });
 
     it('answers recovered: false for offsets it cannot serve', async () => {
-      const { engine } = await node({ historySize: 2 });
+      const { engine } = await node({ size: 2 });
       const messages: EngineMessage[] = [];
       for (let i = 0; i < 4; i++) messages.push(await engine.publish('t', 'x', i));
       const epoch = parseOffset(messages[0].offset)?.epoch;
@@ -99,7 +106,7 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
     });
 
     it('bounds history in bytes as well as in count, the oldest going first', async () => {
-      const { engine } = await node({ historySize: 100, historyMaxBytes: 2_500 });
+      const { engine } = await node({ size: 100, maxBytes: 2_500 });
       const big = 'x'.repeat(1_000);
       const messages: EngineMessage[] = [];
       for (let i = 0; i < 4; i++) messages.push(await engine.publish('t', 'x', big));
@@ -111,7 +118,7 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
     });
 
     it('forgets messages older than the TTL', async () => {
-      const { engine } = await node({ historyTtlMs: 300 });
+      const { engine } = await node({ ttlMs: 300 });
       await engine.watch('t');
       const head = (await engine.recover('t', undefined)).offset;
       const old = await engine.publish('t', 'x', 1);
@@ -145,6 +152,30 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
       expect((await engine.stats()).historyTopics).toBe(2);
       expect((await engine.recover('a', a.offset)).recovered).toBe(true);
       expect((await engine.recover('b', b.offset)).recovered).toBe(false);
+    });
+
+    it('applies a namespace’s own history limits, the others keeping the defaults', async () => {
+      const { engine } = await node({ namespaces: { short: { size: 1 }, brief: { ttlMs: 300 } } });
+      const short: EngineMessage[] = [];
+      const long: EngineMessage[] = [];
+      const brief: EngineMessage[] = [];
+      for (let i = 0; i < 3; i++) {
+        short.push(await engine.publish('short:a', 'x', i));
+        long.push(await engine.publish('long', 'x', i));
+        brief.push(await engine.publish('brief', 'x', i));
+      }
+      expect((await engine.recover('short:a', short[0].offset)).recovered).toBe(false);
+      expect(await engine.recover('short:a', short[1].offset)).toMatchObject({
+        recovered: true,
+        messages: [short[2]],
+      });
+      expect(await engine.recover('long', long[0].offset)).toMatchObject({
+        recovered: true,
+        messages: long.slice(1),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect((await engine.recover('brief', brief[0].offset)).recovered).toBe(false);
+      expect((await engine.recover('long', long[0].offset)).recovered).toBe(true);
     });
 
     it('carries every command to the sink', async () => {

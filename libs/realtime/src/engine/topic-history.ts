@@ -1,3 +1,4 @@
+import type { HistoryLimits } from './history-limits';
 import type { EngineMessage } from './realtime-engine.port';
 
 /** A topic's last messages, oldest first, bounded in count and in bytes. */
@@ -7,15 +8,18 @@ export class TopicHistory {
   private start = 0;
   private count = 0;
   private retainedBytes = 0;
+  private readonly maxBytes: number;
+  readonly ttlMs: number;
 
   constructor(
     readonly epoch: number,
     public sequence: number,
-    capacity: number,
-    private readonly maxBytes: number,
+    limits: HistoryLimits,
   ) {
-    this.ring = new Array<EngineMessage | undefined>(capacity);
-    this.sizes = new Array<number>(capacity).fill(0);
+    this.ring = new Array<EngineMessage | undefined>(limits.size);
+    this.sizes = new Array<number>(limits.size).fill(0);
+    this.maxBytes = limits.maxBytes;
+    this.ttlMs = limits.ttlMs;
   }
 
   get size(): number {

@@ -55,6 +55,12 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     if (policy.maxPerConnection !== undefined) {
       positiveInteger(`topics.${namespace}.maxPerConnection`, policy.maxPerConnection);
     }
+    for (const [key, value] of Object.entries(policy.history ?? {})) {
+      if (!['size', 'ttlSeconds', 'maxBytes'].includes(key)) {
+        fail(`topics.${namespace}.history.${key}`, 'is not an option');
+      }
+      if (value !== undefined) positiveInteger(`topics.${namespace}.history.${key}`, value);
+    }
   }
   for (const list of ['trustedProxies', 'blockedIps', 'allowedIps'] as const) {
     if (!Array.isArray(o.network[list]) || o.network[list].some((ip) => !isIP(String(ip)))) {

@@ -34,7 +34,8 @@ end
 
 /**
  * KEYS: meta, history, topics. ARGV: channel, data, size, maxBytes, ttlMs,
- * maxTopics, topic, meta prefix, history prefix. Returns {offset, ts}.
+ * maxTopics, topic, meta prefix, history prefix, the longest TTL of any
+ * topic (for the topics index). Returns {offset, ts}.
  */
 export const PUBLISH_SCRIPT = `${NOW_AND_EPOCH}
 local ttl = tonumber(ARGV[5])
@@ -56,7 +57,8 @@ redis.call('HSET', KEYS[1], 'b', bytes)
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('ZADD', KEYS[3], micros, ARGV[7])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', cutoff * 1000)
+local indexTtl = tonumber(ARGV[10])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', (now - indexTtl) * 1000)
 local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[6])
 if excess > 0 then
   local evicted = redis.call('ZPOPMIN', KEYS[3], excess)
@@ -64,7 +66,7 @@ if excess > 0 then
     redis.call('DEL', ARGV[8] .. evicted[i], ARGV[9] .. evicted[i])
   end
 end
-redis.call('PEXPIRE', KEYS[3], ttl)
+redis.call('PEXPIRE', KEYS[3], indexTtl)
 local offset = epoch .. '-' .. seq
 redis.call('PUBLISH', ARGV[1], offset .. ' ' .. now .. ' ' .. ARGV[2])
 return {offset, tostring(now)}

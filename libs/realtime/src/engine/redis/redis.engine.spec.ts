@@ -1,8 +1,12 @@
 import { TestRedis } from '../../../../../test/support/redis-server';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
-import { CONTRACT_HISTORY, engineContract, eventually } from '../realtime-engine.contract';
-import type { EngineHistoryOptions } from '../memory.engine';
+import {
+  type ContractHistory,
+  contractHistory,
+  engineContract,
+  eventually,
+} from '../realtime-engine.contract';
 import type { EngineCommand, EngineMessage } from '../realtime-engine.port';
 import { RedisEngine } from './redis.engine';
 
@@ -11,15 +15,11 @@ const opened: { connections: RedisConnections; engine: RedisEngine }[] = [];
 let prefix = 0;
 
 /** A node on the suite's Redis; each test gets a key prefix of its own, shared by its nodes. */
-async function redisNode(history: Partial<EngineHistoryOptions> = {}) {
+async function redisNode(history: ContractHistory = {}) {
   const connections = new RedisConnections(
     resolveRealtimeOptions({ redis: { url: redis.url, keyPrefix: `t${prefix}:` } }),
   );
-  const engine = new RedisEngine(connections, {
-    ...CONTRACT_HISTORY,
-    ...history,
-    maxRevocations: 100,
-  });
+  const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations: 100 });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
   engine.attach({ deliver: (m) => delivered.push(m), execute: (c) => executed.push(c) });

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 import { EngineUnavailableError } from '../engine-unavailable.error';
-import type { EngineHistoryOptions } from '../memory.engine';
+import { type EngineHistoryOptions, HistoryLimitsResolver } from '../history-limits';
 import { isAfterOffset, parseOffset } from '../offset';
 import type {
   EngineCommand,
@@ -62,6 +62,7 @@ export class RedisEngine implements RealtimeEngine {
   private catchingUp: Map<string, EngineMessage[]> | undefined;
   private readonly topicChannelPrefix: string;
   private readonly commandChannel: string;
+  private readonly limits: HistoryLimitsResolver;
   private sink: EngineSink | undefined;
   private subscriber: Redis | undefined;
   /** True once the subscriber has (re)subscribed to every channel since it last connected. */
@@ -78,6 +79,7 @@ export class RedisEngine implements RealtimeEngine {
   ) {
     this.topicChannelPrefix = redis.key('topic', '');
     this.commandChannel = redis.key('commands');
+    this.limits = new HistoryLimitsResolver(options);
   }
 
   attach(sink: EngineSink): void {
@@ -97,7 +99,7 @@ export class RedisEngine implements RealtimeEngine {
     subscriber.on('message', this.onMessage);
     subscriber.on('ready', () => void this.resync(subscriber));
     subscriber.on('close', () => (this.synced = false));
-    const refreshMs = Math.min(60_000, Math.max(100, this.options.historyTtlMs / 3));
+    const refreshMs = Math.min(60_000, Math.max(100, this.limits.shortestTtlMs / 3));
     this.refresher = setInterval(() => void this.refreshWatched(), refreshMs);
     this.refresher.unref();
     const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
@@ -127,7 +129,7 @@ export class RedisEngine implements RealtimeEngine {
 
   async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
     const data = JSON.stringify([type, payload ?? null]);
-    const { historySize, historyMaxBytes, historyTtlMs, maxHistoryTopics } = this.options;
+    const { size, maxBytes, ttlMs } = this.limits.of(topic);
     const [offset, ts] = await this.run((redis) =>
       redis.realtimePublish(
         this.redis.key('meta', topic),
@@ -135,13 +137,14 @@ export class RedisEngine implements RealtimeEngine {
         this.redis.key('topics'),
         this.topicChannelPrefix + topic,
         data,
-        historySize,
-        historyMaxBytes,
-        historyTtlMs,
-        maxHistoryTopics,
+        size,
+        maxBytes,
+        ttlMs,
+        this.options.maxHistoryTopics,
         topic,
         this.redis.key('meta', ''),
         this.redis.key('history', ''),
+        this.limits.longestTtlMs,
       ),
     );
     this.published++;
@@ -176,7 +179,7 @@ export class RedisEngine implements RealtimeEngine {
         // An offset that does not parse can match no epoch.
         since === undefined ? '' : String(position?.epoch ?? 'none'),
         position?.sequence ?? 0,
-        this.options.historyTtlMs,
+        this.limits.of(topic).ttlMs,
       ),
     );
     const offset = `${epoch}-${sequence}`;
@@ -374,7 +377,7 @@ export class RedisEngine implements RealtimeEngine {
     if (command.status !== 'ready' || this.watched.size === 0) return;
     const pipeline = command.pipeline();
     for (const topic of this.watched) {
-      pipeline.pexpire(this.redis.key('meta', topic), this.options.historyTtlMs * 2);
+      pipeline.pexpire(this.redis.key('meta', topic), this.limits.of(topic).ttlMs * 2);
     }
     await pipeline.exec().catch(() => undefined);
   }
