@@ -81,6 +81,7 @@ describe('resolveRealtimeOptions', () => {
       'topics.chat.history.ttl',
     ],
     [{ history: { maxBytes: 0 } }, 'history.maxBytes'],
+    [{ redis: { options: { keyPrefix: 'x:' } } }, 'redis.options.keyPrefix'],
     [{ shutdown: { closeCode: 1000 as never } }, 'shutdown.closeCode'],
   ] as Array<[RealtimeModuleOptions, string]>)('refuses %j naming %s', (options, name) => {
     expect(() => resolveRealtimeOptions(options)).toThrow(RealtimeOptionsError);

@@ -48,6 +48,10 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('engine.type', 'must be "memory" or "redis"');
   }
   if (o.engine.type === 'redis' && !o.redis) fail('redis', 'is required by the redis engine');
+  if (o.redis?.options.keyPrefix !== undefined) {
+    // ioredis would prefix keys but not channels, nor the key names the engine's scripts build.
+    fail('redis.options.keyPrefix', 'is not supported: use redis.keyPrefix');
+  }
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
     validateRule(`topics.${namespace}.subscribe`, policy.subscribe);

@@ -60,9 +60,18 @@ export class RedisConnections implements OnApplicationShutdown {
     };
     const connection = url ? new Redis(url, settings) : new Redis(settings);
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
-    connection.on('error', (error: Error) =>
-      this.logger.warn(`redis ${name} connection: ${error.message}`),
-    );
+    // One warning per outage, not one per reconnection attempt.
+    let failing = false;
+    connection.on('error', (error: Error) => {
+      if (failing) return;
+      failing = true;
+      this.logger.warn(`redis ${name} connection: ${error.message} (reconnecting)`);
+    });
+    connection.on('ready', () => {
+      if (!failing) return;
+      failing = false;
+      this.logger.log(`redis ${name} connection: ready again`);
+    });
     connection.once('end', () => this.opened.delete(connection));
     this.opened.add(connection);
     return connection;
