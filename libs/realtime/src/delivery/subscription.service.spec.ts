@@ -37,6 +37,7 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
   let engine: SlowRecoveryEngine;
   let subscriptions: SubscriptionService;
   let connection: Connection;
+  let registry: SubscriptionRegistry;
 
   beforeAll(async () => {
     pairs = await openSocketPairs(1);
@@ -47,7 +48,7 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
     });
     const counters = new RealtimeCounters();
     const connections = new ConnectionRegistry();
-    const registry = new SubscriptionRegistry();
+    registry = new SubscriptionRegistry();
     const writer = new SocketWriter(options, counters);
     const socket = pairs.server[0];
     connection = new Connection(
@@ -98,5 +99,23 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
     });
     expect(received.slice(1).map((f) => f.data.payload)).toEqual([2, 3, 4, 5, 6]);
     expect(connection.recovering).toBeUndefined();
+  });
+
+  it('rolls a subscribe back when the engine cannot watch the topic, and reads no history', async () => {
+    const watch = jest.spyOn(engine, 'watch').mockRejectedValueOnce(new Error('redis down'));
+    const unwatch = jest.spyOn(engine, 'unwatch');
+    const recover = jest.spyOn(engine, 'recover');
+    await expect(subscriptions.commit(connection, ['sports'], undefined, 's2')).rejects.toThrow(
+      'redis down',
+    );
+    expect(watch).toHaveBeenCalledWith('sports');
+    expect(recover).not.toHaveBeenCalled();
+    expect(unwatch).toHaveBeenCalledWith('sports');
+    expect(connection.topics.has('sports')).toBe(false);
+    expect(registry.subscribersOf('sports')).toBeUndefined();
+    expect(connection.recovering).toBeUndefined();
+    watch.mockRestore();
+    unwatch.mockRestore();
+    recover.mockRestore();
   });
 });
