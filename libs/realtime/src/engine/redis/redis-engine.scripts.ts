@@ -45,6 +45,8 @@ redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[2], 't', now)
 local bytes = redis.call('HINCRBY', KEYS[1], 'b', #ARGV[2])
 local size, maxBytes, cutoff = tonumber(ARGV[3]), tonumber(ARGV[4]), now - ttl
 local len = redis.call('XLEN', KEYS[2])
+-- A stream lost without its meta (evicted) leaves a stale byte count: start it again.
+if len == 1 then bytes = #ARGV[2] end
 while len > 0 do
   local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
   local fields = oldest[2]
