@@ -11,8 +11,15 @@ import type {
   EngineStats,
   RealtimeEngine,
   Recovery,
-  RevokeCommand,
 } from '../realtime-engine.port';
+import {
+  decodeEntry,
+  decodePublished,
+  parseCommand,
+  revocationField,
+  roundTrip,
+  type StreamEntry,
+} from './redis-engine.codec';
 import { PUBLISH_SCRIPT, RECOVER_SCRIPT, REVOKE_SCRIPT } from './redis-engine.scripts';
 
 export interface RedisEngineOptions extends EngineHistoryOptions {
@@ -27,7 +34,6 @@ const PING_TIMEOUT_MS = 1_000;
 /** Channels per SUBSCRIBE when re-subscribing after a reconnect. */
 const SUBSCRIBE_BATCH = 500;
 
-type StreamEntry = [id: string, fields: string[]];
 type RecoverReply = [epoch: string, sequence: number, recovered?: 0 | 1, entries?: StreamEntry[]];
 
 interface ScriptedRedis {
@@ -185,9 +191,7 @@ export class RedisEngine implements RealtimeEngine {
     const offset = `${epoch}-${sequence}`;
     if (since === undefined) return { offset, recovered: undefined, messages: [] };
     if (recovered !== 1) return { offset, recovered: false, messages: [] };
-    const messages = (entries ?? []).map(([id, fields]) =>
-      decodeEntry(topic, `${epoch}-${id.slice(0, id.indexOf('-'))}`, fields),
-    );
+    const messages = (entries ?? []).flatMap((entry) => decodeEntry(topic, epoch, entry) ?? []);
     return { offset, recovered: true, messages };
   }
 
@@ -247,23 +251,8 @@ export class RedisEngine implements RealtimeEngine {
     return roundTripMs === undefined ? 'no answer to PING' : 'up';
   }
 
-  /** Round trip of a PING in ms, or undefined when Redis does not answer in time. */
-  private async ping(): Promise<number | undefined> {
-    const command = this.redis.command;
-    if (command.status !== 'ready') return undefined;
-    const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), PING_TIMEOUT_MS);
-    });
-    try {
-      const answered = await Promise.race([command.ping().then(() => true), timeout]);
-      return answered ? Math.round((performance.now() - started) * 1000) / 1000 : undefined;
-    } catch {
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
+  private ping(): Promise<number | undefined> {
+    return roundTrip(this.redis.command, PING_TIMEOUT_MS);
   }
 
   /** Runs a command now, or rejects at once when the command connection is not ready. */
@@ -392,48 +381,10 @@ export class RedisEngine implements RealtimeEngine {
     this.received++;
     const topic = channel.slice(this.topicChannelPrefix.length);
     if (!this.watched.has(topic)) return;
-    const offsetEnd = raw.indexOf(' ');
-    const tsEnd = raw.indexOf(' ', offsetEnd + 1);
-    const message = decodeData(
-      topic,
-      raw.slice(0, offsetEnd),
-      Number(raw.slice(offsetEnd + 1, tsEnd)),
-      raw.slice(tsEnd + 1),
-    );
+    const message = decodePublished(topic, raw);
     if (!message) return;
     const waiting = this.catchingUp?.get(topic);
     if (waiting) waiting.push(message);
     else this.deliverLive(message);
   };
-}
-
-function revocationField(command: RevokeCommand): string {
-  return command.userId !== undefined ? `user:${command.userId}` : `token:${command.tokenId}`;
-}
-
-function decodeEntry(topic: string, offset: string, fields: string[]): EngineMessage {
-  const value = (name: string) => fields[fields.indexOf(name) + 1];
-  return decodeData(topic, offset, Number(value('t')), value('d')) as EngineMessage;
-}
-
-function decodeData(
-  topic: string,
-  offset: string,
-  ts: number,
-  data: string,
-): EngineMessage | undefined {
-  try {
-    const [type, payload] = JSON.parse(data) as [string, unknown];
-    return { topic, type, payload, offset, ts };
-  } catch {
-    return undefined;
-  }
-}
-
-function parseCommand(raw: string): EngineCommand | undefined {
-  try {
-    return JSON.parse(raw) as EngineCommand;
-  } catch {
-    return undefined;
-  }
 }
