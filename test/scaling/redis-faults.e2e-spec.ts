@@ -102,4 +102,9 @@ describe('a Redis outage under live clients', () => {
     expect(onB.isOpen && onC.isOpen).toBe(true);
     expect([b.child.exitCode, c.child.exitCode]).toEqual([null, null]);
   });
+
+  it('shuts down cleanly in Redis mode: SIGTERM exits 0', async () => {
+    await c.stop();
+    expect(await c.exited).toEqual({ code: 0, signal: null });
+  });
 });
