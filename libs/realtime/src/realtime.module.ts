@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -27,7 +28,6 @@ import { resolveRealtimeOptions } from './options/resolve-options';
 import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
-import { randomUUID } from 'node:crypto';
 import {
   REALTIME_ENGINE,
   REALTIME_INSTANCE_ID,
