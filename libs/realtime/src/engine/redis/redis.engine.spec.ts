@@ -15,11 +15,11 @@ const opened: { connections: RedisConnections; engine: RedisEngine }[] = [];
 let prefix = 0;
 
 /** A node on the suite's Redis; each test gets a key prefix of its own, shared by its nodes. */
-async function redisNode(history: ContractHistory = {}) {
+async function redisNode(history: ContractHistory = {}, maxRevocations = 100) {
   const connections = new RedisConnections(
     resolveRealtimeOptions({ redis: { url: redis.url, keyPrefix: `t${prefix}:` } }),
   );
-  const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations: 100 });
+  const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
   engine.attach({ deliver: (m) => delivered.push(m), execute: (c) => executed.push(c) });
@@ -117,6 +117,26 @@ describe('RedisEngine across instances', () => {
     await a.engine.command({ kind: 'revoke', tokenId: 'gone', at, expiresAt: at - 1 });
     const later = await redisNode();
     expect(later.executed).toEqual([{ kind: 'revoke', userId: 'u1', at, expiresAt: at + 60_000 }]);
+  });
+
+  it('forgets expired revocations and, past the bound, those that expire first', async () => {
+    const a = await redisNode({}, 3);
+    const at = Date.now();
+    const revoke = (tokenId: string, ttl: number) =>
+      a.engine.command({ kind: 'revoke', tokenId, at, expiresAt: at + ttl });
+    const stored = async () => {
+      const node = await redisNode({}, 3);
+      return node.executed.map((c) => (c as { tokenId: string }).tokenId).sort();
+    };
+    await revoke('soon', 300);
+    await revoke('late', 60_000);
+    await revoke('later', 120_000);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await revoke('next', 90_000);
+    expect(await redis.command('HLEN', `t${prefix}:revocations`)).toBe(':3');
+    expect(await stored()).toEqual(['late', 'later', 'next']);
+    await revoke('far', 200_000);
+    expect(await stored()).toEqual(['far', 'later', 'next']);
   });
 
   it('gives recovered: false, never a gap, once Redis lost the history (flush)', async () => {
