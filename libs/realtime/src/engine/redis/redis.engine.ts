@@ -326,16 +326,19 @@ export class RedisEngine implements RealtimeEngine {
    * told `recovered: false`.
    */
   private async catchUp(waiting: Map<string, EngineMessage[]>): Promise<void> {
-    for (const [topic, live] of [...waiting]) {
-      const since = this.lastDelivered.get(topic) as string;
-      const recovery = await this.recover(topic, since).catch(() => undefined);
-      for (const message of recovery?.messages ?? []) this.deliverLive(message);
-      waiting.delete(topic);
-      const last = this.lastDelivered.get(topic) ?? since;
-      for (const message of live) {
-        if (isAfterOffset(message.offset, last)) this.deliverLive(message);
-      }
-    }
+    // One round trip per topic, all in flight at once (ioredis pipelines them); each topic in order.
+    await Promise.all(
+      [...waiting].map(async ([topic, live]) => {
+        const since = this.lastDelivered.get(topic) as string;
+        const recovery = await this.recover(topic, since).catch(() => undefined);
+        for (const message of recovery?.messages ?? []) this.deliverLive(message);
+        waiting.delete(topic);
+        const last = this.lastDelivered.get(topic) ?? since;
+        for (const message of live) {
+          if (isAfterOffset(message.offset, last)) this.deliverLive(message);
+        }
+      }),
+    );
   }
 
   /** Whatever is still held back (a failed catch-up) goes out as it came. */
