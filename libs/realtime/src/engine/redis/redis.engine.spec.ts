@@ -119,6 +119,30 @@ describe('RedisEngine across instances', () => {
     expect(later.executed).toEqual([{ kind: 'revoke', userId: 'u1', at, expiresAt: at + 60_000 }]);
   });
 
+  it('after a reconnect, replays the revocations made while it was away, not the older ones', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    const now = Date.now();
+    const old = {
+      kind: 'revoke' as const,
+      userId: 'old',
+      at: now - 120_000,
+      expiresAt: now + 60_000,
+    };
+    await a.engine.command(old);
+    await eventually(() => b.executed.length === 1);
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => b.engine['synced'] === false);
+    const missed = {
+      kind: 'revoke' as const,
+      tokenId: 'missed',
+      at: Date.now(),
+      expiresAt: now + 60_000,
+    };
+    await a.engine.command(missed);
+    await eventually(() => b.engine['synced'] === true, 5_000);
+    expect(b.executed).toEqual([old, missed]);
+  });
+
   it('forgets expired revocations and, past the bound, those that expire first', async () => {
     const a = await redisNode({}, 3);
     const at = Date.now();

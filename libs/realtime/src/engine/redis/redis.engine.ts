@@ -31,6 +31,8 @@ export interface RedisEngineOptions extends EngineHistoryOptions {
 
 const START_TIMEOUT_MS = 5_000;
 const PING_TIMEOUT_MS = 1_000;
+/** Revocations carry the revoking instance's clock: replay a margin before the disconnect. */
+const CLOCK_SKEW_MS = 60_000;
 /** Channels per SUBSCRIBE when re-subscribing after a reconnect. */
 const SUBSCRIBE_BATCH = 500;
 
@@ -73,6 +75,8 @@ export class RedisEngine implements RealtimeEngine {
   private subscriber: Redis | undefined;
   /** True once the subscriber has (re)subscribed to every channel since it last connected. */
   private synced = false;
+  /** When the subscriber last lost a synced connection: revocations older than that are known. */
+  private disconnectedAt: number | undefined;
   private onSynced: (() => void) | undefined;
   private refresher: NodeJS.Timeout | undefined;
   private closed = false;
@@ -104,7 +108,10 @@ export class RedisEngine implements RealtimeEngine {
     this.subscriber = subscriber;
     subscriber.on('message', this.onMessage);
     subscriber.on('ready', () => void this.resync(subscriber));
-    subscriber.on('close', () => (this.synced = false));
+    subscriber.on('close', () => {
+      if (this.synced) this.disconnectedAt = Date.now();
+      this.synced = false;
+    });
     const refreshMs = Math.min(60_000, Math.max(100, this.limits.shortestTtlMs / 3));
     this.refresher = setInterval(() => void this.refreshWatched(), refreshMs);
     this.refresher.unref();
@@ -285,6 +292,7 @@ export class RedisEngine implements RealtimeEngine {
       await this.replayRevocations();
       await this.catchUp(waiting);
       this.synced = true;
+      this.disconnectedAt = undefined;
       this.onSynced?.();
       this.onSynced = undefined;
     } catch (error) {
@@ -353,13 +361,20 @@ export class RedisEngine implements RealtimeEngine {
     this.sink?.deliver(message);
   }
 
-  /** Hands every stored, unexpired revocation to the sink (a node started later learns earlier ones). */
+  /**
+   * Hands stored, unexpired revocations to the sink: all of them at start-up
+   * (a node started later learns earlier ones), after a reconnect only those
+   * made since the subscriber went down (applying one scans the connections).
+   */
   private async replayRevocations(): Promise<void> {
     const stored = await this.redis.command.hvals(this.redis.key('revocations'));
     const now = Date.now();
+    const since =
+      this.disconnectedAt === undefined ? -Infinity : this.disconnectedAt - CLOCK_SKEW_MS;
     for (const raw of stored) {
       const command = parseCommand(raw);
-      if (command?.kind === 'revoke' && command.expiresAt > now) this.sink?.execute(command);
+      if (command?.kind !== 'revoke' || command.expiresAt <= now || command.at < since) continue;
+      this.sink?.execute(command);
     }
   }
 
