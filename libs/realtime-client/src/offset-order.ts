@@ -20,6 +20,7 @@ function compareRuns(a: string, b: string): number {
     const x = a.replace(/^0+(?=\d)/, '');
     const y = b.replace(/^0+(?=\d)/, '');
     if (x.length !== y.length) return x.length - y.length;
+    return x < y ? -1 : x > y ? 1 : 0;
   }
   return a < b ? -1 : a > b ? 1 : 0;
 }
