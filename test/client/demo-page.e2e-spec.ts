@@ -1,9 +1,11 @@
 import { BroadcastService, CloseCode } from '@app/realtime';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { DemoApp } from '../support/demo-app';
 import { freePort } from '../support/free-port';
+import { TcpProxy } from '../support/tcp-proxy';
 
 /** Debian's chromium package (installed by .ci/run), never a downloaded build. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -109,6 +111,59 @@ describe('demo page in a browser', () => {
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'demo-page.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
+  });
+
+  it("detects a dead link with the browser's ping event and reconnects", async () => {
+    // Browsers cannot send protocol pings: the client sends `ping` events. The
+    // client goes in as a script on the demo's origin; its socket runs through
+    // a relay that then goes silent.
+    const bundle = await build({
+      entryPoints: [join(__dirname, '..', '..', 'libs/realtime-client/src/index.ts')],
+      tsconfig: join(__dirname, '..', '..', 'tsconfig.json'),
+      bundle: true,
+      format: 'iife',
+      globalName: 'RealtimeClientLib',
+      write: false,
+      logLevel: 'silent',
+    });
+    const proxy = await TcpProxy.start(demo.port);
+    const context = await browser.newContext({ bypassCSP: true });
+    try {
+      const tab = await context.newPage();
+      tab.setDefaultTimeout(5_000);
+      await tab.goto(`http://localhost:${demo.port}/`);
+      await tab.addScriptTag({ content: bundle.outputFiles[0].text });
+      await tab.evaluate(`
+        window.events = [];
+        const client = new RealtimeClientLib.RealtimeClient({
+          url: 'ws://localhost:${proxy.port}/ws',
+          getToken: () =>
+            fetch('/auth/token', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ userId: 'cat' }),
+            }).then((response) => response.json()).then((body) => body.token),
+          heartbeatMs: 200,
+          pongTimeoutMs: 300,
+          backoff: { initialMs: 50, maxMs: 200 },
+        });
+        client.on('connected', () => window.events.push('connected'));
+        client.on('disconnected', ({ code }) => window.events.push(code));
+        client.connect();
+      `);
+      const events = () => tab.evaluate<Array<string | number>>('window.events');
+      await tab.waitForFunction('window.events.includes("connected")');
+      // Idle but alive: `ping` events keep being answered, nothing is dropped.
+      await tab.waitForTimeout(700);
+      expect(await events()).toEqual(['connected']);
+
+      proxy.freeze();
+      await tab.waitForFunction('window.events.length === 3');
+      expect(await events()).toEqual(['connected', 4000, 'connected']);
+    } finally {
+      await context.close();
+      await proxy.stop();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import {
   ClientEvent,
   CloseCode,
   DIRECT_TOPIC,
+  ErrorCode,
   MAX_TOPICS_PER_SUBSCRIBE,
   ServerEvent,
 } from './protocol';
@@ -226,6 +227,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     if (event === ServerEvent.Connected) return this.onConnected(data as unknown as ConnectedInfo);
     if (event === ServerEvent.Message) return this.onMessage(data);
     const ref = typeof data.ref === 'string' ? data.ref : undefined;
+    if (event === ServerEvent.Unsubscribed && ref === undefined) return this.onDropped(data);
     const request = ref === undefined ? undefined : this.pending.get(ref);
     if (event === ServerEvent.Error) {
       const error = new RealtimeError(
@@ -320,6 +322,21 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
         state.confirmed = true;
         state.settle();
       }
+    }
+  }
+
+  /** The server dropped topics the token refreshed by `auth` no longer allows. */
+  private onDropped(data: Record<string, unknown>): void {
+    for (const topic of (data.topics ?? []) as string[]) {
+      if (!this.topics.delete(topic)) continue;
+      this.emit(
+        'error',
+        new RealtimeError(
+          ErrorCode.ForbiddenTopic,
+          'the refreshed token does not allow this topic',
+          topic,
+        ),
+      );
     }
   }
 
