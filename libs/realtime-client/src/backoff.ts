@@ -15,7 +15,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = {
 
 /**
  * Exponential backoff with full jitter: a uniform delay in [0, min(max,
- * initial·2^attempt)], so clients dropped together by a restart do not come
+ * initial·2^attempt)), so clients dropped together by a restart do not come
  * back together.
  */
 export function backoffDelay(
