@@ -252,7 +252,8 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     this.scheduleRefresh(info.expiresAt);
     this.scheduleHeartbeat();
     this.sendSubscribe([...this.topics.keys()]);
-    this.flushAcks();
+    // Held ids go out with the redeliveries that follow `connected`, in one batch.
+    if (this.inbox.pending > 0) this.scheduleAck();
   }
 
   private onMessage(data: Record<string, unknown>): void {
