@@ -347,7 +347,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
    * after the throttle delay; a lost link resubscribes on the next connection.
    */
   private onSubscribeRefused(batch: string[], error: RealtimeError): void {
-    if (error.code === ClientErrorCode.Disconnected) return;
+    if (isLinkLoss(error)) return;
     this.emit('error', error);
     const refused = error.topic === undefined ? undefined : this.topics.get(error.topic);
     if (refused && batch.includes(error.topic!)) {
@@ -368,7 +368,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     this.topics.delete(topic);
     if (this.currentState === 'connected') {
       this.request(ClientEvent.Unsubscribe, { topics: [topic] }).catch((error: RealtimeError) => {
-        if (error.code !== ClientErrorCode.Disconnected) this.emit('error', error);
+        if (!isLinkLoss(error)) this.emit('error', error);
       });
     }
   }
@@ -432,7 +432,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
       this.emit('authenticated', renewed);
       this.scheduleRefresh(renewed.expiresAt);
     } catch (error) {
-      if ((error as RealtimeError).code === ClientErrorCode.Disconnected) return;
+      if (isLinkLoss(error)) return;
       this.emit('error', asError(error));
       // Try again while the token still lives; past expiresAt the server closes with 4001.
       if (this.currentState === 'connected') this.scheduleRefresh(expiresAt);
@@ -483,7 +483,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
       this.request(ACK_EVENT, { ids }).then(
         () => (this.stats.acked += ids.length),
         (error: RealtimeError) => {
-          if (error.code !== ClientErrorCode.Disconnected) this.emit('error', error);
+          if (!isLinkLoss(error)) this.emit('error', error);
         },
       );
     }
@@ -584,6 +584,12 @@ function parseFrame(text: string): Frame | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The link went down under a request: the next connection takes over, nothing to report. */
+function isLinkLoss(error: unknown): boolean {
+  const code = (error as RealtimeError | undefined)?.code;
+  return code === ClientErrorCode.Disconnected || code === ClientErrorCode.NotConnected;
 }
 
 function asError(error: unknown): Error {
