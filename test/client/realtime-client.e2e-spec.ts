@@ -2,6 +2,7 @@ import { BroadcastService, CloseCode, type EventMap } from '@app/realtime';
 import {
   type ConnectionState,
   RealtimeClient,
+  type RealtimeError,
   type RealtimeClientOptions,
   type TokenReason,
 } from '@app/realtime-client';
@@ -12,9 +13,13 @@ import { sleep, waitUntil } from '../support/waits';
 
 interface ShopEvents extends EventMap {
   orders: { 'order.created': { n: number } };
+  staff: { 'shift.changed': { who: string } };
 }
 
-const TOPICS = { orders: { subscribe: 'authenticated' as const } };
+const TOPICS = {
+  orders: { subscribe: 'authenticated' as const },
+  staff: { subscribe: { roles: ['staff'] } },
+};
 /** Short backoff: the tests wait for reconnects, and the jitter stays real. */
 const FAST_BACKOFF = { initialMs: 50, maxMs: 300, throttledMs: 300 };
 
@@ -195,6 +200,23 @@ describe('RealtimeClient', () => {
     await waitUntil(() => ann.stats.reconnects === 1 && ann.state === 'connected', 5_000);
     expect(drops).toEqual([{ code: CloseCode.TokenExpired, delayMs: 0 }]);
     expect(reasons).toEqual(['connect', 'refresh', 'expired']);
+  });
+
+  it('rejects a refused topic and still subscribes the others sent with it', async () => {
+    const ann = client();
+    const errors: Array<{ code: string; topic?: string }> = [];
+    ann.on('error', (error) => errors.push(error as RealtimeError));
+    // Both go out in one all-or-nothing subscribe frame at connect.
+    const staff = ann.subscribe('staff', () => undefined);
+    const seen: number[] = [];
+    const orders = ann.subscribe('orders', (message) => seen.push(message.payload.n));
+    ann.connect();
+
+    await expect(staff.ready).rejects.toMatchObject({ code: 'FORBIDDEN_TOPIC', topic: 'staff' });
+    await orders.ready;
+    expect(errors).toEqual([expect.objectContaining({ code: 'FORBIDDEN_TOPIC', topic: 'staff' })]);
+    await publish(1);
+    await waitUntil(() => seen.length === 1, 2_000);
   });
 
   it('does not reconnect after 4003 (revoked)', async () => {

@@ -185,6 +185,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     try {
       token = await this.options.getToken?.(reason);
     } catch (error) {
+      if (generation !== this.generation) return;
       this.emit('error', asError(error));
       this.afterClose(CloseCode.InternalError, 'getToken failed');
       return;
