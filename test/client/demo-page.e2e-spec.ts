@@ -93,10 +93,20 @@ describe('demo page in a browser', () => {
       const badge = document.getElementById('state');
       new MutationObserver(() => window.recordState(badge.textContent)).observe(badge, { childList: true });
     `);
-    await demo.app.get(BroadcastService).disconnectUser('ada', CloseCode.ServiceRestart);
+    // The page's reconnect waits for its token request until bob's order is in:
+    // the order can only reach the page through recovery (`since`).
     const bob = await demo.token('bob');
+    let placeOrder!: () => void;
+    const orderPlaced = new Promise<void>((resolve) => (placeOrder = resolve));
+    await page.route('**/auth/token', async (route) => {
+      await orderPlaced;
+      await route.continue();
+    });
+    await demo.app.get(BroadcastService).disconnectUser('ada', CloseCode.ServiceRestart);
+    await expectText(state(), 'reconnecting');
     const placed = await demo.http('POST', '/orders', { items: [{ sku: 'GAP-1', qty: 1 }] }, bob);
     expect(placed.status).toBe(201);
+    placeOrder();
 
     await expectText(page.locator('#reconnects'), '1');
     await expectText(state(), 'connected');
