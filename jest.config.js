@@ -24,6 +24,7 @@ const shared = {
   },
   transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   moduleNameMapper: {
+    '^@app/realtime-client$': '<rootDir>/libs/realtime-client/src',
     '^@app/realtime$': '<rootDir>/libs/realtime/src',
     '^@app/realtime/(.*)$': '<rootDir>/libs/realtime/src/$1',
   },

@@ -6,6 +6,7 @@ import type { DemoConfig } from './config/realtime-env';
 import { InventoryModule } from './inventory/inventory.module';
 import { OpsModule } from './ops/ops.module';
 import { OrdersModule } from './orders/orders.module';
+import { WebModule } from './web/web.module';
 
 /** The demo: orders, inventory and admin modules publishing through RealtimeModule. */
 @Module({})
@@ -20,6 +21,7 @@ export class AppModule {
         InventoryModule,
         AdminModule,
         OpsModule.register({ metricsPublic: config.metricsPublic }),
+        WebModule,
       ],
     };
   }

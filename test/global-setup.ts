@@ -4,8 +4,11 @@ import { join } from 'node:path';
 /**
  * Builds the demo once per test run (`nest build` → dist/src/main.js), for the
  * suites that run it as a real process (SIGTERM, several instances on one
- * Redis, crashes). One build, before any worker starts: suites never race on dist/.
+ * Redis, crashes), and its page (`npm run build:web` → dist-web/). One build,
+ * before any worker starts: suites never race on dist/.
  */
 export default function buildDemo(): void {
-  execFileSync('npx', ['nest', 'build'], { cwd: join(__dirname, '..'), stdio: 'pipe' });
+  const cwd = join(__dirname, '..');
+  execFileSync('npx', ['nest', 'build'], { cwd, stdio: 'pipe' });
+  execFileSync('npm', ['run', 'build:web'], { cwd, stdio: 'pipe' });
 }

@@ -29,16 +29,17 @@ export class DemoApp {
     readonly port: number,
   ) {}
 
-  static async start(env: NodeJS.ProcessEnv = {}): Promise<DemoApp> {
+  /** `port`: a fixed one (e.g. known before start, for an origin); a free one by default. */
+  static async start(env: NodeJS.ProcessEnv = {}, port = 0): Promise<DemoApp> {
     const config = demoConfigFromEnv({ ...RELAXED_ENV, ...env });
     const moduleRef = await Test.createTestingModule({
       imports: [AppModule.forRoot(config)],
     }).compile();
     const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as AddressInfo;
-    return new DemoApp(app, port);
+    await app.listen(port, '127.0.0.1');
+    const { port: listening } = app.getHttpServer().address() as AddressInfo;
+    return new DemoApp(app, listening);
   }
 
   get baseUrl(): string {

@@ -27,6 +27,8 @@ export interface LibraryAppOptions {
   imports?: ModuleMetadata['imports'];
   /** Nest logger levels; false silences it (for tests that make the library log on purpose). */
   logger?: false | Array<'error' | 'warn' | 'log'>;
+  /** A fixed port (to restart an app where its clients expect it); a free one by default. */
+  port?: number;
 }
 
 /**
@@ -62,7 +64,7 @@ export class LibraryApp {
     const moduleRef = await Test.createTestingModule({ imports: [LibraryRootModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: options.logger ?? ['error', 'warn'] });
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
-    await app.listen(0, '127.0.0.1');
+    await app.listen(options.port ?? 0, '127.0.0.1');
     const { port } = app.getHttpServer().address() as AddressInfo;
     return new LibraryApp(app, port, resolved.path ?? '/ws');
   }

@@ -1,0 +1,23 @@
+export { RealtimeClient } from './realtime-client';
+export { RealtimeError, ClientErrorCode } from './realtime-error';
+export { closeAction, type CloseAction } from './close-policy';
+export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+export { compareOffsets } from './offset-order';
+export { CloseCode, ErrorCode } from './protocol';
+export type {
+  ClientEvents,
+  ClientStats,
+  ClosedInfo,
+  ConnectedInfo,
+  ConnectionState,
+  DirectMessage,
+  DisconnectedInfo,
+  EventMap,
+  RealtimeClientOptions,
+  ResyncInfo,
+  Subscription,
+  TokenReason,
+  TopicMessage,
+  TopicOf,
+  WebSocketConstructor,
+} from './types';

@@ -1,0 +1,206 @@
+import { BroadcastService, CloseCode } from '@app/realtime';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { DemoApp } from '../support/demo-app';
+import { freePort } from '../support/free-port';
+import { TcpProxy } from '../support/tcp-proxy';
+
+/** Debian's chromium package (installed by .ci/run), never a downloaded build. */
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const OUTPUT = join(__dirname, '..', '..', 'test-output');
+
+/**
+ * The demo page in headless Chromium, served by the demo app at GET / on the
+ * default origin allow-list (`http://localhost:$PORT`): an order created in
+ * the page appears live, an admin's status change shows, and after the
+ * server drops the page's socket (1012) the page reconnects and recovers
+ * what was published meanwhile.
+ */
+describe('demo page in a browser', () => {
+  let demo: DemoApp;
+  let browser: Browser;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    demo = await DemoApp.start({ PORT: String(port), REALTIME_ALLOWED_ORIGINS: undefined }, port);
+    // launch() gives every run a fresh temporary profile (user-data-dir).
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+    page.setDefaultTimeout(5_000);
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.stop();
+  });
+
+  const state = () => page.locator('#state');
+  const orderRows = () => page.locator('#orders tr');
+
+  it('shows orders live, an admin status change, and recovers after the server drops it', async () => {
+    await page.goto(`http://localhost:${demo.port}/`);
+    await page.getByLabel('User id').first().fill('ada');
+    await page.getByLabel('admin').check();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expectText(state(), 'connected');
+
+    // An order created through the page comes back over the socket.
+    await page.locator('#create-order input[name=sku]').fill('SKU-7');
+    await page.locator('#create-order input[name=qty]').fill('3');
+    await page.getByRole('button', { name: 'Create order' }).click();
+    await expectCount(orderRows(), 1);
+    const row = orderRows().first();
+    await expectText(row.locator('td').nth(2), '3 × SKU-7');
+
+    // The admin changes its status in the row: the change arrives live too.
+    await row.locator('select').selectOption('shipped');
+    await page.waitForSelector('#orders td[data-status="shipped"]', { timeout: 5_000 });
+
+    // Stock and broadcast through the admin forms.
+    await page.locator('#set-stock input[name=sku]').fill('SKU-7');
+    await page.locator('#set-stock input[name=stock]').fill('42');
+    await page.getByRole('button', { name: 'Set stock' }).click();
+    await expectText(page.locator('#inventory tr[data-sku="SKU-7"] td').nth(1), '42');
+    await page.getByRole('button', { name: 'Broadcast' }).click();
+    await page.waitForSelector('#feed li:has-text("broadcast: Hello, everyone")', {
+      timeout: 5_000,
+    });
+
+    // The server drops the page's socket as a restart would (1012); an order
+    // placed by someone else meanwhile must still show once the page is back.
+    const states: string[] = [];
+    await page.exposeFunction('recordState', (value: string) => states.push(value));
+    // Runs in the page (a string: this file is compiled without the DOM library).
+    await page.evaluate(`
+      const badge = document.getElementById('state');
+      new MutationObserver(() => window.recordState(badge.textContent)).observe(badge, { childList: true });
+    `);
+    // The page's reconnect waits for its token request until bob's order is in:
+    // the order can only reach the page through recovery (`since`).
+    const bob = await demo.token('bob');
+    let placeOrder!: () => void;
+    const orderPlaced = new Promise<void>((resolve) => (placeOrder = resolve));
+    await page.route('**/auth/token', async (route) => {
+      await orderPlaced;
+      await route.continue();
+    });
+    await demo.app.get(BroadcastService).disconnectUser('ada', CloseCode.ServiceRestart);
+    await expectText(state(), 'reconnecting');
+    const placed = await demo.http('POST', '/orders', { items: [{ sku: 'GAP-1', qty: 1 }] }, bob);
+    expect(placed.status).toBe(201);
+    placeOrder();
+
+    await expectText(page.locator('#reconnects'), '1');
+    await expectText(state(), 'connected');
+    expect(states).toContain('disconnected');
+    await expectCount(orderRows(), 2);
+    await expectText(orderRows().first().locator('td').nth(1), 'bob');
+    expect(await page.locator('#feed').textContent()).not.toContain('history of');
+
+    // The admin view shows /ws/stats.
+    await page.waitForSelector('#stats:has-text("connections")', { timeout: 5_000 });
+
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT, 'demo-page.png'), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("detects a dead link with the browser's ping event and reconnects", async () => {
+    // Browsers cannot send protocol pings: the client sends `ping` events. The
+    // client goes in as a script on the demo's origin; its socket runs through
+    // a relay that then goes silent.
+    const bundle = await build({
+      entryPoints: [join(__dirname, '..', '..', 'libs/realtime-client/src/index.ts')],
+      tsconfig: join(__dirname, '..', '..', 'tsconfig.json'),
+      bundle: true,
+      format: 'iife',
+      globalName: 'RealtimeClientLib',
+      write: false,
+      logLevel: 'silent',
+    });
+    const proxy = await TcpProxy.start(demo.port);
+    const context = await browser.newContext({ bypassCSP: true });
+    try {
+      const tab = await context.newPage();
+      tab.setDefaultTimeout(5_000);
+      await tab.goto(`http://localhost:${demo.port}/`);
+      await tab.addScriptTag({ content: bundle.outputFiles[0].text });
+      await tab.evaluate(`
+        window.events = [];
+        const client = new RealtimeClientLib.RealtimeClient({
+          url: 'ws://localhost:${proxy.port}/ws',
+          getToken: () =>
+            fetch('/auth/token', {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ userId: 'cat' }),
+            }).then((response) => response.json()).then((body) => body.token),
+          heartbeatMs: 200,
+          pongTimeoutMs: 300,
+          backoff: { initialMs: 50, maxMs: 200 },
+        });
+        client.on('connected', () => window.events.push('connected'));
+        client.on('disconnected', ({ code }) => window.events.push(code));
+        client.connect();
+      `);
+      const events = () => tab.evaluate<Array<string | number>>('window.events');
+      await tab.waitForFunction('window.events.includes("connected")');
+      // Idle but alive: `ping` events keep being answered, nothing is dropped.
+      await tab.waitForTimeout(700);
+      expect(await events()).toEqual(['connected']);
+
+      proxy.freeze();
+      await tab.waitForFunction('window.events.length === 3');
+      expect(await events()).toEqual(['connected', 4000, 'connected']);
+    } finally {
+      await context.close();
+      await proxy.stop();
+    }
+  });
+});
+
+async function expectText(
+  locator: ReturnType<Page['locator']>,
+  text: string,
+  timeout = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeout;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await locator.textContent()) ?? '';
+    if (last.trim() === text) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`expected "${text}", last saw "${last}"`);
+}
+
+async function expectCount(
+  locator: ReturnType<Page['locator']>,
+  count: number,
+  timeout = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while ((await locator.count()) !== count) {
+    if (Date.now() > deadline)
+      throw new Error(`expected ${count} elements, saw ${await locator.count()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
