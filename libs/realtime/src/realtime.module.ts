@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
-import { ScheduleModule } from '@nestjs/schedule';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
 import { HandshakeService } from './auth/handshake.service';
@@ -43,8 +43,12 @@ import { TopicAccessService } from './topics/topic-access.service';
  * @publicApi
  */
 @Module({
-  imports: [ScheduleModule.forRoot(), TerminusModule, JwtModule.register({})],
+  // No global module's forRoot() here: each such import registers the host's own handlers
+  // again (ScheduleModule.forRoot() ran every @Interval of the app twice). Timers are our own.
+  imports: [TerminusModule, JwtModule.register({})],
   providers: [
+    // A private registry for HistorySweepScheduler only: no explorer, the host's jobs untouched.
+    SchedulerRegistry,
     {
       provide: REALTIME_OPTIONS,
       useFactory: resolveRealtimeOptions,
