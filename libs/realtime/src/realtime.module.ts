@@ -4,6 +4,8 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
 import { HandshakeService } from './auth/handshake.service';
+import { MessageRateLimiter } from './auth/message-rate.limiter';
+import { SessionRules } from './auth/session-rules';
 import { RevocationService } from './auth/revocation.service';
 import { TokenService } from './auth/token.service';
 import { WsAuthGuard } from './auth/ws-auth.guard';
@@ -30,9 +32,11 @@ import { SubscriptionRegistry } from './registry/subscription.registry';
 import {
   REALTIME_ENGINE,
   REALTIME_OPTIONS,
+  REALTIME_REVOCATIONS,
   REALTIME_THROTTLER_STORAGE,
 } from './realtime.constants';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition';
+import { SubscriptionRules } from './topics/subscription-rules';
 import { TopicAccessService } from './topics/topic-access.service';
 
 /**
@@ -55,14 +59,19 @@ import { TopicAccessService } from './topics/topic-access.service';
       inject: [REALTIME_MODULE_OPTIONS],
     },
     { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
-    { provide: REALTIME_THROTTLER_STORAGE, useClass: FixedWindowStorage },
+    FixedWindowStorage,
+    { provide: REALTIME_THROTTLER_STORAGE, useExisting: FixedWindowStorage },
     RedisConnections,
     RealtimeCounters,
     ConnectionRegistry,
     SubscriptionRegistry,
     TopicAccessService,
+    SubscriptionRules,
     TokenService,
     RevocationService,
+    { provide: REALTIME_REVOCATIONS, useExisting: RevocationService },
+    SessionRules,
+    MessageRateLimiter,
     HandshakeService,
     SocketWriter,
     FanOutService,
@@ -84,6 +93,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     REALTIME_OPTIONS,
     BroadcastService,
     RevocationService,
+    TokenService,
     RealtimeLifecycleService,
     RealtimeHealthIndicator,
     RealtimeMetricsService,

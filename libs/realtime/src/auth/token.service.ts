@@ -3,16 +3,29 @@ import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
+import { KEY_PATTERN } from '../topics/topic-name';
 import type { Principal } from './principal';
 
-const MAX_SUB_LENGTH = 256;
 const MAX_ROLES = 64;
+const MAX_ROLE_LENGTH = 100;
+const MAX_JTI_LENGTH = 256;
 const NO_ROLES: readonly string[] = Object.freeze([]);
+/** Verified tokens remembered (until their expiry); longer tokens are verified every time. */
+const MAX_CACHED_TOKENS = 10_000;
+const MAX_CACHED_TOKEN_LENGTH = 2_048;
+/** Exactly `Bearer <token>`: one scheme, one credential, nothing after it. */
+const BEARER = /^Bearer +([^\s]+)$/i;
 
 /** Why a token was refused; the text is safe to show the client. */
 export class TokenRejectedError extends Error {}
 
-/** Verifies bearer tokens with the configured keys and algorithms only. */
+/**
+ * Verifies bearer tokens with the configured keys and algorithms only, and
+ * holds the claim rules (PROTOCOL.md §1): the handshake, `auth` and the app's
+ * own HTTP guards accept exactly the same tokens.
+ *
+ * @publicApi
+ */
 @Injectable()
 export class TokenService {
   /**
@@ -22,6 +35,14 @@ export class TokenService {
    * string | Buffer, but passes it to jsonwebtoken, which takes a KeyObject.
    */
   private readonly key: KeyObject;
+  private readonly toleranceMs: number;
+  /**
+   * Tokens already verified, by their exact text, until they expire: a client
+   * that reconnects with the same token skips the signature check. Only the
+   * time-independent checks are remembered; expiry is checked again on every
+   * use, and revocation is the caller's (SessionRules), every time.
+   */
+  private readonly verified = new Map<string, Principal>();
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
@@ -29,13 +50,44 @@ export class TokenService {
   ) {
     const { publicKey, secret } = options.jwt;
     this.key = publicKey ? createPublicKey(publicKey) : createSecretKey(Buffer.from(secret ?? ''));
+    this.toleranceMs = options.jwt.clockToleranceSec * 1000;
   }
 
+  /** Throws TokenRejectedError for any token the contract refuses. */
   verify(token: string): Principal {
+    const now = Date.now();
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      if ((known.expiresAt as number) + this.toleranceMs > now) return known;
+      this.verified.delete(token);
+      throw new TokenRejectedError('token expired');
+    }
+    const principal = principalFromClaims(this.verifySignature(token), now, this.toleranceMs);
+    if (token.length <= MAX_CACHED_TOKEN_LENGTH) {
+      if (this.verified.size >= MAX_CACHED_TOKENS) {
+        this.verified.delete(this.verified.keys().next().value as string);
+      }
+      this.verified.set(token, principal);
+    }
+    return principal;
+  }
+
+  /**
+   * The token of an `Authorization` header: undefined when there is none;
+   * anything present but not exactly `Bearer <token>` is refused, never
+   * treated as anonymous.
+   */
+  bearerToken(header: string | undefined): string | undefined {
+    if (header === undefined) return undefined;
+    const match = BEARER.exec(header);
+    if (!match) throw new TokenRejectedError('malformed authorization header');
+    return match[1];
+  }
+
+  private verifySignature(token: string): Record<string, unknown> {
     const { jwt } = this.options;
-    let claims: Record<string, unknown>;
     try {
-      claims = this.jwt.verify(token, {
+      return this.jwt.verify(token, {
         publicKey: this.key as unknown as Buffer,
         algorithms: jwt.algorithms,
         issuer: jwt.issuer,
@@ -46,32 +98,46 @@ export class TokenService {
       const expired = (error as Error)?.name === 'TokenExpiredError';
       throw new TokenRejectedError(expired ? 'token expired' : 'invalid token');
     }
-    return principalFromClaims(claims);
   }
 }
 
-function principalFromClaims(claims: Record<string, unknown>): Principal {
+/**
+ * The claim rules. `sub` must be usable as a topic key (`user:<sub>`), so
+ * that whatever accepts the token can also address its user.
+ */
+function principalFromClaims(
+  claims: Record<string, unknown>,
+  now: number,
+  toleranceMs: number,
+): Principal {
   const { sub, exp, iat, jti, roles } = claims;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH) {
+  if (typeof sub !== 'string' || !KEY_PATTERN.test(sub)) {
     throw new TokenRejectedError('token has no valid sub');
   }
   if (typeof exp !== 'number' || !Number.isFinite(exp))
     throw new TokenRejectedError('token has no exp');
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat)))
+    throw new TokenRejectedError('token iat is invalid');
+  // A token from the future would outlive a user-wide revocation issued before it.
+  if (iat !== undefined && iat * 1000 > now + toleranceMs)
+    throw new TokenRejectedError('token issued in the future');
   if (roles !== undefined && !isStringList(roles))
     throw new TokenRejectedError('token roles are invalid');
-  if (jti !== undefined && typeof jti !== 'string')
+  if (jti !== undefined && (typeof jti !== 'string' || jti.length > MAX_JTI_LENGTH))
     throw new TokenRejectedError('token jti is invalid');
-  return {
+  return Object.freeze({
     userId: sub,
     roles: roles === undefined || roles.length === 0 ? NO_ROLES : Object.freeze([...roles]),
     tokenId: jti,
     expiresAt: exp * 1000,
-    issuedAt: typeof iat === 'number' ? iat * 1000 : undefined,
-  };
+    issuedAt: iat === undefined ? undefined : iat * 1000,
+  });
 }
 
 function isStringList(value: unknown): value is string[] {
   return (
-    Array.isArray(value) && value.length <= MAX_ROLES && value.every((v) => typeof v === 'string')
+    Array.isArray(value) &&
+    value.length <= MAX_ROLES &&
+    value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= MAX_ROLE_LENGTH)
   );
 }

@@ -1,37 +1,29 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { CloseCode, ErrorCode, RealtimeException } from '../protocol';
-import { REALTIME_OPTIONS } from '../realtime.constants';
+import { SocketWriter } from '../delivery/socket-writer.service';
+import { ErrorCode, RealtimeException } from '../protocol';
 import { connectionOf } from '../registry/socket-connection';
-import { RevocationService } from './revocation.service';
+import { closeCodeFor, realtimeExceptionFor, SessionRules } from './session-rules';
 
 /**
  * Every message re-checks the connection's token: expired (the timer closes
- * at expiry; this covers the gap) closes with 4001, revoked with 4003.
+ * at expiry; this covers the gap) closes with 4001, revoked with 4003, each
+ * after the UNAUTHORIZED reply and every reply owed before it.
  */
 @Injectable()
 export class WsAuthGuard implements CanActivate {
   constructor(
-    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
-    private readonly revocations: RevocationService,
+    private readonly rules: SessionRules,
+    private readonly writer: SocketWriter,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
     const connection = connectionOf(context.switchToWs().getClient<WebSocket>());
     if (!connection)
       throw new RealtimeException(ErrorCode.Unauthorized, 'connection is not registered');
-    const { principal } = connection;
-    const grace = this.options.shutdown.graceMs;
-    const tolerance = this.options.jwt.clockToleranceSec * 1000;
-    if (principal.expiresAt !== null && principal.expiresAt + tolerance <= Date.now()) {
-      connection.close(CloseCode.TokenExpired, grace);
-      throw new RealtimeException(ErrorCode.Unauthorized, 'token expired');
-    }
-    if (this.revocations.isRevoked(principal)) {
-      connection.close(CloseCode.Revoked, grace);
-      throw new RealtimeException(ErrorCode.Unauthorized, 'token revoked');
-    }
-    return true;
+    const problem = this.rules.problem(connection.principal);
+    if (problem === undefined) return true;
+    if (problem !== 'user-limit') this.writer.closeAfterPending(connection, closeCodeFor(problem));
+    throw realtimeExceptionFor(problem);
   }
 }

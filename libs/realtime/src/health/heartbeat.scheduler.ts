@@ -8,6 +8,7 @@ import {
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { CloseCode } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
+import { SocketWriter } from '../delivery/socket-writer.service';
 import { ConnectionRegistry } from '../registry/connection.registry';
 
 /**
@@ -24,6 +25,7 @@ export class HeartbeatScheduler implements OnApplicationBootstrap, OnApplication
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly connections: ConnectionRegistry,
+    private readonly writer: SocketWriter,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -58,7 +60,7 @@ export class HeartbeatScheduler implements OnApplicationBootstrap, OnApplication
     try {
       for (const connection of this.connections.all()) {
         if (connection.awaitingPong && connection.isOpen) {
-          connection.close(CloseCode.HeartbeatTimeout, this.options.shutdown.graceMs);
+          this.writer.close(connection, CloseCode.HeartbeatTimeout);
         }
       }
     } catch (error) {

@@ -40,6 +40,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('heartbeat.pongTimeoutMs', 'must be shorter than heartbeat.intervalMs');
   }
   nonNegativeInteger('shutdown.graceMs', o.shutdown.graceMs);
+  nonNegativeInteger('closeGraceMs', o.closeGraceMs);
   if (o.shutdown.closeCode !== 1001 && o.shutdown.closeCode !== 1012) {
     fail('shutdown.closeCode', 'must be 1001 or 1012');
   }
