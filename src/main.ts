@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { RealtimeWsAdapter } from '@app/realtime';
 import { AppModule } from './app.module';
 import { demoConfigFromEnv } from './config/realtime-env';
@@ -9,7 +10,9 @@ async function bootstrap(): Promise<void> {
   if (process.env.REDIS_URL) {
     Logger.warn('REDIS_URL is set, but only the in-memory engine exists yet: one process', 'Demo');
   }
-  const app = await NestFactory.create(AppModule.forRoot(config));
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config));
+  // Nothing tells a prober which framework answers.
+  app.disable('x-powered-by');
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   // SIGTERM: close sockets with 1001, finish in-flight work, then exit 0 (not re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });

@@ -78,6 +78,9 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
     if (jwt.secret === DEV_JWT_SECRET) {
       fail('jwt.secret', `is the development secret, which the ${o.profile} profile refuses`);
     }
+    if ((jwt.secret ?? '').trim() === '') {
+      fail('jwt.secret', `is blank, which the ${o.profile} profile refuses`);
+    }
     if ((jwt.secret ?? '').length < MIN_SECRET_LENGTH) {
       fail(
         'jwt.secret',
