@@ -90,6 +90,9 @@ describe('resolveRealtimeOptions', () => {
       expect(() => resolveRealtimeOptions({ profile, jwt: { secret: 'short' } })).toThrow(
         'at least 32',
       );
+      expect(() => resolveRealtimeOptions({ profile, jwt: { secret: ' '.repeat(40) } })).toThrow(
+        'is blank',
+      );
       expect(() =>
         resolveRealtimeOptions({ profile, jwt: { secret: STRONG_SECRET }, allowedOrigins: ['*'] }),
       ).toThrow('"allowedOrigins"');
