@@ -104,11 +104,12 @@ describe('hardening: tokens, claims, headers, profiles', () => {
     });
 
     it('refuses every WebSocket version but 13, so the origin check cannot be skipped', async () => {
-      for (const headers of [
+      const versionEight: Array<Record<string, string>> = [
         { 'Sec-WebSocket-Version': '8', Origin: 'https://evil.example' },
         { 'Sec-WebSocket-Version': '8', 'Sec-WebSocket-Origin': 'https://evil.example' },
         { 'Sec-WebSocket-Version': '8', Origin: ALLOWED_ORIGIN },
-      ]) {
+      ];
+      for (const headers of versionEight) {
         const answer = await upgrade(app.port, headers);
         expect(answer.status).toBe(426);
         expect(answer.headers['sec-websocket-version']).toBe('13');

@@ -8,7 +8,7 @@ import { MessageRateLimiter } from './auth/message-rate.limiter';
 import { SessionRules } from './auth/session-rules';
 import { RevocationService } from './auth/revocation.service';
 import { TokenService } from './auth/token.service';
-import { WsAuthGuard } from './auth/ws-auth.guard';
+import { WsAuthGuard } from './gateway/ws-auth.guard';
 import { WsThrottlerGuard } from './auth/ws-throttler.guard';
 import { BroadcastService } from './delivery/broadcast.service';
 import { FanOutService } from './delivery/fan-out.service';

@@ -7,7 +7,7 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { WsAuthGuard } from '../auth/ws-auth.guard';
+import { WsAuthGuard } from './ws-auth.guard';
 import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
 import { BroadcastService } from '../delivery/broadcast.service';
 import { SubscriptionService } from '../delivery/subscription.service';

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { SocketWriter } from '../delivery/socket-writer.service';
 import { ErrorCode, RealtimeException } from '../protocol';
 import { connectionOf } from '../registry/socket-connection';
-import { closeCodeFor, realtimeExceptionFor, SessionRules } from './session-rules';
+import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';
 
 /**
  * Every message re-checks the connection's token: expired (the timer closes
