@@ -9,6 +9,7 @@ import { ConnectionRegistry, ipLimitKey } from '../registry/connection.registry'
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { canonicalIp, resolveClientIp } from './client-address';
 import { FixedWindowStorage } from './fixed-window.storage';
+import { handshakeQuery } from './handshake-query';
 import { CAPACITY_RETRY_SEC, HandshakeRefusal } from './handshake-refusal';
 import { OriginPolicy } from './origin-policy';
 import { ANONYMOUS, type Principal } from './principal';
@@ -118,7 +119,7 @@ export class HandshakeService {
     if (!this.origins.allows(origin)) throw new HandshakeRefusal(403, 'origin not allowed');
     const full = this.capacityProblem(ip, exempt);
     if (full) throw full;
-    const { token, subscribe } = queryOf(req.url);
+    const { token, subscribe } = handshakeQuery(req.url);
     const principal = this.authenticate(token, req.headers.authorization);
     if (!subscribe) return { principal, ip, topics: NO_TOPICS };
     return this.authorizeTopics(principal, subscribe).then((topics) => ({ principal, ip, topics }));
@@ -193,16 +194,4 @@ export class HandshakeService {
       throw error;
     }
   }
-}
-
-/**
- * `token` and `subscribe` from the request's query; most handshakes have no
- * query or only these, so URLSearchParams is built only when there is one.
- * An empty `?token=` counts as no token.
- */
-function queryOf(url: string | undefined): { token?: string; subscribe?: string } {
-  const start = url?.indexOf('?') ?? -1;
-  if (url === undefined || start === -1) return {};
-  const query = new URLSearchParams(url.slice(start + 1));
-  return { token: query.get('token') || undefined, subscribe: query.get('subscribe') || undefined };
 }

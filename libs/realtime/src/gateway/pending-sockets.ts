@@ -96,7 +96,8 @@ export class PendingSockets {
     const timer = setTimeout(expire, this.timeoutMs, socket);
     timer.unref();
     (socket as PendingSocket)[PENDING] = { ip, timer };
-    socket.once('close', this.onClose);
+    // `on`, not `once`: no wrapper per socket, and a socket closes once.
+    socket.on('close', this.onClose);
   };
 
   private readonly onRequest = (req: IncomingMessage): void => this.settle(req.socket);
