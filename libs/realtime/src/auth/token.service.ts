@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { JwtService } from '@nestjs/jwt';
+import { JwtService, type JwtVerifyOptions } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
@@ -35,6 +35,8 @@ export class TokenService {
    * string | Buffer, but passes it to jsonwebtoken, which takes a KeyObject.
    */
   private readonly key: KeyObject;
+  /** Built once, like the key: the same options for every verify. */
+  private readonly verifyOptions: JwtVerifyOptions;
   private readonly toleranceMs: number;
   /**
    * Tokens already verified, by their exact text, until they expire: a client
@@ -45,12 +47,20 @@ export class TokenService {
   private readonly verified = new Map<string, Principal>();
 
   constructor(
-    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
     private readonly jwt: JwtService,
   ) {
     const { publicKey, secret } = options.jwt;
     this.key = publicKey ? createPublicKey(publicKey) : createSecretKey(Buffer.from(secret ?? ''));
-    this.toleranceMs = options.jwt.clockToleranceSec * 1000;
+    const { algorithms, issuer, audience, clockToleranceSec } = options.jwt;
+    this.verifyOptions = {
+      publicKey: this.key as unknown as Buffer,
+      algorithms,
+      issuer,
+      audience,
+      clockTolerance: clockToleranceSec,
+    };
+    this.toleranceMs = clockToleranceSec * 1000;
   }
 
   /** Throws TokenRejectedError for any token the contract refuses. */
@@ -85,15 +95,8 @@ export class TokenService {
   }
 
   private verifySignature(token: string): Record<string, unknown> {
-    const { jwt } = this.options;
     try {
-      return this.jwt.verify(token, {
-        publicKey: this.key as unknown as Buffer,
-        algorithms: jwt.algorithms,
-        issuer: jwt.issuer,
-        audience: jwt.audience,
-        clockTolerance: jwt.clockToleranceSec,
-      });
+      return this.jwt.verify(token, this.verifyOptions);
     } catch (error) {
       const expired = (error as Error)?.name === 'TokenExpiredError';
       throw new TokenRejectedError(expired ? 'token expired' : 'invalid token');
