@@ -89,11 +89,16 @@ export class SocketWriter {
     const run = (): Promise<void> | void => (connection.isOpen ? work() : undefined);
     // Always after a microtask, even with nothing owed: work that decides a close synchronously
     // (a guard) must find itself owed, so that its own reply still goes out first.
-    const current = (connection.owed ?? SETTLED).then(run);
-    connection.owed = current;
-    void current.then(() => {
-      if (connection.owed === current) connection.owed = undefined;
-    });
+    this.track(connection, (connection.owed ?? SETTLED).then(run));
+  }
+
+  /**
+   * Work already started (it had to start at once) whose frames must precede
+   * the replies to any later request. `started` must not reject.
+   */
+  owe(connection: Connection, started: Promise<void>): void {
+    const previous = connection.owed;
+    this.track(connection, previous === undefined ? started : previous.then(() => started));
   }
 
   /** Closes once every reply owed so far has been written; frames arriving from now on are dropped. */
@@ -107,6 +112,13 @@ export class SocketWriter {
   close(connection: Connection, code: CloseCode): void {
     connection.closing = true;
     connection.close(code, this.closeGraceMs);
+  }
+
+  private track(connection: Connection, current: Promise<void>): void {
+    connection.owed = current;
+    void current.then(() => {
+      if (connection.owed === current) connection.owed = undefined;
+    });
   }
 
   private isSlow(connection: Connection, raw: Socket): boolean {

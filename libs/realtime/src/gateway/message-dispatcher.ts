@@ -77,7 +77,7 @@ export class MessageDispatcher implements OnModuleInit {
 
   private dispatch(socket: WebSocket, raw: Buffer, isBinary: boolean): void {
     const connection = connectionOf(socket);
-    if (connection === undefined || connection.closing) return;
+    if (connection === undefined || connection.closing || !connection.isOpen) return;
     const rate = this.rate.charge(connection);
     if (rate === 'flood') {
       return this.writer.closeAfterPending(connection, CloseCode.RateLimitExceeded);

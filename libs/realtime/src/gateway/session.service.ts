@@ -70,9 +70,11 @@ export class SessionService {
       heartbeatMs: this.options.heartbeat.intervalMs,
       expiresAt: principal.expiresAt,
     });
-    // Registered at once; its `subscribed` goes out before the reply to any request.
+    // Registered at once (commit adds the topics before it first waits); its `subscribed`
+    // goes out before the reply to any request.
     if (admitted.topics.length > 0)
-      this.writer.inOrder(connection, () =>
+      this.writer.owe(
+        connection,
         this.subscriptions
           .commit(connection, admitted.topics, undefined, undefined)
           .catch((error: unknown) =>
