@@ -10,9 +10,6 @@ const MAX_ROLES = 64;
 const MAX_ROLE_LENGTH = 100;
 const MAX_JTI_LENGTH = 256;
 const NO_ROLES: readonly string[] = Object.freeze([]);
-/** Verified tokens remembered (until their expiry); longer tokens are verified every time. */
-const MAX_CACHED_TOKENS = 10_000;
-const MAX_CACHED_TOKEN_LENGTH = 2_048;
 /** Exactly `Bearer <token>`: one scheme, one credential, nothing after it. */
 const BEARER = /^Bearer +([^\s]+)$/i;
 
@@ -38,13 +35,6 @@ export class TokenService {
   /** Built once, like the key: the same options for every verify. */
   private readonly verifyOptions: JwtVerifyOptions;
   private readonly toleranceMs: number;
-  /**
-   * Tokens already verified, by their exact text, until they expire: a client
-   * that reconnects with the same token skips the signature check. Only the
-   * time-independent checks are remembered; expiry is checked again on every
-   * use, and revocation is the caller's (SessionRules), every time.
-   */
-  private readonly verified = new Map<string, Principal>();
 
   constructor(
     @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
@@ -65,21 +55,7 @@ export class TokenService {
 
   /** Throws TokenRejectedError for any token the contract refuses. */
   verify(token: string): Principal {
-    const now = Date.now();
-    const known = this.verified.get(token);
-    if (known !== undefined) {
-      if ((known.expiresAt as number) + this.toleranceMs > now) return known;
-      this.verified.delete(token);
-      throw new TokenRejectedError('token expired');
-    }
-    const principal = principalFromClaims(this.verifySignature(token), now, this.toleranceMs);
-    if (token.length <= MAX_CACHED_TOKEN_LENGTH) {
-      if (this.verified.size >= MAX_CACHED_TOKENS) {
-        this.verified.delete(this.verified.keys().next().value as string);
-      }
-      this.verified.set(token, principal);
-    }
-    return principal;
+    return principalFromClaims(this.verifySignature(token), Date.now(), this.toleranceMs);
   }
 
   /**
