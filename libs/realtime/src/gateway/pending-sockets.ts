@@ -4,14 +4,10 @@ import { canonicalIp } from '../auth/client-address';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { defaultMaxSockets } from '../options/open-file-limit';
 
-const PENDING = Symbol('realtime.pending');
-
 interface Pending {
   ip: string;
   timer: NodeJS.Timeout;
 }
-
-type PendingSocket = Socket & { [PENDING]?: Pending };
 
 /**
  * Slowloris defence on the app's HTTP server, which the WebSocket upgrade
@@ -25,6 +21,8 @@ type PendingSocket = Socket & { [PENDING]?: Pending };
  */
 export class PendingSockets {
   private readonly perIp = new Map<string, number>();
+  /** Kept apart from the sockets, so that an open connection carries nothing of this. */
+  private readonly pending = new Map<Socket, Pending>();
   private readonly max: number;
   private readonly timeoutMs: number;
   private readonly exempt: ReadonlySet<string>;
@@ -63,6 +61,7 @@ export class PendingSockets {
   }
 
   detach(): void {
+    for (const socket of [...this.pending.keys()]) this.settle(socket);
     this.server.off('connection', this.onConnection);
     this.server.off('request', this.onRequest);
     this.server.off('upgrade', this.onUpgrade);
@@ -70,9 +69,10 @@ export class PendingSockets {
 
   /** The WebSocket handshake is over (opened, or refused and answered). */
   readonly settle = (socket: Socket): void => {
-    const pending = (socket as PendingSocket)[PENDING];
+    const pending = this.pending.get(socket);
     if (pending === undefined) return;
-    (socket as PendingSocket)[PENDING] = undefined;
+    this.pending.delete(socket);
+    socket.off('close', this.onClose);
     clearTimeout(pending.timer);
     const left = (this.perIp.get(pending.ip) ?? 1) - 1;
     if (left > 0) this.perIp.set(pending.ip, left);
@@ -95,8 +95,7 @@ export class PendingSockets {
     this.perIp.set(ip, count);
     const timer = setTimeout(expire, this.timeoutMs, socket);
     timer.unref();
-    (socket as PendingSocket)[PENDING] = { ip, timer };
-    // `on`, not `once`: no wrapper per socket, and a socket closes once.
+    this.pending.set(socket, { ip, timer });
     socket.on('close', this.onClose);
   };
 
