@@ -68,7 +68,8 @@ export class PendingSockets {
   }
 
   /** The WebSocket handshake is over (opened, or refused and answered). */
-  readonly settle = (socket: Socket): void => {
+  readonly settle = (tlsOrTcp: Socket): void => {
+    const socket = tcpSocketOf(tlsOrTcp);
     const pending = this.pending.get(socket);
     if (pending === undefined) return;
     this.pending.delete(socket);
@@ -105,6 +106,15 @@ export class PendingSockets {
   private readonly onUpgrade = (req: IncomingMessage, socket: Socket): void => {
     if (pathOf(req.url) !== this.options.path) this.settle(socket);
   };
+}
+
+/**
+ * 'connection' hands over the TCP socket; over HTTPS, requests and upgrades
+ * carry the TLSSocket wrapping it, which Node links as `_parent` (no public
+ * accessor exists).
+ */
+function tcpSocketOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
 }
 
 function expire(socket: Socket): void {
