@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { JwtModule } from '@nestjs/jwt';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
@@ -49,7 +48,7 @@ import { TopicAccessService } from './topics/topic-access.service';
 @Module({
   // No global module's forRoot() here: each such import registers the host's own handlers
   // again (ScheduleModule.forRoot() ran every @Interval of the app twice). Timers are our own.
-  imports: [TerminusModule, JwtModule.register({})],
+  imports: [TerminusModule],
   providers: [
     // A private registry for HistorySweepScheduler only: no explorer, the host's jobs untouched.
     SchedulerRegistry,
