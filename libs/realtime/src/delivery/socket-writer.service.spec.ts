@@ -70,6 +70,20 @@ describe('SocketWriter', () => {
     }
   });
 
+  it('closes after closeGraceMs when an owed reply never comes', async () => {
+    const { pairs, connection, writer, closed } = await pair();
+    try {
+      writer.inOrder(connection, () => new Promise<void>(() => undefined));
+      const decided = Date.now();
+      writer.closeAfterPending(connection, CloseCode.TokenExpired);
+      expect(await closed).toBe(CloseCode.TokenExpired);
+      // closeGraceMs defaults to 2 s.
+      expect(Date.now() - decided).toBeGreaterThanOrEqual(1_900);
+    } finally {
+      await pairs.close();
+    }
+  });
+
   it('closes a reader that does not read within the turn that passes the bound', async () => {
     const { pairs, connection, writer, counters, client } = await pair({
       maxQueuedBytes: 256 * 1024,

@@ -9,6 +9,11 @@ import { encodeFrame, type OutboundFrame } from './outbound-frame';
 
 const SETTLED = Promise.resolve();
 
+/** closeAfterPending's deadline; closing an already closed connection does nothing. */
+function closeLate(writer: SocketWriter, connection: Connection, code: CloseCode): void {
+  writer.close(connection, code);
+}
+
 /**
  * The one way a frame reaches a socket, and the one way the server closes one.
  *
@@ -101,11 +106,16 @@ export class SocketWriter {
     this.track(connection, previous === undefined ? started : previous.then(() => started));
   }
 
-  /** Closes once every reply owed so far has been written; frames arriving from now on are dropped. */
+  /**
+   * Closes once every reply owed so far has been written; frames arriving from
+   * now on are dropped. A reply that never comes (an authorizer that hangs)
+   * holds the close back for `closeGraceMs` at most.
+   */
   closeAfterPending(connection: Connection, code: CloseCode): void {
     if (connection.closing) return;
     connection.closing = true;
     this.inOrder(connection, () => this.close(connection, code));
+    setTimeout(closeLate, this.closeGraceMs, this, connection, code).unref();
   }
 
   /** Closes now, after what was written so far; the socket is cut if the peer stalls the close. */
