@@ -1,10 +1,60 @@
 // @ts-check
 import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
+const lib = './libs/realtime/src';
+const folders = [
+  'protocol',
+  'options',
+  'topics',
+  'registry',
+  'engine',
+  'delivery',
+  'auth',
+  'gateway',
+  'health',
+  'metrics',
+  'testing',
+  'redis',
+];
+/** `Principal` is a type every layer below auth/ may name (docs/architecture.md). */
+const principal = ['./principal.ts'];
+
+/**
+ * The layers of docs/architecture.md: each folder and what it must not import.
+ * Arrows point down: gateway → auth | delivery → registry | topics → engine → protocol.
+ */
+const layerRules = {
+  protocol: { forbidden: folders.filter((f) => f !== 'protocol') },
+  engine: { forbidden: ['topics', 'registry', 'delivery', 'auth', 'gateway', 'health', 'testing'] },
+  topics: {
+    forbidden: ['registry', 'delivery', 'auth', 'gateway', 'health', 'metrics', 'testing'],
+  },
+  registry: {
+    forbidden: ['topics', 'delivery', 'auth', 'gateway', 'health', 'metrics', 'testing'],
+  },
+  metrics: { forbidden: ['topics', 'delivery', 'auth', 'gateway', 'health', 'testing'] },
+  delivery: { forbidden: ['auth', 'gateway', 'health', 'testing'] },
+  auth: { forbidden: ['delivery', 'gateway', 'health', 'testing'] },
+  health: { forbidden: ['gateway', 'testing'] },
+  redis: { forbidden: folders.filter((f) => f !== 'redis' && f !== 'options') },
+};
+const layerZones = Object.entries(layerRules).flatMap(([target, { forbidden }]) =>
+  forbidden.map((from) => ({
+    target: `${lib}/${target}`,
+    from: `${lib}/${from}`,
+    except: from === 'auth' ? principal : [],
+    message: `${target}/ must not import ${from}/ (docs/architecture.md, Layers).`,
+  })),
+);
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**', 'tools/**', '*.js', '*.mjs'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**', 'tools/**', '*.js', '*.mjs'],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   prettier,
@@ -16,6 +66,35 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/explicit-module-boundary-types': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['libs/**/*.ts', 'src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createTypeScriptImportResolver()] },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            ...layerZones,
+            {
+              target: './libs/realtime-client/src',
+              from: lib,
+              except: ['./protocol', './delivery/event-map.ts'],
+              message:
+                'The client stays dependency-free: only protocol constants and EventMap types.',
+            },
+            {
+              target: './src',
+              from: lib,
+              except: ['./index.ts'],
+              message: 'The demo app imports only the barrel, @app/realtime.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -1,12 +1,15 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { RealtimeWsAdapter } from '@app/realtime';
 import { AppModule } from './app.module';
 import { demoConfigFromEnv } from './config/realtime-env';
 
 async function bootstrap(): Promise<void> {
   const config = demoConfigFromEnv();
-  const app = await NestFactory.create(AppModule.forRoot(config));
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config));
+  // Nothing tells a prober which framework answers.
+  app.disable('x-powered-by');
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   // SIGTERM: close sockets with 1001, finish in-flight work, then exit 0 (not re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });

@@ -23,6 +23,8 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SERVERS           same as --servers
   BENCH_MAX_MINUTES       no new server session starts after this [30]
   BENCH_WORKER_PROF       set to 1: CPU profiles of the load workers in bench/results/
+  BENCH_SETUP_ONLY        set to 1: measure connection setup only (with and without JWT);
+                          a reduced run, written to bench/results/quick.json like --quick
 `;
 
 function list(value, fallback) {
@@ -57,7 +59,8 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     if (!['--quick', '--no-build', '--help', '-h'].includes(flag))
       throw new Error(`unknown flag ${flag}`);
   }
-  const quick = flags.has('--quick');
+  const setupOnly = env.BENCH_SETUP_ONLY === '1';
+  const quick = flags.has('--quick') || setupOnly;
   const scales = numbers(env.BENCH_SCALE, quick ? [1000] : [1000, 10_000])
     .map(Math.round)
     .sort((a, b) => a - b);
@@ -65,6 +68,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   const config = {
     help: flags.has('--help') || flags.has('-h'),
     quick,
+    setupOnly,
     build: !flags.has('--no-build'),
     servers: list(options.servers ?? env.BENCH_SERVERS, [
       'demo',

@@ -50,7 +50,15 @@ export function metricCatalog(config) {
     0,
     'higher',
   );
-  add('setupCpuPerConn', 'server CPU per connection set up', 'µs', 0, 'lower');
+  add('setupCpuPerConn', 'server CPU per connection set up with JWT', 'µs', 0, 'lower');
+  add(
+    'anonSetupPerSec',
+    `connection setup without JWT (${config.setupConnections})`,
+    'conn/s',
+    0,
+    'higher',
+  );
+  add('anonSetupCpuPerConn', 'server CPU per connection set up without JWT', 'µs', 0, 'lower');
   // Diagnostic: if the clients approach a full core, burst throughput is client-bound.
   for (const n of config.scales) {
     add(
@@ -272,7 +280,7 @@ ${noteList}
 - **Connection setup**: from an empty server, ${config.setupConnections} connections, each with its own JWT,
   opened with at most ${config.setupConcurrency} in flight per worker; a connection counts once the
   server's \`connected\` frame arrives. Rate = connections ÷ time from first attempt to last
-  \`connected\`.
+  \`connected\`. Then the same again without a token (anonymous), from an empty server.
 - The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs
   the load generator about as much CPU per frame as the server (one socket read per frame: see
   the load-generator rows), so burst deliveries/s and latency are bounded by the machine, not by

@@ -38,6 +38,11 @@ export async function runSession(server, pool, config, log) {
   });
 
   try {
+    if (config.setupOnly) {
+      await server.settle();
+      Object.assign(metrics, await setupBoth(server, pool, config, note, log));
+      return { metrics, notes };
+    }
     // The publisher's connection warmed the connect path; the baseline includes it.
     await server.settle();
     const base = await server.memory();
@@ -93,8 +98,8 @@ export async function runSession(server, pool, config, log) {
       note(`${closed.unexpectedMessages} messages outside any run`);
     await server.settle();
 
-    // d. Connection setup with JWT verification, from an empty server.
-    Object.assign(metrics, await setup(server, pool, config, note, log));
+    // d. Connection setup, with JWT verification and anonymous, each from an empty server.
+    Object.assign(metrics, await setupBoth(server, pool, config, note, log));
   } finally {
     publisher.close();
     await pool.closeAll().catch(() => {});
@@ -211,12 +216,26 @@ async function paced(server, pool, publisher, config, rate, note, log) {
   };
 }
 
-async function setup(server, pool, config, note, log) {
+/** Setup with a JWT per connection, then anonymous (no token); metric keys `setup*` and `anonSetup*`. */
+async function setupBoth(server, pool, config, note, log) {
+  const withJwt = await setup(server, pool, config, note, log, true);
+  await server.settle();
+  const anonymous = await setup(server, pool, config, note, log, false);
+  return {
+    setupPerSec: withJwt.perSec,
+    setupCpuPerConn: withJwt.cpuPerConn,
+    anonSetupPerSec: anonymous.perSec,
+    anonSetupCpuPerConn: anonymous.cpuPerConn,
+  };
+}
+
+async function setup(server, pool, config, note, log, auth) {
+  const label = auth ? 'setup with JWT' : 'setup anonymous';
   const cpuBefore = await server.cpu();
   const res = await pool.connect(config.setupConnections, {
     port: server.port,
     protocol: server.protocol,
-    auth: true,
+    auth,
     secret: config.secret,
     userPrefix: 's',
     userOffset: 0,
@@ -228,17 +247,17 @@ async function setup(server, pool, config, note, log) {
   });
   const cpuAfter = await server.cpu();
   if (res.failed > 0)
-    note(`setup: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
+    note(`${label}: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
   const seconds = (res.finishedAt - res.startedAt) / 1000;
   const out = {
-    setupPerSec: res.opened / seconds,
-    setupCpuPerConn:
+    perSec: res.opened / seconds,
+    cpuPerConn:
       (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) /
       Math.max(1, res.opened),
   };
   log(
-    `  setup: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.setupPerSec.toFixed(0)}/s, ` +
-      `${out.setupCpuPerConn.toFixed(0)} µs server CPU each`,
+    `  ${label}: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.perSec.toFixed(0)}/s, ` +
+      `${out.cpuPerConn.toFixed(0)} µs server CPU each`,
   );
   await pool.closeAll();
   return out;

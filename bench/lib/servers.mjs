@@ -26,6 +26,8 @@ export function serverEnv(port, secret) {
     REALTIME_CONNECT_RATE_PER_MIN: '1000000',
     REALTIME_MESSAGE_RATE_PER_MIN: '10000000',
     REALTIME_MAX_QUEUED_MESSAGES: '100000',
+    // Every load socket comes from 127.0.0.1: the slowloris cap per IP would refuse them.
+    REALTIME_MAX_PENDING_PER_IP: '100000',
     NODE_ENV: 'development',
   };
 }

@@ -6,16 +6,19 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { JwtService } from '@nestjs/jwt';
-import { RevocationService } from '@app/realtime';
+import { RevocationService, TokenRejectedError, TokenService } from '@app/realtime';
 import type { AuthenticatedRequest } from './authenticated-user';
 import { REQUIRED_ROLE } from './roles.decorator';
 
-/** Bearer JWT for the demo's HTTP routes: the same tokens, and revocations, as the WebSocket. */
+/**
+ * Bearer JWT for the demo's HTTP routes: the library's own token checks, so a
+ * route accepts exactly the tokens (and claims) the WebSocket handshake does,
+ * and honours the same revocations.
+ */
 @Injectable()
 export class HttpAuthGuard implements CanActivate {
   constructor(
-    private readonly jwt: JwtService,
+    private readonly tokens: TokenService,
     private readonly reflector: Reflector,
     private readonly revocations: RevocationService,
   ) {}
@@ -23,29 +26,19 @@ export class HttpAuthGuard implements CanActivate {
   /** `role` overrides the route's @AdminOnly() metadata (for guards that delegate here). */
   canActivate(context: ExecutionContext, role?: string): boolean {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-    if (!match) throw new UnauthorizedException('bearer token required');
-    let claims: { sub?: unknown; exp?: unknown; iat?: unknown; jti?: unknown; roles?: unknown };
+    let principal;
     try {
-      claims = this.jwt.verify(match[1], { algorithms: ['HS256'] });
-    } catch {
-      throw new UnauthorizedException('invalid token');
+      const token = this.tokens.bearerToken(request.headers.authorization);
+      if (token === undefined) throw new UnauthorizedException('bearer token required');
+      principal = this.tokens.verify(token);
+    } catch (error) {
+      if (error instanceof TokenRejectedError) throw new UnauthorizedException(error.message);
+      throw error;
     }
-    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') {
-      throw new UnauthorizedException('invalid token');
-    }
-    const revoked = this.revocations.isRevoked({
-      userId: claims.sub,
-      roles: [],
-      tokenId: typeof claims.jti === 'string' ? claims.jti : undefined,
-      expiresAt: claims.exp * 1000,
-      issuedAt: typeof claims.iat === 'number' ? claims.iat * 1000 : undefined,
-    });
-    if (revoked) throw new UnauthorizedException('token revoked');
-    const roles = Array.isArray(claims.roles)
-      ? claims.roles.filter((r): r is string => typeof r === 'string')
-      : [];
-    request.user = { userId: claims.sub, roles };
+    if (this.revocations.isRevoked(principal)) throw new UnauthorizedException('token revoked');
+    const userId = principal.userId as string;
+    const roles = [...principal.roles];
+    request.user = { userId, roles };
     const required =
       role ??
       this.reflector.getAllAndOverride<string | undefined>(REQUIRED_ROLE, [

@@ -3,30 +3,39 @@ import { demoTopicPolicies } from './topic-policies';
 
 export interface DemoConfig {
   port: number;
+  /** Hardened: NODE_ENV is set to anything but `development` or `test`. */
   production: boolean;
   jwtSecret: string;
-  /** GET /metrics without a token (METRICS_PUBLIC, default true); otherwise admin only. */
+  /** GET /metrics without a token (METRICS_PUBLIC; default true outside production); otherwise admin only. */
   metricsPublic: boolean;
   realtime: RealtimeModuleOptions;
 }
 
+/** The only NODE_ENV values that get the development profile (its public secret, /auth/token). */
+const DEVELOPMENT_ENVS: ReadonlySet<string> = new Set(['', 'development', 'test']);
+
 /**
  * The demo's environment (PROTOCOL.md §7). Every variable is optional outside
- * production; a bad value stops start-up with the variable's name.
+ * production; a bad value stops start-up with the variable's name. A variable
+ * left unset leaves the library's default in place.
  */
 export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoConfig {
-  const production = env.NODE_ENV === 'production';
-  if (production && !env.JWT_SECRET) {
-    throw new Error('JWT_SECRET must be set when NODE_ENV=production');
+  const nodeEnv = env.NODE_ENV ?? '';
+  const production = !DEVELOPMENT_ENVS.has(nodeEnv);
+  const secret = env.JWT_SECRET;
+  if (production && (secret === undefined || secret.trim() === '')) {
+    throw new Error(
+      `JWT_SECRET must be set (and not blank) when NODE_ENV=${nodeEnv}: only an unset NODE_ENV, development or test may use the development secret`,
+    );
   }
-  const port = int(env, 'PORT', 3000);
-  const jwtSecret = env.JWT_SECRET ?? DEV_JWT_SECRET;
+  const port = int(env, 'PORT') ?? 3000;
+  const jwtSecret = secret ?? DEV_JWT_SECRET;
   const origins = env.REALTIME_ALLOWED_ORIGINS ?? `http://localhost:${port}`;
   return {
     port,
     production,
     jwtSecret,
-    metricsPublic: bool(env, 'METRICS_PUBLIC', true),
+    metricsPublic: bool(env, 'METRICS_PUBLIC') ?? !production,
     realtime: {
       profile: production ? 'production' : 'development',
       jwt: { secret: jwtSecret, algorithms: ['HS256'] },
@@ -34,36 +43,36 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         .split(',')
         .map((o) => o.trim())
         .filter(Boolean),
-      allowAnonymous: bool(env, 'REALTIME_ALLOW_ANONYMOUS', true),
+      allowAnonymous: bool(env, 'REALTIME_ALLOW_ANONYMOUS') ?? !production,
       topics: demoTopicPolicies,
       ...(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {}),
       limits: {
-        maxConnections: int(env, 'REALTIME_MAX_CONNECTIONS', 10_000),
-        maxConnectionsPerIp: int(env, 'REALTIME_MAX_CONNECTIONS_PER_IP', 10),
-        maxConnectionsPerUser: int(env, 'REALTIME_MAX_CONNECTIONS_PER_USER', 3),
-        connectRate: int(env, 'REALTIME_CONNECT_RATE_PER_MIN', 10),
-        connectWindowMs: 60_000,
-        messageRate: int(env, 'REALTIME_MESSAGE_RATE_PER_MIN', 100),
-        messageWindowMs: 60_000,
-        maxSubscriptions: int(env, 'REALTIME_MAX_SUBSCRIPTIONS', 50),
-        maxMessageBytes: int(env, 'REALTIME_MAX_MESSAGE_BYTES', 1_048_576),
-        maxQueuedMessages: int(env, 'REALTIME_MAX_QUEUED_MESSAGES', 100),
+        maxConnections: int(env, 'REALTIME_MAX_CONNECTIONS'),
+        maxConnectionsPerIp: int(env, 'REALTIME_MAX_CONNECTIONS_PER_IP'),
+        maxConnectionsPerUser: int(env, 'REALTIME_MAX_CONNECTIONS_PER_USER'),
+        connectRate: int(env, 'REALTIME_CONNECT_RATE_PER_MIN'),
+        messageRate: int(env, 'REALTIME_MESSAGE_RATE_PER_MIN'),
+        maxSubscriptions: int(env, 'REALTIME_MAX_SUBSCRIPTIONS'),
+        maxMessageBytes: int(env, 'REALTIME_MAX_MESSAGE_BYTES'),
+        maxQueuedMessages: int(env, 'REALTIME_MAX_QUEUED_MESSAGES'),
+        maxPendingPerIp: int(env, 'REALTIME_MAX_PENDING_PER_IP'),
       },
       heartbeat: {
-        intervalMs: int(env, 'REALTIME_HEARTBEAT_MS', 30_000),
-        pongTimeoutMs: int(env, 'REALTIME_PONG_TIMEOUT_MS', 10_000),
+        intervalMs: int(env, 'REALTIME_HEARTBEAT_MS'),
+        pongTimeoutMs: int(env, 'REALTIME_PONG_TIMEOUT_MS'),
       },
       history: {
-        size: int(env, 'REALTIME_HISTORY_SIZE', 100),
-        ttlSeconds: int(env, 'REALTIME_HISTORY_TTL_S', 300),
+        size: int(env, 'REALTIME_HISTORY_SIZE'),
+        ttlSeconds: int(env, 'REALTIME_HISTORY_TTL_S'),
+        maxTopics: int(env, 'REALTIME_HISTORY_MAX_TOPICS'),
       },
     },
   };
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new Error(`${name} must be a positive integer (got "${raw}")`);
@@ -71,9 +80,9 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
-function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+function bool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
+  if (raw === undefined || raw === '') return undefined;
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new Error(`${name} must be true or false (got "${raw}")`);

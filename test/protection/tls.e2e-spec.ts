@@ -49,7 +49,10 @@ describe('TLS (wss://)', () => {
 
   beforeAll(async () => {
     tls = selfSignedCertificate();
-    app = await ProtectedApp.start({ httpsOptions: tls });
+    app = await ProtectedApp.start({
+      httpsOptions: tls,
+      realtime: { limits: { handshakeTimeoutMs: 500 } },
+    });
   });
   afterAll(() => app.stop());
 
@@ -76,6 +79,13 @@ describe('TLS (wss://)', () => {
     expect((await client.request('ping')).event).toBe('pong');
   });
 
+  it('keeps wss:// connections past the handshake timeout (the TLS socket is no longer pending)', async () => {
+    const client = await app.connect({}, { ca: tls.cert });
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    expect(client.isOpen).toBe(true);
+    expect((await client.request('ping')).event).toBe('pong');
+  });
+
   it('accepts a client that skips verification (rejectUnauthorized: false)', async () => {
     const client = await app.connect({}, { rejectUnauthorized: false });
     expect(client.frames[0].event).toBe('connected');
@@ -97,6 +107,6 @@ describe('TLS (wss://)', () => {
     if (untrusted.kind === 'error') expect(untrusted.error.message).toMatch(/self[- ]signed/i);
     const plain = await tryConnect(app.url().replace(/^wss:/, 'ws:'));
     expect(plain.kind).not.toBe('open');
-    expect(app.stats().connections).toBe(2);
+    expect(app.stats().connections).toBe(3);
   });
 });

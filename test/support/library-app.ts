@@ -17,6 +17,8 @@ const RELAXED_LIMITS: NonNullable<RealtimeModuleOptions['limits']> = {
   maxConnectionsPerUser: 100,
   connectRate: 100_000,
   messageRate: 100_000,
+  // Tests open many sockets at once from one address.
+  maxPendingPerIp: 1_000,
 };
 
 export interface LibraryAppOptions {

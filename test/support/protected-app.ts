@@ -43,6 +43,8 @@ const RELAXED: RealtimeModuleOptions = {
     maxConnectionsPerUser: 100,
     connectRate: 100_000,
     messageRate: 100_000,
+    // Tests open many sockets at once from one address.
+    maxPendingPerIp: 1_000,
   },
   heartbeat: { intervalMs: 30_000, pongTimeoutMs: 10_000 },
   shutdown: { graceMs: 1_000 },

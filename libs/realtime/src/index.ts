@@ -15,6 +15,7 @@ export { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
 export { BroadcastService, type RealtimeStats } from './delivery/broadcast.service';
 export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './delivery/event-map';
 export { RevocationService } from './auth/revocation.service';
+export { TokenRejectedError, TokenService } from './auth/token.service';
 export type { Principal } from './auth/principal';
 export type {
   NamespacePolicy,

@@ -2,8 +2,10 @@
 export const REALTIME_OPTIONS = Symbol('REALTIME_OPTIONS');
 /** Injection token of the engine port implementation. */
 export const REALTIME_ENGINE = Symbol('REALTIME_ENGINE');
-/** Injection token of the throttler storage that counts messages per connection. */
+/** Injection token of the throttler storage (connect rate per IP, subscription churn per connection). */
 export const REALTIME_THROTTLER_STORAGE = Symbol('REALTIME_THROTTLER_STORAGE');
+/** Injection token of what applies revoke commands (RevocationService); FanOutService hands them over. */
+export const REALTIME_REVOCATIONS = Symbol('REALTIME_REVOCATIONS');
 
 /**
  * The development default secret. Hardened profiles refuse to start with it,

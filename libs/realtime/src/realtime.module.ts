@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
-import { JwtModule } from '@nestjs/jwt';
-import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
 import { HandshakeService } from './auth/handshake.service';
+import { MessageRateLimiter } from './auth/message-rate.limiter';
+import { SessionRules } from './auth/session-rules';
 import { RevocationService } from './auth/revocation.service';
 import { TokenService } from './auth/token.service';
-import { WsAuthGuard } from './auth/ws-auth.guard';
+import { WsAuthGuard } from './gateway/ws-auth.guard';
 import { WsThrottlerGuard } from './auth/ws-throttler.guard';
 import { BroadcastService } from './delivery/broadcast.service';
 import { FanOutService } from './delivery/fan-out.service';
@@ -32,9 +32,11 @@ import {
   REALTIME_ENGINE,
   REALTIME_INSTANCE_ID,
   REALTIME_OPTIONS,
+  REALTIME_REVOCATIONS,
   REALTIME_THROTTLER_STORAGE,
 } from './realtime.constants';
 import { ConfigurableRealtimeModule, REALTIME_MODULE_OPTIONS } from './realtime.module-definition';
+import { SubscriptionRules } from './topics/subscription-rules';
 import { TopicAccessService } from './topics/topic-access.service';
 
 /**
@@ -45,7 +47,9 @@ import { TopicAccessService } from './topics/topic-access.service';
  * @publicApi
  */
 @Module({
-  imports: [ScheduleModule.forRoot(), TerminusModule, JwtModule.register({})],
+  // No global module's forRoot() here: each such import registers the host's own handlers
+  // again (ScheduleModule.forRoot() ran every @Interval of the app twice). Timers are our own.
+  imports: [TerminusModule],
   providers: [
     {
       provide: REALTIME_OPTIONS,
@@ -58,14 +62,19 @@ import { TopicAccessService } from './topics/topic-access.service';
       useFactory: createEngine,
       inject: [REALTIME_OPTIONS, RedisConnections],
     },
-    { provide: REALTIME_THROTTLER_STORAGE, useClass: FixedWindowStorage },
+    FixedWindowStorage,
+    { provide: REALTIME_THROTTLER_STORAGE, useExisting: FixedWindowStorage },
     RedisConnections,
     RealtimeCounters,
     ConnectionRegistry,
     SubscriptionRegistry,
     TopicAccessService,
+    SubscriptionRules,
     TokenService,
     RevocationService,
+    { provide: REALTIME_REVOCATIONS, useExisting: RevocationService },
+    SessionRules,
+    MessageRateLimiter,
     HandshakeService,
     SocketWriter,
     FanOutService,
@@ -88,6 +97,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     REALTIME_INSTANCE_ID,
     BroadcastService,
     RevocationService,
+    TokenService,
     RealtimeLifecycleService,
     RealtimeHealthIndicator,
     RealtimeMetricsService,

@@ -1,8 +1,9 @@
 import { normalizeIp } from '@nestjs/throttler';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 
 const FULL_IPV6 = 128;
+const IPV4_MAPPED = '::ffff:';
 
 /**
  * An IP as written in allow- and block-lists: IPv4-mapped IPv6 reduced to IPv4.
@@ -10,6 +11,12 @@ const FULL_IPV6 = 128;
  * the result is still an address, which ipLimitKey can group by /64.
  */
 export function canonicalIp(ip: string): string {
+  // The common cases without normalizeIp's parsing: plain IPv4, and IPv4-mapped IPv6
+  // (every IPv4 peer of a server listening on `::`).
+  if (isIPv4(ip)) return ip;
+  if (ip.startsWith(IPV4_MAPPED) && isIPv4(ip.slice(IPV4_MAPPED.length))) {
+    return ip.slice(IPV4_MAPPED.length);
+  }
   return normalizeIp(ip.trim(), FULL_IPV6).replace(/\/128$/, '');
 }
 

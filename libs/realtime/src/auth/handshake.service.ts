@@ -1,17 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { IncomingMessage } from 'node:http';
-import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { ErrorCode, RealtimeException } from '../protocol';
 import { REALTIME_OPTIONS, REALTIME_THROTTLER_STORAGE } from '../realtime.constants';
 import { ConnectionRegistry, ipLimitKey } from '../registry/connection.registry';
+import { SubscriptionRules } from '../topics/subscription-rules';
 import { canonicalIp, resolveClientIp } from './client-address';
+import { FixedWindowStorage } from './fixed-window.storage';
+import { handshakeQuery } from './handshake-query';
+import { CAPACITY_RETRY_SEC, HandshakeRefusal } from './handshake-refusal';
 import { OriginPolicy } from './origin-policy';
 import { ANONYMOUS, type Principal } from './principal';
-import { RevocationService } from './revocation.service';
+import { handshakeRefusalFor, SessionRules } from './session-rules';
 import { TokenRejectedError, TokenService } from './token.service';
+
+export { HandshakeRefusal } from './handshake-refusal';
 
 /** What a successful handshake hands to the connection it creates. */
 export interface AdmittedClient {
@@ -21,27 +26,14 @@ export interface AdmittedClient {
   topics: string[];
 }
 
-/** A refused handshake: the HTTP status and a reason safe to show the client. */
-export class HandshakeRefusal extends Error {
-  constructor(
-    readonly status: 401 | 403 | 429 | 503,
-    readonly reason: string,
-    /** Seconds a refused client should wait (429, 503): sent as Retry-After. */
-    readonly retryAfterSec?: number,
-  ) {
-    super(reason);
-    this.name = 'HandshakeRefusal';
-  }
-}
-
 const CONNECT_THROTTLER = 'connect';
-/** A slot frees when someone disconnects: worth retrying soon, with jitter on the client. */
-const CAPACITY_RETRY_SEC = 5;
+const NO_TOPICS: string[] = [];
 
 /**
  * Every check of PROTOCOL.md §1 that runs before the WebSocket upgrade, in the
  * order that refuses the cheapest way first. A refused client gets an HTTP
- * status and is never upgraded.
+ * status and is never upgraded. Without `?subscribe=` (and with the local
+ * connect-rate storage) nothing waits: `verify` answers synchronously.
  */
 @Injectable()
 export class HandshakeService {
@@ -49,21 +41,24 @@ export class HandshakeService {
   private readonly trustedProxies: ReadonlySet<string>;
   private readonly blockedIps: ReadonlySet<string>;
   private readonly allowedIps: ReadonlySet<string>;
+  /** The connect-rate storage when it counts synchronously (the built-in one). */
+  private readonly localAttempts: FixedWindowStorage | undefined;
   private accepting = true;
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     @Inject(REALTIME_THROTTLER_STORAGE) private readonly attempts: ThrottlerStorage,
     private readonly tokens: TokenService,
-    private readonly revocations: RevocationService,
+    private readonly rules: SessionRules,
     private readonly connections: ConnectionRegistry,
-    private readonly subscriptions: SubscriptionService,
+    private readonly subscriptions: SubscriptionRules,
     private readonly counters: RealtimeCounters,
   ) {
     this.origins = new OriginPolicy(options.allowedOrigins);
     this.trustedProxies = new Set(options.network.trustedProxies.map(canonicalIp));
     this.blockedIps = new Set(options.network.blockedIps.map(canonicalIp));
     this.allowedIps = new Set(options.network.allowedIps.map(canonicalIp));
+    this.localAttempts = attempts instanceof FixedWindowStorage ? attempts : undefined;
   }
 
   /** New handshakes get 503 from now on (graceful shutdown). */
@@ -71,18 +66,29 @@ export class HandshakeService {
     this.accepting = false;
   }
 
-  /** Runs every check that may wait (token, authorizers); throws HandshakeRefusal. */
-  async verify(req: IncomingMessage, origin: string | undefined): Promise<AdmittedClient> {
+  /**
+   * Runs every check; throws HandshakeRefusal. Returns a promise only when a
+   * check has to wait (a shared connect-rate storage, `?subscribe=` authorizers).
+   */
+  verify(
+    req: IncomingMessage,
+    origin: string | undefined,
+  ): AdmittedClient | Promise<AdmittedClient> {
     const ip = resolveClientIp(req, this.trustedProxies);
     if (this.blockedIps.has(ip)) throw new HandshakeRefusal(403, 'address blocked');
     const exempt = this.allowedIps.has(ip);
-    if (!exempt) await this.countAttempt(ip);
-    if (!this.origins.allows(origin)) throw new HandshakeRefusal(403, 'origin not allowed');
-    this.checkCapacity(ip, null, exempt);
-    const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
-    const principal = this.authenticate(query.get('token') || bearerToken(req));
-    const topics = await this.authorizeTopics(principal, query.get('subscribe'));
-    return { principal, ip, topics };
+    if (exempt) return this.afterRate(req, origin, ip, exempt);
+    if (this.localAttempts) {
+      const { isBlocked } = this.localAttempts.hit(this.attemptKey(ip), this.windowMs, this.rate);
+      if (isBlocked) throw this.tooManyAttempts();
+      return this.afterRate(req, origin, ip, exempt);
+    }
+    return this.attempts
+      .increment(this.attemptKey(ip), this.windowMs, this.rate, 0, CONNECT_THROTTLER)
+      .then(({ isBlocked }) => {
+        if (isBlocked) throw this.tooManyAttempts();
+        return this.afterRate(req, origin, ip, exempt);
+      });
   }
 
   /**
@@ -92,69 +98,89 @@ export class HandshakeService {
    */
   admit(client: AdmittedClient): HandshakeRefusal | undefined {
     // A revocation may have arrived while verify waited (authorizers): it found no connection to close.
-    if (this.revocations.isRevoked(client.principal))
-      return new HandshakeRefusal(401, 'token revoked');
-    try {
-      this.checkCapacity(client.ip, client.principal.userId, this.allowedIps.has(client.ip));
-      return undefined;
-    } catch (refusal) {
-      return refusal as HandshakeRefusal;
-    }
+    const problem = this.rules.problem(client.principal);
+    if (problem) return handshakeRefusalFor(problem);
+    const full = this.capacityProblem(client.ip, this.allowedIps.has(client.ip));
+    if (full) return full;
+    const userFull = this.rules.joinProblem(client.principal);
+    return userFull && handshakeRefusalFor(userFull);
   }
 
   refused(status: number): void {
     this.counters.count(this.counters.refused, status);
   }
 
-  private async countAttempt(ip: string): Promise<void> {
-    const { connectRate, connectWindowMs } = this.options.limits;
-    const { isBlocked } = await this.attempts.increment(
-      `${CONNECT_THROTTLER}:${ipLimitKey(ip)}`,
-      connectWindowMs,
-      connectRate,
-      0,
-      CONNECT_THROTTLER,
-    );
-    if (isBlocked)
-      throw new HandshakeRefusal(
-        429,
-        'too many connection attempts',
-        Math.ceil(connectWindowMs / 1000),
-      );
+  private afterRate(
+    req: IncomingMessage,
+    origin: string | undefined,
+    ip: string,
+    exempt: boolean,
+  ): AdmittedClient | Promise<AdmittedClient> {
+    if (!this.origins.allows(origin)) throw new HandshakeRefusal(403, 'origin not allowed');
+    const full = this.capacityProblem(ip, exempt);
+    if (full) throw full;
+    const { token, subscribe } = handshakeQuery(req.url);
+    const principal = this.authenticate(token, req.headers.authorization);
+    if (!subscribe) return { principal, ip, topics: NO_TOPICS };
+    return this.authorizeTopics(principal, subscribe).then((topics) => ({ principal, ip, topics }));
   }
 
-  private checkCapacity(ip: string, userId: string | null, exempt: boolean): void {
+  private get rate(): number {
+    return this.options.limits.connectRate;
+  }
+
+  private get windowMs(): number {
+    return this.options.limits.connectWindowMs;
+  }
+
+  private attemptKey(ip: string): string {
+    return `${CONNECT_THROTTLER}:${ipLimitKey(ip)}`;
+  }
+
+  private tooManyAttempts(): HandshakeRefusal {
+    return new HandshakeRefusal(
+      429,
+      'too many connection attempts',
+      Math.ceil(this.windowMs / 1000),
+    );
+  }
+
+  private capacityProblem(ip: string, exempt: boolean): HandshakeRefusal | undefined {
     const limits = this.options.limits;
     if (!this.accepting)
-      throw new HandshakeRefusal(503, 'server shutting down', CAPACITY_RETRY_SEC);
+      return new HandshakeRefusal(503, 'server shutting down', CAPACITY_RETRY_SEC);
     if (this.connections.size >= limits.maxConnections)
-      throw new HandshakeRefusal(503, 'server full', CAPACITY_RETRY_SEC);
+      return new HandshakeRefusal(503, 'server full', CAPACITY_RETRY_SEC);
     if (!exempt && this.connections.countForIp(ip) >= limits.maxConnectionsPerIp) {
-      throw new HandshakeRefusal(429, 'too many connections from this address', CAPACITY_RETRY_SEC);
+      return new HandshakeRefusal(
+        429,
+        'too many connections from this address',
+        CAPACITY_RETRY_SEC,
+      );
     }
-    if (userId !== null && this.connections.countForUser(userId) >= limits.maxConnectionsPerUser) {
-      throw new HandshakeRefusal(429, 'too many connections for this user', CAPACITY_RETRY_SEC);
-    }
+    return undefined;
   }
 
-  private authenticate(token: string | undefined | null): Principal {
-    if (!token) {
-      if (this.options.allowAnonymous) return ANONYMOUS;
-      throw new HandshakeRefusal(401, 'token required');
-    }
+  /** The query's token first, then the Authorization header (present but malformed: 401). */
+  private authenticate(queryToken: string | undefined, header: string | undefined): Principal {
     let principal: Principal;
     try {
+      const token = queryToken ?? this.tokens.bearerToken(header);
+      if (token === undefined) {
+        if (this.options.allowAnonymous) return ANONYMOUS;
+        throw new HandshakeRefusal(401, 'token required');
+      }
       principal = this.tokens.verify(token);
     } catch (error) {
       if (error instanceof TokenRejectedError) throw new HandshakeRefusal(401, error.message);
       throw error;
     }
-    if (this.revocations.isRevoked(principal)) throw new HandshakeRefusal(401, 'token revoked');
+    const problem = this.rules.problem(principal);
+    if (problem) throw handshakeRefusalFor(problem);
     return principal;
   }
 
-  private async authorizeTopics(principal: Principal, list: string | null): Promise<string[]> {
-    if (!list) return [];
+  private async authorizeTopics(principal: Principal, list: string): Promise<string[]> {
     try {
       return await this.subscriptions.check(principal, new Set(), list.split(',').filter(Boolean));
     } catch (error) {
@@ -168,10 +194,4 @@ export class HandshakeService {
       throw error;
     }
   }
-}
-
-function bearerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  return match?.[1];
 }

@@ -3,16 +3,26 @@ import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
+import { KEY_PATTERN } from '../topics/topic-name';
 import type { Principal } from './principal';
 
-const MAX_SUB_LENGTH = 256;
 const MAX_ROLES = 64;
+const MAX_ROLE_LENGTH = 100;
+const MAX_JTI_LENGTH = 256;
 const NO_ROLES: readonly string[] = Object.freeze([]);
+/** Exactly `Bearer <token>`: one scheme, one credential, nothing after it. */
+const BEARER = /^Bearer +([^\s]+)$/i;
 
 /** Why a token was refused; the text is safe to show the client. */
 export class TokenRejectedError extends Error {}
 
-/** Verifies bearer tokens with the configured keys and algorithms only. */
+/**
+ * Verifies bearer tokens with the configured keys and algorithms only, and
+ * holds the claim rules (PROTOCOL.md §1): the handshake, `auth` and the app's
+ * own HTTP guards accept exactly the same tokens.
+ *
+ * @publicApi
+ */
 @Injectable()
 export class TokenService {
   /**
@@ -22,56 +32,88 @@ export class TokenService {
    * string | Buffer, but passes it to jsonwebtoken, which takes a KeyObject.
    */
   private readonly key: KeyObject;
+  /**
+   * A JwtService of our own, with the key and the verify options as its
+   * module options: passing them per call makes @nestjs/jwt `delete` from
+   * and copy the options object on every verify (~7 µs per handshake).
+   */
+  private readonly jwt: JwtService;
+  private readonly toleranceMs: number;
 
-  constructor(
-    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
-    private readonly jwt: JwtService,
-  ) {
-    const { publicKey, secret } = options.jwt;
+  constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
+    const { publicKey, secret, algorithms, issuer, audience, clockToleranceSec } = options.jwt;
     this.key = publicKey ? createPublicKey(publicKey) : createSecretKey(Buffer.from(secret ?? ''));
+    this.jwt = new JwtService({
+      publicKey: this.key as unknown as Buffer,
+      verifyOptions: { algorithms, issuer, audience, clockTolerance: clockToleranceSec },
+    });
+    this.toleranceMs = clockToleranceSec * 1000;
   }
 
+  /** Throws TokenRejectedError for any token the contract refuses. */
   verify(token: string): Principal {
-    const { jwt } = this.options;
-    let claims: Record<string, unknown>;
+    return principalFromClaims(this.verifySignature(token), Date.now(), this.toleranceMs);
+  }
+
+  /**
+   * The token of an `Authorization` header: undefined when there is none;
+   * anything present but not exactly `Bearer <token>` is refused, never
+   * treated as anonymous.
+   */
+  bearerToken(header: string | undefined): string | undefined {
+    if (header === undefined) return undefined;
+    const match = BEARER.exec(header);
+    if (!match) throw new TokenRejectedError('malformed authorization header');
+    return match[1];
+  }
+
+  private verifySignature(token: string): Record<string, unknown> {
     try {
-      claims = this.jwt.verify(token, {
-        publicKey: this.key as unknown as Buffer,
-        algorithms: jwt.algorithms,
-        issuer: jwt.issuer,
-        audience: jwt.audience,
-        clockTolerance: jwt.clockToleranceSec,
-      });
+      return this.jwt.verify(token);
     } catch (error) {
       const expired = (error as Error)?.name === 'TokenExpiredError';
       throw new TokenRejectedError(expired ? 'token expired' : 'invalid token');
     }
-    return principalFromClaims(claims);
   }
 }
 
-function principalFromClaims(claims: Record<string, unknown>): Principal {
+/**
+ * The claim rules. `sub` must be usable as a topic key (`user:<sub>`), so
+ * that whatever accepts the token can also address its user.
+ */
+function principalFromClaims(
+  claims: Record<string, unknown>,
+  now: number,
+  toleranceMs: number,
+): Principal {
   const { sub, exp, iat, jti, roles } = claims;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH) {
+  if (typeof sub !== 'string' || !KEY_PATTERN.test(sub)) {
     throw new TokenRejectedError('token has no valid sub');
   }
   if (typeof exp !== 'number' || !Number.isFinite(exp))
     throw new TokenRejectedError('token has no exp');
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat)))
+    throw new TokenRejectedError('token iat is invalid');
+  // A token from the future would outlive a user-wide revocation issued before it.
+  if (iat !== undefined && iat * 1000 > now + toleranceMs)
+    throw new TokenRejectedError('token issued in the future');
   if (roles !== undefined && !isStringList(roles))
     throw new TokenRejectedError('token roles are invalid');
-  if (jti !== undefined && typeof jti !== 'string')
+  if (jti !== undefined && (typeof jti !== 'string' || jti.length > MAX_JTI_LENGTH))
     throw new TokenRejectedError('token jti is invalid');
-  return {
+  return Object.freeze({
     userId: sub,
     roles: roles === undefined || roles.length === 0 ? NO_ROLES : Object.freeze([...roles]),
     tokenId: jti,
     expiresAt: exp * 1000,
-    issuedAt: typeof iat === 'number' ? iat * 1000 : undefined,
-  };
+    issuedAt: iat === undefined ? undefined : iat * 1000,
+  });
 }
 
 function isStringList(value: unknown): value is string[] {
   return (
-    Array.isArray(value) && value.length <= MAX_ROLES && value.every((v) => typeof v === 'string')
+    Array.isArray(value) &&
+    value.length <= MAX_ROLES &&
+    value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= MAX_ROLE_LENGTH)
   );
 }

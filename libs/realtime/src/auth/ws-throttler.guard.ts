@@ -1,47 +1,34 @@
 import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import {
-  ThrottlerGuard,
-  type ThrottlerLimitDetail,
-  type ThrottlerStorage,
-} from '@nestjs/throttler';
+import { ThrottlerGuard, type ThrottlerStorage } from '@nestjs/throttler';
 import type { WebSocket } from 'ws';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { CloseCode, ErrorCode, RealtimeException } from '../protocol';
+import { ErrorCode, RealtimeException } from '../protocol';
 import { REALTIME_OPTIONS, REALTIME_THROTTLER_STORAGE } from '../realtime.constants';
 import { connectionOf } from '../registry/socket-connection';
 
-/** Counts every message; listed first so it keeps counting once `messages` refuses. */
-const FLOOD = 'flood';
-const MESSAGES = 'messages';
+const SUBSCRIPTIONS = 'subscriptions';
 
 /**
- * @nestjs/throttler applied to WebSocket messages, per connection and across
- * all events: over the rate a message gets RATE_LIMITED; over twice the rate
- * in one window the connection is closed with 4008.
+ * @nestjs/throttler on the `subscribe` and `unsubscribe` handlers (the
+ * gateway applies it to those two): each connection may change its
+ * subscriptions `limits.subscriptionChurnRate` times per `messageWindowMs`;
+ * past that a request gets RATE_LIMITED. The overall message rate is charged
+ * earlier, before parsing (MessageRateLimiter).
  */
 @Injectable()
 export class WsThrottlerGuard extends ThrottlerGuard {
-  private readonly closeGraceMs: number;
-
   constructor(
     @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
     @Inject(REALTIME_THROTTLER_STORAGE) storage: ThrottlerStorage,
     reflector: Reflector,
   ) {
-    const { messageRate: limit, messageWindowMs: ttl } = options.limits;
+    const { subscriptionChurnRate: limit, messageWindowMs: ttl } = options.limits;
     super(
-      {
-        throttlers: [
-          { name: FLOOD, limit: 2 * limit, ttl, blockDuration: 0 },
-          { name: MESSAGES, limit, ttl, blockDuration: 0 },
-        ],
-        setHeaders: false,
-      },
+      { throttlers: [{ name: SUBSCRIPTIONS, limit, ttl, blockDuration: 0 }], setHeaders: false },
       storage,
       reflector,
     );
-    this.closeGraceMs = options.shutdown.graceMs;
   }
 
   protected override getRequestResponse(context: ExecutionContext) {
@@ -62,16 +49,7 @@ export class WsThrottlerGuard extends ThrottlerGuard {
     return `${name}:${tracker}`;
   }
 
-  protected override throwThrottlingException(
-    context: ExecutionContext,
-    detail: ThrottlerLimitDetail,
-  ): Promise<void> {
-    if (detail.key.startsWith(FLOOD)) {
-      connectionOf(context.switchToWs().getClient<WebSocket>())?.close(
-        CloseCode.RateLimitExceeded,
-        this.closeGraceMs,
-      );
-    }
-    throw new RealtimeException(ErrorCode.RateLimited, 'too many messages');
+  protected override throwThrottlingException(): Promise<void> {
+    throw new RealtimeException(ErrorCode.RateLimited, 'too many subscription changes');
   }
 }

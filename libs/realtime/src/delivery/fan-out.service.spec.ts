@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { ANONYMOUS } from '../auth/principal';
-import type { RevocationService } from '../auth/revocation.service';
 import { MemoryEngine } from '../engine/memory.engine';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import { resolveRealtimeOptions } from '../options/resolve-options';
@@ -35,10 +34,9 @@ describe('FanOutService', () => {
       subscriptions.add(connection, 'news');
     });
     const writer = new SocketWriter(options, counters);
-    const revocations = {} as RevocationService;
+    const revocations = { apply: () => undefined };
     new FanOutService(
       engine,
-      options,
       subscriptions,
       connections,
       writer,

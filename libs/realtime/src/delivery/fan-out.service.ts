@@ -1,5 +1,4 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { RevocationService } from '../auth/revocation.service';
 import type {
   EngineCommand,
   EngineMessage,
@@ -7,25 +6,31 @@ import type {
   RealtimeEngine,
 } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
-import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
+import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { encodeFrame, type OutboundFrame } from './outbound-frame';
 import { SocketWriter } from './socket-writer.service';
 
+/**
+ * Where revoke commands go (RevocationService, wired by RealtimeModule): the
+ * delivery layer carries them from the engine without knowing the auth layer.
+ */
+export interface RevocationSink {
+  apply(command: Extract<EngineCommand, { kind: 'revoke' }>): void;
+}
+
 /** The engine's sink on this node: turns messages and commands into socket writes. */
 @Injectable()
 export class FanOutService implements EngineSink, OnModuleInit {
   constructor(
     @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
-    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly subscriptions: SubscriptionRegistry,
     private readonly connections: ConnectionRegistry,
     private readonly writer: SocketWriter,
-    private readonly revocations: RevocationService,
+    @Inject(REALTIME_REVOCATIONS) private readonly revocations: RevocationSink,
     private readonly counters: RealtimeCounters,
   ) {}
 
@@ -63,7 +68,7 @@ export class FanOutService implements EngineSink, OnModuleInit {
         return;
       case 'disconnect-user':
         for (const connection of [...this.connections.ofUser(command.userId)]) {
-          connection.close(command.code as CloseCode, this.options.shutdown.graceMs);
+          this.writer.close(connection, command.code as CloseCode);
         }
         return;
       case 'revoke':

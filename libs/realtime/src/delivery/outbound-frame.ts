@@ -1,4 +1,3 @@
-import * as ws from 'ws';
 import type { ServerEvent } from '../protocol';
 
 /** A frame serialized once: as text, and as the complete WebSocket frame bytes. */
@@ -7,33 +6,33 @@ export interface OutboundFrame {
   readonly bytes: Buffer;
 }
 
-interface FrameOptions {
-  fin: boolean;
-  opcode: number;
-  mask: boolean;
-  readOnly: boolean;
-  rsv1: boolean;
-}
-
-/** ws frames data with this static helper; @types/ws does not declare it. */
-const { Sender } = ws as unknown as {
-  Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] };
-};
-const TEXT_OPCODE = 1;
-const SERVER_TEXT_FRAME: FrameOptions = {
-  fin: true,
-  opcode: TEXT_OPCODE,
-  mask: false,
-  readOnly: true,
-  rsv1: false,
-};
+/** FIN set, opcode 1 (text): a whole, unfragmented text frame (RFC 6455 §5.2). */
+const FIN_TEXT = 0x81;
+const LENGTH_16 = 126;
+const LENGTH_64 = 127;
 
 /**
  * Serializes and frames a server frame once; the same bytes then go to every
- * recipient (server frames are never masked, so they are identical).
+ * recipient (server frames are never masked, so they are identical). The
+ * header and the UTF-8 text are written into one buffer: no intermediate
+ * copy, one allocation.
  */
 export function encodeFrame(event: ServerEvent, data: unknown): OutboundFrame {
   const text = JSON.stringify({ event, data });
-  const parts = Sender.frame(Buffer.from(text), SERVER_TEXT_FRAME);
-  return { text, bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts) };
+  const length = Buffer.byteLength(text);
+  const header = length < LENGTH_16 ? 2 : length <= 0xffff ? 4 : 10;
+  const bytes = Buffer.allocUnsafe(header + length);
+  bytes[0] = FIN_TEXT;
+  if (header === 2) {
+    bytes[1] = length;
+  } else if (header === 4) {
+    bytes[1] = LENGTH_16;
+    bytes.writeUInt16BE(length, 2);
+  } else {
+    bytes[1] = LENGTH_64;
+    bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    bytes.writeUInt32BE(length >>> 0, 6);
+  }
+  bytes.write(text, header, 'utf8');
+  return { text, bytes };
 }

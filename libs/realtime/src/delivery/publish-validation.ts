@@ -1,7 +1,5 @@
 import { ErrorCode, RealtimeException } from '../protocol';
-import { parseTopic } from '../topics/topic-name';
-
-const MAX_TYPE_LENGTH = 100;
+import { MAX_TYPE_LENGTH, parseTopic } from '../topics/topic-name';
 
 /** What every publish must satisfy, whoever publishes (domain code, clients, the testing recorder). */
 export function assertPublishable(topic: string, type: string): void {

@@ -2,17 +2,32 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { CloseCode } from '../protocol';
+import { CloseCode, type ServerEvent } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
-import type { OutboundFrame } from './outbound-frame';
+import { encodeFrame, type OutboundFrame } from './outbound-frame';
+
+const SETTLED = Promise.resolve();
+
+/** closeAfterPending's deadline; closing an already closed connection does nothing. */
+function closeLate(writer: SocketWriter, connection: Connection, code: CloseCode): void {
+  writer.close(connection, code);
+}
 
 /**
- * Writes pre-built frames to sockets. The first frame a socket gets in an
- * event-loop turn is written at once; from the second on, the socket is corked
- * and uncorked at the end of the turn, so a burst to one socket leaves in a
- * single writev instead of one syscall per frame. The slow-consumer bound is
- * checked once per socket per turn, against what earlier turns left unsent.
+ * The one way a frame reaches a socket, and the one way the server closes one.
+ *
+ * Frames are pre-built; the first frame a socket gets in an event-loop turn is
+ * written at once, and from the second on the socket is corked until the end
+ * of the turn, so a burst leaves in one writev. The slow-consumer bound is
+ * checked at every write (a field read and two comparisons), so a burst in one
+ * turn, a recovery replay included, cannot pass it.
+ *
+ * Writes are synchronous and ws sends its close frame on the same TCP socket,
+ * so whatever was written before a close goes out before the close frame.
+ * Replies to a connection's requests are written in request order (`inOrder`),
+ * and a close decided while requests are owed an answer waits for them
+ * (`closeAfterPending`).
  */
 @Injectable()
 export class SocketWriter {
@@ -29,7 +44,7 @@ export class SocketWriter {
   ) {
     this.maxQueuedFrames = options.limits.maxQueuedMessages;
     this.maxQueuedBytes = options.limits.maxQueuedBytes;
-    this.closeGraceMs = options.shutdown.graceMs;
+    this.closeGraceMs = options.closeGraceMs;
   }
 
   /** Returns false when the frame was not written (closed, or closed now as a slow consumer). */
@@ -38,6 +53,18 @@ export class SocketWriter {
     const raw = connection.raw;
     if (raw === null) return this.sendThroughWs(connection, frame);
     const tick = this.tick;
+    const backlog = raw.writableLength;
+    if (backlog === 0) {
+      connection.queuedFrames = 0;
+    } else if (backlog > this.maxQueuedBytes || connection.queuedFrames >= this.maxQueuedFrames) {
+      // Over a bound. What this turn corked has not been offered to the kernel yet: offer it, and
+      // judge by what the kernel leaves behind (a reading client takes it and carries on).
+      if (connection.writeTick === -tick) {
+        raw.uncork();
+        connection.writeTick = tick;
+      }
+      if (this.isSlow(connection, raw)) return this.dropSlow(connection);
+    }
     if (connection.writeTick === tick) {
       // A second frame for this socket in this turn: hold the rest back for one writev.
       connection.writeTick = -tick;
@@ -45,13 +72,63 @@ export class SocketWriter {
       this.corked.push(raw);
     } else if (connection.writeTick !== -tick) {
       // The first frame in this turn goes out at once: a lone message pays no corking.
-      if (this.isSlow(connection, raw)) return this.dropSlow(connection);
       connection.writeTick = tick;
       this.scheduleTurnEnd();
     }
     connection.queuedFrames++;
     raw.write(frame.bytes);
     return true;
+  }
+
+  /** Builds and writes a one-recipient frame (replies, notices). */
+  send(connection: Connection, event: ServerEvent, data: unknown): boolean {
+    return this.write(connection, encodeFrame(event, data));
+  }
+
+  /**
+   * Runs `work` once every reply owed to this connection has been written, so
+   * replies keep request order whatever each request waits for. Work queued
+   * after the connection closed is skipped. `work` must not reject.
+   */
+  inOrder(connection: Connection, work: () => Promise<void> | void): void {
+    const run = (): Promise<void> | void => (connection.isOpen ? work() : undefined);
+    // Always after a microtask, even with nothing owed: work that decides a close synchronously
+    // (a guard) must find itself owed, so that its own reply still goes out first.
+    this.track(connection, (connection.owed ?? SETTLED).then(run));
+  }
+
+  /**
+   * Work already started (it had to start at once) whose frames must precede
+   * the replies to any later request. `started` must not reject.
+   */
+  owe(connection: Connection, started: Promise<void>): void {
+    const previous = connection.owed;
+    this.track(connection, previous === undefined ? started : previous.then(() => started));
+  }
+
+  /**
+   * Closes once every reply owed so far has been written; frames arriving from
+   * now on are dropped. A reply that never comes (an authorizer that hangs)
+   * holds the close back for `closeGraceMs` at most.
+   */
+  closeAfterPending(connection: Connection, code: CloseCode): void {
+    if (connection.closing) return;
+    connection.closing = true;
+    this.inOrder(connection, () => this.close(connection, code));
+    setTimeout(closeLate, this.closeGraceMs, this, connection, code).unref();
+  }
+
+  /** Closes now, after what was written so far; the socket is cut if the peer stalls the close. */
+  close(connection: Connection, code: CloseCode): void {
+    connection.closing = true;
+    connection.close(code, this.closeGraceMs);
+  }
+
+  private track(connection: Connection, current: Promise<void>): void {
+    connection.owed = current;
+    void current.then(() => {
+      if (connection.owed === current) connection.owed = undefined;
+    });
   }
 
   private isSlow(connection: Connection, raw: Socket): boolean {
@@ -72,7 +149,7 @@ export class SocketWriter {
 
   private dropSlow(connection: Connection): false {
     this.counters.slowConsumers++;
-    connection.close(CloseCode.SlowConsumer, this.closeGraceMs);
+    this.close(connection, CloseCode.SlowConsumer);
     return false;
   }
 

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { ANONYMOUS } from '../auth/principal';
-import type { RevocationService } from '../auth/revocation.service';
 import { MemoryEngine } from '../engine/memory.engine';
 import type { Recovery } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
@@ -10,6 +9,7 @@ import { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { openSocketPairs } from '../../test/socket-pair';
+import { SubscriptionRules } from '../topics/subscription-rules';
 import type { TopicAccessService } from '../topics/topic-access.service';
 import { FanOutService } from './fan-out.service';
 import { SocketWriter } from './socket-writer.service';
@@ -60,14 +60,19 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
     );
     connections.add(connection);
     const access = { maxPerConnection: () => undefined } as unknown as TopicAccessService;
-    subscriptions = new SubscriptionService(engine, options, registry, access, writer);
+    subscriptions = new SubscriptionService(
+      engine,
+      registry,
+      access,
+      new SubscriptionRules(options, access),
+      writer,
+    );
     new FanOutService(
       engine,
-      options,
       registry,
       connections,
       writer,
-      {} as RevocationService,
+      { apply: () => undefined },
       counters,
     ).onModuleInit();
   });

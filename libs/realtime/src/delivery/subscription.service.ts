@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import type { RealtimeEngine, Recovery } from '../engine/realtime-engine.port';
-import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { ErrorCode, RealtimeException, ServerEvent } from '../protocol';
-import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
+import { RealtimeException, ServerEvent } from '../protocol';
+import { REALTIME_ENGINE } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
+import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
+import { namespaceOf } from '../topics/topic-name';
 import { encodeMessage } from './fan-out.service';
 import { encodeFrame } from './outbound-frame';
 import { SocketWriter } from './socket-writer.service';
@@ -30,27 +31,11 @@ export class SubscriptionService {
 
   constructor(
     @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
-    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly registry: SubscriptionRegistry,
     private readonly access: TopicAccessService,
+    private readonly rules: SubscriptionRules,
     private readonly writer: SocketWriter,
   ) {}
-
-  /** Throws the first refusal in request order: invalid name, policy, or a subscription limit. */
-  async check(
-    principal: Principal,
-    held: ReadonlySet<string>,
-    topics: readonly string[],
-  ): Promise<string[]> {
-    const wanted = [...new Set(topics)];
-    const admit = this.limitsFor(held);
-    // One topic at a time, so the error names the first refused topic in request order.
-    for (const topic of wanted) {
-      const [{ namespace }] = await this.access.authorize(principal, 'subscribe', [topic]);
-      if (!held.has(topic)) admit(topic, namespace);
-    }
-    return wanted;
-  }
 
   /**
    * Adds the topics, sends `subscribed` and then every retained message after
@@ -68,7 +53,7 @@ export class SubscriptionService {
   ): Promise<void> {
     if (!connection.isOpen) return;
     // Checked again, synchronously: concurrent requests may each have passed check() alone.
-    const admit = this.limitsFor(connection.topics);
+    const admit = this.rules.limitsFor(connection.topics);
     const fresh = topics.filter((topic) => !connection.topics.has(topic));
     for (const topic of fresh) admit(topic, namespaceOf(topic));
     const heldBack = (connection.recovering ??= new Map());
@@ -146,20 +131,6 @@ export class SubscriptionService {
     return lost;
   }
 
-  /** Counts new topics against the per-connection and per-namespace limits; throws past either. */
-  private limitsFor(held: ReadonlySet<string>): (topic: string, namespace: string) => void {
-    let total = held.size;
-    const perNamespace = countByNamespace(held);
-    return (topic, namespace) => {
-      const count = (perNamespace.get(namespace) ?? 0) + 1;
-      const namespaceMax = this.access.maxPerConnection(namespace) ?? Infinity;
-      if (++total > this.options.limits.maxSubscriptions || count > namespaceMax) {
-        throw new RealtimeException(ErrorCode.SubscriptionLimit, 'too many subscriptions', topic);
-      }
-      perNamespace.set(namespace, count);
-    };
-  }
-
   /** Idempotent: topics not held are confirmed all the same. */
   unsubscribe(connection: Connection, topics: readonly string[]): string[] {
     const names = topics.map((topic) => this.access.parse(topic).topic);
@@ -188,19 +159,4 @@ function sinceFor(
   topic: string,
 ): string | undefined {
   return since !== undefined && Object.hasOwn(since, topic) ? since[topic] : undefined;
-}
-
-function countByNamespace(topics: ReadonlySet<string>): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const topic of topics) {
-    const namespace = namespaceOf(topic);
-    counts.set(namespace, (counts.get(namespace) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** The namespace of a topic already validated. */
-function namespaceOf(topic: string): string {
-  const colon = topic.indexOf(':');
-  return colon === -1 ? topic : topic.slice(0, colon);
 }

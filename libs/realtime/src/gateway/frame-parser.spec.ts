@@ -11,7 +11,13 @@ describe('parseFrame', () => {
       event: 'ping',
       data: { ref: 'a' },
     });
-    expect(parseFrame(text({ event: 'ping' }), false)).toEqual({ event: 'ping', data: {} });
+  });
+
+  it('refuses a frame without data (every frame is {event, data: object})', () => {
+    expect(parseFrame(text({ event: 'ping' }), false)).toEqual({
+      event: INVALID_FRAME_EVENT,
+      data: { code: 'BAD_REQUEST', message: 'data must be an object', ref: undefined },
+    });
   });
 
   it.each([
@@ -65,6 +71,27 @@ describe('parseFrame', () => {
       data: { code: 'BAD_REQUEST' },
     });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses 500,000 `[` before parsing, at a cost that does not grow with the depth', () => {
+    const time = (depth: number) => {
+      const frame = Buffer.from(`{"event":"ping","data":{"x":${'['.repeat(depth)}`);
+      const started = process.hrtime.bigint();
+      const parsed = parseFrame(frame, false);
+      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+      expect(parsed).toMatchObject({ data: { code: 'BAD_REQUEST', message: /nested too deeply/ } });
+      return elapsedMs;
+    };
+    time(100); // warm-up
+    expect(time(500_000)).toBeLessThan(5);
+  });
+
+  it('counts brackets inside strings as text', () => {
+    const ref = '['.repeat(60);
+    const frame = Buffer.from(
+      `{"event":"ping","data":{"ref":"${ref}","x":[[["\\"${'['.repeat(200)}"]]]}}`,
+    );
+    expect(parseFrame(frame, false)).toMatchObject({ event: 'ping', data: { ref } });
   });
 
   it('never throws, whatever the bytes', () => {

@@ -4,11 +4,23 @@ import { PARAM_ARGS_METADATA } from '@nestjs/websockets/constants';
 import { WsParamsFactory } from '@nestjs/websockets/factories/ws-params-factory';
 import { GatewayMetadataExplorer } from '@nestjs/websockets/gateway-metadata-explorer';
 import type { WebSocket } from 'ws';
+import { MessageRateLimiter } from '../auth/message-rate.limiter';
+import { SocketWriter } from '../delivery/socket-writer.service';
+import { RealtimeCounters } from '../metrics/realtime-counters';
+import {
+  CloseCode,
+  ErrorCode,
+  INVALID_FRAME_EVENT,
+  refOf,
+  ServerEvent,
+  type ServerFrame,
+} from '../protocol';
+import type { Connection } from '../registry/connection';
+import { connectionOf } from '../registry/socket-connection';
 import { parseFrame } from './frame-parser';
 import { RealtimeGateway } from './realtime.gateway';
 
-const OPEN = 1;
-type Handler = (socket: WebSocket, data: unknown) => Promise<unknown>;
+type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null | undefined>;
 
 /**
  * Routes frames to the gateway's @SubscribeMessage handlers through Nest's
@@ -16,6 +28,9 @@ type Handler = (socket: WebSocket, data: unknown) => Promise<unknown>;
  * declared on the gateway. The handlers are built once per gateway, not bound
  * once per connection as WsAdapter does: an idle connection then costs no
  * closures at all (see docs/benchmarks.md).
+ *
+ * Each frame is charged against the message rate when it arrives, before it
+ * is parsed; replies go out through SocketWriter in request order.
  */
 @Injectable()
 export class MessageDispatcher implements OnModuleInit {
@@ -28,6 +43,9 @@ export class MessageDispatcher implements OnModuleInit {
   constructor(
     private readonly contexts: ExternalContextCreator,
     private readonly gateway: RealtimeGateway,
+    private readonly writer: SocketWriter,
+    private readonly rate: MessageRateLimiter,
+    private readonly counters: RealtimeCounters,
   ) {
     const dispatch = this.dispatch.bind(this);
     this.listener = function (this: WebSocket, raw: Buffer, isBinary: boolean) {
@@ -58,16 +76,35 @@ export class MessageDispatcher implements OnModuleInit {
   }
 
   private dispatch(socket: WebSocket, raw: Buffer, isBinary: boolean): void {
+    const connection = connectionOf(socket);
+    if (connection === undefined || connection.closing || !connection.isOpen) return;
+    const rate = this.rate.charge(connection);
+    if (rate === 'flood') {
+      return this.writer.closeAfterPending(connection, CloseCode.RateLimitExceeded);
+    }
     const frame = parseFrame(raw, isBinary);
+    if (rate === 'limited') {
+      const ref = frame.event === INVALID_FRAME_EVENT ? frame.data.ref : refOf(frame.data);
+      return this.writer.inOrder(connection, () => this.refuseOverRate(connection, ref));
+    }
     const handler = this.handlers.get(frame.event);
     if (!handler) return;
-    handler(socket, frame.data).then(
-      (reply) => {
-        if (reply !== undefined && reply !== null && socket.readyState === OPEN) {
-          socket.send(JSON.stringify(reply));
-        }
-      },
-      (error: unknown) => this.logger.error('message handler failed', (error as Error)?.stack),
+    this.writer.inOrder(connection, () =>
+      handler(socket, frame.data).then(
+        (reply) => {
+          if (reply) this.writer.send(connection, reply.event, reply.data);
+        },
+        (error: unknown) => this.logger.error('message handler failed', (error as Error)?.stack),
+      ),
     );
+  }
+
+  private refuseOverRate(connection: Connection, ref: string | undefined): void {
+    this.counters.count(this.counters.errors, ErrorCode.RateLimited);
+    this.writer.send(connection, ServerEvent.Error, {
+      ref,
+      code: ErrorCode.RateLimited,
+      message: 'too many messages',
+    });
   }
 }

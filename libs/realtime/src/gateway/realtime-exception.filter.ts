@@ -1,10 +1,9 @@
 import { ArgumentsHost, Catch, HttpException, Logger, WsExceptionFilter } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { encodeFrame } from '../delivery/outbound-frame';
+import { SocketWriter } from '../delivery/socket-writer.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import { ErrorCode, type ErrorFrameData, RealtimeException, refOf, ServerEvent } from '../protocol';
-
-const OPEN = 1;
+import { connectionOf } from '../registry/socket-connection';
 
 /**
  * HttpExceptions come from the app's own global pipes and guards, which Nest
@@ -28,7 +27,10 @@ function fromHttpStatus(status: number): { code: ErrorCode; message: string } {
 export class RealtimeExceptionFilter implements WsExceptionFilter {
   private readonly logger = new Logger('Realtime');
 
-  constructor(private readonly counters: RealtimeCounters) {}
+  constructor(
+    private readonly counters: RealtimeCounters,
+    private readonly writer: SocketWriter,
+  ) {}
 
   /**
    * Returns null, not undefined: Nest's external exception handler logs and
@@ -37,10 +39,10 @@ export class RealtimeExceptionFilter implements WsExceptionFilter {
    */
   catch(exception: unknown, host: ArgumentsHost): null {
     const ws = host.switchToWs();
-    const socket = ws.getClient<WebSocket>();
     const body = this.toErrorFrame(exception, refOf(ws.getData()));
     this.counters.count(this.counters.errors, body.code);
-    if (socket.readyState === OPEN) socket.send(encodeFrame(ServerEvent.Error, body).text);
+    const connection = connectionOf(ws.getClient<WebSocket>());
+    if (connection) this.writer.send(connection, ServerEvent.Error, body);
     return null;
   }
 

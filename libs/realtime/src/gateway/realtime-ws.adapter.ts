@@ -1,17 +1,22 @@
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { markAdmitted } from '../auth/admitted-client';
-import { HandshakeRefusal, HandshakeService } from '../auth/handshake.service';
+import { type AdmittedClient, HandshakeRefusal, HandshakeService } from '../auth/handshake.service';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { CloseCode } from '../protocol';
 import { MessageDispatcher } from './message-dispatcher';
+import { PendingSockets } from './pending-sockets';
 import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
 import { SessionService } from './session.service';
 
 const logger = new Logger('Realtime');
+
+/** The only WebSocket version served: older drafts carry the origin in another header. */
+const WEBSOCKET_VERSION = '13';
+const VERSION_HEADERS = { 'Sec-WebSocket-Version': WEBSOCKET_VERSION };
 
 type VerifyCallback = (
   ok: boolean,
@@ -26,12 +31,15 @@ type VerifyCallback = (
  * so refusals are real HTTP statuses), applies the runtime options that
  * decorator metadata cannot carry (path, frame size, compression), opens a
  * session per connection, and hands every frame to MessageDispatcher, which
- * answers refused frames with an error instead of WsAdapter's silence.
+ * answers refused frames with an error instead of WsAdapter's silence. It
+ * also guards the HTTP server it shares against sockets that never finish a
+ * request (PendingSockets), so every host app gets that defence.
  *
  * @publicApi
  */
 export class RealtimeWsAdapter extends WsAdapter {
   private readonly realtimeServers = new WeakSet<WebSocketServer>();
+  private pending: PendingSockets | undefined;
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -41,14 +49,27 @@ export class RealtimeWsAdapter extends WsAdapter {
     if (!options[REALTIME_GATEWAY_OPTION]) return super.create(port, options) as WebSocketServer;
     const settings = this.app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS, { strict: false });
     const handshake = this.app.get(HandshakeService, { strict: false });
+    const httpServer = this.httpServer as Server | undefined;
+    if (httpServer && !this.pending) {
+      this.pending = new PendingSockets(httpServer, settings);
+      this.pending.attach();
+    }
     const server = super.create(port, {
       path: settings.path,
       maxPayload: settings.limits.maxMessageBytes,
       perMessageDeflate: settings.perMessageDeflate,
-      verifyClient: verifyWith(handshake),
+      verifyClient: verifyWith(handshake, this.pending),
+      // Never select a subprotocol: the app defines none, and a client may put a token there.
+      handleProtocols: () => false,
     }) as WebSocketServer;
     this.realtimeServers.add(server);
     return server;
+  }
+
+  override async dispose(): Promise<void> {
+    this.pending?.detach();
+    this.pending = undefined;
+    await super.dispose();
   }
 
   /**
@@ -65,7 +86,9 @@ export class RealtimeWsAdapter extends WsAdapter {
     if (!this.realtimeServers.has(server)) return super.bindClientConnect(server, callback);
     const sessions = this.app.get(SessionService, { strict: false });
     const listener = this.app.get(MessageDispatcher, { strict: false }).listener;
+    const pending = this.pending;
     server.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+      pending?.settle(req.socket);
       // Nothing may escape: an error here would be uncaught and end the process.
       try {
         sessions.open(socket, req);
@@ -89,26 +112,42 @@ function onClientError(error: Error): void {
   logger.debug?.(`client socket error: ${error.message}`);
 }
 
-function verifyWith(handshake: HandshakeService) {
+function verifyWith(handshake: HandshakeService, pending: PendingSockets | undefined) {
   return (info: { origin?: string; req: IncomingMessage }, callback: VerifyCallback): void => {
+    const { req } = info;
     const refuse = (refusal: HandshakeRefusal) => {
       handshake.refused(refusal.status);
+      pending?.settle(req.socket);
       const headers: Record<string, string> =
-        refusal.retryAfterSec === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSec) };
+        refusal.status === 426
+          ? VERSION_HEADERS
+          : refusal.retryAfterSec === undefined
+            ? {}
+            : { 'Retry-After': String(refusal.retryAfterSec) };
       callback(false, refusal.status, refusal.reason, headers);
     };
-    handshake.verify(info.req, info.origin || undefined).then(
-      (client) => {
-        const refusal = handshake.admit(client);
-        if (refusal) return refuse(refusal);
-        markAdmitted(info.req, client);
-        callback(true);
-      },
-      (error: unknown) => {
-        if (error instanceof HandshakeRefusal) return refuse(error);
-        logger.error('handshake failed', (error as Error)?.stack);
-        callback(false, 500, 'internal error');
-      },
-    );
+    const admit = (client: AdmittedClient) => {
+      const refusal = handshake.admit(client);
+      if (refusal) return refuse(refusal);
+      markAdmitted(req, client);
+      callback(true);
+    };
+    const fail = (error: unknown) => {
+      if (error instanceof HandshakeRefusal) return refuse(error);
+      logger.error('handshake failed', (error as Error)?.stack);
+      pending?.settle(req.socket);
+      callback(false, 500, 'internal error');
+    };
+    // ws reads the origin from Sec-WebSocket-Origin for version 8: serve 13 only, and check Origin.
+    if (req.headers['sec-websocket-version'] !== WEBSOCKET_VERSION) {
+      return refuse(new HandshakeRefusal(426, 'unsupported WebSocket version'));
+    }
+    try {
+      const verified = handshake.verify(req, req.headers.origin || undefined);
+      if (verified instanceof Promise) verified.then(admit, fail);
+      else admit(verified);
+    } catch (error) {
+      fail(error);
+    }
   };
 }

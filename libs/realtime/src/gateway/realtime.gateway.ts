@@ -7,7 +7,7 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { WsAuthGuard } from '../auth/ws-auth.guard';
+import { WsAuthGuard } from './ws-auth.guard';
 import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
 import { BroadcastService } from '../delivery/broadcast.service';
 import { SubscriptionService } from '../delivery/subscription.service';
@@ -19,6 +19,7 @@ import {
   ServerEvent,
   type ServerFrame,
 } from '../protocol';
+import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
 import { AuthDto } from './dto/auth.dto';
 import { PingDto } from './dto/ping.dto';
@@ -31,13 +32,14 @@ import { createRealtimeValidationPipe } from './realtime-validation.pipe';
 import { SessionService } from './session.service';
 
 /**
- * The one gateway of the realtime path. Every message passes the throttler
- * (counted first, garbage included), then the token check, then DTO
- * validation; every failure leaves through RealtimeExceptionFilter.
+ * The one gateway of the realtime path. Every message has been charged
+ * against the message rate before it was parsed (MessageDispatcher); here it
+ * passes the token check, then (subscribe, unsubscribe) the churn throttler,
+ * then DTO validation. Every failure leaves through RealtimeExceptionFilter.
  */
 @WebSocketGateway<Record<string, unknown>>({ [REALTIME_GATEWAY_OPTION]: true })
 @UseFilters(RealtimeExceptionFilter)
-@UseGuards(WsThrottlerGuard, WsAuthGuard)
+@UseGuards(WsAuthGuard)
 @UsePipes(createRealtimeValidationPipe())
 export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
   private adapterInstalled = false;
@@ -45,6 +47,7 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
   constructor(
     private readonly sessions: SessionService,
     private readonly subscriptions: SubscriptionService,
+    private readonly rules: SubscriptionRules,
     private readonly access: TopicAccessService,
     private readonly broadcasts: BroadcastService,
   ) {}
@@ -68,20 +71,18 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
 
   /** Replies itself (no return value): `subscribed` must precede the recovered messages. */
   @SubscribeMessage(ClientEvent.Subscribe)
+  @UseGuards(WsThrottlerGuard)
   async subscribe(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() body: SubscribeDto,
   ): Promise<void> {
     const connection = this.sessions.require(socket);
-    const topics = await this.subscriptions.check(
-      connection.principal,
-      connection.topics,
-      body.topics,
-    );
+    const topics = await this.rules.check(connection.principal, connection.topics, body.topics);
     await this.subscriptions.commit(connection, topics, body.since, body.ref);
   }
 
   @SubscribeMessage(ClientEvent.Unsubscribe)
+  @UseGuards(WsThrottlerGuard)
   unsubscribe(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() body: UnsubscribeDto,
@@ -119,7 +120,7 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     return frame(ServerEvent.Published, { ref: body.ref, offset });
   }
 
-  /** Frames the parser refused arrive here, after the guards, so garbage counts against the rate limit. */
+  /** Frames the parser refused arrive here, answered with the parser's code and the frame's ref. */
   @SubscribeMessage(INVALID_FRAME_EVENT)
   invalid(@MessageBody() body: InvalidFrame): never {
     throw new RealtimeException(body.code, body.message);

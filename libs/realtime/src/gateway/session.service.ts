@@ -1,13 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { admittedClientOf } from '../auth/admitted-client';
 import type { Principal } from '../auth/principal';
-import { RevocationService } from '../auth/revocation.service';
+import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';
 import { TokenRejectedError, TokenService } from '../auth/token.service';
-import { encodeFrame } from '../delivery/outbound-frame';
 import { SocketWriter } from '../delivery/socket-writer.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
@@ -17,6 +15,7 @@ import { REALTIME_OPTIONS } from '../realtime.constants';
 import { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { attachConnection, connectionOf } from '../registry/socket-connection';
+import { ConnectionIds } from './connection-ids';
 
 /** setTimeout cannot wait longer than this; longer expiries re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -25,8 +24,6 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 @Injectable()
 export class SessionService {
   private readonly logger = new Logger('Realtime');
-  private readonly graceMs: number;
-  private readonly toleranceMs: number;
   private readonly ids = new ConnectionIds();
   /** One close listener for every socket (no closure per connection); `this` is the socket. */
   private readonly onClose: (this: WebSocket, code: number) => void;
@@ -37,11 +34,9 @@ export class SessionService {
     private readonly subscriptions: SubscriptionService,
     private readonly writer: SocketWriter,
     private readonly tokens: TokenService,
-    private readonly revocations: RevocationService,
+    private readonly rules: SessionRules,
     private readonly counters: RealtimeCounters,
   ) {
-    this.graceMs = options.shutdown.graceMs;
-    this.toleranceMs = options.jwt.clockToleranceSec * 1000;
     const release = this.release.bind(this);
     this.onClose = function (this: WebSocket, code: number) {
       release(this, code);
@@ -69,21 +64,23 @@ export class SessionService {
     socket.on('close', this.onClose);
     this.armExpiry(connection);
     const { principal } = connection;
-    this.writer.write(
-      connection,
-      encodeFrame(ServerEvent.Connected, {
-        connectionId: connection.id,
-        userId: principal.userId,
-        heartbeatMs: this.options.heartbeat.intervalMs,
-        expiresAt: principal.expiresAt,
-      }),
-    );
+    this.writer.send(connection, ServerEvent.Connected, {
+      connectionId: connection.id,
+      userId: principal.userId,
+      heartbeatMs: this.options.heartbeat.intervalMs,
+      expiresAt: principal.expiresAt,
+    });
+    // Registered at once (commit adds the topics before it first waits); its `subscribed`
+    // goes out before the reply to any request.
     if (admitted.topics.length > 0)
-      this.subscriptions
-        .commit(connection, admitted.topics, undefined, undefined)
-        .catch((error: unknown) =>
-          this.logger.error('subscribe at connect failed', (error as Error)?.stack),
-        );
+      this.writer.owe(
+        connection,
+        this.subscriptions
+          .commit(connection, admitted.topics, undefined, undefined)
+          .catch((error: unknown) =>
+            this.logger.error('subscribe at connect failed', (error as Error)?.stack),
+          ),
+      );
   }
 
   /** Idempotent; runs when the socket closes, whoever closed it. */
@@ -121,15 +118,9 @@ export class SessionService {
     if (previous !== null && previous !== principal.userId) {
       throw new RealtimeException(ErrorCode.Unauthorized, 'token is for another user');
     }
-    if (this.revocations.isRevoked(principal))
-      throw new RealtimeException(ErrorCode.Unauthorized, 'token revoked');
-    if (
-      previous === null &&
-      this.connections.countForUser(principal.userId as string) >=
-        this.options.limits.maxConnectionsPerUser
-    ) {
-      throw new RealtimeException(ErrorCode.Unauthorized, 'too many connections for this user');
-    }
+    // An anonymous connection signing in joins its user's connections: the per-user cap applies.
+    const problem = this.rules.problem(principal, previous === null);
+    if (problem) throw realtimeExceptionFor(problem);
     // The new token may carry fewer rights: topics it may not hold are dropped and the client told.
     const lost = await this.subscriptions.disallowed(principal, connection.topics);
     if (!connection.isOpen) return principal;
@@ -138,7 +129,7 @@ export class SessionService {
     this.armExpiry(connection);
     if (lost.length > 0) {
       this.subscriptions.release(connection, lost);
-      this.writer.write(connection, encodeFrame(ServerEvent.Unsubscribed, { topics: lost }));
+      this.writer.send(connection, ServerEvent.Unsubscribed, { topics: lost });
     }
     return principal;
   }
@@ -147,9 +138,9 @@ export class SessionService {
   private armExpiry(connection: Connection): void {
     clearTimeout(connection.expiryTimer);
     connection.expiryTimer = undefined;
-    const { expiresAt } = connection.principal;
-    if (expiresAt === null) return;
-    const delay = Math.max(0, expiresAt + this.toleranceMs - Date.now());
+    const left = this.rules.msLeft(connection.principal);
+    if (left === undefined) return;
+    const delay = Math.max(0, left);
     // Arguments instead of a closure: one timer per connection, nothing else retained.
     connection.expiryTimer = setTimeout(expire, Math.min(delay, MAX_TIMER_MS), this, connection);
     connection.expiryTimer.unref();
@@ -157,10 +148,8 @@ export class SessionService {
 
   /** Called by the expiry timer; re-arms when the expiry is beyond what one timer can wait. */
   expire(connection: Connection): void {
-    const { expiresAt } = connection.principal;
-    if (expiresAt !== null && expiresAt + this.toleranceMs > Date.now())
-      return this.armExpiry(connection);
-    connection.close(CloseCode.TokenExpired, this.graceMs);
+    if (this.rules.problem(connection.principal) !== 'expired') return this.armExpiry(connection);
+    this.writer.closeAfterPending(connection, closeCodeFor('expired'));
   }
 }
 
@@ -184,17 +173,4 @@ function rawSocketOf(socket: WebSocket): Socket | null {
   };
   if (internals._extensions?.['permessage-deflate']) return null;
   return internals._socket ?? null;
-}
-
-/**
- * Connection ids: a random per-process prefix and a counter. Short (an id is
- * kept per connection) and unique across processes without coordination.
- */
-class ConnectionIds {
-  private readonly prefix = randomBytes(6).toString('base64url');
-  private counter = 0;
-
-  next(): string {
-    return `${this.prefix}.${(++this.counter).toString(36)}`;
-  }
 }

@@ -5,13 +5,11 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { CloseCode } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
+import { SocketWriter } from '../delivery/socket-writer.service';
 import { ConnectionRegistry } from '../registry/connection.registry';
-
-const HEARTBEAT = 'realtime-heartbeat';
 
 /**
  * Protocol-level pings every `heartbeat.intervalMs`; a connection that has not
@@ -21,23 +19,26 @@ const HEARTBEAT = 'realtime-heartbeat';
 @Injectable()
 export class HeartbeatScheduler implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Realtime');
+  private beater: NodeJS.Timeout | undefined;
   private reaper: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly connections: ConnectionRegistry,
-    private readonly scheduler: SchedulerRegistry,
+    private readonly writer: SocketWriter,
   ) {}
 
   onApplicationBootstrap(): void {
-    const interval = setInterval(this.beat, this.options.heartbeat.intervalMs);
-    interval.unref();
-    this.scheduler.addInterval(HEARTBEAT, interval);
+    // The module's own timer (not @nestjs/schedule's, whose forRoot() is the host app's to import).
+    this.beater = setInterval(this.beat, this.options.heartbeat.intervalMs);
+    this.beater.unref();
   }
 
   onApplicationShutdown(): void {
+    clearInterval(this.beater);
     clearTimeout(this.reaper);
-    if (this.scheduler.doesExist('interval', HEARTBEAT)) this.scheduler.deleteInterval(HEARTBEAT);
+    this.beater = undefined;
+    this.reaper = undefined;
   }
 
   private readonly beat = (): void => {
@@ -59,7 +60,7 @@ export class HeartbeatScheduler implements OnApplicationBootstrap, OnApplication
     try {
       for (const connection of this.connections.all()) {
         if (connection.awaitingPong && connection.isOpen) {
-          connection.close(CloseCode.HeartbeatTimeout, this.options.shutdown.graceMs);
+          this.writer.close(connection, CloseCode.HeartbeatTimeout);
         }
       }
     } catch (error) {

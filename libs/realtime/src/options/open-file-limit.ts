@@ -16,6 +16,19 @@ export function defaultMaxConnections(limitsFile = '/proc/self/limits'): number 
   return Math.max(1, openFiles - reserve);
 }
 
+/** File descriptors left for everything but the HTTP server's sockets (files, logs, Redis, DNS). */
+const SOCKET_RESERVE = 64;
+
+/**
+ * The cap on the HTTP server's sockets (HTTP and WebSocket alike): below
+ * RLIMIT_NOFILE, so that accepting one more socket never takes the last
+ * descriptors the process needs for anything else.
+ */
+export function defaultMaxSockets(limitsFile = '/proc/self/limits'): number {
+  const openFiles = readSoftOpenFileLimit(limitsFile) ?? FALLBACK_OPEN_FILES;
+  return Math.max(1, openFiles - SOCKET_RESERVE);
+}
+
 function readSoftOpenFileLimit(limitsFile: string): number | undefined {
   try {
     const line = readFileSync(limitsFile, 'utf8')

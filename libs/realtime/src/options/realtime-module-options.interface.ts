@@ -39,13 +39,26 @@ export interface RealtimeLimitOptions {
   messageRate?: number;
   messageWindowMs?: number;
   maxSubscriptions?: number;
-  /** Inbound frame size; a larger frame closes with 1009. */
+  /** subscribe and unsubscribe requests per connection per `messageWindowMs`; over it, RATE_LIMITED. */
+  subscriptionChurnRate?: number;
+  /** Inbound frame size (default 64 KiB); a larger frame closes with 1009. */
   maxMessageBytes?: number;
   /** Outbound queue per connection; past either bound the connection closes with 4009. */
   maxQueuedMessages?: number;
   maxQueuedBytes?: number;
   /** Bound on the IP and user tables kept for rate limits and revocations. */
   maxTrackedKeys?: number;
+  /**
+   * Sockets per IP that have not yet finished an HTTP request or the upgrade;
+   * further ones are destroyed at once (slowloris).
+   */
+  maxPendingPerIp?: number;
+  /** Time for a client to send an upgrade request's headers (the HTTP server's headersTimeout). */
+  headersTimeoutMs?: number;
+  /** Time for any HTTP request to arrive complete (the HTTP server's requestTimeout). */
+  requestTimeoutMs?: number;
+  /** Time from a socket's first byte to the end of its WebSocket handshake. */
+  handshakeTimeoutMs?: number;
 }
 
 export interface RealtimeNetworkOptions {
@@ -77,6 +90,8 @@ export interface RealtimeModuleOptions {
    */
   history?: { size?: number; ttlSeconds?: number; maxTopics?: number; maxBytes?: number };
   perMessageDeflate?: boolean;
+  /** How long a closed connection may take to finish the close handshake before it is cut. */
+  closeGraceMs?: number;
   shutdown?: {
     /** 1001 (going away) or 1012 (restart: reconnect and recover). */
     closeCode?: 1001 | 1012;

@@ -26,7 +26,9 @@ describe('resolveRealtimeOptions', () => {
         connectRate: 10,
         messageRate: 100,
         maxSubscriptions: 50,
-        maxMessageBytes: 1_048_576,
+        maxMessageBytes: 65_536,
+        subscriptionChurnRate: 60,
+        maxPendingPerIp: 16,
         maxQueuedMessages: 100,
       },
       heartbeat: { intervalMs: 30_000, pongTimeoutMs: 10_000 },
@@ -97,6 +99,9 @@ describe('resolveRealtimeOptions', () => {
       );
       expect(() => resolveRealtimeOptions({ profile, jwt: { secret: 'short' } })).toThrow(
         'at least 32',
+      );
+      expect(() => resolveRealtimeOptions({ profile, jwt: { secret: ' '.repeat(40) } })).toThrow(
+        'is blank',
       );
       expect(() =>
         resolveRealtimeOptions({ profile, jwt: { secret: STRONG_SECRET }, allowedOrigins: ['*'] }),

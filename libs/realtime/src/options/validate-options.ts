@@ -41,6 +41,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('heartbeat.pongTimeoutMs', 'must be shorter than heartbeat.intervalMs');
   }
   nonNegativeInteger('shutdown.graceMs', o.shutdown.graceMs);
+  nonNegativeInteger('closeGraceMs', o.closeGraceMs);
   if (o.shutdown.closeCode !== 1001 && o.shutdown.closeCode !== 1012) {
     fail('shutdown.closeCode', 'must be 1001 or 1012');
   }
@@ -87,6 +88,9 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
   if (usesHmac && hardened) {
     if (jwt.secret === DEV_JWT_SECRET) {
       fail('jwt.secret', `is the development secret, which the ${o.profile} profile refuses`);
+    }
+    if ((jwt.secret ?? '').trim() === '') {
+      fail('jwt.secret', `is blank, which the ${o.profile} profile refuses`);
     }
     if ((jwt.secret ?? '').length < MIN_SECRET_LENGTH) {
       fail(

@@ -10,15 +10,6 @@ export function frame<D>(event: ServerEvent, data: D): ServerFrame<D> {
   return { event, data };
 }
 
-/** Offsets and messages as they travel inside `message` frames. */
-export interface MessageFrameData {
-  topic: string;
-  type: string;
-  payload: unknown;
-  offset?: string;
-  ts: number;
-}
-
 export interface ErrorFrameData {
   ref?: string;
   code: string;

@@ -7,7 +7,8 @@ import type { Connection } from './connection';
  * a single host usually owns the whole prefix.
  */
 export function ipLimitKey(ip: string): string {
-  return normalizeIp(ip);
+  // Addresses reach here canonical (canonicalIp): an IPv4 one is its own key.
+  return ip.includes(':') ? normalizeIp(ip) : ip;
 }
 
 /** Open connections by id, user and IP; every index shrinks back to nothing on release. */
@@ -50,10 +51,6 @@ export class ConnectionRegistry {
     if (!this.byId.has(connection.id)) return;
     this.unindexUser(connection, previousUserId);
     this.indexUser(connection, connection.principal.userId);
-  }
-
-  get(id: string): Connection | undefined {
-    return this.byId.get(id);
   }
 
   ofUser(userId: string): ReadonlySet<Connection> {

@@ -1,10 +1,8 @@
 import type { Socket } from 'node:net';
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal';
 import type { EngineMessage } from '../engine/realtime-engine.port';
 import { CloseCode, CloseReason } from '../protocol';
-
-const OPEN = 1;
 
 /**
  * One client connection. Kept small on purpose (see docs/benchmarks.md): an
@@ -18,6 +16,13 @@ export class Connection {
   queuedFrames = 0;
   /** The delivery turn this socket was last written in; negated once corked in that turn. */
   writeTick = 0;
+  /** The end of the current inbound-message window and the messages counted in it. */
+  rateWindowEnd = 0;
+  rateHits = 0;
+  /** The replies still owed, in request order; undefined when none is (SocketWriter.inOrder). */
+  owed: Promise<void> | undefined;
+  /** A close is decided: frames that arrive now are dropped, owed replies still go out first. */
+  closing = false;
   expiryTimer: NodeJS.Timeout | undefined;
   /**
    * Topics whose recovery is in flight, with the live messages held back
@@ -38,7 +43,7 @@ export class Connection {
   ) {}
 
   get isOpen(): boolean {
-    return this.socket.readyState === OPEN;
+    return this.socket.readyState === WebSocket.OPEN;
   }
 
   /**
@@ -46,7 +51,7 @@ export class Connection {
    * `graceMs` even when the peer never answers (half-open, paused reader).
    */
   close(code: CloseCode, graceMs: number): void {
-    if (this.socket.readyState > OPEN) return;
+    if (this.socket.readyState > WebSocket.OPEN) return;
     this.socket.close(code, CloseReason[code]);
     const socket = this.socket;
     setTimeout(() => socket.terminate(), graceMs).unref();

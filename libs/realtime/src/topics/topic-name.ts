@@ -1,5 +1,12 @@
-export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
-export const KEY_PATTERN = /^[A-Za-z0-9_.@=-]{1,100}$/;
+export const MAX_NAMESPACE_LENGTH = 32;
+export const MAX_KEY_LENGTH = 100;
+/** `namespace:key` at its longest (PROTOCOL.md §4). */
+export const MAX_TOPIC_LENGTH = MAX_NAMESPACE_LENGTH + 1 + MAX_KEY_LENGTH;
+/** A message's `type`: 1 to 100 characters. */
+export const MAX_TYPE_LENGTH = 100;
+
+export const NAMESPACE_PATTERN = new RegExp(`^[a-z][a-z0-9_-]{0,${MAX_NAMESPACE_LENGTH - 1}}$`);
+export const KEY_PATTERN = new RegExp(`^[A-Za-z0-9_.@=-]{1,${MAX_KEY_LENGTH}}$`);
 
 export interface TopicName {
   topic: string;
@@ -9,11 +16,17 @@ export interface TopicName {
 
 /** Parses `namespace` or `namespace:key` (PROTOCOL.md §4); undefined when invalid. */
 export function parseTopic(topic: unknown): TopicName | undefined {
-  if (typeof topic !== 'string' || topic.length > 133) return undefined;
+  if (typeof topic !== 'string' || topic.length > MAX_TOPIC_LENGTH) return undefined;
   const colon = topic.indexOf(':');
   const namespace = colon === -1 ? topic : topic.slice(0, colon);
   const key = colon === -1 ? undefined : topic.slice(colon + 1);
   if (!NAMESPACE_PATTERN.test(namespace)) return undefined;
   if (key !== undefined && !KEY_PATTERN.test(key)) return undefined;
   return { topic, namespace, key };
+}
+
+/** The namespace of a topic already validated. */
+export function namespaceOf(topic: string): string {
+  const colon = topic.indexOf(':');
+  return colon === -1 ? topic : topic.slice(0, colon);
 }

@@ -1,13 +1,14 @@
 import { IsString, Length, MaxLength, ValidateBy } from 'class-validator';
+import { MAX_TOPIC_LENGTH, MAX_TYPE_LENGTH } from '../../topics/topic-name';
 import { RequestDto } from './request.dto';
 
 export class PublishDto extends RequestDto {
   @IsString()
-  @MaxLength(133)
+  @MaxLength(MAX_TOPIC_LENGTH)
   topic!: string;
 
   @IsString()
-  @Length(1, 100)
+  @Length(1, MAX_TYPE_LENGTH)
   type!: string;
 
   /** Any JSON value, null included; only a missing payload is refused. */

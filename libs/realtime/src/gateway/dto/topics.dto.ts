@@ -6,10 +6,10 @@ import {
   IsString,
   ValidateBy,
 } from 'class-validator';
+import { MAX_TOPIC_LENGTH } from '../../topics/topic-name';
 import { RequestDto } from './request.dto';
 
 export const MAX_TOPICS_PER_REQUEST = 50;
-const MAX_TOPIC_LENGTH = 133;
 const MAX_OFFSET_LENGTH = 64;
 
 export class TopicsDto extends RequestDto {

@@ -1,0 +1,128 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { canonicalIp } from '../auth/client-address';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { defaultMaxSockets } from '../options/open-file-limit';
+
+interface Pending {
+  ip: string;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Slowloris defence on the app's HTTP server, which the WebSocket upgrade
+ * shares. A socket is pending from its accept until it has sent a complete
+ * HTTP request, or, on the realtime path, until its WebSocket handshake is
+ * done. Per IP, at most `limits.maxPendingPerIp` sockets may be pending (the
+ * next one is destroyed at once), and each gets `limits.handshakeTimeoutMs`.
+ * The server's `headersTimeout` and `requestTimeout` are lowered to the
+ * configured ones, and `maxConnections` is set below the open-file limit
+ * unless the app set it. Trusted proxies and allow-listed IPs are exempt.
+ */
+export class PendingSockets {
+  private readonly perIp = new Map<string, number>();
+  /** Kept apart from the sockets, so that an open connection carries nothing of this. */
+  private readonly pending = new Map<Socket, Pending>();
+  private readonly max: number;
+  private readonly timeoutMs: number;
+  private readonly exempt: ReadonlySet<string>;
+  /** Sockets refused for being one too many pending from their IP. */
+  refused = 0;
+  /** One close listener for every socket; `this` is the socket. */
+  private readonly onClose: (this: Socket) => void;
+
+  constructor(
+    private readonly server: Server,
+    private readonly options: ResolvedRealtimeOptions,
+  ) {
+    const { limits, network } = options;
+    this.max = limits.maxPendingPerIp;
+    this.timeoutMs = limits.handshakeTimeoutMs;
+    this.exempt = new Set([...network.trustedProxies, ...network.allowedIps].map(canonicalIp));
+    const settle = this.settle;
+    this.onClose = function (this: Socket) {
+      settle(this);
+    };
+  }
+
+  attach(): void {
+    const { server } = this;
+    const { headersTimeoutMs, requestTimeoutMs } = this.options.limits;
+    server.headersTimeout = Math.min(server.headersTimeout || Infinity, headersTimeoutMs);
+    // requestTimeout must not be shorter than headersTimeout (Node refuses the pair otherwise).
+    server.requestTimeout = Math.max(
+      server.headersTimeout,
+      Math.min(server.requestTimeout || Infinity, requestTimeoutMs),
+    );
+    server.maxConnections ??= defaultMaxSockets();
+    server.prependListener('connection', this.onConnection);
+    server.prependListener('request', this.onRequest);
+    server.prependListener('upgrade', this.onUpgrade);
+  }
+
+  detach(): void {
+    for (const socket of [...this.pending.keys()]) this.settle(socket);
+    this.server.off('connection', this.onConnection);
+    this.server.off('request', this.onRequest);
+    this.server.off('upgrade', this.onUpgrade);
+  }
+
+  /** The WebSocket handshake is over (opened, or refused and answered). */
+  readonly settle = (tlsOrTcp: Socket): void => {
+    const socket = tcpSocketOf(tlsOrTcp);
+    const pending = this.pending.get(socket);
+    if (pending === undefined) return;
+    this.pending.delete(socket);
+    socket.off('close', this.onClose);
+    clearTimeout(pending.timer);
+    const left = (this.perIp.get(pending.ip) ?? 1) - 1;
+    if (left > 0) this.perIp.set(pending.ip, left);
+    else this.perIp.delete(pending.ip);
+  };
+
+  pendingFor(ip: string): number {
+    return this.perIp.get(canonicalIp(ip)) ?? 0;
+  }
+
+  private readonly onConnection = (socket: Socket): void => {
+    const ip = canonicalIp(socket.remoteAddress ?? '');
+    if (this.exempt.has(ip)) return;
+    const count = (this.perIp.get(ip) ?? 0) + 1;
+    if (count > this.max) {
+      this.refused++;
+      socket.destroy();
+      return;
+    }
+    this.perIp.set(ip, count);
+    const timer = setTimeout(expire, this.timeoutMs, socket);
+    timer.unref();
+    this.pending.set(socket, { ip, timer });
+    socket.on('close', this.onClose);
+  };
+
+  private readonly onRequest = (req: IncomingMessage): void => this.settle(req.socket);
+
+  /** Upgrades to other paths are the app's; ours stay pending until the handshake is done. */
+  private readonly onUpgrade = (req: IncomingMessage, socket: Socket): void => {
+    if (pathOf(req.url) !== this.options.path) this.settle(socket);
+  };
+}
+
+/**
+ * 'connection' hands over the TCP socket; over HTTPS, requests and upgrades
+ * carry the TLSSocket wrapping it, which Node links as `_parent` (no public
+ * accessor exists).
+ */
+function tcpSocketOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
+}
+
+function expire(socket: Socket): void {
+  socket.destroy();
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
