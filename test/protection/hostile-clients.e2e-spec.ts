@@ -21,7 +21,7 @@ describe('hostile clients', () => {
     beforeAll(async () => {
       app = await ProtectedApp.start({
         realtime: {
-          history: { size: RETAINED, ttlSeconds: 300 },
+          history: { size: RETAINED, ttlSeconds: 300, maxBytes: RETAINED * MiB },
           limits: { maxQueuedBytes: MiB },
         },
       });

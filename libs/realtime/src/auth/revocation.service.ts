@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RealtimeEngine, RevokeCommand } from '../engine/realtime-engine.port';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { CloseCode } from '../protocol';
+import type { Connection } from '../registry/connection';
 import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import type { Principal } from './principal';
@@ -46,22 +46,19 @@ export class RevocationService {
     });
   }
 
-  /** Applies a revocation that reached this node, closing the connections it covers with 4003. */
-  apply(command: RevokeCommand): void {
+  /** Applies a revocation that reached this node; returns the open connections it covers. */
+  apply(command: RevokeCommand): Connection[] {
     if (command.tokenId) remember(this.tokens, command.tokenId, command.expiresAt, this.bound);
     if (command.userId) {
       // Stored revocations replayed at start-up may be older than one already applied: keep the latest.
       const at = Math.max(command.at, this.users.get(command.userId) ?? 0);
       remember(this.users, command.userId, at, this.bound);
     }
-    const grace = this.options.shutdown.graceMs;
     // A token id may belong to any user, so it needs the full scan.
     const candidates = command.tokenId
       ? this.connections.all()
       : this.connections.ofUser(command.userId ?? '');
-    for (const connection of [...candidates]) {
-      if (this.isRevoked(connection.principal)) connection.close(CloseCode.Revoked, grace);
-    }
+    return [...candidates].filter((connection) => this.isRevoked(connection.principal));
   }
 
   isRevoked(principal: Principal): boolean {

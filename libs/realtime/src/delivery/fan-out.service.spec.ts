@@ -34,7 +34,7 @@ describe('FanOutService', () => {
       subscriptions.add(connection, 'news');
     });
     const writer = new SocketWriter(options, counters);
-    const revocations = { apply: () => undefined };
+    const revocations = { apply: () => [] };
     new FanOutService(
       engine,
       subscriptions,

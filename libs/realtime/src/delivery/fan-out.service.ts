@@ -16,10 +16,12 @@ import { SocketWriter } from './socket-writer.service';
 
 /**
  * Where revoke commands go (RevocationService, wired by RealtimeModule): the
- * delivery layer carries them from the engine without knowing the auth layer.
+ * delivery layer carries them from the engine without knowing the auth layer,
+ * and closes the connections they cover through the writer (4003 after the
+ * replies those connections are owed).
  */
 export interface RevocationSink {
-  apply(command: Extract<EngineCommand, { kind: 'revoke' }>): void;
+  apply(command: Extract<EngineCommand, { kind: 'revoke' }>): Connection[];
 }
 
 /** The engine's sink on this node: turns messages and commands into socket writes. */
@@ -72,7 +74,9 @@ export class FanOutService implements EngineSink, OnModuleInit {
         }
         return;
       case 'revoke':
-        this.revocations.apply(command);
+        for (const connection of this.revocations.apply(command)) {
+          this.writer.close(connection, CloseCode.Revoked);
+        }
         return;
     }
   }

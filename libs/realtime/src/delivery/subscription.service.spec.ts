@@ -72,7 +72,7 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
       registry,
       connections,
       writer,
-      { apply: () => undefined },
+      { apply: () => [] },
       counters,
     ).onModuleInit();
   });
