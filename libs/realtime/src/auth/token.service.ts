@@ -4,6 +4,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { KEY_PATTERN } from '../topics/topic-name';
+import { HmacTokenVerifier } from './hmac-token.verifier';
 import type { Principal } from './principal';
 
 const MAX_ROLES = 64;
@@ -38,6 +39,8 @@ export class TokenService {
    * and copy the options object on every verify (~7 µs per handshake).
    */
   private readonly jwt: JwtService;
+  /** HS* tokens: the checks jsonwebtoken applies, in one synchronous pass (hmac-token.verifier.ts). */
+  private readonly hmac: HmacTokenVerifier | undefined;
   private readonly toleranceMs: number;
 
   constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
@@ -47,12 +50,17 @@ export class TokenService {
       publicKey: this.key as unknown as Buffer,
       verifyOptions: { algorithms, issuer, audience, clockTolerance: clockToleranceSec },
     });
+    this.hmac =
+      this.key.type === 'secret'
+        ? new HmacTokenVerifier(this.key, { algorithms, issuer, audience, clockToleranceSec })
+        : undefined;
     this.toleranceMs = clockToleranceSec * 1000;
   }
 
   /** Throws TokenRejectedError for any token the contract refuses. */
   verify(token: string): Principal {
-    return principalFromClaims(this.verifySignature(token), Date.now(), this.toleranceMs);
+    const now = Date.now();
+    return principalFromClaims(this.verifySignature(token, now), now, this.toleranceMs);
   }
 
   /**
@@ -67,7 +75,12 @@ export class TokenService {
     return match[1];
   }
 
-  private verifySignature(token: string): Record<string, unknown> {
+  private verifySignature(token: string, now: number): Record<string, unknown> {
+    if (this.hmac) {
+      const claims = this.hmac.verify(token, Math.floor(now / 1000));
+      if (typeof claims === 'string') throw new TokenRejectedError(claims);
+      return claims;
+    }
     try {
       return this.jwt.verify(token);
     } catch (error) {
