@@ -281,6 +281,10 @@ ${noteList}
   opened with at most ${config.setupConcurrency} in flight per worker; a connection counts once the
   server's \`connected\` frame arrives. Rate = connections ÷ time from first attempt to last
   \`connected\`. Then the same again without a token (anonymous), from an empty server.
+  Each server process is started afresh per repetition and the JWT run comes first, so it also
+  pays for the JIT warm-up of the whole connection path, which costs the demo (more code on that
+  path) more than the peers: with the order swapped, the demo's first 3000 connections cost about
+  twice the CPU of the next 3000, with or without a token.
 - The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs
   the load generator about as much CPU per frame as the server (one socket read per frame: see
   the load-generator rows), so burst deliveries/s and latency are bounded by the machine, not by
