@@ -1,5 +1,11 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { BroadcastService, RevocationService, type RealtimeStats } from '@app/realtime';
+import {
+  BroadcastService,
+  RealtimeJobs,
+  RevocationService,
+  type QueueCounts,
+  type RealtimeStats,
+} from '@app/realtime';
 import { AdminOnly } from '../auth/roles.decorator';
 import { BroadcastDto, RevokeDto } from './admin.dto';
 import { ValidatedBody } from '../http-validation.pipe';
@@ -11,6 +17,7 @@ export class AdminController {
   constructor(
     private readonly realtime: BroadcastService,
     private readonly revocations: RevocationService,
+    private readonly jobs: RealtimeJobs,
   ) {}
 
   @Post('admin/broadcast')
@@ -28,8 +35,10 @@ export class AdminController {
     return { ok: true };
   }
 
+  /** `jobs`: the library's queues (Redis mode); `null` while Redis does not answer. */
   @Get('ws/stats')
-  stats(): RealtimeStats {
-    return this.realtime.stats();
+  async stats(): Promise<RealtimeStats & { jobs: Record<string, QueueCounts> | null }> {
+    const jobs = await this.jobs.counts().catch(() => null);
+    return { ...this.realtime.stats(), jobs };
   }
 }

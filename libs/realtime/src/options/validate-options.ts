@@ -47,6 +47,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('engine.type', 'must be "memory" or "redis"');
   }
   if (o.engine.type === 'redis' && !o.redis) fail('redis', 'is required by the redis engine');
+  for (const [key, value] of Object.entries(o.jobs)) positiveInteger(`jobs.${key}`, value);
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
     validateRule(`topics.${namespace}.subscribe`, policy.subscribe);

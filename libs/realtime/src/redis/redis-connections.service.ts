@@ -54,7 +54,9 @@ export class RedisConnections implements OnApplicationShutdown {
     connection.on('error', (error: Error) =>
       this.logger.warn(`redis ${name} connection: ${error.message}`),
     );
-    connection.once('end', () => this.opened.delete(connection));
+    // Tracked while it may reconnect: Bull ends a blocking connection and connects it again when a queue closes.
+    connection.on('end', () => this.opened.delete(connection));
+    connection.on('connecting', () => this.opened.add(connection));
     this.opened.add(connection);
     return connection;
   }
