@@ -3,12 +3,15 @@ import {
   BroadcastService,
   RealtimeJobs,
   RevocationService,
+  type JobRuns,
   type QueueCounts,
   type RealtimeStats,
 } from '@app/realtime';
 import { AdminOnly } from '../auth/roles.decorator';
 import { BroadcastDto, RevokeDto } from './admin.dto';
 import { ValidatedBody } from '../http-validation.pipe';
+
+type JobsStats = JobRuns & { queues: Record<string, QueueCounts> | null };
 
 @ValidatedBody()
 @Controller()
@@ -35,10 +38,14 @@ export class AdminController {
     return { ok: true };
   }
 
-  /** `jobs`: the library's queues (Redis mode); `null` while Redis does not answer. */
+  /**
+   * `jobs.queues`: the library's queues, cluster-wide (Redis mode; `null`
+   * while Redis does not answer); `jobs.completed`/`failedAttempts`: the jobs
+   * this instance ran.
+   */
   @Get('ws/stats')
-  async stats(): Promise<RealtimeStats & { jobs: Record<string, QueueCounts> | null }> {
-    const jobs = await this.jobs.counts().catch(() => null);
-    return { ...this.realtime.stats(), jobs };
+  async stats(): Promise<RealtimeStats & { jobs: JobsStats }> {
+    const queues = await this.jobs.counts().catch(() => null);
+    return { ...this.realtime.stats(), jobs: { queues, ...this.jobs.runs() } };
   }
 }

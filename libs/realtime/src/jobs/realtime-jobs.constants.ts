@@ -11,10 +11,12 @@ export const REALTIME_BULL_CONFIG_KEY = 'realtime';
  * another queue.
  */
 export const MAINTENANCE_QUEUE = 'realtime-maintenance';
+/** The repeatable job of MAINTENANCE_QUEUE. */
+export const CLEANUP_JOB = 'cleanup';
 
 /**
  * Every queue of the library. A feature that needs a queue of its own adds
- * its name here and a `@Processor(name)` class to REALTIME_PROCESSORS
+ * its name here and its `@Processor(name)` class to REALTIME_JOB_PROVIDERS
  * (realtime-jobs.definition.ts); RealtimeJobs then opens, counts and closes it.
  */
 export const REALTIME_QUEUE_NAMES: readonly string[] = [MAINTENANCE_QUEUE];

@@ -1,6 +1,7 @@
 import type { DynamicModule, Provider } from '@nestjs/common';
 import { BullModule, getQueueToken } from '@nestjs/bull';
 import type { BullRootModuleOptions } from '@nestjs/bull';
+import { AdmissionReaper } from '../auth/admission/admission-reaper';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { RedisConnections } from '../redis/redis-connections.service';
 import { realtimeBullConfig } from './realtime-bull.config';
@@ -12,14 +13,15 @@ import {
   REALTIME_QUEUES,
 } from './realtime-jobs.constants';
 import { RealtimeJobs } from './realtime-jobs.service';
+import { MaintenanceProcessor } from './maintenance.processor';
 
 /**
  * The `@Processor(queue)` classes of the library's queues (see
- * REALTIME_QUEUE_NAMES). They are providers only in Redis mode, so the
- * host's BullExplorer (one per app, shared with the host's own queues) finds
- * them there and nowhere else.
+ * REALTIME_QUEUE_NAMES) and what only they use. They are providers only in
+ * Redis mode, so the host's BullExplorer (one per app, shared with the
+ * host's own queues) finds them there and nowhere else.
  */
-export const REALTIME_PROCESSORS: Provider[] = [];
+export const REALTIME_JOB_PROVIDERS: Provider[] = [MaintenanceProcessor, AdmissionReaper];
 
 /**
  * Adds the library's background jobs to RealtimeModule's definition. Whether
@@ -62,7 +64,7 @@ export function withRealtimeJobs(definition: DynamicModule, usesRedis: boolean):
         useFactory: (...queues: unknown[]) => queues,
         inject: REALTIME_QUEUE_NAMES.map((name) => getQueueToken(name)),
       },
-      ...REALTIME_PROCESSORS,
+      ...REALTIME_JOB_PROVIDERS,
     ],
     exports: [...exported, REALTIME_BULL_CONFIG],
   };

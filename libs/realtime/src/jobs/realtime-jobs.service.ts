@@ -1,5 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import type { JobOptions, Queue } from 'bull';
+import type { Job, JobOptions, Queue } from 'bull';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { REALTIME_JOBS_WIRED, REALTIME_QUEUES } from './realtime-jobs.constants';
@@ -12,6 +12,12 @@ export interface QueueCounts {
   active: number;
   delayed: number;
   failed: number;
+}
+
+/** Jobs this instance ran, by `queue/job` name: completed, and failed attempts (retries included). */
+export interface JobRuns {
+  completed: Record<string, number>;
+  failedAttempts: Record<string, number>;
 }
 
 /**
@@ -27,6 +33,8 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Realtime');
   private readonly queues: ReadonlyMap<string, Queue>;
   private readonly retries = new Set<NodeJS.Timeout>();
+  private readonly completed = new Map<string, number>();
+  private readonly failedAttempts = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -43,6 +51,16 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
       );
     }
     this.queues = new Map(queues.map((queue) => [queue.name, queue]));
+    for (const queue of queues) {
+      // Local events: jobs this instance's workers ran.
+      queue.on('completed', (job: Job) => bump(this.completed, runName(queue, job)));
+      queue.on('failed', (job: Job, error: Error) => {
+        bump(this.failedAttempts, runName(queue, job));
+        this.logger.warn(
+          `job ${runName(queue, job)} failed (attempt ${job.attemptsMade} of ${job.opts.attempts ?? 1}): ${error.message}`,
+        );
+      });
+    }
   }
 
   /** Whether the queues exist (Redis is configured). */
@@ -85,6 +103,14 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
     attempt();
   }
 
+  /** Jobs this instance ran since it started. */
+  runs(): JobRuns {
+    return {
+      completed: Object.fromEntries(this.completed),
+      failedAttempts: Object.fromEntries(this.failedAttempts),
+    };
+  }
+
   /**
    * Waiting, active, delayed and failed jobs per queue (cluster-wide: they
    * are Redis's counts). Rejects after `timeoutMs` rather than hang a stats
@@ -125,6 +151,15 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
         await queue.removeRepeatableByKey(repeatable.key);
       }
     }
-    await queue.add(jobName, {}, { jobId: jobName, repeat: { every: everyMs } });
+    // A run that hangs (Redis stalled) fails and is retried rather than block the next ones.
+    await queue.add(jobName, {}, { jobId: jobName, repeat: { every: everyMs }, timeout: everyMs });
   }
+}
+
+function runName(queue: Queue, job: Job): string {
+  return `${queue.name}/${job.name}`;
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
 }

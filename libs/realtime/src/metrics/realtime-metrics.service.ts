@@ -105,7 +105,21 @@ export class RealtimeMetricsService {
       () => counters.closed,
     );
     labelled('realtime_errors_total', 'Error frames sent', 'code', () => counters.errors);
-    if (jobs.enabled) queueGauge(jobs, registers);
+    if (jobs.enabled) {
+      queueGauge(jobs, registers);
+      labelled(
+        'realtime_jobs_completed_total',
+        'Library jobs this instance completed, by queue/job',
+        'job',
+        () => new Map(Object.entries(jobs.runs().completed)),
+      );
+      labelled(
+        'realtime_jobs_failed_attempts_total',
+        'Library job attempts that failed on this instance (retries included), by queue/job',
+        'job',
+        () => new Map(Object.entries(jobs.runs().failedAttempts)),
+      );
+    }
   }
 
   get contentType(): string {
