@@ -1,5 +1,5 @@
 import { BullModule, InjectQueue, Process, Processor, getQueueToken } from '@nestjs/bull';
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
   RealtimeJobs,
@@ -10,7 +10,7 @@ import {
 import type { Job, Queue } from 'bull';
 import { LibraryApp } from '../support/library-app';
 import { TestRedis } from '../support/redis-server';
-import { waitUntil } from '../support/waits';
+import { sleep, waitUntil } from '../support/waits';
 
 const HOST_QUEUE = 'host-orders';
 const JOBS = 25;
@@ -28,6 +28,15 @@ class HostOrdersProcessor {
 @Injectable()
 class HostProducer {
   constructor(@InjectQueue(HOST_QUEUE) readonly queue: Queue) {}
+}
+
+/** Polls an asynchronous condition, bounded. */
+async function waitUntilAsync(predicate: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`condition did not hold within ${ms} ms`);
+    await sleep(20);
+  }
 }
 
 /** An app of the module alone, initialised (not listening). */
@@ -80,12 +89,14 @@ describe('Bull: the library is a guest in the host app', () => {
 
       const jobs = app.app.get(RealtimeJobs);
       expect(jobs.enabled).toBe(true);
+      // The cleanup's next occurrence waits in `delayed`; so does a job added for later.
+      await waitUntilAsync(async () => (await jobs.counts())['realtime-maintenance'].delayed === 1);
       await jobs.add('realtime-maintenance', 'probe', {}, { delay: 60_000 });
       expect(await jobs.counts()).toEqual({
-        'realtime-maintenance': { waiting: 0, active: 0, delayed: 1, failed: 0 },
+        'realtime-maintenance': { waiting: 0, active: 0, delayed: 2, failed: 0 },
       });
       expect(await app.app.get(RealtimeMetricsService).metrics()).toContain(
-        'realtime_queue_jobs{queue="realtime-maintenance",state="delayed"} 1',
+        'realtime_queue_jobs{queue="realtime-maintenance",state="delayed"} 2',
       );
       // The library's queues live under its own prefix.
       expect(await redis.command('EXISTS', 'guest:bull:realtime-maintenance:delayed')).toBe(':1');
@@ -94,6 +105,30 @@ describe('Bull: the library is a guest in the host app', () => {
     }
     // Every connection the library opened is closed with the app.
     expect(await redis.command('CLIENT', 'LIST')).not.toContain('name=realtime:');
+  });
+
+  it('keeps one cleanup schedule: a restart with another interval replaces the old one', async () => {
+    const start = (cleanupIntervalMs: number) =>
+      initApp([
+        RealtimeModule.forRoot({
+          redis: { url: redis.url, keyPrefix: 'schedule:' },
+          jobs: { cleanupIntervalMs },
+        }),
+      ]);
+    const repeatables = async (app: INestApplication) => {
+      const queue = app.get(RealtimeJobs).queue('realtime-maintenance');
+      const jobs = await queue.getRepeatableJobs();
+      return jobs.map(({ name, every }) => ({ name, every: Number(every) }));
+    };
+    for (const interval of [60_000, 60_000, 45_000]) {
+      const app = await start(interval);
+      try {
+        const expected = JSON.stringify([{ name: 'cleanup', every: interval }]);
+        await waitUntilAsync(async () => JSON.stringify(await repeatables(app)) === expected);
+      } finally {
+        await app.close();
+      }
+    }
   });
 
   it('works when RealtimeModule is not global', async () => {

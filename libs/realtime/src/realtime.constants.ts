@@ -4,6 +4,8 @@ export const REALTIME_OPTIONS = Symbol('REALTIME_OPTIONS');
 export const REALTIME_ENGINE = Symbol('REALTIME_ENGINE');
 /** Injection token of the throttler storage that counts messages per connection. */
 export const REALTIME_THROTTLER_STORAGE = Symbol('REALTIME_THROTTLER_STORAGE');
+/** Injection token of this process's connect-rate windows (a table of its own, not the messages'). */
+export const REALTIME_CONNECT_RATE_STORAGE = Symbol('REALTIME_CONNECT_RATE_STORAGE');
 
 /**
  * The development default secret. Hardened profiles refuse to start with it,

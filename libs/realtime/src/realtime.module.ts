@@ -29,6 +29,7 @@ import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
 import {
+  REALTIME_CONNECT_RATE_STORAGE,
   REALTIME_ENGINE,
   REALTIME_OPTIONS,
   REALTIME_THROTTLER_STORAGE,
@@ -53,6 +54,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     },
     { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
     { provide: REALTIME_THROTTLER_STORAGE, useClass: FixedWindowStorage },
+    { provide: REALTIME_CONNECT_RATE_STORAGE, useClass: FixedWindowStorage },
     RedisConnections,
     RealtimeCounters,
     ConnectionRegistry,

@@ -33,7 +33,7 @@ export class FixedWindowStorage implements ThrottlerStorage, OnApplicationShutdo
     return Promise.resolve(this.hit(key, ttl, limit));
   }
 
-  /** increment() without the promise, for callers on a synchronous path. */
+  /** increment without the promise, for callers on a synchronous path (the handshake). */
   hit(key: string, ttl: number, limit: number): ThrottlerStorageRecord {
     const now = Date.now();
     let window = this.windows.get(key);

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { RealtimeEngine } from '../engine/realtime-engine.port';
+import { Admission } from '../auth/admission/admission.port';
 import { RealtimeJobs, type QueueCounts } from '../jobs/realtime-jobs.service';
 import { REALTIME_ENGINE } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
@@ -24,6 +25,7 @@ export class RealtimeMetricsService {
     subscriptions: SubscriptionRegistry,
     @Inject(REALTIME_ENGINE) engine: RealtimeEngine,
     jobs: RealtimeJobs,
+    admission: Admission,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'realtime_' });
@@ -105,6 +107,11 @@ export class RealtimeMetricsService {
       () => counters.closed,
     );
     labelled('realtime_errors_total', 'Error frames sent', 'code', () => counters.errors);
+    gauge(
+      'realtime_admission_cluster',
+      'Whether admission counts the cluster (1) or, while Redis does not answer, this process (0)',
+      () => (admission.mode === 'cluster' ? 1 : 0),
+    );
     if (jobs.enabled) {
       queueGauge(jobs, registers);
       labelled(

@@ -69,8 +69,15 @@ export class RedisConnections implements OnApplicationShutdown {
   }
 }
 
+/** How long shutdown lets a connection that is still connecting finish, so that it can QUIT. */
+const SETTLE_MS = 500;
+
 /** QUIT when connected (pending replies still arrive), otherwise drop at once. */
 async function closeConnection(connection: Redis): Promise<void> {
+  // Dropped in the middle of its ready check, ioredis would arm a reconnect and a 2 s timer.
+  if (connection.status === 'connecting' || connection.status === 'connect') {
+    await settled(connection);
+  }
   if (connection.status === 'ready') {
     try {
       await connection.quit();
@@ -80,4 +87,16 @@ async function closeConnection(connection: Redis): Promise<void> {
     }
   }
   connection.disconnect();
+}
+
+function settled(connection: Redis): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      connection.off('ready', done).off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, SETTLE_MS);
+    connection.once('ready', done).once('end', done);
+  });
 }

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 
-/** A refused admission, turned into an HTTP status by the handshake. */
+export type AdmissionMode = 'cluster' | 'local';
+
+/** A refused admission: the handshake answers 429 with this reason. */
 export interface AdmissionRefusal {
-  status: 429;
   reason: string;
   /** Seconds a refused client should wait: sent as Retry-After. */
   retryAfterSec: number;
@@ -16,23 +17,25 @@ export interface AdmissionRequest {
   exempt: boolean;
 }
 
-export type MaybePromise<T> = T | Promise<T>;
-
 /**
- * Who may open one more connection: the connect rate per IP and the open
- * connections per IP and per user. `countAttempt` runs first, cheaply, on
- * every attempt; `reserve` runs once the user is known and holds a slot from
- * before the upgrade until `socket` closes (refused handshake, failed upgrade,
- * closed connection alike). Memory mode counts this process
- * (LocalAdmission); Redis mode counts the cluster (RedisAdmission).
+ * Admission beyond this process: whether one more connection fits the
+ * cluster's connect rate per IP and open connections per IP and per user.
+ * The handshake's own checks (HandshakeService: connect-rate window and
+ * ConnectionRegistry counts) always run and are the whole admission of the
+ * memory engine; in Redis mode RedisAdmission adds the cluster's counts, and
+ * while Redis is unreachable those local checks are what remains.
  */
 export abstract class Admission {
-  /** Counts a connection attempt from `ip` toward the connect rate of this process. */
-  abstract countAttempt(ip: string): AdmissionRefusal | undefined;
+  /** `cluster` while the counts are the cluster's; `local` when only this process's checks apply. */
+  abstract get mode(): AdmissionMode;
 
-  /** Reserves a slot for the request, released when `socket` closes; or the refusal. */
+  /**
+   * Reserves a slot for the request until `socket` closes (refused
+   * handshake, failed upgrade, closed connection alike), or says why not.
+   * Synchronous when there is nothing to wait for.
+   */
   abstract reserve(
     socket: Socket,
     request: AdmissionRequest,
-  ): MaybePromise<AdmissionRefusal | undefined>;
+  ): AdmissionRefusal | undefined | Promise<AdmissionRefusal | undefined>;
 }

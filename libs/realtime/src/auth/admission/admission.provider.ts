@@ -10,6 +10,6 @@ import { RedisAdmission } from './redis.admission';
 export const admissionProvider: Provider = {
   provide: Admission,
   useFactory: (options: ResolvedRealtimeOptions, redis: RedisConnections): Admission =>
-    options.redis ? new RedisAdmission(options, redis) : new LocalAdmission(options),
+    options.redis ? new RedisAdmission(options, redis) : new LocalAdmission(),
   inject: [REALTIME_OPTIONS, RedisConnections],
 };

@@ -11,10 +11,10 @@ const SLOT = Symbol('realtime.admission-slot');
 type SlotSocket = Socket & { [SLOT]?: HeldSlot };
 
 /**
- * This process's open slots per IP and per user, counting handshakes in
- * progress as well as open connections (so that two concurrent handshakes
- * cannot both take the last slot). Keys are `ip:<address or /64>` and
- * `user:<id>`; every entry shrinks back to nothing on release.
+ * This process's slots per IP and per user as Redis should see them:
+ * handshakes in progress as well as open connections (so that two concurrent
+ * handshakes cannot both take the last slot). Keys are `ip:<address or /64>`
+ * and `user:<id>`; every entry shrinks back to nothing on release.
  */
 export class ConnectionTally {
   private readonly counts = new Map<string, number>();

@@ -5,11 +5,16 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
 import type { RedisConnections } from '../../redis/redis-connections.service';
-import type { AdmissionRefusal, AdmissionRequest, MaybePromise } from './admission.port';
+import {
+  Admission,
+  type AdmissionMode,
+  type AdmissionRefusal,
+  type AdmissionRequest,
+} from './admission.port';
 import { AdmissionKeys } from './admission-keys';
+import { IP_REFUSAL, rateRefusal, USER_REFUSAL } from './admission-refusals';
 import { FORGET_INSTANCE_SCRIPT, RESERVE_SCRIPT, SET_COUNTS_SCRIPT } from './admission.scripts';
-import type { HeldSlot } from './connection-tally';
-import { ipRefusal, LocalAdmission, rateRefusal, slotOf, userRefusal } from './local.admission';
+import { ConnectionTally, type HeldSlot } from './connection-tally';
 
 /** A handshake waits this long for Redis before admission falls back to local counts. */
 const REDIS_TIMEOUT_MS = 1_000;
@@ -30,9 +35,6 @@ interface AdmissionCommands {
   rtAdmissionForget(...args: Array<string | number>): Promise<number>;
 }
 
-/** Whether the counts are the cluster's or, while Redis is unreachable, this process's. */
-export type AdmissionMode = 'cluster' | 'local';
-
 /**
  * Admission counted across every instance on one Redis: one script per
  * handshake (connect rate, IP and user counts, and the reservation, in one
@@ -41,15 +43,17 @@ export type AdmissionMode = 'cluster' | 'local';
  * instance's fields stop counting when that key expires (two cleanup
  * intervals) and the cleanup job deletes them.
  *
- * While Redis does not answer, admission falls back to LocalAdmission's
- * counts (this process's connections only, so a client may get up to the
- * limit on each instance); once Redis answers again the instance writes its
- * whole tally back and cluster counts resume.
+ * While Redis does not answer (or takes over a second), a handshake is
+ * admitted on the handshake's local checks alone (this process's
+ * connections and connect-rate window: a client may get up to the limit on
+ * each instance, never more); once Redis answers again the instance writes
+ * its whole tally back and cluster counts resume.
  */
-export class RedisAdmission extends LocalAdmission {
+export class RedisAdmission extends Admission {
   readonly instanceId = randomUUID();
   private readonly logger = new Logger('Realtime');
   private readonly keys: AdmissionKeys;
+  private readonly tally = new ConnectionTally((slot) => this.released(slot));
   private readonly connection: Redis & AdmissionCommands;
   private readonly aliveTtlMs: number;
   private readonly ticker: NodeJS.Timeout;
@@ -58,8 +62,11 @@ export class RedisAdmission extends LocalAdmission {
   private stopping = false;
   private lastMode: AdmissionMode = 'cluster';
 
-  constructor(options: ResolvedRealtimeOptions, redis: RedisConnections) {
-    super(options);
+  constructor(
+    private readonly options: ResolvedRealtimeOptions,
+    redis: RedisConnections,
+  ) {
+    super();
     this.keys = new AdmissionKeys(redis);
     this.aliveTtlMs = 2 * options.jobs.cleanupIntervalMs;
     // Its own connection: fail fast instead of queueing while Redis is away (the handshake falls back).
@@ -84,11 +91,14 @@ export class RedisAdmission extends LocalAdmission {
     return this.connection.status === 'ready' && !this.stopping ? this.lastMode : 'local';
   }
 
-  override reserve(
+  reserve(
     socket: Socket,
-    request: AdmissionRequest,
-  ): MaybePromise<AdmissionRefusal | undefined> {
-    const slot = slotOf(request);
+    { ip, userId, exempt }: AdmissionRequest,
+  ): AdmissionRefusal | undefined | Promise<AdmissionRefusal | undefined> {
+    const slot: HeldSlot = {
+      ip: exempt ? null : ConnectionTally.ipKey(ip),
+      user: userId === null ? null : ConnectionTally.userKey(userId),
+    };
     if (slot.ip === null && slot.user === null) return undefined;
     if (this.connection.status !== 'ready' || this.stopping) return this.fallBack(socket, slot);
     const ownIp = this.tally.count(slot.ip);
@@ -121,9 +131,7 @@ export class RedisAdmission extends LocalAdmission {
         },
         (error: Error) => {
           this.lost(error);
-          // Judge by this process's counts, without the slot held above.
-          this.tally.drop(socket);
-          return this.fallBack(socket, slot);
+          return undefined;
         },
       );
   }
@@ -143,7 +151,7 @@ export class RedisAdmission extends LocalAdmission {
     }
   }
 
-  protected override released(slot: HeldSlot): void {
+  private released(slot: HeldSlot): void {
     if (this.stopping) return;
     const keys = [slot.ip, slot.user].filter((key): key is string => key !== null);
     if (this.connection.status !== 'ready') {
@@ -161,12 +169,12 @@ export class RedisAdmission extends LocalAdmission {
       .catch((error: Error) => this.lost(error));
   }
 
-  private fallBack(socket: Socket, slot: HeldSlot): AdmissionRefusal | undefined {
+  /** The handshake's local checks decide; the slot is written to Redis once it answers again. */
+  private fallBack(socket: Socket, slot: HeldSlot): undefined {
     this.dirty = true;
     this.lastMode = 'local';
-    const refusal = this.checkLocally(slot);
-    if (refusal === undefined) this.tally.hold(socket, slot);
-    return refusal;
+    this.tally.hold(socket, slot);
+    return undefined;
   }
 
   private lost(error: Error): void {
@@ -233,8 +241,8 @@ function refusalOf(reply: ReserveReply): AdmissionRefusal | undefined {
     case 1:
       return rateRefusal(Math.max(reply[1], 1000));
     case 2:
-      return ipRefusal();
+      return IP_REFUSAL;
     default:
-      return userRefusal();
+      return USER_REFUSAL;
   }
 }
