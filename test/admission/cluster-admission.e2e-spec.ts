@@ -167,6 +167,37 @@ describe('cluster admission (Redis mode, several instances)', () => {
     expect(await redis.command('SISMEMBER', 'rt:adm:instances', 'ghost')).toBe(':0');
   });
 
+  it('falls back to local counts while Redis is down, and back to cluster counts after', async () => {
+    const [a, b, c] = instances;
+    const token = await a.token('outage-user');
+    const address = from('127.0.0.7');
+    const clusterGauge = async (instance: DemoProcess) =>
+      /realtime_admission_cluster (\d)/.exec((await instance.http('GET', '/metrics')).text)?.[1];
+    await redis.stop();
+    try {
+      // Each instance counts its own connections: the limit holds per instance, not beyond.
+      opened(await a.tryConnect({ token }, address));
+      opened(await a.tryConnect({ token }, address));
+      expect(refusal(await a.tryConnect({ token }, address)).body).toBe(
+        'too many connections for this user',
+      );
+      opened(await b.tryConnect({ token }, address));
+      expect(await clusterGauge(a)).toBe('0');
+    } finally {
+      await redis.restart();
+    }
+    // Back on Redis (empty after the restart), every instance writes its counts again: 3 > 2 for the user.
+    for (let polls = 0; polls < 100 && (await clusterGauge(c)) !== '1'; polls++) await sleep(50);
+    let result = await c.tryConnect({ token }, address);
+    for (let polls = 0; polls < 40 && result.kind === 'open'; polls++) {
+      await result.client.close();
+      await sleep(100);
+      result = await c.tryConnect({ token }, address);
+    }
+    expect(refusal(result).body).toBe('too many connections for this user');
+    expect(await clusterGauge(a)).toBe('1');
+  });
+
   it('frees the slots of an instance killed with SIGKILL within three cleanup intervals', async () => {
     const [a, b] = instances;
     const doomed = await DemoProcess.start({ REDIS_URL: redis.url, ...LIMITS });
