@@ -1,8 +1,17 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { BroadcastService, RevocationService, type RealtimeStats } from '@app/realtime';
+import {
+  BroadcastService,
+  RealtimeJobs,
+  RevocationService,
+  type JobRuns,
+  type QueueCounts,
+  type RealtimeStats,
+} from '@app/realtime';
 import { AdminOnly } from '../auth/roles.decorator';
 import { BroadcastDto, RevokeDto } from './admin.dto';
 import { ValidatedBody } from '../http-validation.pipe';
+
+type JobsStats = JobRuns & { queues: Record<string, QueueCounts> | null };
 
 @ValidatedBody()
 @Controller()
@@ -11,6 +20,7 @@ export class AdminController {
   constructor(
     private readonly realtime: BroadcastService,
     private readonly revocations: RevocationService,
+    private readonly jobs: RealtimeJobs,
   ) {}
 
   @Post('admin/broadcast')
@@ -28,8 +38,14 @@ export class AdminController {
     return { ok: true };
   }
 
+  /**
+   * `jobs.queues`: the library's queues, cluster-wide (Redis mode; `null`
+   * while Redis does not answer); `jobs.completed`/`failedAttempts`: the jobs
+   * this instance ran.
+   */
   @Get('ws/stats')
-  stats(): Promise<RealtimeStats> {
-    return this.realtime.detailedStats();
+  async stats(): Promise<RealtimeStats & { jobs: JobsStats }> {
+    const queues = await this.jobs.counts().catch(() => null);
+    return { ...(await this.realtime.detailedStats()), jobs: { queues, ...this.jobs.runs() } };
   }
 }

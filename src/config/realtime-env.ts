@@ -66,6 +66,11 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         ttlSeconds: int(env, 'REALTIME_HISTORY_TTL_S'),
         maxTopics: int(env, 'REALTIME_HISTORY_MAX_TOPICS'),
       },
+      jobs: {
+        cleanupIntervalMs: int(env, 'REALTIME_CLEANUP_INTERVAL_MS'),
+        attempts: int(env, 'REALTIME_JOB_ATTEMPTS'),
+        backoffMs: int(env, 'REALTIME_JOB_BACKOFF_MS'),
+      },
     },
   };
 }

@@ -6,6 +6,8 @@ export const REALTIME_ENGINE = Symbol('REALTIME_ENGINE');
 export const REALTIME_THROTTLER_STORAGE = Symbol('REALTIME_THROTTLER_STORAGE');
 /** Injection token of what applies revoke commands (RevocationService); FanOutService hands them over. */
 export const REALTIME_REVOCATIONS = Symbol('REALTIME_REVOCATIONS');
+/** Injection token of this process's connect-rate windows (a table of its own, not the messages'). */
+export const REALTIME_CONNECT_RATE_STORAGE = Symbol('REALTIME_CONNECT_RATE_STORAGE');
 
 /**
  * The development default secret. Hardened profiles refuse to start with it,

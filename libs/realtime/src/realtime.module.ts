@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { admissionProvider } from './auth/admission/admission.provider';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
 import { HandshakeService } from './auth/handshake.service';
 import { MessageRateLimiter } from './auth/message-rate.limiter';
@@ -29,6 +30,7 @@ import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
 import {
+  REALTIME_CONNECT_RATE_STORAGE,
   REALTIME_ENGINE,
   REALTIME_INSTANCE_ID,
   REALTIME_OPTIONS,
@@ -64,6 +66,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     },
     FixedWindowStorage,
     { provide: REALTIME_THROTTLER_STORAGE, useExisting: FixedWindowStorage },
+    { provide: REALTIME_CONNECT_RATE_STORAGE, useClass: FixedWindowStorage },
     RedisConnections,
     RealtimeCounters,
     ConnectionRegistry,
@@ -75,6 +78,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     { provide: REALTIME_REVOCATIONS, useExisting: RevocationService },
     SessionRules,
     MessageRateLimiter,
+    admissionProvider,
     HandshakeService,
     SocketWriter,
     FanOutService,

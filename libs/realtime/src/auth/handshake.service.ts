@@ -4,9 +4,10 @@ import type { IncomingMessage } from 'node:http';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { ErrorCode, RealtimeException } from '../protocol';
-import { REALTIME_OPTIONS, REALTIME_THROTTLER_STORAGE } from '../realtime.constants';
+import { REALTIME_CONNECT_RATE_STORAGE, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry, ipLimitKey } from '../registry/connection.registry';
 import { SubscriptionRules } from '../topics/subscription-rules';
+import { Admission, type AdmissionRefusal } from './admission/admission.port';
 import { canonicalIp, resolveClientIp } from './client-address';
 import { FixedWindowStorage } from './fixed-window.storage';
 import { handshakeQuery } from './handshake-query';
@@ -47,7 +48,8 @@ export class HandshakeService {
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
-    @Inject(REALTIME_THROTTLER_STORAGE) private readonly attempts: ThrottlerStorage,
+    @Inject(REALTIME_CONNECT_RATE_STORAGE) private readonly attempts: ThrottlerStorage,
+    private readonly admission: Admission,
     private readonly tokens: TokenService,
     private readonly rules: SessionRules,
     private readonly connections: ConnectionRegistry,
@@ -121,6 +123,21 @@ export class HandshakeService {
     if (full) throw full;
     const { token, subscribe } = handshakeQuery(req.url);
     const principal = this.authenticate(token, req.headers.authorization);
+    // Redis mode: the cluster's counts, one round trip, a slot held until the socket closes.
+    const reserved = this.admission.reserve(req.socket, { ip, userId: principal.userId, exempt });
+    if (reserved instanceof Promise) {
+      return reserved.then((refusal) => this.afterAdmission(refusal, principal, ip, subscribe));
+    }
+    return this.afterAdmission(reserved, principal, ip, subscribe);
+  }
+
+  private afterAdmission(
+    refusal: AdmissionRefusal | undefined,
+    principal: Principal,
+    ip: string,
+    subscribe: string | undefined,
+  ): AdmittedClient | Promise<AdmittedClient> {
+    if (refusal) throw new HandshakeRefusal(429, refusal.reason, refusal.retryAfterSec);
     if (!subscribe) return { principal, ip, topics: NO_TOPICS };
     return this.authorizeTopics(principal, subscribe).then((topics) => ({ principal, ip, topics }));
   }

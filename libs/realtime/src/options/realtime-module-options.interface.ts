@@ -104,6 +104,20 @@ export interface RealtimeModuleOptions {
    */
   redis?: RealtimeRedisOptions;
   engine?: { type: 'memory' | 'redis' };
+  /** Background jobs (Bull queues on the Redis of `redis`; in-process timers without it). */
+  jobs?: RealtimeJobsOptions;
+}
+
+export interface RealtimeJobsOptions {
+  /**
+   * How often the cluster-wide cleanup runs. An instance that dies without
+   * closing stops counting toward the limits within three intervals.
+   */
+  cleanupIntervalMs?: number;
+  /** Tries per job before it lands in the failed set. */
+  attempts?: number;
+  /** First retry delay; each further retry waits twice as long. */
+  backoffMs?: number;
 }
 
 export interface RealtimeRedisOptions {

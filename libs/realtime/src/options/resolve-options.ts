@@ -82,6 +82,11 @@ export function resolveRealtimeOptions(
       keyPrefix: options.redis.keyPrefix ?? 'rt:',
     },
     engine: options.engine ?? { type: options.redis ? 'redis' : 'memory' },
+    jobs: {
+      cleanupIntervalMs: options.jobs?.cleanupIntervalMs ?? 30_000,
+      attempts: options.jobs?.attempts ?? 5,
+      backoffMs: options.jobs?.backoffMs ?? 1_000,
+    },
   };
   validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));
   return resolved;

@@ -48,6 +48,7 @@ export interface ResolvedRealtimeOptions {
   shutdown: { closeCode: 1001 | 1012; graceMs: number };
   redis: { url: string | undefined; options: RedisOptions; keyPrefix: string } | undefined;
   engine: { type: 'memory' | 'redis' };
+  jobs: { cleanupIntervalMs: number; attempts: number; backoffMs: number };
 }
 
 export type { RealtimeModuleOptions };

@@ -72,7 +72,9 @@ export class RedisConnections implements OnApplicationShutdown {
       failing = false;
       this.logger.log(`redis ${name} connection: ready again`);
     });
-    connection.once('end', () => this.opened.delete(connection));
+    // Tracked while it may reconnect: Bull ends a blocking connection and connects it again when a queue closes.
+    connection.on('end', () => this.opened.delete(connection));
+    connection.on('connecting', () => this.opened.add(connection));
     this.opened.add(connection);
     return connection;
   }
@@ -85,9 +87,16 @@ export class RedisConnections implements OnApplicationShutdown {
   }
 }
 
+/** How long shutdown lets a connection that is still connecting finish, so that it can QUIT. */
+const SETTLE_MS = 500;
+
 /** QUIT when connected (pending replies still arrive), otherwise drop at once. */
 async function closeConnection(connection: Redis): Promise<void> {
   if (connection.status === 'end') return;
+  // Dropped in the middle of its ready check, ioredis would arm a reconnect and a 2 s timer.
+  if (connection.status === 'connecting' || connection.status === 'connect') {
+    await settled(connection);
+  }
   if (connection.status === 'ready') {
     try {
       await connection.quit();
@@ -97,4 +106,16 @@ async function closeConnection(connection: Redis): Promise<void> {
     }
   }
   connection.disconnect();
+}
+
+function settled(connection: Redis): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      connection.off('ready', done).off('end', done);
+      resolve();
+    };
+    const timer = setTimeout(done, SETTLE_MS);
+    connection.once('ready', done).once('end', done);
+  });
 }
