@@ -1,7 +1,24 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { BroadcastService, RevocationService, type RealtimeStats } from '@app/realtime';
+import {
+  BadRequestException,
+  Body,
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  Post,
+} from '@nestjs/common';
+import {
+  BroadcastService,
+  OfflineInboxFullError,
+  type OfflineStats,
+  RevocationService,
+  type RealtimeStats,
+} from '@app/realtime';
 import { AdminOnly } from '../auth/roles.decorator';
-import { BroadcastDto, RevokeDto } from './admin.dto';
+import { BroadcastDto, NotifyDto, RevokeDto } from './admin.dto';
+
+/** PROTOCOL §7: a notification is kept for an hour unless the caller says otherwise. */
+const DEFAULT_NOTIFY_TTL_SECONDS = 3600;
 import { ValidatedBody } from '../http-validation.pipe';
 
 @ValidatedBody()
@@ -28,8 +45,26 @@ export class AdminController {
     return { ok: true };
   }
 
+  /** Kept until the user acknowledges it or the TTL passes (then dead-lettered). */
+  @Post('admin/notify')
+  @HttpCode(202)
+  async notify(@Body() body: NotifyDto): Promise<{ id: string }> {
+    try {
+      const id = await this.realtime.sendToUser(
+        body.userId,
+        'notification',
+        { message: body.message },
+        { ttlSeconds: body.ttlSeconds ?? DEFAULT_NOTIFY_TTL_SECONDS },
+      );
+      return { id };
+    } catch (error) {
+      if (error instanceof OfflineInboxFullError) throw new ConflictException(error.message);
+      throw error;
+    }
+  }
+
   @Get('ws/stats')
-  stats(): RealtimeStats {
-    return this.realtime.stats();
+  async stats(): Promise<RealtimeStats & { offline: OfflineStats }> {
+    return { ...this.realtime.stats(), offline: await this.realtime.offlineStats() };
   }
 }

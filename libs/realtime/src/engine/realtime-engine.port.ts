@@ -38,7 +38,7 @@ export interface EngineMessage {
 
 export type EngineCommand =
   | { kind: 'broadcast'; type: string; payload: unknown; ts: number }
-  | { kind: 'user'; userId: string; type: string; payload: unknown; ts: number }
+  | { kind: 'user'; userId: string; type: string; payload: unknown; ts: number; id?: string }
   | { kind: 'disconnect-user'; userId: string; code: number }
   | { kind: 'revoke'; tokenId?: string; userId?: string; at: number };
 

@@ -9,6 +9,7 @@ import { RevocationService } from '../auth/revocation.service';
 import { TokenRejectedError, TokenService } from '../auth/token.service';
 import { encodeFrame } from '../delivery/outbound-frame';
 import { SocketWriter } from '../delivery/socket-writer.service';
+import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
@@ -39,6 +40,7 @@ export class SessionService {
     private readonly tokens: TokenService,
     private readonly revocations: RevocationService,
     private readonly counters: RealtimeCounters,
+    private readonly offline: OfflineDeliveryService,
   ) {
     this.graceMs = options.shutdown.graceMs;
     this.toleranceMs = options.jwt.clockToleranceSec * 1000;
@@ -84,6 +86,11 @@ export class SessionService {
         .catch((error: unknown) =>
           this.logger.error('subscribe at connect failed', (error as Error)?.stack),
         );
+    this.offline
+      .deliverPending(connection)
+      .catch((error: unknown) =>
+        this.logger.error('offline delivery at connect failed', (error as Error)?.stack),
+      );
   }
 
   /** Idempotent; runs when the socket closes, whoever closed it. */

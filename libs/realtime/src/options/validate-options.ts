@@ -47,6 +47,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('engine.type', 'must be "memory" or "redis"');
   }
   if (o.engine.type === 'redis' && !o.redis) fail('redis', 'is required by the redis engine');
+  validateOffline(o);
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
     validateRule(`topics.${namespace}.subscribe`, policy.subscribe);
@@ -60,6 +61,16 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
       fail(`network.${list}`, 'must be a list of IP addresses');
     }
   }
+}
+
+function validateOffline(o: ResolvedRealtimeOptions): void {
+  const { whenFull, ...counts } = o.offline;
+  for (const [key, value] of Object.entries(counts)) positiveInteger(`offline.${key}`, value);
+  if (whenFull !== 'reject' && whenFull !== 'dead-letter-oldest') {
+    fail('offline.whenFull', 'must be "reject" or "dead-letter-oldest"');
+  }
+  positiveInteger('idempotency.windowSeconds', o.idempotency.windowSeconds);
+  positiveInteger('idempotency.maxKeys', o.idempotency.maxKeys);
 }
 
 function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {

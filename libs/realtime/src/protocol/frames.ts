@@ -17,6 +17,8 @@ export interface MessageFrameData {
   payload: unknown;
   offset?: string;
   ts: number;
+  /** Retained `$user` messages only: what the client acknowledges. */
+  id?: string;
 }
 
 export interface ErrorFrameData {

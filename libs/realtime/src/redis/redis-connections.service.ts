@@ -69,6 +69,7 @@ export class RedisConnections implements OnApplicationShutdown {
 
 /** QUIT when connected (pending replies still arrive), otherwise drop at once. */
 async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'end') return;
   if (connection.status === 'ready') {
     try {
       await connection.quit();
