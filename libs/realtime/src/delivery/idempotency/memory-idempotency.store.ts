@@ -19,7 +19,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = Date.now();
     this.forgetExpired(now);
     const known = this.records.get(key);
-    if (known) return known.offset;
+    if (known && known.expiresAt > now) return known.offset;
+    this.records.delete(key);
     if (this.records.size >= this.maxKeys) {
       const [oldest] = this.records.keys();
       this.records.delete(oldest);
