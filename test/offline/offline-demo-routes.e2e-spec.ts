@@ -18,7 +18,10 @@ describe('offline demo routes (memory engine)', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
       body: JSON.stringify(body),
-    }).then(async (response) => ({ status: response.status, body: await response.json() }));
+    }).then(async (response) => ({
+      status: response.status,
+      body: (await response.json()) as any,
+    }));
 
   it('POST /admin/notify answers 202 {id}; the user gets it on connect; /ws/stats counts it', async () => {
     const stats = async () =>
