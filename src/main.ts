@@ -6,15 +6,16 @@ import { demoConfigFromEnv } from './config/realtime-env';
 
 async function bootstrap(): Promise<void> {
   const config = demoConfigFromEnv();
-  if (process.env.REDIS_URL) {
-    Logger.warn('REDIS_URL is set, but only the in-memory engine exists yet: one process', 'Demo');
-  }
   const app = await NestFactory.create(AppModule.forRoot(config));
   app.useWebSocketAdapter(new RealtimeWsAdapter(app));
   // SIGTERM: close sockets with 1001, finish in-flight work, then exit 0 (not re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   await app.listen(config.port);
-  Logger.log(`demo listening on http://localhost:${config.port} (WebSocket at /ws)`, 'Demo');
+  const engine = config.realtime.redis ? 'Redis engine' : 'in-memory engine, one process';
+  Logger.log(
+    `demo listening on http://localhost:${config.port} (WebSocket at /ws, ${engine})`,
+    'Demo',
+  );
 }
 
 bootstrap().catch((error: unknown) => {

@@ -65,6 +65,10 @@ export class AdminController {
 
   @Get('ws/stats')
   async stats(): Promise<RealtimeStats & { offline: OfflineStats }> {
-    return { ...this.realtime.stats(), offline: await this.realtime.offlineStats() };
+    const [stats, offline] = await Promise.all([
+      this.realtime.detailedStats(),
+      this.realtime.offlineStats(),
+    ]);
+    return { ...stats, offline };
   }
 }

@@ -226,6 +226,7 @@ describe('core: BroadcastService from domain code', () => {
         topics: expect.any(Number),
         subscriptions: expect.any(Number),
         counters: expect.any(Object),
+        instanceId: expect.any(String),
         engine: expect.objectContaining({ engine: 'memory' }),
       });
 

@@ -1,6 +1,7 @@
 export { RealtimeModule } from './realtime.module';
 export { REALTIME_ASYNC_OPTIONS_TYPE, REALTIME_OPTIONS_TYPE } from './realtime.module-definition';
-export { DEV_JWT_SECRET, REALTIME_OPTIONS } from './realtime.constants';
+export { DEV_JWT_SECRET, REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from './realtime.constants';
+export { EngineUnavailableError } from './engine/engine-unavailable.error';
 export type {
   RealtimeModuleOptions,
   RealtimeProfile,
@@ -45,5 +46,6 @@ export type {
   EngineMessage,
   EngineCommand,
   EngineSink,
+  EngineStats,
   Recovery,
 } from './engine/realtime-engine.port';

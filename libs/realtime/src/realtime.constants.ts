@@ -10,3 +10,5 @@ export const REALTIME_THROTTLER_STORAGE = Symbol('REALTIME_THROTTLER_STORAGE');
  * so a forgotten JWT_SECRET cannot reach production.
  */
 export const DEV_JWT_SECRET = 'realtime-development-secret-do-not-use-in-production';
+/** Injection token of this instance's id (a random UUID per process), as shown in stats and on the Redis bus. */
+export const REALTIME_INSTANCE_ID = Symbol('REALTIME_INSTANCE_ID');

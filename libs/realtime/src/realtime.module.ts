@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { ScheduleModule } from '@nestjs/schedule';
@@ -16,13 +17,13 @@ import { OFFLINE_PROVIDERS } from './delivery/offline/offline.providers';
 import { SocketWriter } from './delivery/socket-writer.service';
 import { SubscriptionService } from './delivery/subscription.service';
 import { createEngine } from './engine/create-engine';
+import { EngineLifecycle } from './engine/engine-lifecycle.service';
 import { RealtimeExceptionFilter } from './gateway/realtime-exception.filter';
 import { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
 import { RealtimeGateway } from './gateway/realtime.gateway';
 import { MessageDispatcher } from './gateway/message-dispatcher';
 import { SessionService } from './gateway/session.service';
 import { HeartbeatScheduler } from './health/heartbeat.scheduler';
-import { HistorySweepScheduler } from './health/history-sweep.scheduler';
 import { RealtimeHealthIndicator } from './health/realtime.health';
 import { RealtimeCounters } from './metrics/realtime-counters';
 import { RealtimeMetricsService } from './metrics/realtime-metrics.service';
@@ -32,6 +33,7 @@ import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
 import {
   REALTIME_ENGINE,
+  REALTIME_INSTANCE_ID,
   REALTIME_OPTIONS,
   REALTIME_THROTTLER_STORAGE,
 } from './realtime.constants';
@@ -53,7 +55,12 @@ import { TopicAccessService } from './topics/topic-access.service';
       useFactory: resolveRealtimeOptions,
       inject: [REALTIME_MODULE_OPTIONS],
     },
-    { provide: REALTIME_ENGINE, useFactory: createEngine, inject: [REALTIME_OPTIONS] },
+    { provide: REALTIME_INSTANCE_ID, useFactory: randomUUID },
+    {
+      provide: REALTIME_ENGINE,
+      useFactory: createEngine,
+      inject: [REALTIME_OPTIONS, RedisConnections],
+    },
     { provide: REALTIME_THROTTLER_STORAGE, useClass: FixedWindowStorage },
     RedisConnections,
     RealtimeCounters,
@@ -78,12 +85,13 @@ import { TopicAccessService } from './topics/topic-access.service';
     MessageDispatcher,
     RealtimeLifecycleService,
     HeartbeatScheduler,
-    HistorySweepScheduler,
+    EngineLifecycle,
     RealtimeHealthIndicator,
     RealtimeMetricsService,
   ],
   exports: [
     REALTIME_OPTIONS,
+    REALTIME_INSTANCE_ID,
     BroadcastService,
     RevocationService,
     RealtimeLifecycleService,

@@ -1,20 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { EngineCommand, RealtimeEngine } from '../engine/realtime-engine.port';
+import type { RealtimeEngine, RevokeCommand } from '../engine/realtime-engine.port';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { CloseCode } from '../protocol';
 import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import type { Principal } from './principal';
 
-/** How long a revocation is remembered: longer than any token should live. */
+/** How long a revocation is remembered when the token's expiry is not given: longer than any token should live. */
 const REVOCATION_TTL_MS = 24 * 60 * 60 * 1000;
 
-type RevokeCommand = Extract<EngineCommand, { kind: 'revoke' }>;
-
 /**
- * Revoked token ids and user-wide revocations (every token of the user issued
- * up to that second), each remembered for 24 hours. Both tables are bounded
- * by limits.maxTrackedKeys; the oldest entry goes first.
+ * Revoked token ids (until the token's own expiry, or 24 hours) and user-wide
+ * revocations (every token of the user issued up to that second, for 24
+ * hours). The engine carries them to every node and, in Redis mode, keeps
+ * them in Redis, so a node started later learns them at start-up; this
+ * node's tables are the cache the per-message check reads synchronously.
+ * Both tables are bounded by limits.maxTrackedKeys; the oldest entry goes first.
  */
 @Injectable()
 export class RevocationService {
@@ -27,17 +28,32 @@ export class RevocationService {
     private readonly connections: ConnectionRegistry,
   ) {}
 
-  /** Revokes a token (by `jti`) or every current token of a user, on every node. */
-  async revoke(target: { tokenId?: string; userId?: string }): Promise<void> {
-    if (!target.tokenId && !target.userId) throw new Error('revoke needs a tokenId or a userId');
-    await this.engine.command({ kind: 'revoke', ...target, at: Date.now() });
+  /**
+   * Revokes a token (by `jti`) or every current token of a user, on every
+   * node. `expiresAt` (ms since the epoch, the token's `exp` × 1000) lets a
+   * token revocation be forgotten when the token dies; 24 hours otherwise.
+   */
+  async revoke(target: { tokenId?: string; userId?: string; expiresAt?: number }): Promise<void> {
+    const { tokenId, userId, expiresAt } = target;
+    if (!tokenId && !userId) throw new Error('revoke needs a tokenId or a userId');
+    const at = Date.now();
+    await this.engine.command({
+      kind: 'revoke',
+      ...(tokenId ? { tokenId } : {}),
+      ...(userId ? { userId } : {}),
+      at,
+      expiresAt: userId || expiresAt === undefined ? at + REVOCATION_TTL_MS : expiresAt,
+    });
   }
 
   /** Applies a revocation that reached this node, closing the connections it covers with 4003. */
   apply(command: RevokeCommand): void {
-    if (command.tokenId)
-      remember(this.tokens, command.tokenId, command.at + REVOCATION_TTL_MS, this.bound);
-    if (command.userId) remember(this.users, command.userId, command.at, this.bound);
+    if (command.tokenId) remember(this.tokens, command.tokenId, command.expiresAt, this.bound);
+    if (command.userId) {
+      // Stored revocations replayed at start-up may be older than one already applied: keep the latest.
+      const at = Math.max(command.at, this.users.get(command.userId) ?? 0);
+      remember(this.users, command.userId, at, this.bound);
+    }
     const grace = this.options.shutdown.graceMs;
     // A token id may belong to any user, so it needs the full scan.
     const candidates = command.tokenId

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { RealtimeEngine } from '../engine/realtime-engine.port';
+import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import { CloseCode, ErrorCode, RealtimeException } from '../protocol';
-import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../realtime.constants';
+import { REALTIME_ENGINE, REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
@@ -41,7 +41,9 @@ export interface RealtimeStats {
   topics: number;
   subscriptions: number;
   counters: Record<string, number | Record<string, number>>;
-  engine: ReturnType<RealtimeEngine['stats']>;
+  instanceId: string;
+  /** The engine's name; `detailedStats()` adds its figures (a round trip in Redis mode). */
+  engine: { engine: string } | EngineStats;
 }
 
 /**
@@ -54,6 +56,7 @@ export interface RealtimeStats {
 export class BroadcastService<M extends EventMap = EventMap> {
   constructor(
     @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
+    @Inject(REALTIME_INSTANCE_ID) private readonly instanceId: string,
     private readonly connections: ConnectionRegistry,
     private readonly subscriptions: SubscriptionRegistry,
     private readonly counters: RealtimeCounters,
@@ -62,7 +65,11 @@ export class BroadcastService<M extends EventMap = EventMap> {
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
   ) {}
 
-  /** Publishes to a topic's subscribers on every node; resolves to the message's offset. */
+  /**
+   * Publishes to a topic's subscribers on every node; resolves to the
+   * message's offset. Rejects at once with `EngineUnavailableError` when the
+   * engine cannot carry it (Redis down): nothing was published then.
+   */
   async publish<T extends TopicOf<M>, E extends EventTypeOf<M, T>>(
     topic: T,
     type: E,
@@ -131,6 +138,7 @@ export class BroadcastService<M extends EventMap = EventMap> {
     return message.offset;
   }
 
+  /** This node's figures, read synchronously. */
   stats(): RealtimeStats {
     return {
       connections: this.connections.size,
@@ -138,8 +146,14 @@ export class BroadcastService<M extends EventMap = EventMap> {
       topics: this.subscriptions.topicCount,
       subscriptions: this.subscriptions.subscriptionCount,
       counters: this.counters.snapshot(),
-      engine: this.engine.stats(),
+      instanceId: this.instanceId,
+      engine: { engine: this.engine.name },
     };
+  }
+
+  /** `stats()` with the engine's figures (state, history, round trip), asked of the engine. */
+  async detailedStats(): Promise<RealtimeStats & { engine: EngineStats }> {
+    return { ...this.stats(), engine: await this.engine.stats() };
   }
 }
 

@@ -21,7 +21,10 @@ describe('FanOutService', () => {
   beforeAll(async () => {
     pairs = await openSocketPairs(recipients);
     const options = resolveRealtimeOptions({ topics: { news: { subscribe: 'public' } } });
-    engine = new MemoryEngine({ historySize: 10, historyTtlMs: 60_000, maxHistoryTopics: 10 });
+    engine = new MemoryEngine({
+      history: { size: 10, maxBytes: 1_000_000, ttlMs: 60_000 },
+      maxHistoryTopics: 10,
+    });
     counters = new RealtimeCounters();
     const connections = new ConnectionRegistry();
     const subscriptions = new SubscriptionRegistry();
@@ -56,7 +59,8 @@ describe('FanOutService', () => {
     const stringify = jest.spyOn(JSON, 'stringify');
     try {
       await engine.publish('news', 'headline', { title: 'hello' });
-      expect(stringify).toHaveBeenCalledTimes(1);
+      // Once for the frame, once for the history's byte bound: never once per recipient.
+      expect(stringify).toHaveBeenCalledTimes(2);
     } finally {
       stringify.mockRestore();
     }

@@ -18,13 +18,16 @@ import { SubscriptionService } from './subscription.service';
 /** The memory engine, answering recoveries only when the test says so (as a networked engine would, later). */
 class SlowRecoveryEngine extends MemoryEngine {
   private gates: Array<() => void> = [];
+  private answering = false;
 
   override async recover(topic: string, since: string | undefined): Promise<Recovery> {
-    await new Promise<void>((resolve) => this.gates.push(resolve));
+    if (!this.answering) await new Promise<void>((resolve) => this.gates.push(resolve));
     return super.recover(topic, since);
   }
 
+  /** Answers the recoveries asked so far and every later one. */
   answer(): void {
+    this.answering = true;
     this.gates.splice(0).forEach((open) => open());
   }
 }
@@ -34,18 +37,18 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
   let engine: SlowRecoveryEngine;
   let subscriptions: SubscriptionService;
   let connection: Connection;
+  let registry: SubscriptionRegistry;
 
   beforeAll(async () => {
     pairs = await openSocketPairs(1);
     const options = resolveRealtimeOptions({ topics: { news: { subscribe: 'public' } } });
     engine = new SlowRecoveryEngine({
-      historySize: 100,
-      historyTtlMs: 60_000,
+      history: { size: 100, maxBytes: 1_000_000, ttlMs: 60_000 },
       maxHistoryTopics: 10,
     });
     const counters = new RealtimeCounters();
     const connections = new ConnectionRegistry();
-    const registry = new SubscriptionRegistry();
+    registry = new SubscriptionRegistry();
     const writer = new SocketWriter(options, counters);
     const socket = pairs.server[0];
     connection = new Connection(
@@ -96,5 +99,23 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
     });
     expect(received.slice(1).map((f) => f.data.payload)).toEqual([2, 3, 4, 5, 6]);
     expect(connection.recovering).toBeUndefined();
+  });
+
+  it('rolls a subscribe back when the engine cannot watch the topic, and reads no history', async () => {
+    const watch = jest.spyOn(engine, 'watch').mockRejectedValueOnce(new Error('redis down'));
+    const unwatch = jest.spyOn(engine, 'unwatch');
+    const recover = jest.spyOn(engine, 'recover');
+    await expect(subscriptions.commit(connection, ['sports'], undefined, 's2')).rejects.toThrow(
+      'redis down',
+    );
+    expect(watch).toHaveBeenCalledWith('sports');
+    expect(recover).not.toHaveBeenCalled();
+    expect(unwatch).toHaveBeenCalledWith('sports');
+    expect(connection.topics.has('sports')).toBe(false);
+    expect(registry.subscribersOf('sports')).toBeUndefined();
+    expect(connection.recovering).toBeUndefined();
+    watch.mockRestore();
+    unwatch.mockRestore();
+    recover.mockRestore();
   });
 });

@@ -1,6 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
-import { parseOffset } from '../engine/offset';
 import type { RealtimeEngine, Recovery } from '../engine/realtime-engine.port';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { ErrorCode, RealtimeException, ServerEvent } from '../protocol';
@@ -25,6 +24,10 @@ export interface SubscribedTopic {
  */
 @Injectable()
 export class SubscriptionService {
+  private readonly logger = new Logger('Realtime');
+  /** Topics whose first local subscriber is waiting for the engine's watch: later subscribers wait too. */
+  private readonly watching = new Map<string, Promise<void>>();
+
   constructor(
     @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
@@ -69,12 +72,15 @@ export class SubscriptionService {
     const fresh = topics.filter((topic) => !connection.topics.has(topic));
     for (const topic of fresh) admit(topic, namespaceOf(topic));
     const heldBack = (connection.recovering ??= new Map());
+    const watches: Promise<void>[] = [];
     for (const topic of fresh) {
       heldBack.set(topic, []);
-      if (this.registry.add(connection, topic)) this.engine.watch(topic);
+      watches.push(this.watch(topic, this.registry.add(connection, topic)));
     }
     let recoveries: Recovery[];
     try {
+      // Watched before the history is read: a message published in between is held back, not lost.
+      await Promise.all(watches);
       recoveries = await Promise.all(
         topics.map((topic) =>
           this.engine.recover(topic, fresh.includes(topic) ? sinceFor(since, topic) : undefined),
@@ -103,10 +109,27 @@ export class SubscriptionService {
     if (connection.recovering?.size === 0) connection.recovering = undefined;
     if (!connection.topics.has(topic)) return;
     for (const message of recovery.messages) this.writer.write(connection, encodeMessage(message));
-    const head = parseOffset(recovery.offset);
     for (const message of live) {
-      if (isAfter(message.offset, head)) this.writer.write(connection, encodeMessage(message));
+      if (this.engine.isAfter(message.offset, recovery.offset)) {
+        this.writer.write(connection, encodeMessage(message));
+      }
     }
+  }
+
+  /** The engine's watch for a topic's first local subscriber; later subscribers wait for the same one. */
+  private watch(topic: string, first: boolean): Promise<void> {
+    if (!first) return this.watching.get(topic) ?? Promise.resolve();
+    const watched = this.engine.watch(topic).finally(() => {
+      if (this.watching.get(topic) === watched) this.watching.delete(topic);
+    });
+    this.watching.set(topic, watched);
+    return watched;
+  }
+
+  private unwatch(topic: string): void {
+    this.engine
+      .unwatch(topic)
+      .catch((error: Error) => this.logger.warn(`unwatch: ${error.message}`));
   }
 
   /** The topics of `held` that this principal may not subscribe to (after `auth` changed it). */
@@ -141,7 +164,7 @@ export class SubscriptionService {
   unsubscribe(connection: Connection, topics: readonly string[]): string[] {
     const names = topics.map((topic) => this.access.parse(topic).topic);
     for (const topic of names) {
-      if (this.registry.remove(connection, topic)) this.engine.unwatch(topic);
+      if (this.registry.remove(connection, topic)) this.unwatch(topic);
     }
     return names;
   }
@@ -151,19 +174,12 @@ export class SubscriptionService {
     const emptied = topics
       ? topics.filter((topic) => this.registry.remove(connection, topic))
       : this.registry.removeAll(connection);
-    for (const topic of emptied) this.engine.unwatch(topic);
+    for (const topic of emptied) this.unwatch(topic);
     for (const topic of topics ?? [...(connection.recovering?.keys() ?? [])]) {
       connection.recovering?.delete(topic);
     }
     if (connection.recovering?.size === 0) connection.recovering = undefined;
   }
-}
-
-/** Whether a live message came after the recovery head (a new epoch means history was reset since). */
-function isAfter(offset: string, head: ReturnType<typeof parseOffset>): boolean {
-  const position = parseOffset(offset);
-  if (head === undefined || position === undefined) return true;
-  return position.epoch !== head.epoch || position.sequence > head.sequence;
 }
 
 /** The client's `since` for a topic; own keys only, so a topic named `constructor` is not confused. */

@@ -27,3 +27,11 @@ export class EpochClock {
     return this.last;
   }
 }
+
+/** Whether `offset` comes after `head`: a later sequence of the same epoch, or another epoch (history was reset). */
+export function isAfterOffset(offset: string, head: string): boolean {
+  const position = parseOffset(offset);
+  const base = parseOffset(head);
+  if (base === undefined || position === undefined) return true;
+  return position.epoch !== base.epoch || position.sequence > base.sequence;
+}

@@ -1,25 +1,33 @@
+import type { HistoryLimits } from './history-limits';
 import type { EngineMessage } from './realtime-engine.port';
 
-/** A bounded ring of a topic's last messages, oldest first. */
+/** A topic's last messages, oldest first, bounded in count and in bytes. */
 export class TopicHistory {
   private readonly ring: (EngineMessage | undefined)[];
+  private readonly sizes: number[];
   private start = 0;
   private count = 0;
-  sequence = 0;
+  private retainedBytes = 0;
+  private readonly maxBytes: number;
+  readonly ttlMs: number;
 
   constructor(
     readonly epoch: number,
-    capacity: number,
+    public sequence: number,
+    limits: HistoryLimits,
   ) {
-    this.ring = new Array<EngineMessage | undefined>(capacity);
+    this.ring = new Array<EngineMessage | undefined>(limits.size);
+    this.sizes = new Array<number>(limits.size).fill(0);
+    this.maxBytes = limits.maxBytes;
+    this.ttlMs = limits.ttlMs;
   }
 
   get size(): number {
     return this.count;
   }
 
-  get lastTs(): number {
-    return this.count === 0 ? 0 : this.at(this.count - 1).ts;
+  get bytes(): number {
+    return this.retainedBytes;
   }
 
   /** Sequence of the oldest retained message; sequence + 1 when none is retained. */
@@ -27,19 +35,20 @@ export class TopicHistory {
     return this.sequence - this.count + 1;
   }
 
-  append(message: EngineMessage): void {
+  /** Appends the topic's next message; the oldest go first past the count or byte bound. */
+  append(message: EngineMessage, bytes: number): void {
     const capacity = this.ring.length;
-    this.ring[(this.start + this.count) % capacity] = message;
-    if (this.count < capacity) this.count++;
-    else this.start = (this.start + 1) % capacity;
+    if (this.count === capacity) this.dropOldest();
+    const slot = (this.start + this.count) % capacity;
+    this.ring[slot] = message;
+    this.sizes[slot] = bytes;
+    this.count++;
+    this.retainedBytes += bytes;
+    while (this.count > 0 && this.retainedBytes > this.maxBytes) this.dropOldest();
   }
 
   dropOlderThan(cutoffTs: number): void {
-    while (this.count > 0 && this.at(0).ts < cutoffTs) {
-      this.ring[this.start] = undefined;
-      this.start = (this.start + 1) % this.ring.length;
-      this.count--;
-    }
+    while (this.count > 0 && this.at(0).ts < cutoffTs) this.dropOldest();
   }
 
   /** Retained messages with a sequence above `after`. */
@@ -48,6 +57,13 @@ export class TopicHistory {
     const result: EngineMessage[] = [];
     for (let i = skip; i < this.count; i++) result.push(this.at(i));
     return result;
+  }
+
+  private dropOldest(): void {
+    this.ring[this.start] = undefined;
+    this.retainedBytes -= this.sizes[this.start];
+    this.start = (this.start + 1) % this.ring.length;
+    this.count--;
   }
 
   private at(index: number): EngineMessage {

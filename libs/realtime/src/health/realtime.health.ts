@@ -5,7 +5,8 @@ import { REALTIME_ENGINE } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 
 /**
- * A @nestjs/terminus indicator: up while the engine can carry messages.
+ * A @nestjs/terminus indicator: up while the engine can carry messages (in Redis
+ * mode: both connections ready and a PING answered).
  *
  * @publicApi
  */
@@ -19,7 +20,14 @@ export class RealtimeHealthIndicator {
 
   async check(key = 'realtime'): Promise<HealthIndicatorResult> {
     const indicator = this.indicators.check(key);
-    const details = { engine: this.engine.stats().engine, connections: this.connections.size };
-    return (await this.engine.isHealthy()) ? indicator.up(details) : indicator.down(details);
+    const healthy = await this.engine.isHealthy();
+    const { state, roundTripMs } = await this.engine.stats();
+    const details = {
+      engine: this.engine.name,
+      state,
+      ...(roundTripMs === undefined ? {} : { roundTripMs }),
+      connections: this.connections.size,
+    };
+    return healthy ? indicator.up(details) : indicator.down(details);
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { RealtimeEngine } from '../engine/realtime-engine.port';
+import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port';
 import { REALTIME_ENGINE } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
@@ -69,11 +69,52 @@ export class RealtimeMetricsService {
       'Subscriptions across connections',
       () => subscriptions.subscriptionCount,
     );
-    gauge(
-      'realtime_history_messages',
-      'Messages retained for recovery',
-      () => engine.stats().retainedMessages,
+    const engineStats = latest(() => engine.stats());
+    const engineGauge = (name: string, help: string, read: (stats: EngineStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          this.set(read(await engineStats()));
+        },
+      });
+    engineGauge(
+      'realtime_engine_up',
+      'Whether the engine can carry messages (1) or not (0)',
+      (s) => (s.state === 'up' ? 1 : 0),
     );
+    engineGauge(
+      'realtime_engine_round_trip_seconds',
+      'Round trip to Redis (PING); -1 when down, 0 for the memory engine',
+      (s) => (s.roundTripMs === undefined ? (s.state === 'up' ? 0 : -1) : s.roundTripMs / 1000),
+    );
+    engineGauge(
+      'realtime_engine_watched_topics',
+      'Topics this instance receives from the engine',
+      (s) => s.watchedTopics,
+    );
+    engineGauge(
+      'realtime_history_topics',
+      'Topics with retained history (cluster-wide in Redis mode)',
+      (s) => s.historyTopics,
+    );
+    new Counter({
+      name: 'realtime_engine_received_total',
+      help: 'Topic messages this instance received from the engine',
+      registers,
+      async collect() {
+        this.reset();
+        this.inc((await engineStats()).received);
+      },
+    });
+    if (engine.name === 'memory') {
+      engineGauge(
+        'realtime_history_messages',
+        'Messages retained for recovery',
+        (s) => s.retainedMessages ?? 0,
+      );
+    }
     total(
       'realtime_messages_published_total',
       'Messages published to topics',
@@ -112,4 +153,17 @@ export class RealtimeMetricsService {
   metrics(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** One engine.stats() per scrape, shared by the gauges that read it (a Redis round trip each otherwise). */
+function latest(read: () => Promise<EngineStats>): () => Promise<EngineStats> {
+  let pending: Promise<EngineStats> | undefined;
+  return () => {
+    if (!pending) {
+      pending = read();
+      const clear = () => setTimeout(() => (pending = undefined), 0);
+      pending.then(clear, clear);
+    }
+    return pending;
+  };
 }

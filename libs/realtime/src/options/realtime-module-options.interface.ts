@@ -70,8 +70,12 @@ export interface RealtimeModuleOptions {
   limits?: RealtimeLimitOptions;
   network?: RealtimeNetworkOptions;
   heartbeat?: { intervalMs?: number; pongTimeoutMs?: number };
-  /** Each topic keeps its last `size` messages for `ttlSeconds`; at most `maxTopics` topics keep history. */
-  history?: { size?: number; ttlSeconds?: number; maxTopics?: number };
+  /**
+   * Each topic keeps its last `size` messages, at most `maxBytes` of them
+   * (JSON of type and payload, 1 MiB by default), for `ttlSeconds`; at most
+   * `maxTopics` topics keep history.
+   */
+  history?: { size?: number; ttlSeconds?: number; maxTopics?: number; maxBytes?: number };
   perMessageDeflate?: boolean;
   shutdown?: {
     /** 1001 (going away) or 1012 (restart: reconnect and recover). */

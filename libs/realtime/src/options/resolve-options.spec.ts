@@ -72,6 +72,16 @@ describe('resolveRealtimeOptions', () => {
       { topics: { chat: { subscribe: 'public', maxPerConnection: -1 } } },
       'topics.chat.maxPerConnection',
     ],
+    [
+      { topics: { chat: { subscribe: 'public', history: { size: 0 } } } },
+      'topics.chat.history.size',
+    ],
+    [
+      { topics: { chat: { subscribe: 'public', history: { ttl: 5 } as never } } },
+      'topics.chat.history.ttl',
+    ],
+    [{ history: { maxBytes: 0 } }, 'history.maxBytes'],
+    [{ redis: { options: { keyPrefix: 'x:' } } }, 'redis.options.keyPrefix'],
     [{ shutdown: { closeCode: 1000 as never } }, 'shutdown.closeCode'],
   ] as Array<[RealtimeModuleOptions, string]>)('refuses %j naming %s', (options, name) => {
     expect(() => resolveRealtimeOptions(options)).toThrow(RealtimeOptionsError);

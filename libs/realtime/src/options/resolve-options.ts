@@ -68,6 +68,7 @@ export function resolveRealtimeOptions(
       size: history.size ?? 100,
       ttlSeconds: history.ttlSeconds ?? 300,
       maxTopics: history.maxTopics ?? 100_000,
+      maxBytes: history.maxBytes ?? 1_048_576,
     },
     perMessageDeflate: options.perMessageDeflate ?? preset.perMessageDeflate ?? false,
     shutdown: { closeCode: shutdown.closeCode ?? 1001, graceMs: shutdown.graceMs ?? 3_000 },

@@ -37,7 +37,7 @@ export interface ResolvedRealtimeOptions {
   };
   network: { trustedProxies: string[]; blockedIps: string[]; allowedIps: string[] };
   heartbeat: { intervalMs: number; pongTimeoutMs: number };
-  history: { size: number; ttlSeconds: number; maxTopics: number };
+  history: { size: number; ttlSeconds: number; maxTopics: number; maxBytes: number };
   perMessageDeflate: boolean;
   shutdown: { closeCode: 1001 | 1012; graceMs: number };
   redis: { url: string | undefined; options: RedisOptions; keyPrefix: string } | undefined;

@@ -36,6 +36,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   positiveInteger('history.size', o.history.size);
   positiveInteger('history.ttlSeconds', o.history.ttlSeconds);
   positiveInteger('history.maxTopics', o.history.maxTopics);
+  positiveInteger('history.maxBytes', o.history.maxBytes);
   if (o.heartbeat.pongTimeoutMs >= o.heartbeat.intervalMs) {
     fail('heartbeat.pongTimeoutMs', 'must be shorter than heartbeat.intervalMs');
   }
@@ -47,6 +48,10 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('engine.type', 'must be "memory" or "redis"');
   }
   if (o.engine.type === 'redis' && !o.redis) fail('redis', 'is required by the redis engine');
+  if (o.redis?.options.keyPrefix !== undefined) {
+    // ioredis would prefix keys but not channels, nor the key names the engine's scripts build.
+    fail('redis.options.keyPrefix', 'is not supported: use redis.keyPrefix');
+  }
   validateOffline(o);
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
@@ -54,6 +59,12 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     validateRule(`topics.${namespace}.publish`, policy.publish);
     if (policy.maxPerConnection !== undefined) {
       positiveInteger(`topics.${namespace}.maxPerConnection`, policy.maxPerConnection);
+    }
+    for (const [key, value] of Object.entries(policy.history ?? {})) {
+      if (!['size', 'ttlSeconds', 'maxBytes'].includes(key)) {
+        fail(`topics.${namespace}.history.${key}`, 'is not an option');
+      }
+      if (value !== undefined) positiveInteger(`topics.${namespace}.history.${key}`, value);
     }
   }
   for (const list of ['trustedProxies', 'blockedIps', 'allowedIps'] as const) {

@@ -3,6 +3,9 @@ import Redis, { type RedisOptions } from 'ioredis';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 
+/** Default `commandTimeout` of the shared command connection (the `redis.options` may set another). */
+const COMMAND_TIMEOUT_MS = 2_000;
+
 /**
  * The library's own connections to Redis (never the host app's): one command
  * connection shared by every service, and dedicated connections for whatever
@@ -37,7 +40,8 @@ export class RedisConnections implements OnApplicationShutdown {
 
   /** The shared command connection, opened on first use. */
   get command(): Redis {
-    this.commandConnection ??= this.open('command');
+    // A command Redis does not answer in time fails instead of holding its caller (a publish) forever.
+    this.commandConnection ??= this.open('command', {}, { commandTimeout: COMMAND_TIMEOUT_MS });
     return this.commandConnection;
   }
 
@@ -45,15 +49,29 @@ export class RedisConnections implements OnApplicationShutdown {
    * A new connection of its own (a pub/sub subscriber, a queue's blocking
    * client). It is closed with the others on shutdown, or by the caller.
    */
-  open(name: string, overrides: RedisOptions = {}): Redis {
+  open(name: string, overrides: RedisOptions = {}, defaults: RedisOptions = {}): Redis {
     if (!this.settings) throw new Error('RealtimeModule: Redis is not configured (option "redis")');
     const { url, options } = this.settings;
-    const settings: RedisOptions = { connectionName: `realtime:${name}`, ...options, ...overrides };
+    const settings: RedisOptions = {
+      connectionName: `realtime:${name}`,
+      ...defaults,
+      ...options,
+      ...overrides,
+    };
     const connection = url ? new Redis(url, settings) : new Redis(settings);
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
-    connection.on('error', (error: Error) =>
-      this.logger.warn(`redis ${name} connection: ${error.message}`),
-    );
+    // One warning per outage, not one per reconnection attempt.
+    let failing = false;
+    connection.on('error', (error: Error) => {
+      if (failing) return;
+      failing = true;
+      this.logger.warn(`redis ${name} connection: ${error.message} (reconnecting)`);
+    });
+    connection.on('ready', () => {
+      if (!failing) return;
+      failing = false;
+      this.logger.log(`redis ${name} connection: ready again`);
+    });
     connection.once('end', () => this.opened.delete(connection));
     this.opened.add(connection);
     return connection;

@@ -37,4 +37,6 @@ export interface NamespacePolicy {
   publish?: TopicRule;
   /** Topics of this namespace one connection may hold at once. */
   maxPerConnection?: number;
+  /** History of this namespace's topics; each field defaults to the module's `history` option. */
+  history?: { size?: number; ttlSeconds?: number; maxBytes?: number };
 }

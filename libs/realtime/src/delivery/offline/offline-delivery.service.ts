@@ -82,7 +82,12 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     const evicted = await this.store.add(message, this.limits);
     await this.scheduler.scheduleExpiry(message);
     for (const letter of evicted) await this.scheduler.handOver(letter);
-    await this.engine.command({ kind: 'user', userId, type, payload, ts, id: message.id });
+    // Kept already: if the live push fails, the user still gets it on the next connection.
+    await this.engine
+      .command({ kind: 'user', userId, type, payload, ts, id: message.id })
+      .catch((error: unknown) =>
+        this.logger.warn(`live push of ${message.id} failed: ${(error as Error)?.message}`),
+      );
     return message.id;
   }
 

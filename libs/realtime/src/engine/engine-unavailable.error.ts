@@ -1,0 +1,21 @@
+import { ErrorCode, RealtimeException } from '../protocol';
+
+/**
+ * The engine cannot carry the message now (Redis down or too slow): nothing
+ * was published. Thrown at once, so domain code can tell a failed publish
+ * from a successful one and retry or report it. Over WebSocket it is an
+ * `INTERNAL` error frame; thrown from an HTTP handler it answers 503.
+ *
+ * @publicApi
+ */
+export class EngineUnavailableError extends RealtimeException {
+  // The "http-errors" shape: Nest's HTTP exception handler answers 503 with the message.
+  readonly status = 503;
+  readonly statusCode = 503;
+  readonly expose = true;
+
+  constructor(reason: string) {
+    super(ErrorCode.Internal, `realtime engine unavailable: ${reason}`);
+    this.name = 'EngineUnavailableError';
+  }
+}

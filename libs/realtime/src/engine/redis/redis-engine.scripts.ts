@@ -1,0 +1,123 @@
+/**
+ * The Redis engine's Lua scripts. Each runs atomically, so a topic's offsets,
+ * its history and its fan-out happen in one order for every instance.
+ *
+ * Keys (under the configured prefix): `meta:<topic>` hash {e: epoch, s: last
+ * sequence, b: retained bytes}; `history:<topic>` stream, entry id
+ * `<sequence>-0`, fields {d: JSON [type, payload], t: ms}; `topics` sorted set
+ * of topics with history by last publish (µs) (the maxTopics bound);
+ * `revocations` hash and `revocations:expiry` sorted set.
+ * The meta outlives the history (twice its TTL, refreshed while an instance
+ * watches the topic), so an idle topic keeps its epoch.
+ * Epochs are Redis TIME in microseconds: a topic whose meta is gone (expired,
+ * evicted, flushed, restarted) starts a new epoch, so older offsets are
+ * answered `recovered: false`, never with a silent gap.
+ *
+ * Only `publish` touches keys it is not given (the evicted topic's): one
+ * Redis (or a primary with replicas), not Redis Cluster.
+ */
+
+const NOW_AND_EPOCH = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local function epochOf(meta, stream, ttl)
+  local epoch = redis.call('HGET', meta, 'e')
+  if epoch then return epoch end
+  epoch = t[1] .. string.format('%06d', tonumber(t[2]))
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'e', epoch, 's', 0, 'b', 0)
+  redis.call('PEXPIRE', meta, ttl * 2)
+  return epoch
+end
+`;
+
+/**
+ * KEYS: meta, history, topics. ARGV: channel, data, size, maxBytes, ttlMs,
+ * maxTopics, topic, meta prefix, history prefix, the longest TTL of any
+ * topic (for the topics index). Returns {offset, ts}.
+ */
+export const PUBLISH_SCRIPT = `${NOW_AND_EPOCH}
+local ttl = tonumber(ARGV[5])
+local epoch = epochOf(KEYS[1], KEYS[2], ttl)
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[2], 't', now)
+local bytes = redis.call('HINCRBY', KEYS[1], 'b', #ARGV[2])
+local size, maxBytes, cutoff = tonumber(ARGV[3]), tonumber(ARGV[4]), now - ttl
+local len = redis.call('XLEN', KEYS[2])
+-- A stream lost without its meta (evicted) leaves a stale byte count: start it again.
+if len == 1 then bytes = #ARGV[2] end
+while len > 0 do
+  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+  local fields = oldest[2]
+  if len <= size and bytes <= maxBytes and tonumber(fields[4]) >= cutoff then break end
+  redis.call('XDEL', KEYS[2], oldest[1])
+  bytes = bytes - #fields[2]
+  len = len - 1
+end
+redis.call('HSET', KEYS[1], 'b', bytes)
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[3], micros, ARGV[7])
+local indexTtl = tonumber(ARGV[10])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', (now - indexTtl) * 1000)
+local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[6])
+if excess > 0 then
+  local evicted = redis.call('ZPOPMIN', KEYS[3], excess)
+  for i = 1, #evicted, 2 do
+    redis.call('DEL', ARGV[8] .. evicted[i], ARGV[9] .. evicted[i])
+  end
+end
+redis.call('PEXPIRE', KEYS[3], indexTtl)
+local offset = epoch .. '-' .. seq
+redis.call('PUBLISH', ARGV[1], offset .. ' ' .. now .. ' ' .. ARGV[2])
+return {offset, tostring(now)}
+`;
+
+/**
+ * KEYS: meta, history. ARGV: since epoch ('' without since), since
+ * sequence, ttlMs. Returns {epoch, sequence} without since, else
+ * {epoch, sequence, 0} (not recoverable) or {epoch, sequence, 1, entries}.
+ */
+export const RECOVER_SCRIPT = `${NOW_AND_EPOCH}
+local ttl = tonumber(ARGV[3])
+local epoch = epochOf(KEYS[1], KEYS[2], ttl)
+local seq = tonumber(redis.call('HGET', KEYS[1], 's'))
+if ARGV[1] == '' then return {epoch, seq} end
+local since = tonumber(ARGV[2])
+if ARGV[1] ~= epoch or since > seq then return {epoch, seq, 0} end
+if since == seq then return {epoch, seq, 1, {}} end
+local entries = redis.call('XRANGE', KEYS[2], '(' .. since .. '-0', '+')
+if #entries == 0 or entries[1][1] ~= (since + 1) .. '-0' or tonumber(entries[1][2][4]) < now - ttl then
+  return {epoch, seq, 0}
+end
+return {epoch, seq, 1, entries}
+`;
+
+/**
+ * KEYS: revocations hash, revocations:expiry sorted set. ARGV: field,
+ * command JSON, expiresAt (ms), bound, channel. Prunes expired entries,
+ * stores this one until it expires, then publishes it to every instance.
+ */
+export const REVOKE_SCRIPT = `${NOW_AND_EPOCH}
+local function forget(fields)
+  for _, field in ipairs(fields) do redis.call('HDEL', KEYS[1], field) end
+end
+forget(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local expiresAt = tonumber(ARGV[3])
+if expiresAt > now then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], expiresAt, ARGV[1])
+  local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+  if excess > 0 then
+    local popped = redis.call('ZPOPMIN', KEYS[2], excess)
+    for i = 1, #popped, 2 do redis.call('HDEL', KEYS[1], popped[i]) end
+  end
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[1], last[2])
+  redis.call('PEXPIREAT', KEYS[2], last[2])
+end
+redis.call('PUBLISH', ARGV[5], ARGV[2])
+return 1
+`;

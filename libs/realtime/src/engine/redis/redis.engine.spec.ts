@@ -1,0 +1,202 @@
+import { TestRedis } from '../../../../../test/support/redis-server';
+import { resolveRealtimeOptions } from '../../options/resolve-options';
+import { RedisConnections } from '../../redis/redis-connections.service';
+import {
+  type ContractHistory,
+  contractHistory,
+  engineContract,
+  eventually,
+} from '../realtime-engine.contract';
+import type { EngineCommand, EngineMessage } from '../realtime-engine.port';
+import { RedisEngine } from './redis.engine';
+
+let redis: TestRedis;
+const opened: { connections: RedisConnections; engine: RedisEngine }[] = [];
+let prefix = 0;
+
+/** A node on the suite's Redis; each test gets a key prefix of its own, shared by its nodes. */
+async function redisNode(history: ContractHistory = {}, maxRevocations = 100) {
+  const connections = new RedisConnections(
+    resolveRealtimeOptions({ redis: { url: redis.url, keyPrefix: `t${prefix}:` } }),
+  );
+  const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations });
+  const delivered: EngineMessage[] = [];
+  const executed: EngineCommand[] = [];
+  engine.attach({ deliver: (m) => delivered.push(m), execute: (c) => executed.push(c) });
+  opened.push({ connections, engine });
+  await engine.start();
+  return { engine, delivered, executed };
+}
+
+beforeAll(async () => {
+  redis = await TestRedis.start();
+});
+beforeEach(() => prefix++);
+afterEach(async () => {
+  for (const { engine, connections } of opened.splice(0)) {
+    await engine.close();
+    await connections.onApplicationShutdown();
+  }
+});
+afterAll(() => redis.stop());
+
+engineContract('RedisEngine', redisNode);
+
+describe('RedisEngine across instances', () => {
+  it('delivers a publish on one instance to every instance that watches the topic, and no other', async () => {
+    const [a, b, c] = [await redisNode(), await redisNode(), await redisNode()];
+    await b.engine.watch('orders');
+    await c.engine.watch('orders');
+    const message = await a.engine.publish('orders', 'created', { id: 1 });
+    await eventually(() => b.delivered.length === 1 && c.delivered.length === 1);
+    expect(b.delivered).toEqual([message]);
+    expect(c.delivered).toEqual([message]);
+    expect(a.delivered).toEqual([]);
+    expect((await a.engine.stats()).received).toBe(0);
+  });
+
+  it('stops receiving a topic once unwatched', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await a.engine.publish('t', 'x', 1);
+    await eventually(() => b.delivered.length === 1);
+    await b.engine.unwatch('t');
+    await a.engine.publish('t', 'x', 2);
+    await b.engine.watch('other');
+    await a.engine.publish('other', 'x', 3);
+    await eventually(() => b.delivered.length === 2);
+    expect(b.delivered.map((m) => m.payload)).toEqual([1, 3]);
+    expect((await b.engine.stats()).received).toBe(2);
+  });
+
+  it('gives interleaved publishes from two instances one offset order everywhere', async () => {
+    const [a, b, c] = [await redisNode(), await redisNode(), await redisNode()];
+    for (const node of [a, b, c]) await node.engine.watch('chat');
+    const sent = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).engine.publish('chat', 'm', i)),
+    );
+    for (const node of [a, b, c]) await eventually(() => node.delivered.length === 40);
+    const order = (node: typeof a) => node.delivered.map((m) => m.offset);
+    const sequences = order(c).map((offset) => Number(offset.split('-')[1]));
+    expect(sequences).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(order(a)).toEqual(order(c));
+    expect(order(b)).toEqual(order(c));
+    expect(new Set(sent.map((m) => m.offset))).toEqual(new Set(order(c)));
+  });
+
+  it('fills the gap when its subscriber reconnected while others published: no loss, no duplicate', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    const first = await a.engine.publish('t', 'x', 1);
+    await eventually(() => b.delivered.length === 1);
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    const missed = [await a.engine.publish('t', 'x', 2), await a.engine.publish('t', 'x', 3)];
+    await eventually(() => b.engine['synced'] === false || b.delivered.length === 3);
+    await eventually(() => b.engine['synced'] === true, 5_000);
+    const live = await a.engine.publish('t', 'x', 4);
+    await eventually(() => b.delivered.length === 4);
+    expect(b.delivered).toEqual([first, ...missed, live]);
+  });
+
+  it('recovers on another instance', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await a.engine.watch('t');
+    const head = await a.engine.recover('t', undefined);
+    const missed = [await a.engine.publish('t', 'x', 1), await a.engine.publish('t', 'x', 2)];
+    expect(await b.engine.recover('t', head.offset)).toEqual({
+      offset: missed[1].offset,
+      recovered: true,
+      messages: missed,
+    });
+  });
+
+  it('keeps revocations in Redis: an instance started later receives them at start', async () => {
+    const a = await redisNode();
+    const at = Date.now();
+    await a.engine.command({ kind: 'revoke', userId: 'u1', at, expiresAt: at + 60_000 });
+    await a.engine.command({ kind: 'revoke', tokenId: 'gone', at, expiresAt: at - 1 });
+    const later = await redisNode();
+    expect(later.executed).toEqual([{ kind: 'revoke', userId: 'u1', at, expiresAt: at + 60_000 }]);
+  });
+
+  it('after a reconnect, replays the revocations made while it was away, not the older ones', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    const now = Date.now();
+    const old = {
+      kind: 'revoke' as const,
+      userId: 'old',
+      at: now - 120_000,
+      expiresAt: now + 60_000,
+    };
+    await a.engine.command(old);
+    await eventually(() => b.executed.length === 1);
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => b.engine['synced'] === false);
+    const missed = {
+      kind: 'revoke' as const,
+      tokenId: 'missed',
+      at: Date.now(),
+      expiresAt: now + 60_000,
+    };
+    await a.engine.command(missed);
+    await eventually(() => b.engine['synced'] === true, 5_000);
+    expect(b.executed).toEqual([old, missed]);
+  });
+
+  it('forgets expired revocations and, past the bound, those that expire first', async () => {
+    const a = await redisNode({}, 3);
+    const at = Date.now();
+    const revoke = (tokenId: string, ttl: number) =>
+      a.engine.command({ kind: 'revoke', tokenId, at, expiresAt: at + ttl });
+    const stored = async () => {
+      const node = await redisNode({}, 3);
+      return node.executed.map((c) => (c as { tokenId: string }).tokenId).sort();
+    };
+    await revoke('soon', 300);
+    await revoke('late', 60_000);
+    await revoke('later', 120_000);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await revoke('next', 90_000);
+    expect(await redis.command('HLEN', `t${prefix}:revocations`)).toBe(':3');
+    expect(await stored()).toEqual(['late', 'later', 'next']);
+    await revoke('far', 200_000);
+    expect(await stored()).toEqual(['far', 'later', 'next']);
+  });
+
+  it('gives recovered: false, never a gap, once Redis lost the history (flush)', async () => {
+    const a = await redisNode();
+    await a.engine.watch('t');
+    const before = await a.engine.publish('t', 'x', 1);
+    await redis.command('FLUSHALL');
+    const after = await a.engine.publish('t', 'x', 2);
+    expect(after.offset.split('-')[0]).not.toBe(before.offset.split('-')[0]);
+    expect(await a.engine.recover('t', before.offset)).toMatchObject({ recovered: false });
+  });
+
+  it('rejects at once while Redis is down, and carries messages again after it returns', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await redis.stop();
+    try {
+      await eventually(() => a.engine['redis'].command.status !== 'ready');
+      const started = Date.now();
+      await expect(a.engine.publish('t', 'x', 1)).rejects.toThrow(/realtime engine unavailable/);
+      await expect(
+        a.engine.command({ kind: 'broadcast', type: 'b', payload: 1, ts: 1 }),
+      ).rejects.toThrow(/realtime engine unavailable/);
+      expect(Date.now() - started).toBeLessThan(100);
+      expect(await a.engine.isHealthy()).toBe(false);
+      expect((await a.engine.stats()).state).not.toBe('up');
+    } finally {
+      await redis.restart();
+    }
+    await eventually(
+      () => b.engine['synced'] && a.engine['redis'].command.status === 'ready',
+      10_000,
+    );
+    expect(await a.engine.isHealthy()).toBe(true);
+    const message = await a.engine.publish('t', 'x', 2);
+    await eventually(() => b.delivered.length === 1);
+    expect(b.delivered).toEqual([message]);
+  });
+});

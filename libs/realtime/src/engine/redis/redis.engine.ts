@@ -1,0 +1,408 @@
+import { Logger } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { RedisConnections } from '../../redis/redis-connections.service';
+import { EngineUnavailableError } from '../engine-unavailable.error';
+import { type EngineHistoryOptions, HistoryLimitsResolver } from '../history-limits';
+import { isAfterOffset, parseOffset } from '../offset';
+import type {
+  EngineCommand,
+  EngineMessage,
+  EngineSink,
+  EngineStats,
+  RealtimeEngine,
+  Recovery,
+} from '../realtime-engine.port';
+import {
+  decodeEntry,
+  decodePublished,
+  parseCommand,
+  revocationField,
+  roundTrip,
+  type StreamEntry,
+} from './redis-engine.codec';
+import { PUBLISH_SCRIPT, RECOVER_SCRIPT, REVOKE_SCRIPT } from './redis-engine.scripts';
+
+export interface RedisEngineOptions extends EngineHistoryOptions {
+  /** Revocations kept in Redis at most (the oldest expiry goes first). */
+  maxRevocations: number;
+  /** How long start() waits for Redis before the app starts unhealthy. */
+  startTimeoutMs?: number;
+}
+
+const START_TIMEOUT_MS = 5_000;
+const PING_TIMEOUT_MS = 1_000;
+/** Revocations carry the revoking instance's clock: replay a margin before the disconnect. */
+const CLOCK_SKEW_MS = 60_000;
+/** Channels per SUBSCRIBE when re-subscribing after a reconnect. */
+const SUBSCRIBE_BATCH = 500;
+
+type RecoverReply = [epoch: string, sequence: number, recovered?: 0 | 1, entries?: StreamEntry[]];
+
+interface ScriptedRedis {
+  realtimePublish(...args: (string | number)[]): Promise<[string, string]>;
+  realtimeRecover(...args: (string | number)[]): Promise<RecoverReply>;
+  realtimeRevoke(...args: (string | number)[]): Promise<number>;
+}
+
+/**
+ * Every instance on one Redis is one server. A publish runs one Lua script
+ * that assigns the offset, appends to the topic's history stream and
+ * PUBLISHes to the topic's channel, so every instance receives a topic's
+ * messages in offset order. An instance SUBSCRIBEs to a topic's channel only
+ * while it has local subscribers (watch/unwatch), so it gets none of the
+ * traffic its clients don't need. Commands (broadcast, per-user send,
+ * disconnect, revoke) go over one channel that every instance subscribes
+ * to; revocations are also kept in Redis until they expire, and replayed to
+ * the sink whenever the subscriber (re)connects.
+ *
+ * When Redis is unreachable, publish and commands reject at once with
+ * EngineUnavailableError (no offline queue: nothing is held to be sent
+ * later), and the engine is unhealthy. ioredis reconnects; the engine then
+ * re-subscribes to every watched channel.
+ */
+export class RedisEngine implements RealtimeEngine {
+  readonly name = 'redis';
+  private readonly logger = new Logger('Realtime');
+  private readonly watched = new Set<string>();
+  /** The last offset handed to the sink per watched topic: where to catch up from after a reconnect. */
+  private readonly lastDelivered = new Map<string, string>();
+  /** Topics catching up after a reconnect: live messages wait here until the missed ones are out. */
+  private catchingUp: Map<string, EngineMessage[]> | undefined;
+  private readonly topicChannelPrefix: string;
+  private readonly commandChannel: string;
+  private readonly limits: HistoryLimitsResolver;
+  private sink: EngineSink | undefined;
+  private subscriber: Redis | undefined;
+  /** True once the subscriber has (re)subscribed to every channel since it last connected. */
+  private synced = false;
+  /** When the subscriber last lost a synced connection: revocations older than that are known. */
+  private disconnectedAt: number | undefined;
+  private onSynced: (() => void) | undefined;
+  private refresher: NodeJS.Timeout | undefined;
+  private closed = false;
+  private published = 0;
+  private received = 0;
+
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly options: RedisEngineOptions,
+  ) {
+    this.topicChannelPrefix = redis.key('topic', '');
+    this.commandChannel = redis.key('commands');
+    this.limits = new HistoryLimitsResolver(options);
+  }
+
+  attach(sink: EngineSink): void {
+    this.sink = sink;
+  }
+
+  async start(): Promise<void> {
+    const command = this.redis.command;
+    command.defineCommand('realtimePublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    command.defineCommand('realtimeRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
+    command.defineCommand('realtimeRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
+    const subscriber = this.redis.open('subscriber', {
+      autoResubscribe: false,
+      enableOfflineQueue: false,
+    });
+    this.subscriber = subscriber;
+    subscriber.on('message', this.onMessage);
+    subscriber.on('ready', () => void this.resync(subscriber));
+    subscriber.on('close', () => {
+      if (this.synced) this.disconnectedAt = Date.now();
+      this.synced = false;
+    });
+    const refreshMs = Math.min(60_000, Math.max(100, this.limits.shortestTtlMs / 3));
+    this.refresher = setInterval(() => void this.refreshWatched(), refreshMs);
+    this.refresher.unref();
+    const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const synced = new Promise<boolean>((resolve) => {
+      this.onSynced = () => resolve(true);
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const ready = await synced;
+    clearTimeout(timer);
+    if (!ready) {
+      this.logger.warn(`Redis not reachable after ${timeoutMs} ms: starting unhealthy, retrying`);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.refresher);
+    this.refresher = undefined;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.synced = false;
+    // The subscriber itself is closed with the other connections by RedisConnections.
+    subscriber?.off('message', this.onMessage);
+    return Promise.resolve();
+  }
+
+  async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
+    const data = JSON.stringify([type, payload ?? null]);
+    const { size, maxBytes, ttlMs } = this.limits.of(topic);
+    const [offset, ts] = await this.run((redis) =>
+      redis.realtimePublish(
+        this.redis.key('meta', topic),
+        this.redis.key('history', topic),
+        this.redis.key('topics'),
+        this.topicChannelPrefix + topic,
+        data,
+        size,
+        maxBytes,
+        ttlMs,
+        this.options.maxHistoryTopics,
+        topic,
+        this.redis.key('meta', ''),
+        this.redis.key('history', ''),
+        this.limits.longestTtlMs,
+      ),
+    );
+    this.published++;
+    return { topic, type, payload, offset, ts: Number(ts) };
+  }
+
+  async command(command: EngineCommand): Promise<void> {
+    const message = JSON.stringify(command);
+    if (command.kind === 'revoke') {
+      await this.run((redis) =>
+        redis.realtimeRevoke(
+          this.redis.key('revocations'),
+          this.redis.key('revocations', 'expiry'),
+          revocationField(command),
+          message,
+          command.expiresAt,
+          this.options.maxRevocations,
+          this.commandChannel,
+        ),
+      );
+      return;
+    }
+    await this.run((redis) => redis.publish(this.commandChannel, message));
+  }
+
+  async recover(topic: string, since: string | undefined): Promise<Recovery> {
+    const position = since === undefined ? undefined : parseOffset(since);
+    const [epoch, sequence, recovered, entries] = await this.run((redis) =>
+      redis.realtimeRecover(
+        this.redis.key('meta', topic),
+        this.redis.key('history', topic),
+        // An offset that does not parse can match no epoch.
+        since === undefined ? '' : String(position?.epoch ?? 'none'),
+        position?.sequence ?? 0,
+        this.limits.of(topic).ttlMs,
+      ),
+    );
+    const offset = `${epoch}-${sequence}`;
+    if (since === undefined) return { offset, recovered: undefined, messages: [] };
+    if (recovered !== 1) return { offset, recovered: false, messages: [] };
+    const messages = (entries ?? []).flatMap((entry) => decodeEntry(topic, epoch, entry) ?? []);
+    return { offset, recovered: true, messages };
+  }
+
+  async watch(topic: string): Promise<void> {
+    const subscriber = this.subscriber;
+    if (subscriber?.status !== 'ready') {
+      throw new EngineUnavailableError(
+        `Redis subscriber is ${subscriber?.status ?? 'not started'}`,
+      );
+    }
+    this.watched.add(topic);
+    try {
+      await subscriber.subscribe(this.topicChannelPrefix + topic);
+    } catch (error) {
+      this.watched.delete(topic);
+      throw new EngineUnavailableError((error as Error).message);
+    }
+  }
+
+  async unwatch(topic: string): Promise<void> {
+    this.watched.delete(topic);
+    this.lastDelivered.delete(topic);
+    // Not subscribed while disconnected: the re-subscription after a reconnect leaves it out.
+    if (this.subscriber?.status !== 'ready') return;
+    await this.subscriber.unsubscribe(this.topicChannelPrefix + topic).catch(() => undefined);
+  }
+
+  isAfter(offset: string, head: string): boolean {
+    return isAfterOffset(offset, head);
+  }
+
+  async stats(): Promise<EngineStats> {
+    const roundTripMs = await this.ping();
+    let historyTopics = 0;
+    if (roundTripMs !== undefined) {
+      historyTopics = await this.redis.command.zcard(this.redis.key('topics')).catch(() => 0);
+    }
+    return {
+      engine: this.name,
+      state: this.state(roundTripMs),
+      historyTopics,
+      watchedTopics: this.watched.size,
+      published: this.published,
+      received: this.received,
+      ...(roundTripMs === undefined ? {} : { roundTripMs }),
+    };
+  }
+
+  async isHealthy(): Promise<boolean> {
+    return this.state(await this.ping()) === 'up';
+  }
+
+  private state(roundTripMs: number | undefined): string {
+    const command = this.redis.command.status;
+    if (command !== 'ready') return `command connection ${command}`;
+    if (!this.synced) return `subscriber ${this.subscriber?.status ?? 'closed'}`;
+    return roundTripMs === undefined ? 'no answer to PING' : 'up';
+  }
+
+  private ping(): Promise<number | undefined> {
+    return roundTrip(this.redis.command, PING_TIMEOUT_MS);
+  }
+
+  /** Runs a command now, or rejects at once when the command connection is not ready. */
+  private async run<T>(send: (redis: Redis & ScriptedRedis) => Promise<T>): Promise<T> {
+    const command = this.redis.command;
+    if (command.status !== 'ready') {
+      throw new EngineUnavailableError(`Redis connection is ${command.status}`);
+    }
+    try {
+      return await send(command as Redis & ScriptedRedis);
+    } catch (error) {
+      throw new EngineUnavailableError((error as Error).message);
+    }
+  }
+
+  /** After every (re)connect: subscribe to the command channel and every watched topic, then replay revocations. */
+  private async resync(subscriber: Redis): Promise<void> {
+    if (this.closed) return;
+    // Live messages wait from the first SUBSCRIBE on, until the missed ones are delivered.
+    const waiting = this.holdBackLive();
+    try {
+      const channels = [
+        this.commandChannel,
+        ...[...this.watched].map((t) => this.topicChannelPrefix + t),
+      ];
+      for (let i = 0; i < channels.length; i += SUBSCRIBE_BATCH) {
+        await subscriber.subscribe(...channels.slice(i, i + SUBSCRIBE_BATCH));
+      }
+      await this.commandReady();
+      await this.replayRevocations();
+      await this.catchUp(waiting);
+      this.synced = true;
+      this.disconnectedAt = undefined;
+      this.onSynced?.();
+      this.onSynced = undefined;
+    } catch (error) {
+      this.logger.warn(`Redis re-subscription failed: ${(error as Error).message}`);
+    } finally {
+      this.releaseLive(waiting);
+    }
+  }
+
+  /** Waits (bounded) for the command connection, which reconnects on its own schedule. */
+  private async commandReady(): Promise<void> {
+    const command = this.redis.command;
+    if (command.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        command.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, START_TIMEOUT_MS);
+      command.once('ready', done);
+    });
+  }
+
+  /** Topics delivered before this (re)connect: their live messages are held until caught up. */
+  private holdBackLive(): Map<string, EngineMessage[]> {
+    const topics = [...this.lastDelivered.keys()].filter((topic) => this.watched.has(topic));
+    const waiting = new Map(topics.map((topic): [string, EngineMessage[]] => [topic, []]));
+    this.catchingUp = waiting;
+    return waiting;
+  }
+
+  /**
+   * Messages published while the subscriber was away (Redis itself up, for
+   * the publishers) are read back from history and delivered before the
+   * live ones that arrived meanwhile, so local subscribers see no gap. When
+   * the history no longer has them (Redis restarted or flushed), the next
+   * offsets carry a new epoch, and a client that reconnects with `since` is
+   * told `recovered: false`.
+   */
+  private async catchUp(waiting: Map<string, EngineMessage[]>): Promise<void> {
+    // One round trip per topic, all in flight at once (ioredis pipelines them); each topic in order.
+    await Promise.all(
+      [...waiting].map(async ([topic, live]) => {
+        const since = this.lastDelivered.get(topic) as string;
+        const recovery = await this.recover(topic, since).catch(() => undefined);
+        for (const message of recovery?.messages ?? []) this.deliverLive(message);
+        waiting.delete(topic);
+        const last = this.lastDelivered.get(topic) ?? since;
+        for (const message of live) {
+          if (isAfterOffset(message.offset, last)) this.deliverLive(message);
+        }
+      }),
+    );
+  }
+
+  /** Whatever is still held back (a failed catch-up) goes out as it came. */
+  private releaseLive(waiting: Map<string, EngineMessage[]>): void {
+    if (this.catchingUp === waiting) this.catchingUp = undefined;
+    for (const live of waiting.values()) for (const message of live) this.deliverLive(message);
+    waiting.clear();
+  }
+
+  private deliverLive(message: EngineMessage): void {
+    this.lastDelivered.set(message.topic, message.offset);
+    this.sink?.deliver(message);
+  }
+
+  /**
+   * Hands stored, unexpired revocations to the sink: all of them at start-up
+   * (a node started later learns earlier ones), after a reconnect only those
+   * made since the subscriber went down (applying one scans the connections).
+   */
+  private async replayRevocations(): Promise<void> {
+    const stored = await this.redis.command.hvals(this.redis.key('revocations'));
+    const now = Date.now();
+    const since =
+      this.disconnectedAt === undefined ? -Infinity : this.disconnectedAt - CLOCK_SKEW_MS;
+    for (const raw of stored) {
+      const command = parseCommand(raw);
+      if (command?.kind !== 'revoke' || command.expiresAt <= now || command.at < since) continue;
+      this.sink?.execute(command);
+    }
+  }
+
+  /** Keeps the epoch of topics with local subscribers alive while they wait for a first publish. */
+  private async refreshWatched(): Promise<void> {
+    const command = this.redis.command;
+    if (command.status !== 'ready' || this.watched.size === 0) return;
+    const pipeline = command.pipeline();
+    for (const topic of this.watched) {
+      pipeline.pexpire(this.redis.key('meta', topic), this.limits.of(topic).ttlMs * 2);
+    }
+    await pipeline.exec().catch(() => undefined);
+  }
+
+  private readonly onMessage = (channel: string, raw: string): void => {
+    if (channel === this.commandChannel) {
+      const command = parseCommand(raw);
+      if (command) this.sink?.execute(command);
+      return;
+    }
+    if (!channel.startsWith(this.topicChannelPrefix)) return;
+    this.received++;
+    const topic = channel.slice(this.topicChannelPrefix.length);
+    if (!this.watched.has(topic)) return;
+    const message = decodePublished(topic, raw);
+    if (!message) return;
+    const waiting = this.catchingUp?.get(topic);
+    if (waiting) waiting.push(message);
+    else this.deliverLive(message);
+  };
+}

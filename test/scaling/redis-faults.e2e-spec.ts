@@ -1,0 +1,110 @@
+import { DemoProcess } from '../support/demo-process';
+import { TestRedis } from '../support/redis-server';
+import { sleep } from '../support/waits';
+import type { TestClient } from '../support/ws-client';
+
+jest.setTimeout(30_000);
+
+/** Polls GET /health until it answers `status`; bounded. */
+async function healthBecomes(instance: DemoProcess, status: number, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const response = await instance.http('GET', '/health');
+    if (response.status === status) return;
+    if (Date.now() > deadline) throw new Error(`/health stayed ${response.status}, not ${status}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * PROTOCOL.md §7: Redis stops and comes back (empty, as after a restart
+ * without persistence) under live clients on two instances.
+ */
+describe('a Redis outage under live clients', () => {
+  let redis: TestRedis;
+  let b: DemoProcess;
+  let c: DemoProcess;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    const env = { REDIS_URL: redis.url };
+    [b, c] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all([b?.stop(), c?.stop()]);
+    await redis?.stop();
+  });
+
+  it('serves local clients, answers 503 and refuses publishes at once; then recovers without a restart', async () => {
+    const token = await b.token('writer');
+    const onB = await b.connect({ token });
+    const onC = await c.connect({ token });
+    const subscribed = await onC.request('subscribe', { topics: ['chat:fault'] });
+    await onB.request('subscribe', { topics: ['chat:fault'] });
+    const before = await onB.request('publish', { topic: 'chat:fault', type: 'x', payload: 0 });
+    expect(before.event).toBe('published');
+    await onC.waitForCount('message', 1);
+    const closes: number[] = [];
+    for (const client of [onB, onC]) void client.closed.then(({ code }) => closes.push(code));
+
+    await redis.stop();
+    await healthBecomes(b, 503);
+    await healthBecomes(c, 503);
+
+    const health = await b.http('GET', '/health');
+    expect(health.body).toMatchObject({
+      status: 'error',
+      error: { realtime: { engine: 'redis' } },
+    });
+    expect((await b.http('GET', '/metrics')).text).toMatch(/^realtime_engine_up 0$/m);
+
+    // Local clients are served: requests that need no Redis are answered.
+    for (const client of [onB, onC]) expect((await client.request('ping')).event).toBe('pong');
+    const started = Date.now();
+    const refused = await onB.request('publish', { topic: 'chat:fault', type: 'x', payload: 1 });
+    expect(refused).toMatchObject({
+      event: 'error',
+      data: { code: 'INTERNAL', message: expect.stringMatching(/realtime engine unavailable/) },
+    });
+    const order = await b.http('POST', '/orders', { items: [{ sku: 'sku-1', qty: 1 }] }, token);
+    expect(order).toMatchObject({
+      status: 503,
+      body: { message: expect.stringMatching(/realtime engine unavailable/) },
+    });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const subscribeRefused = await onB.request('subscribe', { topics: ['chat:other'] });
+    expect(subscribeRefused.event).toBe('error');
+
+    await redis.restart();
+    await healthBecomes(b, 200);
+    await healthBecomes(c, 200);
+    const metrics = (await b.http('GET', '/metrics')).text;
+    expect(metrics).toMatch(/^realtime_engine_up 1$/m);
+    expect(metrics).toMatch(/^realtime_engine_round_trip_seconds 0\.\d+/m);
+
+    const after = await onB.request('publish', { topic: 'chat:fault', type: 'x', payload: 2 });
+    expect(after.event).toBe('published');
+    const received = await onC.waitFor((f) => f.data?.payload === 2);
+    expect(received.data.offset).toBe(after.data.offset);
+    await onB.waitFor((f) => f.event === 'message' && f.data?.payload === 2);
+    expect(onC.messages('chat:fault').map((m) => m.payload)).toEqual([0, 2]);
+
+    // The restart lost the history: an offset from before is answered recovered: false.
+    const late: TestClient = await c.connect({ token });
+    const reply = await late.request('subscribe', {
+      topics: ['chat:fault'],
+      since: { 'chat:fault': before.data.offset },
+    });
+    expect(reply.data.topics[0]).toMatchObject({ topic: 'chat:fault', recovered: false });
+    expect(subscribed.event).toBe('subscribed');
+
+    expect(closes).toEqual([]);
+    expect(onB.isOpen && onC.isOpen).toBe(true);
+    expect([b.child.exitCode, c.child.exitCode]).toEqual([null, null]);
+  });
+
+  it('shuts down cleanly in Redis mode: SIGTERM exits 0', async () => {
+    await c.stop();
+    expect(await c.exited).toEqual({ code: 0, signal: null });
+  });
+});
