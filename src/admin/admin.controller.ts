@@ -11,7 +11,10 @@ import {
   BroadcastService,
   OfflineInboxFullError,
   type OfflineStats,
+  RealtimeJobs,
   RevocationService,
+  type JobRuns,
+  type QueueCounts,
   type RealtimeStats,
 } from '@app/realtime';
 import { AdminOnly } from '../auth/roles.decorator';
@@ -21,6 +24,8 @@ import { BroadcastDto, NotifyDto, RevokeDto } from './admin.dto';
 const DEFAULT_NOTIFY_TTL_SECONDS = 3600;
 import { ValidatedBody } from '../http-validation.pipe';
 
+type JobsStats = JobRuns & { queues: Record<string, QueueCounts> | null };
+
 @ValidatedBody()
 @Controller()
 @AdminOnly()
@@ -28,6 +33,7 @@ export class AdminController {
   constructor(
     private readonly realtime: BroadcastService,
     private readonly revocations: RevocationService,
+    private readonly jobs: RealtimeJobs,
   ) {}
 
   @Post('admin/broadcast')
@@ -63,12 +69,18 @@ export class AdminController {
     }
   }
 
+  /**
+   * `jobs.queues`: the library's queues, cluster-wide (Redis mode; `null`
+   * while Redis does not answer); `jobs.completed`/`failedAttempts`: the jobs
+   * this instance ran. `offline`: retained messages (cluster-wide in Redis mode).
+   */
   @Get('ws/stats')
-  async stats(): Promise<RealtimeStats & { offline: OfflineStats }> {
-    const [stats, offline] = await Promise.all([
+  async stats(): Promise<RealtimeStats & { jobs: JobsStats; offline: OfflineStats }> {
+    const [stats, queues, offline] = await Promise.all([
       this.realtime.detailedStats(),
+      this.jobs.counts().catch(() => null),
       this.realtime.offlineStats(),
     ]);
-    return { ...stats, offline };
+    return { ...stats, jobs: { queues, ...this.jobs.runs() }, offline };
   }
 }

@@ -57,6 +57,11 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         size: int(env, 'REALTIME_HISTORY_SIZE', 100),
         ttlSeconds: int(env, 'REALTIME_HISTORY_TTL_S', 300),
       },
+      jobs: {
+        cleanupIntervalMs: int(env, 'REALTIME_CLEANUP_INTERVAL_MS', 30_000),
+        attempts: int(env, 'REALTIME_JOB_ATTEMPTS', 5),
+        backoffMs: int(env, 'REALTIME_JOB_BACKOFF_MS', 1_000),
+      },
     },
   };
 }

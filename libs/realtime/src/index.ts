@@ -38,6 +38,7 @@ export type {
 } from './topics/topic-policy.interface';
 export { RealtimeHealthIndicator } from './health/realtime.health';
 export { RealtimeMetricsService } from './metrics/realtime-metrics.service';
+export { RealtimeJobs, type JobRuns, type QueueCounts } from './jobs/realtime-jobs.service';
 export { RealtimeTestingModule } from './testing/realtime-testing.module';
 export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
 export { CloseCode, ErrorCode, RealtimeException, ClientEvent, ServerEvent } from './protocol';

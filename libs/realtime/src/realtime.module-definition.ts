@@ -1,4 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { withRealtimeJobs } from './jobs/realtime-jobs.definition';
 import type { RealtimeModuleOptions } from './options/realtime-module-options.interface';
 
 export const {
@@ -10,8 +11,13 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createRealtimeOptions')
   // Global by default: import forRoot once in the root module, inject BroadcastService anywhere.
-  .setExtras({ isGlobal: true }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-  }))
+  // usesRedis: forRootAsync's static answer to "does the factory configure redis?" (forRoot reads its options).
+  .setExtras<{ isGlobal: boolean; usesRedis: boolean }>(
+    { isGlobal: true, usesRedis: false },
+    (definition, extras) =>
+      withRealtimeJobs(
+        { ...definition, global: extras.isGlobal },
+        extras.usesRedis || Boolean((extras as RealtimeModuleOptions).redis),
+      ),
+  )
   .build();

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
+import { admissionProvider } from './auth/admission/admission.provider';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
 import { HandshakeService } from './auth/handshake.service';
 import { RevocationService } from './auth/revocation.service';
@@ -69,6 +70,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     TopicAccessService,
     TokenService,
     RevocationService,
+    admissionProvider,
     HandshakeService,
     SocketWriter,
     FanOutService,

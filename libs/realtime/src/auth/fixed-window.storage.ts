@@ -30,6 +30,11 @@ export class FixedWindowStorage implements ThrottlerStorage, OnApplicationShutdo
   }
 
   increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    return Promise.resolve(this.hit(key, ttl, limit));
+  }
+
+  /** increment() without the promise, for callers on a synchronous path. */
+  hit(key: string, ttl: number, limit: number): ThrottlerStorageRecord {
     const now = Date.now();
     let window = this.windows.get(key);
     if (window === undefined || window.resetAt <= now) {
@@ -43,12 +48,12 @@ export class FixedWindowStorage implements ThrottlerStorage, OnApplicationShutdo
     window.hits++;
     const isBlocked = window.hits > limit;
     const secondsLeft = Math.ceil((window.resetAt - now) / 1000);
-    return Promise.resolve({
+    return {
       totalHits: window.hits,
       timeToExpire: secondsLeft,
       isBlocked,
       timeToBlockExpire: isBlocked ? secondsLeft : 0,
-    });
+    };
   }
 
   get size(): number {

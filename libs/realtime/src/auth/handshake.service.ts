@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { IncomingMessage } from 'node:http';
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { ErrorCode, RealtimeException } from '../protocol';
-import { REALTIME_OPTIONS, REALTIME_THROTTLER_STORAGE } from '../realtime.constants';
-import { ConnectionRegistry, ipLimitKey } from '../registry/connection.registry';
+import { REALTIME_OPTIONS } from '../realtime.constants';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { Admission, type AdmissionRefusal } from './admission/admission.port';
+import { CAPACITY_RETRY_SEC } from './admission/local.admission';
 import { canonicalIp, resolveClientIp } from './client-address';
 import { OriginPolicy } from './origin-policy';
 import { ANONYMOUS, type Principal } from './principal';
@@ -34,10 +35,6 @@ export class HandshakeRefusal extends Error {
   }
 }
 
-const CONNECT_THROTTLER = 'connect';
-/** A slot frees when someone disconnects: worth retrying soon, with jitter on the client. */
-const CAPACITY_RETRY_SEC = 5;
-
 /**
  * Every check of PROTOCOL.md §1 that runs before the WebSocket upgrade, in the
  * order that refuses the cheapest way first. A refused client gets an HTTP
@@ -53,7 +50,7 @@ export class HandshakeService {
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
-    @Inject(REALTIME_THROTTLER_STORAGE) private readonly attempts: ThrottlerStorage,
+    private readonly admission: Admission,
     private readonly tokens: TokenService,
     private readonly revocations: RevocationService,
     private readonly connections: ConnectionRegistry,
@@ -76,11 +73,14 @@ export class HandshakeService {
     const ip = resolveClientIp(req, this.trustedProxies);
     if (this.blockedIps.has(ip)) throw new HandshakeRefusal(403, 'address blocked');
     const exempt = this.allowedIps.has(ip);
-    if (!exempt) await this.countAttempt(ip);
+    if (!exempt) refuseIf(this.admission.countAttempt(ip));
     if (!this.origins.allows(origin)) throw new HandshakeRefusal(403, 'origin not allowed');
-    this.checkCapacity(ip, null, exempt);
+    this.checkCapacity();
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     const principal = this.authenticate(query.get('token') || bearerToken(req));
+    // Per-IP and per-user slots (cluster-wide in Redis mode), held until the socket closes.
+    const userId = principal.userId;
+    refuseIf(await this.admission.reserve(req.socket, { ip, userId, exempt }));
     const topics = await this.authorizeTopics(principal, query.get('subscribe'));
     return { principal, ip, topics };
   }
@@ -95,7 +95,7 @@ export class HandshakeService {
     if (this.revocations.isRevoked(client.principal))
       return new HandshakeRefusal(401, 'token revoked');
     try {
-      this.checkCapacity(client.ip, client.principal.userId, this.allowedIps.has(client.ip));
+      this.checkCapacity();
       return undefined;
     } catch (refusal) {
       return refusal as HandshakeRefusal;
@@ -106,35 +106,11 @@ export class HandshakeService {
     this.counters.count(this.counters.refused, status);
   }
 
-  private async countAttempt(ip: string): Promise<void> {
-    const { connectRate, connectWindowMs } = this.options.limits;
-    const { isBlocked } = await this.attempts.increment(
-      `${CONNECT_THROTTLER}:${ipLimitKey(ip)}`,
-      connectWindowMs,
-      connectRate,
-      0,
-      CONNECT_THROTTLER,
-    );
-    if (isBlocked)
-      throw new HandshakeRefusal(
-        429,
-        'too many connection attempts',
-        Math.ceil(connectWindowMs / 1000),
-      );
-  }
-
-  private checkCapacity(ip: string, userId: string | null, exempt: boolean): void {
-    const limits = this.options.limits;
+  private checkCapacity(): void {
     if (!this.accepting)
       throw new HandshakeRefusal(503, 'server shutting down', CAPACITY_RETRY_SEC);
-    if (this.connections.size >= limits.maxConnections)
+    if (this.connections.size >= this.options.limits.maxConnections)
       throw new HandshakeRefusal(503, 'server full', CAPACITY_RETRY_SEC);
-    if (!exempt && this.connections.countForIp(ip) >= limits.maxConnectionsPerIp) {
-      throw new HandshakeRefusal(429, 'too many connections from this address', CAPACITY_RETRY_SEC);
-    }
-    if (userId !== null && this.connections.countForUser(userId) >= limits.maxConnectionsPerUser) {
-      throw new HandshakeRefusal(429, 'too many connections for this user', CAPACITY_RETRY_SEC);
-    }
   }
 
   private authenticate(token: string | undefined | null): Principal {
@@ -168,6 +144,10 @@ export class HandshakeService {
       throw error;
     }
   }
+}
+
+function refuseIf(refusal: AdmissionRefusal | undefined): void {
+  if (refusal) throw new HandshakeRefusal(refusal.status, refusal.reason, refusal.retryAfterSec);
 }
 
 function bearerToken(req: IncomingMessage): string | undefined {

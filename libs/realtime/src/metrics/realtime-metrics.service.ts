@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port';
+import { RealtimeJobs, type QueueCounts } from '../jobs/realtime-jobs.service';
 import { REALTIME_ENGINE } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
@@ -22,6 +23,7 @@ export class RealtimeMetricsService {
     connections: ConnectionRegistry,
     subscriptions: SubscriptionRegistry,
     @Inject(REALTIME_ENGINE) engine: RealtimeEngine,
+    jobs: RealtimeJobs,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'realtime_' });
@@ -144,6 +146,21 @@ export class RealtimeMetricsService {
       () => counters.closed,
     );
     labelled('realtime_errors_total', 'Error frames sent', 'code', () => counters.errors);
+    if (jobs.enabled) {
+      queueGauge(jobs, registers);
+      labelled(
+        'realtime_jobs_completed_total',
+        'Library jobs this instance completed, by queue/job',
+        'job',
+        () => new Map(Object.entries(jobs.runs().completed)),
+      );
+      labelled(
+        'realtime_jobs_failed_attempts_total',
+        'Library job attempts that failed on this instance (retries included), by queue/job',
+        'job',
+        () => new Map(Object.entries(jobs.runs().failedAttempts)),
+      );
+    }
   }
 
   get contentType(): string {
@@ -166,4 +183,23 @@ function latest(read: () => Promise<EngineStats>): () => Promise<EngineStats> {
     }
     return pending;
   };
+}
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+/** Jobs per library queue and state, read from Redis at scrape time; no samples while Redis is unreachable. */
+function queueGauge(jobs: RealtimeJobs, registers: Registry[]): void {
+  new Gauge({
+    name: 'realtime_queue_jobs',
+    help: 'Jobs in the library queues (cluster-wide), by queue and state',
+    labelNames: ['queue', 'state'],
+    registers,
+    async collect() {
+      this.reset();
+      const counts: Record<string, QueueCounts> = await jobs.counts().catch(() => ({}));
+      for (const [queue, states] of Object.entries(counts)) {
+        for (const state of QUEUE_STATES) this.set({ queue, state }, states[state]);
+      }
+    },
+  });
 }

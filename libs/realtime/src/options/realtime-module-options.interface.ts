@@ -93,6 +93,8 @@ export interface RealtimeModuleOptions {
   offline?: RealtimeOfflineOptions;
   /** `publish(..., { idempotencyKey })`: a key is honoured once within this window. */
   idempotency?: { windowSeconds?: number; maxKeys?: number };
+  /** Background jobs (Bull queues on the Redis of `redis`; in-process timers without it). */
+  jobs?: RealtimeJobsOptions;
 }
 
 export interface RealtimeOfflineOptions {
@@ -110,6 +112,18 @@ export interface RealtimeOfflineOptions {
   /** The dead-letter handler is retried with exponential backoff from `handlerBackoffMs`. */
   handlerAttempts?: number;
   handlerBackoffMs?: number;
+}
+
+export interface RealtimeJobsOptions {
+  /**
+   * How often the cluster-wide cleanup runs. An instance that dies without
+   * closing stops counting toward the limits within three intervals.
+   */
+  cleanupIntervalMs?: number;
+  /** Tries per job before it lands in the failed set. */
+  attempts?: number;
+  /** First retry delay; each further retry waits twice as long. */
+  backoffMs?: number;
 }
 
 export interface RealtimeRedisOptions {

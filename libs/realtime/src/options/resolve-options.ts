@@ -92,6 +92,11 @@ export function resolveRealtimeOptions(
       windowSeconds: idempotency.windowSeconds ?? 300,
       maxKeys: idempotency.maxKeys ?? 100_000,
     },
+    jobs: {
+      cleanupIntervalMs: options.jobs?.cleanupIntervalMs ?? 30_000,
+      attempts: options.jobs?.attempts ?? 5,
+      backoffMs: options.jobs?.backoffMs ?? 1_000,
+    },
   };
   validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));
   return resolved;

@@ -53,6 +53,7 @@ export interface ResolvedRealtimeOptions {
     handlerBackoffMs: number;
   };
   idempotency: { windowSeconds: number; maxKeys: number };
+  jobs: { cleanupIntervalMs: number; attempts: number; backoffMs: number };
 }
 
 export type { RealtimeModuleOptions };

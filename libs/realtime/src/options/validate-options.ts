@@ -53,6 +53,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('redis.options.keyPrefix', 'is not supported: use redis.keyPrefix');
   }
   validateOffline(o);
+  for (const [key, value] of Object.entries(o.jobs)) positiveInteger(`jobs.${key}`, value);
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
     validateRule(`topics.${namespace}.subscribe`, policy.subscribe);

@@ -72,7 +72,9 @@ export class RedisConnections implements OnApplicationShutdown {
       failing = false;
       this.logger.log(`redis ${name} connection: ready again`);
     });
-    connection.once('end', () => this.opened.delete(connection));
+    // Tracked while it may reconnect: Bull ends a blocking connection and connects it again when a queue closes.
+    connection.on('end', () => this.opened.delete(connection));
+    connection.on('connecting', () => this.opened.add(connection));
     this.opened.add(connection);
     return connection;
   }

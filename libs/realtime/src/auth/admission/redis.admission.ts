@@ -1,0 +1,240 @@
+import { Logger } from '@nestjs/common';
+import type { ChainableCommander } from 'ioredis';
+import type Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
+import type { RedisConnections } from '../../redis/redis-connections.service';
+import type { AdmissionRefusal, AdmissionRequest, MaybePromise } from './admission.port';
+import { AdmissionKeys } from './admission-keys';
+import { FORGET_INSTANCE_SCRIPT, RESERVE_SCRIPT, SET_COUNTS_SCRIPT } from './admission.scripts';
+import type { HeldSlot } from './connection-tally';
+import { ipRefusal, LocalAdmission, rateRefusal, slotOf, userRefusal } from './local.admission';
+
+/** A handshake waits this long for Redis before admission falls back to local counts. */
+const REDIS_TIMEOUT_MS = 1_000;
+
+type ReserveReply = [0] | [1, number] | [2] | [3];
+
+type Args = Array<string | number>;
+
+/** multi() with the scripts defined on the connection. */
+type AdmissionMulti = ChainableCommander & {
+  rtAdmissionSet(...args: Args): AdmissionMulti;
+  rtAdmissionForget(...args: Args): AdmissionMulti;
+};
+
+interface AdmissionCommands {
+  rtAdmissionReserve(...args: Array<string | number>): Promise<ReserveReply>;
+  rtAdmissionSet(...args: Array<string | number>): Promise<number>;
+  rtAdmissionForget(...args: Array<string | number>): Promise<number>;
+}
+
+/** Whether the counts are the cluster's or, while Redis is unreachable, this process's. */
+export type AdmissionMode = 'cluster' | 'local';
+
+/**
+ * Admission counted across every instance on one Redis: one script per
+ * handshake (connect rate, IP and user counts, and the reservation, in one
+ * round trip). Each instance writes only its own field of each count, as
+ * absolute values from its tally, and keeps a liveness key alive; a crashed
+ * instance's fields stop counting when that key expires (two cleanup
+ * intervals) and the cleanup job deletes them.
+ *
+ * While Redis does not answer, admission falls back to LocalAdmission's
+ * counts (this process's connections only, so a client may get up to the
+ * limit on each instance); once Redis answers again the instance writes its
+ * whole tally back and cluster counts resume.
+ */
+export class RedisAdmission extends LocalAdmission {
+  readonly instanceId = randomUUID();
+  private readonly logger = new Logger('Realtime');
+  private readonly keys: AdmissionKeys;
+  private readonly connection: Redis & AdmissionCommands;
+  private readonly aliveTtlMs: number;
+  private readonly ticker: NodeJS.Timeout;
+  /** Some write did not reach Redis: the next tick writes the whole tally again. */
+  private dirty = true;
+  private stopping = false;
+  private lastMode: AdmissionMode = 'cluster';
+
+  constructor(options: ResolvedRealtimeOptions, redis: RedisConnections) {
+    super(options);
+    this.keys = new AdmissionKeys(redis);
+    this.aliveTtlMs = 2 * options.jobs.cleanupIntervalMs;
+    // Its own connection: fail fast instead of queueing while Redis is away (the handshake falls back).
+    this.connection = redis.open('admission', {
+      enableOfflineQueue: false,
+      commandTimeout: REDIS_TIMEOUT_MS,
+      maxRetriesPerRequest: 1,
+    }) as Redis & AdmissionCommands;
+    this.connection.defineCommand('rtAdmissionReserve', { numberOfKeys: 4, lua: RESERVE_SCRIPT });
+    this.connection.defineCommand('rtAdmissionSet', { lua: SET_COUNTS_SCRIPT });
+    this.connection.defineCommand('rtAdmissionForget', {
+      numberOfKeys: 2,
+      lua: FORGET_INSTANCE_SCRIPT,
+    });
+    this.connection.on('ready', () => void this.heartbeat());
+    this.ticker = setInterval(() => void this.heartbeat(), options.jobs.cleanupIntervalMs / 2);
+    this.ticker.unref();
+  }
+
+  /** `cluster` while Redis answers; `local` while admission counts this process only. */
+  get mode(): AdmissionMode {
+    return this.connection.status === 'ready' && !this.stopping ? this.lastMode : 'local';
+  }
+
+  override reserve(
+    socket: Socket,
+    request: AdmissionRequest,
+  ): MaybePromise<AdmissionRefusal | undefined> {
+    const slot = slotOf(request);
+    if (slot.ip === null && slot.user === null) return undefined;
+    if (this.connection.status !== 'ready' || this.stopping) return this.fallBack(socket, slot);
+    const ownIp = this.tally.count(slot.ip);
+    const ownUser = this.tally.count(slot.user);
+    // Counted before Redis answers: a concurrent handshake on this instance sees it.
+    this.tally.hold(socket, slot);
+    const { connectRate, connectWindowMs, maxConnectionsPerIp, maxConnectionsPerUser } =
+      this.options.limits;
+    return this.connection
+      .rtAdmissionReserve(
+        this.keys.rate(slot.ip ?? ''),
+        this.keys.count(slot.ip ?? ''),
+        this.keys.count(slot.user ?? ''),
+        this.keys.held(this.instanceId),
+        this.instanceId,
+        this.keys.alivePrefix,
+        slot.ip === null ? 0 : connectRate,
+        connectWindowMs,
+        slot.ip === null ? 0 : maxConnectionsPerIp,
+        ownIp,
+        slot.user === null ? 0 : maxConnectionsPerUser,
+        ownUser,
+      )
+      .then(
+        (reply) => {
+          this.lastMode = 'cluster';
+          const refusal = refusalOf(reply);
+          if (refusal) this.tally.drop(socket);
+          return refusal;
+        },
+        (error: Error) => {
+          this.lost(error);
+          // Judge by this process's counts, without the slot held above.
+          this.tally.drop(socket);
+          return this.fallBack(socket, slot);
+        },
+      );
+  }
+
+  /** Deletes this instance's counts and liveness, so its slots are free for the others at once. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.ticker);
+    if (this.connection.status !== 'ready') return;
+    try {
+      await this.forget(this.instanceId);
+      await this.connection.del(this.keys.alive(this.instanceId));
+    } catch (error) {
+      this.logger.warn(
+        `admission: could not remove this instance's counts: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  protected override released(slot: HeldSlot): void {
+    if (this.stopping) return;
+    const keys = [slot.ip, slot.user].filter((key): key is string => key !== null);
+    if (this.connection.status !== 'ready') {
+      this.dirty = true;
+      return;
+    }
+    this.connection
+      .rtAdmissionSet(
+        keys.length + 1,
+        this.keys.held(this.instanceId),
+        ...keys.map((key) => this.keys.count(key)),
+        this.instanceId,
+        ...keys.map((key) => this.tally.count(key)),
+      )
+      .catch((error: Error) => this.lost(error));
+  }
+
+  private fallBack(socket: Socket, slot: HeldSlot): AdmissionRefusal | undefined {
+    this.dirty = true;
+    this.lastMode = 'local';
+    const refusal = this.checkLocally(slot);
+    if (refusal === undefined) this.tally.hold(socket, slot);
+    return refusal;
+  }
+
+  private lost(error: Error): void {
+    if (!this.dirty)
+      this.logger.warn(`admission: Redis unavailable, counting locally (${error.message})`);
+    this.dirty = true;
+    this.lastMode = 'local';
+  }
+
+  /**
+   * Keeps the liveness key alive; writes the whole tally when it had expired
+   * (a long outage, or a Redis restart) or when some write was lost.
+   */
+  private async heartbeat(): Promise<void> {
+    if (this.stopping || this.connection.status !== 'ready') return;
+    try {
+      const [[, previous]] = (await this.connection
+        .multi()
+        .set(this.keys.alive(this.instanceId), '1', 'PX', this.aliveTtlMs, 'GET')
+        .sadd(this.keys.instances, this.instanceId)
+        .exec()) as [[Error | null, string | null], unknown];
+      if (previous === null || this.dirty) await this.resync();
+    } catch (error) {
+      this.lost(error as Error);
+    }
+  }
+
+  /** Replaces every count of this instance with its tally as it is now. */
+  private async resync(): Promise<void> {
+    this.dirty = false;
+    const entries = [...this.tally.entries()];
+    const multi = (this.connection.multi() as AdmissionMulti)
+      .rtAdmissionForget(this.keys.held(this.instanceId), this.keys.instances, this.instanceId)
+      .sadd(this.keys.instances, this.instanceId) as AdmissionMulti;
+    if (entries.length > 0) {
+      multi.rtAdmissionSet(
+        entries.length + 1,
+        this.keys.held(this.instanceId),
+        ...entries.map(([key]) => this.keys.count(key)),
+        this.instanceId,
+        ...entries.map(([, count]) => count),
+      );
+    }
+    const results = await multi.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (failed) throw failed[0] as Error;
+    this.lastMode = 'cluster';
+    this.logger.log(`admission: cluster counts in use (${entries.length} keys written)`);
+  }
+
+  private forget(instanceId: string): Promise<number> {
+    return this.connection.rtAdmissionForget(
+      this.keys.held(instanceId),
+      this.keys.instances,
+      instanceId,
+    );
+  }
+}
+
+function refusalOf(reply: ReserveReply): AdmissionRefusal | undefined {
+  switch (reply[0]) {
+    case 0:
+      return undefined;
+    case 1:
+      return rateRefusal(Math.max(reply[1], 1000));
+    case 2:
+      return ipRefusal();
+    default:
+      return userRefusal();
+  }
+}

@@ -1,0 +1,44 @@
+import { Process, Processor } from '@nestjs/bull';
+import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AdmissionReaper } from '../auth/admission/admission-reaper';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { REALTIME_OPTIONS } from '../realtime.constants';
+import { CLEANUP_JOB, MAINTENANCE_QUEUE } from './realtime-jobs.constants';
+import { RealtimeJobs } from './realtime-jobs.service';
+
+export interface CleanupResult {
+  /** Instances found dead (liveness expired) whose admission counts were deleted. */
+  reapedInstances: number;
+}
+
+/**
+ * The cluster's housekeeping, once per cleanup interval across all
+ * instances (a Bull repeatable: one job per occurrence, taken by one
+ * worker). A failure is retried with exponential backoff and, after the
+ * last attempt, kept in the queue's failed set.
+ */
+@Processor(MAINTENANCE_QUEUE)
+export class MaintenanceProcessor implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Realtime');
+
+  constructor(
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    private readonly jobs: RealtimeJobs,
+    private readonly admission: AdmissionReaper,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.jobs.schedule(MAINTENANCE_QUEUE, CLEANUP_JOB, this.options.jobs.cleanupIntervalMs);
+  }
+
+  @Process(CLEANUP_JOB)
+  async cleanup(): Promise<CleanupResult> {
+    const reapedInstances = await this.admission.reapDeadInstances();
+    if (reapedInstances > 0) {
+      this.logger.log(
+        `cleanup: removed the admission counts of ${reapedInstances} dead instance(s)`,
+      );
+    }
+    return { reapedInstances };
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The library's own Bull configuration key: its queues never read or replace
+ * the host app's default `BullModule.forRoot()` configuration.
+ */
+export const REALTIME_BULL_CONFIG_KEY = 'realtime';
+
+/**
+ * Periodic cluster-wide housekeeping (dead instances' admission counts, empty
+ * topic state, expired revocations). Queue names are also Nest injection
+ * tokens, hence the library prefix: a host queue named `maintenance` is
+ * another queue.
+ */
+export const MAINTENANCE_QUEUE = 'realtime-maintenance';
+/** The repeatable job of MAINTENANCE_QUEUE. */
+export const CLEANUP_JOB = 'cleanup';
+
+/**
+ * Every queue of the library. A feature that needs a queue of its own adds
+ * its name here and its `@Processor(name)` class to REALTIME_JOB_PROVIDERS
+ * (realtime-jobs.definition.ts); RealtimeJobs then opens, counts and closes it.
+ */
+export const REALTIME_QUEUE_NAMES: readonly string[] = [MAINTENANCE_QUEUE];
+
+/** Injection token: the library's Bull queues (empty without Redis). */
+export const REALTIME_QUEUES = Symbol('REALTIME_QUEUES');
+/** Injection token: the Bull configuration of the library's queues (Redis mode only). */
+export const REALTIME_BULL_CONFIG = Symbol('REALTIME_BULL_CONFIG');
+/** Injection token: whether the Bull queues are part of the module (decided statically). */
+export const REALTIME_JOBS_WIRED = Symbol('REALTIME_JOBS_WIRED');
+
+/** Failed jobs kept for inspection per queue; older ones are dropped. */
+export const FAILED_JOBS_KEPT = 1000;
+/** Completed jobs kept per queue (for inspection; their results are not used). */
+export const COMPLETED_JOBS_KEPT = 100;

@@ -1,0 +1,165 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import type { Job, JobOptions, Queue } from 'bull';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { REALTIME_OPTIONS } from '../realtime.constants';
+import { REALTIME_JOBS_WIRED, REALTIME_QUEUES } from './realtime-jobs.constants';
+
+const COUNTS_TIMEOUT_MS = 1_000;
+
+/** What /ws/stats and /metrics show per queue. */
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
+
+/** Jobs this instance ran, by `queue/job` name: completed, and failed attempts (retries included). */
+export interface JobRuns {
+  completed: Record<string, number>;
+  failedAttempts: Record<string, number>;
+}
+
+/**
+ * The one place the library touches Bull (so that a move to BullMQ stays
+ * here): its queues by name, jobs added to them, repeatable schedules, counts
+ * and the shutdown order. Without Redis there are no queues: `enabled` is
+ * false and nothing here opens a connection.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class RealtimeJobs implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('Realtime');
+  private readonly queues: ReadonlyMap<string, Queue>;
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private readonly completed = new Map<string, number>();
+  private readonly failedAttempts = new Map<string, number>();
+  private closed = false;
+
+  constructor(
+    @Inject(REALTIME_QUEUES) queues: Queue[],
+    @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
+    @Inject(REALTIME_JOBS_WIRED) wired: boolean,
+  ) {
+    // forRootAsync decides before its factory runs; a mismatch would silently lose cleanup or open Redis in memory mode.
+    if (wired !== (options.redis !== undefined)) {
+      throw new Error(
+        wired
+          ? 'RealtimeModule: usesRedis is true but the options configure no "redis"'
+          : 'RealtimeModule.forRootAsync: the factory configures "redis"; pass usesRedis: true next to useFactory so the module includes its Bull queues',
+      );
+    }
+    this.queues = new Map(queues.map((queue) => [queue.name, queue]));
+    for (const queue of queues) {
+      // Local events: jobs this instance's workers ran.
+      queue.on('completed', (job: Job) => bump(this.completed, runName(queue, job)));
+      queue.on('failed', (job: Job, error: Error) => {
+        bump(this.failedAttempts, runName(queue, job));
+        this.logger.warn(
+          `job ${runName(queue, job)} failed (attempt ${job.attemptsMade} of ${job.opts.attempts ?? 1}): ${error.message}`,
+        );
+      });
+    }
+  }
+
+  /** Whether the queues exist (Redis is configured). */
+  get enabled(): boolean {
+    return this.queues.size > 0;
+  }
+
+  queue(name: string): Queue {
+    const queue = this.queues.get(name);
+    if (!queue) throw new Error(`RealtimeJobs: no queue "${name}" (is Redis configured?)`);
+    return queue;
+  }
+
+  add<T>(queueName: string, jobName: string, data: T, options?: JobOptions): Promise<unknown> {
+    return this.queue(queueName).add(jobName, data, options);
+  }
+
+  /**
+   * Runs `jobName` every `everyMs` once across the cluster, however many
+   * instances call this: Bull keeps one repeatable per (name, id, interval)
+   * and only one worker takes each occurrence. A repeatable of the same job
+   * with another interval (an old deployment's setting) is removed, since
+   * Bull would keep firing it too. While Redis is unreachable the call is
+   * retried every interval in the background.
+   */
+  schedule(queueName: string, jobName: string, everyMs: number): void {
+    const queue = this.queue(queueName);
+    const attempt = () => {
+      void this.upsertRepeatable(queue, jobName, everyMs).catch((error: Error) => {
+        if (this.closed) return;
+        this.logger.warn(`scheduling ${queueName}/${jobName} failed, retrying: ${error.message}`);
+        const timer = setTimeout(() => {
+          this.retries.delete(timer);
+          attempt();
+        }, everyMs);
+        timer.unref();
+        this.retries.add(timer);
+      });
+    };
+    attempt();
+  }
+
+  /** Jobs this instance ran since it started. */
+  runs(): JobRuns {
+    return {
+      completed: Object.fromEntries(this.completed),
+      failedAttempts: Object.fromEntries(this.failedAttempts),
+    };
+  }
+
+  /**
+   * Waiting, active, delayed and failed jobs per queue (cluster-wide: they
+   * are Redis's counts). Rejects after `timeoutMs` rather than hang a stats
+   * or metrics request while Redis is unreachable.
+   */
+  async counts(timeoutMs = COUNTS_TIMEOUT_MS): Promise<Record<string, QueueCounts>> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('queue counts: Redis did not answer')), timeoutMs);
+    });
+    const counts = Promise.all(
+      [...this.queues].map(async ([name, queue]) => {
+        const { waiting, active, delayed, failed } = await queue.getJobCounts();
+        return [name, { waiting, active, delayed, failed }] as const;
+      }),
+    );
+    try {
+      return Object.fromEntries(await Promise.race([counts, timeout]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Queues close before the library's Redis connections do (they close in
+   * onApplicationShutdown): a running job finishes, no new one starts.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+  }
+
+  private async upsertRepeatable(queue: Queue, jobName: string, everyMs: number): Promise<void> {
+    for (const repeatable of await queue.getRepeatableJobs()) {
+      if (repeatable.name === jobName && Number(repeatable.every) !== everyMs) {
+        await queue.removeRepeatableByKey(repeatable.key);
+      }
+    }
+    // A run that hangs (Redis stalled) fails and is retried rather than block the next ones.
+    await queue.add(jobName, {}, { jobId: jobName, repeat: { every: everyMs }, timeout: everyMs });
+  }
+}
+
+function runName(queue: Queue, job: Job): string {
+  return `${queue.name}/${job.name}`;
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}

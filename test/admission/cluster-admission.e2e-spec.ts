@@ -1,0 +1,205 @@
+import Bull from 'bull';
+import type { ClientOptions } from 'ws';
+import { DemoProcess } from '../support/demo-process';
+import { TestRedis } from '../support/redis-server';
+import { sleep } from '../support/waits';
+import type { ConnectResult, TestClient } from '../support/ws-client';
+
+const CLEANUP_INTERVAL_MS = 1_000;
+const LIMITS = {
+  REALTIME_MAX_CONNECTIONS_PER_IP: '4',
+  REALTIME_MAX_CONNECTIONS_PER_USER: '2',
+  REALTIME_CONNECT_RATE_PER_MIN: '20',
+  REALTIME_CLEANUP_INTERVAL_MS: String(CLEANUP_INTERVAL_MS),
+  REALTIME_JOB_ATTEMPTS: '3',
+  REALTIME_JOB_BACKOFF_MS: '200',
+};
+
+interface JobsStats {
+  queues: Record<string, { waiting: number; active: number; delayed: number; failed: number }>;
+  completed: Record<string, number>;
+  failedAttempts: Record<string, number>;
+}
+
+/** Each test connects from a loopback address of its own, so that IP counts and rates never mix. */
+const from = (address: string): ClientOptions => ({ localAddress: address });
+
+function opened(result: ConnectResult): TestClient {
+  if (result.kind !== 'open') throw new Error(`expected open, got ${JSON.stringify(result)}`);
+  return result.client;
+}
+
+function refusal(result: ConnectResult): { status: number; body: string } {
+  if (result.kind !== 'refused') throw new Error(`expected a refusal, got ${result.kind}`);
+  return { status: result.status, body: result.body };
+}
+
+/**
+ * Admission across instances (PROTOCOL.md §7, Redis mode): three demo
+ * processes on one Redis count connections per IP and per user and the
+ * connect rate together; a crashed instance's slots come back; the cleanup
+ * job runs once per interval for the whole cluster.
+ */
+describe('cluster admission (Redis mode, several instances)', () => {
+  let redis: TestRedis;
+  let instances: DemoProcess[];
+  let adminToken: string;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    instances = await Promise.all(
+      [0, 1, 2].map(() => DemoProcess.start({ REDIS_URL: redis.url, ...LIMITS })),
+    );
+    adminToken = await instances[0].token('admin', ['admin']);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all((instances ?? []).map((instance) => instance.stop()));
+    await redis?.stop();
+  });
+
+  async function jobsOf(instance: DemoProcess): Promise<JobsStats> {
+    const response = await instance.http('GET', '/ws/stats', undefined, adminToken);
+    expect(response.status).toBe(200);
+    return (response.body as { jobs: JobsStats }).jobs;
+  }
+
+  it('counts a user across instances, and a slot freed on one is usable on another', async () => {
+    const [a, b, c] = instances;
+    const token = await a.token('cluster-user');
+    const first = opened(await a.tryConnect({ token }, from('127.0.0.2')));
+    opened(await b.tryConnect({ token }, from('127.0.0.2')));
+    expect(refusal(await c.tryConnect({ token }, from('127.0.0.2')))).toEqual({
+      status: 429,
+      body: 'too many connections for this user',
+    });
+    await first.close();
+    // The close reaches Redis asynchronously; the slot is free as soon as it has.
+    let result = await c.tryConnect({ token }, from('127.0.0.2'));
+    for (let tries = 0; result.kind !== 'open' && tries < 20; tries++) {
+      await sleep(50);
+      result = await c.tryConnect({ token }, from('127.0.0.2'));
+    }
+    opened(result);
+  });
+
+  it('counts an IP across instances', async () => {
+    const [a, b, c] = instances;
+    for (const instance of [a, a, b, c]) opened(await instance.tryConnect({}, from('127.0.0.3')));
+    expect(refusal(await b.tryConnect({}, from('127.0.0.3')))).toEqual({
+      status: 429,
+      body: 'too many connections from this address',
+    });
+    // Another address is not affected.
+    opened(await b.tryConnect({}, from('127.0.0.4')));
+  });
+
+  it('counts the connect rate of an IP across instances', async () => {
+    const results: ConnectResult[] = [];
+    for (let attempt = 0; attempt < 21; attempt++) {
+      const result = await instances[attempt % 3].tryConnect({}, from('127.0.0.5'));
+      results.push(result);
+      if (result.kind === 'open') await result.client.close();
+    }
+    expect(results.slice(0, 20).map((r) => r.kind)).toEqual(Array(20).fill('open'));
+    const refused = results[20];
+    expect(refusal(refused)).toEqual({ status: 429, body: 'too many connection attempts' });
+    expect(
+      Number((refused as { headers?: Record<string, string> }).headers?.['retry-after']),
+    ).toBeGreaterThan(0);
+  });
+
+  it('runs the cleanup job once per interval for the whole cluster', async () => {
+    const runs = async () => {
+      const stats = await Promise.all(instances.map(jobsOf));
+      return stats.reduce((sum, s) => sum + (s.completed['realtime-maintenance/cleanup'] ?? 0), 0);
+    };
+    const before = await runs();
+    const windowMs = 6 * CLEANUP_INTERVAL_MS;
+    await sleep(windowMs);
+    const ran = (await runs()) - before;
+    // Once per interval in total (one more or less at the window's edges); three times that if each instance ran it.
+    expect(ran).toBeGreaterThanOrEqual(windowMs / CLEANUP_INTERVAL_MS - 1);
+    expect(ran).toBeLessThanOrEqual(windowMs / CLEANUP_INTERVAL_MS + 1);
+  });
+
+  it('retries a failing cleanup with backoff and keeps it in the failed set', async () => {
+    // A dead instance whose held-keys entry is not a set: reaping it fails (WRONGTYPE).
+    await redis.command('SADD', 'rt:adm:instances', 'ghost');
+    await redis.command('SET', 'rt:adm:held:ghost', 'not-a-set');
+    const failedAttempts = async () =>
+      (await Promise.all(instances.map(jobsOf))).reduce(
+        (sum, s) => sum + (s.failedAttempts['realtime-maintenance/cleanup'] ?? 0),
+        0,
+      );
+    let firstFailureAt = 0;
+    let failedSetAt = 0;
+    for (let polls = 0; polls < 200 && failedSetAt === 0; polls++) {
+      if (firstFailureAt === 0 && (await failedAttempts()) > 0) firstFailureAt = Date.now();
+      const queues = (await jobsOf(instances[0])).queues;
+      if (queues['realtime-maintenance'].failed > 0) failedSetAt = Date.now();
+      await sleep(25);
+    }
+    expect(firstFailureAt).toBeGreaterThan(0);
+    expect(failedSetAt).toBeGreaterThan(0);
+    // Three attempts 200 ms and 400 ms apart: the job reached the failed set no sooner than that.
+    expect(failedSetAt - firstFailureAt).toBeGreaterThanOrEqual(500);
+
+    const queue = new Bull('realtime-maintenance', {
+      redis: { host: '127.0.0.1', port: redis.port },
+      prefix: 'rt:bull',
+    });
+    try {
+      const [failed] = await queue.getFailed(0, 0);
+      expect(failed.name).toBe('cleanup');
+      expect(failed.attemptsMade).toBe(3);
+      expect(failed.failedReason).toContain('WRONGTYPE');
+    } finally {
+      await queue.close();
+    }
+
+    // Repaired: the next run reaps the ghost.
+    await redis.command('DEL', 'rt:adm:held:ghost');
+    for (let polls = 0; polls < 100; polls++) {
+      if ((await redis.command('SISMEMBER', 'rt:adm:instances', 'ghost')) === ':0') break;
+      await sleep(50);
+    }
+    expect(await redis.command('SISMEMBER', 'rt:adm:instances', 'ghost')).toBe(':0');
+  });
+
+  it('frees the slots of an instance killed with SIGKILL within three cleanup intervals', async () => {
+    const [a, b] = instances;
+    const doomed = await DemoProcess.start({ REDIS_URL: redis.url, ...LIMITS });
+    const token = await a.token('crash-user');
+    const address = from('127.0.0.6');
+    opened(await doomed.tryConnect({ token }, address));
+    opened(await doomed.tryConnect({ token }, address));
+    opened(await doomed.tryConnect({}, address));
+    opened(await doomed.tryConnect({}, address));
+    expect(refusal(await a.tryConnect({ token }, address)).status).toBe(429);
+
+    await doomed.kill();
+    const killedAt = Date.now();
+    let result = await a.tryConnect({ token }, address);
+    while (result.kind !== 'open' && Date.now() - killedAt < 3 * CLEANUP_INTERVAL_MS + 500) {
+      await sleep(250);
+      result = await a.tryConnect({ token }, address);
+    }
+    opened(result);
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(3 * CLEANUP_INTERVAL_MS + 500);
+
+    // Up to the limits on the survivors, and not beyond.
+    opened(await b.tryConnect({ token }, address));
+    opened(await a.tryConnect({}, address));
+    opened(await b.tryConnect({}, address));
+    expect(refusal(await a.tryConnect({}, address)).body).toBe(
+      'too many connections from this address',
+    );
+    // The cleanup job removes the dead instance from the registry too.
+    for (let polls = 0; polls < 80; polls++) {
+      if ((await redis.command('SCARD', 'rt:adm:instances')) === ':3') break;
+      await sleep(50);
+    }
+    expect(await redis.command('SCARD', 'rt:adm:instances')).toBe(':3');
+  });
+});
