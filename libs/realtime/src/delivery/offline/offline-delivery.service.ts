@@ -117,7 +117,8 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     return this.store.deadLetters(Math.min(limit, this.options.offline.deadLetterLimit));
   }
 
-  private async expire(userId: string, id: string): Promise<void> {
+  /** The message's TTL passed: dead-letter it unless it was acknowledged, and hand it over. */
+  async expire(userId: string, id: string): Promise<void> {
     const letter = await this.store.expire(
       userId,
       id,
@@ -127,7 +128,8 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     if (letter) await this.scheduler.handOver(letter);
   }
 
-  private async handOver(letter: DeadLetter): Promise<void> {
+  /** Gives a dead letter to the app's handler; a throw is retried by the scheduler. */
+  async handOver(letter: DeadLetter): Promise<void> {
     await this.handler?.handle(letter);
   }
 

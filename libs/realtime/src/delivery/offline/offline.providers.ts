@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
 import { REALTIME_OPTIONS } from '../../realtime.constants';
+import { RealtimeJobs } from '../../jobs/realtime-jobs.service';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import { BullOfflineScheduler } from './bull-offline.scheduler';
 import { MemoryOfflineScheduler } from './memory-offline.scheduler';
@@ -22,14 +23,14 @@ export const OFFLINE_PROVIDERS: Provider[] = [
   },
   {
     provide: OFFLINE_SCHEDULER,
-    inject: [REALTIME_OPTIONS, RedisConnections],
-    useFactory: (options: ResolvedRealtimeOptions, redis: RedisConnections): OfflineScheduler => {
+    inject: [REALTIME_OPTIONS, RealtimeJobs],
+    useFactory: (options: ResolvedRealtimeOptions, jobs: RealtimeJobs): OfflineScheduler => {
       const retry = {
         attempts: options.offline.handlerAttempts,
         backoffMs: options.offline.handlerBackoffMs,
       };
-      return options.engine.type === 'redis' && options.redis
-        ? new BullOfflineScheduler(options.redis, redis.keyPrefix, retry)
+      return options.engine.type === 'redis' && jobs.enabled
+        ? new BullOfflineScheduler(jobs, retry)
         : new MemoryOfflineScheduler(retry);
     },
   },
