@@ -80,8 +80,14 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
     const evicted = await this.store.add(message, this.limits);
-    await this.scheduler.scheduleExpiry(message);
     for (const letter of evicted) await this.scheduler.handOver(letter);
+    try {
+      await this.scheduler.scheduleExpiry(message);
+    } catch (error) {
+      // Without its expiry it would wait forever: take it back, and the caller learns it was not kept.
+      await this.store.discard(userId, message.id).catch(() => undefined);
+      throw error;
+    }
     // Kept already: if the live push fails, the user still gets it on the next connection.
     await this.engine
       .command({ kind: 'user', userId, type, payload, ts, id: message.id })
