@@ -23,7 +23,7 @@ import {
 import { PUBLISH_SCRIPT, RECOVER_SCRIPT, REVOKE_SCRIPT } from './redis-engine.scripts';
 
 export interface RedisEngineOptions extends EngineHistoryOptions {
-  /** Revocations kept in Redis at most (the oldest expiry goes first). */
+  /** Revocations kept in Redis at most (the earliest expiry goes first). */
   maxRevocations: number;
   /** How long start() waits for Redis before the app starts unhealthy. */
   startTimeoutMs?: number;
@@ -53,7 +53,7 @@ interface ScriptedRedis {
  * traffic its clients don't need. Commands (broadcast, per-user send,
  * disconnect, revoke) go over one channel that every instance subscribes
  * to; revocations are also kept in Redis until they expire, and replayed to
- * the sink whenever the subscriber (re)connects.
+ * the sink when the subscriber connects (all) or reconnects (those it missed).
  *
  * When Redis is unreachable, publish and commands reject at once with
  * EngineUnavailableError (no offline queue: nothing is held to be sent
