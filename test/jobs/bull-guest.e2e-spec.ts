@@ -80,12 +80,18 @@ describe('Bull: the library is a guest in the host app', () => {
 
       const jobs = app.app.get(RealtimeJobs);
       expect(jobs.enabled).toBe(true);
+      // The cleanup repeatable is itself a delayed job, scheduled in the background at start-up.
+      for (let tries = 0; tries < 50; tries++) {
+        if ((await jobs.counts())['realtime-maintenance'].delayed === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       await jobs.add('realtime-maintenance', 'probe', {}, { delay: 60_000 });
       expect(await jobs.counts()).toEqual({
-        'realtime-maintenance': { waiting: 0, active: 0, delayed: 1, failed: 0 },
+        'realtime-maintenance': { waiting: 0, active: 0, delayed: 2, failed: 0 },
+        'realtime-offline': { waiting: 0, active: 0, delayed: 0, failed: 0 },
       });
       expect(await app.app.get(RealtimeMetricsService).metrics()).toContain(
-        'realtime_queue_jobs{queue="realtime-maintenance",state="delayed"} 1',
+        'realtime_queue_jobs{queue="realtime-maintenance",state="delayed"} 2',
       );
       // The library's queues live under its own prefix.
       expect(await redis.command('EXISTS', 'guest:bull:realtime-maintenance:delayed')).toBe(':1');
