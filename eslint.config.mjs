@@ -46,7 +46,11 @@ const layerRules = {
   auth: { forbidden: ['delivery', 'gateway', 'health', 'testing'] },
   health: { forbidden: ['gateway', 'testing'] },
   redis: { forbidden: folders.filter((f) => f !== 'redis' && f !== 'options') },
-  jobs: { forbidden: ['topics', 'registry', 'delivery', 'gateway', 'health', 'testing'] },
+  // The queue service is infrastructure every feature may use; processors compose features.
+  'jobs/realtime-jobs.service.ts': {
+    forbidden: ['topics', 'registry', 'delivery', 'auth', 'gateway', 'health', 'testing'],
+  },
+  jobs: { forbidden: ['gateway', 'testing'] },
 };
 const layerZones = Object.entries(layerRules).flatMap(([target, { forbidden }]) =>
   forbidden.map((from) => ({

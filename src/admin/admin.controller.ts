@@ -1,6 +1,16 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  Post,
+} from '@nestjs/common';
 import {
   BroadcastService,
+  OfflineInboxFullError,
+  type OfflineStats,
   RealtimeJobs,
   RevocationService,
   type JobRuns,
@@ -8,7 +18,10 @@ import {
   type RealtimeStats,
 } from '@app/realtime';
 import { AdminOnly } from '../auth/roles.decorator';
-import { BroadcastDto, RevokeDto } from './admin.dto';
+import { BroadcastDto, NotifyDto, RevokeDto } from './admin.dto';
+
+/** PROTOCOL §7: a notification is kept for an hour unless the caller says otherwise. */
+const DEFAULT_NOTIFY_TTL_SECONDS = 3600;
 import { ValidatedBody } from '../http-validation.pipe';
 
 type JobsStats = JobRuns & { queues: Record<string, QueueCounts> | null };
@@ -38,14 +51,36 @@ export class AdminController {
     return { ok: true };
   }
 
+  /** Kept until the user acknowledges it or the TTL passes (then dead-lettered). */
+  @Post('admin/notify')
+  @HttpCode(202)
+  async notify(@Body() body: NotifyDto): Promise<{ id: string }> {
+    try {
+      const id = await this.realtime.sendToUser(
+        body.userId,
+        'notification',
+        { message: body.message },
+        { ttlSeconds: body.ttlSeconds ?? DEFAULT_NOTIFY_TTL_SECONDS },
+      );
+      return { id };
+    } catch (error) {
+      if (error instanceof OfflineInboxFullError) throw new ConflictException(error.message);
+      throw error;
+    }
+  }
+
   /**
    * `jobs.queues`: the library's queues, cluster-wide (Redis mode; `null`
    * while Redis does not answer); `jobs.completed`/`failedAttempts`: the jobs
-   * this instance ran.
+   * this instance ran. `offline`: retained messages (cluster-wide in Redis mode).
    */
   @Get('ws/stats')
-  async stats(): Promise<RealtimeStats & { jobs: JobsStats }> {
-    const queues = await this.jobs.counts().catch(() => null);
-    return { ...(await this.realtime.detailedStats()), jobs: { queues, ...this.jobs.runs() } };
+  async stats(): Promise<RealtimeStats & { jobs: JobsStats; offline: OfflineStats }> {
+    const [stats, queues, offline] = await Promise.all([
+      this.realtime.detailedStats(),
+      this.jobs.counts().catch(() => null),
+      this.realtime.offlineStats(),
+    ]);
+    return { ...stats, jobs: { queues, ...this.jobs.runs() }, offline };
   }
 }

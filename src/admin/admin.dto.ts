@@ -1,4 +1,4 @@
-import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 export class BroadcastDto {
   @IsString()
@@ -19,4 +19,25 @@ export class RevokeDto {
   @IsNotEmpty()
   @MaxLength(256)
   userId?: string;
+}
+
+/** The longest retention the demo accepts for a notification (the library's default maximum). */
+export const MAX_NOTIFY_TTL_SECONDS = 7 * 24 * 3600;
+
+export class NotifyDto {
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(256)
+  userId!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(10_000)
+  message!: string;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_NOTIFY_TTL_SECONDS)
+  ttlSeconds?: number;
 }

@@ -1,5 +1,10 @@
 import { Module } from '@nestjs/common';
+import { REALTIME_DEAD_LETTER_HANDLER } from '@app/realtime';
 import { AdminController } from './admin.controller';
+import { NotificationFallbackHandler } from './notification-fallback.handler';
 
-@Module({ controllers: [AdminController] })
+@Module({
+  controllers: [AdminController],
+  providers: [{ provide: REALTIME_DEAD_LETTER_HANDLER, useClass: NotificationFallbackHandler }],
+})
 export class AdminModule {}

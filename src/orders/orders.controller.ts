@@ -2,7 +2,9 @@ import {
   Body,
   Controller,
   ForbiddenException,
+  BadRequestException,
   Get,
+  Headers,
   NotFoundException,
   Param,
   Patch,
@@ -12,7 +14,7 @@ import { type AuthenticatedUser, CurrentUser } from '../auth/authenticated-user'
 import { AdminOnly, Authenticated } from '../auth/roles.decorator';
 import type { Order } from './order';
 import { CreateOrderDto, UpdateOrderDto } from './order.dto';
-import { OrdersService } from './orders.service';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, OrdersService } from './orders.service';
 import { ValidatedBody } from '../http-validation.pipe';
 
 @ValidatedBody()
@@ -22,8 +24,17 @@ export class OrdersController {
 
   @Post()
   @Authenticated()
-  create(@CurrentUser() user: AuthenticatedUser, @Body() body: CreateOrderDto): Promise<Order> {
-    return this.orders.create(user.userId, body.items);
+  create(
+    @CurrentUser() user: AuthenticatedUser,
+    @Body() body: CreateOrderDto,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<Order> {
+    if (idempotencyKey === undefined) return this.orders.create(user.userId, body.items);
+    if (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+      throw new BadRequestException(
+        `Idempotency-Key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+      );
+    return this.orders.createOnce(user.userId, body.items, idempotencyKey);
   }
 
   @Get(':id')

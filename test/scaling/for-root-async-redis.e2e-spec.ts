@@ -35,6 +35,7 @@ describe('RealtimeModule.forRootAsync with Redis from a config service', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         RealtimeModule.forRootAsync({
+          usesRedis: true,
           imports: [ConfigModule],
           inject: [ConfigService],
           useFactory: (config: ConfigService) => ({

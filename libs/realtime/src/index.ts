@@ -5,6 +5,7 @@ export { EngineUnavailableError } from './engine/engine-unavailable.error';
 export type {
   RealtimeModuleOptions,
   RealtimeProfile,
+  RealtimeOfflineOptions,
   JwtAlgorithm,
 } from './options/realtime-module-options.interface';
 export type { ResolvedRealtimeOptions } from './options/resolved-options';
@@ -12,7 +13,19 @@ export { resolveRealtimeOptions } from './options/resolve-options';
 export { RealtimeOptionsError } from './options/validate-options';
 export { RealtimeWsAdapter } from './gateway/realtime-ws.adapter';
 export { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
-export { BroadcastService, type RealtimeStats } from './delivery/broadcast.service';
+export {
+  BroadcastService,
+  type PublishOptions,
+  type RealtimeStats,
+  type SendToUserOptions,
+} from './delivery/broadcast.service';
+export {
+  type DeadLetter,
+  type DeadLetterHandler,
+  OfflineInboxFullError,
+  type OfflineStats,
+  REALTIME_DEAD_LETTER_HANDLER,
+} from './delivery/offline/offline-message';
 export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './delivery/event-map';
 export { RevocationService } from './auth/revocation.service';
 export { TokenRejectedError, TokenService } from './auth/token.service';

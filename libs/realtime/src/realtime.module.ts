@@ -12,6 +12,9 @@ import { WsAuthGuard } from './gateway/ws-auth.guard';
 import { WsThrottlerGuard } from './auth/ws-throttler.guard';
 import { BroadcastService } from './delivery/broadcast.service';
 import { FanOutService } from './delivery/fan-out.service';
+import { IDEMPOTENCY_PROVIDER } from './delivery/idempotency/idempotency.providers';
+import { OfflineDeliveryService } from './delivery/offline/offline-delivery.service';
+import { OFFLINE_PROVIDERS } from './delivery/offline/offline.providers';
 import { SocketWriter } from './delivery/socket-writer.service';
 import { SubscriptionService } from './delivery/subscription.service';
 import { createEngine } from './engine/create-engine';
@@ -83,6 +86,9 @@ import { TopicAccessService } from './topics/topic-access.service';
     SocketWriter,
     FanOutService,
     SubscriptionService,
+    ...OFFLINE_PROVIDERS,
+    OfflineDeliveryService,
+    IDEMPOTENCY_PROVIDER,
     BroadcastService,
     SessionService,
     WsThrottlerGuard,

@@ -1,12 +1,39 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { CloseCode } from '../protocol';
-import { REALTIME_ENGINE, REALTIME_INSTANCE_ID } from '../realtime.constants';
+import { CloseCode, ErrorCode, RealtimeException } from '../protocol';
+import { REALTIME_ENGINE, REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import type { EventMap, EventTypeOf, PayloadOf, TopicOf } from './event-map';
+import {
+  IDEMPOTENCY_STORE,
+  type IdempotencyStore,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+} from './idempotency/idempotency-store.port';
+import type { DeadLetter, OfflineStats } from './offline/offline-message';
+import { OfflineDeliveryService } from './offline/offline-delivery.service';
 import { assertPublishable, assertType } from './publish-validation';
+
+/** @publicApi */
+export interface PublishOptions {
+  /**
+   * Carries the publish out once per key within `idempotency.windowSeconds`
+   * (cluster-wide in Redis mode); a retry with the key resolves to the first
+   * publish's offset and publishes nothing.
+   */
+  idempotencyKey?: string;
+}
+
+/** @publicApi */
+export interface SendToUserOptions {
+  /**
+   * Keeps the message until the user acknowledges it or this many seconds
+   * pass: sent now to the user's open connections and again on each new one.
+   */
+  ttlSeconds: number;
+}
 
 export interface RealtimeStats {
   connections: number;
@@ -33,6 +60,9 @@ export class BroadcastService<M extends EventMap = EventMap> {
     private readonly connections: ConnectionRegistry,
     private readonly subscriptions: SubscriptionRegistry,
     private readonly counters: RealtimeCounters,
+    private readonly offline: OfflineDeliveryService,
+    @Inject(IDEMPOTENCY_STORE) private readonly idempotency: IdempotencyStore,
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
   ) {}
 
   /**
@@ -44,17 +74,51 @@ export class BroadcastService<M extends EventMap = EventMap> {
     topic: T,
     type: E,
     payload: PayloadOf<M, T, E>,
+    options?: PublishOptions,
   ): Promise<string> {
     assertPublishable(topic, type);
-    const message = await this.engine.publish(topic, type, payload);
-    this.counters.published++;
-    return message.offset;
+    if (options?.idempotencyKey !== undefined) {
+      const key = options.idempotencyKey;
+      assertIdempotencyKey(key);
+      return this.idempotency.once(key, this.options.idempotency.windowSeconds * 1000, () =>
+        this.publishNow(topic, type, payload),
+      );
+    }
+    return this.publishNow(topic, type, payload);
   }
 
-  /** Sends to every connection of a user, subscribed or not (topic `$user`, no history). */
-  async sendToUser(userId: string, type: string, payload: unknown): Promise<void> {
+  /**
+   * Sends to every connection of a user, subscribed or not (topic `$user`, no
+   * history). With `ttlSeconds` the message is retained until acknowledged
+   * (PROTOCOL §5) and resolves to its `id`; a full inbox rejects with
+   * OfflineInboxFullError unless `offline.whenFull` is `dead-letter-oldest`.
+   */
+  sendToUser(userId: string, type: string, payload: unknown): Promise<void>;
+  sendToUser(
+    userId: string,
+    type: string,
+    payload: unknown,
+    options: SendToUserOptions,
+  ): Promise<string>;
+  async sendToUser(
+    userId: string,
+    type: string,
+    payload: unknown,
+    options?: SendToUserOptions,
+  ): Promise<string | void> {
     assertType(type);
+    if (options !== undefined) return this.offline.send(userId, type, payload, options.ttlSeconds);
     await this.engine.command({ kind: 'user', userId, type, payload, ts: Date.now() });
+  }
+
+  /** Retained messages: waiting, acknowledged, dead-lettered (cluster-wide in Redis mode). */
+  offlineStats(): Promise<OfflineStats> {
+    return this.offline.stats();
+  }
+
+  /** The newest dead letters, newest first (at most `offline.deadLetterLimit` are kept). */
+  deadLetters(limit = 100): Promise<DeadLetter[]> {
+    return this.offline.deadLetters(limit);
   }
 
   /** Sends to every connection (topic `$broadcast`, no offset, no history). */
@@ -66,6 +130,12 @@ export class BroadcastService<M extends EventMap = EventMap> {
   /** Closes every connection of a user (default 4003: clients must not reconnect with the same token). */
   async disconnectUser(userId: string, code: CloseCode = CloseCode.Revoked): Promise<void> {
     await this.engine.command({ kind: 'disconnect-user', userId, code });
+  }
+
+  private async publishNow(topic: string, type: string, payload: unknown): Promise<string> {
+    const message = await this.engine.publish(topic, type, payload);
+    this.counters.published++;
+    return message.offset;
   }
 
   /** This node's figures, read synchronously. */
@@ -84,5 +154,14 @@ export class BroadcastService<M extends EventMap = EventMap> {
   /** `stats()` with the engine's figures (state, history, round trip), asked of the engine. */
   async detailedStats(): Promise<RealtimeStats & { engine: EngineStats }> {
     return { ...this.stats(), engine: await this.engine.stats() };
+  }
+}
+
+function assertIdempotencyKey(key: unknown): void {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new RealtimeException(
+      ErrorCode.BadRequest,
+      `idempotencyKey must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+    );
   }
 }

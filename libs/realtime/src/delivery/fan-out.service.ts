@@ -97,7 +97,8 @@ export function encodeMessage(message: {
   payload: unknown;
   offset?: string;
   ts: number;
+  id?: string;
 }): OutboundFrame {
-  const { topic, type, payload, offset, ts } = message;
-  return encodeFrame(ServerEvent.Message, { topic, type, payload, offset, ts });
+  const { topic, type, payload, offset, ts, id } = message;
+  return encodeFrame(ServerEvent.Message, { topic, type, payload, offset, ts, id });
 }

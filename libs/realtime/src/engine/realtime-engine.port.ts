@@ -62,7 +62,7 @@ export type RevokeCommand = {
 
 export type EngineCommand =
   | { kind: 'broadcast'; type: string; payload: unknown; ts: number }
-  | { kind: 'user'; userId: string; type: string; payload: unknown; ts: number }
+  | { kind: 'user'; userId: string; type: string; payload: unknown; ts: number; id?: string }
   | { kind: 'disconnect-user'; userId: string; code: number }
   | RevokeCommand;
 

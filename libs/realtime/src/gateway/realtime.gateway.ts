@@ -10,6 +10,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { WsAuthGuard } from './ws-auth.guard';
 import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
 import { BroadcastService } from '../delivery/broadcast.service';
+import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import {
   ClientEvent,
@@ -21,6 +22,7 @@ import {
 } from '../protocol';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
+import { AckDto } from './dto/ack.dto';
 import { AuthDto } from './dto/auth.dto';
 import { PingDto } from './dto/ping.dto';
 import { PublishDto } from './dto/publish.dto';
@@ -50,6 +52,7 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     private readonly rules: SubscriptionRules,
     private readonly access: TopicAccessService,
     private readonly broadcasts: BroadcastService,
+    private readonly offline: OfflineDeliveryService,
   ) {}
 
   afterInit(server: WebSocketServer): void {
@@ -118,6 +121,17 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     await this.access.authorize(connection.principal, 'publish', [body.topic]);
     const offset = await this.broadcasts.publish(body.topic, body.type, body.payload);
     return frame(ServerEvent.Published, { ref: body.ref, offset });
+  }
+
+  /** Idempotent: the reply names every id asked for, known or not. */
+  @SubscribeMessage(ClientEvent.Ack)
+  async ack(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody() body: AckDto,
+  ): Promise<ServerFrame> {
+    const ids = [...new Set(body.ids)];
+    await this.offline.ack(this.sessions.require(socket).principal.userId, ids);
+    return frame(ServerEvent.Acked, { ref: body.ref, ids });
   }
 
   /** Frames the parser refused arrive here, answered with the parser's code and the frame's ref. */

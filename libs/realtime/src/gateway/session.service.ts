@@ -7,6 +7,7 @@ import type { Principal } from '../auth/principal';
 import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';
 import { TokenRejectedError, TokenService } from '../auth/token.service';
 import { SocketWriter } from '../delivery/socket-writer.service';
+import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
@@ -36,6 +37,7 @@ export class SessionService {
     private readonly tokens: TokenService,
     private readonly rules: SessionRules,
     private readonly counters: RealtimeCounters,
+    private readonly offline: OfflineDeliveryService,
   ) {
     const release = this.release.bind(this);
     this.onClose = function (this: WebSocket, code: number) {
@@ -80,6 +82,11 @@ export class SessionService {
           .catch((error: unknown) =>
             this.logger.error('subscribe at connect failed', (error as Error)?.stack),
           ),
+      );
+    this.offline
+      .deliverPending(connection)
+      .catch((error: unknown) =>
+        this.logger.error('offline delivery at connect failed', (error as Error)?.stack),
       );
   }
 

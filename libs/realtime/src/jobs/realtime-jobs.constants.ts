@@ -15,11 +15,20 @@ export const MAINTENANCE_QUEUE = 'realtime-maintenance';
 export const CLEANUP_JOB = 'cleanup';
 
 /**
+ * Offline delivery (delivery/offline): a delayed `expire` job per retained
+ * message, and a `dead-letter` job per dead letter that hands it to the
+ * application's handler with attempts and backoff.
+ */
+export const OFFLINE_QUEUE = 'realtime-offline';
+export const OFFLINE_EXPIRE_JOB = 'expire';
+export const OFFLINE_HAND_OVER_JOB = 'dead-letter';
+
+/**
  * Every queue of the library. A feature that needs a queue of its own adds
  * its name here and its `@Processor(name)` class to REALTIME_JOB_PROVIDERS
  * (realtime-jobs.definition.ts); RealtimeJobs then opens, counts and closes it.
  */
-export const REALTIME_QUEUE_NAMES: readonly string[] = [MAINTENANCE_QUEUE];
+export const REALTIME_QUEUE_NAMES: readonly string[] = [MAINTENANCE_QUEUE, OFFLINE_QUEUE];
 
 /** Injection token: the library's Bull queues (empty without Redis). */
 export const REALTIME_QUEUES = Symbol('REALTIME_QUEUES');

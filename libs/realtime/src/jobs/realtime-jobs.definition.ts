@@ -14,6 +14,7 @@ import {
 } from './realtime-jobs.constants';
 import { RealtimeJobs } from './realtime-jobs.service';
 import { MaintenanceProcessor } from './maintenance.processor';
+import { OfflineProcessor } from './offline.processor';
 
 /**
  * The `@Processor(queue)` classes of the library's queues (see
@@ -21,7 +22,11 @@ import { MaintenanceProcessor } from './maintenance.processor';
  * Redis mode, so the host's BullExplorer (one per app, shared with the
  * host's own queues) finds them there and nowhere else.
  */
-export const REALTIME_JOB_PROVIDERS: Provider[] = [MaintenanceProcessor, AdmissionReaper];
+export const REALTIME_JOB_PROVIDERS: Provider[] = [
+  MaintenanceProcessor,
+  AdmissionReaper,
+  OfflineProcessor,
+];
 
 /**
  * Adds the library's background jobs to RealtimeModule's definition. Whether

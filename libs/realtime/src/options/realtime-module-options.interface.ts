@@ -104,8 +104,29 @@ export interface RealtimeModuleOptions {
    */
   redis?: RealtimeRedisOptions;
   engine?: { type: 'memory' | 'redis' };
+  /** Messages kept for users until acknowledged (`sendToUser` with `ttlSeconds`). */
+  offline?: RealtimeOfflineOptions;
+  /** `publish(..., { idempotencyKey })`: a key is honoured once within this window. */
+  idempotency?: { windowSeconds?: number; maxKeys?: number };
   /** Background jobs (Bull queues on the Redis of `redis`; in-process timers without it). */
   jobs?: RealtimeJobsOptions;
+}
+
+export interface RealtimeOfflineOptions {
+  /** Per-user inbox bounds: messages, and bytes of their JSON. */
+  maxMessagesPerUser?: number;
+  maxBytesPerUser?: number;
+  /** A full inbox refuses the new message (`OfflineInboxFullError`) or dead-letters its oldest one. */
+  whenFull?: 'reject' | 'dead-letter-oldest';
+  /** The longest retention a caller may ask for. */
+  maxTtlSeconds?: number;
+  /** Users with an inbox at once, in memory mode (Redis mode keeps them in Redis). */
+  maxUsers?: number;
+  /** Dead letters kept for inspection (the newest); the counter counts them all. */
+  deadLetterLimit?: number;
+  /** The dead-letter handler is retried with exponential backoff from `handlerBackoffMs`. */
+  handlerAttempts?: number;
+  handlerBackoffMs?: number;
 }
 
 export interface RealtimeJobsOptions {

@@ -24,6 +24,8 @@ export function resolveRealtimeOptions(
   const heartbeat = pick('heartbeat') as NonNullable<RealtimeModuleOptions['heartbeat']>;
   const history = pick('history') as NonNullable<RealtimeModuleOptions['history']>;
   const shutdown = pick('shutdown') as NonNullable<RealtimeModuleOptions['shutdown']>;
+  const offline = options.offline ?? {};
+  const idempotency = options.idempotency ?? {};
 
   const resolved: ResolvedRealtimeOptions = {
     profile,
@@ -82,6 +84,20 @@ export function resolveRealtimeOptions(
       keyPrefix: options.redis.keyPrefix ?? 'rt:',
     },
     engine: options.engine ?? { type: options.redis ? 'redis' : 'memory' },
+    offline: {
+      maxMessagesPerUser: offline.maxMessagesPerUser ?? 100,
+      maxBytesPerUser: offline.maxBytesPerUser ?? 256 * 1024,
+      whenFull: offline.whenFull ?? 'reject',
+      maxTtlSeconds: offline.maxTtlSeconds ?? 7 * 24 * 3600,
+      maxUsers: offline.maxUsers ?? 100_000,
+      deadLetterLimit: offline.deadLetterLimit ?? 1000,
+      handlerAttempts: offline.handlerAttempts ?? 5,
+      handlerBackoffMs: offline.handlerBackoffMs ?? 1000,
+    },
+    idempotency: {
+      windowSeconds: idempotency.windowSeconds ?? 300,
+      maxKeys: idempotency.maxKeys ?? 100_000,
+    },
     jobs: {
       cleanupIntervalMs: options.jobs?.cleanupIntervalMs ?? 30_000,
       attempts: options.jobs?.attempts ?? 5,

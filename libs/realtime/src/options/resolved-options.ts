@@ -48,6 +48,17 @@ export interface ResolvedRealtimeOptions {
   shutdown: { closeCode: 1001 | 1012; graceMs: number };
   redis: { url: string | undefined; options: RedisOptions; keyPrefix: string } | undefined;
   engine: { type: 'memory' | 'redis' };
+  offline: {
+    maxMessagesPerUser: number;
+    maxBytesPerUser: number;
+    whenFull: 'reject' | 'dead-letter-oldest';
+    maxTtlSeconds: number;
+    maxUsers: number;
+    deadLetterLimit: number;
+    handlerAttempts: number;
+    handlerBackoffMs: number;
+  };
+  idempotency: { windowSeconds: number; maxKeys: number };
   jobs: { cleanupIntervalMs: number; attempts: number; backoffMs: number };
 }
 

@@ -53,6 +53,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     // ioredis would prefix keys but not channels, nor the key names the engine's scripts build.
     fail('redis.options.keyPrefix', 'is not supported: use redis.keyPrefix');
   }
+  validateOffline(o);
   for (const [key, value] of Object.entries(o.jobs)) positiveInteger(`jobs.${key}`, value);
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
@@ -73,6 +74,16 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
       fail(`network.${list}`, 'must be a list of IP addresses');
     }
   }
+}
+
+function validateOffline(o: ResolvedRealtimeOptions): void {
+  const { whenFull, ...counts } = o.offline;
+  for (const [key, value] of Object.entries(counts)) positiveInteger(`offline.${key}`, value);
+  if (whenFull !== 'reject' && whenFull !== 'dead-letter-oldest') {
+    fail('offline.whenFull', 'must be "reject" or "dead-letter-oldest"');
+  }
+  positiveInteger('idempotency.windowSeconds', o.idempotency.windowSeconds);
+  positiveInteger('idempotency.maxKeys', o.idempotency.maxKeys);
 }
 
 function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {

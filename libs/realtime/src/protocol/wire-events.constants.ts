@@ -5,6 +5,7 @@ export const ClientEvent = {
   Ping: 'ping',
   Auth: 'auth',
   Publish: 'publish',
+  Ack: 'ack',
 } as const;
 export type ClientEvent = (typeof ClientEvent)[keyof typeof ClientEvent];
 
@@ -15,6 +16,7 @@ export const ServerEvent = {
   Pong: 'pong',
   Authenticated: 'authenticated',
   Published: 'published',
+  Acked: 'acked',
   Message: 'message',
   Error: 'error',
 } as const;
@@ -28,3 +30,7 @@ export const DIRECT_TOPIC = '$user';
 export const INVALID_FRAME_EVENT = '$invalid';
 
 export const MAX_REF_LENGTH = 64;
+
+/** `ack` takes 1 to this many ids of retained `$user` messages (§2). */
+export const MAX_ACK_IDS = 100;
+export const MAX_MESSAGE_ID_LENGTH = 64;

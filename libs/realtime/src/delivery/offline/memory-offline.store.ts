@@ -1,0 +1,132 @@
+import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
+import { OfflineInboxFullError } from './offline-message';
+import { type InboxLimits, type OfflineStore, serializeMessage } from './offline-store.port';
+
+interface Inbox {
+  /** Insertion order is send order: the first entry is the oldest. */
+  messages: Map<string, { message: OfflineMessage; bytes: number }>;
+  bytes: number;
+}
+
+/** Inboxes of one process (memory mode): bounded per user, and in how many users have one. */
+export class MemoryOfflineStore implements OfflineStore {
+  private readonly inboxes = new Map<string, Inbox>();
+  /** Oldest first; trimmed to the dead-letter limit. */
+  private readonly dead: DeadLetter[] = [];
+  private readonly counts: OfflineStats = { pending: 0, delivered: 0, deadLettered: 0 };
+
+  constructor(private readonly maxUsers: number) {}
+
+  add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+    const bytes = Buffer.byteLength(serializeMessage(message));
+    if (bytes > limits.maxBytes) {
+      return Promise.reject(
+        new OfflineInboxFullError(
+          message.userId,
+          `the message alone is over ${limits.maxBytes} bytes`,
+        ),
+      );
+    }
+    let inbox = this.inboxes.get(message.userId);
+    if (!inbox) {
+      if (this.inboxes.size >= this.maxUsers) {
+        return Promise.reject(
+          new OfflineInboxFullError(message.userId, `${this.maxUsers} users already have an inbox`),
+        );
+      }
+      inbox = { messages: new Map(), bytes: 0 };
+    }
+    const evicted: DeadLetter[] = [];
+    while (inbox.messages.size >= limits.maxMessages || inbox.bytes + bytes > limits.maxBytes) {
+      if (limits.whenFull === 'reject') {
+        return Promise.reject(
+          new OfflineInboxFullError(
+            message.userId,
+            `${inbox.messages.size} messages, ${inbox.bytes} bytes waiting`,
+          ),
+        );
+      }
+      const [oldestId] = inbox.messages.keys();
+      evicted.push(this.remove(inbox, oldestId, 'evicted', message.ts, limits.deadLetterLimit));
+    }
+    this.inboxes.set(message.userId, inbox);
+    inbox.messages.set(message.id, { message, bytes });
+    inbox.bytes += bytes;
+    this.counts.pending++;
+    return Promise.resolve(evicted);
+  }
+
+  pending(userId: string, now: number): Promise<OfflineMessage[]> {
+    const inbox = this.inboxes.get(userId);
+    if (!inbox) return Promise.resolve([]);
+    const waiting: OfflineMessage[] = [];
+    for (const { message } of inbox.messages.values()) {
+      if (message.expiresAt > now) waiting.push(message);
+    }
+    return Promise.resolve(waiting);
+  }
+
+  ack(userId: string, ids: readonly string[]): Promise<number> {
+    const inbox = this.inboxes.get(userId);
+    let removed = 0;
+    if (inbox) {
+      for (const id of ids) {
+        const entry = inbox.messages.get(id);
+        if (!entry) continue;
+        this.take(inbox, userId, id, entry.bytes);
+        removed++;
+      }
+    }
+    this.counts.delivered += removed;
+    return Promise.resolve(removed);
+  }
+
+  discard(userId: string, id: string): Promise<void> {
+    const inbox = this.inboxes.get(userId);
+    const entry = inbox?.messages.get(id);
+    if (inbox && entry) this.take(inbox, userId, id, entry.bytes);
+    return Promise.resolve();
+  }
+
+  expire(
+    userId: string,
+    id: string,
+    now: number,
+    deadLetterLimit: number,
+  ): Promise<DeadLetter | undefined> {
+    const inbox = this.inboxes.get(userId);
+    if (!inbox?.messages.has(id)) return Promise.resolve(undefined);
+    return Promise.resolve(this.remove(inbox, id, 'expired', now, deadLetterLimit));
+  }
+
+  deadLetters(limit: number): Promise<DeadLetter[]> {
+    return Promise.resolve(this.dead.slice(-limit).reverse());
+  }
+
+  stats(): Promise<OfflineStats> {
+    return Promise.resolve({ ...this.counts });
+  }
+
+  private remove(
+    inbox: Inbox,
+    id: string,
+    reason: DeadLetter['reason'],
+    now: number,
+    deadLetterLimit: number,
+  ): DeadLetter {
+    const entry = inbox.messages.get(id)!;
+    this.take(inbox, entry.message.userId, id, entry.bytes);
+    const letter: DeadLetter = { ...entry.message, reason, deadAt: now };
+    this.dead.push(letter);
+    if (this.dead.length > deadLetterLimit) this.dead.splice(0, this.dead.length - deadLetterLimit);
+    this.counts.deadLettered++;
+    return letter;
+  }
+
+  private take(inbox: Inbox, userId: string, id: string, bytes: number): void {
+    inbox.messages.delete(id);
+    inbox.bytes -= bytes;
+    this.counts.pending--;
+    if (inbox.messages.size === 0) this.inboxes.delete(userId);
+  }
+}

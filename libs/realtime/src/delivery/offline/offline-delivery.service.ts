@@ -1,0 +1,169 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnModuleInit,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
+import type { RealtimeEngine } from '../../engine/realtime-engine.port';
+import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
+import { DIRECT_TOPIC, ErrorCode, RealtimeException } from '../../protocol';
+import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../../realtime.constants';
+import type { Connection } from '../../registry/connection';
+import { encodeMessage } from '../fan-out.service';
+import { SocketWriter } from '../socket-writer.service';
+import {
+  type DeadLetter,
+  type DeadLetterHandler,
+  type OfflineMessage,
+  type OfflineStats,
+  REALTIME_DEAD_LETTER_HANDLER,
+} from './offline-message';
+import { OFFLINE_SCHEDULER, OFFLINE_STORE } from './offline.constants';
+import type { OfflineScheduler } from './offline-scheduler.port';
+import type { InboxLimits, OfflineStore } from './offline-store.port';
+
+const MAX_USER_ID_LENGTH = 256;
+
+/**
+ * Messages for users who may not be there: kept in the user's inbox until
+ * acknowledged or expired, sent at once to the user's open connections on
+ * every instance, and again on each new connection until acknowledged.
+ * Expired ones are dead-lettered and handed to the application's handler.
+ */
+@Injectable()
+export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Realtime');
+  private readonly limits: InboxLimits;
+  private handler: DeadLetterHandler | undefined;
+
+  constructor(
+    @Inject(OFFLINE_STORE) private readonly store: OfflineStore,
+    @Inject(OFFLINE_SCHEDULER) private readonly scheduler: OfflineScheduler,
+    @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    private readonly writer: SocketWriter,
+    private readonly moduleRef: ModuleRef,
+  ) {
+    this.limits = {
+      maxMessages: options.offline.maxMessagesPerUser,
+      maxBytes: options.offline.maxBytesPerUser,
+      whenFull: options.offline.whenFull,
+      deadLetterLimit: options.offline.deadLetterLimit,
+    };
+  }
+
+  onModuleInit(): void {
+    this.handler = this.findHandler();
+    this.scheduler.start({
+      expire: (userId, id) => this.expire(userId, id),
+      handOver: (letter) => this.handOver(letter),
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.scheduler.close(this.options.shutdown.graceMs);
+  }
+
+  /** Keeps the message, schedules its expiry, and sends it to the user's open connections; resolves to its id. */
+  async send(userId: string, type: string, payload: unknown, ttlSeconds: number): Promise<string> {
+    this.assertRetainable(userId, ttlSeconds);
+    const ts = Date.now();
+    const message: OfflineMessage = {
+      id: randomBytes(16).toString('base64url'),
+      userId,
+      type,
+      payload,
+      ts,
+      expiresAt: ts + Math.ceil(ttlSeconds * 1000),
+    };
+    const evicted = await this.store.add(message, this.limits);
+    for (const letter of evicted) await this.scheduler.handOver(letter);
+    try {
+      await this.scheduler.scheduleExpiry(message);
+    } catch (error) {
+      // Without its expiry it would wait forever: take it back, and the caller learns it was not kept.
+      await this.store.discard(userId, message.id).catch(() => undefined);
+      throw error;
+    }
+    // Kept already: if the live push fails, the user still gets it on the next connection.
+    await this.engine
+      .command({ kind: 'user', userId, type, payload, ts, id: message.id })
+      .catch((error: unknown) =>
+        this.logger.warn(`live push of ${message.id} failed: ${(error as Error)?.message}`),
+      );
+    return message.id;
+  }
+
+  /** Right after `connected`: the user's unacknowledged messages, oldest first. */
+  async deliverPending(connection: Connection): Promise<void> {
+    const { userId } = connection.principal;
+    if (userId === null) return;
+    const messages = await this.store.pending(userId, Date.now());
+    for (const message of messages) {
+      if (!connection.isOpen) return;
+      this.writer.write(connection, encodeMessage({ ...message, topic: DIRECT_TOPIC }));
+    }
+  }
+
+  /** Idempotent; ids that are unknown, expired or of another user are ignored. */
+  async ack(userId: string | null, ids: readonly string[]): Promise<void> {
+    if (userId === null) return;
+    const removed = await this.store.ack(userId, ids);
+    if (removed > 0) this.scheduler.cancelExpiry(ids);
+  }
+
+  stats(): Promise<OfflineStats> {
+    return this.store.stats();
+  }
+
+  deadLetters(limit: number): Promise<DeadLetter[]> {
+    return this.store.deadLetters(Math.min(limit, this.options.offline.deadLetterLimit));
+  }
+
+  /** The message's TTL passed: dead-letter it unless it was acknowledged, and hand it over. */
+  async expire(userId: string, id: string): Promise<void> {
+    const letter = await this.store.expire(
+      userId,
+      id,
+      Date.now(),
+      this.options.offline.deadLetterLimit,
+    );
+    if (letter) await this.scheduler.handOver(letter);
+  }
+
+  /** Gives a dead letter to the app's handler; a throw is retried by the scheduler. */
+  async handOver(letter: DeadLetter): Promise<void> {
+    await this.handler?.handle(letter);
+  }
+
+  private assertRetainable(userId: string, ttlSeconds: number): void {
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+      throw new RealtimeException(
+        ErrorCode.BadRequest,
+        `userId must be a string of 1 to ${MAX_USER_ID_LENGTH} characters`,
+      );
+    }
+    const max = this.options.offline.maxTtlSeconds;
+    if (typeof ttlSeconds !== 'number' || !(ttlSeconds > 0) || ttlSeconds > max) {
+      throw new RealtimeException(
+        ErrorCode.BadRequest,
+        `ttlSeconds must be a number above 0 and at most ${max} (offline.maxTtlSeconds)`,
+      );
+    }
+  }
+
+  /** The app's handler, provided in any of its modules; none means dead letters are only kept and counted. */
+  private findHandler(): DeadLetterHandler | undefined {
+    try {
+      return this.moduleRef.get<DeadLetterHandler>(REALTIME_DEAD_LETTER_HANDLER, {
+        strict: false,
+      });
+    } catch {
+      this.logger.debug?.('no dead-letter handler provided');
+      return undefined;
+    }
+  }
+}

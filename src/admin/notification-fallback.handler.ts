@@ -1,0 +1,17 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { DeadLetter, DeadLetterHandler } from '@app/realtime';
+
+/**
+ * The demo's dead-letter hook: a notification nobody acknowledged in time.
+ * A real app would send an email or a push notification here.
+ */
+@Injectable()
+export class NotificationFallbackHandler implements DeadLetterHandler {
+  private readonly logger = new Logger('Notifications');
+
+  handle(letter: DeadLetter): void {
+    this.logger.log(
+      `dead letter ${letter.id} (${letter.reason}) for user ${letter.userId}: ${letter.type}`,
+    );
+  }
+}

@@ -1,0 +1,144 @@
+import { resolveRealtimeOptions } from '@app/realtime';
+import type { IdempotencyStore } from '../../libs/realtime/src/delivery/idempotency/idempotency-store.port';
+import { MemoryIdempotencyStore } from '../../libs/realtime/src/delivery/idempotency/memory-idempotency.store';
+import { RedisIdempotencyStore } from '../../libs/realtime/src/delivery/idempotency/redis-idempotency.store';
+import { MemoryOfflineStore } from '../../libs/realtime/src/delivery/offline/memory-offline.store';
+import type { OfflineMessage } from '../../libs/realtime/src/delivery/offline/offline-message';
+import type {
+  InboxLimits,
+  OfflineStore,
+} from '../../libs/realtime/src/delivery/offline/offline-store.port';
+import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
+import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
+import { TestRedis } from '../support/redis-server';
+
+/** The store ports' contract, the same for the memory and the Redis implementation. */
+describe.each(['memory', 'redis'] as const)('offline stores (%s)', (kind) => {
+  let redis: TestRedis | undefined;
+  let connections: RedisConnections | undefined;
+  let store: OfflineStore;
+  let idempotency: IdempotencyStore;
+  let seq = 0;
+
+  beforeAll(async () => {
+    if (kind === 'redis') {
+      redis = await TestRedis.start();
+      connections = new RedisConnections(resolveRealtimeOptions({ redis: { url: redis.url } }));
+      store = new RedisOfflineStore(connections);
+      idempotency = new RedisIdempotencyStore(connections);
+    } else {
+      store = new MemoryOfflineStore(1000);
+      idempotency = new MemoryIdempotencyStore(1000);
+    }
+  });
+
+  afterAll(async () => {
+    await connections?.onApplicationShutdown();
+    await redis?.stop();
+  });
+
+  const message = (userId: string, payload: unknown, ttlMs = 60_000): OfflineMessage => {
+    const ts = Date.now();
+    return { id: `m${++seq}`, userId, type: 't', payload, ts, expiresAt: ts + ttlMs };
+  };
+  const limits = (overrides: Partial<InboxLimits> = {}): InboxLimits => ({
+    maxMessages: 2,
+    maxBytes: 10_000,
+    whenFull: 'dead-letter-oldest',
+    deadLetterLimit: 3,
+    ...overrides,
+  });
+
+  it('with dead-letter-oldest, a full inbox evicts its oldest into the dead letters', async () => {
+    const [a, b, c] = [message('evict', 1), message('evict', 2), message('evict', 3)];
+    expect(await store.add(a, limits())).toEqual([]);
+    expect(await store.add(b, limits())).toEqual([]);
+    const evicted = await store.add(c, limits());
+    expect(evicted).toEqual([{ ...a, reason: 'evicted', deadAt: c.ts }]);
+    expect((await store.pending('evict', Date.now())).map((m) => m.id)).toEqual([b.id, c.id]);
+    expect((await store.deadLetters(1))[0].id).toBe(a.id);
+  });
+
+  it('counts bytes: a message that needs two slots of bytes evicts two', async () => {
+    const small = limits({ maxMessages: 10, maxBytes: 300 });
+    const [a, b] = [message('bytes', 'x'.repeat(40)), message('bytes', 'y'.repeat(40))];
+    await store.add(a, small);
+    await store.add(b, small);
+    const big = message('bytes', 'z'.repeat(150));
+    expect((await store.add(big, small)).map((l) => l.id)).toEqual([a.id, b.id]);
+  });
+
+  it('keeps payloads exactly, empty arrays and unicode included, through dead letters too', async () => {
+    const payload = { list: [], nested: { empty: {} }, text: 'Ä ✓ "quoted"', n: null };
+    const m = message('exact', payload);
+    await store.add(m, limits());
+    expect((await store.pending('exact', Date.now()))[0].payload).toEqual(payload);
+    const letter = await store.expire('exact', m.id, Date.now(), 3);
+    expect(letter?.payload).toEqual(payload);
+  });
+
+  it('settles a message once: an expiry after the ack finds nothing, an ack after the expiry removes nothing', async () => {
+    const [a, b] = [message('race', 1), message('race', 2)];
+    await store.add(a, limits());
+    await store.add(b, limits());
+    const before = await store.stats();
+    expect(await store.ack('race', [a.id, a.id, 'unknown'])).toBe(1);
+    expect(await store.expire('race', a.id, Date.now(), 3)).toBeUndefined();
+    expect(await store.expire('race', b.id, Date.now(), 3)).toMatchObject({ id: b.id });
+    expect(await store.ack('race', [b.id])).toBe(0);
+    const after = await store.stats();
+    expect(after.pending - before.pending).toBe(-2);
+    expect(after.delivered - before.delivered).toBe(1);
+    expect(after.deadLettered - before.deadLettered).toBe(1);
+  });
+
+  it('discard takes a message back without counting it delivered or dead', async () => {
+    const m = message('discard', 1);
+    const before = await store.stats();
+    await store.add(m, limits());
+    await store.discard('discard', m.id);
+    expect(await store.pending('discard', Date.now())).toEqual([]);
+    expect(await store.stats()).toEqual(before);
+  });
+
+  it('keeps at most the dead-letter limit for inspection, newest first', async () => {
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      const m = message(`dl${n}`, n);
+      ids.push(m.id);
+      await store.add(m, limits());
+      await store.expire(m.userId, m.id, Date.now(), 3);
+    }
+    expect((await store.deadLetters(10)).map((l) => l.id)).toEqual(ids.slice(-3).reverse());
+  });
+
+  it('does not hand out messages past their expiry, even before the expiry job ran', async () => {
+    await store.add(message('stale', 1, 1), limits());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await store.pending('stale', Date.now())).toEqual([]);
+  });
+
+  it('idempotency: a failed publish leaves the key free; a success is remembered', async () => {
+    await expect(
+      idempotency.once('key-1', 60_000, () => Promise.reject(new Error('engine unreachable'))),
+    ).rejects.toThrow('engine unreachable');
+    expect(await idempotency.once('key-1', 60_000, () => Promise.resolve('7'))).toBe('7');
+    expect(await idempotency.once('key-1', 60_000, () => Promise.resolve('8'))).toBe('7');
+  });
+
+  it('idempotency: concurrent callers wait for the first offset; the window ends', async () => {
+    let calls = 0;
+    const slow = () =>
+      new Promise<string>((resolve) => {
+        calls++;
+        setTimeout(() => resolve(`offset-${calls}`), 50);
+      });
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => idempotency.once('key-2', 200, slow)),
+    );
+    expect(new Set(results)).toEqual(new Set(['offset-1']));
+    expect(calls).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await idempotency.once('key-2', 200, slow)).toBe('offset-2');
+  });
+});
