@@ -1,3 +1,6 @@
+import { assertJobsWiring } from './jobs/realtime-jobs.definition';
+import { REALTIME_JOBS_WIRED } from './jobs/realtime-jobs.constants';
+import type { RealtimeModuleOptions } from './options/realtime-module-options.interface';
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
@@ -58,8 +61,12 @@ import { TopicAccessService } from './topics/topic-access.service';
   providers: [
     {
       provide: REALTIME_OPTIONS,
-      useFactory: resolveRealtimeOptions,
-      inject: [REALTIME_MODULE_OPTIONS],
+      useFactory: (options: RealtimeModuleOptions, jobsWired: boolean) => {
+        const resolved = resolveRealtimeOptions(options);
+        assertJobsWiring(resolved, jobsWired);
+        return resolved;
+      },
+      inject: [REALTIME_MODULE_OPTIONS, REALTIME_JOBS_WIRED],
     },
     { provide: REALTIME_INSTANCE_ID, useFactory: randomUUID },
     {

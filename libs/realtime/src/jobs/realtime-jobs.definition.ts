@@ -1,3 +1,4 @@
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import type { DynamicModule, Provider } from '@nestjs/common';
 import { BullModule, getQueueToken } from '@nestjs/bull';
 import type { BullRootModuleOptions } from '@nestjs/bull';
@@ -88,4 +89,18 @@ export function withRealtimeJobs(definition: DynamicModule, usesRedis: boolean):
     ),
   ];
   return withJobs;
+}
+
+/**
+ * forRootAsync decides on Bull before its factory runs; a mismatch would
+ * silently lose the cleanup job or open Redis in memory mode. Checked when the
+ * options resolve, before any provider opens a connection.
+ */
+export function assertJobsWiring(options: ResolvedRealtimeOptions, wired: boolean): void {
+  if (wired === (options.redis !== undefined)) return;
+  throw new Error(
+    wired
+      ? 'RealtimeModule: usesRedis is true but the options configure no "redis"'
+      : 'RealtimeModule.forRootAsync: the factory configures "redis"; pass usesRedis: true next to useFactory so the module includes its Bull queues',
+  );
 }

@@ -1,8 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Job, JobOptions, Queue } from 'bull';
-import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { REALTIME_OPTIONS } from '../realtime.constants';
-import { REALTIME_JOBS_WIRED, REALTIME_QUEUES } from './realtime-jobs.constants';
+import { REALTIME_QUEUES } from './realtime-jobs.constants';
 
 const COUNTS_TIMEOUT_MS = 1_000;
 
@@ -37,19 +35,7 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
   private readonly failedAttempts = new Map<string, number>();
   private closed = false;
 
-  constructor(
-    @Inject(REALTIME_QUEUES) queues: Queue[],
-    @Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions,
-    @Inject(REALTIME_JOBS_WIRED) wired: boolean,
-  ) {
-    // forRootAsync decides before its factory runs; a mismatch would silently lose cleanup or open Redis in memory mode.
-    if (wired !== (options.redis !== undefined)) {
-      throw new Error(
-        wired
-          ? 'RealtimeModule: usesRedis is true but the options configure no "redis"'
-          : 'RealtimeModule.forRootAsync: the factory configures "redis"; pass usesRedis: true next to useFactory so the module includes its Bull queues',
-      );
-    }
+  constructor(@Inject(REALTIME_QUEUES) queues: Queue[]) {
     this.queues = new Map(queues.map((queue) => [queue.name, queue]));
     for (const queue of queues) {
       // Local events: jobs this instance's workers ran.
@@ -142,7 +128,13 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
     this.closed = true;
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    // A queue closed while it still connects its clients leaves their pending commands to reject unheard.
+    await Promise.all(
+      [...this.queues.values()].map(async (queue) => {
+        await queue.isReady().catch(() => undefined);
+        await queue.close();
+      }),
+    );
   }
 
   private async upsertRepeatable(queue: Queue, jobName: string, everyMs: number): Promise<void> {
