@@ -6,6 +6,7 @@ import type { ClientOptions } from 'ws';
 import { AppModule } from '../../src/app.module';
 import { demoConfigFromEnv } from '../../src/config/realtime-env';
 import { ClientPool } from './client-pool';
+import { type HttpReply, requestJson } from './http';
 import type { TestClient } from './ws-client';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
@@ -58,28 +59,8 @@ export class DemoApp {
     return (response.body as { token: string }).token;
   }
 
-  async http(
-    method: string,
-    path: string,
-    body?: unknown,
-    token?: string,
-  ): Promise<{ status: number; body: unknown; text: string }> {
-    const response = await fetch(this.baseUrl + path, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON (metrics)
-    }
-    return { status: response.status, body: parsed, text };
+  http(method: string, path: string, body?: unknown, token?: string): Promise<HttpReply> {
+    return requestJson(this.baseUrl + path, method, body, token);
   }
 
   /** Connects (closed automatically by stop()). */

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { ClientOptions } from 'ws';
 import { ClientPool } from './client-pool';
+import { type HttpReply, requestJson } from './http';
 import { TEST_JWT_SECRET } from './demo-app';
 import { freePort } from './free-port';
 import type { ConnectResult, TestClient } from './ws-client';
@@ -66,30 +67,14 @@ export class DemoProcess {
     return `ws://127.0.0.1:${this.port}/ws${search ? `?${search}` : ''}`;
   }
 
-  async http(
+  http(
     method: string,
     path: string,
     body?: unknown,
     token?: string,
     headers: Record<string, string> = {},
-  ): Promise<{ status: number; body: any; text: string }> {
-    const response = await fetch(this.baseUrl + path, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, body: parsed, text };
+  ): Promise<HttpReply<any>> {
+    return requestJson(this.baseUrl + path, method, body, token, headers);
   }
 
   async token(userId: string, roles: string[] = [], ttlSeconds?: number): Promise<string> {
