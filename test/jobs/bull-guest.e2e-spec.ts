@@ -30,11 +30,17 @@ class HostProducer {
   constructor(@InjectQueue(HOST_QUEUE) readonly queue: Queue) {}
 }
 
-/** Polls an asynchronous condition, bounded. */
-async function waitUntilAsync(predicate: () => Promise<boolean>, ms = 5_000): Promise<void> {
+/** Polls an asynchronous condition, bounded; `what` describes the state it was left in. */
+async function waitUntilAsync(
+  predicate: () => Promise<boolean>,
+  {
+    ms = 5_000,
+    what = () => Promise.resolve('the condition held'),
+  }: { ms?: number; what?: () => Promise<string> } = {},
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`condition did not hold within ${ms} ms`);
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${await what()}`);
     await sleep(20);
   }
 }
@@ -125,7 +131,11 @@ describe('Bull: the library is a guest in the host app', () => {
       const app = await start(interval);
       try {
         const expected = JSON.stringify([{ name: 'cleanup', every: interval }]);
-        await waitUntilAsync(async () => JSON.stringify(await repeatables(app)) === expected);
+        await waitUntilAsync(async () => JSON.stringify(await repeatables(app)) === expected, {
+          ms: 10_000,
+          what: async () =>
+            `repeatables are ${JSON.stringify(await repeatables(app))}, expected ${expected}`,
+        });
       } finally {
         await app.close();
       }

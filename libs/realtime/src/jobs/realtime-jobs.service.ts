@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Job, JobOptions, Queue } from 'bull';
+import { RedisConnections } from '../redis/redis-connections.service';
 import { REALTIME_QUEUES } from './realtime-jobs.constants';
 
 const COUNTS_TIMEOUT_MS = 1_000;
@@ -35,7 +36,10 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
   private readonly failedAttempts = new Map<string, number>();
   private closed = false;
 
-  constructor(@Inject(REALTIME_QUEUES) queues: Queue[]) {
+  constructor(
+    @Inject(REALTIME_QUEUES) queues: Queue[],
+    private readonly redis: RedisConnections,
+  ) {
     this.queues = new Map(queues.map((queue) => [queue.name, queue]));
     for (const queue of queues) {
       // Local events: jobs this instance's workers ran.
@@ -128,6 +132,9 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
     this.closed = true;
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
+    // Bull names a worker's blocking connection with a command it never awaits: closed while that
+    // connection still connects, the command would reject unheard.
+    await this.redis.settle();
     // A queue closed while it still connects its clients leaves their pending commands to reject unheard.
     await Promise.all(
       [...this.queues.values()].map(async (queue) => {

@@ -79,6 +79,11 @@ export class RedisConnections implements OnApplicationShutdown {
     return connection;
   }
 
+  /** Waits, bounded, until no connection is still connecting (each is then ready or given up). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.opened].filter(isConnecting).map(settled));
+  }
+
   async onApplicationShutdown(): Promise<void> {
     const connections = [...this.opened];
     this.opened.clear();
@@ -94,9 +99,7 @@ const SETTLE_MS = 500;
 async function closeConnection(connection: Redis): Promise<void> {
   if (connection.status === 'end') return;
   // Dropped in the middle of its ready check, ioredis would arm a reconnect and a 2 s timer.
-  if (connection.status === 'connecting' || connection.status === 'connect') {
-    await settled(connection);
-  }
+  if (isConnecting(connection)) await settled(connection);
   if (connection.status === 'ready') {
     try {
       await connection.quit();
@@ -106,6 +109,10 @@ async function closeConnection(connection: Redis): Promise<void> {
     }
   }
   connection.disconnect();
+}
+
+function isConnecting(connection: Redis): boolean {
+  return connection.status === 'connecting' || connection.status === 'connect';
 }
 
 function settled(connection: Redis): Promise<void> {
