@@ -5,15 +5,32 @@
 // fresh (as its own process), runs all scenarios against it (bench/lib/scenarios.mjs) and stops
 // it before the next server starts, so servers alternate and drift on the machine (thermal,
 // noisy neighbours) spreads over all of them instead of biasing one.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { installCleanupHandlers, killAllChildren } from './lib/children.mjs';
 import { burstMessages, loadConfig, USAGE } from './lib/config.mjs';
 import { LoadPool } from './lib/loadpool.mjs';
-import { machineInfo, readCpu, readMachineBusy } from './lib/proc.mjs';
-import { cpuRatios, metricCatalog, renderMarkdown, renderText, summarize } from './lib/report.mjs';
+import { machineInfo, readMachineBusy } from './lib/proc.mjs';
+import {
+  clusterRatios,
+  cpuRatios,
+  metricCatalog,
+  renderCapacity,
+  renderMarkdown,
+  renderText,
+  summarize,
+} from './lib/report.mjs';
 import { runSession } from './lib/scenarios.mjs';
-import { demoBuildStamp, ensureDemoBuilt, ROOT, SERVERS, ServerProcess } from './lib/servers.mjs';
+import { BenchRedis } from './lib/redis.mjs';
+import {
+  DEMO_MAIN,
+  demoBuildStamp,
+  ensureDemoBuilt,
+  freePort,
+  ROOT,
+  SERVERS,
+  ServerGroup,
+} from './lib/servers.mjs';
 
 /** Hard stop for the whole run: no new session starts after this. */
 const MAX_RUN_MINUTES = Number(process.env.BENCH_MAX_MINUTES) || 30;
@@ -28,7 +45,7 @@ const FOREIGN_CPU_WARNING = 0.1;
 
 /** Machine-wide busy CPU, and the part of it that is ours (server, load workers, harness). */
 function ownAndMachineCpu(server, pool) {
-  const s = readCpu(server.pid);
+  const s = server.procCpu();
   const self = process.cpuUsage();
   return {
     at: performance.now(),
@@ -41,6 +58,12 @@ function ownAndMachineCpu(server, pool) {
 function foreignCpuShare(a, b) {
   const foreign = b.machine - a.machine - (b.own - a.own);
   return Math.max(0, foreign / ((b.at - a.at) * 1000));
+}
+
+/** The last capacity run (npm run bench:capacity), rendered for docs/benchmarks.md. */
+function capacitySection() {
+  const file = path.join(ROOT, 'bench/results/capacity.json');
+  return renderCapacity(existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null);
 }
 
 function writeAtomic(file, content) {
@@ -72,14 +95,26 @@ async function main() {
     description: def.description,
     available: true,
   }));
-  const demo = serverInfo.find((s) => s.name === 'demo');
-  if (demo) {
+  const demos = serverInfo.filter((s) => defs.find((d) => d.name === s.name).script === DEMO_MAIN);
+  if (demos.length > 0) {
     const built = await ensureDemoBuilt({ allowBuild: config.build, log });
     if (!built.ok) {
-      Object.assign(demo, { available: false, reason: built.reason });
+      for (const demo of demos) Object.assign(demo, { available: false, reason: built.reason });
       log(`demo unavailable, continuing with the peers: ${built.reason}`);
     } else if (built.stale) {
       log('warning: dist/ is older than the sources (--no-build): measuring the old build');
+    }
+  }
+  // Redis mode: one redis-server of the bench's own for the whole run.
+  let redis = null;
+  const clustered = serverInfo.filter((s) => defs.find((d) => d.name === s.name).redis);
+  if (clustered.length > 0) {
+    try {
+      redis = await BenchRedis.start(await freePort());
+      log(`redis-server on port ${redis.port} for ${clustered.map((s) => s.name).join(', ')}`);
+    } catch (err) {
+      for (const info of clustered) Object.assign(info, { available: false, reason: err.message });
+      log(`Redis mode unavailable: ${err.message}`);
     }
   }
 
@@ -104,7 +139,7 @@ async function main() {
       if (!info.available) continue;
       const def = defs.find((d) => d.name === name);
       log(`repetition ${rep}/${config.repeat}: ${name}`);
-      if (name === 'demo' && demoBuildStamp() !== demoStamp) {
+      if (def.script === DEMO_MAIN && demoBuildStamp() !== demoStamp) {
         const text =
           'dist/ was rebuilt with other code since the run started: this repetition measures another build';
         notes.push({ server: name, rep, text });
@@ -112,7 +147,7 @@ async function main() {
       }
       let server;
       try {
-        server = await ServerProcess.start(def, config.secret);
+        server = await ServerGroup.start(def, config.secret, redis);
       } catch (err) {
         // A server that cannot start will not start next time either: drop it from the run.
         Object.assign(info, { available: false, reason: `failed to start: ${err.message}` });
@@ -144,14 +179,16 @@ async function main() {
     }
   }
   await pool.stop();
+  await redis?.stop();
 
   const names = serverInfo.map((s) => s.name);
   const catalog = metricCatalog(config);
   const summary = summarize(catalog, names, runs);
   const ratios = cpuRatios(config, names, summary);
+  const cluster = clusterRatios(config, names, summary);
   const durationS = (performance.now() - t0) / 1000;
 
-  console.log(`\n${renderText(catalog, names, summary, ratios)}\n`);
+  console.log(`\n${renderText(catalog, names, summary, ratios, cluster)}\n`);
   for (const n of notes) console.log(`note: ${n.server} rep ${n.rep}: ${n.text}`);
   for (const s of serverInfo.filter((i) => !i.available))
     console.log(`not measured: ${s.name}: ${s.reason}`);
@@ -169,6 +206,7 @@ async function main() {
     metrics: catalog,
     summary,
     cpuRatios: ratios,
+    clusterRatios: cluster,
     runs,
     notes,
   };
@@ -187,6 +225,8 @@ async function main() {
         catalog,
         summary,
         ratios,
+        cluster,
+        capacity: capacitySection(),
         notes,
         started: startedAt,
         durationS,

@@ -4,8 +4,9 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--servers=a,b] [--no-bu
 
   --quick            smoke run: 1k subscribers, 1 repetition, short phases; writes
                      bench/results/quick.json and leaves docs/benchmarks.md alone
-  --servers=a,b      subset of: demo, ws-bare, ws-preframed, socketio (ws-bare is the
-                     reference for ratios)
+  --servers=a,b      subset of: demo, ws-bare, ws-preframed, socketio, demo-redis,
+                     socketio-redis (ws-bare is the reference for ratios; the -redis ones run
+                     as two instances on a redis-server the bench starts)
   --no-build         never run 'nest build' (use dist/ as it is)
 
 Environment (defaults in brackets, quick-run values after the slash):
@@ -18,6 +19,8 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_LATENCY_SECONDS   duration of each paced run [10 / 3]
   BENCH_SETUP_CONNS       connections opened in the setup-rate test [2000 / 500]
   BENCH_SETUP_CONCURRENCY connections in flight per load worker [50]
+  BENCH_SETUP_WARMUP      unmeasured connections (with JWT) before the setup rate [500 / 200]
+  BENCH_NOTIFIES          notifications to offline users in the burst (demo only) [10000 / 2000]
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
   BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]
   BENCH_SERVERS           same as --servers
@@ -75,6 +78,8 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
       'ws-bare',
       'ws-preframed',
       'socketio',
+      'demo-redis',
+      'socketio-redis',
     ]),
     repeat: int(env.BENCH_REPEAT, quick ? 1 : 3),
     scales,
@@ -84,6 +89,9 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     latencySeconds: int(env.BENCH_LATENCY_SECONDS, quick ? 3 : 10),
     setupConnections: int(env.BENCH_SETUP_CONNS, quick ? 500 : 2000),
     setupConcurrency: int(env.BENCH_SETUP_CONCURRENCY, 50),
+    setupWarmUp: int(env.BENCH_SETUP_WARMUP, quick ? 200 : 500),
+    notifies: int(env.BENCH_NOTIFIES, quick ? 2000 : 10_000),
+    notifyConcurrency: 64,
     connectConcurrency: 100,
     sampleEvery: int(env.BENCH_SAMPLE_EVERY, quick ? 10 : 50),
     // One fd per socket; the limit is 20000 per process, so stay well under it per worker.

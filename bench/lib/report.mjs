@@ -4,7 +4,7 @@ import { burstMessages } from './config.mjs';
 import { spread } from './stats.mjs';
 
 export const REFERENCE = 'ws-bare';
-const CPU_PEERS = ['ws-bare', 'ws-preframed', 'socketio'];
+const CPU_PEERS = ['ws-bare', 'ws-preframed', 'socketio', 'demo', 'socketio-redis'];
 
 function k(n) {
   return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
@@ -59,6 +59,14 @@ export function metricCatalog(config) {
     'higher',
   );
   add('anonSetupCpuPerConn', 'server CPU per connection set up without JWT', 'µs', 0, 'lower');
+  add(
+    'notifyPerSec',
+    `notifications to offline users, burst of ${config.notifies}`,
+    'notify/s',
+    0,
+    'higher',
+  );
+  add('notifyCpu', 'server CPU per notification to an offline user', 'µs', 0, 'lower');
   // Diagnostic: if the clients approach a full core, burst throughput is client-bound.
   for (const n of config.scales) {
     add(
@@ -120,6 +128,36 @@ export function cpuRatios(config, servers, summary) {
   });
 }
 
+/** Redis mode against single node and against its peer: [label, numerator, denominator]. */
+const CLUSTER_PAIRS = [
+  ['demo-redis ÷ demo', 'demo-redis', 'demo'],
+  ['demo-redis ÷ socketio-redis', 'demo-redis', 'socketio-redis'],
+  ['socketio-redis ÷ socketio', 'socketio-redis', 'socketio'],
+];
+
+/** Ratios of medians between the Redis-mode servers and their single-node selves and peers. */
+export function clusterRatios(config, servers, summary) {
+  const pairs = CLUSTER_PAIRS.filter(([, a, b]) => servers.includes(a) && servers.includes(b));
+  if (pairs.length === 0) return null;
+  const keys = [...cpuKeys(config).map(({ key }) => key), 'setupPerSec', 'anonSetupPerSec'];
+  const labels = Object.fromEntries(metricCatalog(config).map((row) => [row.key, row.label]));
+  return {
+    pairs: pairs.map(([label]) => label),
+    rows: keys.map((key) => ({
+      metric: labels[key],
+      ratios: pairs.map(([, a, b]) => {
+        const x = summary[key]?.[a]?.median;
+        const y = summary[key]?.[b]?.median;
+        return x && y ? x / y : null;
+      }),
+    })),
+  };
+}
+
+function ratioText(r) {
+  return r ? `×${r.toFixed(2)}` : '–';
+}
+
 function fmt(value, digits, unit) {
   if (value === null || value === undefined || !Number.isFinite(value)) return '–';
   const v = unit === 'k/s' ? value / 1000 : value;
@@ -144,7 +182,7 @@ function tableRows(catalog, servers, summary) {
   ]);
 }
 
-export function renderText(catalog, servers, summary, ratios) {
+export function renderText(catalog, servers, summary, ratios, cluster) {
   const header = ['metric (median (min–max) ×ratio to ws-bare)', ...servers];
   const rows = tableRows(catalog, servers, summary);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -159,6 +197,14 @@ export function renderText(catalog, servers, summary, ratios) {
         [r.server, ...matrix.peers.map((p) => (r.ratios[p] ? `×${r.ratios[p].toFixed(2)}` : '–'))]
           .map((c) => c.padStart(14))
           .join(''),
+      );
+    }
+  }
+  if (cluster) {
+    out.push('', 'Redis mode: ratio of medians');
+    for (const row of cluster.rows) {
+      out.push(
+        `${row.metric.padEnd(44)}${row.ratios.map((r, i) => `${cluster.pairs[i]} ${ratioText(r)}`).join('   ')}`,
       );
     }
   }
@@ -182,6 +228,8 @@ export function renderMarkdown({
   catalog,
   summary,
   ratios,
+  cluster,
+  capacity,
   notes,
   started,
   durationS,
@@ -198,6 +246,12 @@ export function renderMarkdown({
       return `**${m.title}**\n\n${markdownTable(['server', ...m.peers.map((p) => `÷ ${p}`)], body)}`;
     })
     .join('\n\n');
+  const clusterTable = cluster
+    ? markdownTable(
+        ['metric', ...cluster.pairs],
+        cluster.rows.map((row) => [row.metric, ...row.ratios.map(ratioText)]),
+      )
+    : 'Not measured in this run (no Redis-mode server with its single-node counterpart).';
   const serverList = serverInfo
     .map(
       (s) =>
@@ -249,10 +303,24 @@ ${markdownTable(['metric [unit]', ...servers], rows)}
 
 ${ratioTables}
 
+### Redis mode (ratios of medians)
+
+${clusterTable}
+
+The Redis-mode servers run as two instances on one redis-server that the bench starts; the
+subscribers are spread over both and the publisher is connected to the first, so half of the
+deliveries cross Redis. Their CPU is both instances' plus redis-server's, their memory both
+instances' (Redis's own memory is not counted). The paced rows are the per-message cost. In a
+burst, the single-node demo receives a client's publishes in one turn and writes each socket's
+frames in one \`writev\`; in Redis mode each publish of that client waits for its Lua script
+(replies and offsets keep request order, so a connection's requests run one at a time), the
+messages come back from Redis one round trip apart, and there is little left to batch.
+
 ### Notes from this run
 
 ${noteList}
 
+${capacity ?? ''}
 ## What is measured, and how
 
 - Every server is a separate process started with \`node --expose-gc --require bench/probe.cjs\`.
@@ -281,10 +349,16 @@ ${noteList}
   opened with at most ${config.setupConcurrency} in flight per worker; a connection counts once the
   server's \`connected\` frame arrives. Rate = connections ÷ time from first attempt to last
   \`connected\`. Then the same again without a token (anonymous), from an empty server.
-  Each server process is started afresh per repetition and the JWT run comes first, so it also
-  pays for the JIT warm-up of the whole connection path, which costs the demo (more code on that
-  path) more than the peers: with the order swapped, the demo's first 3000 connections cost about
-  twice the CPU of the next 3000, with or without a token.
+  Each server process is started afresh per repetition, so every server first gets the same
+  unmeasured warm-up round of ${config.setupWarmUp} connections with JWT: the rate measured is the connection
+  path's, not the JIT compilation of it (which costs the demo, with more code on that path, more
+  than the peers).
+- **Notifications to offline users** (the demo, both modes): \`POST /admin/notify\` with an admin
+  JWT for ${config.notifies} distinct users who are not connected, ${config.notifyConcurrency} requests in flight over keep-alive
+  connections (spread over the instances), after an unmeasured warm-up of 1,000. Each one is
+  retained in the user's inbox (memory, or Redis in Redis mode) until it is acknowledged or
+  dead-lettered. The rate includes the HTTP stack, validation and JWT verification. Offline
+  delivery is always on in the demo, so every other row of the demo is measured with it enabled.
 - The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs
   the load generator about as much CPU per frame as the server (one socket read per frame: see
   the load-generator rows), so burst deliveries/s and latency are bounded by the machine, not by
@@ -310,5 +384,30 @@ BENCH_REPEAT=5 BENCH_SCALE=1000,5000 npm run bench
 \`\`\`
 
 \`node bench/run.mjs --help\` lists every option.
+`;
+}
+
+/** docs/benchmarks.md's section on the last capacity run (bench/results/capacity.json), if any. */
+export function renderCapacity(result) {
+  if (!result) {
+    return '## Capacity\n\nNo capacity run on record: `npm run bench:capacity` makes one.\n';
+  }
+  const f = (n, digits = 2) => n.toFixed(digits);
+  return `## Capacity
+
+From \`npm run bench:capacity\` (bench/capacity.mjs), run ${result.startedAt.slice(0, 16).replace('T', ' ')} UTC
+on the same machine: the demo in Redis mode as ${result.instances} instances on one redis-server,
+${result.requested.toLocaleString('en')} idle connections requested, each with its own JWT and subscribed to one
+topic, spread evenly over the instances (one process may hold about 20,000 sockets here).
+
+| | |
+| --- | ---: |
+| subscribed / failed | ${result.subscribed.toLocaleString('en')} / ${result.failed} |
+| time to connect and subscribe them all | ${f(result.connectSeconds, 1)} s |
+| heap per connection (all instances, after GC) | ${f(result.heapPerConnKB)} KB |
+| RSS per connection (all instances) | ${f(result.rssPerConnKB)} KB |
+| Redis memory per connection (admission counts) | ${f(result.redisPerConnKB)} KB |
+| RSS per instance | ${result.rssPerInstanceMB.map((mb) => `${f(mb, 0)} MB`).join(', ')} |
+| one publish on the first instance, subscribers that got it | ${result.delivered.toLocaleString('en')} |
 `;
 }

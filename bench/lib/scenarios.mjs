@@ -5,6 +5,7 @@
 // Order matters and is chosen so each measurement sees as little of the others as possible:
 // memory at N is taken before the first burst at N; sockets are closed and the server left to
 // settle before the setup test, which starts from an empty server.
+import http from 'node:http';
 import { burstMessages } from './config.mjs';
 import { signToken } from './jwt.mjs';
 import { wallNow } from './proc.mjs';
@@ -51,7 +52,7 @@ export async function runSession(server, pool, config, log) {
     for (const scale of config.scales) {
       const wanted = scale - subscribers;
       const connected = await pool.connect(wanted, {
-        port: server.port,
+        ports: server.ports,
         protocol: server.protocol,
         auth: true,
         secret: config.secret,
@@ -100,6 +101,12 @@ export async function runSession(server, pool, config, log) {
 
     // d. Connection setup, with JWT verification and anonymous, each from an empty server.
     Object.assign(metrics, await setupBoth(server, pool, config, note, log));
+
+    // e. A burst of notifications to users who are offline (retained for later delivery).
+    if (server.notifies) {
+      await server.settle();
+      Object.assign(metrics, await notifyBurst(server, config, note, log));
+    }
   } finally {
     publisher.close();
     await pool.closeAll().catch(() => {});
@@ -216,8 +223,21 @@ async function paced(server, pool, publisher, config, rate, note, log) {
   };
 }
 
-/** Setup with a JWT per connection, then anonymous (no token); metric keys `setup*` and `anonSetup*`. */
+/**
+ * Setup with a JWT per connection, then anonymous (no token); metric keys `setup*` and
+ * `anonSetup*`. Every server first gets the same unmeasured warm-up round (with JWT), so the rate
+ * is the connection path's, not its JIT compilation's.
+ */
 async function setupBoth(server, pool, config, note, log) {
+  await setup(
+    server,
+    pool,
+    { ...config, setupConnections: config.setupWarmUp },
+    note,
+    () => {},
+    true,
+  );
+  await server.settle();
   const withJwt = await setup(server, pool, config, note, log, true);
   await server.settle();
   const anonymous = await setup(server, pool, config, note, log, false);
@@ -233,7 +253,7 @@ async function setup(server, pool, config, note, log, auth) {
   const label = auth ? 'setup with JWT' : 'setup anonymous';
   const cpuBefore = await server.cpu();
   const res = await pool.connect(config.setupConnections, {
-    port: server.port,
+    ports: server.ports,
     protocol: server.protocol,
     auth,
     secret: config.secret,
@@ -260,5 +280,72 @@ async function setup(server, pool, config, note, log, auth) {
       `${out.cpuPerConn.toFixed(0)} µs server CPU each`,
   );
   await pool.closeAll();
+  return out;
+}
+
+/** POST /admin/notify for users `prefix0…` over keep-alive connections, `concurrency` in flight. */
+async function notifyUsers(server, config, prefix, count) {
+  const token = signToken(config.secret, 'bench-admin', { extra: { roles: ['admin'] } });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: config.notifyConcurrency });
+  const statuses = {};
+  let next = 0;
+  const post = (i) =>
+    new Promise((resolve) => {
+      const body = JSON.stringify({ userId: `${prefix}${i}`, message: `notice ${i}` });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.ports[i % server.ports.length],
+          path: '/admin/notify',
+          method: 'POST',
+          agent,
+          timeout: 30_000,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(String(res.statusCode)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (err) => resolve(err.message));
+      req.end(body);
+    });
+  const sender = async () => {
+    while (next < count) {
+      const status = await post(next++);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: config.notifyConcurrency }, sender));
+  agent.destroy();
+  return statuses;
+}
+
+async function notifyBurst(server, config, note, log) {
+  await notifyUsers(server, config, 'warm', Math.min(1000, config.notifies));
+  await server.settle();
+  const cpuBefore = await server.cpu();
+  const started = performance.now();
+  const statuses = await notifyUsers(server, config, 'offline', config.notifies);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = await server.cpu();
+  const accepted = statuses['202'] ?? 0;
+  if (accepted < config.notifies) {
+    note(`notify burst: ${accepted}/${config.notifies} accepted: ${describeErrors(statuses)}`);
+  }
+  const cpuUs = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+  const out = {
+    notifyPerSec: accepted / seconds,
+    notifyCpu: accepted > 0 ? cpuUs / accepted : null,
+  };
+  log(
+    `  notify burst: ${accepted} notifications to offline users in ${seconds.toFixed(2)} s = ` +
+      `${out.notifyPerSec.toFixed(0)}/s, ${out.notifyCpu?.toFixed(0)} µs server CPU each`,
+  );
   return out;
 }

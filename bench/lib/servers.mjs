@@ -11,10 +11,10 @@ import { readCpu, readRss } from './proc.mjs';
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const BENCH = path.join(ROOT, 'bench');
 const PROBE = path.join(BENCH, 'probe.cjs');
-const DEMO_MAIN = path.join(ROOT, 'dist/src/main.js');
+export const DEMO_MAIN = path.join(ROOT, 'dist/src/main.js');
 
 /** Environment every server gets; the demo reads these, the peers read PORT and JWT_SECRET. */
-export function serverEnv(port, secret) {
+export function serverEnv(port, secret, extra = {}) {
   return {
     ...process.env,
     PORT: String(port),
@@ -29,6 +29,7 @@ export function serverEnv(port, secret) {
     // Every load socket comes from 127.0.0.1: the slowloris cap per IP would refuse them.
     REALTIME_MAX_PENDING_PER_IP: '100000',
     NODE_ENV: 'development',
+    ...extra,
   };
 }
 
@@ -39,6 +40,7 @@ export const SERVERS = [
     script: DEMO_MAIN,
     description: 'the project demo app (`node dist/src/main.js`), RealtimeModule',
     startTimeoutMs: 60_000,
+    notifies: true,
   },
   {
     name: 'ws-bare',
@@ -59,6 +61,26 @@ export const SERVERS = [
     protocol: 'socketio',
     script: path.join(BENCH, 'servers/socketio.mjs'),
     description: 'Socket.IO 4, rooms, `io.to(topic).emit()`, WebSocket transport only',
+    startTimeoutMs: 15_000,
+  },
+  {
+    name: 'demo-redis',
+    protocol: 'ws',
+    script: DEMO_MAIN,
+    instances: 2,
+    redis: true,
+    description:
+      'the demo app as two instances sharing one Redis (`REDIS_URL`: the Redis engine, cluster-wide admission, Bull)',
+    startTimeoutMs: 60_000,
+    notifies: true,
+  },
+  {
+    name: 'socketio-redis',
+    protocol: 'socketio',
+    script: path.join(BENCH, 'servers/socketio.mjs'),
+    instances: 2,
+    redis: true,
+    description: 'Socket.IO 4 as two instances with `@socket.io/redis-adapter` on one Redis',
     startTimeoutMs: 15_000,
   },
 ];
@@ -177,11 +199,11 @@ const delay = (ms) => new Promise((r) => setTimeout(r, ms));
  * A running server under test. Output is kept in a small ring buffer, shown when it fails.
  */
 export class ServerProcess {
-  static async start(def, secret) {
+  static async start(def, secret, extraEnv = {}) {
     const port = await freePort();
     const child = forkTracked(def.script, [], {
       cwd: ROOT,
-      env: serverEnv(port, secret),
+      env: serverEnv(port, secret, extraEnv),
       execArgv: ['--expose-gc', '--require', PROBE],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
@@ -282,4 +304,82 @@ export class ServerProcess {
   stop() {
     return stopChild(this.child, 2000);
   }
+}
+
+/**
+ * What a session measures: one server process, or a cluster of `def.instances` processes sharing
+ * the bench's Redis. Subscribers are spread over `ports` (all instances); the publisher uses
+ * `port` (the first), so most deliveries cross Redis. CPU is the instances' plus Redis's, memory
+ * the instances' (both summed).
+ */
+export class ServerGroup {
+  static async start(def, secret, redis, extraEnv = {}) {
+    if (def.redis) await redis.command('FLUSHALL');
+    const env = { ...extraEnv, ...(def.redis ? { REDIS_URL: redis.url } : {}) };
+    const instances = [];
+    try {
+      for (let i = 0; i < (def.instances ?? 1); i++) {
+        instances.push(await ServerProcess.start(def, secret, env));
+      }
+    } catch (err) {
+      await Promise.all(instances.map((instance) => instance.stop()));
+      throw err;
+    }
+    return new ServerGroup(def, instances, def.redis ? redis : null);
+  }
+
+  constructor(def, instances, redis) {
+    this.name = def.name;
+    this.protocol = def.protocol;
+    this.notifies = def.notifies === true;
+    this.instances = instances;
+    this.redis = redis;
+    this.port = instances[0].port;
+    this.ports = instances.map((instance) => instance.port);
+  }
+
+  get alive() {
+    return this.instances.every((instance) => instance.alive);
+  }
+
+  outputTail(lines = 15) {
+    if (this.instances.length === 1) return this.instances[0].outputTail(lines);
+    return this.instances.map((s, i) => `[instance ${i}]\n${s.outputTail(lines)}`).join('\n');
+  }
+
+  async memory() {
+    const all = await Promise.all(this.instances.map((instance) => instance.memory()));
+    return {
+      heapUsed: sum(all.map((m) => m.heapUsed)),
+      external: sum(all.map((m) => m.external)),
+      rss: sum(all.map((m) => m.rss)),
+    };
+  }
+
+  /** CPU time so far in µs, { user, system }, of every instance and of Redis. */
+  async cpu() {
+    const all = await Promise.all(this.instances.map((instance) => instance.cpu()));
+    if (this.redis) all.push(this.redis.cpu());
+    return { user: sum(all.map((c) => c.user)), system: sum(all.map((c) => c.system)) };
+  }
+
+  /** The same from /proc only (no request to the servers). */
+  procCpu() {
+    const all = this.instances.map((instance) => readCpu(instance.pid));
+    if (this.redis) all.push(this.redis.cpu());
+    return { user: sum(all.map((c) => c.user)), system: sum(all.map((c) => c.system)) };
+  }
+
+  async settle(options) {
+    const quiet = await Promise.all(this.instances.map((instance) => instance.settle(options)));
+    return quiet.every(Boolean);
+  }
+
+  stop() {
+    return Promise.all(this.instances.map((instance) => instance.stop()));
+  }
+}
+
+function sum(values) {
+  return values.reduce((a, b) => a + b, 0);
 }

@@ -1,9 +1,10 @@
 // Load-generator process: holds a share of the subscriber sockets and counts what they receive.
 // Driven over IPC by bench/run.mjs; every command answers once, every wait has a deadline.
 //
-//   connect  { port, protocol, count, auth, secret, userPrefix, userOffset, subscribe, ready,
-//              concurrency, sampleEvery, timeoutMs }  opens `count` more sockets, resolves when
-//              each is ready (got `ready` event) or failed
+//   connect  { ports, protocol, count, auth, secret, userPrefix, userOffset, subscribe, ready,
+//              concurrency, sampleEvery, timeoutMs }  opens `count` more sockets, spread round
+//              robin over the server's `ports` (its instances), resolves when each is ready (got
+//              `ready` event) or failed
 //   arm      { messages }                           starts a run: every ready socket must get
 //                                                   `messages` more `message` frames
 //   wait     { timeoutMs }                          resolves when the run is complete (or timeout)
@@ -160,11 +161,12 @@ async function connect(opts) {
     function launch() {
       while (inFlight < opts.concurrency && next < opts.count) {
         const token = tokens[next];
+        const port = opts.ports[(opts.userOffset + next) % opts.ports.length];
         next += 1;
         inFlight += 1;
         const conn = new RawWebSocket({
           host: HOST,
-          port: opts.port,
+          port,
           path: proto.path({
             token: proto.name === 'ws' ? token : null,
             subscribe: opts.subscribe,

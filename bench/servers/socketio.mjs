@@ -1,6 +1,10 @@
 // Peer: Socket.IO 4 as an application would use it: JWT checked in a middleware (token in the
 // CONNECT packet's `auth`), topics as rooms, `io.to(topic).emit('message', ...)` for fan-out.
 // WebSocket transport only, no long-polling, so the load client can speak raw engine.io.
+// With REDIS_URL, instances share rooms through `@socket.io/redis-adapter` (its documented setup:
+// one ioredis publisher and a duplicate as subscriber).
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import {
   authenticate,
@@ -20,6 +24,12 @@ const io = new Server(server, {
   perMessageDeflate: false,
   maxHttpBufferSize: 64 * 1024,
 });
+
+if (process.env.REDIS_URL) {
+  const pubClient = new Redis(process.env.REDIS_URL);
+  const subClient = pubClient.duplicate();
+  io.adapter(createAdapter(pubClient, subClient));
+}
 
 io.use((socket, next) => {
   const auth = authenticate(socket.handshake.auth?.token ?? socket.handshake.query.token);

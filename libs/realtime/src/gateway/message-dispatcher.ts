@@ -30,7 +30,8 @@ type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null 
  * closures at all (see docs/benchmarks.md).
  *
  * Each frame is charged against the message rate when it arrives, before it
- * is parsed; replies go out through SocketWriter in request order.
+ * is parsed; requests start, and their replies go out, through SocketWriter
+ * in request order.
  */
 @Injectable()
 export class MessageDispatcher implements OnModuleInit {
@@ -89,13 +90,11 @@ export class MessageDispatcher implements OnModuleInit {
     }
     const handler = this.handlers.get(frame.event);
     if (!handler) return;
-    this.writer.inOrder(connection, () =>
-      handler(socket, frame.data).then(
-        (reply) => {
-          if (reply) this.writer.send(connection, reply.event, reply.data);
-        },
-        (error: unknown) => this.logger.error('message handler failed', (error as Error)?.stack),
-      ),
+    this.writer.request(connection, () =>
+      handler(socket, frame.data).catch((error: unknown) => {
+        this.logger.error('message handler failed', (error as Error)?.stack);
+        return undefined;
+      }),
     );
   }
 

@@ -1,9 +1,14 @@
 import { ArgumentsHost, Catch, HttpException, Logger, WsExceptionFilter } from '@nestjs/common';
-import type { WebSocket } from 'ws';
-import { SocketWriter } from '../delivery/socket-writer.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { ErrorCode, type ErrorFrameData, RealtimeException, refOf, ServerEvent } from '../protocol';
-import { connectionOf } from '../registry/socket-connection';
+import {
+  ErrorCode,
+  type ErrorFrameData,
+  frame,
+  RealtimeException,
+  refOf,
+  ServerEvent,
+  type ServerFrame,
+} from '../protocol';
 
 /**
  * HttpExceptions come from the app's own global pipes and guards, which Nest
@@ -27,23 +32,17 @@ function fromHttpStatus(status: number): { code: ErrorCode; message: string } {
 export class RealtimeExceptionFilter implements WsExceptionFilter {
   private readonly logger = new Logger('Realtime');
 
-  constructor(
-    private readonly counters: RealtimeCounters,
-    private readonly writer: SocketWriter,
-  ) {}
+  constructor(private readonly counters: RealtimeCounters) {}
 
   /**
-   * Returns null, not undefined: Nest's external exception handler logs and
-   * rethrows whatever a filter leaves "unhandled" (undefined), which would turn
-   * every bad client frame into two error logs. The dispatcher sends nothing for null.
+   * The error frame is the handler's reply: the dispatcher writes it in
+   * request order, like any other reply (never undefined, which Nest's
+   * external exception handler would take as "not handled", log and rethrow).
    */
-  catch(exception: unknown, host: ArgumentsHost): null {
-    const ws = host.switchToWs();
-    const body = this.toErrorFrame(exception, refOf(ws.getData()));
+  catch(exception: unknown, host: ArgumentsHost): ServerFrame<ErrorFrameData> {
+    const body = this.toErrorFrame(exception, refOf(host.switchToWs().getData()));
     this.counters.count(this.counters.errors, body.code);
-    const connection = connectionOf(ws.getClient<WebSocket>());
-    if (connection) this.writer.send(connection, ServerEvent.Error, body);
-    return null;
+    return frame(ServerEvent.Error, body);
   }
 
   private toErrorFrame(exception: unknown, ref: string | undefined): ErrorFrameData {

@@ -10,6 +10,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { WsAuthGuard } from './ws-auth.guard';
 import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
 import { BroadcastService } from '../delivery/broadcast.service';
+import { SocketWriter } from '../delivery/socket-writer.service';
 import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import {
@@ -53,6 +54,7 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     private readonly access: TopicAccessService,
     private readonly broadcasts: BroadcastService,
     private readonly offline: OfflineDeliveryService,
+    private readonly writer: SocketWriter,
   ) {}
 
   afterInit(server: WebSocketServer): void {
@@ -119,8 +121,11 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
   ): Promise<ServerFrame> {
     const connection = this.sessions.require(socket);
     await this.access.authorize(connection.principal, 'publish', [body.topic]);
-    const offset = await this.broadcasts.publish(body.topic, body.type, body.payload);
-    return frame(ServerEvent.Published, { ref: body.ref, offset });
+    // The engine call is issued before publish() returns: later publishes of this client
+    // cannot overtake it, so they may start while it waits for its offset.
+    const offset = this.broadcasts.publish(body.topic, body.type, body.payload);
+    this.writer.handOver(connection);
+    return frame(ServerEvent.Published, { ref: body.ref, offset: await offset });
   }
 
   /** Idempotent: the reply names every id asked for, known or not. */

@@ -21,6 +21,10 @@ export class Connection {
   rateHits = 0;
   /** The replies still owed, in request order; undefined when none is (SocketWriter.inOrder). */
   owed: Promise<void> | undefined;
+  /** When the next request may start; undefined when it may at once (SocketWriter.request). */
+  startable: Promise<void> | undefined;
+  /** Lets the next request start before the current one finishes (SocketWriter.handOver). */
+  handOver: (() => void) | undefined;
   /** A close is decided: frames that arrive now are dropped, owed replies still go out first. */
   closing = false;
   expiryTimer: NodeJS.Timeout | undefined;
