@@ -35,37 +35,36 @@ export class BenchRedis {
 
   /** One command over a fresh connection (RESP); resolves to the first reply line. */
   command(...args) {
+    return this.send(args, (reply) => reply.endsWith('\r\n')).then((reply) => reply.trim());
+  }
+
+  /** INFO `section` as text (a bulk reply, read whole). */
+  async info(section) {
+    const complete = (reply) => {
+      const header = /^\$(\d+)\r\n/.exec(reply);
+      return (
+        header !== null && Buffer.byteLength(reply) >= header[0].length + Number(header[1]) + 2
+      );
+    };
+    const reply = await this.send(['INFO', section], complete);
+    return reply.slice(reply.indexOf('\r\n') + 2);
+  }
+
+  /** Writes one command and resolves with the raw reply once `complete(reply)` holds. */
+  send(args, complete) {
     return new Promise((resolve, reject) => {
       const socket = net.connect(this.port, '127.0.0.1');
       let reply = '';
       socket.once('error', reject);
       socket.on('data', (chunk) => {
         reply += chunk;
-        if (reply.endsWith('\r\n')) {
+        if (complete(reply)) {
           socket.end();
-          resolve(reply.trim());
+          resolve(reply);
         }
       });
       const encoded = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
       socket.write(`*${args.length}\r\n${encoded}`);
-    });
-  }
-
-  /** INFO `section` as text (a bulk reply, read whole). */
-  info(section) {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(this.port, '127.0.0.1');
-      let reply = '';
-      socket.once('error', reject);
-      socket.on('data', (chunk) => {
-        reply += chunk;
-        const header = /^\$(\d+)\r\n/.exec(reply);
-        if (header && Buffer.byteLength(reply) >= header[0].length + Number(header[1]) + 2) {
-          socket.end();
-          resolve(reply.slice(header[0].length));
-        }
-      });
-      socket.write(`*2\r\n$4\r\nINFO\r\n$${section.length}\r\n${section}\r\n`);
     });
   }
 
