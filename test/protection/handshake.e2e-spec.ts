@@ -98,13 +98,14 @@ describe('handshake refusals', () => {
     });
 
     it('accepts a valid token in ?token= and in Authorization: Bearer', async () => {
-      const token = app.token('alice', { exp: nowSeconds() + 600 });
+      const exp = nowSeconds() + 600;
+      const token = app.token('alice', { exp });
       const viaQuery = await expectAccepted(app, { token });
       expect(viaQuery.frames[0].data).toEqual({
         connectionId: expect.any(String),
         userId: 'alice',
         heartbeatMs: 30_000,
-        expiresAt: (nowSeconds() + 600) * 1000,
+        expiresAt: exp * 1000,
       });
       const viaHeader = await expectAccepted(
         app,

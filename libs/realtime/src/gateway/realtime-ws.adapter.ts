@@ -130,7 +130,15 @@ function verifyWith(handshake: HandshakeService, pending: PendingSockets | undef
       const refusal = handshake.admit(client);
       if (refusal) return refuse(refusal);
       markAdmitted(req, client);
-      callback(true);
+      // ws writes the 101 response and, in the same call, emits the connection whose session
+      // writes `connected`: corked, both leave in one write instead of two.
+      const socket = req.socket;
+      socket.cork();
+      try {
+        callback(true);
+      } finally {
+        socket.uncork();
+      }
     };
     const fail = (error: unknown) => {
       if (error instanceof HandshakeRefusal) return refuse(error);
