@@ -121,8 +121,8 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
   ): Promise<ServerFrame> {
     const connection = this.sessions.require(socket);
     await this.access.authorize(connection.principal, 'publish', [body.topic]);
-    // The engine call is issued before publish() returns: later publishes of this client
-    // cannot overtake it, so they may start while it waits for its offset.
+    // The engine call is made (queued in order) before publish() returns: later publishes of
+    // this client cannot overtake it, so they may start while it waits for its offset.
     const offset = this.broadcasts.publish(body.topic, body.type, body.payload);
     this.writer.handOver(connection);
     return frame(ServerEvent.Published, { ref: body.ref, offset: await offset });

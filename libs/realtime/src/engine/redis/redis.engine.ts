@@ -30,6 +30,8 @@ export interface RedisEngineOptions extends EngineHistoryOptions {
 }
 
 const START_TIMEOUT_MS = 5_000;
+/** A publish Redis does not answer in time fails instead of holding its caller forever. */
+const PUBLISH_TIMEOUT_MS = 2_000;
 const PING_TIMEOUT_MS = 1_000;
 /** Revocations carry the revoking instance's clock: replay a margin before the disconnect. */
 const CLOCK_SKEW_MS = 60_000;
@@ -73,6 +75,7 @@ export class RedisEngine implements RealtimeEngine {
   private readonly limits: HistoryLimitsResolver;
   private sink: EngineSink | undefined;
   private subscriber: Redis | undefined;
+  private publisher: (Redis & ScriptedRedis) | undefined;
   /** True once the subscriber has (re)subscribed to every channel since it last connected. */
   private synced = false;
   /** When the subscriber last lost a synced connection: revocations older than that are known. */
@@ -98,9 +101,18 @@ export class RedisEngine implements RealtimeEngine {
 
   async start(): Promise<void> {
     const command = this.redis.command;
-    command.defineCommand('realtimePublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     command.defineCommand('realtimeRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     command.defineCommand('realtimeRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
+    // Publishes have a connection of their own, auto-pipelined: the publishes of one event-loop
+    // turn (a client's burst) leave in one write, in call order, and their messages come back
+    // from Redis as one batch to fan out. Other commands keep the shared connection unbatched.
+    const publisher = this.redis.open(
+      'publisher',
+      {},
+      { commandTimeout: PUBLISH_TIMEOUT_MS, enableAutoPipelining: true },
+    );
+    publisher.defineCommand('realtimePublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    this.publisher = publisher as Redis & ScriptedRedis;
     const subscriber = this.redis.open('subscriber', {
       autoResubscribe: false,
       enableOfflineQueue: false,
@@ -134,8 +146,9 @@ export class RedisEngine implements RealtimeEngine {
     this.refresher = undefined;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
+    this.publisher = undefined;
     this.synced = false;
-    // The subscriber itself is closed with the other connections by RedisConnections.
+    // The connections themselves are closed with the others by RedisConnections.
     subscriber?.off('message', this.onMessage);
     return Promise.resolve();
   }
@@ -143,7 +156,7 @@ export class RedisEngine implements RealtimeEngine {
   async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
     const data = JSON.stringify([type, payload ?? null]);
     const { size, maxBytes, ttlMs } = this.limits.of(topic);
-    const [offset, ts] = await this.run((redis) =>
+    const [offset, ts] = await this.run(this.publisher, (redis) =>
       redis.realtimePublish(
         this.redis.key('meta', topic),
         this.redis.key('history', topic),
@@ -167,7 +180,7 @@ export class RedisEngine implements RealtimeEngine {
   async command(command: EngineCommand): Promise<void> {
     const message = JSON.stringify(command);
     if (command.kind === 'revoke') {
-      await this.run((redis) =>
+      await this.run(this.redis.command, (redis) =>
         redis.realtimeRevoke(
           this.redis.key('revocations'),
           this.redis.key('revocations', 'expiry'),
@@ -180,12 +193,12 @@ export class RedisEngine implements RealtimeEngine {
       );
       return;
     }
-    await this.run((redis) => redis.publish(this.commandChannel, message));
+    await this.run(this.redis.command, (redis) => redis.publish(this.commandChannel, message));
   }
 
   async recover(topic: string, since: string | undefined): Promise<Recovery> {
     const position = since === undefined ? undefined : parseOffset(since);
-    const [epoch, sequence, recovered, entries] = await this.run((redis) =>
+    const [epoch, sequence, recovered, entries] = await this.run(this.redis.command, (redis) =>
       redis.realtimeRecover(
         this.redis.key('meta', topic),
         this.redis.key('history', topic),
@@ -254,6 +267,8 @@ export class RedisEngine implements RealtimeEngine {
   private state(roundTripMs: number | undefined): string {
     const command = this.redis.command.status;
     if (command !== 'ready') return `command connection ${command}`;
+    const publisher = this.publisher?.status ?? 'closed';
+    if (publisher !== 'ready') return `publish connection ${publisher}`;
     if (!this.synced) return `subscriber ${this.subscriber?.status ?? 'closed'}`;
     return roundTripMs === undefined ? 'no answer to PING' : 'up';
   }
@@ -262,14 +277,18 @@ export class RedisEngine implements RealtimeEngine {
     return roundTrip(this.redis.command, PING_TIMEOUT_MS);
   }
 
-  /** Runs a command now, or rejects at once when the command connection is not ready. */
-  private async run<T>(send: (redis: Redis & ScriptedRedis) => Promise<T>): Promise<T> {
-    const command = this.redis.command;
-    if (command.status !== 'ready') {
-      throw new EngineUnavailableError(`Redis connection is ${command.status}`);
+  /** Runs a command now, or rejects at once when its connection is not ready. */
+  private async run<T>(
+    connection: Redis | undefined,
+    send: (redis: Redis & ScriptedRedis) => Promise<T>,
+  ): Promise<T> {
+    if (connection?.status !== 'ready') {
+      throw new EngineUnavailableError(
+        `Redis connection is ${connection?.status ?? 'not started'}`,
+      );
     }
     try {
-      return await send(command as Redis & ScriptedRedis);
+      return await send(connection as Redis & ScriptedRedis);
     } catch (error) {
       throw new EngineUnavailableError((error as Error).message);
     }
