@@ -20,6 +20,7 @@ const PER_WORKER = 9_000;
 const KB = 1024;
 const MB = 1024 * 1024;
 
+const startedAt = new Date();
 const t0 = performance.now();
 const log = (text) =>
   console.log(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${text}`);
@@ -50,7 +51,7 @@ async function main() {
     });
     await cluster.settle();
     const base = await cluster.memory();
-    const redisBase = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+    const redisBase = await redis.usedMemory();
     const connected = await pool.connect(CONNECTIONS, {
       ports: cluster.ports,
       protocol: 'ws',
@@ -69,7 +70,7 @@ async function main() {
     if (connected.opened === 0) throw new Error('no connection could subscribe');
     await cluster.settle({ timeoutMs: 60_000 });
     const held = await cluster.memory();
-    const redisHeld = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+    const redisHeld = await redis.usedMemory();
     const perInstance = await Promise.all(cluster.instances.map((instance) => instance.memory()));
 
     // One publish on the first instance must reach every subscriber on every instance.
@@ -79,7 +80,7 @@ async function main() {
     log(`one publish: ${delivered.received}/${connected.opened} subscribers got it`);
 
     const result = {
-      startedAt: new Date(Date.now() - (performance.now() - t0)).toISOString(),
+      startedAt: startedAt.toISOString(),
       machine: machineInfo(),
       instances: INSTANCES,
       requested: CONNECTIONS,

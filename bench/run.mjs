@@ -185,7 +185,7 @@ async function main() {
   const catalog = metricCatalog(config);
   const summary = summarize(catalog, names, runs);
   const ratios = cpuRatios(config, names, summary);
-  const cluster = clusterRatios(config, names, summary);
+  const cluster = clusterRatios(config, catalog, names, summary);
   const durationS = (performance.now() - t0) / 1000;
 
   console.log(`\n${renderText(catalog, names, summary, ratios, cluster)}\n`);

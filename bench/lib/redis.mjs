@@ -38,6 +38,11 @@ export class BenchRedis {
     return this.send(args, (reply) => reply.endsWith('\r\n')).then((reply) => reply.trim());
   }
 
+  /** Bytes of data Redis holds (INFO memory's `used_memory`). */
+  async usedMemory() {
+    return Number(/used_memory:(\d+)/.exec(await this.info('memory'))?.[1] ?? 0);
+  }
+
   /** INFO `section` as text (a bulk reply, read whole). */
   async info(section) {
     const complete = (reply) => {

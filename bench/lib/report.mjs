@@ -136,11 +136,11 @@ const CLUSTER_PAIRS = [
 ];
 
 /** Ratios of medians between the Redis-mode servers and their single-node selves and peers. */
-export function clusterRatios(config, servers, summary) {
+export function clusterRatios(config, catalog, servers, summary) {
   const pairs = CLUSTER_PAIRS.filter(([, a, b]) => servers.includes(a) && servers.includes(b));
   if (pairs.length === 0) return null;
   const keys = [...cpuKeys(config).map(({ key }) => key), 'setupPerSec', 'anonSetupPerSec'];
-  const labels = Object.fromEntries(metricCatalog(config).map((row) => [row.key, row.label]));
+  const labels = Object.fromEntries(catalog.map((row) => [row.key, row.label]));
   return {
     pairs: pairs.map(([label]) => label),
     rows: keys.map((key) => ({

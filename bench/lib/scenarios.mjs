@@ -229,14 +229,7 @@ async function paced(server, pool, publisher, config, rate, note, log) {
  * is the connection path's, not its JIT compilation's.
  */
 async function setupBoth(server, pool, config, note, log) {
-  await setup(
-    server,
-    pool,
-    { ...config, setupConnections: config.setupWarmUp },
-    note,
-    () => {},
-    true,
-  );
+  await setup(server, pool, config, note, () => {}, true, config.setupWarmUp);
   await server.settle();
   const withJwt = await setup(server, pool, config, note, log, true);
   await server.settle();
@@ -249,10 +242,10 @@ async function setupBoth(server, pool, config, note, log) {
   };
 }
 
-async function setup(server, pool, config, note, log, auth) {
+async function setup(server, pool, config, note, log, auth, count = config.setupConnections) {
   const label = auth ? 'setup with JWT' : 'setup anonymous';
   const cpuBefore = await server.cpu();
-  const res = await pool.connect(config.setupConnections, {
+  const res = await pool.connect(count, {
     ports: server.ports,
     protocol: server.protocol,
     auth,

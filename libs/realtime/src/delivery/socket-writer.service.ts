@@ -9,6 +9,11 @@ import { encodeFrame, type OutboundFrame } from './outbound-frame';
 
 const SETTLED = Promise.resolve();
 
+/** `next` once `previous` (if any) has settled too. */
+function after(previous: Promise<void> | undefined, next: Promise<void>): Promise<void> {
+  return previous === undefined ? next : previous.then(() => next);
+}
+
 /** closeAfterPending's deadline; closing an already closed connection does nothing. */
 function closeLate(writer: SocketWriter, connection: Connection, code: CloseCode): void {
   writer.close(connection, code);
@@ -142,11 +147,9 @@ export class SocketWriter {
    * `started` must not reject.
    */
   owe(connection: Connection, started: Promise<void>): void {
-    const previous = connection.owed;
-    this.track(connection, previous === undefined ? started : previous.then(() => started));
+    this.track(connection, after(connection.owed, started));
     // Nor may a later request start before it is done.
-    const previousStart = connection.startable;
-    this.gateStarts(connection, previousStart ? previousStart.then(() => started) : started);
+    this.gateStarts(connection, after(connection.startable, started));
   }
 
   /**
