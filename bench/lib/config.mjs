@@ -19,7 +19,8 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_LATENCY_SECONDS   duration of each paced run [10 / 3]
   BENCH_SETUP_CONNS       connections opened in the setup-rate test [2000 / 500]
   BENCH_SETUP_CONCURRENCY connections in flight per load worker [50]
-  BENCH_SETUP_WARMUP      unmeasured connections (with JWT) before the setup rate [4000 / 500]
+  BENCH_SETUP_WARMUP      unmeasured connections (with JWT) per server process before the
+                          setup rate [4000 / 500]
   BENCH_NOTIFIES          notifications to offline users in the burst (demo only) [10000 / 2000]
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
   BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]

@@ -349,10 +349,10 @@ ${capacity ?? ''}
   opened with at most ${config.setupConcurrency} in flight per worker; a connection counts once the
   server's \`connected\` frame arrives. Rate = connections ÷ time from first attempt to last
   \`connected\`. Then the same again without a token (anonymous), from an empty server.
-  Each server process is started afresh per repetition, so every server first gets the same
-  unmeasured warm-up round of ${config.setupWarmUp} connections with JWT: the rate measured is the connection
-  path's, not the JIT compilation of it (which costs the demo, with more code on that path, more
-  than the peers).
+  Each server process is started afresh per repetition, so every server process first gets the
+  same unmeasured warm-up round of ${config.setupWarmUp} connections with JWT (a two-instance cluster gets
+  ${config.setupWarmUp * 2}, spread over both): the rate measured is the connection path's, not the JIT
+  compilation of it (which costs the demo, with more code on that path, more than the peers).
 - **Notifications to offline users** (the demo, both modes): \`POST /admin/notify\` with an admin
   JWT for ${config.notifies} distinct users who are not connected, ${config.notifyConcurrency} requests in flight over keep-alive
   connections (spread over the instances), after an unmeasured warm-up of 1,000. Each one is

@@ -225,11 +225,13 @@ async function paced(server, pool, publisher, config, rate, note, log) {
 
 /**
  * Setup with a JWT per connection, then anonymous (no token); metric keys `setup*` and
- * `anonSetup*`. Every server first gets the same unmeasured warm-up round (with JWT), so the rate
- * is the connection path's, not its JIT compilation's.
+ * `anonSetup*`. Every server process first gets the same unmeasured warm-up round (with JWT), so
+ * the rate is the connection path's, not its JIT compilation's: a cluster of N instances gets N
+ * times the connections, spread over them, so each of its processes is as warm as a single one.
  */
 async function setupBoth(server, pool, config, note, log) {
-  await setup(server, pool, config, note, () => {}, true, config.setupWarmUp);
+  const warmUp = config.setupWarmUp * server.ports.length;
+  await setup(server, pool, config, note, () => {}, true, warmUp);
   await server.settle();
   const withJwt = await setup(server, pool, config, note, log, true);
   await server.settle();

@@ -23,6 +23,9 @@ describe('hostile clients', () => {
         realtime: {
           history: { size: RETAINED, ttlSeconds: 300, maxBytes: RETAINED * MiB },
           limits: { maxQueuedBytes: MiB },
+          // The readers stay paused until all five are closed; under load that can take
+          // longer than the default grace, and a terminated socket would show 1006.
+          closeGraceMs: 30_000,
         },
       });
     });

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import Redis, { type RedisOptions } from 'ioredis';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
+import { TurnBatchedRedis } from './turn-batched-redis';
 
 /** Default `commandTimeout` of the shared command connection (the `redis.options` may set another). */
 const COMMAND_TIMEOUT_MS = 2_000;
@@ -11,7 +12,8 @@ const COMMAND_TIMEOUT_MS = 2_000;
  * connection shared by every service, and dedicated connections for whatever
  * needs one of its own (pub/sub subscribers, blocking queue clients). Keys and
  * channels are all built with `key()`, under the configured prefix, so several
- * apps can share one Redis. Every connection opened here is closed on shutdown.
+ * apps can share one Redis. Every connection sends a turn's commands in one
+ * write (`TurnBatchedRedis`). Every connection opened here is closed on shutdown.
  */
 @Injectable()
 export class RedisConnections implements OnApplicationShutdown {
@@ -58,7 +60,7 @@ export class RedisConnections implements OnApplicationShutdown {
       ...options,
       ...overrides,
     };
-    const connection = url ? new Redis(url, settings) : new Redis(settings);
+    const connection = url ? new TurnBatchedRedis(url, settings) : new TurnBatchedRedis(settings);
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
     // One warning per outage, not one per reconnection attempt.
     let failing = false;

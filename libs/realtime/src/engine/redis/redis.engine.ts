@@ -103,9 +103,9 @@ export class RedisEngine implements RealtimeEngine {
     const command = this.redis.command;
     command.defineCommand('realtimeRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     command.defineCommand('realtimeRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
-    // Publishes have a connection of their own, auto-pipelined: the publishes of one event-loop
-    // turn (a client's burst) leave in one write, in call order, and their messages come back
-    // from Redis as one batch to fan out. Other commands keep the shared connection unbatched.
+    // Publishes have a connection of their own, auto-pipelined: a client's burst leaves in one
+    // write, in call order, and its messages come back from Redis as one batch to fan out,
+    // without waiting behind the recoveries and reads of the shared connection.
     const publisher = this.redis.open(
       'publisher',
       {},
