@@ -12,7 +12,7 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--servers=a,b] [--no-bu
 Environment (defaults in brackets, quick-run values after the slash):
   BENCH_REPEAT            repetitions per server, servers alternate within each [3 / 1]
   BENCH_SCALE             subscriber counts, comma-separated [1000,10000 / 1000]
-  BENCH_BURST_MAX         publishes per burst, upper bound [200]
+  BENCH_BURST_MAX         publishes per burst, upper bound [500]
   BENCH_BURST_DELIVERIES  target deliveries per burst: publishes = min(MAX, this / subscribers)
                           [500000 / 200000]
   BENCH_RATES             paced publish rates for latency, msgs/s [2,5]
@@ -84,7 +84,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     ]),
     repeat: int(env.BENCH_REPEAT, quick ? 1 : 3),
     scales,
-    burstMax: int(env.BENCH_BURST_MAX, 200),
+    burstMax: int(env.BENCH_BURST_MAX, 500),
     burstDeliveries: int(env.BENCH_BURST_DELIVERIES, quick ? 200_000 : 500_000),
     rates: numbers(env.BENCH_RATES, [2, 5]),
     latencySeconds: int(env.BENCH_LATENCY_SECONDS, quick ? 3 : 10),

@@ -311,10 +311,9 @@ The Redis-mode servers run as two instances on one redis-server that the bench s
 subscribers are spread over both and the publisher is connected to the first, so half of the
 deliveries cross Redis. Their CPU is both instances' plus redis-server's, their memory both
 instances' (Redis's own memory is not counted). The paced rows are the per-message cost. In a
-burst, the single-node demo receives a client's publishes in one turn and writes each socket's
-frames in one \`writev\`; in Redis mode each publish of that client waits for its Lua script
-(replies and offsets keep request order, so a connection's requests run one at a time), the
-messages come back from Redis one round trip apart, and there is little left to batch.
+burst, the publishes an instance receives in one turn go to Redis as one script call
+(\`PublishBatch\`), and their messages come back to every instance in a few large reads, so each
+socket still gets its frames in a few \`writev\`s, as on a single node.
 
 ### Notes from this run
 

@@ -13,8 +13,8 @@
  * evicted, flushed, restarted) starts a new epoch, so older offsets are
  * answered `recovered: false`, never with a silent gap.
  *
- * Only `publish` touches keys it is not given (the evicted topic's): one
- * Redis (or a primary with replicas), not Redis Cluster.
+ * `publish` touches keys it is not given (its topics' and the evicted
+ * topics'): one Redis (or a primary with replicas), not Redis Cluster.
  */
 
 const NOW_AND_EPOCH = `
@@ -33,45 +33,60 @@ end
 `;
 
 /**
- * KEYS: meta, history, topics. ARGV: channel, data, size, maxBytes, ttlMs,
- * maxTopics, topic, meta prefix, history prefix, the longest TTL of any
- * topic (for the topics index). Returns {offset, ts}.
+ * Publishes a batch of messages (the publishes of one event-loop turn of an
+ * instance), in order. KEYS: topics. ARGV: channel prefix, maxTopics, meta
+ * prefix, history prefix, the longest TTL of any topic (for the topics
+ * index), then five per message: topic, data, size, maxBytes, ttlMs.
+ * Returns {ts, offset per message}. Each message is PUBLISHed on its own, so
+ * subscribers see one message per publish; the TTLs and the topics index are
+ * refreshed once per topic of the batch.
  */
 export const PUBLISH_SCRIPT = `${NOW_AND_EPOCH}
-local ttl = tonumber(ARGV[5])
-local epoch = epochOf(KEYS[1], KEYS[2], ttl)
-local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
-redis.call('XADD', KEYS[2], seq .. '-0', 'd', ARGV[2], 't', now)
-local bytes = redis.call('HINCRBY', KEYS[1], 'b', #ARGV[2])
-local size, maxBytes, cutoff = tonumber(ARGV[3]), tonumber(ARGV[4]), now - ttl
-local len = redis.call('XLEN', KEYS[2])
--- A stream lost without its meta (evicted) leaves a stale byte count: start it again.
-if len == 1 then bytes = #ARGV[2] end
-while len > 0 do
-  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-  local fields = oldest[2]
-  if len <= size and bytes <= maxBytes and tonumber(fields[4]) >= cutoff then break end
-  redis.call('XDEL', KEYS[2], oldest[1])
-  bytes = bytes - #fields[2]
-  len = len - 1
+local channelPrefix, metaPrefix, historyPrefix = ARGV[1], ARGV[3], ARGV[4]
+local reply, ttls, topics = {tostring(now)}, {}, {}
+for i = 6, #ARGV, 5 do
+  local topic, data = ARGV[i], ARGV[i + 1]
+  local size, maxBytes, ttl = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  local meta, stream = metaPrefix .. topic, historyPrefix .. topic
+  local epoch = epochOf(meta, stream, ttl)
+  local seq = redis.call('HINCRBY', meta, 's', 1)
+  redis.call('XADD', stream, seq .. '-0', 'd', data, 't', now)
+  local bytes = redis.call('HINCRBY', meta, 'b', #data)
+  local cutoff = now - ttl
+  local len = redis.call('XLEN', stream)
+  -- A stream lost without its meta (evicted) leaves a stale byte count: start it again.
+  if len == 1 then bytes = #data end
+  while len > 0 do
+    local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+    local fields = oldest[2]
+    if len <= size and bytes <= maxBytes and tonumber(fields[4]) >= cutoff then break end
+    redis.call('XDEL', stream, oldest[1])
+    bytes = bytes - #fields[2]
+    len = len - 1
+  end
+  redis.call('HSET', meta, 'b', bytes)
+  if not ttls[topic] then topics[#topics + 1] = topic end
+  ttls[topic] = ttl
+  local offset = epoch .. '-' .. seq
+  redis.call('PUBLISH', channelPrefix .. topic, offset .. ' ' .. now .. ' ' .. data)
+  reply[#reply + 1] = offset
 end
-redis.call('HSET', KEYS[1], 'b', bytes)
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('ZADD', KEYS[3], micros, ARGV[7])
-local indexTtl = tonumber(ARGV[10])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', (now - indexTtl) * 1000)
-local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[6])
+for _, topic in ipairs(topics) do
+  redis.call('PEXPIRE', metaPrefix .. topic, ttls[topic] * 2)
+  redis.call('PEXPIRE', historyPrefix .. topic, ttls[topic])
+  redis.call('ZADD', KEYS[1], micros, topic)
+end
+local indexTtl = tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', (now - indexTtl) * 1000)
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
 if excess > 0 then
-  local evicted = redis.call('ZPOPMIN', KEYS[3], excess)
+  local evicted = redis.call('ZPOPMIN', KEYS[1], excess)
   for i = 1, #evicted, 2 do
-    redis.call('DEL', ARGV[8] .. evicted[i], ARGV[9] .. evicted[i])
+    redis.call('DEL', metaPrefix .. evicted[i], historyPrefix .. evicted[i])
   end
 end
-redis.call('PEXPIRE', KEYS[3], indexTtl)
-local offset = epoch .. '-' .. seq
-redis.call('PUBLISH', ARGV[1], offset .. ' ' .. now .. ' ' .. ARGV[2])
-return {offset, tostring(now)}
+redis.call('PEXPIRE', KEYS[1], indexTtl)
+return reply
 `;
 
 /**

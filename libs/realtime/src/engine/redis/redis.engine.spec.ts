@@ -84,6 +84,42 @@ describe('RedisEngine across instances', () => {
     expect(new Set(sent.map((m) => m.offset))).toEqual(new Set(order(c)));
   });
 
+  it('sends the publishes of one turn as one script call, in order, several calls past the bound', async () => {
+    const scriptCalls = async () => {
+      const stats = await redis.command('INFO', 'commandstats');
+      const calls = (name: string) =>
+        Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      return calls('evalsha') + calls('eval');
+    };
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t1');
+    await b.engine.watch('t2');
+    await a.engine.publish('t1', 'warm', 0);
+    const before = await scriptCalls();
+    const sent = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => a.engine.publish(i % 3 ? 't1' : 't2', 'm', i)),
+    );
+    expect((await scriptCalls()) - before).toBe(1);
+    const sequence = (offset: string) => Number(offset.split('-')[1]);
+    expect(sent.filter((m) => m.topic === 't1').map((m) => sequence(m.offset))).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 2),
+    );
+    expect(sent.filter((m) => m.topic === 't2').map((m) => sequence(m.offset))).toEqual(
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+    await eventually(() => b.delivered.length === 31);
+    expect(b.delivered.slice(1)).toEqual(sent);
+
+    const beforeBig = await scriptCalls();
+    const big = await Promise.all(
+      Array.from({ length: 450 }, (_, i) => a.engine.publish('t1', 'm', i)),
+    );
+    expect((await scriptCalls()) - beforeBig).toBe(3);
+    expect(big.map((m) => sequence(m.offset))).toEqual(
+      Array.from({ length: 450 }, (_, i) => i + 22),
+    );
+  });
+
   it('fills the gap when its subscriber reconnected while others published: no loss, no duplicate', async () => {
     const [a, b] = [await redisNode(), await redisNode()];
     await b.engine.watch('t');

@@ -20,6 +20,7 @@ import {
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
+import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
 import { PUBLISH_SCRIPT, RECOVER_SCRIPT, REVOKE_SCRIPT } from './redis-engine.scripts';
 
 export interface RedisEngineOptions extends EngineHistoryOptions {
@@ -41,7 +42,7 @@ const SUBSCRIBE_BATCH = 500;
 type RecoverReply = [epoch: string, sequence: number, recovered?: 0 | 1, entries?: StreamEntry[]];
 
 interface ScriptedRedis {
-  realtimePublish(...args: (string | number)[]): Promise<[string, string]>;
+  realtimePublish(...args: (string | number)[]): Promise<BatchReply>;
   realtimeRecover(...args: (string | number)[]): Promise<RecoverReply>;
   realtimeRevoke(...args: (string | number)[]): Promise<number>;
 }
@@ -84,6 +85,7 @@ export class RedisEngine implements RealtimeEngine {
   private refresher: NodeJS.Timeout | undefined;
   private closed = false;
   private published = 0;
+  private readonly batch = new PublishBatch((publishes) => this.sendBatch(publishes));
   private received = 0;
 
   constructor(
@@ -103,15 +105,10 @@ export class RedisEngine implements RealtimeEngine {
     const command = this.redis.command;
     command.defineCommand('realtimeRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     command.defineCommand('realtimeRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
-    // Publishes have a connection of their own, auto-pipelined: a client's burst leaves in one
-    // write, in call order, and its messages come back from Redis as one batch to fan out,
-    // without waiting behind the recoveries and reads of the shared connection.
-    const publisher = this.redis.open(
-      'publisher',
-      {},
-      { commandTimeout: PUBLISH_TIMEOUT_MS, enableAutoPipelining: true },
-    );
-    publisher.defineCommand('realtimePublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    // Publishes have a connection of their own, so that a turn's batch (PublishBatch) never
+    // waits behind the recoveries and reads of the shared connection.
+    const publisher = this.redis.open('publisher', {}, { commandTimeout: PUBLISH_TIMEOUT_MS });
+    publisher.defineCommand('realtimePublish', { numberOfKeys: 1, lua: PUBLISH_SCRIPT });
     this.publisher = publisher as Redis & ScriptedRedis;
     const subscriber = this.redis.open('subscriber', {
       autoResubscribe: false,
@@ -154,27 +151,31 @@ export class RedisEngine implements RealtimeEngine {
   }
 
   async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
+    this.assertReady(this.publisher);
     const data = JSON.stringify([type, payload ?? null]);
-    const { size, maxBytes, ttlMs } = this.limits.of(topic);
-    const [offset, ts] = await this.run(this.publisher, (redis) =>
-      redis.realtimePublish(
-        this.redis.key('meta', topic),
-        this.redis.key('history', topic),
-        this.redis.key('topics'),
-        this.topicChannelPrefix + topic,
-        data,
-        size,
-        maxBytes,
-        ttlMs,
-        this.options.maxHistoryTopics,
-        topic,
-        this.redis.key('meta', ''),
-        this.redis.key('history', ''),
-        this.limits.longestTtlMs,
-      ),
+    const { offset, ts } = await new Promise<{ offset: string; ts: number }>((resolve, reject) =>
+      this.batch.add({ topic, data, resolve, reject }),
     );
     this.published++;
-    return { topic, type, payload, offset, ts: Number(ts) };
+    return { topic, type, payload, offset, ts };
+  }
+
+  /** One script call for a turn's publishes (PublishBatch), on the publish connection. */
+  private sendBatch(publishes: readonly QueuedPublish[]): Promise<BatchReply> {
+    const args: Array<string | number> = [
+      this.topicChannelPrefix,
+      this.options.maxHistoryTopics,
+      this.redis.key('meta', ''),
+      this.redis.key('history', ''),
+      this.limits.longestTtlMs,
+    ];
+    for (const { topic, data } of publishes) {
+      const { size, maxBytes, ttlMs } = this.limits.of(topic);
+      args.push(topic, data, size, maxBytes, ttlMs);
+    }
+    return this.run(this.publisher, (redis) =>
+      redis.realtimePublish(this.redis.key('topics'), ...args),
+    );
   }
 
   async command(command: EngineCommand): Promise<void> {
@@ -282,15 +283,19 @@ export class RedisEngine implements RealtimeEngine {
     connection: Redis | undefined,
     send: (redis: Redis & ScriptedRedis) => Promise<T>,
   ): Promise<T> {
-    if (connection?.status !== 'ready') {
-      throw new EngineUnavailableError(
-        `Redis connection is ${connection?.status ?? 'not started'}`,
-      );
-    }
+    this.assertReady(connection);
     try {
       return await send(connection as Redis & ScriptedRedis);
     } catch (error) {
       throw new EngineUnavailableError((error as Error).message);
+    }
+  }
+
+  private assertReady(connection: Redis | undefined): void {
+    if (connection?.status !== 'ready') {
+      throw new EngineUnavailableError(
+        `Redis connection is ${connection?.status ?? 'not started'}`,
+      );
     }
   }
 
