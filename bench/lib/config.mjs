@@ -12,12 +12,12 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--servers=a,b] [--no-bu
 Environment (defaults in brackets, quick-run values after the slash):
   BENCH_REPEAT            repetitions per server, servers alternate within each [3 / 1]
   BENCH_SCALE             subscriber counts, comma-separated [1000,10000 / 1000]
-  BENCH_BURST_MAX         publishes per burst, upper bound [500]
+  BENCH_BURST_MAX         publishes per burst, upper bound [1000]
   BENCH_BURST_DELIVERIES  target deliveries per burst: publishes = min(MAX, this / subscribers)
-                          [500000 / 200000]
+                          [1000000 / 200000]
   BENCH_RATES             paced publish rates for latency, msgs/s [2,5]
   BENCH_LATENCY_SECONDS   duration of each paced run [10 / 3]
-  BENCH_SETUP_CONNS       connections opened in the setup-rate test [2000 / 500]
+  BENCH_SETUP_CONNS       connections opened in the setup-rate test [8000 / 500]
   BENCH_SETUP_CONCURRENCY connections in flight per load worker [50]
   BENCH_SETUP_WARMUP      unmeasured connections (with JWT) per server process before the
                           setup rate [4000 / 500]
@@ -84,11 +84,11 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     ]),
     repeat: int(env.BENCH_REPEAT, quick ? 1 : 3),
     scales,
-    burstMax: int(env.BENCH_BURST_MAX, 500),
-    burstDeliveries: int(env.BENCH_BURST_DELIVERIES, quick ? 200_000 : 500_000),
+    burstMax: int(env.BENCH_BURST_MAX, 1000),
+    burstDeliveries: int(env.BENCH_BURST_DELIVERIES, quick ? 200_000 : 1_000_000),
     rates: numbers(env.BENCH_RATES, [2, 5]),
     latencySeconds: int(env.BENCH_LATENCY_SECONDS, quick ? 3 : 10),
-    setupConnections: int(env.BENCH_SETUP_CONNS, quick ? 500 : 2000),
+    setupConnections: int(env.BENCH_SETUP_CONNS, quick ? 500 : 8000),
     setupConcurrency: int(env.BENCH_SETUP_CONCURRENCY, 50),
     setupWarmUp: int(env.BENCH_SETUP_WARMUP, quick ? 500 : 4000),
     notifies: int(env.BENCH_NOTIFIES, quick ? 2000 : 10_000),
