@@ -55,7 +55,8 @@ export class PublishBatch {
   }
 
   private sendPart(part: readonly QueuedPublish[]): void {
-    this.send(part).then(
+    // Runs at the end of a turn, outside any caller: a throw becomes every publish's rejection.
+    new Promise<BatchReply>((resolve) => resolve(this.send(part))).then(
       ([ts, ...offsets]) => {
         const at = Number(ts);
         part.forEach((publish, i) => publish.resolve({ offset: offsets[i], ts: at }));
