@@ -12,8 +12,8 @@ const COMMAND_TIMEOUT_MS = 2_000;
  * connection shared by every service, and dedicated connections for whatever
  * needs one of its own (pub/sub subscribers, blocking queue clients). Keys and
  * channels are all built with `key()`, under the configured prefix, so several
- * apps can share one Redis. Every connection sends a turn's commands in one
- * write (`TurnBatchedRedis`). Every connection opened here is closed on shutdown.
+ * apps can share one Redis. Connections send a turn's commands in one write
+ * (`TurnBatchedRedis`). Every connection opened here is closed on shutdown.
  */
 @Injectable()
 export class RedisConnections implements OnApplicationShutdown {
@@ -50,8 +50,15 @@ export class RedisConnections implements OnApplicationShutdown {
   /**
    * A new connection of its own (a pub/sub subscriber, a queue's blocking
    * client). It is closed with the others on shutdown, or by the caller.
+   * `turnBatched: false` for a caller that already sends one command per turn
+   * (it would only wait a turn longer for its write).
    */
-  open(name: string, overrides: RedisOptions = {}, defaults: RedisOptions = {}): Redis {
+  open(
+    name: string,
+    overrides: RedisOptions = {},
+    defaults: RedisOptions = {},
+    { turnBatched = true }: { turnBatched?: boolean } = {},
+  ): Redis {
     if (!this.settings) throw new Error('RealtimeModule: Redis is not configured (option "redis")');
     const { url, options } = this.settings;
     const settings: RedisOptions = {
@@ -60,7 +67,8 @@ export class RedisConnections implements OnApplicationShutdown {
       ...options,
       ...overrides,
     };
-    const connection = url ? new TurnBatchedRedis(url, settings) : new TurnBatchedRedis(settings);
+    const Connection = turnBatched ? TurnBatchedRedis : Redis;
+    const connection = url ? new Connection(url, settings) : new Connection(settings);
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
     // One warning per outage, not one per reconnection attempt.
     let failing = false;

@@ -106,8 +106,14 @@ export class RedisEngine implements RealtimeEngine {
     command.defineCommand('realtimeRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     command.defineCommand('realtimeRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
     // Publishes have a connection of their own, so that a turn's batch (PublishBatch) never
-    // waits behind the recoveries and reads of the shared connection.
-    const publisher = this.redis.open('publisher', {}, { commandTimeout: PUBLISH_TIMEOUT_MS });
+    // waits behind the recoveries and reads of the shared connection. The batch is already one
+    // command per turn, sent at the turn's end: it is written at once, not a turn later.
+    const publisher = this.redis.open(
+      'publisher',
+      {},
+      { commandTimeout: PUBLISH_TIMEOUT_MS },
+      { turnBatched: false },
+    );
     publisher.defineCommand('realtimePublish', { numberOfKeys: 1, lua: PUBLISH_SCRIPT });
     this.publisher = publisher as Redis & ScriptedRedis;
     const subscriber = this.redis.open('subscriber', {
