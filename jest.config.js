@@ -25,6 +25,7 @@ const shared = {
   transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   moduleNameMapper: {
     '^@app/realtime-client$': '<rootDir>/libs/realtime-client/src',
+    '^@nest-realtime/protocol$': '<rootDir>/libs/realtime-protocol/src',
     '^@app/realtime$': '<rootDir>/libs/realtime/src',
     '^@app/realtime/(.*)$': '<rootDir>/libs/realtime/src/$1',
   },

@@ -2,7 +2,7 @@ export { RealtimeClient } from './realtime-client';
 export { RealtimeError, ClientErrorCode } from './realtime-error';
 export { closeAction, type CloseAction } from './close-policy';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-export { compareOffsets } from './offset-order';
+export { compareOffsets } from '@nest-realtime/protocol';
 export { CloseCode, ErrorCode } from './protocol';
 export type {
   ClientEvents,

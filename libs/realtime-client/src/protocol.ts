@@ -3,15 +3,15 @@
  * the barrel, which pulls in Nest): these files import nothing, so the bundle
  * stays dependency-free and cannot drift from the server.
  */
-export { CloseCode } from '@app/realtime/protocol/close-codes.constants';
-export { ErrorCode } from '@app/realtime/protocol/error-codes.constants';
 export {
   BROADCAST_TOPIC,
   ClientEvent,
+  CloseCode,
   DIRECT_TOPIC,
+  ErrorCode,
   MAX_REF_LENGTH,
   ServerEvent,
-} from '@app/realtime/protocol/wire-events.constants';
+} from '@nest-realtime/protocol';
 
 /**
  * `ack`/`acked` (PROTOCOL.md §2): the server side ships with offline delivery;

@@ -2,7 +2,7 @@ import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { closeAction, type CloseAction } from './close-policy';
 import { Emitter, invokeIsolated } from './emitter';
 import { OfflineInbox } from './offline-inbox';
-import { compareOffsets } from './offset-order';
+import { compareOffsets } from '@nest-realtime/protocol';
 import {
   ACK_EVENT,
   BROADCAST_TOPIC,

@@ -1,7 +1,7 @@
-import type { EventMap, EventTypeOf, PayloadOf } from '@app/realtime/delivery/event-map';
+import type { EventMap, EventTypeOf, PayloadOf } from '@nest-realtime/protocol';
 import type { BackoffOptions } from './backoff';
 
-export type { EventMap, TopicOf } from '@app/realtime/delivery/event-map';
+export type { EventMap, TopicOf } from '@nest-realtime/protocol';
 
 export type ConnectionState =
   'connecting' | 'connected' | 'disconnected' | 'reconnecting' | 'closed';

@@ -26,7 +26,7 @@ export {
   type OfflineStats,
   REALTIME_DEAD_LETTER_HANDLER,
 } from './delivery/offline/offline-message';
-export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './delivery/event-map';
+export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './protocol';
 export { RevocationService } from './auth/revocation.service';
 export { TokenRejectedError, TokenService } from './auth/token.service';
 export type { Principal } from './auth/principal';

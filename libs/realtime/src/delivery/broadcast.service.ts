@@ -1,12 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { CloseCode, ErrorCode, RealtimeException } from '../protocol';
+import {
+  CloseCode,
+  ErrorCode,
+  RealtimeException,
+  type EventMap,
+  type EventTypeOf,
+  type PayloadOf,
+  type TopicOf,
+} from '../protocol';
 import { REALTIME_ENGINE, REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import type { EventMap, EventTypeOf, PayloadOf, TopicOf } from './event-map';
 import {
   IDEMPOTENCY_STORE,
   type IdempotencyStore,

@@ -1,6 +1,3 @@
-export * from './close-codes.constants';
-export * from './error-codes.constants';
-export * from './frames';
+export * from '@nest-realtime/protocol';
 export * from './realtime.exception';
-export * from './wire-events.constants';
 export * from './ref';

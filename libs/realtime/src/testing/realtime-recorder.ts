@@ -1,8 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { PublishOptions, SendToUserOptions } from '../delivery/broadcast.service';
-import type { EventMap, EventTypeOf, PayloadOf, TopicOf } from '../delivery/event-map';
+import {
+  type EventMap,
+  type EventTypeOf,
+  type PayloadOf,
+  type TopicOf,
+  CloseCode,
+} from '../protocol';
 import { assertPublishable, assertType } from '../delivery/publish-validation';
-import { CloseCode } from '../protocol';
 
 export interface RecordedPublish {
   topic: string;

@@ -6,7 +6,7 @@ import {
   IsString,
   ValidateBy,
 } from 'class-validator';
-import { MAX_TOPIC_LENGTH } from '../../topics/topic-name';
+import { MAX_TOPIC_LENGTH } from '../../protocol';
 import { RequestDto } from './request.dto';
 
 export const MAX_TOPICS_PER_REQUEST = 50;
