@@ -90,17 +90,48 @@ export default tseslint.config(
           zones: [
             ...layerZones,
             {
+              target: './libs/realtime-protocol/src',
+              from: ['./libs/realtime', './libs/realtime-client', './src', './test'],
+              message: 'The wire package imports nothing: server and client both import it.',
+            },
+            {
               target: './libs/realtime-client/src',
-              from: lib,
-              except: ['./protocol', './delivery/event-map.ts'],
-              message:
-                'The client stays dependency-free: only protocol constants and EventMap types.',
+              from: ['./libs/realtime', './src'],
+              message: 'The client knows the server only through the wire package.',
             },
             {
               target: './src',
               from: lib,
               except: ['./index.ts'],
               message: 'The demo app imports only the barrel, @app/realtime.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The wire package is dependency-free (no Nest, no Node): a browser bundle and the server share it.
+    files: ['libs/realtime-protocol/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^[^.]', message: 'The wire package imports only its own files.' }] },
+      ],
+    },
+  },
+  {
+    files: ['libs/realtime-client/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\.|@nest-realtime/protocol$)',
+              message: 'The client depends on nothing but the wire package.',
             },
           ],
         },

@@ -1,4 +1,4 @@
-import { MAX_ACK_IDS } from './protocol';
+import { MAX_ACK_IDS } from '@nest-realtime/protocol';
 
 /**
  * Offline messages (`$user` with `id`, PROTOCOL.md §5) arrive at least once:

@@ -2,17 +2,16 @@ import { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import { closeAction, type CloseAction } from './close-policy';
 import { Emitter, invokeIsolated } from './emitter';
 import { OfflineInbox } from './offline-inbox';
-import { compareOffsets } from '@nest-realtime/protocol';
 import {
-  ACK_EVENT,
   BROADCAST_TOPIC,
   ClientEvent,
   CloseCode,
+  compareOffsets,
   DIRECT_TOPIC,
   ErrorCode,
-  MAX_TOPICS_PER_SUBSCRIBE,
+  MAX_TOPICS_PER_REQUEST,
   ServerEvent,
-} from './protocol';
+} from '@nest-realtime/protocol';
 import { ClientErrorCode, RealtimeError } from './realtime-error';
 import type {
   ClientEvents,
@@ -286,8 +285,8 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
 
   /** Subscribes `topics` (with `since` where an offset is known), 50 per frame. */
   private sendSubscribe(topics: string[]): void {
-    for (let i = 0; i < topics.length; i += MAX_TOPICS_PER_SUBSCRIBE) {
-      const batch = topics.slice(i, i + MAX_TOPICS_PER_SUBSCRIBE);
+    for (let i = 0; i < topics.length; i += MAX_TOPICS_PER_REQUEST) {
+      const batch = topics.slice(i, i + MAX_TOPICS_PER_REQUEST);
       const since: Record<string, string> = {};
       for (const topic of batch) {
         const offset = this.topics.get(topic)?.lastOffset;
@@ -481,7 +480,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     this.clearTimer('ack');
     while (this.currentState === 'connected' && this.inbox.pending > 0) {
       const ids = this.inbox.takeBatch();
-      this.request(ACK_EVENT, { ids }).then(
+      this.request(ClientEvent.Ack, { ids }).then(
         () => (this.stats.acked += ids.length),
         (error: RealtimeError) => {
           if (!isLinkLoss(error)) this.emit('error', error);
