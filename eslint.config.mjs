@@ -103,7 +103,7 @@ export default tseslint.config(
               target: './src',
               from: lib,
               except: ['./index.ts'],
-              message: 'The demo app imports only the barrel, @app/realtime.',
+              message: 'The demo app imports only the public face, @nest-realtime/server.',
             },
           ],
         },

@@ -24,10 +24,9 @@ const shared = {
   },
   transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   moduleNameMapper: {
-    '^@app/realtime-client$': '<rootDir>/libs/realtime-client/src',
+    '^@nest-realtime/server$': '<rootDir>/libs/realtime/src',
+    '^@nest-realtime/client$': '<rootDir>/libs/realtime-client/src',
     '^@nest-realtime/protocol$': '<rootDir>/libs/realtime-protocol/src',
-    '^@app/realtime$': '<rootDir>/libs/realtime/src',
-    '^@app/realtime/(.*)$': '<rootDir>/libs/realtime/src/$1',
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
 };

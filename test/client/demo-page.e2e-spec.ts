@@ -1,4 +1,4 @@
-import { BroadcastService, CloseCode } from '@app/realtime';
+import { BroadcastService, CloseCode } from '@nest-realtime/server';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';

@@ -1,4 +1,4 @@
-import { BroadcastService, CloseCode } from '@app/realtime';
+import { BroadcastService, CloseCode } from '@nest-realtime/server';
 import fc from 'fast-check';
 import { parseOffset } from '../../libs/realtime/src/engine/offset';
 import { ConnectionRegistry } from '../../libs/realtime/src/registry/connection.registry';

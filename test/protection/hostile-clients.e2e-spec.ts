@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { ConnectionRegistry } from '@app/realtime/registry/connection.registry';
+import { ConnectionRegistry } from '../../libs/realtime/src/registry/connection.registry';
 import { ProtectedApp } from '../support/protected-app';
 import { closeOf, sleep, waitUntil, within } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
