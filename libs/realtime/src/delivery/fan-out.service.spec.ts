@@ -9,7 +9,7 @@ import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { openSocketPairs } from '../../test/socket-pair';
 import { FanOutService } from './fan-out.service';
-import { SocketWriter } from './socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 
 describe('FanOutService', () => {
   const recipients = 25;

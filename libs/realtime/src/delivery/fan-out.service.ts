@@ -11,8 +11,8 @@ import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
-import { encodeFrame, type OutboundFrame } from './outbound-frame';
-import { SocketWriter } from './socket-writer.service';
+import { encodeFrame, type OutboundFrame } from '../transport/outbound-frame';
+import { SocketWriter } from '../transport/socket-writer.service';
 
 /**
  * Where revoke commands go (RevocationService, wired by RealtimeModule): the

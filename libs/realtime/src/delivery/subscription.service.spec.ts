@@ -12,7 +12,7 @@ import { openSocketPairs } from '../../test/socket-pair';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import type { TopicAccessService } from '../topics/topic-access.service';
 import { FanOutService } from './fan-out.service';
-import { SocketWriter } from './socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { SubscriptionService } from './subscription.service';
 
 /** The memory engine, answering recoveries only when the test says so (as a networked engine would, later). */

@@ -8,8 +8,8 @@ import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
 import { encodeMessage } from './fan-out.service';
-import { encodeFrame } from './outbound-frame';
-import { SocketWriter } from './socket-writer.service';
+import { encodeFrame } from '../transport/outbound-frame';
+import { SocketWriter } from '../transport/socket-writer.service';
 
 export interface SubscribedTopic {
   topic: string;

@@ -5,7 +5,7 @@ import { WsParamsFactory } from '@nestjs/websockets/factories/ws-params-factory'
 import { GatewayMetadataExplorer } from '@nestjs/websockets/gateway-metadata-explorer';
 import type { WebSocket } from 'ws';
 import { MessageRateLimiter } from '../auth/message-rate.limiter';
-import { SocketWriter } from '../delivery/socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import {
   CloseCode,

@@ -10,7 +10,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { WsAuthGuard } from './ws-auth.guard';
 import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
 import { BroadcastService } from '../delivery/broadcast.service';
-import { SocketWriter } from '../delivery/socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import {

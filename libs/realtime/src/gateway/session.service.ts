@@ -6,7 +6,7 @@ import { admittedClientOf } from '../auth/admitted-client';
 import type { Principal } from '../auth/principal';
 import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';
 import { TokenRejectedError, TokenService } from '../auth/token.service';
-import { SocketWriter } from '../delivery/socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import { ANONYMOUS } from '../auth/principal';
-import type { SocketWriter } from '../delivery/socket-writer.service';
+import type { SocketWriter } from '../transport/socket-writer.service';
 import { resolveRealtimeOptions } from '../options/resolve-options';
 import { CloseCode } from '../protocol';
 import { Connection } from '../registry/connection';
