@@ -79,7 +79,7 @@ export class HeartbeatScheduler implements OnApplicationBootstrap, OnApplication
         const connection = next.value;
         if (!connection.isOpen) continue;
         connection.awaitingPong = true;
-        connection.socket.ping();
+        this.writer.ping(connection);
         pinged++;
       }
       this.slice = setImmediate(pingLater, this, rest);

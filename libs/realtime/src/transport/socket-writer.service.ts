@@ -1,38 +1,45 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { CloseCode, type ServerEvent, type ServerFrame } from '../protocol';
+import { CloseCode, CloseReason, type ServerFrame } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import type { Connection } from '../registry/connection';
-import { encodeFrame, type OutboundFrame } from './outbound-frame';
+import { encodeFrame, encodePong, type OutboundFrame, PING_FRAME } from './outbound-frame';
+import type { PendingReply, Reply } from './reply-queue';
+import type { SocketLink } from './socket-link';
 
-const SETTLED = Promise.resolve();
+/** WebSocket's readyState of an open socket. */
+const OPEN = 1;
 
-/** `next` once `previous` (if any) has settled too. */
-function after(previous: Promise<void> | undefined, next: Promise<void>): Promise<void> {
-  return previous === undefined ? next : previous.then(() => next);
+/** closeAfterPending's deadline; closing an already closed link does nothing. */
+function closeLate(writer: SocketWriter, link: SocketLink, code: CloseCode): void {
+  writer.close(link, code);
 }
 
-/** closeAfterPending's deadline; closing an already closed connection does nothing. */
-function closeLate(writer: SocketWriter, connection: Connection, code: CloseCode): void {
-  writer.close(connection, code);
+/** The close grace's end: the peer had its chance to answer the close frame. */
+function cut(socket: WebSocket): void {
+  socket.terminate();
 }
 
 /**
- * The one way a frame reaches a socket, and the one way the server closes one.
+ * The one owner of a socket's bytes: every frame the server sends (messages,
+ * replies, errors), every ping and pong, every close, on every socket.
  *
- * Frames are pre-built; the first frame a socket gets in an event-loop turn is
- * written at once, and from the second on the socket is corked until the end
- * of the turn, so a burst leaves in one writev. The slow-consumer bound is
- * checked at every write (a field read and two comparisons), so a burst in one
- * turn, a recovery replay included, cannot pass it.
+ * Frames are pre-built and written to the TCP socket under the WebSocket; the
+ * first frame a socket gets in an event-loop turn is written at once, and
+ * from the second on the socket is corked until the end of the turn, so a
+ * burst leaves in one writev. Pings and pongs take the same path. The
+ * slow-consumer bound is checked at every write (a field read and two
+ * comparisons), so a burst in one turn, a recovery replay included, cannot
+ * pass it. Where permessage-deflate was negotiated every frame goes through
+ * ws instead (each socket compresses its own copy), in the same order.
  *
- * Writes are synchronous and ws sends its close frame on the same TCP socket,
- * so whatever was written before a close goes out before the close frame.
- * A connection's requests start in request order and their replies are
- * written in request order (`request`, `inOrder`), and a close decided while
- * requests are owed an answer waits for them (`closeAfterPending`).
+ * A close first hands the kernel what this turn corked for the socket, then
+ * lets ws write the close frame (ws runs the close handshake), then cuts the
+ * socket if the peer has not finished it within the grace. Requests and
+ * their replies keep request order through each socket's ReplyQueue; a close
+ * decided while replies are owed waits for them (`closeAfterPending`).
  */
 @Injectable()
 export class SocketWriter {
@@ -53,103 +60,46 @@ export class SocketWriter {
   }
 
   /** Returns false when the frame was not written (closed, or closed now as a slow consumer). */
-  write(connection: Connection, frame: OutboundFrame): boolean {
-    if (!connection.isOpen) return false;
-    const raw = connection.raw;
-    if (raw === null) return this.sendThroughWs(connection, frame);
-    const tick = this.tick;
-    const backlog = raw.writableLength;
-    if (backlog === 0) {
-      connection.queuedFrames = 0;
-    } else if (backlog > this.maxQueuedBytes || connection.queuedFrames >= this.maxQueuedFrames) {
-      // Over a bound. What this turn corked has not been offered to the kernel yet: offer it, and
-      // judge by what the kernel leaves behind (a reading client takes it and carries on).
-      if (connection.writeTick === -tick) {
-        raw.uncork();
-        connection.writeTick = tick;
-      }
-      if (this.isSlow(connection, raw)) return this.dropSlow(connection);
-    }
-    if (connection.writeTick === tick) {
-      // A second frame for this socket in this turn: hold the rest back for one writev.
-      connection.writeTick = -tick;
-      raw.cork();
-      this.corked.push(raw);
-    } else if (connection.writeTick !== -tick) {
-      // The first frame in this turn goes out at once: a lone message pays no corking.
-      connection.writeTick = tick;
-      this.scheduleTurnEnd();
-    }
-    connection.queuedFrames++;
-    raw.write(frame.bytes);
-    return true;
+  write(link: SocketLink, frame: OutboundFrame): boolean {
+    if (!link.isOpen) return false;
+    const tcp = link.tcp;
+    if (tcp === null) return this.sendThroughWs(link, frame);
+    return this.writeTcp(link, tcp, frame.bytes);
   }
 
-  /** Builds and writes a one-recipient frame (replies, notices). */
-  send(connection: Connection, event: ServerEvent, data: unknown): boolean {
-    return this.write(connection, encodeFrame(event, data));
+  /** Builds and writes a one-recipient frame (the `connected` notice, replies). */
+  send(link: SocketLink, frame: ServerFrame): boolean {
+    return this.write(link, encodeFrame(frame.event, frame.data));
+  }
+
+  /** A protocol-level ping (the heartbeat's probe). */
+  ping(link: SocketLink): void {
+    if (!link.isOpen) return;
+    if (link.tcp === null) link.socket.ping();
+    else this.writeTcp(link, link.tcp, PING_FRAME);
+  }
+
+  /** Answers a client's ping (ws's own answer is turned off: RealtimeWsAdapter sets autoPong false). */
+  pong(link: SocketLink, payload: Buffer): void {
+    if (!link.isOpen) return;
+    if (link.tcp === null) link.socket.pong(payload);
+    else this.writeTcp(link, link.tcp, encodePong(payload));
   }
 
   /**
-   * Handles one request of a connection: `handle` starts once the previous
-   * request has finished or handed over (`handOver`), and the reply it
-   * resolves to is written once every earlier reply has been. `handle` must
-   * not reject.
+   * Handles one request of a link: `handle` starts in request order and its
+   * reply is written in request order (ReplyQueue). `handle` must not reject.
    */
-  request(connection: Connection, handle: () => Promise<ServerFrame | null | undefined>): void {
-    const previous = connection.startable ?? SETTLED;
-    let handOver!: () => void;
-    const handedOver = new Promise<void>((resolve) => (handOver = resolve));
-    this.gateStarts(connection, handedOver);
-    const reply = previous.then(async () => {
-      connection.handOver = handOver;
-      try {
-        return connection.isOpen ? await handle() : undefined;
-      } finally {
-        if (connection.handOver === handOver) connection.handOver = undefined;
-        handOver();
-      }
-    });
-    this.inOrder(connection, () =>
-      reply.then((frame) => {
-        if (frame) this.send(connection, frame.event, frame.data);
-      }),
+  request(link: SocketLink, handle: () => Promise<Reply | PendingReply<Reply>>): void {
+    link.replies.request(
+      () => (link.isOpen ? handle() : Promise.resolve(undefined)),
+      (reply) => this.deliver(link, reply),
     );
   }
 
-  /**
-   * The request being handled can no longer be overtaken (its effect is
-   * issued, as a publish is once its engine call is): the next one may start
-   * now, though its reply still waits for this one's. A client's burst of
-   * publishes then shares Redis round trips instead of paying one each.
-   */
-  handOver(connection: Connection): void {
-    const handOver = connection.handOver;
-    connection.handOver = undefined;
-    handOver?.();
-  }
-
-  /**
-   * Runs `work` once every reply owed to this connection has been written, so
-   * replies keep request order whatever each request waits for. Work queued
-   * after the connection closed is skipped. `work` must not reject.
-   */
-  inOrder(connection: Connection, work: () => Promise<void> | void): void {
-    const run = (): Promise<void> | void => (connection.isOpen ? work() : undefined);
-    // Always after a microtask, even with nothing owed: work that decides a close synchronously
-    // (a guard) must find itself owed, so that its own reply still goes out first.
-    this.track(connection, (connection.owed ?? SETTLED).then(run));
-  }
-
-  /**
-   * Work already started (it had to start at once) whose frames must precede
-   * the replies to any later request, and which later requests wait for.
-   * `started` must not reject.
-   */
-  owe(connection: Connection, started: Promise<void>): void {
-    this.track(connection, after(connection.owed, started));
-    // Nor may a later request start before it is done.
-    this.gateStarts(connection, after(connection.startable, started));
+  /** Writes a reply that needs no handler (RATE_LIMITED) once the replies owed before it are out. */
+  reply(link: SocketLink, reply: Reply): void {
+    link.replies.queue(() => this.deliver(link, reply));
   }
 
   /**
@@ -157,52 +107,102 @@ export class SocketWriter {
    * now on are dropped. A reply that never comes (an authorizer that hangs)
    * holds the close back for `closeGraceMs` at most.
    */
-  closeAfterPending(connection: Connection, code: CloseCode): void {
-    if (connection.closing) return;
-    connection.closing = true;
-    this.inOrder(connection, () => this.close(connection, code));
-    setTimeout(closeLate, this.closeGraceMs, this, connection, code).unref();
+  closeAfterPending(link: SocketLink, code: CloseCode): void {
+    if (link.closing) return;
+    link.closing = true;
+    link.replies.queue(() => this.close(link, code));
+    setTimeout(closeLate, this.closeGraceMs, this, link, code).unref();
   }
 
-  /** Closes now, after what was written so far; the socket is cut if the peer stalls the close. */
-  close(connection: Connection, code: CloseCode): void {
-    connection.closing = true;
-    connection.close(code, this.closeGraceMs);
-  }
-
-  private gateStarts(connection: Connection, gate: Promise<void>): void {
-    connection.startable = gate;
-    void gate.then(() => {
-      if (connection.startable === gate) connection.startable = undefined;
-    });
-  }
-
-  private track(connection: Connection, current: Promise<void>): void {
-    connection.owed = current;
-    void current.then(() => {
-      if (connection.owed === current) connection.owed = undefined;
-    });
-  }
-
-  private isSlow(connection: Connection, raw: Socket): boolean {
-    const backlog = raw.writableLength;
-    if (backlog === 0) {
-      connection.queuedFrames = 0;
-      return false;
+  /**
+   * Closes now, after what was written so far (this turn's corked frames are
+   * handed to the kernel first); the socket is cut if the peer has not
+   * answered the close frame within `graceMs`.
+   */
+  close(link: SocketLink, code: CloseCode, graceMs = this.closeGraceMs): void {
+    link.closing = true;
+    if (link.writeTick === -this.tick) {
+      link.writeTick = this.tick;
+      link.tcp?.uncork();
     }
-    return backlog > this.maxQueuedBytes || connection.queuedFrames >= this.maxQueuedFrames;
+    this.closeSocket(link.socket, code, graceMs);
   }
 
-  /** With per-message compression each socket needs its own deflate; only the bytes bound applies. */
-  private sendThroughWs(connection: Connection, frame: OutboundFrame): boolean {
-    if (connection.socket.bufferedAmount > this.maxQueuedBytes) return this.dropSlow(connection);
-    connection.socket.send(frame.text);
+  /** Closes a socket that never became a connection (refused or failed while opening). */
+  closeSocket(socket: WebSocket, code: CloseCode, graceMs = this.closeGraceMs): void {
+    if (socket.readyState > OPEN) return;
+    socket.close(code, CloseReason[code]);
+    setTimeout(cut, graceMs, socket).unref();
+  }
+
+  /**
+   * Runs `admit` with the handshake's TCP socket corked: the 101 response ws
+   * writes and the `connected` frame the new session writes leave in one write.
+   */
+  inOneWrite(tcp: Socket, admit: () => void): void {
+    tcp.cork();
+    try {
+      admit();
+    } finally {
+      tcp.uncork();
+    }
+  }
+
+  private deliver(link: SocketLink, reply: Reply): void {
+    if (reply === null || reply === undefined) return;
+    if (typeof reply === 'function') return reply();
+    if (isFrameList(reply)) for (const frame of reply) this.send(link, frame);
+    else this.send(link, reply);
+  }
+
+  private writeTcp(link: SocketLink, tcp: Socket, bytes: Buffer): boolean {
+    const tick = this.tick;
+    const backlog = tcp.writableLength;
+    if (backlog === 0) {
+      link.queuedFrames = 0;
+    } else if (backlog > this.maxQueuedBytes || link.queuedFrames >= this.maxQueuedFrames) {
+      // Over a bound. What this turn corked has not been offered to the kernel yet: offer it, and
+      // judge by what the kernel leaves behind (a reading client takes it and carries on).
+      if (link.writeTick === -tick) {
+        tcp.uncork();
+        link.writeTick = tick;
+      }
+      if (this.isSlow(link, tcp)) return this.dropSlow(link);
+    }
+    if (link.writeTick === tick) {
+      // A second frame for this socket in this turn: hold the rest back for one writev.
+      link.writeTick = -tick;
+      tcp.cork();
+      this.corked.push(tcp);
+    } else if (link.writeTick !== -tick) {
+      // The first frame in this turn goes out at once: a lone message pays no corking.
+      link.writeTick = tick;
+      this.scheduleTurnEnd();
+    }
+    link.queuedFrames++;
+    tcp.write(bytes);
     return true;
   }
 
-  private dropSlow(connection: Connection): false {
+  private isSlow(link: SocketLink, tcp: Socket): boolean {
+    const backlog = tcp.writableLength;
+    if (backlog === 0) {
+      link.queuedFrames = 0;
+      return false;
+    }
+    return backlog > this.maxQueuedBytes || link.queuedFrames >= this.maxQueuedFrames;
+  }
+
+  /** With per-message compression each socket needs its own deflate; only the bytes bound applies. */
+  private sendThroughWs(link: SocketLink, frame: OutboundFrame): boolean {
+    if (link.socket.bufferedAmount > this.maxQueuedBytes) return this.dropSlow(link);
+    link.socket.send(frame.text);
+    return true;
+  }
+
+  private dropSlow(link: SocketLink): false {
     this.counters.slowConsumers++;
-    this.close(connection, CloseCode.SlowConsumer);
+    this.close(link, CloseCode.SlowConsumer);
     return false;
   }
 
@@ -215,7 +215,11 @@ export class SocketWriter {
   private readonly endTurn = (): void => {
     this.turnEndScheduled = false;
     this.tick++;
-    for (const raw of this.corked) raw.uncork();
+    for (const tcp of this.corked) tcp.uncork();
     this.corked.length = 0;
   };
+}
+
+function isFrameList(reply: ServerFrame | readonly ServerFrame[]): reply is readonly ServerFrame[] {
+  return Array.isArray(reply);
 }
