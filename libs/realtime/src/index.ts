@@ -13,12 +13,13 @@ export { resolveRealtimeOptions } from './options/resolve-options';
 export { RealtimeOptionsError } from './options/validate-options';
 export { RealtimeWsAdapter } from './gateway/realtime-ws.adapter';
 export { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
-export {
-  BroadcastService,
-  type PublishOptions,
-  type RealtimeStats,
-  type SendToUserOptions,
-} from './delivery/broadcast.service';
+export { BroadcastService } from './delivery/broadcast.service';
+export type {
+  Broadcaster,
+  PublishOptions,
+  RealtimeStats,
+  SendToUserOptions,
+} from './delivery/broadcaster.interface';
 export {
   type DeadLetter,
   type DeadLetterHandler,

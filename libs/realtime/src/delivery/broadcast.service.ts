@@ -19,39 +19,15 @@ import {
   type IdempotencyStore,
   MAX_IDEMPOTENCY_KEY_LENGTH,
 } from './idempotency/idempotency-store.port';
+import type {
+  Broadcaster,
+  PublishOptions,
+  RealtimeStats,
+  SendToUserOptions,
+} from './broadcaster.interface';
 import type { DeadLetter, OfflineStats } from './offline/offline-message';
 import { OfflineDeliveryService } from './offline/offline-delivery.service';
 import { assertPublishable, assertType } from './publish-validation';
-
-/** @publicApi */
-export interface PublishOptions {
-  /**
-   * Carries the publish out once per key within `idempotency.windowSeconds`
-   * (cluster-wide in Redis mode); a retry with the key resolves to the first
-   * publish's offset and publishes nothing.
-   */
-  idempotencyKey?: string;
-}
-
-/** @publicApi */
-export interface SendToUserOptions {
-  /**
-   * Keeps the message until the user acknowledges it or this many seconds
-   * pass: sent now to the user's open connections and again on each new one.
-   */
-  ttlSeconds: number;
-}
-
-export interface RealtimeStats {
-  connections: number;
-  users: number;
-  topics: number;
-  subscriptions: number;
-  counters: Record<string, number | Record<string, number>>;
-  instanceId: string;
-  /** The engine's name; `detailedStats()` adds its figures (a round trip in Redis mode). */
-  engine: { engine: string } | EngineStats;
-}
 
 /**
  * What domain code uses to push live updates. Inject it anywhere in the app;
@@ -60,7 +36,7 @@ export interface RealtimeStats {
  * @publicApi
  */
 @Injectable()
-export class BroadcastService<M extends EventMap = EventMap> {
+export class BroadcastService<M extends EventMap = EventMap> implements Broadcaster<M> {
   constructor(
     @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
     @Inject(REALTIME_INSTANCE_ID) private readonly instanceId: string,
