@@ -6,7 +6,7 @@ import {
   contractHistory,
   engineContract,
   eventually,
-} from '../realtime-engine.contract';
+} from '../realtime-engine.contract-spec';
 import type { EngineCommand, EngineMessage } from '../realtime-engine.port';
 import { RedisEngine } from './redis.engine';
 
