@@ -101,7 +101,15 @@ const layerZones = Object.entries(layerRules).flatMap(([target, { forbidden }]) 
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**', 'tools/**', '*.js', '*.mjs'],
+    ignores: [
+      '**/dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'bench/**',
+      'tools/**',
+      '*.js',
+      '*.mjs',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
