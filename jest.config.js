@@ -33,7 +33,13 @@ const shared = {
 
 module.exports = {
   projects: [
-    { ...shared, displayName: 'unit', roots: ['<rootDir>/libs', '<rootDir>/src'], testMatch: ['**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'unit',
+      roots: ['<rootDir>/libs', '<rootDir>/src'],
+      testMatch: ['**/*.spec.ts'],
+      globalSetup: '<rootDir>/test/unit-global-setup.ts',
+    },
     {
       ...shared,
       displayName: 'e2e',

@@ -10,15 +10,20 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** In build order: each package compiles against the declarations of those before it. */
-export const PACKAGES = ['libs/realtime-protocol', 'libs/realtime', 'libs/realtime-client'];
+const PACKAGES = ['libs/realtime-protocol', 'libs/realtime', 'libs/realtime-client'];
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 for (const folder of PACKAGES) {
   rmSync(join(root, folder, 'dist'), { recursive: true, force: true });
-  execFileSync(process.execPath, [tsc, '-p', join(root, folder, 'tsconfig.build.json')], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(root, folder, 'tsconfig.build.json')], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+  } catch {
+    console.error(`building ${folder} failed (the compiler's errors are above)`);
+    process.exit(1);
+  }
 }
 
 const pack = process.argv.indexOf('--pack');
