@@ -9,6 +9,7 @@ import socketOwner from './tools/eslint-socket-owner.mjs';
 const lib = './libs/realtime/src';
 const folders = [
   'protocol',
+  'framing',
   'options',
   'topics',
   'registry',
@@ -39,6 +40,8 @@ const allBut = (...kept) => folders.filter((f) => !kept.includes(f));
  */
 const layerRules = {
   protocol: { forbidden: allBut('protocol') },
+  // Server frames built once, as bytes: below the engine, which keeps them in history.
+  framing: { forbidden: allBut('framing', 'protocol') },
   // Options are read by every layer; they import only the wire package and the policy types.
   options: { forbidden: allBut('options', 'protocol') },
   engine: {
@@ -56,22 +59,11 @@ const layerRules = {
   // The owner of a socket's bytes knows frames, not connections, topics or engines.
   transport: {
     forbidden: [
-      ...allBut('transport', 'protocol', 'options', 'metrics'),
+      ...allBut('transport', 'framing', 'protocol', 'options', 'metrics'),
       'metrics/realtime-metrics.service.ts',
     ],
   },
-  topics: {
-    forbidden: [
-      'registry',
-      'transport',
-      'delivery',
-      'auth',
-      'gateway',
-      'health',
-      'metrics',
-      'testing',
-    ],
-  },
+  topics: { forbidden: allBut('topics', 'protocol', 'framing', 'options', 'engine') },
   registry: {
     forbidden: ['topics', 'delivery', 'auth', 'gateway', 'health', 'metrics', 'testing'],
   },

@@ -7,7 +7,7 @@ import type { Connection } from '../registry/connection';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
-import { encodeFrame } from '../transport/outbound-frame';
+import { encodeFrame } from '../framing/outbound-frame';
 import type { Reply } from '../transport/reply-queue';
 import { SocketWriter } from '../transport/socket-writer.service';
 import { encodeMessage } from './fan-out.service';

@@ -7,7 +7,7 @@ import { RealtimeCounters } from '../metrics/realtime-counters';
 import { resolveRealtimeOptions } from '../options/resolve-options';
 import { CloseCode, ServerEvent } from '../protocol';
 import { Connection } from '../registry/connection';
-import { encodeFrame } from './outbound-frame';
+import { encodeFrame } from '../framing/outbound-frame';
 import { PendingReply } from './reply-queue';
 import { SocketWriter } from './socket-writer.service';
 

@@ -5,7 +5,8 @@ import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { CloseCode, CloseReason, type ServerFrame } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import { encodeFrame, encodePong, type OutboundFrame, PING_FRAME } from './outbound-frame';
+import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
+import { encodePong, PING_FRAME } from './control-frames';
 import type { PendingReply, Reply } from './reply-queue';
 import type { SocketLink } from './socket-link';
 

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { openSocketPairs } from '../../test/socket-pair';
-import { encodeFrame } from './outbound-frame';
+import { encodeFrame } from '../framing/outbound-frame';
 import { tcpSocketOf, WS_VERSION_READ } from './ws-internals';
 
 /** The ws release @nestjs/platform-ws creates the server's sockets with. */
