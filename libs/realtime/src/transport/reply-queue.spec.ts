@@ -10,25 +10,29 @@ function later<T>(): { promise: Promise<T>; settle: (value: T) => void } {
   return { promise, settle };
 }
 
+/** Queues request `name`, noting in `events` when it starts and when its reply is delivered. */
+function noted(
+  queue: ReplyQueue,
+  events: string[],
+  name: string,
+  answer: () => Promise<unknown>,
+): void {
+  queue.request(
+    () => {
+      events.push(`start ${name}`);
+      return answer();
+    },
+    (reply) => events.push(`deliver ${String(reply)}`),
+  );
+}
+
 describe('ReplyQueue', () => {
   it('starts each request once the one before it is done, and delivers in request order', async () => {
     const queue = new ReplyQueue();
     const events: string[] = [];
     const first = later<string>();
-    queue.request(
-      () => {
-        events.push('start 1');
-        return first.promise;
-      },
-      (reply) => events.push(`deliver ${reply}`),
-    );
-    queue.request(
-      () => {
-        events.push('start 2');
-        return Promise.resolve('2');
-      },
-      (reply) => events.push(`deliver ${reply}`),
-    );
+    noted(queue, events, '1', () => first.promise);
+    noted(queue, events, '2', () => Promise.resolve('2'));
     await sleep(5);
     expect(events).toEqual(['start 1']);
     first.settle('1');
@@ -57,22 +61,13 @@ describe('ReplyQueue', () => {
     const queue = new ReplyQueue();
     const events: string[] = [];
     const offset = later<string>();
-    queue.request(
-      () => Promise.resolve(new PendingReply(offset.promise)),
-      (reply) => events.push(`deliver ${reply}`),
-    );
-    queue.request(
-      () => {
-        events.push('start 2');
-        return Promise.resolve('2');
-      },
-      (reply) => events.push(`deliver ${reply}`),
-    );
+    noted(queue, events, '1', () => Promise.resolve(new PendingReply(offset.promise)));
+    noted(queue, events, '2', () => Promise.resolve('2'));
     await sleep(5);
-    expect(events).toEqual(['start 2']);
+    expect(events).toEqual(['start 1', 'start 2']);
     offset.settle('1');
     await sleep(5);
-    expect(events).toEqual(['start 2', 'deliver 1', 'deliver 2']);
+    expect(events).toEqual(['start 1', 'start 2', 'deliver 1', 'deliver 2']);
   });
 
   it('queues work a request decides while it runs behind that request’s own reply', async () => {
