@@ -4,14 +4,17 @@ import prettier from 'eslint-config-prettier';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+import socketOwner from './tools/eslint-socket-owner.mjs';
 
 const lib = './libs/realtime/src';
 const folders = [
   'protocol',
+  'framing',
   'options',
   'topics',
   'registry',
   'engine',
+  'transport',
   'delivery',
   'auth',
   'gateway',
@@ -21,31 +24,58 @@ const folders = [
   'redis',
   'jobs',
 ];
-/** `Principal` is a type every layer below auth/ may name (docs/architecture.md). */
-const principal = ['./principal.ts'];
+/** Files a layer may import from a folder it must not otherwise import (docs/architecture.md). */
+const allowed = {
+  // `Principal` is a type every layer below auth/ may name.
+  auth: ['./principal.ts'],
+  // The policy types are part of the options.
+  topics: ['./topic-policy.interface.ts'],
+};
+/** Everything but these folders. */
+const allBut = (...kept) => folders.filter((f) => !kept.includes(f));
 
 /**
  * The layers of docs/architecture.md: each folder and what it must not import.
- * Arrows point down: gateway → auth | delivery → registry | topics → engine → protocol.
+ * Arrows point down: gateway → auth | delivery → registry | topics → transport | engine → protocol.
  */
 const layerRules = {
-  protocol: { forbidden: folders.filter((f) => f !== 'protocol') },
-  engine: { forbidden: ['topics', 'registry', 'delivery', 'auth', 'gateway', 'health', 'testing'] },
-  topics: {
-    forbidden: ['registry', 'delivery', 'auth', 'gateway', 'health', 'metrics', 'testing'],
+  protocol: { forbidden: allBut('protocol') },
+  // Server frames built once, as bytes: below the engine, which keeps them in history.
+  framing: { forbidden: allBut('framing', 'protocol') },
+  // Options are read by every layer; they import only the wire package and the policy types.
+  options: { forbidden: allBut('options', 'protocol') },
+  engine: {
+    forbidden: [
+      'topics',
+      'registry',
+      'transport',
+      'delivery',
+      'auth',
+      'gateway',
+      'health',
+      'testing',
+    ],
   },
+  // The owner of a socket's bytes knows frames, not connections, topics or engines.
+  transport: {
+    forbidden: [
+      ...allBut('transport', 'framing', 'protocol', 'options', 'metrics'),
+      'metrics/realtime-metrics.service.ts',
+    ],
+  },
+  topics: { forbidden: allBut('topics', 'protocol', 'framing', 'options', 'engine') },
   registry: {
     forbidden: ['topics', 'delivery', 'auth', 'gateway', 'health', 'metrics', 'testing'],
   },
   // The counters sit low (everything bumps them); the Prometheus service observes every layer.
   'metrics/realtime-counters.ts': {
-    forbidden: ['topics', 'delivery', 'auth', 'gateway', 'health', 'testing'],
+    forbidden: ['topics', 'transport', 'delivery', 'auth', 'gateway', 'health', 'testing'],
   },
   'metrics/realtime-metrics.service.ts': { forbidden: ['gateway', 'testing'] },
   delivery: { forbidden: ['auth', 'gateway', 'health', 'testing'] },
   auth: { forbidden: ['delivery', 'gateway', 'health', 'testing'] },
   health: { forbidden: ['gateway', 'testing'] },
-  redis: { forbidden: folders.filter((f) => f !== 'redis' && f !== 'options') },
+  redis: { forbidden: allBut('redis', 'options') },
   // The queue service is infrastructure every feature may use; processors compose features.
   'jobs/realtime-jobs.service.ts': {
     forbidden: ['topics', 'registry', 'delivery', 'auth', 'gateway', 'health', 'testing'],
@@ -56,14 +86,22 @@ const layerZones = Object.entries(layerRules).flatMap(([target, { forbidden }]) 
   forbidden.map((from) => ({
     target: `${lib}/${target}`,
     from: `${lib}/${from}`,
-    except: from === 'auth' ? principal : [],
+    except: allowed[from] ?? [],
     message: `${target}/ must not import ${from}/ (docs/architecture.md, Layers).`,
   })),
 );
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bench/**', 'tools/**', '*.js', '*.mjs'],
+    ignores: [
+      '**/dist/**',
+      'node_modules/**',
+      'coverage/**',
+      'bench/**',
+      'tools/**',
+      '*.js',
+      '*.mjs',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -90,17 +128,62 @@ export default tseslint.config(
           zones: [
             ...layerZones,
             {
+              target: './libs/realtime-protocol/src',
+              from: ['./libs/realtime', './libs/realtime-client', './src', './test'],
+              message: 'The wire package imports nothing: server and client both import it.',
+            },
+            {
               target: './libs/realtime-client/src',
-              from: lib,
-              except: ['./protocol', './delivery/event-map.ts'],
-              message:
-                'The client stays dependency-free: only protocol constants and EventMap types.',
+              from: ['./libs/realtime', './src'],
+              message: 'The client knows the server only through the wire package.',
             },
             {
               target: './src',
               from: lib,
               except: ['./index.ts'],
-              message: 'The demo app imports only the barrel, @app/realtime.',
+              message: 'The demo app imports only the public face, @nest-realtime/server.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // One owner of a socket's bytes: SocketWriter (docs/architecture.md).
+    files: ['libs/realtime/src/**/*.ts'],
+    ignores: [
+      '**/*.spec.ts',
+      'libs/realtime/src/transport/**',
+      // HTTP sockets before any WebSocket exists: refused ones are destroyed, nothing is written.
+      'libs/realtime/src/gateway/pending-sockets.ts',
+      // The library's own Redis connections, not clients' sockets.
+      'libs/realtime/src/redis/**',
+    ],
+    plugins: { realtime: socketOwner },
+    rules: { 'realtime/socket-owner': 'error' },
+  },
+  {
+    // The wire package is dependency-free (no Nest, no Node): a browser bundle and the server share it.
+    files: ['libs/realtime-protocol/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^[^.]', message: 'The wire package imports only its own files.' }] },
+      ],
+    },
+  },
+  {
+    files: ['libs/realtime-client/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\.|@nest-realtime/protocol$)',
+              message: 'The client depends on nothing but the wire package.',
             },
           ],
         },

@@ -24,16 +24,22 @@ const shared = {
   },
   transformIgnorePatterns: ['/node_modules/(?!@nestjs/)'],
   moduleNameMapper: {
-    '^@app/realtime-client$': '<rootDir>/libs/realtime-client/src',
-    '^@app/realtime$': '<rootDir>/libs/realtime/src',
-    '^@app/realtime/(.*)$': '<rootDir>/libs/realtime/src/$1',
+    '^@nest-realtime/server$': '<rootDir>/libs/realtime/src',
+    '^@nest-realtime/client$': '<rootDir>/libs/realtime-client/src',
+    '^@nest-realtime/protocol$': '<rootDir>/libs/realtime-protocol/src',
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 
 module.exports = {
   projects: [
-    { ...shared, displayName: 'unit', roots: ['<rootDir>/libs', '<rootDir>/src'], testMatch: ['**/*.spec.ts'] },
+    {
+      ...shared,
+      displayName: 'unit',
+      roots: ['<rootDir>/libs', '<rootDir>/src'],
+      testMatch: ['**/*.spec.ts'],
+      globalSetup: '<rootDir>/test/unit-global-setup.ts',
+    },
     {
       ...shared,
       displayName: 'e2e',

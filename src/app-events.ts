@@ -1,4 +1,4 @@
-import type { EventMap } from '@app/realtime';
+import type { EventMap } from '@nest-realtime/server';
 import type { Order } from './orders/order';
 
 /** Every event the demo publishes, by topic namespace: publish calls are checked against it. */

@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { RealtimeModule } from '@app/realtime';
+import { RealtimeModule } from '@nest-realtime/server';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import type { DemoConfig } from './config/realtime-env';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { RealtimeWsAdapter } from '@app/realtime';
+import { RealtimeWsAdapter } from '@nest-realtime/server';
 import { AppModule } from './app.module';
 import { demoConfigFromEnv } from './config/realtime-env';
 

@@ -16,7 +16,7 @@ import {
   type JobRuns,
   type QueueCounts,
   type RealtimeStats,
-} from '@app/realtime';
+} from '@nest-realtime/server';
 import { AdminOnly } from '../auth/roles.decorator';
 import { BroadcastDto, NotifyDto, RevokeDto } from './admin.dto';
 

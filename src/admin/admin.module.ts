@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { REALTIME_DEAD_LETTER_HANDLER } from '@app/realtime';
+import { REALTIME_DEAD_LETTER_HANDLER } from '@nest-realtime/server';
 import { AdminController } from './admin.controller';
 import { NotificationFallbackHandler } from './notification-fallback.handler';
 

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { DeadLetter, DeadLetterHandler } from '@app/realtime';
+import type { DeadLetter, DeadLetterHandler } from '@nest-realtime/server';
 
 /**
  * The demo's dead-letter hook: a notification nobody acknowledged in time.

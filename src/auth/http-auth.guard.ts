@@ -6,7 +6,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { RevocationService, TokenRejectedError, TokenService } from '@app/realtime';
+import { RevocationService, TokenRejectedError, TokenService } from '@nest-realtime/server';
 import type { AuthenticatedRequest } from './authenticated-user';
 import { REQUIRED_ROLE } from './roles.decorator';
 

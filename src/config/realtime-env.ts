@@ -1,4 +1,4 @@
-import { DEV_JWT_SECRET, type RealtimeModuleOptions } from '@app/realtime';
+import { DEV_JWT_SECRET, type RealtimeModuleOptions } from '@nest-realtime/server';
 import { demoTopicPolicies } from './topic-policies';
 
 export interface DemoConfig {

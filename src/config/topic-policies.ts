@@ -1,4 +1,4 @@
-import type { NamespacePolicy } from '@app/realtime';
+import type { NamespacePolicy } from '@nest-realtime/server';
 
 /** The demo's namespaces (PROTOCOL.md §7); anything else is refused. */
 export const demoTopicPolicies: Record<string, NamespacePolicy> = {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import type { AppEvents } from '../app-events';
 
 export interface StockLevel {

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Res, UseGuards } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
-import { RealtimeHealthIndicator, RealtimeMetricsService } from '@app/realtime';
+import { RealtimeHealthIndicator, RealtimeMetricsService } from '@nest-realtime/server';
 import type { Response } from 'express';
 import { MetricsAccessGuard } from './metrics-access.guard';
 

@@ -1,6 +1,6 @@
 import { NotFoundException } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { RealtimeRecorder, RealtimeTestingModule } from '@app/realtime';
+import { RealtimeRecorder, RealtimeTestingModule } from '@nest-realtime/server';
 import { OrdersService } from './orders.service';
 
 /** Domain code tested without sockets: RealtimeTestingModule records what it publishes. */

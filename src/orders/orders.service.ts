@@ -1,5 +1,5 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppEvents } from '../app-events';
 import type { Order, OrderItem, OrderStatus } from './order';

@@ -1,14 +1,13 @@
-import { BroadcastService, CloseCode } from '@app/realtime';
+import { BroadcastService, CloseCode } from '@nest-realtime/server';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { CHROMIUM } from '../support/chromium';
 import { DemoApp } from '../support/demo-app';
 import { freePort } from '../support/free-port';
 import { TcpProxy } from '../support/tcp-proxy';
 
-/** Debian's chromium package (installed by .ci/run), never a downloaded build. */
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',

@@ -1,5 +1,5 @@
-import { BroadcastService, CloseCode } from '@app/realtime';
-import { type DirectMessage, RealtimeClient } from '@app/realtime-client';
+import { BroadcastService, CloseCode } from '@nest-realtime/server';
+import { type DirectMessage, RealtimeClient } from '@nest-realtime/client';
 import WebSocket from 'ws';
 import { DemoApp } from '../support/demo-app';
 import { sleep, waitUntil } from '../support/waits';

@@ -1,11 +1,11 @@
-import { BroadcastService, CloseCode, type EventMap } from '@app/realtime';
+import { BroadcastService, CloseCode, type EventMap } from '@nest-realtime/server';
 import {
   type ConnectionState,
   RealtimeClient,
   type RealtimeError,
   type RealtimeClientOptions,
   type TokenReason,
-} from '@app/realtime-client';
+} from '@nest-realtime/client';
 import WebSocket from 'ws';
 import { LIBRARY_JWT_SECRET, LibraryApp } from '../support/library-app';
 import { TcpProxy } from '../support/tcp-proxy';

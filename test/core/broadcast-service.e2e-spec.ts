@@ -1,4 +1,4 @@
-import { BroadcastService, type RealtimeStats } from '@app/realtime';
+import { BroadcastService, type RealtimeStats } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { barrier, expectNothingSince } from '../support/frame-helpers';
 import type { TestClient } from '../support/ws-client';

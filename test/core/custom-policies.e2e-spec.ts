@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { BroadcastService, type TopicAccessRequest, type TopicAuthorizer } from '@app/realtime';
+import {
+  BroadcastService,
+  type TopicAccessRequest,
+  type TopicAuthorizer,
+} from '@nest-realtime/server';
 import { errorFrame, expectNoLeak, expectNothingSince } from '../support/frame-helpers';
 import { LibraryApp } from '../support/library-app';
 import type { TestClient } from '../support/ws-client';

@@ -1,4 +1,4 @@
-import { DEV_JWT_SECRET } from '@app/realtime';
+import { DEV_JWT_SECRET } from '@nest-realtime/server';
 import { JwtService } from '@nestjs/jwt';
 import { demoConfigFromEnv } from '../../src/config/realtime-env';
 import { DemoApp, TEST_JWT_SECRET } from '../support/demo-app';

@@ -1,4 +1,4 @@
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { barrier, errorFrame } from '../support/frame-helpers';
 

@@ -1,4 +1,4 @@
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import { LibraryApp } from '../support/library-app';
 import { TestRedis } from '../support/redis-server';
 

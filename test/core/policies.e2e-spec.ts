@@ -1,4 +1,4 @@
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { barrier, errorFrame, expectNothingSince } from '../support/frame-helpers';
 import type { TestClient } from '../support/ws-client';

@@ -1,4 +1,4 @@
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { barrier, naturalCompare } from '../support/frame-helpers';
 import { LibraryApp } from '../support/library-app';

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { DiagnosticSeverity, Parser } from '@asyncapi/parser';
 import { MESSAGE_MAPPING_METADATA, MESSAGE_METADATA } from '@nestjs/websockets/constants';
-import { RealtimeGateway } from '@app/realtime/gateway/realtime.gateway';
-import * as protocol from '@app/realtime/protocol';
+import { RealtimeGateway } from '../../libs/realtime/src/gateway/realtime.gateway';
+import * as protocol from '../../libs/realtime/src/protocol';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

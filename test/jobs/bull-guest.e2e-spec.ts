@@ -6,7 +6,7 @@ import {
   RealtimeMetricsService,
   RealtimeModule,
   RealtimeWsAdapter,
-} from '@app/realtime';
+} from '@nest-realtime/server';
 import type { Job, Queue } from 'bull';
 import { LibraryApp } from '../support/library-app';
 import { TestRedis } from '../support/redis-server';

@@ -6,7 +6,7 @@ import {
   RealtimeModule,
   RealtimeWsAdapter,
   type ResolvedRealtimeOptions,
-} from '@app/realtime';
+} from '@nest-realtime/server';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { AddressInfo } from 'node:net';
 import { connect, tryConnect } from '../support/ws-client';

@@ -1,7 +1,8 @@
-import { BroadcastService, CloseCode } from '@app/realtime';
+import { BroadcastService, CloseCode } from '@nest-realtime/server';
 import fc from 'fast-check';
 import { parseOffset } from '../../libs/realtime/src/engine/offset';
 import { ConnectionRegistry } from '../../libs/realtime/src/registry/connection.registry';
+import { SocketWriter } from '../../libs/realtime/src/transport/socket-writer.service';
 import { barrier } from '../support/frame-helpers';
 import { LibraryApp } from '../support/library-app';
 import type { Frame, TestClient } from '../support/ws-client';
@@ -135,9 +136,8 @@ describe.each(enginesUnderTest())('delivery order property ($name engine)', (eng
     } else {
       for (const app of apps) {
         const connections = [...app.app.get(ConnectionRegistry).all()];
-        connections
-          .find((connection) => connection.id === subscriber.connectionId)
-          ?.close(CloseCode.SlowConsumer, 1_000);
+        const connection = connections.find(({ id }) => id === subscriber.connectionId);
+        if (connection) app.app.get(SocketWriter).close(connection, CloseCode.SlowConsumer, 1_000);
       }
       expect((await client.closed).code).toBe(CloseCode.SlowConsumer);
     }

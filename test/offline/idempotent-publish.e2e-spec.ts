@@ -1,4 +1,4 @@
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import { barrier } from '../support/frame-helpers';
 import { LibraryApp } from '../support/library-app';
 import { enginesUnderTest } from './offline-engines';

@@ -6,7 +6,7 @@ import {
   OfflineInboxFullError,
   REALTIME_DEAD_LETTER_HANDLER,
   type RealtimeModuleOptions,
-} from '@app/realtime';
+} from '@nest-realtime/server';
 import { barrier, expectNothingSince } from '../support/frame-helpers';
 import { LibraryApp } from '../support/library-app';
 import type { TestClient } from '../support/ws-client';

@@ -1,4 +1,4 @@
-import type { RealtimeModuleOptions } from '@app/realtime';
+import type { RealtimeModuleOptions } from '@nest-realtime/server';
 import { TestRedis } from '../support/redis-server';
 
 /**

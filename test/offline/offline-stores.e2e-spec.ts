@@ -1,4 +1,4 @@
-import { resolveRealtimeOptions } from '@app/realtime';
+import { resolveRealtimeOptions } from '@nest-realtime/server';
 import type { IdempotencyStore } from '../../libs/realtime/src/delivery/idempotency/idempotency-store.port';
 import { MemoryIdempotencyStore } from '../../libs/realtime/src/delivery/idempotency/memory-idempotency.store';
 import { RedisIdempotencyStore } from '../../libs/realtime/src/delivery/idempotency/redis-idempotency.store';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { TopicAuthorizer } from '@app/realtime';
+import type { TopicAuthorizer } from '@nest-realtime/server';
 import { ProtectedApp } from '../support/protected-app';
 import { closeOf, sleep } from '../support/waits';
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { BroadcastService, type TopicAuthorizer } from '@app/realtime';
+import { BroadcastService, type TopicAuthorizer } from '@nest-realtime/server';
 import { naturalCompare } from '../support/frame-helpers';
 import { LibraryApp } from '../support/library-app';
 import { enginesUnderTest } from '../offline/offline-engines';

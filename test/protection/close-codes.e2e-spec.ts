@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { ProtectedApp } from '../support/protected-app';
-import { closeOf, sleep, within } from '../support/waits';
+import { closeOf, sleep, waitUntil, within } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
 
 // Real timers (expiry, heartbeat, grace periods): more than Jest's default 5 s per test.
@@ -67,21 +67,19 @@ describe('close codes', () => {
       const silent = await app.connect({}, { autoPong: false });
       const normal = await app.connect();
       expect(silent.frames[0].data.heartbeatMs).toBe(300);
-      const opened = Date.now();
-      const silentPings: number[] = [];
-      silent.socket.on('ping', () => silentPings.push(Date.now()));
-      const closed = await closeOf(silent, 2_000);
+      let silentPings = 0;
+      silent.socket.on('ping', () => silentPings++);
+      const closed = await closeOf(silent, 5_000);
       expect(closed.code).toBe(4000);
       expect(closed.reason).toBe('heartbeat timeout');
-      expect(silentPings.length).toBeGreaterThanOrEqual(1);
-      // One interval plus the pong timeout, not some later sweep.
-      expect(closed.at - opened).toBeLessThan(300 + 150 + 400);
+      // Closed by the pong timeout of the first unanswered ping, before the next beat: counted,
+      // not timed (the timeout is due before the next beat, so it runs first however late both are).
+      expect(silentPings).toBe(1);
 
       let normalPings = 0;
       normal.socket.on('ping', () => normalPings++);
-      await sleep(1_000);
+      await waitUntil(() => normalPings >= 2, 5_000, 'two more beats');
       expect(normal.isOpen).toBe(true);
-      expect(normalPings).toBeGreaterThanOrEqual(2);
       expect((await normal.request('ping')).event).toBe('pong');
       expect(app.stats().counters.closed).toMatchObject({ 4000: 1 });
     });

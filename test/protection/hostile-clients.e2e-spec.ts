@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { ConnectionRegistry } from '@app/realtime/registry/connection.registry';
+import { ConnectionRegistry } from '../../libs/realtime/src/registry/connection.registry';
 import { ProtectedApp } from '../support/protected-app';
 import { closeOf, sleep, waitUntil, within } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
@@ -49,7 +49,7 @@ describe('hostile clients', () => {
       );
       // What the server holds for them: unbounded, each reader's whole replay (~35 MiB).
       const queued = [...app.app.get(ConnectionRegistry, { strict: false }).all()].map(
-        (connection) => connection.raw?.writableLength ?? 0,
+        (connection) => connection.tcp?.writableLength ?? 0,
       );
       expect(queued).toHaveLength(READERS);
       for (const bytes of queued) expect(bytes).toBeLessThan(3 * MiB);

@@ -5,7 +5,7 @@ import {
   type RealtimeModuleOptions,
   RealtimeOptionsError,
   resolveRealtimeOptions,
-} from '@app/realtime';
+} from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { PROTECTED_JWT_SECRET } from '../support/protected-app';
 

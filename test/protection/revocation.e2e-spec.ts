@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { TopicAuthorizer } from '@app/realtime';
+import type { TopicAuthorizer } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { decodeJwt, nowSeconds } from '../support/jwt';
 import { PROTECTED_TOPICS, ProtectedApp } from '../support/protected-app';

@@ -1,6 +1,6 @@
 import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { BroadcastService, RealtimeModule, RealtimeWsAdapter } from '@app/realtime';
+import { BroadcastService, RealtimeModule, RealtimeWsAdapter } from '@nest-realtime/server';
 import Redis from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { TestRedis } from '../support/redis-server';

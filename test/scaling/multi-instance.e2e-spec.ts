@@ -1,4 +1,4 @@
-import { BroadcastService } from '@app/realtime';
+import { BroadcastService } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { DemoProcess } from '../support/demo-process';
 import { decodeJwt } from '../support/jwt';

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { RealtimeWsAdapter } from '@app/realtime';
+import { RealtimeWsAdapter } from '@nest-realtime/server';
 import type { AddressInfo } from 'node:net';
 import type { ClientOptions } from 'ws';
 import { AppModule } from '../../src/app.module';

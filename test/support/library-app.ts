@@ -2,7 +2,11 @@ import type { INestApplication, ModuleMetadata, Provider } from '@nestjs/common'
 import { Module } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { Test } from '@nestjs/testing';
-import { RealtimeModule, type RealtimeModuleOptions, RealtimeWsAdapter } from '@app/realtime';
+import {
+  RealtimeModule,
+  type RealtimeModuleOptions,
+  RealtimeWsAdapter,
+} from '@nest-realtime/server';
 import type { AddressInfo } from 'node:net';
 import type { ClientOptions } from 'ws';
 import { ClientPool } from './client-pool';

@@ -10,7 +10,7 @@ import {
   type RealtimeStats,
   RealtimeWsAdapter,
   RevocationService,
-} from '@app/realtime';
+} from '@nest-realtime/server';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { ClientOptions } from 'ws';

@@ -1,6 +1,6 @@
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff';
 import { closeAction } from './close-policy';
-import { CloseCode } from './protocol';
+import { CloseCode } from '@nest-realtime/protocol';
 
 describe('closeAction (the close-code table in docs/client.md)', () => {
   it.each([

@@ -1,4 +1,4 @@
-import { CloseCode } from './protocol';
+import { CloseCode } from '@nest-realtime/protocol';
 
 /** What the client does after a connection ends. */
 export type CloseAction =

@@ -2,8 +2,7 @@ export { RealtimeClient } from './realtime-client';
 export { RealtimeError, ClientErrorCode } from './realtime-error';
 export { closeAction, type CloseAction } from './close-policy';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-export { compareOffsets } from './offset-order';
-export { CloseCode, ErrorCode } from './protocol';
+export { CloseCode, compareOffsets, ErrorCode } from '@nest-realtime/protocol';
 export type {
   ClientEvents,
   ClientStats,

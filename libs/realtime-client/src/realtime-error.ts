@@ -17,3 +17,13 @@ export class RealtimeError extends Error {
     super(message);
   }
 }
+
+/** The link went down under a request: the next connection takes over, nothing to report. */
+export function isLinkLoss(error: unknown): boolean {
+  const code = (error as RealtimeError | undefined)?.code;
+  return code === ClientErrorCode.Disconnected || code === ClientErrorCode.NotConnected;
+}
+
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

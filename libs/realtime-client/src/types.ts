@@ -1,7 +1,7 @@
-import type { EventMap, EventTypeOf, PayloadOf } from '@app/realtime/delivery/event-map';
+import type { ConnectedFrameData, EventMap, EventTypeOf, PayloadOf } from '@nest-realtime/protocol';
 import type { BackoffOptions } from './backoff';
 
-export type { EventMap, TopicOf } from '@app/realtime/delivery/event-map';
+export type { EventMap, TopicOf } from '@nest-realtime/protocol';
 
 export type ConnectionState =
   'connecting' | 'connected' | 'disconnected' | 'reconnecting' | 'closed';
@@ -41,12 +41,8 @@ export interface RealtimeClientOptions {
   seenIdsLimit?: number;
 }
 
-export interface ConnectedInfo {
-  connectionId: string;
-  userId: string | null;
-  heartbeatMs: number;
-  expiresAt: number | null;
-}
+/** The `connected` frame's data: the server's id for the connection, the user, the heartbeat, the expiry. */
+export type ConnectedInfo = ConnectedFrameData;
 
 export interface DisconnectedInfo {
   code: number;

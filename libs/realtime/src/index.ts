@@ -13,12 +13,13 @@ export { resolveRealtimeOptions } from './options/resolve-options';
 export { RealtimeOptionsError } from './options/validate-options';
 export { RealtimeWsAdapter } from './gateway/realtime-ws.adapter';
 export { RealtimeLifecycleService } from './gateway/realtime-lifecycle.service';
-export {
-  BroadcastService,
-  type PublishOptions,
-  type RealtimeStats,
-  type SendToUserOptions,
-} from './delivery/broadcast.service';
+export { BroadcastService } from './delivery/broadcast.service';
+export type {
+  Broadcaster,
+  PublishOptions,
+  RealtimeStats,
+  SendToUserOptions,
+} from './delivery/broadcaster.interface';
 export {
   type DeadLetter,
   type DeadLetterHandler,
@@ -26,7 +27,7 @@ export {
   type OfflineStats,
   REALTIME_DEAD_LETTER_HANDLER,
 } from './delivery/offline/offline-message';
-export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './delivery/event-map';
+export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './protocol';
 export { RevocationService } from './auth/revocation.service';
 export { TokenRejectedError, TokenService } from './auth/token.service';
 export type { Principal } from './auth/principal';

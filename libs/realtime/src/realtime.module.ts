@@ -18,7 +18,7 @@ import { FanOutService } from './delivery/fan-out.service';
 import { IDEMPOTENCY_PROVIDER } from './delivery/idempotency/idempotency.providers';
 import { OfflineDeliveryService } from './delivery/offline/offline-delivery.service';
 import { OFFLINE_PROVIDERS } from './delivery/offline/offline.providers';
-import { SocketWriter } from './delivery/socket-writer.service';
+import { SocketWriter } from './transport/socket-writer.service';
 import { SubscriptionService } from './delivery/subscription.service';
 import { createEngine } from './engine/create-engine';
 import { EngineLifecycle } from './engine/engine-lifecycle.service';

@@ -1,16 +1,34 @@
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import WebSocket, { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 
 /**
- * Real server-side sockets for unit tests of the delivery layer: a ws server
- * on loopback and clients connected to it, paired up.
+ * The ws that @nestjs/platform-ws serves sockets with (it pins its own copy):
+ * the server side of these pairs is what the library meets in production.
  */
-export async function openSocketPairs(count: number): Promise<{
+export const serverWs = createRequire(require.resolve('@nestjs/platform-ws'))(
+  'ws',
+) as typeof import('ws');
+
+/**
+ * Real server-side sockets for unit tests of the transport and delivery
+ * layers: a ws server on loopback and clients connected to it, paired up.
+ * With `perMessageDeflate`, both sides negotiate compression.
+ */
+export async function openSocketPairs(
+  count: number,
+  { perMessageDeflate = false }: { perMessageDeflate?: boolean } = {},
+): Promise<{
   server: WebSocket[];
   clients: WebSocket[];
   close: () => Promise<void>;
 }> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  const wss = new serverWs.WebSocketServer({
+    port: 0,
+    host: '127.0.0.1',
+    perMessageDeflate,
+    autoPong: false,
+  });
   await new Promise((resolve) => wss.once('listening', resolve));
   const { port } = wss.address() as AddressInfo;
   const server: WebSocket[] = [];
@@ -22,7 +40,7 @@ export async function openSocketPairs(count: number): Promise<{
   );
   const clients = await Promise.all(
     Array.from({ length: count }, async () => {
-      const client = new WebSocket(`ws://127.0.0.1:${port}`);
+      const client = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate });
       await new Promise((resolve) => client.once('open', resolve));
       return client;
     }),

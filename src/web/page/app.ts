@@ -1,4 +1,4 @@
-import { RealtimeClient, type RealtimeError } from '@app/realtime-client';
+import { RealtimeClient, type RealtimeError } from '@nest-realtime/client';
 import type { AppEvents } from '../../app-events';
 import type { Order } from '../../orders/order';
 

@@ -3,7 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import { KEY_PATTERN } from '../topics/topic-name';
+import { KEY_PATTERN } from '../protocol';
 import { HmacTokenVerifier } from './hmac-token.verifier';
 import type { Principal } from './principal';
 

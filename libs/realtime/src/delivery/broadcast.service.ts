@@ -1,50 +1,33 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { CloseCode, ErrorCode, RealtimeException } from '../protocol';
+import {
+  CloseCode,
+  ErrorCode,
+  RealtimeException,
+  type EventMap,
+  type EventTypeOf,
+  type PayloadOf,
+  type TopicOf,
+} from '../protocol';
 import { REALTIME_ENGINE, REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import type { EventMap, EventTypeOf, PayloadOf, TopicOf } from './event-map';
 import {
   IDEMPOTENCY_STORE,
   type IdempotencyStore,
   MAX_IDEMPOTENCY_KEY_LENGTH,
 } from './idempotency/idempotency-store.port';
+import type {
+  Broadcaster,
+  PublishOptions,
+  RealtimeStats,
+  SendToUserOptions,
+} from './broadcaster.interface';
 import type { DeadLetter, OfflineStats } from './offline/offline-message';
 import { OfflineDeliveryService } from './offline/offline-delivery.service';
 import { assertPublishable, assertType } from './publish-validation';
-
-/** @publicApi */
-export interface PublishOptions {
-  /**
-   * Carries the publish out once per key within `idempotency.windowSeconds`
-   * (cluster-wide in Redis mode); a retry with the key resolves to the first
-   * publish's offset and publishes nothing.
-   */
-  idempotencyKey?: string;
-}
-
-/** @publicApi */
-export interface SendToUserOptions {
-  /**
-   * Keeps the message until the user acknowledges it or this many seconds
-   * pass: sent now to the user's open connections and again on each new one.
-   */
-  ttlSeconds: number;
-}
-
-export interface RealtimeStats {
-  connections: number;
-  users: number;
-  topics: number;
-  subscriptions: number;
-  counters: Record<string, number | Record<string, number>>;
-  instanceId: string;
-  /** The engine's name; `detailedStats()` adds its figures (a round trip in Redis mode). */
-  engine: { engine: string } | EngineStats;
-}
 
 /**
  * What domain code uses to push live updates. Inject it anywhere in the app;
@@ -53,7 +36,7 @@ export interface RealtimeStats {
  * @publicApi
  */
 @Injectable()
-export class BroadcastService<M extends EventMap = EventMap> {
+export class BroadcastService<M extends EventMap = EventMap> implements Broadcaster<M> {
   constructor(
     @Inject(REALTIME_ENGINE) private readonly engine: RealtimeEngine,
     @Inject(REALTIME_INSTANCE_ID) private readonly instanceId: string,

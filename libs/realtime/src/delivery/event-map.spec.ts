@@ -1,5 +1,5 @@
 import { RealtimeRecorder } from '../testing/realtime-recorder';
-import type { EventMap } from './event-map';
+import type { EventMap } from '../protocol';
 
 interface Order {
   id: string;

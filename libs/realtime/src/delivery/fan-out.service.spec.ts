@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { ANONYMOUS } from '../auth/principal';
 import { MemoryEngine } from '../engine/memory.engine';
@@ -9,7 +8,7 @@ import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { openSocketPairs } from '../../test/socket-pair';
 import { FanOutService } from './fan-out.service';
-import { SocketWriter } from './socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 
 describe('FanOutService', () => {
   const recipients = 25;
@@ -28,8 +27,7 @@ describe('FanOutService', () => {
     const connections = new ConnectionRegistry();
     const subscriptions = new SubscriptionRegistry();
     pairs.server.forEach((socket, i) => {
-      const raw = (socket as unknown as { _socket: Socket })._socket;
-      const connection = new Connection(`c${i}`, socket, raw, '127.0.0.1', ANONYMOUS);
+      const connection = new Connection(`c${i}`, socket, '127.0.0.1', ANONYMOUS);
       connections.add(connection);
       subscriptions.add(connection, 'news');
     });

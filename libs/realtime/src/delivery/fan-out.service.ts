@@ -6,13 +6,19 @@ import type {
   RealtimeEngine,
 } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
+import {
+  BROADCAST_TOPIC,
+  CloseCode,
+  DIRECT_TOPIC,
+  type MessageFrameData,
+  ServerEvent,
+} from '../protocol';
 import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
-import { encodeFrame, type OutboundFrame } from './outbound-frame';
-import { SocketWriter } from './socket-writer.service';
+import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
+import { SocketWriter } from '../transport/socket-writer.service';
 
 /**
  * Where revoke commands go (RevocationService, wired by RealtimeModule): the
@@ -91,14 +97,7 @@ export class FanOutService implements EngineSink, OnModuleInit {
 }
 
 /** Builds the `message` frame with the fields in protocol order; `offset` only for topic messages. */
-export function encodeMessage(message: {
-  topic: string;
-  type: string;
-  payload: unknown;
-  offset?: string;
-  ts: number;
-  id?: string;
-}): OutboundFrame {
+export function encodeMessage(message: MessageFrameData): OutboundFrame {
   const { topic, type, payload, offset, ts, id } = message;
   return encodeFrame(ServerEvent.Message, { topic, type, payload, offset, ts, id });
 }

@@ -1,5 +1,4 @@
-import { ErrorCode, RealtimeException } from '../protocol';
-import { MAX_TYPE_LENGTH, parseTopic } from '../topics/topic-name';
+import { ErrorCode, RealtimeException, MAX_TYPE_LENGTH, parseTopic } from '../protocol';
 
 /** What every publish must satisfy, whoever publishes (domain code, clients, the testing recorder). */
 export function assertPublishable(topic: string, type: string): void {

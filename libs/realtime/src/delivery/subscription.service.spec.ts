@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { ANONYMOUS } from '../auth/principal';
 import { MemoryEngine } from '../engine/memory.engine';
@@ -12,7 +11,9 @@ import { openSocketPairs } from '../../test/socket-pair';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import type { TopicAccessService } from '../topics/topic-access.service';
 import { FanOutService } from './fan-out.service';
-import { SocketWriter } from './socket-writer.service';
+import { frame, ServerEvent } from '../protocol';
+import { PendingReply } from '../transport/reply-queue';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { SubscriptionService } from './subscription.service';
 
 /** The memory engine, answering recoveries only when the test says so (as a networked engine would, later). */
@@ -38,6 +39,7 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
   let subscriptions: SubscriptionService;
   let connection: Connection;
   let registry: SubscriptionRegistry;
+  let writer: SocketWriter;
 
   beforeAll(async () => {
     pairs = await openSocketPairs(1);
@@ -49,15 +51,8 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
     const counters = new RealtimeCounters();
     const connections = new ConnectionRegistry();
     registry = new SubscriptionRegistry();
-    const writer = new SocketWriter(options, counters);
-    const socket = pairs.server[0];
-    connection = new Connection(
-      'c',
-      socket,
-      (socket as unknown as { _socket: Socket })._socket,
-      '127.0.0.1',
-      ANONYMOUS,
-    );
+    writer = new SocketWriter(options, counters);
+    connection = new Connection('c', pairs.server[0], '127.0.0.1', ANONYMOUS);
     connections.add(connection);
     const access = { maxPerConnection: () => undefined } as unknown as TopicAccessService;
     subscriptions = new SubscriptionService(
@@ -81,28 +76,50 @@ describe('SubscriptionService with an engine that answers recovery late', () => 
 
   it('sends subscribed, the missed messages, then the ones published meanwhile: no gap, no duplicate', async () => {
     const client: WebSocket = pairs.clients[0];
-    const received: Array<{ event: string; data: { payload?: number; recovered?: boolean } }> = [];
+    const received: Array<{ event: string; data: { payload?: number; ref?: string } }> = [];
     client.on('message', (data) => received.push(JSON.parse((data as Buffer).toString())));
 
     const first = await engine.publish('news', 'n', 1);
     await engine.publish('news', 'n', 2);
     await engine.publish('news', 'n', 3);
-    const committing = subscriptions.commit(connection, ['news'], { news: first.offset }, 's1');
+    // An earlier request whose reply comes last: the subscribe's reply must wait for it.
+    let answerEarlier!: () => void;
+    const earlier = new Promise<void>((resolve) => (answerEarlier = resolve));
+    writer.request(connection, () =>
+      Promise.resolve(
+        new PendingReply(earlier.then(() => frame(ServerEvent.Pong, { ref: 'p0', ts: 0 }))),
+      ),
+    );
+    const committed = new Promise<void>((resolve) =>
+      writer.request(connection, async () => {
+        const reply = await subscriptions.commit(
+          connection,
+          ['news'],
+          { news: first.offset },
+          's1',
+        );
+        resolve();
+        return reply;
+      }),
+    );
     await engine.publish('news', 'n', 4); // registered already, recovery not answered yet
     await engine.publish('news', 'n', 5);
     engine.answer();
-    await committing;
-    await engine.publish('news', 'n', 6);
+    await committed;
+    await engine.publish('news', 'n', 6); // recovered, but its reply is not written yet
+    answerEarlier();
+    await engine.publish('news', 'n', 7);
 
     await new Promise<void>((resolve) => {
-      const check = () => (received.length >= 6 ? resolve() : setTimeout(check, 10));
+      const check = () => (received.length >= 8 ? resolve() : setTimeout(check, 10));
       check();
     });
-    expect(received[0]).toMatchObject({
+    expect(received[0]).toMatchObject({ event: 'pong', data: { ref: 'p0' } });
+    expect(received[1]).toMatchObject({
       event: 'subscribed',
       data: { ref: 's1', topics: [{ topic: 'news', recovered: true }] },
     });
-    expect(received.slice(1).map((f) => f.data.payload)).toEqual([2, 3, 4, 5, 6]);
+    expect(received.slice(2).map((f) => f.data.payload)).toEqual([2, 3, 4, 5, 6, 7]);
     expect(connection.recovering).toBeUndefined();
   });
 

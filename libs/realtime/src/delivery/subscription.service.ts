@@ -1,22 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import type { RealtimeEngine, Recovery } from '../engine/realtime-engine.port';
-import { RealtimeException, ServerEvent } from '../protocol';
+import { namespaceOf, RealtimeException, ServerEvent, type SubscribedTopic } from '../protocol';
 import { REALTIME_ENGINE } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
-import { namespaceOf } from '../topics/topic-name';
+import { encodeFrame } from '../framing/outbound-frame';
+import type { Reply } from '../transport/reply-queue';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { encodeMessage } from './fan-out.service';
-import { encodeFrame } from './outbound-frame';
-import { SocketWriter } from './socket-writer.service';
-
-export interface SubscribedTopic {
-  topic: string;
-  offset: string;
-  recovered?: boolean;
-}
 
 /**
  * Subscribe and unsubscribe, all-or-nothing: every topic is checked (policy,
@@ -38,20 +32,21 @@ export class SubscriptionService {
   ) {}
 
   /**
-   * Adds the topics, sends `subscribed` and then every retained message after
-   * each `since` offset, then the live messages that arrived meanwhile. The
-   * subscriber is registered before the engine is asked, and live messages
-   * are held back until the answer is written, so nothing falls between
-   * history and live, and nothing is sent twice. Topics already held are
-   * confirmed without replay.
+   * Adds the topics and asks the engine for each one's head and, after each
+   * `since` offset, its retained messages. Resolves to the reply, which writes
+   * `subscribed`, then the recovered messages, then the live messages that
+   * arrived meanwhile. The subscriber is registered before the engine is
+   * asked, and live messages are held back until the reply is written, so
+   * nothing falls between history and live, and nothing is sent twice. Topics
+   * already held are confirmed without replay.
    */
   async commit(
     connection: Connection,
     topics: readonly string[],
     since: Readonly<Record<string, string>> | undefined,
     ref: string | undefined,
-  ): Promise<void> {
-    if (!connection.isOpen) return;
+  ): Promise<Reply> {
+    if (!connection.isOpen) return undefined;
     // Checked again, synchronously: concurrent requests may each have passed check() alone.
     const admit = this.rules.limitsFor(connection.topics);
     const fresh = topics.filter((topic) => !connection.topics.has(topic));
@@ -75,15 +70,20 @@ export class SubscriptionService {
       this.release(connection, fresh);
       throw error;
     }
-    const replies = recoveries.map(({ offset, recovered }, i): SubscribedTopic => {
+    const subscribed = recoveries.map(({ offset, recovered }, i): SubscribedTopic => {
       const reply: SubscribedTopic = { topic: topics[i], offset };
       if (recovered !== undefined) reply.recovered = recovered;
       return reply;
     });
-    this.writer.write(connection, encodeFrame(ServerEvent.Subscribed, { ref, topics: replies }));
-    recoveries.forEach((recovery, i) => {
-      if (fresh.includes(topics[i])) this.catchUp(connection, topics[i], recovery);
-    });
+    return () => {
+      this.writer.write(
+        connection,
+        encodeFrame(ServerEvent.Subscribed, { ref, topics: subscribed }),
+      );
+      recoveries.forEach((recovery, i) => {
+        if (fresh.includes(topics[i])) this.catchUp(connection, topics[i], recovery);
+      });
+    };
   }
 
   /** Writes a topic's recovered messages, then the live ones held back that came after them. */

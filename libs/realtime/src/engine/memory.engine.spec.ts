@@ -1,5 +1,9 @@
 import { MemoryEngine, type MemoryEngineOptions } from './memory.engine';
-import { type ContractHistory, contractHistory, engineContract } from './realtime-engine.contract';
+import {
+  type ContractHistory,
+  contractHistory,
+  engineContract,
+} from './realtime-engine.contract-spec';
 import type { EngineCommand, EngineMessage } from './realtime-engine.port';
 
 function memoryNode(history: ContractHistory = {}, options: Partial<MemoryEngineOptions> = {}) {

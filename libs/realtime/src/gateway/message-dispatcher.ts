@@ -5,22 +5,24 @@ import { WsParamsFactory } from '@nestjs/websockets/factories/ws-params-factory'
 import { GatewayMetadataExplorer } from '@nestjs/websockets/gateway-metadata-explorer';
 import type { WebSocket } from 'ws';
 import { MessageRateLimiter } from '../auth/message-rate.limiter';
-import { SocketWriter } from '../delivery/socket-writer.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import {
   CloseCode,
   ErrorCode,
+  type ErrorFrameData,
   INVALID_FRAME_EVENT,
   refOf,
   ServerEvent,
   type ServerFrame,
 } from '../protocol';
-import type { Connection } from '../registry/connection';
 import { connectionOf } from '../registry/socket-connection';
+import { PendingReply, type Reply } from '../transport/reply-queue';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { parseFrame } from './frame-parser';
+import { RealtimeExceptionFilter } from './realtime-exception.filter';
 import { RealtimeGateway } from './realtime.gateway';
 
-type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null | undefined>;
+type Handler = (socket: WebSocket, data: unknown) => Promise<Reply | PendingReply<Reply>>;
 
 /**
  * Routes frames to the gateway's @SubscribeMessage handlers through Nest's
@@ -30,8 +32,8 @@ type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null 
  * closures at all (see docs/benchmarks.md).
  *
  * Each frame is charged against the message rate when it arrives, before it
- * is parsed; requests start, and their replies go out, through SocketWriter
- * in request order.
+ * is parsed; requests start, and their replies go out, in request order
+ * (SocketWriter.request, the connection's ReplyQueue).
  */
 @Injectable()
 export class MessageDispatcher implements OnModuleInit {
@@ -47,6 +49,7 @@ export class MessageDispatcher implements OnModuleInit {
     private readonly writer: SocketWriter,
     private readonly rate: MessageRateLimiter,
     private readonly counters: RealtimeCounters,
+    private readonly errors: RealtimeExceptionFilter,
   ) {
     const dispatch = this.dispatch.bind(this);
     this.listener = function (this: WebSocket, raw: Buffer, isBinary: boolean) {
@@ -86,24 +89,36 @@ export class MessageDispatcher implements OnModuleInit {
     const frame = parseFrame(raw, isBinary);
     if (rate === 'limited') {
       const ref = frame.event === INVALID_FRAME_EVENT ? frame.data.ref : refOf(frame.data);
-      return this.writer.inOrder(connection, () => this.refuseOverRate(connection, ref));
+      return this.writer.reply(connection, this.refusalOverRate(ref));
     }
     const handler = this.handlers.get(frame.event);
     if (!handler) return;
-    this.writer.request(connection, () =>
-      handler(socket, frame.data).catch((error: unknown) => {
-        this.logger.error('message handler failed', (error as Error)?.stack);
-        return undefined;
-      }),
-    );
+    this.writer.request(connection, () => this.handle(handler, socket, frame.data));
   }
 
-  private refuseOverRate(connection: Connection, ref: string | undefined): void {
+  /** The handler's reply; one still pending fails into an `error` frame, as a handler's failure does. */
+  private async handle(
+    handler: Handler,
+    socket: WebSocket,
+    data: unknown,
+  ): Promise<Reply | PendingReply<Reply>> {
+    try {
+      const reply = await handler(socket, data);
+      if (!(reply instanceof PendingReply)) return reply;
+      return new PendingReply(
+        reply.reply.catch((error: unknown) => this.errors.errorFrame(error, refOf(data))),
+      );
+    } catch (error) {
+      this.logger.error('message handler failed', (error as Error)?.stack);
+      return undefined;
+    }
+  }
+
+  private refusalOverRate(ref: string | undefined): ServerFrame<ErrorFrameData> {
     this.counters.count(this.counters.errors, ErrorCode.RateLimited);
-    this.writer.send(connection, ServerEvent.Error, {
-      ref,
-      code: ErrorCode.RateLimited,
-      message: 'too many messages',
-    });
+    return {
+      event: ServerEvent.Error,
+      data: { ref, code: ErrorCode.RateLimited, message: 'too many messages' },
+    };
   }
 }

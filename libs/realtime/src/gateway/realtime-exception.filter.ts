@@ -40,7 +40,12 @@ export class RealtimeExceptionFilter implements WsExceptionFilter {
    * external exception handler would take as "not handled", log and rethrow).
    */
   catch(exception: unknown, host: ArgumentsHost): ServerFrame<ErrorFrameData> {
-    const body = this.toErrorFrame(exception, refOf(host.switchToWs().getData()));
+    return this.errorFrame(exception, refOf(host.switchToWs().getData()));
+  }
+
+  /** The `error` frame answering a request that failed, counted; also for a reply that fails later. */
+  errorFrame(exception: unknown, ref: string | undefined): ServerFrame<ErrorFrameData> {
+    const body = this.toErrorFrame(exception, ref);
     this.counters.count(this.counters.errors, body.code);
     return frame(ServerEvent.Error, body);
   }

@@ -4,6 +4,7 @@ import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { CloseCode } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
+import { SocketWriter } from '../transport/socket-writer.service';
 
 const POLL_MS = 20;
 
@@ -23,6 +24,7 @@ export class RealtimeLifecycleService implements BeforeApplicationShutdown {
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly handshake: HandshakeService,
     private readonly connections: ConnectionRegistry,
+    private readonly writer: SocketWriter,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -38,7 +40,8 @@ export class RealtimeLifecycleService implements BeforeApplicationShutdown {
     if (open === 0) return;
     this.logger.log(`closing ${open} connections with ${code}`);
     const graceMs = this.options.shutdown.graceMs;
-    for (const connection of [...this.connections.all()]) connection.close(code, graceMs);
+    for (const connection of [...this.connections.all()])
+      this.writer.close(connection, code, graceMs);
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));

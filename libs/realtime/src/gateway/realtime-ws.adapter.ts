@@ -11,6 +11,7 @@ import { MessageDispatcher } from './message-dispatcher';
 import { PendingSockets } from './pending-sockets';
 import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
 import { SessionService } from './session.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 
 const logger = new Logger('Realtime');
 
@@ -49,6 +50,7 @@ export class RealtimeWsAdapter extends WsAdapter {
     if (!options[REALTIME_GATEWAY_OPTION]) return super.create(port, options) as WebSocketServer;
     const settings = this.app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS, { strict: false });
     const handshake = this.app.get(HandshakeService, { strict: false });
+    const writer = this.app.get(SocketWriter, { strict: false });
     const httpServer = this.httpServer as Server | undefined;
     if (httpServer && !this.pending) {
       this.pending = new PendingSockets(httpServer, settings);
@@ -58,9 +60,11 @@ export class RealtimeWsAdapter extends WsAdapter {
       path: settings.path,
       maxPayload: settings.limits.maxMessageBytes,
       perMessageDeflate: settings.perMessageDeflate,
-      verifyClient: verifyWith(handshake, this.pending),
+      verifyClient: verifyWith(handshake, writer, this.pending),
       // Never select a subprotocol: the app defines none, and a client may put a token there.
       handleProtocols: () => false,
+      // SocketWriter answers pings: every byte of a realtime socket goes through it.
+      autoPong: false,
     }) as WebSocketServer;
     this.realtimeServers.add(server);
     return server;
@@ -85,6 +89,7 @@ export class RealtimeWsAdapter extends WsAdapter {
   ): void {
     if (!this.realtimeServers.has(server)) return super.bindClientConnect(server, callback);
     const sessions = this.app.get(SessionService, { strict: false });
+    const writer = this.app.get(SocketWriter, { strict: false });
     const listener = this.app.get(MessageDispatcher, { strict: false }).listener;
     const pending = this.pending;
     server.on('connection', (socket: WebSocket, req: IncomingMessage) => {
@@ -95,7 +100,7 @@ export class RealtimeWsAdapter extends WsAdapter {
         socket.on('message', listener);
       } catch (error) {
         logger.error('opening a connection failed', (error as Error)?.stack);
-        socket.close(CloseCode.InternalError, 'internal error');
+        writer.closeSocket(socket, CloseCode.InternalError);
       }
     });
   }
@@ -112,7 +117,11 @@ function onClientError(error: Error): void {
   logger.debug?.(`client socket error: ${error.message}`);
 }
 
-function verifyWith(handshake: HandshakeService, pending: PendingSockets | undefined) {
+function verifyWith(
+  handshake: HandshakeService,
+  writer: SocketWriter,
+  pending: PendingSockets | undefined,
+) {
   return (info: { origin?: string; req: IncomingMessage }, callback: VerifyCallback): void => {
     const { req } = info;
     const refuse = (refusal: HandshakeRefusal) => {
@@ -131,14 +140,8 @@ function verifyWith(handshake: HandshakeService, pending: PendingSockets | undef
       if (refusal) return refuse(refusal);
       markAdmitted(req, client);
       // ws writes the 101 response and, in the same call, emits the connection whose session
-      // writes `connected`: corked, both leave in one write instead of two.
-      const socket = req.socket;
-      socket.cork();
-      try {
-        callback(true);
-      } finally {
-        socket.uncork();
-      }
+      // writes `connected`: both leave in one write instead of two.
+      writer.inOneWrite(req.socket, () => callback(true));
     };
     const fail = (error: unknown) => {
       if (error instanceof HandshakeRefusal) return refuse(error);

@@ -10,7 +10,6 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { WsAuthGuard } from './ws-auth.guard';
 import { WsThrottlerGuard } from '../auth/ws-throttler.guard';
 import { BroadcastService } from '../delivery/broadcast.service';
-import { SocketWriter } from '../delivery/socket-writer.service';
 import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import {
@@ -23,6 +22,7 @@ import {
 } from '../protocol';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
+import { PendingReply, type Reply } from '../transport/reply-queue';
 import { AckDto } from './dto/ack.dto';
 import { AuthDto } from './dto/auth.dto';
 import { PingDto } from './dto/ping.dto';
@@ -54,7 +54,6 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     private readonly access: TopicAccessService,
     private readonly broadcasts: BroadcastService,
     private readonly offline: OfflineDeliveryService,
-    private readonly writer: SocketWriter,
   ) {}
 
   afterInit(server: WebSocketServer): void {
@@ -74,16 +73,16 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     }
   }
 
-  /** Replies itself (no return value): `subscribed` must precede the recovered messages. */
+  /** The reply writes `subscribed`, then the recovered messages, then those held back meanwhile. */
   @SubscribeMessage(ClientEvent.Subscribe)
   @UseGuards(WsThrottlerGuard)
   async subscribe(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() body: SubscribeDto,
-  ): Promise<void> {
+  ): Promise<Reply> {
     const connection = this.sessions.require(socket);
     const topics = await this.rules.check(connection.principal, connection.topics, body.topics);
-    await this.subscriptions.commit(connection, topics, body.since, body.ref);
+    return this.subscriptions.commit(connection, topics, body.since, body.ref);
   }
 
   @SubscribeMessage(ClientEvent.Unsubscribe)
@@ -101,31 +100,41 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     return frame(ServerEvent.Pong, { ref: body.ref, ts: Date.now() });
   }
 
+  /** Topics the new token no longer allows are named first, in an `unsubscribed` without ref. */
   @SubscribeMessage(ClientEvent.Auth)
   async auth(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() body: AuthDto,
-  ): Promise<ServerFrame> {
-    const principal = await this.sessions.reauthenticate(this.sessions.require(socket), body.token);
-    return frame(ServerEvent.Authenticated, {
+  ): Promise<ServerFrame[]> {
+    const { principal, dropped } = await this.sessions.reauthenticate(
+      this.sessions.require(socket),
+      body.token,
+    );
+    const authenticated = frame(ServerEvent.Authenticated, {
       ref: body.ref,
       userId: principal.userId,
       expiresAt: principal.expiresAt,
     });
+    if (dropped.length === 0) return [authenticated];
+    return [frame(ServerEvent.Unsubscribed, { topics: dropped }), authenticated];
   }
 
+  /**
+   * The engine call is made (queued in order) before publish() returns, so later
+   * requests of this client cannot overtake it: they may start while it waits
+   * for its offset.
+   */
   @SubscribeMessage(ClientEvent.Publish)
   async publish(
     @ConnectedSocket() socket: WebSocket,
     @MessageBody() body: PublishDto,
-  ): Promise<ServerFrame> {
+  ): Promise<PendingReply<ServerFrame>> {
     const connection = this.sessions.require(socket);
     await this.access.authorize(connection.principal, 'publish', [body.topic]);
-    // The engine call is made (queued in order) before publish() returns: later publishes of
-    // this client cannot overtake it, so they may start while it waits for its offset.
     const offset = this.broadcasts.publish(body.topic, body.type, body.payload);
-    this.writer.handOver(connection);
-    return frame(ServerEvent.Published, { ref: body.ref, offset: await offset });
+    return new PendingReply(
+      offset.then((offset) => frame(ServerEvent.Published, { ref: body.ref, offset })),
+    );
   }
 
   /** Idempotent: the reply names every id asked for, known or not. */

@@ -1,25 +1,30 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { admittedClientOf } from '../auth/admitted-client';
 import type { Principal } from '../auth/principal';
 import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';
 import { TokenRejectedError, TokenService } from '../auth/token.service';
-import { SocketWriter } from '../delivery/socket-writer.service';
 import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { CloseCode, ErrorCode, RealtimeException, ServerEvent } from '../protocol';
+import { CloseCode, ErrorCode, frame, RealtimeException, ServerEvent } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { attachConnection, connectionOf } from '../registry/socket-connection';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { ConnectionIds } from './connection-ids';
 
 /** setTimeout cannot wait longer than this; longer expiries re-arm. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What `auth` changed: the new principal, and the held topics it no longer allows (dropped). */
+export interface Reauthentication {
+  principal: Principal;
+  dropped: string[];
+}
 
 /** A connection's life: opened after an admitted handshake, refreshed by `auth`, released on close. */
 @Injectable()
@@ -28,6 +33,8 @@ export class SessionService {
   private readonly ids = new ConnectionIds();
   /** One close listener for every socket (no closure per connection); `this` is the socket. */
   private readonly onClose: (this: WebSocket, code: number) => void;
+  /** One ping listener for every socket: the writer answers (ws's autoPong is off). */
+  private readonly onPing: (this: WebSocket, payload: Buffer) => void;
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
@@ -43,45 +50,47 @@ export class SessionService {
     this.onClose = function (this: WebSocket, code: number) {
       release(this, code);
     };
+    this.onPing = function (this: WebSocket, payload: Buffer) {
+      const connection = connectionOf(this);
+      if (connection) writer.pong(connection, payload);
+    };
   }
 
   /** Synchronous on purpose: handlers are bound right after, and must find the connection ready. */
   open(socket: WebSocket, req: IncomingMessage): void {
     const admitted = admittedClientOf(req);
     if (!admitted) {
-      socket.close(CloseCode.InternalError, 'not admitted');
+      this.writer.closeSocket(socket, CloseCode.InternalError);
       return;
     }
-    const connection = new Connection(
-      this.ids.next(),
-      socket,
-      rawSocketOf(socket),
-      admitted.ip,
-      admitted.principal,
-    );
+    const connection = new Connection(this.ids.next(), socket, admitted.ip, admitted.principal);
     attachConnection(socket, connection);
     this.connections.add(connection);
     this.counters.accepted++;
+    socket.on('ping', this.onPing);
     socket.on('pong', onPong);
     socket.on('close', this.onClose);
     this.armExpiry(connection);
     const { principal } = connection;
-    this.writer.send(connection, ServerEvent.Connected, {
-      connectionId: connection.id,
-      userId: principal.userId,
-      heartbeatMs: this.options.heartbeat.intervalMs,
-      expiresAt: principal.expiresAt,
-    });
-    // Registered at once (commit adds the topics before it first waits); its `subscribed`
-    // goes out before the reply to any request.
+    this.writer.send(
+      connection,
+      frame(ServerEvent.Connected, {
+        connectionId: connection.id,
+        userId: principal.userId,
+        heartbeatMs: this.options.heartbeat.intervalMs,
+        expiresAt: principal.expiresAt,
+      }),
+    );
+    // The connection's first request: it starts at once (commit registers the topics before it
+    // first waits) and its `subscribed` goes out before the reply to any request of the client.
     if (admitted.topics.length > 0)
-      this.writer.owe(
-        connection,
+      this.writer.request(connection, () =>
         this.subscriptions
           .commit(connection, admitted.topics, undefined, undefined)
-          .catch((error: unknown) =>
-            this.logger.error('subscribe at connect failed', (error as Error)?.stack),
-          ),
+          .catch((error: unknown) => {
+            this.logger.error('subscribe at connect failed', (error as Error)?.stack);
+            return undefined;
+          }),
       );
     this.offline
       .deliverPending(connection)
@@ -109,10 +118,10 @@ export class SessionService {
 
   /**
    * `auth`: a fresh token for the same user, or an anonymous connection
-   * signing in. Held topics the new token does not allow are dropped, with an
-   * `unsubscribed` frame (no ref) before the `authenticated` reply.
+   * signing in. Held topics the new token does not allow are dropped; the
+   * caller tells the client (`unsubscribed` without ref, before its reply).
    */
-  async reauthenticate(connection: Connection, token: string): Promise<Principal> {
+  async reauthenticate(connection: Connection, token: string): Promise<Reauthentication> {
     let principal: Principal;
     try {
       principal = this.tokens.verify(token);
@@ -129,16 +138,13 @@ export class SessionService {
     const problem = this.rules.problem(principal, previous === null);
     if (problem) throw realtimeExceptionFor(problem);
     // The new token may carry fewer rights: topics it may not hold are dropped and the client told.
-    const lost = await this.subscriptions.disallowed(principal, connection.topics);
-    if (!connection.isOpen) return principal;
+    const dropped = await this.subscriptions.disallowed(principal, connection.topics);
+    if (!connection.isOpen) return { principal, dropped: [] };
     connection.principal = principal;
     if (previous === null) this.connections.reindexUser(connection, previous);
     this.armExpiry(connection);
-    if (lost.length > 0) {
-      this.subscriptions.release(connection, lost);
-      this.writer.send(connection, ServerEvent.Unsubscribed, { topics: lost });
-    }
-    return principal;
+    if (dropped.length > 0) this.subscriptions.release(connection, dropped);
+    return { principal, dropped };
   }
 
   /** Closes with 4001 at the token's expiry (plus clock tolerance), not at some later sweep. */
@@ -167,17 +173,4 @@ function expire(sessions: SessionService, connection: Connection): void {
 function onPong(this: WebSocket): void {
   const connection = connectionOf(this);
   if (connection) connection.awaitingPong = false;
-}
-
-/**
- * The TCP socket under a WebSocket, when frames may bypass ws's sender: only
- * without permessage-deflate, where every frame needs its own compression.
- */
-function rawSocketOf(socket: WebSocket): Socket | null {
-  const internals = socket as unknown as {
-    _socket?: Socket;
-    _extensions?: Record<string, unknown>;
-  };
-  if (internals._extensions?.['permessage-deflate']) return null;
-  return internals._socket ?? null;
 }

@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
-import { SocketWriter } from '../delivery/socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 import { ErrorCode, RealtimeException } from '../protocol';
 import { connectionOf } from '../registry/socket-connection';
 import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';

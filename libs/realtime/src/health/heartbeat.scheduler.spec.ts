@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import { ANONYMOUS } from '../auth/principal';
-import type { SocketWriter } from '../delivery/socket-writer.service';
+import type { SocketWriter } from '../transport/socket-writer.service';
 import { resolveRealtimeOptions } from '../options/resolve-options';
 import { CloseCode } from '../protocol';
 import { Connection } from '../registry/connection';
@@ -20,11 +20,12 @@ describe('HeartbeatScheduler', () => {
     pinged = 0;
     closed.length = 0;
     registry = new ConnectionRegistry();
-    const socket = { readyState: 1, ping: () => pinged++ } as unknown as WebSocket;
+    const socket = { readyState: 1 } as unknown as WebSocket;
     for (let i = 0; i < CONNECTIONS; i++) {
-      registry.add(new Connection(`c${i}`, socket, null, '10.0.0.1', ANONYMOUS));
+      registry.add(new Connection(`c${i}`, socket, '10.0.0.1', ANONYMOUS));
     }
     const writer = {
+      ping: () => pinged++,
       close: (connection: Connection, code: number) => closed.push([connection, code]),
     };
     scheduler = new HeartbeatScheduler(

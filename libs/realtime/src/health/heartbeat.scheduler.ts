@@ -8,7 +8,7 @@ import {
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { CloseCode } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import { SocketWriter } from '../delivery/socket-writer.service';
+import { SocketWriter } from '../transport/socket-writer.service';
 import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 
@@ -79,7 +79,7 @@ export class HeartbeatScheduler implements OnApplicationBootstrap, OnApplication
         const connection = next.value;
         if (!connection.isOpen) continue;
         connection.awaitingPong = true;
-        connection.socket.ping();
+        this.writer.ping(connection);
         pinged++;
       }
       this.slice = setImmediate(pingLater, this, rest);

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { DEV_JWT_SECRET } from '../realtime.constants';
-import { NAMESPACE_PATTERN } from '../topics/topic-name';
+import { NAMESPACE_PATTERN } from '../protocol';
 import type { TopicRule } from '../topics/topic-policy.interface';
 import type { ResolvedRealtimeOptions } from './resolved-options';
 

@@ -1,5 +1,5 @@
 import { WsException } from '@nestjs/websockets';
-import { ErrorCode } from './error-codes.constants';
+import { ErrorCode } from '@nest-realtime/protocol';
 
 /**
  * The one exception type that reaches clients as an `error` frame. Its message

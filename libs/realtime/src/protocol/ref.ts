@@ -1,4 +1,4 @@
-import { MAX_REF_LENGTH } from './wire-events.constants';
+import { MAX_REF_LENGTH } from '@nest-realtime/protocol';
 
 /** The request's `ref` when it is one the reply may echo (a string of at most 64 characters). */
 export function refOf(data: unknown): string | undefined {

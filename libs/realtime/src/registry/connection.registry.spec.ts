@@ -12,7 +12,7 @@ const user = (userId: string): Principal => ({
   expiresAt: Date.now() + 60_000,
 });
 const connection = (id: string, ip: string, principal: Principal = ANONYMOUS) =>
-  new Connection(id, socket, null, ip, principal);
+  new Connection(id, socket, ip, principal);
 
 describe('ConnectionRegistry', () => {
   it('indexes by id, user and IP, and counts an IPv6 /64 as one address', () => {

@@ -1,32 +1,21 @@
-import type { Socket } from 'node:net';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal';
 import type { EngineMessage } from '../engine/realtime-engine.port';
-import { CloseCode, CloseReason } from '../protocol';
+import { SocketLink } from '../transport/socket-link';
 
 /**
- * One client connection. Kept small on purpose (see docs/benchmarks.md): an
- * idle subscribed connection costs this object, its topic set and the socket.
+ * One client connection: its socket's transport state (SocketLink, written
+ * only by SocketWriter) and the session's. Kept small on purpose (see
+ * docs/benchmarks.md): an idle subscribed connection costs this object, its
+ * topic set, its reply queue and the socket.
  */
-export class Connection {
+export class Connection extends SocketLink {
   readonly topics = new Set<string>();
   /** Set by the heartbeat when it pings; cleared by the pong. */
   awaitingPong = false;
-  /** Frames written since the socket's buffer was last seen empty (slow-consumer bound). */
-  queuedFrames = 0;
-  /** The delivery turn this socket was last written in; negated once corked in that turn. */
-  writeTick = 0;
   /** The end of the current inbound-message window and the messages counted in it. */
   rateWindowEnd = 0;
   rateHits = 0;
-  /** The replies still owed, in request order; undefined when none is (SocketWriter.inOrder). */
-  owed: Promise<void> | undefined;
-  /** When the next request may start; undefined when it may at once (SocketWriter.request). */
-  startable: Promise<void> | undefined;
-  /** Lets the next request start before the current one finishes (SocketWriter.handOver). */
-  handOver: (() => void) | undefined;
-  /** A close is decided: frames that arrive now are dropped, owed replies still go out first. */
-  closing = false;
   expiryTimer: NodeJS.Timeout | undefined;
   /**
    * Topics whose recovery is in flight, with the live messages held back
@@ -36,28 +25,10 @@ export class Connection {
 
   constructor(
     readonly id: string,
-    readonly socket: WebSocket,
-    /**
-     * The TCP socket under the WebSocket, when frames can be written to it
-     * pre-built (no per-message compression negotiated); null otherwise.
-     */
-    readonly raw: Socket | null,
+    socket: WebSocket,
     readonly ip: string,
     public principal: Principal,
-  ) {}
-
-  get isOpen(): boolean {
-    return this.socket.readyState === WebSocket.OPEN;
-  }
-
-  /**
-   * Starts the close handshake and makes sure the socket is gone after
-   * `graceMs` even when the peer never answers (half-open, paused reader).
-   */
-  close(code: CloseCode, graceMs: number): void {
-    if (this.socket.readyState > WebSocket.OPEN) return;
-    this.socket.close(code, CloseReason[code]);
-    const socket = this.socket;
-    setTimeout(() => socket.terminate(), graceMs).unref();
+  ) {
+    super(socket);
   }
 }

@@ -1,8 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import type { PublishOptions, SendToUserOptions } from '../delivery/broadcast.service';
-import type { EventMap, EventTypeOf, PayloadOf, TopicOf } from '../delivery/event-map';
+import type {
+  Broadcaster,
+  PublishOptions,
+  RealtimeStats,
+  SendToUserOptions,
+} from '../delivery/broadcaster.interface';
+import type { DeadLetter, OfflineStats } from '../delivery/offline/offline-message';
 import { assertPublishable, assertType } from '../delivery/publish-validation';
-import { CloseCode } from '../protocol';
+import type { EngineStats } from '../engine/realtime-engine.port';
+import {
+  CloseCode,
+  type EventMap,
+  type EventTypeOf,
+  type PayloadOf,
+  type TopicOf,
+} from '../protocol';
 
 export interface RecordedPublish {
   topic: string;
@@ -11,14 +23,19 @@ export interface RecordedPublish {
   offset: string;
 }
 
+/** The engine a recorder reports: nothing carries its messages anywhere. */
+const RECORDER = 'recorder';
+
 /**
  * Stands in for BroadcastService in unit tests: records what domain code
- * published, applying the same topic and type rules, with no socket or engine.
+ * published, sent and broadcast, applying the same topic and type rules,
+ * with no socket or engine. It implements the whole Broadcaster interface,
+ * so domain code that reads stats or dead letters works under test too.
  *
  * @publicApi
  */
 @Injectable()
-export class RealtimeRecorder<M extends EventMap = EventMap> {
+export class RealtimeRecorder<M extends EventMap = EventMap> implements Broadcaster<M> {
   readonly published: RecordedPublish[] = [];
   readonly sentToUsers: Array<{
     userId: string;
@@ -28,6 +45,8 @@ export class RealtimeRecorder<M extends EventMap = EventMap> {
   }> = [];
   readonly broadcasts: Array<{ type: string; payload: unknown }> = [];
   readonly disconnectedUsers: Array<{ userId: string; code: number }> = [];
+  /** What `deadLetters()` answers, newest first: a test puts here what its domain code should see. */
+  readonly deadLettered: DeadLetter[] = [];
   private readonly idempotent = new Map<string, string>();
 
   /** With an idempotency key, a repeat records nothing and resolves to the first offset. */
@@ -77,6 +96,41 @@ export class RealtimeRecorder<M extends EventMap = EventMap> {
     return Promise.resolve();
   }
 
+  /** Retained sends are pending (no client acknowledges them here); `deadLettered` counts as dead. */
+  offlineStats(): Promise<OfflineStats> {
+    const pending = this.sentToUsers.filter((sent) => sent.ttlSeconds !== undefined).length;
+    return Promise.resolve({ pending, delivered: 0, deadLettered: this.deadLettered.length });
+  }
+
+  deadLetters(limit = 100): Promise<DeadLetter[]> {
+    return Promise.resolve(this.deadLettered.slice(0, limit));
+  }
+
+  /** No connection exists; the counters count what was recorded. */
+  stats(): RealtimeStats {
+    return {
+      connections: 0,
+      users: 0,
+      topics: 0,
+      subscriptions: 0,
+      counters: { published: this.published.length, broadcasts: this.broadcasts.length },
+      instanceId: RECORDER,
+      engine: { engine: RECORDER },
+    };
+  }
+
+  detailedStats(): Promise<RealtimeStats & { engine: EngineStats }> {
+    const engine: EngineStats = {
+      engine: RECORDER,
+      state: 'up',
+      historyTopics: 0,
+      watchedTopics: 0,
+      published: this.published.length,
+      received: 0,
+    };
+    return Promise.resolve({ ...this.stats(), engine });
+  }
+
   /** Messages published to one topic, in order. */
   publishedTo(topic: string): RecordedPublish[] {
     return this.published.filter((message) => message.topic === topic);
@@ -87,6 +141,7 @@ export class RealtimeRecorder<M extends EventMap = EventMap> {
     this.sentToUsers.length = 0;
     this.broadcasts.length = 0;
     this.disconnectedUsers.length = 0;
+    this.deadLettered.length = 0;
     this.idempotent.clear();
   }
 }

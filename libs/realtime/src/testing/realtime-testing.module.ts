@@ -1,6 +1,18 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Module, type Provider, type Type } from '@nestjs/common';
 import { BroadcastService } from '../delivery/broadcast.service';
 import { RealtimeRecorder } from './realtime-recorder';
+
+/**
+ * Binds `existing` where `token` is injected. It compiles only when the stand-in
+ * has every public member of the token's class, with the same types: nothing
+ * domain code can call on the real service is missing from its test double.
+ */
+function standIn<T>(
+  token: abstract new (...args: never[]) => T,
+  existing: Type<{ [K in keyof NoInfer<T>]: NoInfer<T>[K] }>,
+): Provider {
+  return { provide: token, useExisting: existing };
+}
 
 /**
  * Import instead of RealtimeModule to unit-test domain services: they get a
@@ -10,7 +22,7 @@ import { RealtimeRecorder } from './realtime-recorder';
  */
 @Global()
 @Module({
-  providers: [RealtimeRecorder, { provide: BroadcastService, useExisting: RealtimeRecorder }],
+  providers: [RealtimeRecorder, standIn(BroadcastService, RealtimeRecorder)],
   exports: [RealtimeRecorder, BroadcastService],
 })
 export class RealtimeTestingModule {}

@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { ErrorCode, RealtimeException } from '../protocol';
+import { ErrorCode, RealtimeException, namespaceOf } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { TopicAccessService } from './topic-access.service';
-import { namespaceOf } from './topic-name';
 
 /**
  * Whether a connection may subscribe to topics: name, policy (which may await

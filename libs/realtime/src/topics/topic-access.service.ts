@@ -2,9 +2,8 @@ import { Inject, Injectable, Logger, OnModuleInit, Type } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Principal } from '../auth/principal';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { ErrorCode, RealtimeException } from '../protocol';
+import { ErrorCode, RealtimeException, parseTopic, TopicName } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import { parseTopic, TopicName } from './topic-name';
 import type { TopicAction, TopicAuthorizer, TopicRule } from './topic-policy.interface';
 
 /** Applies the namespace policies of the options. Deny by default. */

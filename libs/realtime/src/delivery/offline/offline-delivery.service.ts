@@ -13,7 +13,7 @@ import { DIRECT_TOPIC, ErrorCode, RealtimeException } from '../../protocol';
 import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../../realtime.constants';
 import type { Connection } from '../../registry/connection';
 import { encodeMessage } from '../fan-out.service';
-import { SocketWriter } from '../socket-writer.service';
+import { SocketWriter } from '../../transport/socket-writer.service';
 import {
   type DeadLetter,
   type DeadLetterHandler,

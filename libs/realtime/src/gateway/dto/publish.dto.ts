@@ -1,5 +1,5 @@
 import { IsString, Length, MaxLength, ValidateBy } from 'class-validator';
-import { MAX_TOPIC_LENGTH, MAX_TYPE_LENGTH } from '../../topics/topic-name';
+import { MAX_TOPIC_LENGTH, MAX_TYPE_LENGTH } from '../../protocol';
 import { RequestDto } from './request.dto';
 
 export class PublishDto extends RequestDto {

@@ -6,11 +6,8 @@ import {
   IsString,
   ValidateBy,
 } from 'class-validator';
-import { MAX_TOPIC_LENGTH } from '../../topics/topic-name';
+import { MAX_OFFSET_LENGTH, MAX_TOPIC_LENGTH, MAX_TOPICS_PER_REQUEST } from '../../protocol';
 import { RequestDto } from './request.dto';
-
-export const MAX_TOPICS_PER_REQUEST = 50;
-const MAX_OFFSET_LENGTH = 64;
 
 export class TopicsDto extends RequestDto {
   @IsArray()

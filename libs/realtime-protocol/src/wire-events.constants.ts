@@ -1,4 +1,4 @@
-/** Event names on the wire (PROTOCOL.md §2, §3). Nothing else in the library spells them. */
+/** Event names on the wire (PROTOCOL.md §2, §3). Nothing else spells them. */
 export const ClientEvent = {
   Subscribe: 'subscribe',
   Unsubscribe: 'unsubscribe',
@@ -22,15 +22,6 @@ export const ServerEvent = {
 } as const;
 export type ServerEvent = (typeof ServerEvent)[keyof typeof ServerEvent];
 
-/** Pseudo-topics of messages that bypass topics and history. */
+/** Pseudo-topics of messages that bypass topics and history (PROTOCOL.md §3). */
 export const BROADCAST_TOPIC = '$broadcast';
 export const DIRECT_TOPIC = '$user';
-
-/** Event the frame parser emits for frames it refuses; the gateway answers it with an `error`. */
-export const INVALID_FRAME_EVENT = '$invalid';
-
-export const MAX_REF_LENGTH = 64;
-
-/** `ack` takes 1 to this many ids of retained `$user` messages (§2). */
-export const MAX_ACK_IDS = 100;
-export const MAX_MESSAGE_ID_LENGTH = 64;

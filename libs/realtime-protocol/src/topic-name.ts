@@ -2,8 +2,6 @@ export const MAX_NAMESPACE_LENGTH = 32;
 export const MAX_KEY_LENGTH = 100;
 /** `namespace:key` at its longest (PROTOCOL.md §4). */
 export const MAX_TOPIC_LENGTH = MAX_NAMESPACE_LENGTH + 1 + MAX_KEY_LENGTH;
-/** A message's `type`: 1 to 100 characters. */
-export const MAX_TYPE_LENGTH = 100;
 
 export const NAMESPACE_PATTERN = new RegExp(`^[a-z][a-z0-9_-]{0,${MAX_NAMESPACE_LENGTH - 1}}$`);
 export const KEY_PATTERN = new RegExp(`^[A-Za-z0-9_.@=-]{1,${MAX_KEY_LENGTH}}$`);

@@ -1,0 +1,210 @@
+import { Logger } from '@nestjs/common';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type WebSocket from 'ws';
+import { openSocketPairs } from '../../test/socket-pair';
+import { ANONYMOUS } from '../auth/principal';
+import { RealtimeCounters } from '../metrics/realtime-counters';
+import { resolveRealtimeOptions } from '../options/resolve-options';
+import { CloseCode, ServerEvent } from '../protocol';
+import { Connection } from '../registry/connection';
+import { encodeFrame } from '../framing/outbound-frame';
+import { PendingReply } from './reply-queue';
+import { SocketWriter } from './socket-writer.service';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** What the client saw, in order: frames by their `data.n`, pings, pongs, and the close. */
+type Seen = number | string;
+
+async function pair(
+  limits: { maxQueuedMessages?: number; maxQueuedBytes?: number } = {},
+  { perMessageDeflate = false } = {},
+) {
+  const pairs = await openSocketPairs(1, { perMessageDeflate });
+  const connection = new Connection('c', pairs.server[0], '127.0.0.1', ANONYMOUS);
+  const counters = new RealtimeCounters();
+  const writer = new SocketWriter(resolveRealtimeOptions({ limits }), counters);
+  const client: WebSocket = pairs.clients[0];
+  const seen: Seen[] = [];
+  client.on('message', (data) => seen.push(JSON.parse((data as Buffer).toString()).data.n));
+  client.on('ping', () => seen.push('ping'));
+  client.on('pong', (payload) => seen.push(`pong:${payload.toString()}`));
+  const closed = new Promise<number>((resolve) =>
+    client.on('close', (code) => {
+      seen.push(`close:${code}`);
+      resolve(code);
+    }),
+  );
+  return { pairs, connection, writer, counters, client, seen, closed };
+}
+
+const numbered = (n: number) => ({ event: ServerEvent.Message, data: { n } }) as never;
+
+describe('SocketWriter', () => {
+  it('writes replies in request order, however long each request takes', async () => {
+    const { pairs, connection, writer, seen } = await pair();
+    try {
+      for (const [n, delay] of [
+        [1, 40],
+        [2, 0],
+        [3, 20],
+        [4, 0],
+      ]) {
+        writer.request(connection, async () => {
+          await sleep(delay);
+          return numbered(n);
+        });
+      }
+      await sleep(150);
+      expect(seen).toEqual([1, 2, 3, 4]);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('starts the next request once a pending reply hands over, and still writes the replies in order', async () => {
+    const { pairs, connection, writer, seen } = await pair();
+    try {
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      const started: number[] = [];
+      writer.request(connection, () => {
+        started.push(1);
+        return Promise.resolve(new PendingReply(answered.then(() => numbered(1))));
+      });
+      writer.request(connection, () => {
+        started.push(2);
+        return Promise.resolve(numbered(2));
+      });
+      await sleep(20);
+      expect(started).toEqual([1, 2]);
+      expect(seen).toEqual([]);
+      answer();
+      await sleep(20);
+      expect(seen).toEqual([1, 2]);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('closes after the replies owed, even when the close is decided synchronously by the request it answers', async () => {
+    const { pairs, connection, writer, seen, closed } = await pair();
+    try {
+      writer.request(connection, async () => {
+        await sleep(30);
+        return numbered(1);
+      });
+      writer.request(connection, () => {
+        // As a guard does: decide the close, then answer the request that caused it.
+        writer.closeAfterPending(connection, CloseCode.Revoked);
+        return Promise.resolve(numbered(2));
+      });
+      writer.reply(connection, numbered(3));
+      expect(await closed).toBe(CloseCode.Revoked);
+      expect(seen).toEqual([1, 2, 3, `close:${CloseCode.Revoked}`]);
+      expect(connection.closing).toBe(true);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('closes after closeGraceMs when an owed reply never comes', async () => {
+    const { pairs, connection, writer, closed } = await pair();
+    try {
+      writer.request(connection, () => new Promise(() => undefined));
+      const decided = Date.now();
+      writer.closeAfterPending(connection, CloseCode.TokenExpired);
+      expect(await closed).toBe(CloseCode.TokenExpired);
+      // closeGraceMs defaults to 2 s.
+      expect(Date.now() - decided).toBeGreaterThanOrEqual(1_900);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('pings and answers pings on the same path as frames, and closes after what this turn corked', async () => {
+    const { pairs, connection, writer, seen, closed } = await pair();
+    try {
+      expect(connection.tcp).not.toBeNull();
+      writer.send(connection, numbered(1));
+      writer.ping(connection);
+      writer.send(connection, numbered(2)); // corked from here to the end of the turn
+      writer.pong(connection, Buffer.from('p'));
+      writer.send(connection, numbered(3));
+      writer.close(connection, CloseCode.GoingAway);
+      expect(writer.send(connection, numbered(4))).toBe(false);
+      expect(await closed).toBe(CloseCode.GoingAway);
+      expect(seen).toEqual([1, 'ping', 2, 'pong:p', 3, `close:${CloseCode.GoingAway}`]);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('sends frames, pings, pongs and the close through ws, in order, where permessage-deflate was negotiated', async () => {
+    const { pairs, connection, writer, seen, closed } = await pair({}, { perMessageDeflate: true });
+    try {
+      expect(connection.tcp).toBeNull();
+      writer.send(connection, numbered(1));
+      writer.ping(connection);
+      writer.write(
+        connection,
+        encodeFrame(ServerEvent.Message, { n: 2, filler: 'x'.repeat(5000) }),
+      );
+      writer.pong(connection, Buffer.from('q'));
+      writer.close(connection, CloseCode.ServiceRestart);
+      expect(await closed).toBe(CloseCode.ServiceRestart);
+      expect(seen).toEqual([1, 'ping', 2, 'pong:q', `close:${CloseCode.ServiceRestart}`]);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('closes a reader that does not read within the turn that passes the bound', async () => {
+    const { pairs, connection, writer, counters, client } = await pair({
+      maxQueuedBytes: 256 * 1024,
+      maxQueuedMessages: 10_000,
+    });
+    try {
+      client.pause();
+      const big = encodeFrame(ServerEvent.Message, { n: 0, filler: 'x'.repeat(64 * 1024) });
+      let written = 0;
+      // One turn, as a replay writes: every write is checked, not only the first.
+      for (let i = 0; i < 1_000; i++) if (writer.write(connection, big)) written++;
+      expect(counters.slowConsumers).toBe(1);
+      expect(written).toBeLessThan(200);
+      expect(connection.isOpen).toBe(false);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('lets a reader that reads take a burst longer than maxQueuedMessages in one turn', async () => {
+    const { pairs, connection, writer, counters, seen } = await pair({ maxQueuedMessages: 10 });
+    try {
+      for (let n = 0; n < 50; n++)
+        writer.write(connection, encodeFrame(ServerEvent.Message, { n }));
+      await sleep(100);
+      expect(counters.slowConsumers).toBe(0);
+      expect(seen).toEqual(Array.from({ length: 50 }, (_, n) => n));
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it('drops a reply that fails while it is written, logged, and writes the replies after it', async () => {
+    const { pairs, connection, writer, seen } = await pair();
+    const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      writer.request(connection, () => Promise.resolve(() => JSON.parse('{') as never));
+      writer.request(connection, () => Promise.resolve(numbered(2)));
+      writer.reply(connection, numbered(3));
+      await nextTurn();
+      await sleep(20);
+      expect(seen).toEqual([2, 3]);
+      expect(logged).toHaveBeenCalledWith('delivering a reply failed', expect.any(String));
+    } finally {
+      logged.mockRestore();
+      await pairs.close();
+    }
+  });
+});

@@ -1,0 +1,36 @@
+import { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+
+/**
+ * The ws release whose private fields this file reads: the one
+ * @nestjs/platform-ws creates the server's sockets with. ws-internals.spec.ts
+ * fails when it changes, so the fields are checked again before an upgrade.
+ */
+export const WS_VERSION_READ = '8.22.0';
+
+/** What this file reads of a ws WebSocket that ws does not document. */
+interface WebSocketInternals {
+  /** The TCP (or TLS) socket ws writes every frame to. */
+  _socket?: unknown;
+  /** The extensions negotiated in the handshake, by name. */
+  _extensions?: unknown;
+}
+
+/**
+ * The TCP socket under a server-side WebSocket, for writing pre-built frames
+ * to: ws builds the same frames, one copy per socket, and its sender costs
+ * more per frame than a write. Null when permessage-deflate was negotiated
+ * (every frame then needs its own compression, which only ws can do), or when
+ * ws's internals are not what they were in WS_VERSION_READ: the socket is then
+ * served through ws's own sender, a little slower, never wrongly.
+ *
+ * The only place the library reads ws's private fields.
+ */
+export function tcpSocketOf(socket: WebSocket): Socket | null {
+  const internals = socket as unknown as WebSocketInternals;
+  const extensions = internals._extensions;
+  if (typeof extensions !== 'object' || extensions === null) return null;
+  if (Object.hasOwn(extensions, 'permessage-deflate')) return null;
+  const tcp = internals._socket;
+  return tcp instanceof Socket ? tcp : null;
+}
