@@ -8,6 +8,7 @@ import tseslint from 'typescript-eslint';
 const lib = './libs/realtime/src';
 const folders = [
   'protocol',
+  'framing',
   'options',
   'topics',
   'registry',
@@ -26,10 +27,12 @@ const principal = ['./principal.ts'];
 
 /**
  * The layers of docs/architecture.md: each folder and what it must not import.
- * Arrows point down: gateway → auth | delivery → registry | topics → engine → protocol.
+ * Arrows point down: gateway → auth | delivery → registry | topics → engine → framing → protocol.
  */
 const layerRules = {
   protocol: { forbidden: folders.filter((f) => f !== 'protocol') },
+  // Server frames built once, as bytes: below the engine, which keeps them in history.
+  framing: { forbidden: folders.filter((f) => f !== 'framing' && f !== 'protocol') },
   engine: { forbidden: ['topics', 'registry', 'delivery', 'auth', 'gateway', 'health', 'testing'] },
   topics: {
     forbidden: ['registry', 'delivery', 'auth', 'gateway', 'health', 'metrics', 'testing'],

@@ -6,12 +6,13 @@ import type {
   RealtimeEngine,
 } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
+import { encodeMessage } from '../framing/message-frame';
+import type { OutboundFrame } from '../framing/outbound-frame';
+import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC } from '../protocol';
 import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
-import { encodeFrame, type OutboundFrame } from './outbound-frame';
 import { SocketWriter } from './socket-writer.service';
 
 /**
@@ -88,17 +89,4 @@ export class FanOutService implements EngineSink, OnModuleInit {
     }
     this.counters.delivered += delivered;
   }
-}
-
-/** Builds the `message` frame with the fields in protocol order; `offset` only for topic messages. */
-export function encodeMessage(message: {
-  topic: string;
-  type: string;
-  payload: unknown;
-  offset?: string;
-  ts: number;
-  id?: string;
-}): OutboundFrame {
-  const { topic, type, payload, offset, ts, id } = message;
-  return encodeFrame(ServerEvent.Message, { topic, type, payload, offset, ts, id });
 }

@@ -6,7 +6,7 @@ import { resolveRealtimeOptions } from '../options/resolve-options';
 import { CloseCode, ServerEvent } from '../protocol';
 import { Connection } from '../registry/connection';
 import { openSocketPairs } from '../../test/socket-pair';
-import { encodeFrame } from './outbound-frame';
+import { encodeFrame } from '../framing/outbound-frame';
 import { SocketWriter } from './socket-writer.service';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Socket } from 'node:net';
+import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { CloseCode, type ServerEvent, type ServerFrame } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
-import { encodeFrame, type OutboundFrame } from './outbound-frame';
 
 const SETTLED = Promise.resolve();
 
@@ -196,7 +196,7 @@ export class SocketWriter {
   /** With per-message compression each socket needs its own deflate; only the bytes bound applies. */
   private sendThroughWs(connection: Connection, frame: OutboundFrame): boolean {
     if (connection.socket.bufferedAmount > this.maxQueuedBytes) return this.dropSlow(connection);
-    connection.socket.send(frame.text);
+    connection.socket.send(frame.payload, { binary: false });
     return true;
   }
 

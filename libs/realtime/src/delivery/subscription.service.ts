@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import type { RealtimeEngine, Recovery } from '../engine/realtime-engine.port';
+import { encodeMessage } from '../framing/message-frame';
+import { encodeFrame } from '../framing/outbound-frame';
 import { RealtimeException, ServerEvent } from '../protocol';
 import { REALTIME_ENGINE } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
@@ -8,8 +10,6 @@ import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
 import { namespaceOf } from '../topics/topic-name';
-import { encodeMessage } from './fan-out.service';
-import { encodeFrame } from './outbound-frame';
 import { SocketWriter } from './socket-writer.service';
 
 export interface SubscribedTopic {
