@@ -65,6 +65,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         size: int(env, 'REALTIME_HISTORY_SIZE'),
         ttlSeconds: int(env, 'REALTIME_HISTORY_TTL_S'),
         maxTopics: int(env, 'REALTIME_HISTORY_MAX_TOPICS'),
+        maxTotalBytes: int(env, 'REALTIME_HISTORY_MAX_TOTAL_BYTES'),
       },
       jobs: {
         cleanupIntervalMs: int(env, 'REALTIME_CLEANUP_INTERVAL_MS'),

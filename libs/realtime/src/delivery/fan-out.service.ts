@@ -44,12 +44,11 @@ export class FanOutService implements EngineSink, OnModuleInit {
   deliver(message: EngineMessage): void {
     const subscribers = this.subscriptions.subscribersOf(message.topic);
     if (subscribers === undefined) return;
-    const frame = encodeMessage(message);
     let delivered = 0;
     for (const connection of subscribers) {
       const heldBack = connection.recovering?.get(message.topic);
       if (heldBack !== undefined) heldBack.push(message);
-      else if (this.writer.write(connection, frame)) delivered++;
+      else if (this.writer.write(connection, message.frame)) delivered++;
     }
     this.counters.delivered += delivered;
   }

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import type { RealtimeEngine, Recovery } from '../engine/realtime-engine.port';
-import { encodeMessage } from '../framing/message-frame';
 import { encodeFrame } from '../framing/outbound-frame';
 import { RealtimeException, ServerEvent } from '../protocol';
 import { REALTIME_ENGINE } from '../realtime.constants';
@@ -93,10 +92,10 @@ export class SubscriptionService {
     connection.recovering?.delete(topic);
     if (connection.recovering?.size === 0) connection.recovering = undefined;
     if (!connection.topics.has(topic)) return;
-    for (const message of recovery.messages) this.writer.write(connection, encodeMessage(message));
+    for (const message of recovery.messages) this.writer.write(connection, message.frame);
     for (const message of live) {
       if (this.engine.isAfter(message.offset, recovery.offset)) {
-        this.writer.write(connection, encodeMessage(message));
+        this.writer.write(connection, message.frame);
       }
     }
   }

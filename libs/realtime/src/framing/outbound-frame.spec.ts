@@ -1,6 +1,7 @@
 import * as ws from 'ws';
 import { ServerEvent } from '../protocol';
-import { encodeMessage } from './message-frame';
+import { encodeMessage, encodeSerializedMessage } from './message-frame';
+import { SerializedJson } from './serialized-json';
 import { encodeFrame } from './outbound-frame';
 
 /** ws's own framing, the reference: a server text frame, unmasked. */
@@ -48,5 +49,40 @@ describe('encodeMessage', () => {
     );
     // Not a slice of Node's shared pool: retaining it in history keeps only its own bytes alive.
     expect(frame.bytes.buffer.byteLength).toBe(frame.bytes.length);
+  });
+});
+
+describe('encodeSerializedMessage', () => {
+  it.each([
+    ['plain', { a: 1 }],
+    ['"quoted" \\ é \u2028', ['x', null, 1.5e300, { '"': '\\' }]],
+    ['t', null],
+  ])(
+    'splices JSON type %j and payload into the same bytes encodeMessage builds',
+    (type, payload) => {
+      const fields = { topic: 'chat:a', type, payload, offset: '17-3', ts: 1_700_000_000_000 };
+      const spliced = encodeSerializedMessage(
+        fields.topic,
+        JSON.stringify(type),
+        JSON.stringify(payload),
+        fields.offset,
+        fields.ts,
+      );
+      expect(spliced.bytes.equals(encodeMessage(fields).bytes)).toBe(true);
+    },
+  );
+});
+
+describe('encodeMessage with a SerializedJson payload', () => {
+  it('splices the bytes in: the same frame as serializing the value, offset and id in place', () => {
+    const payload = { a: [1, 'é', null] };
+    for (const extra of [{ offset: '9-9' }, { id: 'm1' }, {}]) {
+      const fields = { topic: '$user', type: 'n', ts: 7, ...extra };
+      const spliced = encodeMessage({
+        ...fields,
+        payload: new SerializedJson(Buffer.from(JSON.stringify(payload))),
+      });
+      expect(spliced.bytes.equals(encodeMessage({ ...fields, payload }).bytes)).toBe(true);
+    }
   });
 });

@@ -21,13 +21,18 @@ export class OutboundFrame {
 }
 
 /**
- * Frames a JSON text: the header and the UTF-8 text are written into one
- * buffer, no intermediate copy. A `retainable` frame (one history may
- * keep) gets a buffer of its own: a small slice of Node's shared pool would
- * keep a whole 8 KiB slab alive.
+ * Frames a JSON text given in parts (strings, or bytes already UTF-8): the
+ * header and the parts are written into one buffer, no intermediate copy. A
+ * `retainable` frame (one history may keep) gets a buffer of its own: a
+ * small slice of Node's shared pool would keep a whole 8 KiB slab alive.
  */
-export function frameText(text: string, retainable = false): OutboundFrame {
-  const length = Buffer.byteLength(text);
+export function frameParts(
+  parts: ReadonlyArray<string | Buffer>,
+  retainable = false,
+): OutboundFrame {
+  let length = 0;
+  for (const part of parts)
+    length += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
   const header = length < LENGTH_16 ? 2 : length <= 0xffff ? 4 : 10;
   const size = header + length;
   const bytes = retainable ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
@@ -42,11 +47,14 @@ export function frameText(text: string, retainable = false): OutboundFrame {
     bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     bytes.writeUInt32BE(length >>> 0, 6);
   }
-  bytes.write(text, header, 'utf8');
+  let at = header;
+  for (const part of parts) {
+    at += typeof part === 'string' ? bytes.write(part, at, 'utf8') : part.copy(bytes, at);
+  }
   return new OutboundFrame(bytes);
 }
 
 /** Serializes and frames a one-off server frame (a reply, a notice). */
 export function encodeFrame(event: ServerEvent, data: unknown): OutboundFrame {
-  return frameText(JSON.stringify({ event, data }));
+  return frameParts([JSON.stringify({ event, data })]);
 }

@@ -9,12 +9,14 @@ import type {
   EngineMessage,
   EngineSink,
   EngineStats,
+  PublishedMessage,
   RealtimeEngine,
   Recovery,
 } from '../realtime-engine.port';
 import {
   decodeEntry,
   decodePublished,
+  encodePublish,
   parseCommand,
   revocationField,
   roundTrip,
@@ -156,14 +158,14 @@ export class RedisEngine implements RealtimeEngine {
     return Promise.resolve();
   }
 
-  async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
+  async publish(topic: string, type: string, payload: unknown): Promise<PublishedMessage> {
     this.assertReady(this.publisher);
-    const data = JSON.stringify([type, payload ?? null]);
+    const data = encodePublish(type, payload);
     const { offset, ts } = await new Promise<{ offset: string; ts: number }>((resolve, reject) =>
       this.batch.add({ topic, data, resolve, reject }),
     );
     this.published++;
-    return { topic, type, payload, offset, ts };
+    return { topic, offset, ts };
   }
 
   /** One script call for a turn's publishes (PublishBatch), on the publish connection. */
