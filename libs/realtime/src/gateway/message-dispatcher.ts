@@ -7,17 +7,10 @@ import type { WebSocket } from 'ws';
 import { MessageRateLimiter } from '../auth/message-rate.limiter';
 import { SocketWriter } from '../delivery/socket-writer.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import {
-  CloseCode,
-  ErrorCode,
-  INVALID_FRAME_EVENT,
-  refOf,
-  ServerEvent,
-  type ServerFrame,
-} from '../protocol';
+import { CloseCode, ErrorCode, ServerEvent, type ServerFrame } from '../protocol';
 import type { Connection } from '../registry/connection';
 import { connectionOf } from '../registry/socket-connection';
-import { parseFrame } from './frame-parser';
+import { parseFrame, refOfUnparsed } from './frame-parser';
 import { RealtimeGateway } from './realtime.gateway';
 
 type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null | undefined>;
@@ -30,8 +23,10 @@ type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null 
  * closures at all (see docs/benchmarks.md).
  *
  * Each frame is charged against the message rate when it arrives, before it
- * is parsed; requests start, and their replies go out, through SocketWriter
- * in request order.
+ * is read; a frame over the rate is refused unread (its ref found by the
+ * byte scan). The others are read and validated (parseFrame) before any
+ * guard runs, so guards only ever see valid requests. Requests start, and
+ * their replies go out, through SocketWriter in request order.
  */
 @Injectable()
 export class MessageDispatcher implements OnModuleInit {
@@ -83,11 +78,11 @@ export class MessageDispatcher implements OnModuleInit {
     if (rate === 'flood') {
       return this.writer.closeAfterPending(connection, CloseCode.RateLimitExceeded);
     }
-    const frame = parseFrame(raw, isBinary);
     if (rate === 'limited') {
-      const ref = frame.event === INVALID_FRAME_EVENT ? frame.data.ref : refOf(frame.data);
+      const ref = refOfUnparsed(raw, isBinary);
       return this.writer.inOrder(connection, () => this.refuseOverRate(connection, ref));
     }
+    const frame = parseFrame(raw, isBinary);
     const handler = this.handlers.get(frame.event);
     if (!handler) return;
     this.writer.request(connection, () =>

@@ -1,0 +1,234 @@
+import { MAX_REF_LENGTH } from '../protocol';
+
+/** What one pass over a frame's bytes found, before anything parses them. */
+export interface FrameScan {
+  /** Why the frame is refused without being parsed; undefined when it may be parsed. */
+  problem: string | undefined;
+  /** The frame's `data.ref`, when it is a string the reply may echo (PROTOCOL §2). */
+  ref: string | undefined;
+  /** The frame's `event`, when it is a string. */
+  event: string | undefined;
+  /** The names of `data`'s fields (a name too long for any field as `LONG_NAME`). */
+  fields: string[];
+  /** Where `data.payload`'s value lies in the bytes, [start, end); undefined without one. */
+  payload: [start: number, end: number] | undefined;
+}
+
+/** Stands for a field name longer than any request field's. */
+export const LONG_NAME = '…';
+/** Longer than any request field's name, however escaped. */
+const MAX_FIELD_NAME_BYTES = 64;
+
+/** `{event, data}` and 16 levels inside `data`: requests are shallow, deeper is garbage or an attack. */
+export const MAX_FRAME_DEPTH = 17;
+/** No request has more fields (`publish`: topic, type, payload, ref). */
+export const MAX_DATA_FIELDS = 8;
+
+export const TOO_DEEP = 'data is nested too deeply';
+export const FORBIDDEN_KEY = 'forbidden key in frame';
+export const NOT_AN_ENVELOPE = 'frame may only hold event and data';
+export const TOO_MANY_FIELDS = 'unknown field in data';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const SPACE = 0x20;
+const DATA = Buffer.from('data');
+const EVENT = Buffer.from('event');
+const REF = Buffer.from('ref');
+const PAYLOAD = Buffer.from('payload');
+const PROTO = Buffer.from('__proto__');
+/** A key whose escapes could spell one of the names above is at most this long (`\uXXXX` each). */
+const MAX_ESCAPED_NAME = PROTO.length * 6;
+
+/** Which open containers are objects, by depth; reused, since scans never overlap. */
+const isObjectAt = new Uint8Array(MAX_FRAME_DEPTH + 1);
+
+/**
+ * One pass over a text frame's bytes, outside strings tracking only
+ * brackets, commas and keys: refuses nesting past MAX_FRAME_DEPTH, an
+ * envelope with more than `event` and `data`, `data` with more than
+ * MAX_DATA_FIELDS fields, and `__proto__` keys anywhere, all before
+ * JSON.parse, so a refused frame costs this pass and no more. It also finds
+ * `data.ref` (the last one, as JSON.parse keeps the last), so a refusal can
+ * echo it without the frame being parsed (a frame too deep to parse, one
+ * over the message rate), and `event` and the names of `data`'s fields, so
+ * that a frame with a field its request does not have is refused unparsed
+ * too (frame-parser.ts). Past the depth limit the scan ends as soon as the
+ * ref is known. Malformed JSON is left to JSON.parse.
+ */
+export function scanFrame(bytes: Buffer): FrameScan {
+  let problem: string | undefined;
+  let depth = 0;
+  let expectKey = false;
+  let envelopeKeys = 0;
+  let dataKeys = 0;
+  let inData = false;
+  let eventNext = false;
+  let eventStart = -1;
+  let eventEnd = -1;
+  let eventEscaped = false;
+  const fields: string[] = [];
+  // `data.payload`: its value is next, then open until `,` or `}` back at data's depth.
+  let payloadNext = false;
+  let payloadOpen = false;
+  let payloadStart = -1;
+  let payloadEnd = -1;
+  let refNext = false;
+  let refStart = -1;
+  let refEnd = -1;
+  const length = bytes.length;
+  for (let i = 0; i < length; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < length; i++) {
+        const d = bytes[i];
+        if (d === BACKSLASH) {
+          escaped = true;
+          i++;
+        } else if (d === QUOTE) {
+          break;
+        }
+      }
+      if (expectKey) {
+        expectKey = false;
+        if (depth === 1) {
+          envelopeKeys++;
+          inData = isName(bytes, start, i, escaped, DATA);
+          if (inData) {
+            refStart = -1;
+            payloadEnd = -1;
+            fields.length = 0;
+          }
+          eventNext = !inData && isName(bytes, start, i, escaped, EVENT);
+          if (eventNext) eventStart = -1;
+        } else if (depth === 2) {
+          dataKeys++;
+          refNext = inData && isName(bytes, start, i, escaped, REF);
+          if (refNext) refStart = -1;
+          payloadNext = inData && isName(bytes, start, i, escaped, PAYLOAD);
+          if (payloadNext) payloadEnd = -1;
+          if (inData && fields.length <= MAX_DATA_FIELDS)
+            fields.push(nameOf(bytes, start, i, escaped));
+        }
+        if (problem === undefined && isName(bytes, start, i, escaped, PROTO))
+          problem = FORBIDDEN_KEY;
+      } else if (refNext) {
+        refNext = false;
+        refStart = start;
+        refEnd = i;
+      } else if (payloadNext) {
+        payloadNext = false;
+        payloadOpen = true;
+        payloadStart = start;
+      } else if (eventNext) {
+        eventNext = false;
+        eventStart = start;
+        eventEnd = i;
+        eventEscaped = escaped;
+      }
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      refNext = false;
+      eventNext = false;
+      if (payloadNext) {
+        payloadNext = false;
+        payloadOpen = true;
+        payloadStart = i;
+      }
+      depth++;
+      if (depth > MAX_FRAME_DEPTH) {
+        problem ??= TOO_DEEP;
+        // What lies deeper is never parsed; read on only to find a ref that comes later.
+        if (refStart !== -1) break;
+        expectKey = false;
+      } else {
+        isObjectAt[depth] = c === OPEN_BRACE ? 1 : 0;
+        expectKey = c === OPEN_BRACE;
+      }
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      refNext = false;
+      eventNext = false;
+      if (payloadOpen && depth === 2) {
+        payloadOpen = false;
+        payloadEnd = i;
+      }
+      expectKey = false;
+      depth--;
+    } else if (c === COMMA) {
+      refNext = false;
+      eventNext = false;
+      if (payloadOpen && depth === 2) {
+        payloadOpen = false;
+        payloadEnd = i;
+      }
+      expectKey = depth >= 1 && depth <= MAX_FRAME_DEPTH && isObjectAt[depth] === 1;
+    } else if (c > SPACE && c !== COLON) {
+      refNext = false;
+      eventNext = false;
+      if (payloadNext) {
+        payloadNext = false;
+        payloadOpen = true;
+        payloadStart = i;
+      }
+    }
+  }
+  if (problem === undefined && envelopeKeys > 2) problem = NOT_AN_ENVELOPE;
+  if (problem === undefined && dataKeys > MAX_DATA_FIELDS) problem = TOO_MANY_FIELDS;
+  return {
+    problem,
+    ref: refStart === -1 ? undefined : decodeRef(bytes, refStart, refEnd),
+    event: eventStart === -1 ? undefined : nameOf(bytes, eventStart, eventEnd, eventEscaped),
+    fields,
+    payload:
+      payloadEnd === -1 ? undefined : [payloadStart, trimEnd(bytes, payloadStart, payloadEnd)],
+  };
+}
+
+/** The end of [start, end) without the whitespace JSON allows after a value. */
+function trimEnd(bytes: Buffer, start: number, end: number): number {
+  while (end > start && bytes[end - 1] <= SPACE) end--;
+  return end;
+}
+
+/** The JSON string at [start, end] as a name; LONG_NAME past any field name's length. */
+function nameOf(bytes: Buffer, start: number, end: number, escaped: boolean): string {
+  if (end - start - 1 > MAX_FIELD_NAME_BYTES) return LONG_NAME;
+  if (!escaped) return bytes.toString('utf8', start + 1, end);
+  return decodeString(bytes, start, end) ?? LONG_NAME;
+}
+
+/** Whether the JSON string at [start, end] (quotes included) spells `name`. */
+function isName(
+  bytes: Buffer,
+  start: number,
+  end: number,
+  escaped: boolean,
+  name: Buffer,
+): boolean {
+  const length = end - start - 1;
+  if (!escaped)
+    return length === name.length && bytes.compare(name, 0, length, start + 1, end) === 0;
+  return length <= MAX_ESCAPED_NAME && decodeString(bytes, start, end) === name.toString();
+}
+
+function decodeRef(bytes: Buffer, start: number, end: number): string | undefined {
+  // A ref of 64 characters takes at most 6 bytes each, escaped.
+  if (end - start - 1 > MAX_REF_LENGTH * 6) return undefined;
+  const ref = decodeString(bytes, start, end);
+  return ref !== undefined && ref.length <= MAX_REF_LENGTH ? ref : undefined;
+}
+
+function decodeString(bytes: Buffer, start: number, end: number): string | undefined {
+  try {
+    return JSON.parse(bytes.toString('utf8', start, end + 1)) as string;
+  } catch {
+    return undefined;
+  }
+}
