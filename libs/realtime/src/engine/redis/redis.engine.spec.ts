@@ -45,6 +45,36 @@ afterAll(() => redis.stop());
 
 engineContract('RedisEngine', redisNode);
 
+describe('RedisEngine metas of topics nobody has published to', () => {
+  const pttl = async (key: string) => Number((await redis.command('PTTL', key)).slice(1));
+
+  it('lives the idle TTL while watched, kept up by the watchers; a publish gives it twice the history TTL', async () => {
+    // A 3 s history TTL: watchers keep metas up every second, an idle meta lives 2 s.
+    const { engine } = await redisNode({ ttlMs: 3_000 });
+    const meta = (topic: string) => `t${prefix}:meta:${topic}`;
+    await engine.watch('idle');
+    await engine.recover('idle', undefined);
+    await engine.recover('unwatched', undefined);
+    expect(await pttl(meta('idle'))).toBeLessThanOrEqual(2_000);
+    expect(await pttl(meta('unwatched'))).toBeLessThanOrEqual(2_000);
+
+    await redis.command('PEXPIRE', meta('idle'), '50');
+    await redis.command('PEXPIRE', meta('unwatched'), '50');
+    await engine['refreshWatched']();
+    expect(await pttl(meta('idle'))).toBeGreaterThan(1_000);
+    expect(await pttl(meta('unwatched'))).toBeLessThanOrEqual(50);
+
+    await engine.watch('published');
+    await engine.publish('published', 'x', 1);
+    await engine['refreshWatched']();
+    expect(await pttl(meta('published'))).toBeGreaterThan(5_000);
+    // Never created by the refresh.
+    await engine.watch('never-asked');
+    await engine['refreshWatched']();
+    expect(await pttl(meta('never-asked'))).toBe(-2);
+  });
+});
+
 describe('RedisEngine across instances', () => {
   it('delivers a publish on one instance to every instance that watches the topic, and no other', async () => {
     const [a, b, c] = [await redisNode(), await redisNode(), await redisNode()];
