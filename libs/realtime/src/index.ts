@@ -27,6 +27,7 @@ export {
   REALTIME_DEAD_LETTER_HANDLER,
 } from './delivery/offline/offline-message';
 export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './delivery/event-map';
+export { IdempotencyService } from './delivery/idempotency/idempotency.service';
 export { RevocationService } from './auth/revocation.service';
 export { TokenRejectedError, TokenService } from './auth/token.service';
 export type { Principal } from './auth/principal';
@@ -43,6 +44,7 @@ export { RealtimeJobs, type JobRuns, type QueueCounts } from './jobs/realtime-jo
 export { RealtimeTestingModule } from './testing/realtime-testing.module';
 export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
 export { CloseCode, ErrorCode, RealtimeException, ClientEvent, ServerEvent } from './protocol';
+export { USER_ID_PATTERN } from './topics/topic-name';
 export type {
   RealtimeEngine,
   EngineMessage,

@@ -1,5 +1,5 @@
 import { ErrorCode, RealtimeException } from '../protocol';
-import { MAX_TYPE_LENGTH, parseTopic } from '../topics/topic-name';
+import { MAX_TYPE_LENGTH, parseTopic, USER_ID_PATTERN } from '../topics/topic-name';
 
 /** What every publish must satisfy, whoever publishes (domain code, clients, the testing recorder). */
 export function assertPublishable(topic: string, type: string): void {
@@ -13,6 +13,16 @@ export function assertType(type: string): void {
     throw new RealtimeException(
       ErrorCode.BadRequest,
       `type must be a string of 1 to ${MAX_TYPE_LENGTH} characters`,
+    );
+  }
+}
+
+/** A user id is what a token's `sub` may be: no other id can ever connect, or be logged as one. */
+export function assertUserId(userId: string): void {
+  if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
+    throw new RealtimeException(
+      ErrorCode.BadRequest,
+      'userId must be 1 to 100 characters of [A-Za-z0-9_.@=-], as a token sub',
     );
   }
 }

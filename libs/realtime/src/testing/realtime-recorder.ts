@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PublishOptions, SendToUserOptions } from '../delivery/broadcast.service';
 import type { EventMap, EventTypeOf, PayloadOf, TopicOf } from '../delivery/event-map';
-import { assertPublishable, assertType } from '../delivery/publish-validation';
+import { assertPublishable, assertType, assertUserId } from '../delivery/publish-validation';
 import { CloseCode } from '../protocol';
 
 export interface RecordedPublish {
@@ -61,6 +61,7 @@ export class RealtimeRecorder<M extends EventMap = EventMap> {
     payload: unknown,
     options?: SendToUserOptions,
   ): Promise<string | void> {
+    assertUserId(userId);
     assertType(type);
     this.sentToUsers.push({ userId, type, payload, ttlSeconds: options?.ttlSeconds });
     return Promise.resolve(options ? `recorded-${this.sentToUsers.length}` : undefined);

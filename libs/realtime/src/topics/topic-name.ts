@@ -7,6 +7,8 @@ export const MAX_TYPE_LENGTH = 100;
 
 export const NAMESPACE_PATTERN = new RegExp(`^[a-z][a-z0-9_-]{0,${MAX_NAMESPACE_LENGTH - 1}}$`);
 export const KEY_PATTERN = new RegExp(`^[A-Za-z0-9_.@=-]{1,${MAX_KEY_LENGTH}}$`);
+/** A user id (a token's `sub`) is a topic key, so that `user:<id>` is always a valid topic. */
+export const USER_ID_PATTERN = KEY_PATTERN;
 
 export interface TopicName {
   topic: string;
