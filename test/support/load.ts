@@ -77,29 +77,32 @@ export async function pingRoundTrips(
 /**
  * A client text frame built once: masked with the all-zero key (RFC 6455
  * lets the client choose any), so sending it again costs the client no
- * masking. A flood then loads the server, not the test process.
+ * masking. A flood then loads the server, not the test process. Given in
+ * parts, the frame is the parts in order, and a Buffer part is sent as is,
+ * never copied (a large payload shared by many frames).
  */
-export function clientFrame(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const length = payload.length;
+export function clientFrame(...parts: Array<string | Buffer>): Buffer[] {
+  const buffers = parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part));
+  const length = buffers.reduce((sum, part) => sum + part.length, 0);
   const header = length < 126 ? 2 : length <= 0xffff ? 4 : 10;
-  const frame = Buffer.alloc(header + 4 + length);
-  frame[0] = 0x81;
+  const head = Buffer.alloc(header + 4);
+  head[0] = 0x81;
   if (header === 2) {
-    frame[1] = 0x80 | length;
+    head[1] = 0x80 | length;
   } else if (header === 4) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(length, 2);
+    head[1] = 0x80 | 126;
+    head.writeUInt16BE(length, 2);
   } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
+    head[1] = 0x80 | 127;
+    head.writeBigUInt64BE(BigInt(length), 2);
   }
-  payload.copy(frame, header + 4);
-  return frame;
+  return [head, ...buffers];
 }
 
 /** Writes a pre-built frame `count` times on the client's TCP socket (the client sends nothing else meanwhile). */
-export function flood(client: TestClient, frame: Buffer, count: number): void {
+export function flood(client: TestClient, frame: Buffer[], count: number): void {
   const socket = (client.socket as unknown as { _socket: Socket })._socket;
-  for (let i = 0; i < count; i++) socket.write(frame);
+  socket.cork();
+  for (let i = 0; i < count; i++) for (const part of frame) socket.write(part);
+  process.nextTick(() => socket.uncork());
 }
