@@ -11,6 +11,7 @@ import { CloseCode, ErrorCode, ServerEvent, type ServerFrame } from '../protocol
 import type { Connection } from '../registry/connection';
 import { connectionOf } from '../registry/socket-connection';
 import { parseFrame, refOfUnparsed } from './frame-parser';
+import { type InboundFrame, InboundTurns } from './inbound-turns';
 import { RealtimeGateway } from './realtime.gateway';
 
 type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null | undefined>;
@@ -22,16 +23,18 @@ type Handler = (socket: WebSocket, data: unknown) => Promise<ServerFrame | null 
  * once per connection as WsAdapter does: an idle connection then costs no
  * closures at all (see docs/benchmarks.md).
  *
- * Each frame is charged against the message rate when it arrives, before it
- * is read; a frame over the rate is refused unread (its ref found by the
- * byte scan). The others are read and validated (parseFrame) before any
- * guard runs, so guards only ever see valid requests. Requests start, and
- * their replies go out, through SocketWriter in request order.
+ * Frames are handled in turns shared fairly between connections
+ * (InboundTurns). Each is charged against the message rate before it is
+ * read; a frame over the rate is refused unread (its ref found by the byte
+ * scan). The others are read and validated (parseFrame) before any guard
+ * runs, so guards only ever see valid requests. Requests start, and their
+ * replies go out, through SocketWriter in request order.
  */
 @Injectable()
 export class MessageDispatcher implements OnModuleInit {
   private readonly logger = new Logger('Realtime');
   private readonly handlers = new Map<string, Handler>();
+  private readonly turns = new InboundTurns((connection, frame) => this.handle(connection, frame));
 
   /** One listener for every socket; `this` is the socket that received the frame. */
   readonly listener: (this: WebSocket, raw: Buffer, isBinary: boolean) => void;
@@ -43,9 +46,10 @@ export class MessageDispatcher implements OnModuleInit {
     private readonly rate: MessageRateLimiter,
     private readonly counters: RealtimeCounters,
   ) {
-    const dispatch = this.dispatch.bind(this);
+    const turns = this.turns;
     this.listener = function (this: WebSocket, raw: Buffer, isBinary: boolean) {
-      dispatch(this, raw, isBinary);
+      const connection = connectionOf(this);
+      if (connection !== undefined) turns.offer(connection, [raw, isBinary]);
     };
   }
 
@@ -71,9 +75,8 @@ export class MessageDispatcher implements OnModuleInit {
     }
   }
 
-  private dispatch(socket: WebSocket, raw: Buffer, isBinary: boolean): void {
-    const connection = connectionOf(socket);
-    if (connection === undefined || connection.closing || !connection.isOpen) return;
+  private handle(connection: Connection, [raw, isBinary]: InboundFrame): void {
+    if (connection.closing || !connection.isOpen) return;
     const rate = this.rate.charge(connection);
     if (rate === 'flood') {
       return this.writer.closeAfterPending(connection, CloseCode.RateLimitExceeded);
@@ -86,7 +89,7 @@ export class MessageDispatcher implements OnModuleInit {
     const handler = this.handlers.get(frame.event);
     if (!handler) return;
     this.writer.request(connection, () =>
-      handler(socket, frame.data).catch((error: unknown) => {
+      handler(connection.socket, frame.data).catch((error: unknown) => {
         this.logger.error('message handler failed', (error as Error)?.stack);
         return undefined;
       }),

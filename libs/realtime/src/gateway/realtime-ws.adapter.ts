@@ -64,9 +64,6 @@ export class RealtimeWsAdapter extends WsAdapter {
       maxPayload: settings.limits.maxMessageBytes,
       perMessageDeflate: settings.perMessageDeflate,
       verifyClient: verifyWith(handshake, this.pending),
-      // One message per socket per event-loop turn: a connection with a backlog of costly frames
-      // gets its turn, then every other socket gets theirs (ws then reads it no faster).
-      allowSynchronousEvents: false,
       // Never select a subprotocol: the app defines none, and a client may put a token there.
       handleProtocols: () => false,
     }) as WebSocketServer;

@@ -19,6 +19,12 @@ export class Connection {
   /** The end of the current inbound-message window and the messages counted in it. */
   rateWindowEnd = 0;
   rateHits = 0;
+  /** The event-loop turn this connection's frames were last handled in, and what they took of it. */
+  turn = 0;
+  turnFrames = 0;
+  turnBytes = 0;
+  /** Frames read but not handled yet, past the turn's budget (socket paused); undefined otherwise. */
+  inbound: Array<readonly [raw: Buffer, isBinary: boolean]> | undefined;
   /** The replies still owed, in request order; undefined when none is (SocketWriter.inOrder). */
   owed: Promise<void> | undefined;
   /** When the next request may start; undefined when it may at once (SocketWriter.request). */
