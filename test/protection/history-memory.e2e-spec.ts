@@ -1,16 +1,8 @@
-import { DemoProcess } from '../support/demo-process';
+import { DEMO_DEFAULT_LIMITS, DemoProcess } from '../support/demo-process';
 import { clientFrame, flood, percentile, pingRoundTrips, rssOf } from '../support/load';
 import { sleep } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
 
-/** The demo's own defaults (PROTOCOL §7), which the test support relaxes. */
-const DEFAULT_LIMITS: NodeJS.ProcessEnv = {
-  REALTIME_MAX_CONNECTIONS_PER_IP: '10',
-  REALTIME_MAX_CONNECTIONS_PER_USER: '3',
-  REALTIME_CONNECT_RATE_PER_MIN: '10',
-  REALTIME_MESSAGE_RATE_PER_MIN: '100',
-  REALTIME_MAX_PENDING_PER_IP: '16',
-};
 const PUBLISHES = 100;
 const USERS_PER_ADDRESS = 9;
 const MiB = 1024 * 1024;
@@ -30,7 +22,7 @@ describe('history memory under publish floods (issue 18, item 2)', () => {
   let admin: string;
 
   beforeAll(async () => {
-    demo = await DemoProcess.start(DEFAULT_LIMITS);
+    demo = await DemoProcess.start(DEMO_DEFAULT_LIMITS);
     admin = await demo.token('root', ['admin']);
   });
   afterAll(() => demo?.stop());

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { DemoProcess } from '../support/demo-process';
+import { DEMO_DEFAULT_LIMITS, DemoProcess } from '../support/demo-process';
 import { freePort } from '../support/free-port';
 import {
   clientFrame,
@@ -14,13 +14,6 @@ import {
 import { sleep } from '../support/waits';
 import { connect, type TestClient } from '../support/ws-client';
 
-/** The demo's own defaults (PROTOCOL §7), which the test support relaxes. */
-const DEFAULT_LIMITS: NodeJS.ProcessEnv = {
-  REALTIME_MAX_CONNECTIONS_PER_IP: '10',
-  REALTIME_CONNECT_RATE_PER_MIN: '10',
-  REALTIME_MESSAGE_RATE_PER_MIN: '100',
-  REALTIME_MAX_PENDING_PER_IP: '16',
-};
 const ATTACKERS = 9;
 const ALLOWANCE = 100;
 const BYSTANDERS = 8;
@@ -110,7 +103,7 @@ describe('wide frames (issue 18, item 1)', () => {
   const frames = [clientFrame(wideObject), clientFrame(wideArray)];
 
   beforeAll(async () => {
-    demo = await DemoProcess.start(DEFAULT_LIMITS);
+    demo = await DemoProcess.start(DEMO_DEFAULT_LIMITS);
     // A warm server: the code paths compiled, as they are once it has served any traffic.
     const warmUp = await demo.connect({}, { localAddress: '127.0.3.1' });
     for (let i = 0; i < 20; i++) frames.forEach((frame) => flood(warmUp, frame, 1));

@@ -24,6 +24,15 @@ const RELAXED_ENV: NodeJS.ProcessEnv = {
   HTTP_RATE_PER_MIN: '100000',
 };
 
+/** The demo's own defaults (PROTOCOL §7) for the limits RELAXED_ENV relaxes: for tests of those limits. */
+export const DEMO_DEFAULT_LIMITS: NodeJS.ProcessEnv = {
+  REALTIME_MAX_CONNECTIONS_PER_IP: '10',
+  REALTIME_MAX_CONNECTIONS_PER_USER: '3',
+  REALTIME_CONNECT_RATE_PER_MIN: '10',
+  REALTIME_MESSAGE_RATE_PER_MIN: '100',
+  REALTIME_MAX_PENDING_PER_IP: '16',
+};
+
 /**
  * The demo app as a real process (`node dist/src/main.js`), for tests that
  * need several instances on one Redis, or a crash. Its output is kept for

@@ -46,6 +46,12 @@ const PROTO = Buffer.from('__proto__');
 /** A key whose escapes could spell one of the names above is at most this long (`\uXXXX` each). */
 const MAX_ESCAPED_NAME = PROTO.length * 6;
 
+/** The values the scan keeps the position of. */
+const NONE = 0;
+const EVENT_VALUE = 1;
+const REF_VALUE = 2;
+const PAYLOAD_VALUE = 3;
+
 /** Which open containers are objects, by depth; reused, since scans never overlap. */
 const isObjectAt = new Uint8Array(MAX_FRAME_DEPTH + 1);
 
@@ -69,19 +75,13 @@ export function scanFrame(bytes: Buffer): FrameScan {
   let envelopeKeys = 0;
   let dataKeys = 0;
   let inData = false;
-  let eventNext = false;
-  let eventStart = -1;
-  let eventEnd = -1;
-  let eventEscaped = false;
   const fields: string[] = [];
-  // `data.payload`: its value is next, then open until `,` or `}` back at data's depth.
-  let payloadNext = false;
-  let payloadOpen = false;
-  let payloadStart = -1;
-  let payloadEnd = -1;
-  let refNext = false;
-  let refStart = -1;
-  let refEnd = -1;
+  // The value whose position matters next (after `"event":`, `"ref":` or `"payload":`), if any.
+  let next = NONE;
+  let [eventStart, eventEnd, eventEscaped] = [-1, -1, false];
+  let [refStart, refEnd] = [-1, -1];
+  // `data.payload`'s value is open from its first byte until `,` or `}` back at data's depth.
+  let [payloadStart, payloadEnd, payloadOpen] = [-1, -1, false];
   const length = bytes.length;
   for (let i = 0; i < length; i++) {
     const c = bytes[i];
@@ -99,49 +99,42 @@ export function scanFrame(bytes: Buffer): FrameScan {
       }
       if (expectKey) {
         expectKey = false;
+        next = NONE;
         if (depth === 1) {
           envelopeKeys++;
           inData = isName(bytes, start, i, escaped, DATA);
           if (inData) {
-            refStart = -1;
-            payloadEnd = -1;
+            [refStart, payloadEnd] = [-1, -1];
             fields.length = 0;
+          } else if (isName(bytes, start, i, escaped, EVENT)) {
+            [next, eventStart] = [EVENT_VALUE, -1];
           }
-          eventNext = !inData && isName(bytes, start, i, escaped, EVENT);
-          if (eventNext) eventStart = -1;
+        } else if (depth === 2 && inData) {
+          dataKeys++;
+          if (fields.length <= MAX_DATA_FIELDS) fields.push(nameOf(bytes, start, i, escaped));
+          if (isName(bytes, start, i, escaped, REF)) [next, refStart] = [REF_VALUE, -1];
+          else if (isName(bytes, start, i, escaped, PAYLOAD))
+            [next, payloadEnd] = [PAYLOAD_VALUE, -1];
         } else if (depth === 2) {
           dataKeys++;
-          refNext = inData && isName(bytes, start, i, escaped, REF);
-          if (refNext) refStart = -1;
-          payloadNext = inData && isName(bytes, start, i, escaped, PAYLOAD);
-          if (payloadNext) payloadEnd = -1;
-          if (inData && fields.length <= MAX_DATA_FIELDS)
-            fields.push(nameOf(bytes, start, i, escaped));
         }
-        if (problem === undefined && isName(bytes, start, i, escaped, PROTO))
+        if (problem === undefined && isName(bytes, start, i, escaped, PROTO)) {
           problem = FORBIDDEN_KEY;
-      } else if (refNext) {
-        refNext = false;
-        refStart = start;
-        refEnd = i;
-      } else if (payloadNext) {
-        payloadNext = false;
-        payloadOpen = true;
-        payloadStart = start;
-      } else if (eventNext) {
-        eventNext = false;
-        eventStart = start;
-        eventEnd = i;
-        eventEscaped = escaped;
+        }
+        continue;
       }
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      refNext = false;
-      eventNext = false;
-      if (payloadNext) {
-        payloadNext = false;
-        payloadOpen = true;
-        payloadStart = i;
-      }
+      if (next === EVENT_VALUE) [eventStart, eventEnd, eventEscaped] = [start, i, escaped];
+      else if (next === REF_VALUE) [refStart, refEnd] = [start, i];
+      else if (next === PAYLOAD_VALUE) [payloadStart, payloadOpen] = [start, true];
+      next = NONE;
+      continue;
+    }
+    if (next !== NONE && c > SPACE && c !== COLON) {
+      // A value that is no string: only a payload may be one.
+      if (next === PAYLOAD_VALUE) [payloadStart, payloadOpen] = [i, true];
+      next = NONE;
+    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       depth++;
       if (depth > MAX_FRAME_DEPTH) {
         problem ??= TOO_DEEP;
@@ -152,30 +145,13 @@ export function scanFrame(bytes: Buffer): FrameScan {
         isObjectAt[depth] = c === OPEN_BRACE ? 1 : 0;
         expectKey = c === OPEN_BRACE;
       }
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      refNext = false;
-      eventNext = false;
-      if (payloadOpen && depth === 2) {
-        payloadOpen = false;
-        payloadEnd = i;
-      }
-      expectKey = false;
-      depth--;
-    } else if (c === COMMA) {
-      refNext = false;
-      eventNext = false;
-      if (payloadOpen && depth === 2) {
-        payloadOpen = false;
-        payloadEnd = i;
-      }
-      expectKey = depth >= 1 && depth <= MAX_FRAME_DEPTH && isObjectAt[depth] === 1;
-    } else if (c > SPACE && c !== COLON) {
-      refNext = false;
-      eventNext = false;
-      if (payloadNext) {
-        payloadNext = false;
-        payloadOpen = true;
-        payloadStart = i;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COMMA) {
+      if (payloadOpen && depth === 2) [payloadEnd, payloadOpen] = [i, false];
+      if (c === COMMA) {
+        expectKey = depth >= 1 && depth <= MAX_FRAME_DEPTH && isObjectAt[depth] === 1;
+      } else {
+        expectKey = false;
+        depth--;
       }
     }
   }
