@@ -1,7 +1,7 @@
 import { SerializedJson } from '../framing/serialized-json';
 import { ClientEvent, ErrorCode, INVALID_FRAME_EVENT, refOf } from '../protocol';
 import { type FrameScan, scanFrame } from './frame-scan';
-import { fieldsOf, validateRequest } from './request-validation';
+import { fieldsOf, UNKNOWN_FIELD, validateRequest } from './request-validation';
 
 /** What the gateway's handlers receive: a validated request, or the reason a frame was refused. */
 export type ParsedFrame =
@@ -19,7 +19,7 @@ const CLIENT_EVENTS: ReadonlySet<string> = new Set(Object.values(ClientEvent));
  * topics with `since`, an `auth` token of 8 KiB); only a publish's payload
  * may take the rest of `limits.maxMessageBytes`.
  */
-export const MAX_REQUEST_BYTES = 32 * 1024;
+const MAX_REQUEST_BYTES = 32 * 1024;
 
 /**
  * Turns a raw frame into a validated request, at a cost near JSON.parse's:
@@ -82,7 +82,7 @@ function refusedUnread(scan: FrameScan, size: number): string | undefined {
   if (size > MAX_REQUEST_BYTES && scan.event !== ClientEvent.Publish) return 'request too large';
   if (scan.event === undefined || !CLIENT_EVENTS.has(scan.event)) return undefined;
   const fields = fieldsOf(scan.event as ClientEvent);
-  return scan.fields.every((field) => fields.has(field)) ? undefined : 'unknown field in data';
+  return scan.fields.every((field) => fields.has(field)) ? undefined : UNKNOWN_FIELD;
 }
 
 function invalid(code: ErrorCode, message: string, ref?: string): ParsedFrame {

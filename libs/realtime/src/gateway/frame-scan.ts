@@ -1,4 +1,5 @@
 import { MAX_REF_LENGTH } from '../protocol';
+import { UNKNOWN_FIELD } from './request-validation';
 
 /** What one pass over a frame's bytes found, before anything parses them. */
 export interface FrameScan {
@@ -15,19 +16,18 @@ export interface FrameScan {
 }
 
 /** Stands for a field name longer than any request field's. */
-export const LONG_NAME = '…';
+const LONG_NAME = '…';
 /** Longer than any request field's name, however escaped. */
 const MAX_FIELD_NAME_BYTES = 64;
 
 /** `{event, data}` and 16 levels inside `data`: requests are shallow, deeper is garbage or an attack. */
-export const MAX_FRAME_DEPTH = 17;
+const MAX_FRAME_DEPTH = 17;
 /** No request has more fields (`publish`: topic, type, payload, ref). */
-export const MAX_DATA_FIELDS = 8;
+const MAX_DATA_FIELDS = 8;
 
-export const TOO_DEEP = 'data is nested too deeply';
-export const FORBIDDEN_KEY = 'forbidden key in frame';
-export const NOT_AN_ENVELOPE = 'frame may only hold event and data';
-export const TOO_MANY_FIELDS = 'unknown field in data';
+const TOO_DEEP = 'data is nested too deeply';
+const FORBIDDEN_KEY = 'forbidden key in frame';
+const NOT_AN_ENVELOPE = 'frame may only hold event and data';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -156,7 +156,7 @@ export function scanFrame(bytes: Buffer): FrameScan {
     }
   }
   if (problem === undefined && envelopeKeys > 2) problem = NOT_AN_ENVELOPE;
-  if (problem === undefined && dataKeys > MAX_DATA_FIELDS) problem = TOO_MANY_FIELDS;
+  if (problem === undefined && dataKeys > MAX_DATA_FIELDS) problem = UNKNOWN_FIELD;
   return {
     problem,
     ref: refStart === -1 ? undefined : decodeRef(bytes, refStart, refEnd),

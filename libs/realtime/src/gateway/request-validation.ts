@@ -8,7 +8,7 @@ import { PublishDto } from './dto/publish.dto';
 import { SubscribeDto, UnsubscribeDto } from './dto/topics.dto';
 
 /** The DTO of each request (PROTOCOL §2): its class-validator rules are the request's shape. */
-export const REQUEST_DTOS: Readonly<Record<ClientEvent, Type<object>>> = {
+const REQUEST_DTOS: Readonly<Record<ClientEvent, Type<object>>> = {
   [ClientEvent.Subscribe]: SubscribeDto,
   [ClientEvent.Unsubscribe]: UnsubscribeDto,
   [ClientEvent.Ping]: PingDto,
@@ -17,7 +17,8 @@ export const REQUEST_DTOS: Readonly<Record<ClientEvent, Type<object>>> = {
   [ClientEvent.Ack]: AckDto,
 };
 
-const UNKNOWN_FIELD = 'unknown field in data';
+/** A field the request does not have: refused by the byte scan, or here. */
+export const UNKNOWN_FIELD = 'unknown field in data';
 const MAX_MESSAGE_LENGTH = 200;
 const OPTIONS: ValidatorOptions = {
   forbidUnknownValues: true,
