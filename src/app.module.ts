@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { RealtimeModule } from '@nest-realtime/server';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
@@ -16,6 +17,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         RealtimeModule.forRoot(config.realtime),
+        ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: config.httpRatePerMin }] }),
         AuthModule.register({ jwtSecret: config.jwtSecret, devTokens: !config.production }),
         OrdersModule,
         InventoryModule,

@@ -1,4 +1,18 @@
-import { IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { USER_ID_PATTERN } from '@nest-realtime/server';
+import {
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+
+/** User ids are token `sub`s: the grammar every token's `sub` must match. */
+const USER_ID = () =>
+  Matches(USER_ID_PATTERN, { message: 'userId must be a user id: 1 to 100 of [A-Za-z0-9_.@=-]' });
 
 export class BroadcastDto {
   @IsString()
@@ -16,8 +30,7 @@ export class RevokeDto {
 
   @IsOptional()
   @IsString()
-  @IsNotEmpty()
-  @MaxLength(256)
+  @USER_ID()
   userId?: string;
 }
 
@@ -26,8 +39,7 @@ export const MAX_NOTIFY_TTL_SECONDS = 7 * 24 * 3600;
 
 export class NotifyDto {
   @IsString()
-  @IsNotEmpty()
-  @MaxLength(256)
+  @USER_ID()
   userId!: string;
 
   @IsString()

@@ -9,9 +9,9 @@ import type { DeadLetter, DeadLetterHandler } from '@nest-realtime/server';
 export class NotificationFallbackHandler implements DeadLetterHandler {
   private readonly logger = new Logger('Notifications');
 
+  /** What it logs came from callers: quoted and escaped, so it cannot forge a log line. */
   handle(letter: DeadLetter): void {
-    this.logger.log(
-      `dead letter ${letter.id} (${letter.reason}) for user ${letter.userId}: ${letter.type}`,
-    );
+    const [userId, type] = [JSON.stringify(letter.userId), JSON.stringify(letter.type)];
+    this.logger.log(`dead letter ${letter.id} (${letter.reason}) for user ${userId}: ${type}`);
   }
 }

@@ -1,3 +1,4 @@
+import { USER_ID_PATTERN } from '@nest-realtime/server';
 import {
   ArrayMaxSize,
   IsArray,
@@ -11,7 +12,7 @@ import {
 
 export class DevTokenDto {
   @IsString()
-  @Matches(/^[A-Za-z0-9_.@=-]{1,100}$/, {
+  @Matches(USER_ID_PATTERN, {
     message: 'userId must be a valid topic key (letters, digits, _.@=-)',
   })
   userId!: string;

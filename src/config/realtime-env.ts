@@ -8,8 +8,12 @@ export interface DemoConfig {
   jwtSecret: string;
   /** GET /metrics without a token (METRICS_PUBLIC; default true outside production); otherwise admin only. */
   metricsPublic: boolean;
+  /** HTTP requests per minute to each route, per signed-in user or per address (HTTP_RATE_PER_MIN). */
+  httpRatePerMin: number;
   realtime: RealtimeModuleOptions;
 }
+
+const DEFAULT_HTTP_RATE_PER_MIN = 120;
 
 /** The only NODE_ENV values that get the development profile (its public secret, /auth/token). */
 const DEVELOPMENT_ENVS: ReadonlySet<string> = new Set(['', 'development', 'test']);
@@ -36,6 +40,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     production,
     jwtSecret,
     metricsPublic: bool(env, 'METRICS_PUBLIC') ?? !production,
+    httpRatePerMin: int(env, 'HTTP_RATE_PER_MIN') ?? DEFAULT_HTTP_RATE_PER_MIN,
     realtime: {
       profile: production ? 'production' : 'development',
       jwt: { secret: jwtSecret, algorithms: ['HS256'] },
@@ -65,6 +70,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         size: int(env, 'REALTIME_HISTORY_SIZE'),
         ttlSeconds: int(env, 'REALTIME_HISTORY_TTL_S'),
         maxTopics: int(env, 'REALTIME_HISTORY_MAX_TOPICS'),
+        maxTotalBytes: int(env, 'REALTIME_HISTORY_MAX_TOTAL_BYTES'),
       },
       jobs: {
         cleanupIntervalMs: int(env, 'REALTIME_CLEANUP_INTERVAL_MS'),

@@ -1,7 +1,6 @@
 import {
   Body,
   Controller,
-  ForbiddenException,
   BadRequestException,
   Get,
   Headers,
@@ -41,9 +40,10 @@ export class OrdersController {
   @Authenticated()
   get(@CurrentUser() user: AuthenticatedUser, @Param('id') id: string): Order {
     const order = this.orders.find(id);
-    if (!order) throw new NotFoundException(`order ${id} not found`);
-    if (order.ownerId !== user.userId && !user.roles.includes('admin'))
-      throw new ForbiddenException();
+    // Someone else's order is as missing as one that does not exist: ids say nothing.
+    if (!order || (order.ownerId !== user.userId && !user.roles.includes('admin'))) {
+      throw new NotFoundException('order not found');
+    }
     return order;
   }
 

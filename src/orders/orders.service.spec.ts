@@ -1,12 +1,14 @@
-import { NotFoundException } from '@nestjs/common';
+import { ConflictException, NotFoundException } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { RealtimeRecorder, RealtimeTestingModule } from '@nest-realtime/server';
-import { OrdersService } from './orders.service';
+import { MAX_ORDERS, MAX_ORDERS_PER_USER, OrdersService } from './orders.service';
 
 /** Domain code tested without sockets: RealtimeTestingModule records what it publishes. */
 describe('OrdersService', () => {
   let orders: OrdersService;
   let realtime: RealtimeRecorder;
+
+  afterEach(() => jest.useRealTimers());
 
   beforeEach(async () => {
     const moduleRef = await Test.createTestingModule({
@@ -45,5 +47,60 @@ describe('OrdersService', () => {
   it('publishes nothing for an unknown order', async () => {
     await expect(orders.updateStatus('missing', 'paid')).rejects.toBeInstanceOf(NotFoundException);
     expect(realtime.published).toEqual([]);
+  });
+
+  describe('Idempotency-Key (issue 18, item 3)', () => {
+    const items = [{ sku: 'A-1', qty: 1 }];
+
+    it('a repeat within the window is the same order; ids are random, not derived from the key', async () => {
+      const first = await orders.createOnce('42', items, 'k1');
+      expect(await orders.createOnce('42', [{ sku: 'other', qty: 9 }], 'k1')).toBe(first);
+      const other = await orders.createOnce('43', items, 'k1');
+      expect(other.id).not.toBe(first.id);
+      expect(first.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(realtime.publishedTo('user:42')).toHaveLength(1);
+    });
+
+    it('a repeat after the window is a new order: the first one is never rewritten', async () => {
+      jest.useFakeTimers({ now: 1_000_000, doNotFake: ['nextTick', 'setImmediate'] });
+      const first = await orders.createOnce('42', items, 'k1');
+      await orders.updateStatus(first.id, 'paid');
+      jest.setSystemTime(1_000_000 + 5 * 60_000 + 1);
+      const again = await orders.createOnce('42', [{ sku: 'B-2', qty: 3 }], 'k1');
+      expect(again.id).not.toBe(first.id);
+      expect(orders.find(first.id)).toMatchObject({ status: 'paid', items });
+      expect(realtime.publishedTo('user:42').map((m) => m.type)).toEqual([
+        'order.created',
+        'order.updated',
+        'order.created',
+      ]);
+    });
+  });
+
+  describe('bounded store (issue 18, item 4)', () => {
+    const items = [{ sku: 'A-1', qty: 1 }];
+
+    it(`refuses a user's order past ${MAX_ORDERS_PER_USER}, storing and publishing nothing`, async () => {
+      for (let i = 0; i < MAX_ORDERS_PER_USER; i++) await orders.create('busy', items);
+      realtime.clear();
+      await expect(orders.create('busy', items)).rejects.toBeInstanceOf(ConflictException);
+      expect(realtime.published).toEqual([]);
+      expect((await orders.create('calm', items)).ownerId).toBe('calm');
+    });
+
+    it(`keeps at most ${MAX_ORDERS} orders, forgetting the oldest first`, async () => {
+      const users = Math.ceil((MAX_ORDERS + 1) / MAX_ORDERS_PER_USER);
+      const placed = [];
+      for (let u = 0; u < users; u++) {
+        for (let i = 0; i < MAX_ORDERS_PER_USER; i++)
+          placed.push(await orders.create(`u${u}`, items));
+      }
+      const forgotten = placed.length - MAX_ORDERS;
+      expect(forgotten).toBeGreaterThan(0);
+      for (const order of placed.slice(0, forgotten)) expect(orders.find(order.id)).toBeUndefined();
+      for (const order of placed.slice(forgotten)) expect(orders.find(order.id)).toBe(order);
+      // A forgotten order no longer counts for its owner.
+      expect((await orders.create('u0', items)).ownerId).toBe('u0');
+    });
   });
 });

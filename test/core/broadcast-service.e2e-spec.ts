@@ -151,6 +151,19 @@ describe('core: BroadcastService from domain code', () => {
       expect(frame.data).toMatchObject({ topic: '$user', type: 'hello', payload: { n: 1 } });
     });
 
+    it('refuses a user id no token could carry, retained or not (issue 18, item 7)', async () => {
+      const before = await realtime.offlineStats();
+      for (const userId of ['eve\n[Nest] forged', 'x'.repeat(101), '', 'a b']) {
+        await expect(realtime.sendToUser(userId, 'notice', {})).rejects.toMatchObject({
+          code: 'BAD_REQUEST',
+        });
+        await expect(
+          realtime.sendToUser(userId, 'notice', {}, { ttlSeconds: 60 }),
+        ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      }
+      expect(await realtime.offlineStats()).toEqual(before);
+    });
+
     it('resolves quietly for a user with no connection', async () => {
       await expect(realtime.sendToUser('nobody-here', 'notice', {})).resolves.toBeUndefined();
     });

@@ -74,6 +74,18 @@ describe('core: error replies', () => {
       await expectStillServing(anonymous);
     });
 
+    it('echoes the ref of a frame nested too deeply to parse, wherever data.ref is (issue 23, item 8a)', async () => {
+      const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+      for (const raw of [
+        `{"event":"ping","data":{"ref":"deep-1","x":${deep}}}`,
+        `{"event":"ping","data":{"x":${deep},"ref":"deep-1"}}`,
+      ]) {
+        const error = await sendRawForError(anonymous, raw);
+        expectErrorShape(error, 'BAD_REQUEST', { ref: 'deep-1' });
+      }
+      await expectStillServing(anonymous);
+    });
+
     it('echoes a ref of exactly 64 characters', async () => {
       const ref = 'r'.repeat(64);
       const from = anonymous.frames.length;

@@ -97,7 +97,7 @@ describe('offline delivery across instances (Redis mode, demo processes)', () =>
     const id = await notify(a, 'carol', 'too late', 1);
     expect((await offlineStats(b)).pending).toBe(before.pending + 1);
     await eventually(async () => (await offlineStats(b)).deadLettered === before.deadLettered + 1);
-    const hook = new RegExp(`dead letter ${id} \\(expired\\) for user carol`, 'g');
+    const hook = new RegExp(`dead letter ${id} \\(expired\\) for user "carol"`, 'g');
     await eventually(() => (a.output + b.output).match(hook)?.length === 1);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((a.output + b.output).match(hook)).toHaveLength(1);

@@ -81,7 +81,12 @@ describe('hostile clients', () => {
       const pong = await neighbour.request('ping');
       const elapsed = Date.now() - started;
       for (const reply of replies) {
-        expect(reply.data).toEqual({ code: 'BAD_REQUEST', message: 'data is nested too deeply' });
+        // Refused unparsed, its valid ref found by the byte scan (issue 23, item 8a).
+        expect(reply.data).toEqual({
+          ref: 'd',
+          code: 'BAD_REQUEST',
+          message: 'data is nested too deeply',
+        });
       }
       expect(pong.event).toBe('pong');
       // JSON.parse alone took 300–400 ms per such frame.
@@ -150,6 +155,36 @@ describe('hostile clients', () => {
       expect(client.isOpen).toBe(true);
       const other = await app.connect();
       expect((await other.request('subscribe', { topics: ['news:t9'] })).event).toBe('subscribed');
+    });
+
+    it('counts only valid requests: malformed ones are BAD_REQUEST however many came before (issue 23, item 8b)', async () => {
+      const client = await app.connect();
+      const malformed: Array<[string, Record<string, unknown>]> = [
+        ['subscribe', { topics: [] }],
+        ['subscribe', { topics: 'news' }],
+        ['subscribe', { topics: [1, 2] }],
+        ['unsubscribe', { topics: [] }],
+        ['unsubscribe', { topics: ['news'], junk: true }],
+        ['subscribe', {}],
+      ];
+      for (let i = 0; i < 3; i++) {
+        for (const [event, data] of malformed) {
+          expect((await client.request(event, data)).data.code).toBe('BAD_REQUEST');
+        }
+      }
+      // None of the eighteen changed anything, so none counted: the whole allowance is left.
+      for (let i = 0; i < 2; i++) {
+        expect((await client.request('subscribe', { topics: [`news:v${i}`] })).event).toBe(
+          'subscribed',
+        );
+        expect((await client.request('unsubscribe', { topics: [`news:v${i}`] })).event).toBe(
+          'unsubscribed',
+        );
+      }
+      expect((await client.request('subscribe', { topics: ['news:v9'] })).data.code).toBe(
+        'RATE_LIMITED',
+      );
+      expect((await client.request('subscribe', { topics: [] })).data.code).toBe('BAD_REQUEST');
     });
   });
 

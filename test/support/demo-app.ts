@@ -20,6 +20,7 @@ const RELAXED_ENV: NodeJS.ProcessEnv = {
   REALTIME_CONNECT_RATE_PER_MIN: '100000',
   REALTIME_MESSAGE_RATE_PER_MIN: '100000',
   REALTIME_MAX_PENDING_PER_IP: '1000',
+  HTTP_RATE_PER_MIN: '100000',
 };
 
 /** The demo app, started through the Nest testing module on a free loopback port. */

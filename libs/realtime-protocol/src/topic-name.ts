@@ -5,6 +5,8 @@ export const MAX_TOPIC_LENGTH = MAX_NAMESPACE_LENGTH + 1 + MAX_KEY_LENGTH;
 
 export const NAMESPACE_PATTERN = new RegExp(`^[a-z][a-z0-9_-]{0,${MAX_NAMESPACE_LENGTH - 1}}$`);
 export const KEY_PATTERN = new RegExp(`^[A-Za-z0-9_.@=-]{1,${MAX_KEY_LENGTH}}$`);
+/** A user id (a token's `sub`) is a topic key, so that `user:<id>` is always a valid topic. */
+export const USER_ID_PATTERN = KEY_PATTERN;
 
 export interface TopicName {
   topic: string;

@@ -28,6 +28,7 @@ export {
   REALTIME_DEAD_LETTER_HANDLER,
 } from './delivery/offline/offline-message';
 export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './protocol';
+export { IdempotencyService } from './delivery/idempotency/idempotency.service';
 export { RevocationService } from './auth/revocation.service';
 export { TokenRejectedError, TokenService } from './auth/token.service';
 export type { Principal } from './auth/principal';
@@ -43,7 +44,14 @@ export { RealtimeMetricsService } from './metrics/realtime-metrics.service';
 export { RealtimeJobs, type JobRuns, type QueueCounts } from './jobs/realtime-jobs.service';
 export { RealtimeTestingModule } from './testing/realtime-testing.module';
 export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
-export { CloseCode, ErrorCode, RealtimeException, ClientEvent, ServerEvent } from './protocol';
+export {
+  CloseCode,
+  ErrorCode,
+  RealtimeException,
+  ClientEvent,
+  ServerEvent,
+  USER_ID_PATTERN,
+} from './protocol';
 export type {
   RealtimeEngine,
   EngineMessage,

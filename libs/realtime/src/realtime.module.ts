@@ -16,6 +16,7 @@ import { WsThrottlerGuard } from './auth/ws-throttler.guard';
 import { BroadcastService } from './delivery/broadcast.service';
 import { FanOutService } from './delivery/fan-out.service';
 import { IDEMPOTENCY_PROVIDER } from './delivery/idempotency/idempotency.providers';
+import { IdempotencyService } from './delivery/idempotency/idempotency.service';
 import { OfflineDeliveryService } from './delivery/offline/offline-delivery.service';
 import { OFFLINE_PROVIDERS } from './delivery/offline/offline.providers';
 import { SocketWriter } from './transport/socket-writer.service';
@@ -96,6 +97,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     ...OFFLINE_PROVIDERS,
     OfflineDeliveryService,
     IDEMPOTENCY_PROVIDER,
+    IdempotencyService,
     BroadcastService,
     SessionService,
     WsThrottlerGuard,
@@ -113,6 +115,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     REALTIME_OPTIONS,
     REALTIME_INSTANCE_ID,
     BroadcastService,
+    IdempotencyService,
     RevocationService,
     TokenService,
     RealtimeLifecycleService,

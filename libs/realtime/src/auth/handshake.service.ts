@@ -202,11 +202,9 @@ export class HandshakeService {
       return await this.subscriptions.check(principal, new Set(), list.split(',').filter(Boolean));
     } catch (error) {
       // A failing authorizer is the server's fault, not a refusal: 500, as for any other error.
+      // The reason names the code, never the client's input (the client knows what it asked for).
       if (error instanceof RealtimeException && error.code !== ErrorCode.Internal) {
-        throw new HandshakeRefusal(
-          403,
-          `subscribe refused: ${error.code}${error.topic ? ` ${error.topic}` : ''}`,
-        );
+        throw new HandshakeRefusal(403, `subscribe refused: ${error.code}`);
       }
       throw error;
     }

@@ -3,7 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
-import { KEY_PATTERN } from '../protocol';
+import { USER_ID_PATTERN } from '../protocol';
 import { HmacTokenVerifier } from './hmac-token.verifier';
 import type { Principal } from './principal';
 
@@ -100,7 +100,7 @@ function principalFromClaims(
   toleranceMs: number,
 ): Principal {
   const { sub, exp, iat, jti, roles } = claims;
-  if (typeof sub !== 'string' || !KEY_PATTERN.test(sub)) {
+  if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) {
     throw new TokenRejectedError('token has no valid sub');
   }
   if (typeof exp !== 'number' || !Number.isFinite(exp))

@@ -3,31 +3,24 @@ import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import {
   CloseCode,
-  ErrorCode,
-  RealtimeException,
   type EventMap,
   type EventTypeOf,
   type PayloadOf,
   type TopicOf,
 } from '../protocol';
-import { REALTIME_ENGINE, REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from '../realtime.constants';
+import { REALTIME_ENGINE, REALTIME_INSTANCE_ID } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
-import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import {
-  IDEMPOTENCY_STORE,
-  type IdempotencyStore,
-  MAX_IDEMPOTENCY_KEY_LENGTH,
-} from './idempotency/idempotency-store.port';
 import type {
   Broadcaster,
   PublishOptions,
   RealtimeStats,
   SendToUserOptions,
 } from './broadcaster.interface';
+import { IdempotencyService } from './idempotency/idempotency.service';
 import type { DeadLetter, OfflineStats } from './offline/offline-message';
 import { OfflineDeliveryService } from './offline/offline-delivery.service';
-import { assertPublishable, assertType } from './publish-validation';
+import { assertPublishable, assertType, assertUserId } from './publish-validation';
 
 /**
  * What domain code uses to push live updates. Inject it anywhere in the app;
@@ -44,8 +37,7 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
     private readonly subscriptions: SubscriptionRegistry,
     private readonly counters: RealtimeCounters,
     private readonly offline: OfflineDeliveryService,
-    @Inject(IDEMPOTENCY_STORE) private readonly idempotency: IdempotencyStore,
-    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   /**
@@ -60,14 +52,10 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
     options?: PublishOptions,
   ): Promise<string> {
     assertPublishable(topic, type);
-    if (options?.idempotencyKey !== undefined) {
-      const key = options.idempotencyKey;
-      assertIdempotencyKey(key);
-      return this.idempotency.once(key, this.options.idempotency.windowSeconds * 1000, () =>
-        this.publishNow(topic, type, payload),
-      );
-    }
-    return this.publishNow(topic, type, payload);
+    if (options?.idempotencyKey === undefined) return this.publishNow(topic, type, payload);
+    return this.idempotency.onceIn('publish', options.idempotencyKey, () =>
+      this.publishNow(topic, type, payload),
+    );
   }
 
   /**
@@ -75,6 +63,8 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
    * history). With `ttlSeconds` the message is retained until acknowledged
    * (PROTOCOL §5) and resolves to its `id`; a full inbox rejects with
    * OfflineInboxFullError unless `offline.whenFull` is `dead-letter-oldest`.
+   * `userId` must be one a token's `sub` may be (USER_ID_PATTERN), else it
+   * throws a BAD_REQUEST RealtimeException.
    */
   sendToUser(userId: string, type: string, payload: unknown): Promise<void>;
   sendToUser(
@@ -89,6 +79,7 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
     payload: unknown,
     options?: SendToUserOptions,
   ): Promise<string | void> {
+    assertUserId(userId);
     assertType(type);
     if (options !== undefined) return this.offline.send(userId, type, payload, options.ttlSeconds);
     await this.engine.command({ kind: 'user', userId, type, payload, ts: Date.now() });
@@ -137,14 +128,5 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
   /** `stats()` with the engine's figures (state, history, round trip), asked of the engine. */
   async detailedStats(): Promise<RealtimeStats & { engine: EngineStats }> {
     return { ...this.stats(), engine: await this.engine.stats() };
-  }
-}
-
-function assertIdempotencyKey(key: unknown): void {
-  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    throw new RealtimeException(
-      ErrorCode.BadRequest,
-      `idempotencyKey must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
-    );
   }
 }

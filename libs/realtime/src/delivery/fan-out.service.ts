@@ -6,18 +6,13 @@ import type {
   RealtimeEngine,
 } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import {
-  BROADCAST_TOPIC,
-  CloseCode,
-  DIRECT_TOPIC,
-  type MessageFrameData,
-  ServerEvent,
-} from '../protocol';
+import { encodeMessage } from '../framing/message-frame';
+import type { OutboundFrame } from '../framing/outbound-frame';
+import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC } from '../protocol';
 import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
-import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
 import { SocketWriter } from '../transport/socket-writer.service';
 
 /**
@@ -49,12 +44,11 @@ export class FanOutService implements EngineSink, OnModuleInit {
   deliver(message: EngineMessage): void {
     const subscribers = this.subscriptions.subscribersOf(message.topic);
     if (subscribers === undefined) return;
-    const frame = encodeMessage(message);
     let delivered = 0;
     for (const connection of subscribers) {
       const heldBack = connection.recovering?.get(message.topic);
       if (heldBack !== undefined) heldBack.push(message);
-      else if (this.writer.write(connection, frame)) delivered++;
+      else if (this.writer.write(connection, message.frame)) delivered++;
     }
     this.counters.delivered += delivered;
   }
@@ -94,10 +88,4 @@ export class FanOutService implements EngineSink, OnModuleInit {
     }
     this.counters.delivered += delivered;
   }
-}
-
-/** Builds the `message` frame with the fields in protocol order; `offset` only for topic messages. */
-export function encodeMessage(message: MessageFrameData): OutboundFrame {
-  const { topic, type, payload, offset, ts, id } = message;
-  return encodeFrame(ServerEvent.Message, { topic, type, payload, offset, ts, id });
 }

@@ -1,4 +1,10 @@
-import { ErrorCode, RealtimeException, MAX_TYPE_LENGTH, parseTopic } from '../protocol';
+import {
+  ErrorCode,
+  MAX_TYPE_LENGTH,
+  parseTopic,
+  RealtimeException,
+  USER_ID_PATTERN,
+} from '../protocol';
 
 /** What every publish must satisfy, whoever publishes (domain code, clients, the testing recorder). */
 export function assertPublishable(topic: string, type: string): void {
@@ -12,6 +18,16 @@ export function assertType(type: string): void {
     throw new RealtimeException(
       ErrorCode.BadRequest,
       `type must be a string of 1 to ${MAX_TYPE_LENGTH} characters`,
+    );
+  }
+}
+
+/** A user id is what a token's `sub` may be: no other id can ever connect, or be logged as one. */
+export function assertUserId(userId: string): void {
+  if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
+    throw new RealtimeException(
+      ErrorCode.BadRequest,
+      'userId must be 1 to 100 characters of [A-Za-z0-9_.@=-], as a token sub',
     );
   }
 }

@@ -10,7 +10,6 @@ import { TopicAccessService } from '../topics/topic-access.service';
 import { encodeFrame } from '../framing/outbound-frame';
 import type { Reply } from '../transport/reply-queue';
 import { SocketWriter } from '../transport/socket-writer.service';
-import { encodeMessage } from './fan-out.service';
 
 /**
  * Subscribe and unsubscribe, all-or-nothing: every topic is checked (policy,
@@ -93,10 +92,10 @@ export class SubscriptionService {
     connection.recovering?.delete(topic);
     if (connection.recovering?.size === 0) connection.recovering = undefined;
     if (!connection.topics.has(topic)) return;
-    for (const message of recovery.messages) this.writer.write(connection, encodeMessage(message));
+    for (const message of recovery.messages) this.writer.write(connection, message.frame);
     for (const message of live) {
       if (this.engine.isAfter(message.offset, recovery.offset)) {
-        this.writer.write(connection, encodeMessage(message));
+        this.writer.write(connection, message.frame);
       }
     }
   }

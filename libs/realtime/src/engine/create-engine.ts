@@ -43,5 +43,6 @@ export function historyOptions(options: ResolvedRealtimeOptions): EngineHistoryO
     },
     namespaces,
     maxHistoryTopics: options.history.maxTopics,
+    maxTotalBytes: options.history.maxTotalBytes,
   };
 }

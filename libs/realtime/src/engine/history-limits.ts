@@ -2,7 +2,7 @@
 export interface HistoryLimits {
   /** Messages kept. */
   size: number;
-  /** Bytes kept (the JSON of each message's type and payload); the oldest go first. */
+  /** Bytes kept (each message's encoded frame); the oldest go first. */
   maxBytes: number;
   /** How long a message stays recoverable. */
   ttlMs: number;
@@ -15,6 +15,12 @@ export interface EngineHistoryOptions {
   namespaces?: Readonly<Record<string, Partial<HistoryLimits>>>;
   /** Topics whose history is kept at once; the least recently published is forgotten first. */
   maxHistoryTopics: number;
+  /**
+   * Bytes of history across all topics, bookkeeping included (memory engine;
+   * Redis bounds its memory with its own settings, see docs/scaling.md).
+   * Past it the least recently published topics lose their oldest messages.
+   */
+  maxTotalBytes?: number;
 }
 
 /** Resolves a topic's limits, once per namespace. */

@@ -1,3 +1,4 @@
+import { encodeMessage } from '../framing/message-frame';
 import { type EngineHistoryOptions, HistoryLimitsResolver } from './history-limits';
 import { EpochClock, formatOffset, isAfterOffset, parseOffset } from './offset';
 import type {
@@ -5,6 +6,7 @@ import type {
   EngineMessage,
   EngineSink,
   EngineStats,
+  PublishedMessage,
   RealtimeEngine,
   Recovery,
 } from './realtime-engine.port';
@@ -16,6 +18,12 @@ export interface MemoryEngineOptions extends EngineHistoryOptions {
 }
 
 const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
+/**
+ * What a retained message costs besides its frame's bytes: the buffer's own
+ * objects (about 450 bytes for a buffer outside Node's pool, measured), the
+ * message and frame objects and the offset string.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 512;
 
 /** Where a topic without retained history stands: its epoch and last sequence. */
 interface Head {
@@ -28,7 +36,10 @@ interface Head {
  * synchronously, so a publish has reached every local socket's write buffer
  * by the time its promise resolves. History is created by the first publish,
  * never by a subscribe, so subscribing to topics nobody publishes to cannot
- * push out the history of topics that have it.
+ * push out the history of topics that have it. History keeps each message as
+ * the frame the sockets got, and all of it together stays under
+ * `maxTotalBytes`: past it, the least recently published topics lose their
+ * oldest messages first.
  */
 export class MemoryEngine implements RealtimeEngine {
   readonly name = 'memory';
@@ -42,9 +53,13 @@ export class MemoryEngine implements RealtimeEngine {
   private sink: EngineSink | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private published = 0;
+  /** Frames and bookkeeping of every topic's history (`costOf`), bounded by `maxTotalBytes`. */
+  private retainedBytes = 0;
+  private readonly maxTotalBytes: number;
 
   constructor(private readonly options: MemoryEngineOptions) {
     this.limits = new HistoryLimitsResolver(options);
+    this.maxTotalBytes = options.maxTotalBytes ?? Infinity;
   }
 
   attach(sink: EngineSink): void {
@@ -66,20 +81,21 @@ export class MemoryEngine implements RealtimeEngine {
     return Promise.resolve();
   }
 
-  publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
+  publish(topic: string, type: string, payload: unknown): Promise<PublishedMessage> {
     const ts = Date.now();
     const history = this.historyFor(topic, ts);
+    const offset = formatOffset(history.epoch, ++history.sequence);
     const message: EngineMessage = {
       topic,
-      type,
-      payload,
-      offset: formatOffset(history.epoch, ++history.sequence),
+      offset,
       ts,
+      frame: encodeMessage({ topic, type, payload, offset, ts }),
     };
-    history.append(message, messageBytes(type, payload));
+    this.change(history, () => history.append(message));
+    this.keepUnderTotal();
     this.published++;
     this.sink?.deliver(message);
-    return Promise.resolve(message);
+    return Promise.resolve({ topic, offset, ts });
   }
 
   command(command: EngineCommand): Promise<void> {
@@ -110,12 +126,9 @@ export class MemoryEngine implements RealtimeEngine {
   sweep(now: number): number {
     let forgotten = 0;
     for (const [topic, history] of this.histories) {
-      history.dropOlderThan(now - history.ttlMs);
+      this.change(history, () => history.dropOlderThan(now - history.ttlMs));
       if (history.size > 0) continue;
-      this.histories.delete(topic);
-      if (this.watched.has(topic)) {
-        this.idle.set(topic, { epoch: history.epoch, sequence: history.sequence });
-      }
+      this.forget(topic, history);
       forgotten++;
     }
     return forgotten;
@@ -132,6 +145,8 @@ export class MemoryEngine implements RealtimeEngine {
       published: this.published,
       received: this.published,
       retainedMessages,
+      retainedBytes: this.retainedBytes,
+      maxRetainedBytes: this.maxTotalBytes,
     });
   }
 
@@ -142,7 +157,7 @@ export class MemoryEngine implements RealtimeEngine {
   private recoverNow(topic: string, since: string | undefined): Recovery {
     const now = Date.now();
     const history = this.histories.get(topic);
-    if (history) history.dropOlderThan(now - history.ttlMs);
+    if (history) this.change(history, () => history.dropOlderThan(now - history.ttlMs));
     const head: Head = history ?? this.headOf(topic, now);
     const offset = formatOffset(head.epoch, head.sequence);
     if (since === undefined) return { offset, recovered: undefined, messages: [] };
@@ -166,6 +181,30 @@ export class MemoryEngine implements RealtimeEngine {
     return head;
   }
 
+  /** Applies a change to one topic's history and keeps the total in step. */
+  private change(history: TopicHistory, apply: () => void): void {
+    const before = costOf(history);
+    apply();
+    this.retainedBytes += costOf(history) - before;
+  }
+
+  /** Past `maxTotalBytes`, the least recently published topics lose their oldest messages first. */
+  private keepUnderTotal(): void {
+    while (this.retainedBytes > this.maxTotalBytes) {
+      const [topic, oldest] = this.histories.entries().next().value as [string, TopicHistory];
+      this.change(oldest, () => oldest.dropOldest());
+      if (oldest.size === 0) this.forget(topic, oldest);
+    }
+  }
+
+  /** A topic left without history; a watched one keeps its epoch and sequence. */
+  private forget(topic: string, history: TopicHistory): void {
+    this.histories.delete(topic);
+    if (this.watched.has(topic)) {
+      this.idle.set(topic, { epoch: history.epoch, sequence: history.sequence });
+    }
+  }
+
   private historyFor(topic: string, now: number): TopicHistory {
     let history = this.histories.get(topic);
     if (history) {
@@ -175,7 +214,9 @@ export class MemoryEngine implements RealtimeEngine {
       this.idle.delete(topic);
       history = new TopicHistory(head.epoch, head.sequence, this.limits.of(topic));
       if (this.histories.size >= this.options.maxHistoryTopics) {
-        this.histories.delete(this.histories.keys().next().value as string);
+        const [lru, forgotten] = this.histories.entries().next().value as [string, TopicHistory];
+        this.retainedBytes -= costOf(forgotten);
+        this.histories.delete(lru);
       }
     }
     this.histories.set(topic, history);
@@ -183,7 +224,7 @@ export class MemoryEngine implements RealtimeEngine {
   }
 }
 
-/** What a message costs in history: the JSON of its type and payload, in bytes. */
-export function messageBytes(type: string, payload: unknown): number {
-  return Buffer.byteLength(type) + Buffer.byteLength(JSON.stringify(payload) ?? '');
+/** What a topic's history holds: its frames and the bookkeeping of each message. */
+function costOf(history: TopicHistory): number {
+  return history.bytes + history.size * MESSAGE_OVERHEAD_BYTES;
 }

@@ -2,7 +2,9 @@ import { parseOffset } from './offset';
 import type {
   EngineCommand,
   EngineMessage,
+  PublishedMessage,
   RealtimeEngine,
+  Recovery,
   RevokeCommand,
 } from './realtime-engine.port';
 import type { EngineHistoryOptions, HistoryLimits } from './history-limits';
@@ -44,6 +46,33 @@ export async function eventually(done: () => boolean, timeoutMs = 3_000): Promis
   }
 }
 
+/** What a message's frame says: the `message` frame of PROTOCOL §3. */
+export function frameData(message: EngineMessage): Record<string, unknown> {
+  const frame = JSON.parse(message.frame.payload.toString()) as {
+    event: string;
+    data: Record<string, unknown>;
+  };
+  expect(frame.event).toBe('message');
+  return frame.data;
+}
+
+/** Where a message landed, checked against what its frame says. */
+export function placed(message: EngineMessage): PublishedMessage {
+  const { topic, offset, ts } = message;
+  expect(frameData(message)).toMatchObject({ topic, offset, ts });
+  return { topic, offset, ts };
+}
+
+/** A recovery with its messages reduced to where they landed. */
+export async function recover(
+  engine: RealtimeEngine,
+  topic: string,
+  since: string | undefined,
+): Promise<Omit<Recovery, 'messages'> & { messages: PublishedMessage[] }> {
+  const recovery = await engine.recover(topic, since);
+  return { ...recovery, messages: recovery.messages.map(placed) };
+}
+
 /**
  * The contract every engine keeps (in the spirit of centrifuge's shared
  * broker tests): each engine's spec runs it against its own nodes.
@@ -58,12 +87,40 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
       const second = await engine.publish('orders', 'b', { n: 2 });
       const other = await engine.publish('inventory', 'c', 3);
       await eventually(() => delivered.length === 3);
-      expect(delivered).toEqual([first, second, other]);
-      expect(first).toMatchObject({ topic: 'orders', type: 'a', payload: { n: 1 } });
+      expect(delivered.map(placed)).toEqual([first, second, other]);
+      expect(first.topic).toBe('orders');
+      expect(delivered.map(frameData).map(({ type, payload }) => ({ type, payload }))).toEqual([
+        { type: 'a', payload: { n: 1 } },
+        { type: 'b', payload: { n: 2 } },
+        { type: 'c', payload: 3 },
+      ]);
       expect(Math.abs(first.ts - Date.now())).toBeLessThan(5_000);
       const [a, b] = [parseOffset(first.offset), parseOffset(second.offset)];
       expect(b).toEqual({ epoch: a?.epoch, sequence: (a?.sequence ?? 0) + 1 });
       expect(parseOffset(other.offset)?.sequence).toBe(1);
+    });
+
+    it('frames each message once: history gives back the bytes the sink got', async () => {
+      const { engine, delivered } = await node({ size: 10 });
+      await engine.watch('t');
+      const head = await engine.recover('t', undefined);
+      const payloads = [{ text: 'é "quoted" \\ \u2028' }, null, [1, [2, { three: 3 }]], 'x'];
+      for (const payload of payloads) await engine.publish('t', 'kind "a"', payload);
+      await engine.publish('t', 'missing', undefined);
+      await eventually(() => delivered.length === payloads.length + 1);
+      const recovered = (await engine.recover('t', head.offset)).messages;
+      expect(recovered.map((m) => m.frame.bytes)).toEqual(delivered.map((m) => m.frame.bytes));
+      expect(delivered.map(frameData).map(({ type, payload }) => ({ type, payload }))).toEqual([
+        ...payloads.map((payload) => ({ type: 'kind "a"', payload })),
+        { type: 'missing', payload: null },
+      ]);
+      expect(Object.keys(frameData(delivered[0]))).toEqual([
+        'topic',
+        'type',
+        'payload',
+        'offset',
+        'ts',
+      ]);
     });
 
     it('recovers exactly the messages after an offset, on a watched topic published after subscribe', async () => {
@@ -73,17 +130,17 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
       expect(head.recovered).toBeUndefined();
       const a = await engine.publish('t', 'x', 'a');
       const b = await engine.publish('t', 'x', 'b');
-      expect(await engine.recover('t', head.offset)).toEqual({
+      expect(await recover(engine, 't', head.offset)).toEqual({
         offset: b.offset,
         recovered: true,
         messages: [a, b],
       });
-      expect(await engine.recover('t', a.offset)).toEqual({
+      expect(await recover(engine, 't', a.offset)).toEqual({
         offset: b.offset,
         recovered: true,
         messages: [b],
       });
-      expect(await engine.recover('t', b.offset)).toEqual({
+      expect(await recover(engine, 't', b.offset)).toEqual({
         offset: b.offset,
         recovered: true,
         messages: [],
@@ -92,11 +149,11 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
 
     it('answers recovered: false for offsets it cannot serve', async () => {
       const { engine } = await node({ size: 2 });
-      const messages: EngineMessage[] = [];
+      const messages: PublishedMessage[] = [];
       for (let i = 0; i < 4; i++) messages.push(await engine.publish('t', 'x', i));
       const epoch = parseOffset(messages[0].offset)?.epoch;
       expect((await engine.recover('t', messages[0].offset)).recovered).toBe(false); // evicted by count
-      expect(await engine.recover('t', messages[1].offset)).toMatchObject({
+      expect(await recover(engine, 't', messages[1].offset)).toMatchObject({
         recovered: true,
         messages: messages.slice(2),
       });
@@ -108,10 +165,10 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
     it('bounds history in bytes as well as in count, the oldest going first', async () => {
       const { engine } = await node({ size: 100, maxBytes: 2_500 });
       const big = 'x'.repeat(1_000);
-      const messages: EngineMessage[] = [];
+      const messages: PublishedMessage[] = [];
       for (let i = 0; i < 4; i++) messages.push(await engine.publish('t', 'x', big));
       expect((await engine.recover('t', messages[0].offset)).recovered).toBe(false);
-      expect(await engine.recover('t', messages[1].offset)).toMatchObject({
+      expect(await recover(engine, 't', messages[1].offset)).toMatchObject({
         recovered: true,
         messages: messages.slice(2),
       });
@@ -125,7 +182,7 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect((await engine.recover('t', head)).recovered).toBe(false);
       const fresh = await engine.publish('t', 'x', 2);
-      expect(await engine.recover('t', old.offset)).toMatchObject({
+      expect(await recover(engine, 't', old.offset)).toMatchObject({
         recovered: true,
         messages: [fresh],
       });
@@ -156,20 +213,20 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
 
     it('applies a namespace’s own history limits, the others keeping the defaults', async () => {
       const { engine } = await node({ namespaces: { short: { size: 1 }, brief: { ttlMs: 300 } } });
-      const short: EngineMessage[] = [];
-      const long: EngineMessage[] = [];
-      const brief: EngineMessage[] = [];
+      const short: PublishedMessage[] = [];
+      const long: PublishedMessage[] = [];
+      const brief: PublishedMessage[] = [];
       for (let i = 0; i < 3; i++) {
         short.push(await engine.publish('short:a', 'x', i));
         long.push(await engine.publish('long', 'x', i));
         brief.push(await engine.publish('brief', 'x', i));
       }
       expect((await engine.recover('short:a', short[0].offset)).recovered).toBe(false);
-      expect(await engine.recover('short:a', short[1].offset)).toMatchObject({
+      expect(await recover(engine, 'short:a', short[1].offset)).toMatchObject({
         recovered: true,
         messages: [short[2]],
       });
-      expect(await engine.recover('long', long[0].offset)).toMatchObject({
+      expect(await recover(engine, 'long', long[0].offset)).toMatchObject({
         recovered: true,
         messages: long.slice(1),
       });

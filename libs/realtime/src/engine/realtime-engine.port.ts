@@ -1,3 +1,5 @@
+import type { OutboundFrame } from '../framing/outbound-frame';
+
 /**
  * The engine port: what the delivery layer needs from whatever carries
  * messages between publishers and this node's sockets. `MemoryEngine` serves
@@ -19,7 +21,7 @@ export interface RealtimeEngine {
    * every node's sink, atomically: offset order is delivery order on every
    * node. Rejects at once when the message cannot be carried (never hangs).
    */
-  publish(topic: string, type: string, payload: unknown): Promise<EngineMessage>;
+  publish(topic: string, type: string, payload: unknown): Promise<PublishedMessage>;
   /** Delivers a command that is not tied to a topic (broadcast, per-user send, disconnect, revoke) to every node. */
   command(command: EngineCommand): Promise<void>;
   /**
@@ -43,12 +45,21 @@ export interface RealtimeEngine {
   isHealthy(): Promise<boolean>;
 }
 
-export interface EngineMessage {
+/** Where a publish landed. */
+export interface PublishedMessage {
   topic: string;
-  type: string;
-  payload: unknown;
   offset: string;
   ts: number;
+}
+
+/**
+ * A topic's message as engines hand it to the sink: serialized and framed
+ * once (the `message` frame of PROTOCOL §3, type and payload inside), so the
+ * same bytes go to every socket and into history, and what history keeps is
+ * what it counts.
+ */
+export interface EngineMessage extends PublishedMessage {
+  frame: OutboundFrame;
 }
 
 export type RevokeCommand = {
@@ -93,6 +104,9 @@ export interface EngineStats {
   received: number;
   /** Messages retained for recovery; the memory engine only (Redis would need a scan). */
   retainedMessages?: number;
+  /** What they hold (frames plus bookkeeping), and its bound `history.maxTotalBytes`; memory engine only. */
+  retainedBytes?: number;
+  maxRetainedBytes?: number;
   /** Round trip to the backend in ms (a PING); absent for the memory engine or when down. */
   roundTripMs?: number;
 }

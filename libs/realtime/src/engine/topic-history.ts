@@ -1,10 +1,12 @@
 import type { HistoryLimits } from './history-limits';
 import type { EngineMessage } from './realtime-engine.port';
 
-/** A topic's last messages, oldest first, bounded in count and in bytes. */
+/**
+ * A topic's last messages, oldest first, bounded in count and in bytes. A
+ * message is kept as the frame it was sent as, and counts that frame's bytes.
+ */
 export class TopicHistory {
   private readonly ring: (EngineMessage | undefined)[];
-  private readonly sizes: number[];
   private start = 0;
   private count = 0;
   private retainedBytes = 0;
@@ -17,7 +19,6 @@ export class TopicHistory {
     limits: HistoryLimits,
   ) {
     this.ring = new Array<EngineMessage | undefined>(limits.size);
-    this.sizes = new Array<number>(limits.size).fill(0);
     this.maxBytes = limits.maxBytes;
     this.ttlMs = limits.ttlMs;
   }
@@ -26,6 +27,7 @@ export class TopicHistory {
     return this.count;
   }
 
+  /** The bytes of the retained frames. */
   get bytes(): number {
     return this.retainedBytes;
   }
@@ -36,14 +38,12 @@ export class TopicHistory {
   }
 
   /** Appends the topic's next message; the oldest go first past the count or byte bound. */
-  append(message: EngineMessage, bytes: number): void {
+  append(message: EngineMessage): void {
     const capacity = this.ring.length;
     if (this.count === capacity) this.dropOldest();
-    const slot = (this.start + this.count) % capacity;
-    this.ring[slot] = message;
-    this.sizes[slot] = bytes;
+    this.ring[(this.start + this.count) % capacity] = message;
     this.count++;
-    this.retainedBytes += bytes;
+    this.retainedBytes += message.frame.bytes.length;
     while (this.count > 0 && this.retainedBytes > this.maxBytes) this.dropOldest();
   }
 
@@ -59,9 +59,10 @@ export class TopicHistory {
     return result;
   }
 
-  private dropOldest(): void {
+  /** Forgets the oldest retained message (there must be one). */
+  dropOldest(): void {
+    this.retainedBytes -= this.at(0).frame.bytes.length;
     this.ring[this.start] = undefined;
-    this.retainedBytes -= this.sizes[this.start];
     this.start = (this.start + 1) % this.ring.length;
     this.count--;
   }

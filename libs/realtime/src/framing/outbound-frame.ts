@@ -1,27 +1,41 @@
 import type { ServerEvent } from '../protocol';
 
-/** A frame serialized once: as text, and as the complete WebSocket frame bytes. */
-export interface OutboundFrame {
-  readonly text: string;
-  readonly bytes: Buffer;
-}
-
 /** FIN set, opcode 1 (text): a whole, unfragmented text frame (RFC 6455 §5.2). */
 const FIN_TEXT = 0x81;
 const LENGTH_16 = 126;
 const LENGTH_64 = 127;
 
 /**
- * Serializes and frames a server frame once; the same bytes then go to every
- * recipient (server frames are never masked, so they are identical). The
- * header and the UTF-8 text are written into one buffer: no intermediate
- * copy, one allocation.
+ * A server frame serialized once: the complete WebSocket frame bytes, the
+ * same for every recipient (server frames are never masked). Only the bytes
+ * are kept, so what a retained frame costs is what it sends.
  */
-export function encodeFrame(event: ServerEvent, data: unknown): OutboundFrame {
-  const text = JSON.stringify({ event, data });
-  const length = Buffer.byteLength(text);
+export class OutboundFrame {
+  constructor(readonly bytes: Buffer) {}
+
+  /** The frame's payload (its JSON text, UTF-8), for sockets that frame their own copy (per-message deflate). */
+  get payload(): Buffer {
+    const length = this.bytes[1];
+    return this.bytes.subarray(length < LENGTH_16 ? 2 : length === LENGTH_16 ? 4 : 10);
+  }
+}
+
+/**
+ * Frames a JSON text given in parts (strings, or bytes already UTF-8): the
+ * header and the parts are written into one buffer, no intermediate copy. A
+ * `retainable` frame (one history may keep) gets a buffer of its own: a
+ * small slice of Node's shared pool would keep a whole 8 KiB slab alive.
+ */
+export function frameParts(
+  parts: ReadonlyArray<string | Buffer>,
+  retainable = false,
+): OutboundFrame {
+  let length = 0;
+  for (const part of parts)
+    length += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
   const header = length < LENGTH_16 ? 2 : length <= 0xffff ? 4 : 10;
-  const bytes = Buffer.allocUnsafe(header + length);
+  const size = header + length;
+  const bytes = retainable ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
   bytes[0] = FIN_TEXT;
   if (header === 2) {
     bytes[1] = length;
@@ -33,6 +47,14 @@ export function encodeFrame(event: ServerEvent, data: unknown): OutboundFrame {
     bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     bytes.writeUInt32BE(length >>> 0, 6);
   }
-  bytes.write(text, header, 'utf8');
-  return { text, bytes };
+  let at = header;
+  for (const part of parts) {
+    at += typeof part === 'string' ? bytes.write(part, at, 'utf8') : part.copy(bytes, at);
+  }
+  return new OutboundFrame(bytes);
+}
+
+/** Serializes and frames a one-off server frame (a reply, a notice). */
+export function encodeFrame(event: ServerEvent, data: unknown): OutboundFrame {
+  return frameParts([JSON.stringify({ event, data })]);
 }

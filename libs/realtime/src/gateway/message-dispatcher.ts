@@ -10,15 +10,16 @@ import {
   CloseCode,
   ErrorCode,
   type ErrorFrameData,
-  INVALID_FRAME_EVENT,
   refOf,
   ServerEvent,
   type ServerFrame,
 } from '../protocol';
+import type { Connection } from '../registry/connection';
 import { connectionOf } from '../registry/socket-connection';
 import { PendingReply, type Reply } from '../transport/reply-queue';
 import { SocketWriter } from '../transport/socket-writer.service';
-import { parseFrame } from './frame-parser';
+import { parseFrame, refOfUnparsed } from './frame-parser';
+import { type InboundFrame, InboundTurns } from './inbound-turns';
 import { RealtimeExceptionFilter } from './realtime-exception.filter';
 import { RealtimeGateway } from './realtime.gateway';
 
@@ -31,14 +32,19 @@ type Handler = (socket: WebSocket, data: unknown) => Promise<Reply | PendingRepl
  * once per connection as WsAdapter does: an idle connection then costs no
  * closures at all (see docs/benchmarks.md).
  *
- * Each frame is charged against the message rate when it arrives, before it
- * is parsed; requests start, and their replies go out, in request order
- * (SocketWriter.request, the connection's ReplyQueue).
+ * Frames are handled in turns shared fairly between connections
+ * (InboundTurns). Each is charged against the message rate before it is
+ * read; a frame over the rate is refused unread (its ref found by the byte
+ * scan). The others are read and validated (parseFrame) before any guard
+ * runs, so guards only ever see valid requests. Requests start, and their
+ * replies go out, in request order (SocketWriter.request, the connection's
+ * ReplyQueue).
  */
 @Injectable()
 export class MessageDispatcher implements OnModuleInit {
   private readonly logger = new Logger('Realtime');
   private readonly handlers = new Map<string, Handler>();
+  private readonly turns = new InboundTurns((connection, frame) => this.handle(connection, frame));
 
   /** One listener for every socket; `this` is the socket that received the frame. */
   readonly listener: (this: WebSocket, raw: Buffer, isBinary: boolean) => void;
@@ -51,9 +57,10 @@ export class MessageDispatcher implements OnModuleInit {
     private readonly counters: RealtimeCounters,
     private readonly errors: RealtimeExceptionFilter,
   ) {
-    const dispatch = this.dispatch.bind(this);
+    const turns = this.turns;
     this.listener = function (this: WebSocket, raw: Buffer, isBinary: boolean) {
-      dispatch(this, raw, isBinary);
+      const connection = connectionOf(this);
+      if (connection !== undefined) turns.offer(connection, [raw, isBinary]);
     };
   }
 
@@ -79,25 +86,23 @@ export class MessageDispatcher implements OnModuleInit {
     }
   }
 
-  private dispatch(socket: WebSocket, raw: Buffer, isBinary: boolean): void {
-    const connection = connectionOf(socket);
-    if (connection === undefined || connection.closing || !connection.isOpen) return;
+  private handle(connection: Connection, [raw, isBinary]: InboundFrame): void {
+    if (connection.closing || !connection.isOpen) return;
     const rate = this.rate.charge(connection);
     if (rate === 'flood') {
       return this.writer.closeAfterPending(connection, CloseCode.RateLimitExceeded);
     }
-    const frame = parseFrame(raw, isBinary);
     if (rate === 'limited') {
-      const ref = frame.event === INVALID_FRAME_EVENT ? frame.data.ref : refOf(frame.data);
-      return this.writer.reply(connection, this.refusalOverRate(ref));
+      return this.writer.reply(connection, this.refusalOverRate(refOfUnparsed(raw, isBinary)));
     }
+    const frame = parseFrame(raw, isBinary);
     const handler = this.handlers.get(frame.event);
     if (!handler) return;
-    this.writer.request(connection, () => this.handle(handler, socket, frame.data));
+    this.writer.request(connection, () => this.run(handler, connection.socket, frame.data));
   }
 
   /** The handler's reply; one still pending fails into an `error` frame, as a handler's failure does. */
-  private async handle(
+  private async run(
     handler: Handler,
     socket: WebSocket,
     data: unknown,

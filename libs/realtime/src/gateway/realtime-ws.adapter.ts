@@ -18,6 +18,11 @@ const logger = new Logger('Realtime');
 /** The only WebSocket version served: older drafts carry the origin in another header. */
 const WEBSOCKET_VERSION = '13';
 const VERSION_HEADERS = { 'Sec-WebSocket-Version': WEBSOCKET_VERSION };
+/** ws answers refusals as text/html; ours are plain text, never markup a browser would render. */
+const PLAIN_TEXT = {
+  'Content-Type': 'text/plain; charset=utf-8',
+  'X-Content-Type-Options': 'nosniff',
+};
 
 type VerifyCallback = (
   ok: boolean,
@@ -129,10 +134,10 @@ function verifyWith(
       pending?.settle(req.socket);
       const headers: Record<string, string> =
         refusal.status === 426
-          ? VERSION_HEADERS
+          ? { ...PLAIN_TEXT, ...VERSION_HEADERS }
           : refusal.retryAfterSec === undefined
-            ? {}
-            : { 'Retry-After': String(refusal.retryAfterSec) };
+            ? PLAIN_TEXT
+            : { ...PLAIN_TEXT, 'Retry-After': String(refusal.retryAfterSec) };
       callback(false, refusal.status, refusal.reason, headers);
     };
     const admit = (client: AdmittedClient) => {
@@ -147,7 +152,7 @@ function verifyWith(
       if (error instanceof HandshakeRefusal) return refuse(error);
       logger.error('handshake failed', (error as Error)?.stack);
       pending?.settle(req.socket);
-      callback(false, 500, 'internal error');
+      callback(false, 500, 'internal error', PLAIN_TEXT);
     };
     // ws reads the origin from Sec-WebSocket-Origin for version 8: serve 13 only, and check Origin.
     if (req.headers['sec-websocket-version'] !== WEBSOCKET_VERSION) {

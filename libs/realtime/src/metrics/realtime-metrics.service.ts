@@ -118,6 +118,11 @@ export class RealtimeMetricsService {
         'Messages retained for recovery',
         (s) => s.retainedMessages ?? 0,
       );
+      engineGauge(
+        'realtime_history_bytes',
+        'Bytes of retained history (frames and bookkeeping), bounded by history.maxTotalBytes',
+        (s) => s.retainedBytes ?? 0,
+      );
     }
     total(
       'realtime_messages_published_total',

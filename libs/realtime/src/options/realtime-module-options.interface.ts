@@ -85,10 +85,18 @@ export interface RealtimeModuleOptions {
   heartbeat?: { intervalMs?: number; pongTimeoutMs?: number };
   /**
    * Each topic keeps its last `size` messages, at most `maxBytes` of them
-   * (JSON of type and payload, 1 MiB by default), for `ttlSeconds`; at most
-   * `maxTopics` topics keep history.
+   * (their encoded frames, 1 MiB by default), for `ttlSeconds`; at most
+   * `maxTopics` topics keep history, and all of it together at most
+   * `maxTotalBytes` (memory engine: the least recently published topics lose
+   * their oldest messages first).
    */
-  history?: { size?: number; ttlSeconds?: number; maxTopics?: number; maxBytes?: number };
+  history?: {
+    size?: number;
+    ttlSeconds?: number;
+    maxTopics?: number;
+    maxBytes?: number;
+    maxTotalBytes?: number;
+  };
   perMessageDeflate?: boolean;
   /** How long a closed connection may take to finish the close handshake before it is cut. */
   closeGraceMs?: number;

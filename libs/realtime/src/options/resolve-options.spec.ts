@@ -1,4 +1,5 @@
 import { DEV_JWT_SECRET } from '../realtime.constants';
+import { defaultHistoryTotalBytes, machineMemoryBytes } from './machine-memory';
 import { defaultMaxConnections } from './open-file-limit';
 import type { JwtAlgorithm, RealtimeModuleOptions } from './realtime-module-options.interface';
 import { resolveRealtimeOptions } from './resolve-options';
@@ -36,6 +37,7 @@ describe('resolveRealtimeOptions', () => {
       shutdown: { closeCode: 1001 },
     });
     expect(options.limits.maxConnections).toBe(defaultMaxConnections());
+    expect(options.history.maxTotalBytes).toBe(defaultHistoryTotalBytes(machineMemoryBytes()));
   });
 
   it('lays user options over the profile preset', () => {
@@ -83,6 +85,8 @@ describe('resolveRealtimeOptions', () => {
       'topics.chat.history.ttl',
     ],
     [{ history: { maxBytes: 0 } }, 'history.maxBytes'],
+    [{ history: { maxTotalBytes: 0 } }, 'history.maxTotalBytes'],
+    [{ history: { maxTotalBytes: 2 ** 60 } }, 'history.maxTotalBytes'],
     [{ redis: { options: { keyPrefix: 'x:' } } }, 'redis.options.keyPrefix'],
     [{ shutdown: { closeCode: 1000 as never } }, 'shutdown.closeCode'],
   ] as Array<[RealtimeModuleOptions, string]>)('refuses %j naming %s', (options, name) => {
@@ -123,5 +127,20 @@ describe('defaultMaxConnections', () => {
     );
     expect(defaultMaxConnections(file)).toBe(19_000);
     expect(defaultMaxConnections(join(dir, 'missing'))).toBe(10_240 - 512);
+  });
+});
+
+describe('defaultHistoryTotalBytes', () => {
+  const MiB = 1024 * 1024;
+
+  it('takes a sixteenth of the machine, at least 16 MiB and at most 1 GiB', () => {
+    expect(defaultHistoryTotalBytes(2048 * MiB)).toBe(128 * MiB);
+    expect(defaultHistoryTotalBytes(128 * MiB)).toBe(16 * MiB);
+    expect(defaultHistoryTotalBytes(64 * 1024 * MiB)).toBe(1024 * MiB);
+  });
+
+  it('reads the container limit when it is below the machine', () => {
+    expect(machineMemoryBytes()).toBeGreaterThan(0);
+    expect(Number.isSafeInteger(machineMemoryBytes())).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { DEV_JWT_SECRET } from '../realtime.constants';
+import { defaultHistoryTotalBytes } from './machine-memory';
 import { defaultMaxConnections } from './open-file-limit';
 import { HARDENED_PROFILES, REALTIME_PROFILES } from './realtime-profiles';
 import type { RealtimeModuleOptions } from './realtime-module-options.interface';
@@ -74,6 +75,7 @@ export function resolveRealtimeOptions(
       ttlSeconds: history.ttlSeconds ?? 300,
       maxTopics: history.maxTopics ?? 100_000,
       maxBytes: history.maxBytes ?? 1_048_576,
+      maxTotalBytes: history.maxTotalBytes ?? defaultHistoryTotalBytes(),
     },
     perMessageDeflate: options.perMessageDeflate ?? preset.perMessageDeflate ?? false,
     closeGraceMs: options.closeGraceMs ?? preset.closeGraceMs ?? 2_000,

@@ -42,7 +42,13 @@ export interface ResolvedRealtimeOptions {
   };
   network: { trustedProxies: string[]; blockedIps: string[]; allowedIps: string[] };
   heartbeat: { intervalMs: number; pongTimeoutMs: number };
-  history: { size: number; ttlSeconds: number; maxTopics: number; maxBytes: number };
+  history: {
+    size: number;
+    ttlSeconds: number;
+    maxTopics: number;
+    maxBytes: number;
+    maxTotalBytes: number;
+  };
   perMessageDeflate: boolean;
   closeGraceMs: number;
   shutdown: { closeCode: 1001 | 1012; graceMs: number };

@@ -37,6 +37,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   positiveInteger('history.ttlSeconds', o.history.ttlSeconds);
   positiveInteger('history.maxTopics', o.history.maxTopics);
   positiveInteger('history.maxBytes', o.history.maxBytes);
+  positiveInteger('history.maxTotalBytes', o.history.maxTotalBytes);
   if (o.heartbeat.pongTimeoutMs >= o.heartbeat.intervalMs) {
     fail('heartbeat.pongTimeoutMs', 'must be shorter than heartbeat.intervalMs');
   }

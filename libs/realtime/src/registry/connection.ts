@@ -16,6 +16,12 @@ export class Connection extends SocketLink {
   /** The end of the current inbound-message window and the messages counted in it. */
   rateWindowEnd = 0;
   rateHits = 0;
+  /** The event-loop turn this connection's frames were last handled in, and what they took of it. */
+  turn = 0;
+  turnFrames = 0;
+  turnBytes = 0;
+  /** Frames read but not handled yet, past the turn's budget (socket paused); undefined otherwise. */
+  inbound: Array<readonly [raw: Buffer, isBinary: boolean]> | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
   /**
    * Topics whose recovery is in flight, with the live messages held back

@@ -6,7 +6,7 @@ import type {
   SendToUserOptions,
 } from '../delivery/broadcaster.interface';
 import type { DeadLetter, OfflineStats } from '../delivery/offline/offline-message';
-import { assertPublishable, assertType } from '../delivery/publish-validation';
+import { assertPublishable, assertType, assertUserId } from '../delivery/publish-validation';
 import type { EngineStats } from '../engine/realtime-engine.port';
 import {
   CloseCode,
@@ -80,6 +80,7 @@ export class RealtimeRecorder<M extends EventMap = EventMap> implements Broadcas
     payload: unknown,
     options?: SendToUserOptions,
   ): Promise<string | void> {
+    assertUserId(userId);
     assertType(type);
     this.sentToUsers.push({ userId, type, payload, ttlSeconds: options?.ttlSeconds });
     return Promise.resolve(options ? `recorded-${this.sentToUsers.length}` : undefined);

@@ -1,5 +1,8 @@
 import { Global, Module, type Provider, type Type } from '@nestjs/common';
 import { BroadcastService } from '../delivery/broadcast.service';
+import { IdempotencyService } from '../delivery/idempotency/idempotency.service';
+import { MemoryIdempotencyStore } from '../delivery/idempotency/memory-idempotency.store';
+import { resolveRealtimeOptions } from '../options/resolve-options';
 import { RealtimeRecorder } from './realtime-recorder';
 
 /**
@@ -16,13 +19,27 @@ function standIn<T>(
 
 /**
  * Import instead of RealtimeModule to unit-test domain services: they get a
- * BroadcastService that records, and the test reads RealtimeRecorder.
+ * BroadcastService that records, and the test reads RealtimeRecorder; and an
+ * IdempotencyService that works as in memory mode.
  *
  * @publicApi
  */
 @Global()
 @Module({
-  providers: [RealtimeRecorder, standIn(BroadcastService, RealtimeRecorder)],
-  exports: [RealtimeRecorder, BroadcastService],
+  providers: [
+    RealtimeRecorder,
+    standIn(BroadcastService, RealtimeRecorder),
+    {
+      provide: IdempotencyService,
+      useFactory: () => {
+        const options = resolveRealtimeOptions();
+        return new IdempotencyService(
+          new MemoryIdempotencyStore(options.idempotency.maxKeys),
+          options,
+        );
+      },
+    },
+  ],
+  exports: [RealtimeRecorder, BroadcastService, IdempotencyService],
 })
 export class RealtimeTestingModule {}

@@ -197,7 +197,7 @@ export class SocketWriter {
   /** With per-message compression each socket needs its own deflate; only the bytes bound applies. */
   private sendThroughWs(link: SocketLink, frame: OutboundFrame): boolean {
     if (link.socket.bufferedAmount > this.maxQueuedBytes) return this.dropSlow(link);
-    link.socket.send(frame.text);
+    link.socket.send(frame.payload, { binary: false });
     return true;
   }
 

@@ -8,11 +8,11 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
 import type { RealtimeEngine } from '../../engine/realtime-engine.port';
+import { encodeMessage } from '../../framing/message-frame';
 import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
 import { DIRECT_TOPIC, ErrorCode, RealtimeException } from '../../protocol';
 import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../../realtime.constants';
 import type { Connection } from '../../registry/connection';
-import { encodeMessage } from '../fan-out.service';
 import { SocketWriter } from '../../transport/socket-writer.service';
 import {
   type DeadLetter,

@@ -1,5 +1,10 @@
 import type Redis from 'ioredis';
+import { encodeSerializedMessage } from '../../framing/message-frame';
+import { SerializedJson } from '../../framing/serialized-json';
 import type { EngineCommand, EngineMessage, RevokeCommand } from '../realtime-engine.port';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 /** A history stream entry as XRANGE returns it: id `<sequence>-0`, fields `d` and `t`. */
 export type StreamEntry = [id: string, fields: string[]];
@@ -24,19 +29,36 @@ export function decodeEntry(
   return decodeData(topic, offset, Number(value('t')), value('d'));
 }
 
+/** `data` as the publish script stores it, `JSON [type, payload]`, framed without parsing the payload. */
 function decodeData(
   topic: string,
   offset: string,
   ts: number,
   data: string | undefined,
 ): EngineMessage | undefined {
-  if (data === undefined) return undefined;
-  try {
-    const [type, payload] = JSON.parse(data) as [string, unknown];
-    return { topic, type, payload, offset, ts };
-  } catch {
+  const typeEnd = data === undefined ? -1 : endOfString(data, 1);
+  if (data === undefined || typeEnd === -1 || data[typeEnd + 1] !== ',' || !data.endsWith(']')) {
     return undefined;
   }
+  const typeJson = data.slice(1, typeEnd + 1);
+  const payloadJson = data.slice(typeEnd + 2, -1);
+  return {
+    topic,
+    offset,
+    ts,
+    frame: encodeSerializedMessage(topic, typeJson, payloadJson, offset, ts),
+  };
+}
+
+/** Where the JSON string that opens at `start` closes; -1 when none does. */
+function endOfString(json: string, start: number): number {
+  if (json[start - 1] !== '[' || json[start] !== '"') return -1;
+  for (let i = start + 1; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === BACKSLASH) i++;
+    else if (c === QUOTE) return i;
+  }
+  return -1;
 }
 
 export function parseCommand(raw: string): EngineCommand | undefined {
@@ -68,4 +90,13 @@ export async function roundTrip(redis: Redis, timeoutMs: number): Promise<number
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A publish's `data` as the scripts store and send it: `JSON [type, payload]`,
+ * a missing payload as null, a SerializedJson one as it arrived.
+ */
+export function encodePublish(type: string, payload: unknown): string {
+  if (payload instanceof SerializedJson) return `[${JSON.stringify(type)},${payload.toString()}]`;
+  return JSON.stringify([type, payload ?? null]);
 }

@@ -7,8 +7,11 @@
  * `<sequence>-0`, fields {d: JSON [type, payload], t: ms}; `topics` sorted set
  * of topics with history by last publish (µs) (the maxTopics bound);
  * `revocations` hash and `revocations:expiry` sorted set.
- * The meta outlives the history (twice its TTL, refreshed while an instance
- * watches the topic), so an idle topic keeps its epoch.
+ * The meta outlives the history (twice its TTL from the last publish), so an
+ * idle topic keeps its epoch. A meta that only a subscribe created (nothing
+ * published yet) lives for the idle TTL, kept up by the instances watching
+ * the topic (REFRESH_SCRIPT): it remembers the epoch subscribers were given
+ * for as long as they are there, and a short grace after.
  * Epochs are Redis TIME in microseconds: a topic whose meta is gone (expired,
  * evicted, flushed, restarted) starts a new epoch, so older offsets are
  * answered `recovered: false`, never with a silent gap.
@@ -21,13 +24,13 @@ const NOW_AND_EPOCH = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local function epochOf(meta, stream, ttl)
+local function epochOf(meta, stream, expiry)
   local epoch = redis.call('HGET', meta, 'e')
   if epoch then return epoch end
   epoch = t[1] .. string.format('%06d', tonumber(t[2]))
   redis.call('DEL', stream)
   redis.call('HSET', meta, 'e', epoch, 's', 0, 'b', 0)
-  redis.call('PEXPIRE', meta, ttl * 2)
+  redis.call('PEXPIRE', meta, expiry)
   return epoch
 end
 `;
@@ -48,7 +51,7 @@ for i = 6, #ARGV, 5 do
   local topic, data = ARGV[i], ARGV[i + 1]
   local size, maxBytes, ttl = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local meta, stream = metaPrefix .. topic, historyPrefix .. topic
-  local epoch = epochOf(meta, stream, ttl)
+  local epoch = epochOf(meta, stream, ttl * 2)
   local seq = redis.call('HINCRBY', meta, 's', 1)
   redis.call('XADD', stream, seq .. '-0', 'd', data, 't', now)
   local bytes = redis.call('HINCRBY', meta, 'b', #data)
@@ -91,12 +94,13 @@ return reply
 
 /**
  * KEYS: meta, history. ARGV: since epoch ('' without since), since
- * sequence, ttlMs. Returns {epoch, sequence} without since, else
- * {epoch, sequence, 0} (not recoverable) or {epoch, sequence, 1, entries}.
+ * sequence, ttlMs, idle TTL (ms) of a meta this creates. Returns
+ * {epoch, sequence} without since, else {epoch, sequence, 0} (not
+ * recoverable) or {epoch, sequence, 1, entries}.
  */
 export const RECOVER_SCRIPT = `${NOW_AND_EPOCH}
 local ttl = tonumber(ARGV[3])
-local epoch = epochOf(KEYS[1], KEYS[2], ttl)
+local epoch = epochOf(KEYS[1], KEYS[2], tonumber(ARGV[4]))
 local seq = tonumber(redis.call('HGET', KEYS[1], 's'))
 if ARGV[1] == '' then return {epoch, seq} end
 local since = tonumber(ARGV[2])
@@ -107,6 +111,17 @@ if #entries == 0 or entries[1][1] ~= (since + 1) .. '-0' or tonumber(entries[1][
   return {epoch, seq, 0}
 end
 return {epoch, seq, 1, entries}
+`;
+
+/**
+ * KEYS: meta. ARGV: idle TTL (ms). A watched topic's meta lives at least
+ * that long from now: extended, never shortened (a publish gave it twice the
+ * history TTL), never created.
+ */
+export const REFRESH_SCRIPT = `
+local left = redis.call('PTTL', KEYS[1])
+if left >= 0 and left < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return left
 `;
 
 /**

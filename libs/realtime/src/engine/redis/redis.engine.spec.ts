@@ -7,6 +7,9 @@ import {
   contractHistory,
   engineContract,
   eventually,
+  frameData,
+  placed,
+  recover,
 } from '../realtime-engine.contract-spec';
 import type { EngineCommand, EngineMessage } from '../realtime-engine.port';
 import { RedisEngine } from './redis.engine';
@@ -43,6 +46,36 @@ afterAll(() => redis.stop());
 
 engineContract('RedisEngine', redisNode);
 
+describe('RedisEngine metas of topics nobody has published to', () => {
+  const pttl = async (key: string) => Number((await redis.command('PTTL', key)).slice(1));
+
+  it('lives the idle TTL while watched, kept up by the watchers; a publish gives it twice the history TTL', async () => {
+    // A 3 s history TTL: watchers keep metas up every second, an idle meta lives 2 s.
+    const { engine } = await redisNode({ ttlMs: 3_000 });
+    const meta = (topic: string) => `t${prefix}:meta:${topic}`;
+    await engine.watch('idle');
+    await engine.recover('idle', undefined);
+    await engine.recover('unwatched', undefined);
+    expect(await pttl(meta('idle'))).toBeLessThanOrEqual(2_000);
+    expect(await pttl(meta('unwatched'))).toBeLessThanOrEqual(2_000);
+
+    await redis.command('PEXPIRE', meta('idle'), '50');
+    await redis.command('PEXPIRE', meta('unwatched'), '50');
+    await engine['refreshWatched']();
+    expect(await pttl(meta('idle'))).toBeGreaterThan(1_000);
+    expect(await pttl(meta('unwatched'))).toBeLessThanOrEqual(50);
+
+    await engine.watch('published');
+    await engine.publish('published', 'x', 1);
+    await engine['refreshWatched']();
+    expect(await pttl(meta('published'))).toBeGreaterThan(5_000);
+    // Never created by the refresh.
+    await engine.watch('never-asked');
+    await engine['refreshWatched']();
+    expect(await pttl(meta('never-asked'))).toBe(-2);
+  });
+});
+
 describe('RedisEngine across instances', () => {
   it('delivers a publish on one instance to every instance that watches the topic, and no other', async () => {
     const [a, b, c] = [await redisNode(), await redisNode(), await redisNode()];
@@ -50,8 +83,8 @@ describe('RedisEngine across instances', () => {
     await c.engine.watch('orders');
     const message = await a.engine.publish('orders', 'created', { id: 1 });
     await eventually(() => b.delivered.length === 1 && c.delivered.length === 1);
-    expect(b.delivered).toEqual([message]);
-    expect(c.delivered).toEqual([message]);
+    expect(b.delivered.map(placed)).toEqual([message]);
+    expect(c.delivered.map(placed)).toEqual([message]);
     expect(a.delivered).toEqual([]);
     expect((await a.engine.stats()).received).toBe(0);
   });
@@ -66,7 +99,7 @@ describe('RedisEngine across instances', () => {
     await b.engine.watch('other');
     await a.engine.publish('other', 'x', 3);
     await eventually(() => b.delivered.length === 2);
-    expect(b.delivered.map((m) => m.payload)).toEqual([1, 3]);
+    expect(b.delivered.map((m) => frameData(m).payload)).toEqual([1, 3]);
     expect((await b.engine.stats()).received).toBe(2);
   });
 
@@ -109,7 +142,7 @@ describe('RedisEngine across instances', () => {
       Array.from({ length: 10 }, (_, i) => i + 1),
     );
     await eventually(() => b.delivered.length === 31);
-    expect(b.delivered.slice(1)).toEqual(sent);
+    expect(b.delivered.slice(1).map(placed)).toEqual(sent);
 
     const beforeBig = await scriptCalls();
     const big = await Promise.all(
@@ -132,7 +165,7 @@ describe('RedisEngine across instances', () => {
     await eventually(() => b.engine['synced'] === true, 5_000);
     const live = await a.engine.publish('t', 'x', 4);
     await eventually(() => b.delivered.length === 4);
-    expect(b.delivered).toEqual([first, ...missed, live]);
+    expect(b.delivered.map(placed)).toEqual([first, ...missed, live]);
   });
 
   it('recovers on another instance', async () => {
@@ -140,7 +173,7 @@ describe('RedisEngine across instances', () => {
     await a.engine.watch('t');
     const head = await a.engine.recover('t', undefined);
     const missed = [await a.engine.publish('t', 'x', 1), await a.engine.publish('t', 'x', 2)];
-    expect(await b.engine.recover('t', head.offset)).toEqual({
+    expect(await recover(b.engine, 't', head.offset)).toEqual({
       offset: missed[1].offset,
       recovered: true,
       messages: missed,
@@ -248,6 +281,6 @@ describe('RedisEngine across instances', () => {
     expect(await a.engine.isHealthy()).toBe(true);
     const message = await a.engine.publish('t', 'x', 2);
     await eventually(() => b.delivered.length === 1);
-    expect(b.delivered).toEqual([message]);
+    expect(b.delivered.map(placed)).toEqual([message]);
   });
 });

@@ -9,19 +9,26 @@ import type {
   EngineMessage,
   EngineSink,
   EngineStats,
+  PublishedMessage,
   RealtimeEngine,
   Recovery,
 } from '../realtime-engine.port';
 import {
   decodeEntry,
   decodePublished,
+  encodePublish,
   parseCommand,
   revocationField,
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
 import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
-import { PUBLISH_SCRIPT, RECOVER_SCRIPT, REVOKE_SCRIPT } from './redis-engine.scripts';
+import {
+  PUBLISH_SCRIPT,
+  RECOVER_SCRIPT,
+  REFRESH_SCRIPT,
+  REVOKE_SCRIPT,
+} from './redis-engine.scripts';
 
 export interface RedisEngineOptions extends EngineHistoryOptions {
   /** Revocations kept in Redis at most (the earliest expiry goes first). */
@@ -41,10 +48,16 @@ const SUBSCRIBE_BATCH = 500;
 
 type RecoverReply = [epoch: string, sequence: number, recovered?: 0 | 1, entries?: StreamEntry[]];
 
+interface RefreshPipeline {
+  realtimeRefresh(meta: string, idleTtlMs: number): RefreshPipeline;
+  exec(): Promise<unknown>;
+}
+
 interface ScriptedRedis {
   realtimePublish(...args: (string | number)[]): Promise<BatchReply>;
   realtimeRecover(...args: (string | number)[]): Promise<RecoverReply>;
   realtimeRevoke(...args: (string | number)[]): Promise<number>;
+  realtimeRefresh(...args: (string | number)[]): Promise<number>;
 }
 
 /**
@@ -74,6 +87,9 @@ export class RedisEngine implements RealtimeEngine {
   private readonly topicChannelPrefix: string;
   private readonly commandChannel: string;
   private readonly limits: HistoryLimitsResolver;
+  /** How often watched topics' metas are kept up, and how long one lives without a publish. */
+  private readonly refreshMs: number;
+  private readonly idleMetaTtlMs: number;
   private sink: EngineSink | undefined;
   private subscriber: Redis | undefined;
   private publisher: (Redis & ScriptedRedis) | undefined;
@@ -95,6 +111,8 @@ export class RedisEngine implements RealtimeEngine {
     this.topicChannelPrefix = redis.key('topic', '');
     this.commandChannel = redis.key('commands');
     this.limits = new HistoryLimitsResolver(options);
+    this.refreshMs = Math.min(60_000, Math.max(100, this.limits.shortestTtlMs / 3));
+    this.idleMetaTtlMs = Math.ceil(2 * this.refreshMs);
   }
 
   attach(sink: EngineSink): void {
@@ -105,6 +123,7 @@ export class RedisEngine implements RealtimeEngine {
     const command = this.redis.command;
     command.defineCommand('realtimeRecover', { numberOfKeys: 2, lua: RECOVER_SCRIPT });
     command.defineCommand('realtimeRevoke', { numberOfKeys: 2, lua: REVOKE_SCRIPT });
+    command.defineCommand('realtimeRefresh', { numberOfKeys: 1, lua: REFRESH_SCRIPT });
     // Publishes have a connection of their own, so that a turn's batch (PublishBatch) never
     // waits behind the recoveries and reads of the shared connection. The batch is already one
     // command per turn, sent at the turn's end: it is written at once, not a turn later.
@@ -127,8 +146,7 @@ export class RedisEngine implements RealtimeEngine {
       if (this.synced) this.disconnectedAt = Date.now();
       this.synced = false;
     });
-    const refreshMs = Math.min(60_000, Math.max(100, this.limits.shortestTtlMs / 3));
-    this.refresher = setInterval(() => void this.refreshWatched(), refreshMs);
+    this.refresher = setInterval(() => void this.refreshWatched(), this.refreshMs);
     this.refresher.unref();
     const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
@@ -156,14 +174,14 @@ export class RedisEngine implements RealtimeEngine {
     return Promise.resolve();
   }
 
-  async publish(topic: string, type: string, payload: unknown): Promise<EngineMessage> {
+  async publish(topic: string, type: string, payload: unknown): Promise<PublishedMessage> {
     this.assertReady(this.publisher);
-    const data = JSON.stringify([type, payload ?? null]);
+    const data = encodePublish(type, payload);
     const { offset, ts } = await new Promise<{ offset: string; ts: number }>((resolve, reject) =>
       this.batch.add({ topic, data, resolve, reject }),
     );
     this.published++;
-    return { topic, type, payload, offset, ts };
+    return { topic, offset, ts };
   }
 
   /** One script call for a turn's publishes (PublishBatch), on the publish connection. */
@@ -213,6 +231,8 @@ export class RedisEngine implements RealtimeEngine {
         since === undefined ? '' : String(position?.epoch ?? 'none'),
         position?.sequence ?? 0,
         this.limits.of(topic).ttlMs,
+        // A subscribe remembers the epoch it hands out only while watched (refreshWatched).
+        this.idleMetaTtlMs,
       ),
     );
     const offset = `${epoch}-${sequence}`;
@@ -408,13 +428,18 @@ export class RedisEngine implements RealtimeEngine {
     }
   }
 
-  /** Keeps the epoch of topics with local subscribers alive while they wait for a first publish. */
+  /**
+   * Keeps the epoch of topics with local subscribers alive while they wait
+   * for a first publish; once none watches, the meta expires within the idle
+   * TTL (unless a publish gave it longer).
+   */
   private async refreshWatched(): Promise<void> {
     const command = this.redis.command;
     if (command.status !== 'ready' || this.watched.size === 0) return;
-    const pipeline = command.pipeline();
+    // A pipeline has the scripts defined on its connection; ioredis's types do not say so.
+    const pipeline = command.pipeline() as unknown as RefreshPipeline;
     for (const topic of this.watched) {
-      pipeline.pexpire(this.redis.key('meta', topic), this.limits.of(topic).ttlMs * 2);
+      pipeline.realtimeRefresh(this.redis.key('meta', topic), this.idleMetaTtlMs);
     }
     await pipeline.exec().catch(() => undefined);
   }
