@@ -229,6 +229,8 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     if (event === ServerEvent.Message) return this.onMessage(data);
     const ref = typeof data.ref === 'string' ? data.ref : undefined;
     if (event === ServerEvent.Unsubscribed && ref === undefined) return this.onDropped(data);
+    // The server's own news about held topics: `recovered: false` after it lost messages.
+    if (event === ServerEvent.Subscribed && ref === undefined) return this.onSubscribed(data);
     const request = ref === undefined ? undefined : this.pending.get(ref);
     if (event === ServerEvent.Error) {
       const error = new RealtimeError(

@@ -53,6 +53,24 @@ export class FanOutService implements EngineSink, OnModuleInit {
     this.counters.delivered += delivered;
   }
 
+  /**
+   * Tells the topic's subscribers that messages were lost: a `subscribed`
+   * frame without `ref`, `recovered: false`, the new head (docs/protocol.md
+   * §7). A connection whose subscribe is still recovering is skipped: the
+   * engine answers its recovery with a head read after the loss.
+   */
+  resync(topic: string, offset: string): void {
+    const subscribers = this.subscriptions.subscribersOf(topic);
+    if (subscribers === undefined) return;
+    const frame = encodeFrame(ServerEvent.Subscribed, {
+      topics: [{ topic, offset, recovered: false }],
+    });
+    for (const connection of subscribers) {
+      if (connection.recovering?.has(topic)) continue;
+      this.writer.write(connection, frame);
+    }
+  }
+
   execute(command: EngineCommand): void {
     switch (command.kind) {
       case 'broadcast':
