@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
@@ -127,18 +128,21 @@ export class RedisOfflineStore implements OfflineStore {
 
   async add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
     const json = serializeMessage(message);
-    const [status, ...rest] = await this.client.rtOfflineAdd(
-      ...this.userKeys(message.userId),
-      this.redis.key('offline', 'stats'),
-      this.redis.key('offline', 'dead'),
-      this.redis.key('offline', 'seq'),
-      message.id,
-      json,
-      limits.maxMessages,
-      limits.maxBytes,
-      limits.whenFull,
-      limits.deadLetterLimit,
-      message.ts,
+    // Redis down or too slow: 503 over HTTP, like a publish, not an internal error.
+    const [status, ...rest] = await orEngineUnavailable(
+      this.client.rtOfflineAdd(
+        ...this.userKeys(message.userId),
+        this.redis.key('offline', 'stats'),
+        this.redis.key('offline', 'dead'),
+        this.redis.key('offline', 'seq'),
+        message.id,
+        json,
+        limits.maxMessages,
+        limits.maxBytes,
+        limits.whenFull,
+        limits.deadLetterLimit,
+        message.ts,
+      ),
     );
     if (status === 'too-large') {
       throw new OfflineInboxFullError(
