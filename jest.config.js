@@ -33,7 +33,7 @@ const shared = {
 
 module.exports = {
   projects: [
-    { ...shared, displayName: 'unit', roots: ['<rootDir>/libs', '<rootDir>/src'], testMatch: ['**/*.spec.ts'] },
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/libs', '<rootDir>/src', '<rootDir>/test/chaos'], testMatch: ['**/*.spec.ts'] },
     {
       ...shared,
       displayName: 'e2e',
