@@ -79,15 +79,12 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       ts,
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
+    // The expiry before the message: one kept without the job that dead-letters it would wait
+    // forever for a user who never comes back (a crash, or Redis lost, between the two writes).
+    // A job whose message was not kept (inbox full, Redis down) finds nothing when it runs.
+    await this.scheduler.scheduleExpiry(message);
     const evicted = await this.store.add(message, this.limits);
     for (const letter of evicted) await this.scheduler.handOver(letter);
-    try {
-      await this.scheduler.scheduleExpiry(message);
-    } catch (error) {
-      // Without its expiry it would wait forever: take it back, and the caller learns it was not kept.
-      await this.store.discard(userId, message.id).catch(() => undefined);
-      throw error;
-    }
     // Kept already: if the live push fails, the user still gets it on the next connection.
     await this.engine
       .command({ kind: 'user', userId, type, payload, ts, id: message.id })

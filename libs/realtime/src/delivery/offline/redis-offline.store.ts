@@ -86,13 +86,6 @@ end
 return #found
 `;
 
-/** KEYS: inbox, messages, bytes, stats. ARGV: the id to take back. */
-const DISCARD = `${REMOVE}
-local found = remove(ARGV)
-if #found > 0 then redis.call('HINCRBY', KEYS[4], 'pending', -#found) end
-return #found
-`;
-
 /** KEYS: inbox, messages, bytes, stats, dead. ARGV: id, now, dead-letter limit. */
 const EXPIRE = `${DEAD_LETTER}${REMOVE}
 local found = remove({ARGV[1]})
@@ -112,7 +105,6 @@ interface OfflineCommands {
   rtOfflinePending(...args: Args): Promise<Array<string | null>>;
   rtOfflineAck(...args: Args): Promise<number>;
   rtOfflineExpire(...args: Args): Promise<string | null>;
-  rtOfflineDiscard(...args: Args): Promise<number>;
 }
 
 /**
@@ -179,14 +171,6 @@ export class RedisOfflineStore implements OfflineStore {
     );
   }
 
-  async discard(userId: string, id: string): Promise<void> {
-    await this.client.rtOfflineDiscard(
-      ...this.userKeys(userId),
-      this.redis.key('offline', 'stats'),
-      id,
-    );
-  }
-
   async expire(
     userId: string,
     id: string,
@@ -239,7 +223,6 @@ export class RedisOfflineStore implements OfflineStore {
       client.defineCommand('rtOfflinePending', { numberOfKeys: 2, lua: PENDING });
       client.defineCommand('rtOfflineAck', { numberOfKeys: 4, lua: ACK });
       client.defineCommand('rtOfflineExpire', { numberOfKeys: 5, lua: EXPIRE });
-      client.defineCommand('rtOfflineDiscard', { numberOfKeys: 4, lua: DISCARD });
       this.defined = client as Redis & OfflineCommands;
     }
     return this.defined;
