@@ -35,7 +35,7 @@ export function chaosReport(result: ChaosResult, machine: string): string {
     ['faults injected', `${result.faults.length}: ${faultSummary}`],
     [
       'revocations',
-      `${revocations.users} users; ${revocations.clientsClosed} clients closed everywhere, the last ${n(revocations.slowestMs)} ms after the revoke returned`,
+      `${revocations.users} users; ${revocations.clientsClosed} clients closed everywhere, at most ${n(revocations.slowestMs)} ms after the revoke returned (${n(revocations.slowestAfterFaultMs)} ms where a fault was in the way)`,
     ],
     [
       'messages published (confirmed)',
@@ -81,6 +81,10 @@ export function chaosReport(result: ChaosResult, machine: string): string {
     for (const [kind, count] of ledger.violations.byKind()) lines.push(`| ${kind} | ${n(count)} |`);
     lines.push('', ...ledger.violations.details().map((v) => `- ${v.kind}: ${v.detail}`));
   }
+  lines.push(
+    '',
+    `Redis keys left: ${result.keys.shapes.map(([shape, count]) => `\`${shape}\` ×${count}`).join(', ')}.`,
+  );
   const errors = ledger.clientErrors.entries();
   const failures = ledger.httpFailures.entries();
   if (errors.length + failures.length > 0) {

@@ -22,14 +22,15 @@ const EVERY_KIND: readonly FaultKind[] = [
 ];
 
 /**
- * The seeded fault schedule: every kind once (in a seeded order) when there
- * are enough faults, the rest drawn at random; start times spread over the
+ * The seeded fault schedule: every kind once in a seeded order, then again
+ * in another order, as many faults as asked for; start times spread over the
  * chaos phase with jitter, so that faults sometimes overlap. The last fault
  * starts before 80 % of the phase, leaving time to see its effects.
  */
 export function faultSchedule(config: ChaosConfig, random: SeededRandom): ScheduledFault[] {
-  const kinds = random.shuffle([...EVERY_KIND]).slice(0, config.faults);
-  while (kinds.length < config.faults) kinds.push(random.pick(EVERY_KIND));
+  const kinds: FaultKind[] = [];
+  while (kinds.length < config.faults) kinds.push(...random.shuffle([...EVERY_KIND]));
+  kinds.length = config.faults;
   const first = config.durationMs * 0.08;
   const slot = (config.durationMs * 0.8 - first) / Math.max(1, kinds.length);
   return kinds.map((kind, i) => ({

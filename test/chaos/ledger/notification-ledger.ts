@@ -150,6 +150,11 @@ export class NotificationLedger {
       }
       this.checkConnections(id, n, settledAt, erasedBy, connectionGraceMs);
     }
+    // Sent, but the route's answer was lost (a timeout, a killed instance): may count on either side.
+    for (const id of this.ackedAt.keys()) {
+      if (!this.sent.has(id) && !this.deadLetters.has(id)) sinceReset.ambiguousAcked++;
+    }
+    for (const id of this.deadLetters) if (!this.sent.has(id)) sinceReset.ambiguousDead++;
     if (counters) {
       const { values } = counters;
       const within = (value: number, least: number, extra: number) =>

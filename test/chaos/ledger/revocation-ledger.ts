@@ -18,8 +18,16 @@ export interface RevocationTotals {
   users: number;
   /** Clients of revoked users that ended with 4003 or 401. */
   clientsClosed: number;
-  /** The slowest of those endings, after the revoke's 202 (ms). */
+  /** The slowest ending after the revoke's 202 (ms), where no fault was in the way. */
   slowestMs: number;
+  /** The slowest ending where a fault delayed it (its bound counted from the fault's end). */
+  slowestAfterFaultMs: number;
+}
+
+/** By when a client must have ended; `faulted` when a fault kept its instance from hearing in time. */
+export interface RevocationBound {
+  by: number;
+  faulted: boolean;
 }
 
 /**
@@ -68,12 +76,13 @@ export class RevocationLedger {
    */
   finish(
     clientsOf: (user: string) => readonly string[],
-    deadline: (client: string, requestedAt: number, confirmedAt: number) => number,
+    deadline: (client: string, requestedAt: number, confirmedAt: number) => RevocationBound,
   ): RevocationTotals {
     const totals: RevocationTotals = {
       users: this.revocations.size,
       clientsClosed: 0,
       slowestMs: 0,
+      slowestAfterFaultMs: 0,
     };
     for (const r of this.revocations.values()) {
       for (const client of clientsOf(r.user)) {
@@ -93,8 +102,9 @@ export class RevocationLedger {
           continue;
         }
         totals.clientsClosed++;
-        totals.slowestMs = Math.max(totals.slowestMs, ending.at - r.confirmedAt);
-        const by = deadline(client, r.requestedAt, r.confirmedAt);
+        const { by, faulted } = deadline(client, r.requestedAt, r.confirmedAt);
+        const slowest = faulted ? 'slowestAfterFaultMs' : 'slowestMs';
+        totals[slowest] = Math.max(totals[slowest], ending.at - r.confirmedAt);
         if (ending.at > by) {
           this.violations.add(
             'revocation not applied in time',

@@ -74,7 +74,10 @@ describe('RevocationLedger', () => {
   let ledger: RevocationLedger;
   const kinds = () => violations.byKind().map(([kind]) => kind);
   const clients = (user: string) => (user === 'ann' ? ['ann-1', 'ann-2'] : []);
-  const bound = (_client: string, _requested: number, confirmed: number) => confirmed + 1_000;
+  const bound = (_client: string, _requested: number, confirmed: number) => ({
+    by: confirmed + 1_000,
+    faulted: false,
+  });
 
   beforeEach(() => {
     violations = new Violations();
@@ -85,7 +88,12 @@ describe('RevocationLedger', () => {
   it('passes every client of the user closed (4003) or refused (401) within the bound', () => {
     ledger.ended('ann-1', 'ann', 4003, undefined, 10_100);
     ledger.ended('ann-2', 'ann', 1006, 401, 10_900);
-    expect(ledger.finish(clients, bound)).toEqual({ users: 1, clientsClosed: 2, slowestMs: 850 });
+    expect(ledger.finish(clients, bound)).toEqual({
+      users: 1,
+      clientsClosed: 2,
+      slowestMs: 850,
+      slowestAfterFaultMs: 0,
+    });
     expect(kinds()).toEqual([]);
   });
 
