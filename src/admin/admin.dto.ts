@@ -1,4 +1,13 @@
-import { IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 export class BroadcastDto {
   @IsString()
@@ -25,9 +34,11 @@ export class RevokeDto {
 export const MAX_NOTIFY_TTL_SECONDS = 7 * 24 * 3600;
 
 export class NotifyDto {
+  /** A user id as tokens carry it (`sub`, a topic key): a message for any other could only expire. */
   @IsString()
-  @IsNotEmpty()
-  @MaxLength(256)
+  @Matches(/^[A-Za-z0-9_.@=-]{1,100}$/, {
+    message: 'userId must be a valid topic key (letters, digits, _.@=-)',
+  })
   userId!: string;
 
   @IsString()
