@@ -35,7 +35,7 @@ export function chaosReport(result: ChaosResult, machine: string): string {
     ['faults injected', `${result.faults.length}: ${faultSummary}`],
     [
       'revocations',
-      `${revocations.users} users; ${revocations.clientsClosed} clients closed everywhere, at most ${n(revocations.slowestMs)} ms after the revoke returned (${n(revocations.slowestAfterFaultMs)} ms where a fault was in the way)`,
+      `${revocations.users} users; ${revocations.clientsClosed} clients closed everywhere, ${revocations.slowestMs <= 0 ? 'each before the revoke returned' : `at most ${n(revocations.slowestMs)} ms after the revoke returned`} (${n(revocations.slowestAfterFaultMs)} ms where a fault was in the way)`,
     ],
     [
       'messages published (confirmed)',
