@@ -71,6 +71,9 @@ const GARBAGE: Array<{ frame: string | Buffer; code?: string; ref?: string }> = 
   { frame: '{"event":"subscribe","data":{"topics":[]}}', code: 'BAD_REQUEST' },
   { frame: '{"event":"subscribe","data":{"topics":[1,2]}}', code: 'BAD_REQUEST' },
   { frame: '{"event":"subscribe","data":{"topics":[null]}}', code: 'BAD_REQUEST' },
+  // null is no absence: a ping echoed `ref: null`, and `since: null` was an INTERNAL error.
+  { frame: '{"event":"ping","data":{"ref":null}}', code: 'BAD_REQUEST' },
+  { frame: '{"event":"subscribe","data":{"topics":["news"],"since":null}}', code: 'BAD_REQUEST' },
   { frame: '{"event":"subscribe","data":{"topics":[{"a":1}]}}', code: 'BAD_REQUEST' },
   {
     frame: JSON.stringify({

@@ -49,9 +49,11 @@ const topicName = fc.oneof(
   fc.stringMatching(/^[a-z][a-z0-9_-]{0,31}(:[A-Za-z0-9_.@=-]{1,100})?$/),
   text,
 );
+/** Refs of every length up to the bound (64 UTF-16 units) and just past it, and values of other types. */
 const ref = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 64 }).map(json),
-  fc.string({ minLength: 65, maxLength: 80 }).map(json),
+  fc.string({ unit: 'binary-ascii', maxLength: 64, size: 'max' }).map(json),
+  fc.string({ minLength: 62, maxLength: 67 }).map(json),
   anyJson,
 );
 const strings = (item: fc.Arbitrary<string>, maxLength: number) =>
@@ -94,13 +96,71 @@ const dataObject = fc
     { maxLength: 8 },
   )
   .map(object);
-const structuredFrame = fc
+const anyFrame = fc
   .record({
     event: fc.oneof(fc.constantFrom(...EVENTS).map(json), text.map(json), anyJson),
     data: fc.oneof({ weight: 6, arbitrary: dataObject }, { weight: 1, arbitrary: anyJson }),
     extra: fc.array(fc.tuple(fc.string({ maxLength: 8 }), anyJson), { maxLength: 2 }),
   })
   .map(({ event, data, extra }) => object([['event', event], ['data', data], ...extra]));
+
+/** Values each field takes when a client means well: the success paths get as much as the refusals. */
+const pool = fc.constantFrom(
+  'market_data',
+  'orders',
+  'chat:a',
+  'bench',
+  'user:fuzz',
+  'inventory:x',
+);
+const WELL_MEANT: Record<string, fc.Arbitrary<string>> = {
+  ref: ref,
+  topics: fc.array(pool, { minLength: 1, maxLength: 5 }).map(json),
+  since: fc.dictionary(pool, fc.stringMatching(/^\d{1,16}-\d{1,16}$/), { maxKeys: 3 }).map(json),
+  token: text.map(json),
+  topic: pool.map(json),
+  type: fc.string({ minLength: 1, maxLength: 20 }).map(json),
+  payload: anyJson,
+  ids: fc
+    .array(fc.string({ minLength: 1, maxLength: 64 }), { minLength: 1, maxLength: 5 })
+    .map(json),
+  cursor: fc.constant('null'),
+  limit: fc.integer({ min: 0, max: 1_000 }).map(json),
+};
+const FIELDS_OF: Record<string, string[]> = {
+  subscribe: ['topics', 'since', 'ref'],
+  unsubscribe: ['topics', 'ref'],
+  ping: ['ref'],
+  auth: ['token', 'ref'],
+  publish: ['topic', 'type', 'payload', 'ref'],
+  ack: ['ids', 'ref'],
+  presence: ['topic', 'cursor', 'limit', 'ref'],
+};
+/** One event with its own fields, mostly well meant, now and then one of any type or one it does not know. */
+const eventFrame = fc.constantFrom(...EVENTS).chain((event) =>
+  fc
+    .tuple(
+      ...FIELDS_OF[event].map((field) =>
+        fc.option(
+          fc
+            .oneof(
+              { weight: 8, arbitrary: WELL_MEANT[field] },
+              { weight: 1, arbitrary: FIELDS[field] },
+            )
+            .map((value) => [field, value] as const),
+          { nil: undefined, freq: 4 },
+        ),
+      ),
+      fc.option(fc.tuple(fieldName, anyJson), { nil: undefined, freq: 6 }),
+    )
+    .map((entries) =>
+      object([
+        ['event', json(event)],
+        ['data', object(entries.filter((entry) => entry !== undefined))],
+      ]),
+    ),
+);
+const structuredFrame = fc.oneof(anyFrame, eventFrame);
 
 /** Nesting from shallow to far past every limit, inside `data` or around the whole frame, closed or not. */
 const deepFrame = fc

@@ -1,13 +1,6 @@
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsOptional,
-  IsString,
-  ValidateBy,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, ValidateBy } from 'class-validator';
 import { MAX_TOPIC_LENGTH } from '../../topics/topic-name';
-import { RequestDto } from './request.dto';
+import { Optional, RequestDto } from './request.dto';
 
 export const MAX_TOPICS_PER_REQUEST = 50;
 const MAX_OFFSET_LENGTH = 64;
@@ -21,8 +14,8 @@ export class TopicsDto extends RequestDto {
 }
 
 export class SubscribeDto extends TopicsDto {
-  /** topic → the last offset the client saw; recovery sends what came after. */
-  @IsOptional()
+  /** topic → the last offset the client saw; recovery sends what came after. Not null (it was read as a map). */
+  @Optional()
   @ValidateBy({
     name: 'isOffsetMap',
     validator: {
