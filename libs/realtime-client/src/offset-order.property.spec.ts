@@ -54,7 +54,9 @@ describe('offset order, for any offset', () => {
   });
 
   it('agrees with the server: a later epoch, or a later sequence of the same epoch, comes later', () => {
-    const position = fc.tuple(fc.nat({ max: 2 ** 52 }), fc.nat({ max: 2 ** 52 }));
+    // Small numbers too, so that equal epochs and equal sequences come up often.
+    const part = fc.oneof(fc.nat({ max: 3 }), fc.nat({ max: 2 ** 52 }));
+    const position = fc.tuple(part, part);
     fc.assert(
       fc.property(position, position, ([e1, s1], [e2, s2]) => {
         const [a, b] = [formatOffset(e1, s1), formatOffset(e2, s2)];
