@@ -309,6 +309,24 @@ describe('RedisEngine when its link to Redis fails', () => {
     expect(b.delivered).toEqual(sent);
   });
 
+  it('tries a failed re-subscription again, so it catches up and replays what it missed', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    // b's command connection answers nothing: its re-subscription fails at the command timeout.
+    const command = b.engine['redis'].command;
+    command.stream.pause();
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => b.engine['synced'] === false);
+    const missed = await a.engine.publish('t', 'x', 1);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    command.stream.resume();
+    await eventually(() => b.engine['synced'] === true, 10_000);
+    const next = await a.engine.publish('t', 'x', 2);
+    await eventually(() => b.delivered.length >= 2);
+    expect(b.delivered).toEqual([missed, next]);
+  });
+
   it('never runs a publish twice when its connection drops before the reply', async () => {
     const [observer, publisher] = [await redisNode(), await proxied()];
     await observer.engine.watch('t');

@@ -35,6 +35,8 @@ const START_TIMEOUT_MS = 5_000;
 const SYNC_TIMEOUT_MS = 2_000;
 /** Reads again at most this many times when a resync of the topic came while it waited. */
 const RECOVER_ATTEMPTS = 3;
+/** A re-subscription that failed (a command timed out) is tried again this much later. */
+const RESYNC_RETRY_MS = 1_000;
 /** A publish Redis does not answer in time fails instead of holding its caller forever. */
 const PUBLISH_TIMEOUT_MS = 2_000;
 const PING_TIMEOUT_MS = 1_000;
@@ -85,6 +87,8 @@ export class RedisEngine implements RealtimeEngine {
   private readonly syncWaiters = new Set<() => void>();
   /** The PING the recoveries of this turn share (see fence()). */
   private pendingFence: Promise<void> | undefined;
+  /** The next attempt of a re-subscription that failed. */
+  private retry: NodeJS.Timeout | undefined;
   private readonly topicChannelPrefix: string;
   private readonly commandChannel: string;
   private readonly limits: HistoryLimitsResolver;
@@ -135,8 +139,12 @@ export class RedisEngine implements RealtimeEngine {
     });
     this.subscriber = subscriber;
     subscriber.on('message', this.onMessage);
-    subscriber.on('ready', () => void this.resync(subscriber));
+    subscriber.on('ready', () => {
+      clearTimeout(this.retry);
+      void this.resync(subscriber);
+    });
     subscriber.on('close', () => {
+      clearTimeout(this.retry);
       if (this.synced) this.disconnectedAt = Date.now();
       this.synced = false;
     });
@@ -155,6 +163,7 @@ export class RedisEngine implements RealtimeEngine {
 
   close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retry);
     clearInterval(this.refresher);
     this.refresher = undefined;
     const subscriber = this.subscriber;
@@ -360,7 +369,11 @@ export class RedisEngine implements RealtimeEngine {
       for (const waiter of this.syncWaiters) waiter();
       this.syncWaiters.clear();
     } catch (error) {
-      this.logger.warn(`Redis re-subscription failed: ${(error as Error).message}`);
+      // Until it succeeds the instance has not caught up nor replayed the revocations it missed.
+      this.logger.warn(`Redis re-subscription failed: ${(error as Error).message} (retrying)`);
+      if (!this.closed && subscriber.status === 'ready') {
+        this.retry = setTimeout(() => void this.resync(subscriber), RESYNC_RETRY_MS);
+      }
     } finally {
       this.releaseLive(waiting);
     }
@@ -411,6 +424,8 @@ export class RedisEngine implements RealtimeEngine {
       const live = waiting.get(topic) ?? [];
       waiting.delete(topic);
       const recovery = recoveries[i];
+      // Read this time: what an earlier failed attempt could not know is known now.
+      if (recovery) this.unsure.delete(topic);
       if (recovery?.recovered === true) {
         for (const message of recovery.messages) this.deliverLive(message);
       } else if (recovery) {
