@@ -1,9 +1,11 @@
 import type { ModuleRef } from '@nestjs/core';
+import { WebSocket } from 'ws';
 import { MemoryEngine } from '../../engine/memory.engine';
 import { EngineUnavailableError } from '../../engine/engine-unavailable.error';
 import { contractHistory } from '../../engine/realtime-engine.contract';
 import { RealtimeCounters } from '../../metrics/realtime-counters';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
+import { Connection } from '../../registry/connection';
 import { SocketWriter } from '../socket-writer.service';
 import { MemoryOfflineStore } from './memory-offline.store';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
@@ -89,4 +91,69 @@ describe('OfflineDeliveryService.send', () => {
     // Nothing waits in the inbox without a job that will dead-letter it.
     expect(await store.kept.stats()).toEqual({ pending: 0, delivered: 0, deadLettered: 0 });
   });
+
+  it("reads a new connection's inbox again when Redis failed it, and sends what waits", async () => {
+    const options = resolveRealtimeOptions();
+    const kept = new MemoryOfflineStore(options.offline.maxUsers);
+    await kept.add(waiting('ann', 'm1'), inboxLimits(options));
+    const store = new SlowToAnswerStore(kept, 2);
+    const sent: string[] = [];
+    const offline = new OfflineDeliveryService(
+      store,
+      new UnreachableScheduler(),
+      new MemoryEngine(contractHistory()),
+      options,
+      new SocketWriter(options, new RealtimeCounters()),
+      {} as ModuleRef,
+    );
+    const socket = {
+      readyState: WebSocket.OPEN,
+      bufferedAmount: 0,
+      send: (text: string) => sent.push(text),
+    };
+    const connection = new Connection('c1', socket as unknown as WebSocket, null, '127.0.0.1', {
+      userId: 'ann',
+      roles: [],
+      tokenId: undefined,
+      expiresAt: null,
+      issuedAt: undefined,
+    });
+
+    await offline.deliverPending(connection);
+
+    expect(store.failures).toBe(2);
+    expect(sent.map((text) => (JSON.parse(text) as { data: { id: string } }).data.id)).toEqual([
+      'm1',
+    ]);
+  });
 });
+
+/** A Redis inbox whose first `failing` reads time out (a loaded Redis), then answers. */
+class SlowToAnswerStore extends InterruptedStore {
+  failures = 0;
+
+  constructor(
+    kept: MemoryOfflineStore,
+    private readonly failing: number,
+  ) {
+    super(kept);
+  }
+
+  override pending(userId: string, now: number): Promise<OfflineMessage[]> {
+    if (this.failures < this.failing) {
+      this.failures++;
+      return Promise.reject(new EngineUnavailableError('Command timed out'));
+    }
+    return this.kept.pending(userId, now);
+  }
+}
+
+function waiting(userId: string, id: string): OfflineMessage {
+  const ts = Date.now();
+  return { id, userId, type: 'notification', payload: {}, ts, expiresAt: ts + 60_000 };
+}
+
+function inboxLimits(options: ReturnType<typeof resolveRealtimeOptions>): InboxLimits {
+  const { maxMessagesPerUser, maxBytesPerUser, whenFull, deadLetterLimit } = options.offline;
+  return { maxMessages: maxMessagesPerUser, maxBytes: maxBytesPerUser, whenFull, deadLetterLimit };
+}
