@@ -199,7 +199,7 @@ export class ChaosClient {
       case 'connected':
         this.connectedAt = now;
         this.links[this.links.length - 1].connectedAt = now;
-        this.inbox = this.ledger.notifications.connected(this.user, now);
+        this.inbox = this.ledger.notifications.connected(this.user, now, this.instance);
         return;
       case 'subscribed': {
         const ref = data.ref as string | undefined;

@@ -53,13 +53,14 @@ export const FULL: ChaosConfig = {
   rooms: 100,
   skus: 60,
   notificationTtlSeconds: 20,
-  heartbeatMs: 5_000,
-  pongTimeoutMs: 3_000,
+  // Room for a loaded 2-core machine: a pong later than this is a dead link, and 3,000 clients reconnect.
+  heartbeatMs: 8_000,
+  pongTimeoutMs: 5_000,
   historySize: 50,
   historyTtlSeconds: 20,
   cleanupIntervalMs: 2_000,
   backoffMaxMs: 4_000,
-  pauseMs: 11_000,
+  pauseMs: 15_000,
 };
 
 /** The variant `npm test` runs (test/chaos/chaos.e2e-spec.ts): every fault kind once, in about a minute. */

@@ -18,6 +18,8 @@ import { ENTITY_IN_KEY, type PublishCounts, Workload } from './workload';
 export const REVOCATION_BOUND_MS = 2_000;
 /** Bull's lock and stall check (30 s each): an expiry taken by an instance that died runs again after. */
 const STALLED_JOB_MS = 60_000;
+/** How long the server may take to read a new connection's inbox: retries for 7.5 s when Redis fails. */
+const INBOX_READ_MS = 10_000;
 const RESOURCE_WAIT_MS = 15_000;
 /**
  * Heap an instance may hold after its clients left beyond its baseline: code
@@ -151,7 +153,11 @@ export async function runChaos(
         reset: lastReset && { start: lastReset.startedAt, end: lastReset.endedAt ?? Date.now() },
         values: counters,
       },
-      2_000,
+      {
+        graceMs: INBOX_READ_MS,
+        excused: ({ instance }, from, to) =>
+          instance === undefined || cluster.faultsDuring(instance, from, to).length > 0,
+      },
     );
     const revocations = ledger.revocations.finish(
       (user) => (workload.byUser.get(user) ?? []).map((c) => c.id),

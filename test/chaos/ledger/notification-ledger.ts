@@ -9,8 +9,17 @@ interface Notification {
   ttlMs: number;
 }
 
-interface UserConnection {
+/** What the ledger needs to know of a connection's reading of the inbox. */
+export interface InboxReading {
+  /** The instance it reached (excuses read with the faults of that instance). */
+  instance?: number;
   connectedAt: number;
+}
+
+/** Whether faults kept the inbox read of a connection from Redis during [from, to]. */
+export type ReadExcuse = (connection: InboxReading, from: number, to: number) => boolean;
+
+interface UserConnection extends InboxReading {
   closedAt?: number;
   received: Set<string>;
 }
@@ -62,8 +71,8 @@ export class NotificationLedger {
   }
 
   /** A connection of `user` received `connected`; returns its record for the frames that follow. */
-  connected(user: string, at: number): UserConnection {
-    const connection: UserConnection = { connectedAt: at, received: new Set() };
+  connected(user: string, at: number, instance?: number): UserConnection {
+    const connection: UserConnection = { instance, connectedAt: at, received: new Set() };
     let list = this.connections.get(user);
     if (!list) {
       list = [];
@@ -111,7 +120,7 @@ export class NotificationLedger {
   finish(
     erasedBy: (sentAt: number, settledBy: number) => boolean,
     counters: { reset?: { start: number; end: number }; values: OfflineCounters } | undefined,
-    connectionGraceMs: number,
+    reading: { graceMs: number; excused: ReadExcuse },
   ): NotificationTotals {
     const totals: NotificationTotals = {
       sent: this.sent.size,
@@ -148,7 +157,7 @@ export class NotificationLedger {
         if (dead) sinceReset.ambiguousDead++;
         else sinceReset.ambiguousAcked++;
       }
-      this.checkConnections(id, n, settledAt, erasedBy, connectionGraceMs);
+      this.checkConnections(id, n, settledAt, erasedBy, reading);
     }
     // Sent, but the route's answer was lost (a timeout, a killed instance): may count on either side.
     for (const id of this.ackedAt.keys()) {
@@ -175,16 +184,17 @@ export class NotificationLedger {
 
   /**
    * Every connection opened while the message was pending (stored before,
-   * not yet expired nor acknowledged) must have received it, unless it closed
-   * within `graceMs` (the inbox read may not have finished), or the message
-   * was erased before that connection.
+   * not yet expired nor acknowledged) must have received it, unless it
+   * closed within `graceMs` (the time the server takes to read the inbox,
+   * retries included), faults kept its instance from Redis meanwhile, or the
+   * message was erased before that connection.
    */
   private checkConnections(
     id: string,
     n: Notification,
     settledAt: number,
     erasedBy: (sentAt: number, settledBy: number) => boolean,
-    graceMs: number,
+    { graceMs, excused }: { graceMs: number; excused: ReadExcuse },
   ): void {
     const expiresBy = n.requestedAt + n.ttlMs - graceMs;
     for (const connection of this.connections.get(n.user) ?? []) {
@@ -192,6 +202,7 @@ export class NotificationLedger {
       if (at <= n.confirmedAt || at >= expiresBy || at >= settledAt) continue;
       if ((connection.closedAt ?? Number.POSITIVE_INFINITY) - at < graceMs) continue;
       if (connection.received.has(id) || erasedBy(n.requestedAt, at)) continue;
+      if (excused(connection, at, at + graceMs)) continue;
       this.violations.add(
         'notification not sent on a new connection',
         `${id} for ${n.user}: connection at +${at - n.confirmedAt} ms did not get it`,

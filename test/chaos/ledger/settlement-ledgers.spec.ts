@@ -24,7 +24,7 @@ describe('NotificationLedger', () => {
     ledger.acked(['n1'], 2_100);
     ledger.deadLettered('n2');
     const values = { pending: 0, delivered: 1, deadLettered: 1 };
-    expect(ledger.finish(never, { values }, 500)).toEqual({
+    expect(ledger.finish(never, { values }, { graceMs: 500, excused: () => false })).toEqual({
       sent: 2,
       acked: 1,
       deadLettered: 1,
@@ -37,9 +37,11 @@ describe('NotificationLedger', () => {
   it('finds a notification neither acknowledged nor dead-lettered, unless Redis erased it', () => {
     ledger.notified('n1', 'ann', 1_000, 1_010, 5_000);
     expect(ledger.settled(never)).toBe(false);
-    expect(ledger.finish(() => true, undefined, 500)).toMatchObject({ erased: 1 });
+    expect(
+      ledger.finish(() => true, undefined, { graceMs: 500, excused: () => false }),
+    ).toMatchObject({ erased: 1 });
     expect(kinds()).toEqual([]);
-    ledger.finish(never, undefined, 500);
+    ledger.finish(never, undefined, { graceMs: 500, excused: () => false });
     expect(kinds()).toEqual(['notification not settled']);
   });
 
@@ -47,7 +49,7 @@ describe('NotificationLedger', () => {
     ledger.notified('n1', 'ann', 1_000, 1_010, 5_000);
     ledger.acked(['n1'], 3_000);
     ledger.deadLettered('n1');
-    ledger.finish(never, undefined, 500);
+    ledger.finish(never, undefined, { graceMs: 500, excused: () => false });
     expect(kinds()).toEqual(['notification settled twice']);
   });
 
@@ -57,14 +59,18 @@ describe('NotificationLedger', () => {
     ledger.closed(early, 2_100);
     ledger.connected('ann', 3_000);
     ledger.deadLettered('n1');
-    ledger.finish(never, undefined, 500);
+    ledger.finish(never, undefined, { graceMs: 500, excused: () => false });
     expect(kinds()).toEqual(['notification not sent on a new connection']);
   });
 
   it('finds counters that disagree with the ledger', () => {
     ledger.notified('n1', 'ann', 1_000, 1_010, 5_000);
     ledger.acked(['n1'], 2_000);
-    ledger.finish(never, { values: { pending: 0, delivered: 2, deadLettered: 0 } }, 500);
+    ledger.finish(
+      never,
+      { values: { pending: 0, delivered: 2, deadLettered: 0 } },
+      { graceMs: 500, excused: () => false },
+    );
     expect(kinds()).toEqual(['offline counters disagree']);
   });
 });

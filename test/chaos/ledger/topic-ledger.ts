@@ -22,7 +22,18 @@ interface Cursor {
    * reconnect answered `recovered: true` keeps it.
    */
   owedSince?: number;
+  /** The last events of this cursor, for the report of a violation. */
+  trail: string[];
 }
+
+const TRAIL = 16;
+
+function note(cursor: Cursor, event: string): void {
+  if (cursor.trail.push(event) > TRAIL) cursor.trail.shift();
+}
+
+/** A violation's detail with what led to it. */
+const traced = (cursor: Cursor, detail: string) => `${detail} [${cursor.trail.join(' | ')}]`;
 
 /** A jump to another epoch: decided at the end, once every epoch's messages are known. */
 interface EpochJump {
@@ -103,6 +114,10 @@ export class TopicLedger {
       }
       this.truth(topic).note(head);
       const asked = since !== undefined && Object.hasOwn(since, topic) ? since[topic] : undefined;
+      note(
+        cursor,
+        `${solicited ? 'subscribed' : 'announced'}(since ${asked ?? '-'}) ${offset} ${recovered ?? ''}`,
+      );
       if (!solicited) this.serverInitiated(client, topic, cursor, head, recovered);
       else if (recovered === true) this.recovered(client, topic, cursor, head, asked);
       else if (recovered === false) this.resync(client, topic, cursor, head, asked ?? 'none');
@@ -110,7 +125,7 @@ export class TopicLedger {
         if (asked !== undefined) {
           this.violations.add(
             'inconsistent subscribed reply',
-            `${client} ${topic}: since ${asked} answered without recovered`,
+            traced(cursor, `${client} ${topic}: since ${asked} answered without recovered`),
           );
         }
         // A subscription without `since`: the client starts from the head.
@@ -119,7 +134,7 @@ export class TopicLedger {
       } else if (cursor.position && compareOffsets(head, cursor.position) < 0) {
         this.violations.add(
           'inconsistent subscribed reply',
-          `${client} ${topic}: head ${offset} before ${cursor.position.text}`,
+          traced(cursor, `${client} ${topic}: head ${offset} before ${cursor.position.text}`),
         );
       }
       cursor.held = true;
@@ -137,12 +152,16 @@ export class TopicLedger {
       return;
     }
     this.totals.delivered++;
+    note(cursor, offset.text);
     this.truth(topic).note(offset, ledgerId);
     const order = compareOffsets(offset, cursor.position);
     if (order <= 0) {
       const kind = order === 0 ? 'duplicate offset' : 'out of order';
       this.totals[order === 0 ? 'duplicates' : 'outOfOrder']++;
-      this.violations.add(kind, `${client} ${topic}: ${offset.text} after ${cursor.position.text}`);
+      this.violations.add(
+        kind,
+        traced(cursor, `${client} ${topic}: ${offset.text} after ${cursor.position.text}`),
+      );
       return;
     }
     if (offset.epoch === cursor.position.epoch) {
@@ -160,6 +179,7 @@ export class TopicLedger {
   /** The client's connection ended: nothing is held until it subscribes again. */
   connectionEnded(client: string): void {
     for (const cursor of this.cursors.get(client)?.values() ?? []) {
+      if (cursor.held) note(cursor, 'closed');
       cursor.held = false;
       cursor.replayHead = undefined;
     }
@@ -242,20 +262,23 @@ export class TopicLedger {
     if (cursor.held) {
       this.violations.add(
         'inconsistent subscribed reply',
-        `${client} ${topic}: recovered while held`,
+        traced(cursor, `${client} ${topic}: recovered while held`),
       );
     }
     if (!cursor.position || asked !== cursor.position.text) {
       this.violations.add(
         'inconsistent subscribed reply',
-        `${client} ${topic}: recovered from ${asked}, client at ${cursor.position?.text}`,
+        traced(
+          cursor,
+          `${client} ${topic}: recovered from ${asked}, client at ${cursor.position?.text}`,
+        ),
       );
       return;
     }
     if (compareOffsets(head, cursor.position) < 0) {
       this.violations.add(
         'inconsistent subscribed reply',
-        `${client} ${topic}: recovered head ${head.text} before since ${asked}`,
+        traced(cursor, `${client} ${topic}: recovered head ${head.text} before since ${asked}`),
       );
     }
     cursor.replayHead = head;
@@ -267,7 +290,10 @@ export class TopicLedger {
     if (!cursor.position || asked !== cursor.position.text) {
       this.violations.add(
         'inconsistent subscribed reply',
-        `${client} ${topic}: resync for ${asked}, client at ${cursor.position?.text}`,
+        traced(
+          cursor,
+          `${client} ${topic}: resync for ${asked}, client at ${cursor.position?.text}`,
+        ),
       );
     } else if (compareOffsets(head, cursor.position) > 0) {
       if (head.epoch === cursor.position.epoch) {
@@ -295,7 +321,10 @@ export class TopicLedger {
     }
     this.violations.add(
       'inconsistent subscribed reply',
-      `${client} ${topic}: unsolicited subscribed (recovered ${recovered}, held ${cursor.held})`,
+      traced(
+        cursor,
+        `${client} ${topic}: unsolicited subscribed (recovered ${recovered}, held ${cursor.held})`,
+      ),
     );
   }
 
@@ -316,7 +345,7 @@ export class TopicLedger {
     }
     let cursor = topics.get(topic);
     if (!cursor) {
-      cursor = { held: false };
+      cursor = { held: false, trail: [] };
       topics.set(topic, cursor);
     }
     return cursor;
