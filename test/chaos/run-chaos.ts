@@ -32,7 +32,8 @@ const HEAP_ALLOWANCE_BYTES = 12 * 1024 * 1024;
 const FIXED_KEYS_ALLOWANCE = 32;
 /** Bull keeps the last 100 completed and 1,000 failed jobs of each of the library's two queues. */
 const KEPT_JOB_KEYS = 2 * (100 + 1_000);
-const BULL_KEY = /(^|:)bull:/;
+/** Bull's keys, whatever prefix or hash tag surrounds the word. */
+const BULL_KEY = /bull/;
 
 export interface InstanceResources {
   heapBaseline: number;

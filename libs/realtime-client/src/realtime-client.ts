@@ -229,8 +229,13 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     if (event === ServerEvent.Message) return this.onMessage(data);
     const ref = typeof data.ref === 'string' ? data.ref : undefined;
     if (event === ServerEvent.Unsubscribed && ref === undefined) return this.onDropped(data);
-    // The server's own news about held topics: `recovered: false` after it lost messages.
-    if (event === ServerEvent.Subscribed && ref === undefined) return this.onSubscribed(data);
+    // Applied now, not when the request's promise settles: the messages right behind it in the
+    // same read must find the position it sets. Without ref: the server's own news about held
+    // topics (`recovered: false` after it lost messages).
+    if (event === ServerEvent.Subscribed) {
+      this.onSubscribed(data);
+      if (ref === undefined) return;
+    }
     const request = ref === undefined ? undefined : this.pending.get(ref);
     if (event === ServerEvent.Error) {
       const error = new RealtimeError(
@@ -296,9 +301,8 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
         if (offset !== undefined) since[topic] = offset;
       }
       const data = Object.keys(since).length > 0 ? { topics: batch, since } : { topics: batch };
-      this.request(ClientEvent.Subscribe, data).then(
-        (reply) => this.onSubscribed(reply),
-        (error: RealtimeError) => this.onSubscribeRefused(batch, error),
+      this.request(ClientEvent.Subscribe, data).catch((error: RealtimeError) =>
+        this.onSubscribeRefused(batch, error),
       );
     }
   }
