@@ -5,6 +5,11 @@ import fc from 'fast-check';
  * Token claims of every type and size for property tests (docs/security.md,
  * Claims), and the claim rules written from the contract, not from the code.
  */
+/**
+ * The clock tolerance the claims are drawn around (never within 2 s of its
+ * bounds). A check that spans a bound's second can still see it move: the
+ * tests compare only when the rules answer the same before and after.
+ */
 export const CLAIMS_TOLERANCE_SEC = 5;
 const SUB = /^[A-Za-z0-9_.@=-]{1,100}$/;
 
@@ -15,10 +20,10 @@ export function hs256(claims: Record<string, unknown>, secret: string): string {
 }
 
 /** Seconds from now, never within 2 s of a boundary the tolerance draws (the clock moves while we check). */
-const around = (nowSec: number) =>
+const around = (nowSec: number, toleranceSec: number) =>
   fc
     .oneof(fc.integer({ min: -4_000, max: 4_000 }), fc.constantFrom(-1e9, 1e9, 1e12))
-    .filter((delta) => Math.abs(Math.abs(delta) - CLAIMS_TOLERANCE_SEC) > 2 && Math.abs(delta) > 2)
+    .filter((delta) => Math.abs(Math.abs(delta) - toleranceSec) > 2 && Math.abs(delta) > 2)
     .map((delta) => nowSec + delta);
 
 /** Values of every JSON type, huge and tiny numbers, any unicode, lengths around every bound. */
@@ -53,18 +58,18 @@ const jti = mostly(
 );
 
 /** The claim rules (docs/security.md, Claims), written from the contract, not from the code. */
-export function claimsAccepted(claims: Record<string, unknown>, nowMs: number): boolean {
+export function claimsAccepted(
+  claims: Record<string, unknown>,
+  nowMs: number,
+  toleranceSec = CLAIMS_TOLERANCE_SEC,
+): boolean {
   const nowSec = Math.floor(nowMs / 1000);
   const { sub: s, exp, iat, nbf, roles: r, jti: j } = claims;
   const number = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
-  if (nbf !== undefined && (!number(nbf) || (nbf as number) > nowSec + CLAIMS_TOLERANCE_SEC))
-    return false;
-  if (!number(exp) || nowSec >= (exp as number) + CLAIMS_TOLERANCE_SEC) return false;
+  if (nbf !== undefined && (!number(nbf) || (nbf as number) > nowSec + toleranceSec)) return false;
+  if (!number(exp) || nowSec >= (exp as number) + toleranceSec) return false;
   if (typeof s !== 'string' || !SUB.test(s)) return false;
-  if (
-    iat !== undefined &&
-    (!number(iat) || (iat as number) * 1000 > nowMs + CLAIMS_TOLERANCE_SEC * 1000)
-  ) {
+  if (iat !== undefined && (!number(iat) || (iat as number) * 1000 > nowMs + toleranceSec * 1000)) {
     return false;
   }
   const roleList = (value: unknown) =>
@@ -76,8 +81,11 @@ export function claimsAccepted(claims: Record<string, unknown>, nowMs: number): 
 }
 
 /** Claims around `nowSec`: mostly valid ones, each claim now and then of any type or size. */
-export function claimsArbitrary(nowSec: number): fc.Arbitrary<Record<string, unknown>> {
-  const time = mostly(around(nowSec), anything);
+export function claimsArbitrary(
+  nowSec: number,
+  toleranceSec = CLAIMS_TOLERANCE_SEC,
+): fc.Arbitrary<Record<string, unknown>> {
+  const time = mostly(around(nowSec, toleranceSec), anything);
   const optional = <T>(value: fc.Arbitrary<T>) => fc.option(value, { nil: undefined, freq: 2 });
   return fc.record({
     sub: mostly(sub, fc.constant(undefined)),
