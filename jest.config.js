@@ -36,7 +36,7 @@ module.exports = {
     {
       ...shared,
       displayName: 'unit',
-      roots: ['<rootDir>/libs', '<rootDir>/src'],
+      roots: ['<rootDir>/libs', '<rootDir>/src', '<rootDir>/test/chaos'],
       testMatch: ['**/*.spec.ts'],
       globalSetup: '<rootDir>/test/unit-global-setup.ts',
     },

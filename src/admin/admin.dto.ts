@@ -38,6 +38,7 @@ export class RevokeDto {
 export const MAX_NOTIFY_TTL_SECONDS = 7 * 24 * 3600;
 
 export class NotifyDto {
+  /** A user id as tokens carry it (`sub`, a topic key): a message for any other could only expire. */
   @IsString()
   @USER_ID()
   userId!: string;

@@ -5,6 +5,7 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  Length,
   Matches,
   Max,
   Min,
@@ -17,10 +18,12 @@ export class DevTokenDto {
   })
   userId!: string;
 
+  /** Roles a token may carry (docs/security.md, Claims): a token with others would be refused everywhere. */
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(16)
   @IsString({ each: true })
+  @Length(1, 100, { each: true })
   roles?: string[];
 
   @IsOptional()

@@ -6,7 +6,9 @@ import {
   type RealtimeClientOptions,
   type TokenReason,
 } from '@nest-realtime/client';
-import WebSocket from 'ws';
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
 import { LIBRARY_JWT_SECRET, LibraryApp } from '../support/library-app';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sleep, waitUntil } from '../support/waits';
@@ -287,5 +289,58 @@ describe('RealtimeClient', () => {
       await waitUntil(() => ann.stats.reconnects === 1 && ann.state === 'connected', 5_000);
       expect(drops).toEqual([CloseCode.HeartbeatTimeout]);
     });
+  });
+
+  /**
+   * Found by the chaos run: a `subscribed` reply was applied a microtask
+   * after the frame, so a message right behind it in the same read moved
+   * the position first, and `recovered: false` then set it back to the
+   * head: the next reconnect asked for that message again, and the app got
+   * it twice. A scripted ws server sends the two frames in one write.
+   */
+  it('keeps the position of a message that follows recovered: false in the same read', async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(server, 'listening');
+    const sinces: unknown[] = [];
+    server.on('connection', (socket: WebSocket) => {
+      const send = (event: string, data: object) => socket.send(JSON.stringify({ event, data }));
+      send('connected', { connectionId: 'c', userId: 'ann', heartbeatMs: 30_000, expiresAt: null });
+      socket.on('message', (raw: Buffer) => {
+        const { event, data } = JSON.parse(raw.toString()) as { event: string; data: any };
+        if (event !== 'subscribe') return;
+        sinces.push(data.since?.orders);
+        const topics = (offset: string, recovered?: boolean) => [
+          { topic: 'orders', offset, ...(recovered === undefined ? {} : { recovered }) },
+        ];
+        if (sinces.length === 1) send('subscribed', { ref: data.ref, topics: topics('1-5') });
+        if (sinces.length === 2) {
+          const tcp = (socket as unknown as { _socket: Socket })._socket;
+          tcp.cork();
+          send('subscribed', { ref: data.ref, topics: topics('2-0', false) });
+          send('message', {
+            topic: 'orders',
+            type: 'order.created',
+            payload: { n: 1 },
+            offset: '2-1',
+            ts: 1,
+          });
+          process.nextTick(() => tcp.uncork());
+        }
+        if (sinces.length < 3) setTimeout(() => socket.close(CloseCode.ServiceRestart), 50);
+      });
+    });
+    const { port } = server.address() as { port: number };
+    const ann = client({ url: `ws://127.0.0.1:${port}/ws`, getToken: () => null });
+    const received: unknown[] = [];
+    ann.subscribe('orders', (message) => received.push(message.payload));
+    ann.connect();
+    try {
+      await waitUntil(() => sinces.length === 3, 10_000);
+      expect(sinces).toEqual([undefined, '1-5', '2-1']);
+      expect(received).toEqual([{ n: 1 }]);
+    } finally {
+      ann.close();
+      server.close();
+    }
   });
 });

@@ -92,15 +92,6 @@ describe.each(['memory', 'redis'] as const)('offline stores (%s)', (kind) => {
     expect(after.deadLettered - before.deadLettered).toBe(1);
   });
 
-  it('discard takes a message back without counting it delivered or dead', async () => {
-    const m = message('discard', 1);
-    const before = await store.stats();
-    await store.add(m, limits());
-    await store.discard('discard', m.id);
-    expect(await store.pending('discard', Date.now())).toEqual([]);
-    expect(await store.stats()).toEqual(before);
-  });
-
   it('keeps at most the dead-letter limit for inspection, newest first', async () => {
     const ids: string[] = [];
     for (let n = 0; n < 5; n++) {

@@ -37,6 +37,7 @@ describe('a Redis outage under live clients', () => {
 
   it('serves local clients, answers 503 and refuses publishes at once; then recovers without a restart', async () => {
     const token = await b.token('writer');
+    const admin = await b.token('root', ['admin']);
     const onB = await b.connect({ token });
     const onC = await c.connect({ token });
     const subscribed = await onC.request('subscribe', { topics: ['chat:fault'] });
@@ -72,6 +73,12 @@ describe('a Redis outage under live clients', () => {
       body: { message: expect.stringMatching(/realtime engine unavailable/) },
     });
     expect(Date.now() - started).toBeLessThan(1_000);
+    // A retained message that cannot be stored is refused the same way (within the command timeout).
+    const notify = await b.http('POST', '/admin/notify', { userId: 'away', message: 'm' }, admin);
+    expect(notify).toMatchObject({
+      status: 503,
+      body: { message: expect.stringMatching(/realtime engine unavailable/) },
+    });
     const subscribeRefused = await onB.request('subscribe', { topics: ['chat:other'] });
     expect(subscribeRefused.event).toBe('error');
 

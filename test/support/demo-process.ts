@@ -11,6 +11,14 @@ import type { ConnectResult, TestClient } from './ws-client';
 const root = join(__dirname, '..', '..');
 /** Built once per test run by test/global-setup.ts (`nest build`). */
 export const DEMO_MAIN = join(root, 'dist', 'src', 'main.js');
+/** The benchmarks' probe: answers a GC-and-measure request over IPC (bench/probe.cjs). */
+const HEAP_PROBE = join(root, 'bench', 'probe.cjs');
+const PROBE_TIMEOUT_MS = 10_000;
+
+export interface DemoProcessOptions {
+  /** Preload the heap probe (`--expose-gc`, IPC): heapUsedAfterGc() works. */
+  heapProbe?: boolean;
+}
 
 const RELAXED_ENV: NodeJS.ProcessEnv = {
   NODE_ENV: 'test',
@@ -56,12 +64,17 @@ export class DemoProcess {
   }
 
   /** Starts an instance on a free port and waits until /health answers (200 or 503). */
-  static async start(env: NodeJS.ProcessEnv = {}, port?: number): Promise<DemoProcess> {
+  static async start(
+    env: NodeJS.ProcessEnv = {},
+    port?: number,
+    { heapProbe = false }: DemoProcessOptions = {},
+  ): Promise<DemoProcess> {
     const listenPort = port ?? (await freePort());
-    const child = spawn(process.execPath, [DEMO_MAIN], {
+    const args = heapProbe ? ['--expose-gc', '--require', HEAP_PROBE, DEMO_MAIN] : [DEMO_MAIN];
+    const child = spawn(process.execPath, args, {
       cwd: root,
       env: { ...process.env, ...RELAXED_ENV, ...env, PORT: String(listenPort) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: heapProbe ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     const instance = new DemoProcess(child, listenPort);
     await instance.waitUntilListening();
@@ -102,6 +115,35 @@ export class DemoProcess {
     options: ClientOptions = {},
   ): Promise<ConnectResult> {
     return this.pool.tryConnect(this.wsUrl(query), options);
+  }
+
+  /** Two full GCs in the process, then the V8 heap in use (bytes); needs `heapProbe`. */
+  heapUsedAfterGc(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const rpcId = Math.random();
+      const timer = setTimeout(() => {
+        this.child.off('message', onReply);
+        reject(new Error('the heap probe did not answer'));
+      }, PROBE_TIMEOUT_MS);
+      const onReply = (reply: { rpcId?: number; heapUsed?: number }) => {
+        if (reply?.rpcId !== rpcId) return;
+        clearTimeout(timer);
+        this.child.off('message', onReply);
+        resolve(Number(reply.heapUsed));
+      };
+      this.child.on('message', onReply);
+      this.child.send({ cmd: 'bench:gc', rpcId });
+    });
+  }
+
+  /** SIGSTOP: the process freezes with its sockets open, as a stalled VM or a long GC pause. */
+  pause(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume(): void {
+    this.child.kill('SIGCONT');
   }
 
   /** SIGKILL: a crash, nothing closed cleanly. */

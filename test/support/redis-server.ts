@@ -5,19 +5,30 @@ import { freePort } from './free-port';
 
 const START_DEADLINE_MS = 10_000;
 
+export interface TestRedisOptions {
+  /**
+   * Keep an append-only file in this directory (`appendonly yes`): a
+   * graceful stop and restart keeps the data, as a Redis run with AOF does.
+   */
+  appendOnlyDir?: string;
+}
+
 /**
  * A real redis-server of the test's own, from the binary on PATH, on a free
- * loopback port, keeping nothing on disk. Never the machine's Redis on 6379.
- * Fault tests stop() and start() it again on the same port: the data is gone,
- * as after a real restart without persistence.
+ * loopback port, keeping nothing on disk unless asked to. Never the machine's
+ * Redis on 6379. Fault tests stop() and start() it again on the same port:
+ * the data is gone, as after a real restart without persistence.
  */
 export class TestRedis {
   private process: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: TestRedisOptions,
+  ) {}
 
-  static async start(): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort());
+  static async start(options: TestRedisOptions = {}): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort(), options);
     await redis.restart();
     return redis;
   }
@@ -33,9 +44,13 @@ export class TestRedis {
   /** Starts the server (again) on the same port and waits until it answers PING. */
   async restart(): Promise<void> {
     if (this.process) return;
+    const { appendOnlyDir } = this.options;
+    const persistence = appendOnlyDir
+      ? ['--appendonly', 'yes', '--dir', appendOnlyDir]
+      : ['--appendonly', 'no'];
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
       { stdio: 'ignore' },
     );
     this.process = child;
@@ -45,14 +60,22 @@ export class TestRedis {
     await this.waitUntilReady();
   }
 
-  /** Stops the server (SIGKILL: no chance to flush anything) and waits for the exit. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the server and waits for the exit: SIGKILL by default (no chance to
+   * flush anything), SIGTERM with `graceful` (Redis writes its AOF and exits).
+   */
+  async stop({ graceful = false }: { graceful?: boolean } = {}): Promise<void> {
     const child = this.process;
     if (!child) return;
     this.process = undefined;
     const exited = once(child, 'exit');
-    child.kill('SIGKILL');
+    child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
     await exited;
+  }
+
+  /** SIGKILL now, without waiting: for a harness's exit handler. */
+  killNow(): void {
+    this.process?.kill('SIGKILL');
   }
 
   /** Runs one command over a raw connection (RESP), e.g. `command('FLUSHALL')`; resolves to the reply text. */

@@ -5,9 +5,19 @@ import type { AddressInfo } from 'node:net';
  * A loopback TCP relay in front of a server, for link faults a server cannot
  * stage by itself: `freeze()` makes every open link silently swallow bytes
  * both ways (a dead Wi-Fi, a NAT that forgot the flow); new links work.
+ * `muteReplies()` lets requests through but swallows what comes back on
+ * the open links (a request that ran but whose reply was lost). `cut()`
+ * resets every link and refuses new ones until `restore()` (a network
+ * partition).
  */
 export class TcpProxy {
-  private readonly links = new Set<{ client: Socket; upstream: Socket; frozen: boolean }>();
+  private readonly links = new Set<{
+    client: Socket;
+    upstream: Socket;
+    frozen: boolean;
+    muted: boolean;
+  }>();
+  private partitioned = false;
 
   private constructor(private readonly server: Server) {}
 
@@ -27,6 +37,22 @@ export class TcpProxy {
     for (const link of this.links) link.frozen = true;
   }
 
+  muteReplies(): void {
+    for (const link of this.links) link.muted = true;
+  }
+
+  cut(): void {
+    this.partitioned = true;
+    for (const { client, upstream } of this.links) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+  }
+
+  restore(): void {
+    this.partitioned = false;
+  }
+
   async stop(): Promise<void> {
     for (const { client, upstream } of this.links) {
       client.destroy();
@@ -36,11 +62,15 @@ export class TcpProxy {
   }
 
   private relay(client: Socket, targetPort: number): void {
+    if (this.partitioned) {
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = createConnection(targetPort, '127.0.0.1');
-    const link = { client, upstream, frozen: false };
+    const link = { client, upstream, frozen: false, muted: false };
     this.links.add(link);
     client.on('data', (chunk) => link.frozen || upstream.write(chunk));
-    upstream.on('data', (chunk) => link.frozen || client.write(chunk));
+    upstream.on('data', (chunk) => link.frozen || link.muted || client.write(chunk));
     const end = () => {
       this.links.delete(link);
       client.destroy();

@@ -6,6 +6,7 @@ import {
   type ErrorFrameData,
   type MessageFrameData,
   ServerEvent,
+  type SubscribedFrameData,
 } from '@nest-realtime/protocol';
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff';
 import type { ClientContext, ReplyTo, RequestData } from './client-context';
@@ -142,6 +143,13 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     const ref = typeof data.ref === 'string' ? data.ref : undefined;
     if (event === ServerEvent.Unsubscribed && ref === undefined) {
       return this.subscriptions.dropped((data.topics ?? []) as string[]);
+    }
+    // Applied now, not when the request's promise settles: the messages right behind it in the
+    // same read must find the position it sets. Without ref: the server's own news about held
+    // topics (`recovered: false` after it lost messages).
+    if (event === ServerEvent.Subscribed) {
+      this.subscriptions.confirmed(data as unknown as SubscribedFrameData);
+      if (ref === undefined) return;
     }
     const pending = ref !== undefined && this.requests.has(ref);
     if (event === ServerEvent.Error) {

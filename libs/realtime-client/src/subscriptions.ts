@@ -113,14 +113,15 @@ export class Subscriptions {
         if (offset !== undefined) since[topic] = offset;
       }
       const data = Object.keys(since).length > 0 ? { topics: batch, since } : { topics: batch };
-      this.context.request(ClientEvent.Subscribe, data).then(
-        (reply) => this.confirmed(reply),
-        (error: RealtimeError) => this.refused(batch, error),
-      );
+      // The reply is applied as it arrives (RealtimeClient.receive), not here a microtask later.
+      this.context
+        .request(ClientEvent.Subscribe, data)
+        .catch((error: RealtimeError) => this.refused(batch, error));
     }
   }
 
-  private confirmed({ topics }: Omit<SubscribedFrameData, 'ref'>): void {
+  /** A `subscribed` frame: the reply to a subscribe, or (no ref) the server's resync of held topics. */
+  confirmed({ topics }: Omit<SubscribedFrameData, 'ref'>): void {
     for (const { topic, offset, recovered } of topics) {
       const state = this.topics.get(topic);
       if (!state) {

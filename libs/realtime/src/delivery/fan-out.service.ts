@@ -7,8 +7,8 @@ import type {
 } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import { encodeMessage } from '../framing/message-frame';
-import type { OutboundFrame } from '../framing/outbound-frame';
-import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC } from '../protocol';
+import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
+import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
 import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
@@ -51,6 +51,24 @@ export class FanOutService implements EngineSink, OnModuleInit {
       else if (this.writer.write(connection, message.frame)) delivered++;
     }
     this.counters.delivered += delivered;
+  }
+
+  /**
+   * Tells the topic's subscribers that messages were lost: a `subscribed`
+   * frame without `ref`, `recovered: false`, the new head (docs/protocol.md
+   * §7). A connection whose subscribe is still recovering is skipped: the
+   * engine answers its recovery with a head read after the loss.
+   */
+  resync(topic: string, offset: string): void {
+    const subscribers = this.subscriptions.subscribersOf(topic);
+    if (subscribers === undefined) return;
+    const frame = encodeFrame(ServerEvent.Subscribed, {
+      topics: [{ topic, offset, recovered: false }],
+    });
+    for (const connection of subscribers) {
+      if (connection.recovering?.has(topic)) continue;
+      this.writer.write(connection, frame);
+    }
   }
 
   execute(command: EngineCommand): void {

@@ -19,3 +19,12 @@ export class EngineUnavailableError extends RealtimeException {
     this.name = 'EngineUnavailableError';
   }
 }
+
+/** Awaits a call to the backend; its failure (down, too slow) rejects as EngineUnavailableError. */
+export async function orEngineUnavailable<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw new EngineUnavailableError((error as Error)?.message ?? String(error));
+  }
+}

@@ -10,7 +10,11 @@ function memoryNode(history: ContractHistory = {}, options: Partial<MemoryEngine
   const engine = new MemoryEngine({ ...contractHistory(history), ...options });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
-  engine.attach({ deliver: (m) => delivered.push(m), execute: (c) => executed.push(c) });
+  engine.attach({
+    deliver: (m) => delivered.push(m),
+    execute: (c) => executed.push(c),
+    resync: () => undefined,
+  });
   return { engine, delivered, executed };
 }
 

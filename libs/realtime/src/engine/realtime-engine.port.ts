@@ -81,6 +81,13 @@ export interface EngineSink {
   deliver(message: EngineMessage): void;
   /** Also called at start-up (and after a reconnect) with every revocation the engine keeps. */
   execute(command: EngineCommand): void;
+  /**
+   * The engine lost messages of a topic it delivers (history gone while it
+   * was cut off from its backend): the topic's local subscribers must be told
+   * `recovered: false`, with `offset` as their new position. Messages after
+   * it follow.
+   */
+  resync(topic: string, offset: string): void;
 }
 
 export interface Recovery {

@@ -4,7 +4,7 @@ import { defaultMaxConnections } from './open-file-limit';
 import { HARDENED_PROFILES, REALTIME_PROFILES } from './realtime-profiles';
 import type { RealtimeModuleOptions } from './realtime-module-options.interface';
 import type { ResolvedRealtimeOptions } from './resolved-options';
-import { validateRealtimeOptions } from './validate-options';
+import { validateOptionShapes, validateRealtimeOptions } from './validate-options';
 
 /**
  * Lays the user's options over the profile over the safe defaults, then
@@ -13,6 +13,7 @@ import { validateRealtimeOptions } from './validate-options';
 export function resolveRealtimeOptions(
   options: RealtimeModuleOptions = {},
 ): ResolvedRealtimeOptions {
+  validateOptionShapes(options, Object.keys(REALTIME_PROFILES));
   const profile = options.profile ?? 'development';
   const preset = REALTIME_PROFILES[profile] ?? {};
   const pick = <K extends keyof RealtimeModuleOptions>(key: K) => ({

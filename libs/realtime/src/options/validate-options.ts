@@ -15,6 +15,70 @@ export class RealtimeOptionsError extends Error {
   }
 }
 
+/** Option groups that must be objects when given (their fields are read one by one). */
+const GROUPS = [
+  'jwt',
+  'limits',
+  'network',
+  'heartbeat',
+  'history',
+  'shutdown',
+  'offline',
+  'idempotency',
+  'jobs',
+  'topics',
+  'redis',
+  'engine',
+] as const;
+
+/**
+ * The options as given, before defaults are laid over them: a group that is
+ * no object (a number, a string, null from a config file) or an unknown
+ * profile would otherwise be skipped silently, or fail deep inside with a
+ * TypeError that names nothing.
+ */
+export function validateOptionShapes(options: unknown, profiles: readonly string[]): void {
+  if (!isPlainObject(options)) fail('options', 'must be an object');
+  for (const group of GROUPS) {
+    if (options[group] !== undefined && !isPlainObject(options[group])) {
+      fail(group, 'must be an object');
+    }
+  }
+  if (options.profile !== undefined && !profiles.includes(options.profile as string)) {
+    fail('profile', `must be one of ${profiles.join(', ')}`);
+  }
+  for (const flag of ['allowAnonymous', 'perMessageDeflate'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') {
+      fail(flag, 'must be true or false');
+    }
+  }
+  const origins = options.allowedOrigins;
+  if (origins !== undefined && !isStringList(origins)) {
+    fail('allowedOrigins', 'must be a list of origins');
+  }
+  const jwt = options.jwt as Record<string, unknown> | undefined;
+  if (jwt?.algorithms !== undefined && !isStringList(jwt.algorithms)) {
+    fail('jwt.algorithms', 'must be a list of algorithm names');
+  }
+  for (const key of ['secret', 'publicKey', 'issuer', 'audience'] as const) {
+    if (jwt?.[key] !== undefined && typeof jwt[key] !== 'string')
+      fail(`jwt.${key}`, 'must be a string');
+  }
+  if (options.path !== undefined && typeof options.path !== 'string')
+    fail('path', 'must be a string');
+  for (const [namespace, policy] of Object.entries((options.topics as object | undefined) ?? {})) {
+    if (!isPlainObject(policy)) fail(`topics.${namespace}`, 'must be an object');
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
 /** Throws RealtimeOptionsError naming the first bad option. */
 export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: boolean): void {
   if (!/^\/[\w\-./]*$/.test(o.path))

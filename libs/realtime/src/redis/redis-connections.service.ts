@@ -8,6 +8,14 @@ import { TurnBatchedRedis } from './turn-batched-redis';
 const COMMAND_TIMEOUT_MS = 2_000;
 
 /**
+ * For connections whose scripts are not idempotent (publish, inbox writes,
+ * admission counts): a command in flight when the connection drops may have
+ * run, so it fails (at its command timeout) instead of being sent again
+ * after the reconnect, which would run it twice (ioredis's default).
+ */
+export const AT_MOST_ONCE: RedisOptions = { autoResendUnfulfilledCommands: false };
+
+/**
  * The library's own connections to Redis (never the host app's): one command
  * connection shared by every service, and dedicated connections for whatever
  * needs one of its own (pub/sub subscribers, blocking queue clients). Keys and
@@ -43,7 +51,9 @@ export class RedisConnections implements OnApplicationShutdown {
   /** The shared command connection, opened on first use. */
   get command(): Redis {
     // A command Redis does not answer in time fails instead of holding its caller (a publish) forever.
-    this.commandConnection ??= this.open('command', {}, { commandTimeout: COMMAND_TIMEOUT_MS });
+    this.commandConnection ??= this.open('command', AT_MOST_ONCE, {
+      commandTimeout: COMMAND_TIMEOUT_MS,
+    });
     return this.commandConnection;
   }
 

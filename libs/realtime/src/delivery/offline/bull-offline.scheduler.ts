@@ -1,3 +1,4 @@
+import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
 import type { RealtimeJobs } from '../../jobs/realtime-jobs.service';
 import {
   OFFLINE_EXPIRE_JOB,
@@ -30,10 +31,12 @@ export class BullOfflineScheduler implements OfflineScheduler {
 
   async scheduleExpiry(message: OfflineMessage): Promise<void> {
     const job: ExpireJob = { userId: message.userId, id: message.id };
-    await this.jobs.add(OFFLINE_QUEUE, OFFLINE_EXPIRE_JOB, job, {
-      jobId: `${OFFLINE_EXPIRE_JOB}-${message.id}`,
-      delay: Math.max(0, message.expiresAt - Date.now()),
-    });
+    await orEngineUnavailable(
+      this.jobs.add(OFFLINE_QUEUE, OFFLINE_EXPIRE_JOB, job, {
+        jobId: `${OFFLINE_EXPIRE_JOB}-${message.id}`,
+        delay: Math.max(0, message.expiresAt - Date.now()),
+      }),
+    );
   }
 
   /** The expiry job stays until due, then finds the message gone: removing it would cost a round trip per ack. */

@@ -81,13 +81,6 @@ export class MemoryOfflineStore implements OfflineStore {
     return Promise.resolve(removed);
   }
 
-  discard(userId: string, id: string): Promise<void> {
-    const inbox = this.inboxes.get(userId);
-    const entry = inbox?.messages.get(id);
-    if (inbox && entry) this.take(inbox, userId, id, entry.bytes);
-    return Promise.resolve();
-  }
-
   expire(
     userId: string,
     id: string,

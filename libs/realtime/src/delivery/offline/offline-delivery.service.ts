@@ -26,6 +26,14 @@ import type { OfflineScheduler } from './offline-scheduler.port';
 import type { InboxLimits, OfflineStore } from './offline-store.port';
 
 const MAX_USER_ID_LENGTH = 256;
+/**
+ * A connection's inbox read is tried this often, 0.5 s apart and doubling
+ * (7.5 s in all), while the connection is open: a read that failed once
+ * (Redis slow or away) would otherwise leave a user online without the
+ * messages waiting for them until they reconnect.
+ */
+const PENDING_ATTEMPTS = 5;
+const PENDING_RETRY_MS = 500;
 
 /**
  * Messages for users who may not be there: kept in the user's inbox until
@@ -38,6 +46,8 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
   private readonly logger = new Logger('Realtime');
   private readonly limits: InboxLimits;
   private handler: DeadLetterHandler | undefined;
+  /** Waits between inbox reads of a connection (deliverPending), cleared on shutdown. */
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(
     @Inject(OFFLINE_STORE) private readonly store: OfflineStore,
@@ -64,6 +74,8 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    for (const retry of this.retries) clearTimeout(retry);
+    this.retries.clear();
     await this.scheduler.close(this.options.shutdown.graceMs);
   }
 
@@ -79,15 +91,12 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       ts,
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
+    // The expiry before the message: one kept without the job that dead-letters it would wait
+    // forever for a user who never comes back (a crash, or Redis lost, between the two writes).
+    // A job whose message was not kept (inbox full, Redis down) finds nothing when it runs.
+    await this.scheduler.scheduleExpiry(message);
     const evicted = await this.store.add(message, this.limits);
     for (const letter of evicted) await this.scheduler.handOver(letter);
-    try {
-      await this.scheduler.scheduleExpiry(message);
-    } catch (error) {
-      // Without its expiry it would wait forever: take it back, and the caller learns it was not kept.
-      await this.store.discard(userId, message.id).catch(() => undefined);
-      throw error;
-    }
     // Kept already: if the live push fails, the user still gets it on the next connection.
     await this.engine
       .command({ kind: 'user', userId, type, payload, ts, id: message.id })
@@ -101,7 +110,16 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
   async deliverPending(connection: Connection): Promise<void> {
     const { userId } = connection.principal;
     if (userId === null) return;
-    const messages = await this.store.pending(userId, Date.now());
+    let messages: OfflineMessage[] | undefined;
+    for (let attempt = 1; messages === undefined; attempt++) {
+      try {
+        messages = await this.store.pending(userId, Date.now());
+      } catch (error) {
+        if (attempt >= PENDING_ATTEMPTS || !connection.isOpen) throw error;
+        await this.pause(PENDING_RETRY_MS * 2 ** (attempt - 1));
+        if (!connection.isOpen) return;
+      }
+    }
     for (const message of messages) {
       if (!connection.isOpen) return;
       this.writer.write(connection, encodeMessage({ ...message, topic: DIRECT_TOPIC }));
@@ -153,6 +171,17 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
         `ttlSeconds must be a number above 0 and at most ${max} (offline.maxTtlSeconds)`,
       );
     }
+  }
+
+  /** A wait that shutdown cuts short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const retry = setTimeout(() => {
+        this.retries.delete(retry);
+        resolve();
+      }, ms);
+      this.retries.add(retry);
+    });
   }
 
   /** The app's handler, provided in any of its modules; none means dead letters are only kept and counted. */

@@ -24,8 +24,6 @@ export interface OfflineStore {
   pending(userId: string, now: number): Promise<OfflineMessage[]>;
   /** Removes the acknowledged messages; unknown ids are ignored. Resolves to how many it removed. */
   ack(userId: string, ids: readonly string[]): Promise<number>;
-  /** Takes back a message that could not be scheduled (its send failed): not counted anywhere. */
-  discard(userId: string, id: string): Promise<void>;
   /** Dead-letters the message if it is still waiting; undefined when it was acknowledged already. */
   expire(
     userId: string,

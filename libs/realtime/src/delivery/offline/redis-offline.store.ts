@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
@@ -85,13 +86,6 @@ end
 return #found
 `;
 
-/** KEYS: inbox, messages, bytes, stats. ARGV: the id to take back. */
-const DISCARD = `${REMOVE}
-local found = remove(ARGV)
-if #found > 0 then redis.call('HINCRBY', KEYS[4], 'pending', -#found) end
-return #found
-`;
-
 /** KEYS: inbox, messages, bytes, stats, dead. ARGV: id, now, dead-letter limit. */
 const EXPIRE = `${DEAD_LETTER}${REMOVE}
 local found = remove({ARGV[1]})
@@ -111,7 +105,6 @@ interface OfflineCommands {
   rtOfflinePending(...args: Args): Promise<Array<string | null>>;
   rtOfflineAck(...args: Args): Promise<number>;
   rtOfflineExpire(...args: Args): Promise<string | null>;
-  rtOfflineDiscard(...args: Args): Promise<number>;
 }
 
 /**
@@ -127,18 +120,21 @@ export class RedisOfflineStore implements OfflineStore {
 
   async add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
     const json = serializeMessage(message);
-    const [status, ...rest] = await this.client.rtOfflineAdd(
-      ...this.userKeys(message.userId),
-      this.redis.key('offline', 'stats'),
-      this.redis.key('offline', 'dead'),
-      this.redis.key('offline', 'seq'),
-      message.id,
-      json,
-      limits.maxMessages,
-      limits.maxBytes,
-      limits.whenFull,
-      limits.deadLetterLimit,
-      message.ts,
+    // Redis down or too slow: 503 over HTTP, like a publish, not an internal error.
+    const [status, ...rest] = await orEngineUnavailable(
+      this.client.rtOfflineAdd(
+        ...this.userKeys(message.userId),
+        this.redis.key('offline', 'stats'),
+        this.redis.key('offline', 'dead'),
+        this.redis.key('offline', 'seq'),
+        message.id,
+        json,
+        limits.maxMessages,
+        limits.maxBytes,
+        limits.whenFull,
+        limits.deadLetterLimit,
+        message.ts,
+      ),
     );
     if (status === 'too-large') {
       throw new OfflineInboxFullError(
@@ -172,14 +168,6 @@ export class RedisOfflineStore implements OfflineStore {
       ...this.userKeys(userId),
       this.redis.key('offline', 'stats'),
       ...ids,
-    );
-  }
-
-  async discard(userId: string, id: string): Promise<void> {
-    await this.client.rtOfflineDiscard(
-      ...this.userKeys(userId),
-      this.redis.key('offline', 'stats'),
-      id,
     );
   }
 
@@ -235,7 +223,6 @@ export class RedisOfflineStore implements OfflineStore {
       client.defineCommand('rtOfflinePending', { numberOfKeys: 2, lua: PENDING });
       client.defineCommand('rtOfflineAck', { numberOfKeys: 4, lua: ACK });
       client.defineCommand('rtOfflineExpire', { numberOfKeys: 5, lua: EXPIRE });
-      client.defineCommand('rtOfflineDiscard', { numberOfKeys: 4, lua: DISCARD });
       this.defined = client as Redis & OfflineCommands;
     }
     return this.defined;

@@ -1,5 +1,7 @@
+import type Redis from 'ioredis';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TestRedis } from '../../../../../test/support/redis-server';
+import { TcpProxy } from '../../../../../test/support/tcp-proxy';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import {
@@ -19,17 +21,23 @@ const opened: { connections: RedisConnections; engine: RedisEngine }[] = [];
 let prefix = 0;
 
 /** A node on the suite's Redis; each test gets a key prefix of its own, shared by its nodes. */
-async function redisNode(history: ContractHistory = {}, maxRevocations = 100) {
+async function redisNode(history: ContractHistory = {}, maxRevocations = 100, url = redis.url) {
   const connections = new RedisConnections(
-    resolveRealtimeOptions({ redis: { url: redis.url, keyPrefix: `t${prefix}:` } }),
+    resolveRealtimeOptions({ redis: { url, keyPrefix: `t${prefix}:` } }),
   );
   const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
-  engine.attach({ deliver: (m) => delivered.push(m), execute: (c) => executed.push(c) });
+  /** Messages and resyncs, in the order the sink got them. */
+  const received: Array<EngineMessage | { resync: string; offset: string }> = [];
+  engine.attach({
+    deliver: (m) => delivered.push(m) && received.push(m),
+    execute: (c) => executed.push(c),
+    resync: (topic, offset) => received.push({ resync: topic, offset }),
+  });
   opened.push({ connections, engine });
   await engine.start();
-  return { engine, delivered, executed };
+  return { engine, delivered, executed, received };
 }
 
 beforeAll(async () => {
@@ -282,5 +290,107 @@ describe('RedisEngine across instances', () => {
     const message = await a.engine.publish('t', 'x', 2);
     await eventually(() => b.delivered.length === 1);
     expect(b.delivered.map(placed)).toEqual([message]);
+  });
+});
+
+/**
+ * Faults the chaos run (npm run chaos) found: an instance's subscriber
+ * missing messages, and a connection dropping under a publish. Instance `b`
+ * reaches Redis through a proxy, so that it alone can be cut off.
+ */
+describe('RedisEngine when its link to Redis fails', () => {
+  let proxy: TcpProxy;
+  beforeEach(async () => {
+    proxy = await TcpProxy.start(redis.port);
+  });
+  afterEach(() => proxy.stop());
+
+  const proxied = () => redisNode({}, 100, `redis://127.0.0.1:${proxy.port}`);
+  async function cutOff(node: { engine: RedisEngine }): Promise<void> {
+    proxy.cut();
+    await eventually(() => node.engine['synced'] === false);
+  }
+  async function reconnect(node: { engine: RedisEngine }): Promise<void> {
+    proxy.restore();
+    await eventually(() => node.engine['synced'] === true, 10_000);
+  }
+
+  it('resyncs a topic whose history was lost while it was cut off, instead of leaving a silent gap', async () => {
+    const [a, b] = [await redisNode(), await proxied()];
+    await b.engine.watch('t');
+    const first = await a.engine.publish('t', 'x', 1);
+    await eventually(() => b.delivered.length === 1);
+    await cutOff(b);
+    await redis.command('FLUSHALL');
+    const lost = await a.engine.publish('t', 'x', 2);
+    await reconnect(b);
+    const next = await a.engine.publish('t', 'x', 3);
+    await eventually(() => b.delivered.length === 2);
+    expect(b.received).toEqual([first, { resync: 't', offset: lost.offset }, next]);
+  });
+
+  it('catches up a watched topic that had no message yet when it was cut off', async () => {
+    const [a, b] = [await redisNode(), await proxied()];
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    await cutOff(b);
+    const missed = await a.engine.publish('t', 'x', 1);
+    await reconnect(b);
+    const next = await a.engine.publish('t', 'x', 2);
+    await eventually(() => b.delivered.length === 2);
+    expect(b.received).toEqual([missed, next]);
+  });
+
+  it('answers a recovery only once the messages published before it have reached the sink', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    // The subscriber's socket stops reading: its messages wait in the kernel.
+    const subscriber = b.engine['subscriber'] as Redis;
+    subscriber.stream.pause();
+    const sent = [await a.engine.publish('t', 'x', 1), await a.engine.publish('t', 'x', 2)];
+    const resume = setTimeout(() => subscriber.stream.resume(), 300);
+    const recovery = await b.engine.recover('t', undefined);
+    clearTimeout(resume);
+    subscriber.stream.resume();
+    expect(recovery.offset).toBe(sent[1].offset);
+    // Sent after the recovery, a message at or before the head would be a duplicate.
+    expect(b.delivered).toEqual(sent);
+  });
+
+  it('tries a failed re-subscription again, so it catches up and replays what it missed', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    // b's command connection answers nothing: its re-subscription fails at the command timeout.
+    const command = b.engine['redis'].command;
+    command.stream.pause();
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => b.engine['synced'] === false);
+    const missed = await a.engine.publish('t', 'x', 1);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    command.stream.resume();
+    await eventually(() => b.engine['synced'] === true, 10_000);
+    const next = await a.engine.publish('t', 'x', 2);
+    await eventually(() => b.delivered.length >= 2);
+    expect(b.delivered).toEqual([missed, next]);
+  });
+
+  it('never runs a publish twice when its connection drops before the reply', async () => {
+    const [observer, publisher] = [await redisNode(), await proxied()];
+    await observer.engine.watch('t');
+    await publisher.engine.publish('t', 'x', 0);
+    await eventually(() => observer.delivered.length === 1);
+    proxy.muteReplies();
+    const publishing = publisher.engine.publish('t', 'x', 1);
+    // Redis ran it: the observer has it; the publisher never hears back.
+    await eventually(() => observer.delivered.length === 2);
+    proxy.cut();
+    proxy.restore();
+    await expect(publishing).rejects.toThrow(/realtime engine unavailable/);
+    await eventually(() => publisher.engine['publisher']?.status === 'ready', 10_000);
+    await publisher.engine.publish('t', 'x', 2);
+    await eventually(() => observer.delivered.length >= 3);
+    await observer.engine.recover('t', undefined);
+    expect(observer.delivered.map((m) => frameData(m).payload)).toEqual([0, 1, 2]);
   });
 });

@@ -1,9 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { RedisConnections } from '../../redis/redis-connections.service';
+import { AT_MOST_ONCE, type RedisConnections } from '../../redis/redis-connections.service';
 import { EngineUnavailableError } from '../engine-unavailable.error';
 import { type EngineHistoryOptions, HistoryLimitsResolver } from '../history-limits';
-import { isAfterOffset, parseOffset } from '../offset';
+import { formatOffset, isAfterOffset, parseOffset } from '../offset';
 import type {
   EngineCommand,
   EngineMessage,
@@ -38,6 +38,12 @@ export interface RedisEngineOptions extends EngineHistoryOptions {
 }
 
 const START_TIMEOUT_MS = 5_000;
+/** How long a recovery waits for the subscriber to catch up after a reconnect before it fails. */
+const SYNC_TIMEOUT_MS = 2_000;
+/** Reads again at most this many times when a resync of the topic came while it waited. */
+const RECOVER_ATTEMPTS = 3;
+/** A re-subscription that failed (a command timed out) is tried again this much later. */
+const RESYNC_RETRY_MS = 1_000;
 /** A publish Redis does not answer in time fails instead of holding its caller forever. */
 const PUBLISH_TIMEOUT_MS = 2_000;
 const PING_TIMEOUT_MS = 1_000;
@@ -74,7 +80,9 @@ interface ScriptedRedis {
  * When Redis is unreachable, publish and commands reject at once with
  * EngineUnavailableError (no offline queue: nothing is held to be sent
  * later), and the engine is unhealthy. ioredis reconnects; the engine then
- * re-subscribes to every watched channel.
+ * re-subscribes to every watched channel and catches up from history; where
+ * history no longer covers what it missed, it tells the sink to resync the
+ * topic (the clients get `recovered: false`) instead of leaving a silent gap.
  */
 export class RedisEngine implements RealtimeEngine {
   readonly name = 'redis';
@@ -84,6 +92,16 @@ export class RedisEngine implements RealtimeEngine {
   private readonly lastDelivered = new Map<string, string>();
   /** Topics catching up after a reconnect: live messages wait here until the missed ones are out. */
   private catchingUp: Map<string, EngineMessage[]> | undefined;
+  /** Topics whose catch-up could not read history: their next message is announced as a resync. */
+  private readonly unsure = new Set<string>();
+  /** Bumped by every resync: a recovery that waited across one reads again. */
+  private resyncs = 0;
+  /** Callers waiting for the subscriber to be synced (start-up, recoveries). */
+  private readonly syncWaiters = new Set<() => void>();
+  /** The PING the recoveries of this turn share (see fence()). */
+  private pendingFence: Promise<void> | undefined;
+  /** The next attempt of a re-subscription that failed. */
+  private retry: NodeJS.Timeout | undefined;
   private readonly topicChannelPrefix: string;
   private readonly commandChannel: string;
   private readonly limits: HistoryLimitsResolver;
@@ -97,7 +115,6 @@ export class RedisEngine implements RealtimeEngine {
   private synced = false;
   /** When the subscriber last lost a synced connection: revocations older than that are known. */
   private disconnectedAt: number | undefined;
-  private onSynced: (() => void) | undefined;
   private refresher: NodeJS.Timeout | undefined;
   private closed = false;
   private published = 0;
@@ -129,7 +146,7 @@ export class RedisEngine implements RealtimeEngine {
     // command per turn, sent at the turn's end: it is written at once, not a turn later.
     const publisher = this.redis.open(
       'publisher',
-      {},
+      AT_MOST_ONCE,
       { commandTimeout: PUBLISH_TIMEOUT_MS },
       { turnBatched: false },
     );
@@ -141,21 +158,22 @@ export class RedisEngine implements RealtimeEngine {
     });
     this.subscriber = subscriber;
     subscriber.on('message', this.onMessage);
-    subscriber.on('ready', () => void this.resync(subscriber));
+    subscriber.on('ready', () => {
+      clearTimeout(this.retry);
+      void this.resync(subscriber);
+    });
     subscriber.on('close', () => {
+      clearTimeout(this.retry);
       if (this.synced) this.disconnectedAt = Date.now();
       this.synced = false;
     });
     this.refresher = setInterval(() => void this.refreshWatched(), this.refreshMs);
     this.refresher.unref();
     const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const synced = new Promise<boolean>((resolve) => {
-      this.onSynced = () => resolve(true);
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const ready = await synced;
-    clearTimeout(timer);
+    const ready = await this.untilSynced(timeoutMs).then(
+      () => true,
+      () => false,
+    );
     if (!ready) {
       this.logger.warn(`Redis not reachable after ${timeoutMs} ms: starting unhealthy, retrying`);
     }
@@ -163,6 +181,7 @@ export class RedisEngine implements RealtimeEngine {
 
   close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retry);
     clearInterval(this.refresher);
     this.refresher = undefined;
     const subscriber = this.subscriber;
@@ -221,7 +240,30 @@ export class RedisEngine implements RealtimeEngine {
     await this.run(this.redis.command, (redis) => redis.publish(this.commandChannel, message));
   }
 
+  /**
+   * Reads the topic's history, then waits until every message published
+   * before that read has reached the sink (fence()): the caller holds back
+   * live messages until it has sent the recovery, and one still on its way
+   * would otherwise come after it, twice or out of order. A resync of the
+   * topic while it waited (history lost meanwhile) makes it read again.
+   */
   async recover(topic: string, since: string | undefined): Promise<Recovery> {
+    for (let attempt = 1; ; attempt++) {
+      const resyncs = this.resyncs;
+      const recovery = await this.readHistory(topic, since);
+      if (!this.synced) await this.untilSynced(SYNC_TIMEOUT_MS);
+      await this.fence();
+      if (this.resyncs !== resyncs && attempt < RECOVER_ATTEMPTS) continue;
+      // A watched topic's catch-up starts from here until a message is delivered.
+      if (this.watched.has(topic) && !this.lastDelivered.has(topic)) {
+        this.lastDelivered.set(topic, recovery.offset);
+      }
+      return recovery;
+    }
+  }
+
+  /** The recover script: the head, and with `since` the messages after it or `recovered: false`. */
+  private async readHistory(topic: string, since: string | undefined): Promise<Recovery> {
     const position = since === undefined ? undefined : parseOffset(since);
     const [epoch, sequence, recovered, entries] = await this.run(this.redis.command, (redis) =>
       redis.realtimeRecover(
@@ -261,6 +303,7 @@ export class RedisEngine implements RealtimeEngine {
   async unwatch(topic: string): Promise<void> {
     this.watched.delete(topic);
     this.lastDelivered.delete(topic);
+    this.unsure.delete(topic);
     // Not subscribed while disconnected: the re-subscription after a reconnect leaves it out.
     if (this.subscriber?.status !== 'ready') return;
     await this.subscriber.unsubscribe(this.topicChannelPrefix + topic).catch(() => undefined);
@@ -343,10 +386,14 @@ export class RedisEngine implements RealtimeEngine {
       await this.catchUp(waiting);
       this.synced = true;
       this.disconnectedAt = undefined;
-      this.onSynced?.();
-      this.onSynced = undefined;
+      for (const waiter of this.syncWaiters) waiter();
+      this.syncWaiters.clear();
     } catch (error) {
-      this.logger.warn(`Redis re-subscription failed: ${(error as Error).message}`);
+      // Until it succeeds the instance has not caught up nor replayed the revocations it missed.
+      this.logger.warn(`Redis re-subscription failed: ${(error as Error).message} (retrying)`);
+      if (!this.closed && subscriber.status === 'ready') {
+        this.retry = setTimeout(() => void this.resync(subscriber), RESYNC_RETRY_MS);
+      }
     } finally {
       this.releaseLive(waiting);
     }
@@ -379,36 +426,101 @@ export class RedisEngine implements RealtimeEngine {
    * Messages published while the subscriber was away (Redis itself up, for
    * the publishers) are read back from history and delivered before the
    * live ones that arrived meanwhile, so local subscribers see no gap. When
-   * the history no longer has them (Redis restarted or flushed), the next
-   * offsets carry a new epoch, and a client that reconnects with `since` is
-   * told `recovered: false`.
+   * the history no longer has them (Redis restarted, flushed or trimmed
+   * past them), the sink is told to resync the topic from its head: the
+   * clients get `recovered: false`, and the next messages follow the head.
    */
   private async catchUp(waiting: Map<string, EngineMessage[]>): Promise<void> {
-    // One round trip per topic, all in flight at once (ioredis pipelines them); each topic in order.
-    await Promise.all(
-      [...waiting].map(async ([topic, live]) => {
-        const since = this.lastDelivered.get(topic) as string;
-        const recovery = await this.recover(topic, since).catch(() => undefined);
-        for (const message of recovery?.messages ?? []) this.deliverLive(message);
-        waiting.delete(topic);
-        const last = this.lastDelivered.get(topic) ?? since;
-        for (const message of live) {
-          if (isAfterOffset(message.offset, last)) this.deliverLive(message);
-        }
-      }),
+    // One round trip per topic, all in flight at once (ioredis pipelines them).
+    const topics = [...waiting.keys()];
+    const recoveries = await Promise.all(
+      topics.map((topic) =>
+        this.readHistory(topic, this.lastDelivered.get(topic)).catch(() => undefined),
+      ),
     );
+    // Live messages published before those reads are still on their way: let them arrive (held).
+    await this.fence().catch(() => undefined);
+    topics.forEach((topic, i) => {
+      const live = waiting.get(topic) ?? [];
+      waiting.delete(topic);
+      const recovery = recoveries[i];
+      // Read this time: what an earlier failed attempt could not know is known now.
+      if (recovery) this.unsure.delete(topic);
+      if (recovery?.recovered === true) {
+        for (const message of recovery.messages) this.deliverLive(message);
+      } else if (recovery) {
+        this.announceResync(topic, recovery.offset);
+      } else {
+        this.unsure.add(topic);
+      }
+      const last = this.lastDelivered.get(topic);
+      for (const message of live) {
+        if (last === undefined || isAfterOffset(message.offset, last)) this.deliverLive(message);
+      }
+    });
   }
 
-  /** Whatever is still held back (a failed catch-up) goes out as it came. */
+  /** Whatever is still held back (a failed re-subscription) goes out as it came, after a resync. */
   private releaseLive(waiting: Map<string, EngineMessage[]>): void {
     if (this.catchingUp === waiting) this.catchingUp = undefined;
-    for (const live of waiting.values()) for (const message of live) this.deliverLive(message);
+    for (const [topic, live] of waiting) {
+      this.unsure.add(topic);
+      for (const message of live) this.deliverLive(message);
+    }
     waiting.clear();
   }
 
+  private announceResync(topic: string, head: string): void {
+    this.resyncs++;
+    this.lastDelivered.set(topic, head);
+    this.sink?.resync(topic, head);
+  }
+
   private deliverLive(message: EngineMessage): void {
+    // A catch-up that could not read history: what it missed is unknown, so resync to just before.
+    if (this.unsure.delete(message.topic)) {
+      this.announceResync(message.topic, offsetBefore(message.offset));
+    }
     this.lastDelivered.set(message.topic, message.offset);
     this.sink?.deliver(message);
+  }
+
+  /** Resolves once the subscriber is synced; rejects after `ms`. */
+  private untilSynced(ms: number): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.syncWaiters.delete(done);
+        reject(new EngineUnavailableError('Redis subscriber is not synced'));
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.syncWaiters.add(done);
+    });
+  }
+
+  /**
+   * A PING on the subscriber connection, sent after the caller's read was
+   * answered: Redis answers it after every message it published before that
+   * read, so once it is back those messages have reached onMessage. The
+   * callers of one turn share one PING.
+   */
+  private fence(): Promise<void> {
+    this.pendingFence ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      this.pendingFence = undefined;
+      const subscriber = this.subscriber;
+      if (subscriber?.status !== 'ready') {
+        throw new EngineUnavailableError(`Redis subscriber is ${subscriber?.status ?? 'closed'}`);
+      }
+      try {
+        await subscriber.ping();
+      } catch (error) {
+        throw new EngineUnavailableError((error as Error).message);
+      }
+    });
+    return this.pendingFence;
   }
 
   /**
@@ -460,4 +572,10 @@ export class RedisEngine implements RealtimeEngine {
     if (waiting) waiting.push(message);
     else this.deliverLive(message);
   };
+}
+
+/** The offset right before `offset` in its epoch (`<epoch>-0` before the first). */
+function offsetBefore(offset: string): string {
+  const position = parseOffset(offset);
+  return position ? formatOffset(position.epoch, Math.max(0, position.sequence - 1)) : offset;
 }

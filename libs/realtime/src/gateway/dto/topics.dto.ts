@@ -1,13 +1,6 @@
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsOptional,
-  IsString,
-  ValidateBy,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, ValidateBy } from 'class-validator';
 import { MAX_OFFSET_LENGTH, MAX_TOPIC_LENGTH, MAX_TOPICS_PER_REQUEST } from '../../protocol';
-import { RequestDto } from './request.dto';
+import { Optional, RequestDto } from './request.dto';
 
 export class TopicsDto extends RequestDto {
   @IsArray()
@@ -18,8 +11,8 @@ export class TopicsDto extends RequestDto {
 }
 
 export class SubscribeDto extends TopicsDto {
-  /** topic → the last offset the client saw; recovery sends what came after. */
-  @IsOptional()
+  /** topic → the last offset the client saw; recovery sends what came after. Not null (it was read as a map). */
+  @Optional()
   @ValidateBy({
     name: 'isOffsetMap',
     validator: {
