@@ -11,6 +11,8 @@ export interface TestRedisOptions {
    * graceful stop and restart keeps the data, as a Redis run with AOF does.
    */
   appendOnlyDir?: string;
+  /** More `redis-server` arguments (a cluster node's `--cluster-enabled yes`, …). */
+  extraArgs?: string[];
 }
 
 /**
@@ -44,13 +46,22 @@ export class TestRedis {
   /** Starts the server (again) on the same port and waits until it answers PING. */
   async restart(): Promise<void> {
     if (this.process) return;
-    const { appendOnlyDir } = this.options;
+    const { appendOnlyDir, extraArgs = [] } = this.options;
     const persistence = appendOnlyDir
       ? ['--appendonly', 'yes', '--dir', appendOnlyDir]
       : ['--appendonly', 'no'];
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        ...persistence,
+        ...extraArgs,
+      ],
       { stdio: 'ignore' },
     );
     this.process = child;
