@@ -91,20 +91,7 @@ export class TestRedis {
 
   /** Runs one command over a raw connection (RESP), e.g. `command('FLUSHALL')`; resolves to the reply text. */
   command(...args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(this.port, '127.0.0.1');
-      let reply = '';
-      socket.once('error', reject);
-      socket.on('data', (chunk) => {
-        reply += chunk.toString();
-        if (reply.endsWith('\r\n')) {
-          socket.end();
-          resolve(reply.trim());
-        }
-      });
-      const encoded = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
-      socket.write(`*${args.length}\r\n${encoded}`);
-    });
+    return respCommand(this.port, ...args);
   }
 
   private async waitUntilReady(): Promise<void> {
@@ -119,4 +106,22 @@ export class TestRedis {
     }
     throw new Error(`redis-server did not start on port ${this.port}`);
   }
+}
+
+/** One command to a Redis (or Sentinel) on a loopback port over a raw connection; the reply text. */
+export function respCommand(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    socket.once('error', reject);
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.endsWith('\r\n')) {
+        socket.end();
+        resolve(reply.trim());
+      }
+    });
+    const encoded = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
+    socket.write(`*${args.length}\r\n${encoded}`);
+  });
 }
