@@ -25,11 +25,20 @@ export class TestSentinel {
   ) {}
 
   static async start(name = 'rtprimary'): Promise<TestSentinel> {
-    const primary = await TestRedis.start();
-    const replica = await TestRedis.start({
-      extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)],
-    });
+    // Replication writes RDB files: into the temporary directory, never the working tree.
     const dir = await mkdtemp(join(tmpdir(), 'rt-sentinel-'));
+    const primary = await TestRedis.start({ extraArgs: ['--dir', dir] });
+    const replica = await TestRedis.start({
+      extraArgs: [
+        '--dir',
+        dir,
+        '--dbfilename',
+        'replica.rdb',
+        '--replicaof',
+        '127.0.0.1',
+        String(primary.port),
+      ],
+    });
     const port = await freePort();
     const config = join(dir, 'sentinel.conf');
     await writeFile(
