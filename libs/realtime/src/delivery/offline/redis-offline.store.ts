@@ -124,9 +124,9 @@ export class RedisOfflineStore implements OfflineStore {
     const [status, ...rest] = await orEngineUnavailable(
       this.client.rtOfflineAdd(
         ...this.userKeys(message.userId),
-        this.redis.key('offline', 'stats'),
-        this.redis.key('offline', 'dead'),
-        this.redis.key('offline', 'seq'),
+        this.redis.layout.group('offline', 'stats'),
+        this.redis.layout.group('offline', 'dead'),
+        this.redis.layout.group('offline', 'seq'),
         message.id,
         json,
         limits.maxMessages,
@@ -166,7 +166,7 @@ export class RedisOfflineStore implements OfflineStore {
   ack(userId: string, ids: readonly string[]): Promise<number> {
     return this.client.rtOfflineAck(
       ...this.userKeys(userId),
-      this.redis.key('offline', 'stats'),
+      this.redis.layout.group('offline', 'stats'),
       ...ids,
     );
   }
@@ -179,8 +179,8 @@ export class RedisOfflineStore implements OfflineStore {
   ): Promise<DeadLetter | undefined> {
     const letter = await this.client.rtOfflineExpire(
       ...this.userKeys(userId),
-      this.redis.key('offline', 'stats'),
-      this.redis.key('offline', 'dead'),
+      this.redis.layout.group('offline', 'stats'),
+      this.redis.layout.group('offline', 'dead'),
       id,
       now,
       deadLetterLimit,
@@ -190,7 +190,7 @@ export class RedisOfflineStore implements OfflineStore {
 
   async deadLetters(limit: number): Promise<DeadLetter[]> {
     const letters = await this.redis.command.lrange(
-      this.redis.key('offline', 'dead'),
+      this.redis.layout.group('offline', 'dead'),
       0,
       limit - 1,
     );
@@ -198,7 +198,7 @@ export class RedisOfflineStore implements OfflineStore {
   }
 
   async stats(): Promise<OfflineStats> {
-    const counts = await this.redis.command.hgetall(this.redis.key('offline', 'stats'));
+    const counts = await this.redis.command.hgetall(this.redis.layout.group('offline', 'stats'));
     return {
       pending: Number(counts.pending ?? 0),
       delivered: Number(counts.delivered ?? 0),
@@ -209,9 +209,9 @@ export class RedisOfflineStore implements OfflineStore {
   /** inbox, messages, bytes: the keys of one user. */
   private userKeys(userId: string): [string, string, string] {
     return [
-      this.redis.key('offline', 'inbox', userId),
-      this.redis.key('offline', 'messages', userId),
-      this.redis.key('offline', 'bytes', userId),
+      this.redis.layout.group('offline', 'inbox', userId),
+      this.redis.layout.group('offline', 'messages', userId),
+      this.redis.layout.group('offline', 'bytes', userId),
     ];
   }
 
