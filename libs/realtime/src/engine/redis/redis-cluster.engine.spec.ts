@@ -1,5 +1,6 @@
 import Redis, { Cluster } from 'ioredis';
 import { TestRedisCluster } from '../../../../../test/support/redis-cluster';
+import { AdmissionKeys } from '../../auth/admission/admission-keys';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { hashSlot } from '../../redis/hash-slot';
 import { RedisConnections } from '../../redis/redis-connections.service';
@@ -158,7 +159,12 @@ describe('RedisEngine on Redis Cluster', () => {
     const { connections } = await clusterNode();
     const { layout } = connections;
     expect(hashSlot(layout.revocations)).toBe(hashSlot(layout.revocationExpiry));
-    expect(hashSlot(layout.group('adm', 'ip', '1.2.3.4'))).toBe(hashSlot(layout.group('adm', 'x')));
+    expect(hashSlot(layout.group('adm', 'alive', 'i1'))).toBe(hashSlot(layout.group('adm', 'x')));
+    // Admission counters: an IP's rate and count share its slot; a user's count has its own.
+    const admission = new AdmissionKeys(connections);
+    expect(hashSlot(admission.rate('ip:1.2.3.4'))).toBe(hashSlot(admission.count('ip:1.2.3.4')));
+    expect(hashSlot(admission.count('ip:1.2.3.4'))).not.toBe(hashSlot(admission.count('user:u1')));
+    expect(hashSlot(admission.count('user:u1'))).not.toBe(hashSlot(admission.held('i1')));
     const probe = new Cluster(cluster.startupNodes);
     try {
       await expect(probe.eval("return redis.call('GET', KEYS[2])", 2, 'a', 'b')).rejects.toThrow(
