@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
 import type { RedisConnections } from '../../redis/redis-connections.service';
-import { InboxWriteBatch } from './inbox-write-batch';
+import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
 import { type InboxLimits, type OfflineStore, serializeMessage } from './offline-store.port';
@@ -35,7 +35,7 @@ interface InboxWrite {
 /**
  * Inboxes in Redis: they survive restarts of every instance, and any instance
  * serves any user. Each operation is one Lua script, atomic per user; the
- * adds of one event-loop turn share one script call (InboxWriteBatch). The
+ * adds of one event-loop turn share one script call (TurnBatch). The
  * counters live in one hash, so `stats()` is cluster-wide, and every waiting
  * message's deadline in one sorted set, which `expireDue` sweeps. (Keys of
  * one user and the shared ones are touched together: one Redis, not Redis
@@ -43,9 +43,7 @@ interface InboxWrite {
  */
 export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
-  private readonly writes = new InboxWriteBatch<InboxWrite, string[]>((items) =>
-    this.addBatch(items),
-  );
+  private readonly writes = new TurnBatch<InboxWrite, string[]>((items) => this.addBatch(items));
 
   constructor(private readonly redis: RedisConnections) {}
 

@@ -18,10 +18,12 @@ import {
   decodePublished,
   encodePublish,
   parseCommand,
+  parseCommands,
   revocationField,
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
+import { TurnBatch } from '../../redis/turn-batch';
 import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
 import {
   PUBLISH_SCRIPT,
@@ -119,6 +121,9 @@ export class RedisEngine implements RealtimeEngine {
   private closed = false;
   private published = 0;
   private readonly batch = new PublishBatch((publishes) => this.sendBatch(publishes));
+  private readonly commands = new TurnBatch<string, void>((messages) =>
+    this.publishCommands(messages),
+  );
   private received = 0;
 
   constructor(
@@ -223,21 +228,34 @@ export class RedisEngine implements RealtimeEngine {
 
   async command(command: EngineCommand): Promise<void> {
     const message = JSON.stringify(command);
-    if (command.kind === 'revoke') {
-      await this.run(this.redis.command, (redis) =>
-        redis.realtimeRevoke(
-          this.redis.key('revocations'),
-          this.redis.key('revocations', 'expiry'),
-          revocationField(command),
-          message,
-          command.expiresAt,
-          this.options.maxRevocations,
-          this.commandChannel,
-        ),
-      );
+    if (command.kind !== 'revoke') {
+      this.assertReady(this.redis.command);
+      await this.commands.add(message, message.length);
       return;
     }
-    await this.run(this.redis.command, (redis) => redis.publish(this.commandChannel, message));
+    // The commands queued before it leave first, in call order, on the same connection.
+    this.commands.flush();
+    await this.run(this.redis.command, (redis) =>
+      redis.realtimeRevoke(
+        this.redis.key('revocations'),
+        this.redis.key('revocations', 'expiry'),
+        revocationField(command),
+        message,
+        command.expiresAt,
+        this.options.maxRevocations,
+        this.commandChannel,
+      ),
+    );
+  }
+
+  /**
+   * The commands of one turn (a burst of notifications, say) in one PUBLISH:
+   * one JSON array when there are several, the command itself when alone.
+   */
+  private async publishCommands(messages: readonly string[]): Promise<void[]> {
+    const raw = messages.length === 1 ? messages[0] : `[${messages.join(',')}]`;
+    await this.run(this.redis.command, (redis) => redis.publish(this.commandChannel, raw));
+    return [];
   }
 
   /**
@@ -558,8 +576,8 @@ export class RedisEngine implements RealtimeEngine {
 
   private readonly onMessage = (channel: string, raw: string): void => {
     if (channel === this.commandChannel) {
-      const command = parseCommand(raw);
-      if (command) this.sink?.execute(command);
+      const parsed = parseCommands(raw);
+      if (parsed) for (const command of parsed) this.sink?.execute(command);
       return;
     }
     if (!channel.startsWith(this.topicChannelPrefix)) return;

@@ -1,29 +1,29 @@
-/** One inbox write waiting for its turn's batch. */
+/** One call waiting for its turn's batch. */
 export interface QueuedWrite<T, R> {
   readonly item: T;
-  /** Bytes it adds to its batch's script call (its stored JSON). */
+  /** Bytes it adds to its batch's command (its JSON). */
   readonly bytes: number;
   resolve(result: R): void;
   reject(error: unknown): void;
 }
 
-/** Writes per script call at most: a call holds Redis while it runs. */
+/** Calls per command at most: a script call holds Redis while it runs. */
 const MAX_WRITES = 200;
-/** Bytes per script call at most (one call's arguments are read whole before it runs). */
+/** Bytes per command at most (one command's arguments are read whole before it runs). */
 const MAX_BYTES = 512 * 1024;
 
-function flushLater<T, R>(batch: InboxWriteBatch<T, R>): void {
+function flushLater<T, R>(batch: TurnBatch<T, R>): void {
   batch.flush();
 }
 
 /**
- * The inbox writes one instance makes in one event-loop turn, sent as one
- * script call (several past the bounds), in call order: a burst of
- * notifications costs Redis one command per turn, not one (or a job's dozen)
- * per message. A lone write waits only for the end of its turn. `send`
- * resolves to one result per item, in order.
+ * The calls of one kind one instance makes in one event-loop turn (inbox
+ * writes, engine commands), sent as one Redis command (several past the
+ * bounds), in call order: a burst costs Redis one command per turn, not one
+ * (or a job's dozen) per call. A lone call waits only for the end of its
+ * turn. `send` resolves to one result per item, in order.
  */
-export class InboxWriteBatch<T, R> {
+export class TurnBatch<T, R> {
   private queued: QueuedWrite<T, R>[] = [];
 
   constructor(private readonly send: (items: readonly T[]) => Promise<R[]>) {}
@@ -34,8 +34,9 @@ export class InboxWriteBatch<T, R> {
     });
   }
 
-  /** @internal the end of the turn: sends what the turn queued. */
+  /** The end of the turn (or a caller whose own command must follow these): sends what is queued. */
   flush(): void {
+    if (this.queued.length === 0) return;
     const queued = this.queued;
     this.queued = [];
     let start = 0;
