@@ -59,6 +59,17 @@ export function metricCatalog(config) {
     'higher',
   );
   add('anonSetupCpuPerConn', 'server CPU per connection set up without JWT', 'µs', 0, 'lower');
+  const high = `${config.setupHighInFlight} in flight`;
+  add('setupHighPerSec', `connection setup with JWT, ${high}`, 'conn/s', 0, 'higher');
+  add('setupHighCpuPerConn', `server CPU per connection with JWT, ${high}`, 'µs', 0, 'lower');
+  add('anonSetupHighPerSec', `connection setup without JWT, ${high}`, 'conn/s', 0, 'higher');
+  add(
+    'anonSetupHighCpuPerConn',
+    `server CPU per connection without JWT, ${high}`,
+    'µs',
+    0,
+    'lower',
+  );
   add(
     'notifyPerSec',
     `notifications to offline users, burst of ${config.notifies}`,
@@ -67,6 +78,45 @@ export function metricCatalog(config) {
     'higher',
   );
   add('notifyCpu', 'server CPU per notification to an offline user', 'µs', 0, 'lower');
+  add('notifyRedisOps', 'Redis commands run per notification (HTTP burst)', 'cmd', 1, 'lower');
+  add(
+    'inprocNotifyCpu',
+    'in-process notification (BroadcastService, no HTTP): CPU each',
+    'µs',
+    1,
+    'lower',
+  );
+  add('inprocNotifyPerSec', 'in-process notifications per second', 'notify/s', 0, 'higher');
+  add('inprocNotifyRedisCpu', 'in-process notification: Redis CPU each', 'µs', 1, 'lower');
+  add(
+    'inprocNotifyCommands',
+    'in-process notification: Redis commands sent each',
+    'cmd',
+    2,
+    'lower',
+  );
+  add(
+    'inprocNotifyRedisOps',
+    'in-process notification: Redis commands run each (scripts inner calls included)',
+    'cmd',
+    1,
+    'lower',
+  );
+  add(
+    'stormRecoverySeconds',
+    `reconnect storm (${config.stormClients} clients): restart to all subscribed again`,
+    's',
+    2,
+    'lower',
+  );
+  add(
+    'stormAfterStartSeconds',
+    'reconnect storm: from the restart serving to all back',
+    's',
+    2,
+    'lower',
+  );
+  add('stormCpuPerClient', 'reconnect storm: server CPU per client back', 'µs', 0, 'lower');
   // Diagnostic: if the clients approach a full core, burst throughput is client-bound.
   for (const n of config.scales) {
     add(
