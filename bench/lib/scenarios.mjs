@@ -437,8 +437,8 @@ async function inProcessNotify(server, config, note, log) {
 /**
  * A reconnect storm: `stormClients` subscribed clients with JWT (spread over the instances), then
  * the first instance is stopped (SIGTERM: it closes its clients) and started again on the same
- * port. Its clients reconnect at once (a random wait up to 1 s each, refused attempts retried with
- * backoff) and subscribe again with `since` their last offset. Measured: time from the stop to
+ * port. Its clients reconnect with the project client's backoff (full jitter: a first wait under
+ * 500 ms, doubling per refused attempt up to 30 s) and subscribe again with `since` their last offset. Measured: time from the stop to
  * the last client subscribed again, the restarted instance's CPU from its health check passing to
  * then (plus Redis's), per client.
  */
@@ -463,7 +463,8 @@ async function reconnectStorm(server, pool, config, note, log) {
     );
   }
   await server.settle();
-  const { expected } = await pool.stormArm(server.port, 1000, 120_000);
+  // The project client's reconnect backoff: full jitter, first wait under 500 ms, doubling.
+  const { expected } = await pool.stormArm(server.port, 500, 120_000);
   const restart = await server.restartFirst();
   const redisCpu = server.redis?.cpu();
   const cpuBefore = await server.instances[0].cpu();

@@ -10,10 +10,11 @@
 //   wait     { timeoutMs }                          resolves when the run is complete (or timeout)
 //   closeAll { timeoutMs }                          closes every socket
 //   stormArm { port, jitterMs, deadlineMs }          a reconnect storm: every ready socket on
-//                                                   `port` that closes reconnects (after a random
-//                                                   wait up to `jitterMs`, retrying refused
-//                                                   attempts with backoff) and subscribes again
-//                                                   with `since` its last offset
+//                                                   `port` that closes reconnects with the
+//                                                   client's backoff (full jitter from `jitterMs`,
+//                                                   doubling per refused attempt, at most 30 s)
+//                                                   and subscribes again with `since` its last
+//                                                   offset
 //   stormWait { timeoutMs }                          resolves when each of them is subscribed again
 //
 // Counting is the hot path: a `message` frame is recognized by its first bytes and only sampled
@@ -301,12 +302,9 @@ function stormLost(conn) {
   if (wallNow() > storm.deadline) return;
   spec.attempt += 1;
   if (spec.attempt > 1) storm.retries += 1;
-  // The first try after a random wait (clients do not all come back in the same millisecond);
-  // a refused one backs off, as the project's client does.
-  const wait =
-    spec.attempt === 1
-      ? Math.random() * storm.jitterMs
-      : Math.min(2000, 250 * 2 ** (spec.attempt - 2)) * (0.5 + Math.random() / 2);
+  // The project client's backoff (libs/realtime-client/src/backoff.ts): full jitter, a uniform
+  // wait in [0, min(30 s, initial·2^attempt)), so clients dropped together come back spread out.
+  const wait = Math.random() * Math.min(30_000, storm.jitterMs * 2 ** (spec.attempt - 1));
   const timer = setTimeout(() => {
     storm?.timers.delete(timer);
     if (storm) reconnect(spec);

@@ -47,25 +47,11 @@ export class RedisOfflineStore implements OfflineStore {
 
   constructor(private readonly redis: RedisConnections) {}
 
-  async add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+  add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
     const json = serializeMessage(message);
-    // Redis down or too slow: 503 over HTTP, like a publish, not an internal error.
-    const [status, ...rest] = await orEngineUnavailable(
-      this.writes.add({ message, json, limits }, json.length),
-    );
-    if (status === 'too-large') {
-      throw new OfflineInboxFullError(
-        message.userId,
-        `the message alone is over ${limits.maxBytes} bytes`,
-      );
-    }
-    if (status === 'full') {
-      throw new OfflineInboxFullError(
-        message.userId,
-        `${rest[0]} messages, ${rest[1]} bytes waiting`,
-      );
-    }
-    return rest.map((letter) => JSON.parse(letter) as DeadLetter);
+    return this.writes
+      .add({ message, json, limits }, json.length)
+      .then(([status, ...rest]) => this.settleAdd(message, limits, status, rest));
   }
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
@@ -138,7 +124,32 @@ export class RedisOfflineStore implements OfflineStore {
     };
   }
 
-  /** One script call for the adds of a turn; one reply per add, in order. */
+  private settleAdd(
+    message: OfflineMessage,
+    limits: InboxLimits,
+    status: string,
+    rest: string[],
+  ): DeadLetter[] {
+    if (status === 'too-large') {
+      throw new OfflineInboxFullError(
+        message.userId,
+        `the message alone is over ${limits.maxBytes} bytes`,
+      );
+    }
+    if (status === 'full') {
+      throw new OfflineInboxFullError(
+        message.userId,
+        `${rest[0]} messages, ${rest[1]} bytes waiting`,
+      );
+    }
+    return rest.map((letter) => JSON.parse(letter) as DeadLetter);
+  }
+
+  /**
+   * One script call for the adds of a turn; one reply per add, in order.
+   * Redis down or too slow rejects them all with EngineUnavailableError (503
+   * over HTTP, like a publish, not an internal error).
+   */
   private addBatch(writes: readonly InboxWrite[]): Promise<string[][]> {
     const keys: string[] = [this.key('stats'), this.key('dead'), this.key('seq'), this.key('due')];
     const args: Args = [];
@@ -160,7 +171,7 @@ export class RedisOfflineStore implements OfflineStore {
     if (keys.length !== ADD_SHARED_KEYS + 3 * writes.length || args.length % ADD_FIELDS !== 0) {
       throw new Error('offline add batch: keys and arguments out of step');
     }
-    return this.client.rtOfflineAddBatch(keys.length, ...keys, ...args);
+    return orEngineUnavailable(this.client.rtOfflineAddBatch(keys.length, ...keys, ...args));
   }
 
   private key(...parts: string[]): string {

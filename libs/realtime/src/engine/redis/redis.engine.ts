@@ -12,6 +12,7 @@ import type {
   PublishedMessage,
   RealtimeEngine,
   Recovery,
+  RevokeCommand,
 } from '../realtime-engine.port';
 import {
   decodeEntry,
@@ -226,13 +227,20 @@ export class RedisEngine implements RealtimeEngine {
     );
   }
 
-  async command(command: EngineCommand): Promise<void> {
+  command(command: EngineCommand): Promise<void> {
     const message = JSON.stringify(command);
     if (command.kind !== 'revoke') {
-      this.assertReady(this.redis.command);
-      await this.commands.add(message, message.length);
-      return;
+      try {
+        this.assertReady(this.redis.command);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      return this.commands.add(message, message.length);
     }
+    return this.revoke(command, message);
+  }
+
+  private async revoke(command: RevokeCommand, message: string): Promise<void> {
     // The commands queued before it leave first, in call order, on the same connection.
     this.commands.flush();
     await this.run(this.redis.command, (redis) =>
