@@ -233,7 +233,7 @@ export class RedisEngine implements RealtimeEngine {
       try {
         this.assertReady(this.redis.command);
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error);
       }
       return this.commands.add(message, message.length);
     }
