@@ -230,10 +230,10 @@ export class RedisEngine implements RealtimeEngine {
   command(command: EngineCommand): Promise<void> {
     const message = JSON.stringify(command);
     if (command.kind !== 'revoke') {
-      try {
-        this.assertReady(this.redis.command);
-      } catch (error) {
-        return Promise.reject(error);
+      // Not queued while Redis is away: it fails at once, like a publish.
+      const status = this.redis.command.status;
+      if (status !== 'ready') {
+        return Promise.reject(new EngineUnavailableError(`Redis connection is ${status}`));
       }
       return this.commands.add(message, message.length);
     }
