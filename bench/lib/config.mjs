@@ -5,8 +5,9 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--servers=a,b] [--no-bu
   --quick            smoke run: 1k subscribers, 1 repetition, short phases; writes
                      bench/results/quick.json and leaves docs/benchmarks.md alone
   --servers=a,b      subset of: demo, ws-bare, ws-preframed, socketio, demo-redis,
-                     socketio-redis (ws-bare is the reference for ratios; the -redis ones run
-                     as two instances on a redis-server the bench starts)
+                     demo-redis-cluster, socketio-redis (ws-bare is the reference for ratios;
+                     the -redis ones run as two instances on a redis-server the bench starts,
+                     demo-redis-cluster as two instances on a 3-master Redis Cluster it starts)
   --no-build         never run 'nest build' (use dist/ as it is)
 
 Environment (defaults in brackets, quick-run values after the slash):
@@ -87,6 +88,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
       'ws-preframed',
       'socketio',
       'demo-redis',
+      'demo-redis-cluster',
       'socketio-redis',
     ]),
     repeat: int(env.BENCH_REPEAT, quick ? 1 : 3),

@@ -181,6 +181,7 @@ export function cpuRatios(config, servers, summary) {
 /** Redis mode against single node and against its peer: [label, numerator, denominator]. */
 const CLUSTER_PAIRS = [
   ['demo-redis ÷ demo', 'demo-redis', 'demo'],
+  ['demo-redis-cluster ÷ demo-redis', 'demo-redis-cluster', 'demo-redis'],
   ['demo-redis ÷ socketio-redis', 'demo-redis', 'socketio-redis'],
   ['socketio-redis ÷ socketio', 'socketio-redis', 'socketio'],
 ];

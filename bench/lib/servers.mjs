@@ -77,6 +77,17 @@ export const SERVERS = [
     notifies: true,
   },
   {
+    name: 'demo-redis-cluster',
+    protocol: 'ws',
+    script: DEMO_MAIN,
+    instances: 2,
+    redisCluster: true,
+    description:
+      'the demo app as two instances on a 3-master Redis Cluster (`REDIS_CLUSTER_NODES`: hash-tagged keys, sharded pub/sub)',
+    startTimeoutMs: 60_000,
+    notifies: true,
+  },
+  {
     name: 'socketio-redis',
     protocol: 'socketio',
     script: path.join(BENCH, 'servers/socketio.mjs'),
@@ -315,9 +326,14 @@ export class ServerProcess {
  * the instances' (both summed).
  */
 export class ServerGroup {
-  static async start(def, secret, redis, extraEnv = {}) {
+  static async start(def, secret, redis, extraEnv = {}, redisCluster = null) {
     if (def.redis) await redis.command('FLUSHALL');
-    const env = { ...extraEnv, ...(def.redis ? { REDIS_URL: redis.url } : {}) };
+    if (def.redisCluster) await redisCluster.flushAll();
+    const env = {
+      ...extraEnv,
+      ...(def.redis ? { REDIS_URL: redis.url } : {}),
+      ...(def.redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.nodeList } : {}),
+    };
     const instances = [];
     try {
       for (let i = 0; i < (def.instances ?? 1); i++) {
@@ -327,7 +343,11 @@ export class ServerGroup {
       await Promise.all(instances.map((instance) => instance.stop()));
       throw err;
     }
-    const group = new ServerGroup(def, instances, def.redis ? redis : null);
+    const group = new ServerGroup(
+      def,
+      instances,
+      def.redis ? redis : def.redisCluster ? redisCluster : null,
+    );
     group.secret = secret;
     group.env = env;
     return group;

@@ -10,11 +10,13 @@ import type {
 } from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
 import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
+import { TestRedisCluster } from '../support/redis-cluster';
 import { TestRedis } from '../support/redis-server';
 
-/** The store ports' contract, the same for the memory and the Redis implementation. */
-describe.each(['memory', 'redis'] as const)('offline stores (%s)', (kind) => {
+/** The store ports' contract, the same for memory, one Redis and a 3-master Redis Cluster. */
+describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s)', (kind) => {
   let redis: TestRedis | undefined;
+  let cluster: TestRedisCluster | undefined;
   let connections: RedisConnections | undefined;
   let store: OfflineStore;
   let idempotency: IdempotencyStore;
@@ -26,15 +28,23 @@ describe.each(['memory', 'redis'] as const)('offline stores (%s)', (kind) => {
       connections = new RedisConnections(resolveRealtimeOptions({ redis: { url: redis.url } }));
       store = new RedisOfflineStore(connections);
       idempotency = new RedisIdempotencyStore(connections);
+    } else if (kind === 'redis-cluster') {
+      cluster = await TestRedisCluster.start({ masters: 3 });
+      connections = new RedisConnections(
+        resolveRealtimeOptions({ redis: { cluster: { nodes: cluster.startupNodes } } }),
+      );
+      store = new RedisOfflineStore(connections);
+      idempotency = new RedisIdempotencyStore(connections);
     } else {
       store = new MemoryOfflineStore(1000);
       idempotency = new MemoryIdempotencyStore(1000);
     }
-  });
+  }, 30_000);
 
   afterAll(async () => {
     await connections?.onApplicationShutdown();
     await redis?.stop();
+    await cluster?.stop();
   });
 
   const message = (userId: string, payload: unknown, ttlMs = 60_000): OfflineMessage => {

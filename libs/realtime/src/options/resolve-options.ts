@@ -85,6 +85,10 @@ export function resolveRealtimeOptions(
       url: options.redis.url,
       options: options.redis.options ?? {},
       keyPrefix: options.redis.keyPrefix ?? 'rt:',
+      cluster: options.redis.cluster && {
+        nodes: options.redis.cluster.nodes,
+        options: options.redis.cluster.options ?? {},
+      },
     },
     engine: options.engine ?? { type: options.redis ? 'redis' : 'memory' },
     offline: {

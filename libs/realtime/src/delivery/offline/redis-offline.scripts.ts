@@ -128,7 +128,8 @@ return letter
  * before ARGV[1] (now), soonest first. KEYS: due, stats, dead. ARGV: now,
  * limit, dead-letter limit, then the key prefixes of a user's inbox,
  * messages and bytes (the user's keys are built here from the deadline's
- * member: one Redis, not Redis Cluster, as for every other offline script).
+ * member; on a cluster they share the `{offline}` hash tag with KEYS, so
+ * they are in the same slot).
  * Atomic: instances sweeping at once dead-letter each message once.
  */
 export const EXPIRE_DUE = `${DEAD_LETTER}${TAKE}

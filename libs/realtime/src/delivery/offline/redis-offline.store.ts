@@ -38,8 +38,8 @@ interface InboxWrite {
  * adds of one event-loop turn share one script call (TurnBatch). The
  * counters live in one hash, so `stats()` is cluster-wide, and every waiting
  * message's deadline in one sorted set, which `expireDue` sweeps. (Keys of
- * one user and the shared ones are touched together: one Redis, not Redis
- * Cluster.)
+ * one user and the shared ones are touched together: on a cluster they all
+ * share the `{offline}` hash tag, one slot.)
  */
 export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
@@ -174,8 +174,9 @@ export class RedisOfflineStore implements OfflineStore {
     return orEngineUnavailable(this.client.rtOfflineAddBatch(keys.length, ...keys, ...args));
   }
 
+  /** Every offline key is in the `offline` group: one hash slot on a cluster, as the scripts need. */
   private key(...parts: string[]): string {
-    return this.redis.key('offline', ...parts);
+    return this.redis.layout.group('offline', ...parts);
   }
 
   /** inbox, messages, bytes: the keys of one user. */
