@@ -15,6 +15,7 @@ import { latencySummary } from './stats.mjs';
 import { Publisher } from '../load/publisher.mjs';
 
 const KB = 1024;
+const NO_LOG = () => {};
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function describeErrors(errors) {
@@ -244,7 +245,7 @@ async function paced(server, pool, publisher, config, rate, note, log) {
  */
 async function setupBoth(server, pool, config, note, log) {
   const warmUp = config.setupWarmUp * server.ports.length;
-  await setup(server, pool, config, note, () => {}, true, warmUp);
+  await setup(server, pool, config, note, NO_LOG, true, warmUp);
   await server.settle();
   const withJwt = await setup(server, pool, config, note, log, true);
   await server.settle();
@@ -279,6 +280,16 @@ async function setup(
 ) {
   const inFlight = concurrency * pool.workers.length;
   const label = `${auth ? 'setup with JWT' : 'setup anonymous'}, ${inFlight} in flight`;
+  // BENCH_SERVER_PROF=1: a CPU profile of the first instance during each measured setup.
+  const profile =
+    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG
+      ? path.join(
+          import.meta.dirname,
+          '../results',
+          `server-${server.name}-setup-${auth ? 'jwt' : 'anon'}-${inFlight}.cpuprofile`,
+        )
+      : undefined;
+  if (profile) await server.instances[0].profileStart();
   const cpuBefore = await server.cpu();
   const res = await pool.connect(count, {
     ports: server.ports,
@@ -294,6 +305,10 @@ async function setup(
     timeoutMs: 60_000,
   });
   const cpuAfter = await server.cpu();
+  if (profile) {
+    await server.instances[0].profileStop(profile);
+    log(`  (server CPU profile: ${path.relative(process.cwd(), profile)})`);
+  }
   if (res.failed > 0)
     note(`${label}: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
   const seconds = (res.finishedAt - res.startedAt) / 1000;

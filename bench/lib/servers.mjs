@@ -273,6 +273,16 @@ export class ServerProcess {
     );
   }
 
+  /** Starts a CPU profile in the server (bench/probe.cjs). */
+  profileStart() {
+    return this.rpc({ cmd: 'bench:prof-start' }, 10_000);
+  }
+
+  /** Stops it and writes it to `file` (.cpuprofile). */
+  profileStop(file) {
+    return this.rpc({ cmd: 'bench:prof-stop', file }, 30_000);
+  }
+
   /** Full GC in the server, then V8 heap in use and RSS, in bytes. */
   async memory() {
     const { heapUsed, external } = await this.rpc({ cmd: 'bench:gc' }, 30_000);
