@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { createRpc, forkTracked, spawnTracked, stopChild } from './children.mjs';
-import { readCpu, readRss } from './proc.mjs';
+import { readCpu, readRss, wallNow } from './proc.mjs';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const BENCH = path.join(ROOT, 'bench');
@@ -212,8 +212,8 @@ const delay = (ms) => new Promise((r) => setTimeout(r, ms));
  * A running server under test. Output is kept in a small ring buffer, shown when it fails.
  */
 export class ServerProcess {
-  static async start(def, secret, extraEnv = {}) {
-    const port = await freePort();
+  static async start(def, secret, extraEnv = {}, fixedPort = undefined) {
+    const port = fixedPort ?? (await freePort());
     const child = forkTracked(def.script, [], {
       cwd: ROOT,
       env: serverEnv(port, secret, extraEnv),
@@ -271,6 +271,16 @@ export class ServerProcess {
       `${this.name} not healthy after ${timeoutMs} ms (last GET /health: ${lastStatus ?? 'no answer'}):\n` +
         this.outputTail(),
     );
+  }
+
+  /** Starts a CPU profile in the server (bench/probe.cjs). */
+  profileStart() {
+    return this.rpc({ cmd: 'bench:prof-start' }, 10_000);
+  }
+
+  /** Stops it and writes it to `file` (.cpuprofile). */
+  profileStop(file) {
+    return this.rpc({ cmd: 'bench:prof-stop', file }, 30_000);
   }
 
   /** Full GC in the server, then V8 heap in use and RSS, in bytes. */
@@ -343,14 +353,18 @@ export class ServerGroup {
       await Promise.all(instances.map((instance) => instance.stop()));
       throw err;
     }
-    return new ServerGroup(
+    const group = new ServerGroup(
       def,
       instances,
       def.redis ? redis : def.redisCluster ? redisCluster : null,
     );
+    group.secret = secret;
+    group.env = env;
+    return group;
   }
 
   constructor(def, instances, redis) {
+    this.def = def;
     this.name = def.name;
     this.protocol = def.protocol;
     this.notifies = def.notifies === true;
@@ -390,6 +404,18 @@ export class ServerGroup {
     const all = this.instances.map((instance) => readCpu(instance.pid));
     if (this.redis) all.push(this.redis.cpu());
     return { user: sum(all.map((c) => c.user)), system: sum(all.map((c) => c.system)) };
+  }
+
+  /**
+   * Stops the first instance (SIGTERM: its clients are closed) and starts it again on the same
+   * port; resolves { stoppingAt, healthyAt } (wallNow(): comparable with the load workers').
+   */
+  async restartFirst() {
+    const old = this.instances[0];
+    const stoppingAt = wallNow();
+    await old.stop();
+    this.instances[0] = await ServerProcess.start(this.def, this.secret, this.env, old.port);
+    return { stoppingAt, healthyAt: wallNow() };
   }
 
   async settle(options) {

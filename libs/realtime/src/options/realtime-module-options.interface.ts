@@ -135,6 +135,13 @@ export interface RealtimeOfflineOptions {
   /** The dead-letter handler is retried with exponential backoff from `handlerBackoffMs`. */
   handlerAttempts?: number;
   handlerBackoffMs?: number;
+  /**
+   * How often expired messages are dead-lettered (one sweep of the deadlines
+   * that passed, by every instance in Redis mode; no timer or job per
+   * message). A message is dead-lettered at most this long after its TTL; it
+   * is never delivered after its TTL meanwhile.
+   */
+  sweepIntervalMs?: number;
 }
 
 export interface RealtimeJobsOptions {

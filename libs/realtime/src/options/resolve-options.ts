@@ -100,6 +100,7 @@ export function resolveRealtimeOptions(
       deadLetterLimit: offline.deadLetterLimit ?? 1000,
       handlerAttempts: offline.handlerAttempts ?? 5,
       handlerBackoffMs: offline.handlerBackoffMs ?? 1000,
+      sweepIntervalMs: offline.sweepIntervalMs ?? 1000,
     },
     idempotency: {
       windowSeconds: idempotency.windowSeconds ?? 300,

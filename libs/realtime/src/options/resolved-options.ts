@@ -70,6 +70,7 @@ export interface ResolvedRealtimeOptions {
     deadLetterLimit: number;
     handlerAttempts: number;
     handlerBackoffMs: number;
+    sweepIntervalMs: number;
   };
   idempotency: { windowSeconds: number; maxKeys: number };
   jobs: { cleanupIntervalMs: number; attempts: number; backoffMs: number };

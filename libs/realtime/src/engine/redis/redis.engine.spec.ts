@@ -127,6 +127,28 @@ describe('RedisEngine across instances', () => {
     expect(new Set(sent.map((m) => m.offset))).toEqual(new Set(order(c)));
   });
 
+  it('sends the commands of one turn as one PUBLISH to every node, in order', async () => {
+    const publishes = async () => {
+      const stats = await redis.command('INFO', 'commandstats');
+      return Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    const [a, b] = [await redisNode(), await redisNode()];
+    const before = await publishes();
+    const sent: EngineCommand[] = Array.from({ length: 50 }, (_, n) => ({
+      kind: 'user',
+      userId: `u${n % 7}`,
+      type: 't',
+      payload: [n],
+      ts: n,
+      id: `m${n}`,
+    }));
+    await Promise.all(sent.map((command) => a.engine.command(command)));
+    expect((await publishes()) - before).toBe(1);
+    for (const node of [a, b]) await eventually(() => node.executed.length === sent.length);
+    expect(a.executed).toEqual(sent);
+    expect(b.executed).toEqual(sent);
+  });
+
   it('sends the publishes of one turn as one script call, in order, several calls past the bound', async () => {
     const scriptCalls = async () => {
       const stats = await redis.command('INFO', 'commandstats');

@@ -14,16 +14,19 @@ import type {
   PublishedMessage,
   RealtimeEngine,
   Recovery,
+  RevokeCommand,
 } from '../realtime-engine.port';
 import {
   decodeEntry,
   decodePublished,
   encodePublish,
   parseCommand,
+  parseCommands,
   revocationField,
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
+import { TurnBatch } from '../../redis/turn-batch';
 import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
 import {
   INDEX_SCRIPT,
@@ -124,6 +127,9 @@ export class RedisEngine implements RealtimeEngine {
   private closed = false;
   private published = 0;
   private readonly batch: PublishBatch;
+  private readonly commands = new TurnBatch<string, void>((messages) =>
+    this.publishCommands(messages),
+  );
   private received = 0;
 
   constructor(
@@ -267,28 +273,49 @@ export class RedisEngine implements RealtimeEngine {
     );
   }
 
-  async command(command: EngineCommand): Promise<void> {
+  command(command: EngineCommand): Promise<void> {
     const message = JSON.stringify(command);
-    if (command.kind === 'revoke') {
-      await this.run(this.redis.command, (redis) =>
-        redis.realtimeRevoke(
-          this.layout.revocations,
-          this.layout.revocationExpiry,
-          revocationField(command),
-          message,
-          command.expiresAt,
-          this.options.maxRevocations,
-          this.commandChannel,
-          this.layout.cluster ? 'SPUBLISH' : 'PUBLISH',
-        ),
-      );
-      return;
+    if (command.kind !== 'revoke') {
+      // Not queued while Redis is away: it fails at once, like a publish.
+      const status = this.redis.command.status;
+      if (status !== 'ready') {
+        return Promise.reject(new EngineUnavailableError(`Redis connection is ${status}`));
+      }
+      return this.commands.add(message, message.length);
     }
+    return this.revoke(command, message);
+  }
+
+  private async revoke(command: RevokeCommand, message: string): Promise<void> {
+    // The commands queued before it leave first, in call order, on the same connection.
+    this.commands.flush();
+    await this.run(this.redis.command, (redis) =>
+      redis.realtimeRevoke(
+        this.layout.revocations,
+        this.layout.revocationExpiry,
+        revocationField(command),
+        message,
+        command.expiresAt,
+        this.options.maxRevocations,
+        this.commandChannel,
+        this.layout.cluster ? 'SPUBLISH' : 'PUBLISH',
+      ),
+    );
+  }
+
+  /**
+   * The commands of one turn (a burst of notifications, say) in one PUBLISH
+   * (SPUBLISH on a cluster): one JSON array when there are several, the
+   * command itself when alone.
+   */
+  private async publishCommands(messages: readonly string[]): Promise<void[]> {
+    const raw = messages.length === 1 ? messages[0] : `[${messages.join(',')}]`;
     await this.run(this.redis.command, (redis) =>
       this.layout.cluster
-        ? redis.spublish(this.commandChannel, message)
-        : redis.publish(this.commandChannel, message),
+        ? redis.spublish(this.commandChannel, raw)
+        : redis.publish(this.commandChannel, raw),
     );
+    return [];
   }
 
   /**
@@ -621,8 +648,8 @@ export class RedisEngine implements RealtimeEngine {
 
   private readonly onMessage = (channel: string, raw: string): void => {
     if (channel === this.commandChannel) {
-      const command = parseCommand(raw);
-      if (command) this.sink?.execute(command);
+      const parsed = parseCommands(raw);
+      if (parsed) for (const command of parsed) this.sink?.execute(command);
       return;
     }
     const topic = this.layout.topicOfChannel(channel);
