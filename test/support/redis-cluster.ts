@@ -48,8 +48,9 @@ export class TestRedisCluster {
               'yes',
               '--cluster-config-file',
               join(dir, `node-${i}.conf`),
+              // Long enough that a busy machine never looks like a failed node (a false failover).
               '--cluster-node-timeout',
-              '1000',
+              '3000',
               '--dir',
               dir,
             ],
