@@ -147,7 +147,6 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     await this.store.ack(userId, ids);
   }
 
-
   stats(): Promise<OfflineStats> {
     return this.store.stats();
   }
