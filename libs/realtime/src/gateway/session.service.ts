@@ -68,7 +68,12 @@ export class SessionService implements OnApplicationShutdown {
       this.writer.closeSocket(socket, CloseCode.InternalError);
       return;
     }
-    const connection = new Connection(this.ids.next(), socket, admitted.ip, admitted.principal);
+    const connection = new Connection(
+      this.ids.next(),
+      socket,
+      this.connections.sharedIp(admitted.ip),
+      admitted.principal,
+    );
     attachConnection(socket, connection);
     this.connections.add(connection);
     this.counters.accepted++;
