@@ -15,6 +15,7 @@ import { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { attachConnection, connectionOf } from '../registry/socket-connection';
 import { SocketWriter } from '../transport/socket-writer.service';
+import { forgetCachedPeerAddress } from '../transport/ws-internals';
 import { ConnectionIds } from './connection-ids';
 import { DeadlineSlots } from './deadline-slots';
 
@@ -68,8 +69,15 @@ export class SessionService implements OnApplicationShutdown {
       this.writer.closeSocket(socket, CloseCode.InternalError);
       return;
     }
-    const connection = new Connection(this.ids.next(), socket, admitted.ip, admitted.principal);
+    const connection = new Connection(
+      this.ids.next(),
+      socket,
+      this.connections.sharedIp(admitted.ip),
+      admitted.principal,
+    );
     attachConnection(socket, connection);
+    // Read by the handshake; the connection keeps its own (shared) copy of the address.
+    forgetCachedPeerAddress(req.socket);
     this.connections.add(connection);
     this.counters.accepted++;
     socket.on('ping', this.onPing);
