@@ -1,5 +1,7 @@
 // What the tests need besides node_modules, checked before they start:
-//   redis-server  the Redis-mode tests start their own (unit and e2e)
+//   redis-server  the Redis-mode tests start their own (unit and e2e); the Redis Cluster and
+//                 Sentinel ones start clusters (`--cluster-enabled yes`, `--sentinel`): Redis 7+
+//   redis-cli     joins those nodes into a cluster (`redis-cli --cluster create`)
 //   Chromium      test/client/demo-page.e2e-spec.ts drives the demo page in it (e2e): Debian's
 //                 package at /usr/bin/chromium, or REALTIME_CHROMIUM; never a downloaded build
 //
@@ -33,6 +35,12 @@ const NEEDS = [
     suites: ['unit', 'e2e'],
     present: () => onPath('redis-server'),
     debianPackage: 'redis-server',
+  },
+  {
+    name: 'redis-cli',
+    suites: ['unit', 'e2e'],
+    present: () => onPath('redis-cli'),
+    debianPackage: 'redis-tools',
   },
   {
     name: `Chromium (${chromium})`,

@@ -60,7 +60,7 @@ describe('two instances on a Redis Cluster whose master fails over', () => {
 
     const master = await cluster.masterOf(TOPIC_SLOT);
     // The replica has the acknowledged writes (asynchronous replication: see docs/scaling.md).
-    expect(await master.command('WAIT', '1', '5000')).toBe(':1');
+    await master.untilReplicated();
     await master.stop();
     await until('the replica promoted', async () =>
       (await cluster.masterOf(TOPIC_SLOT)).port !== master.port ? true : undefined,

@@ -72,7 +72,8 @@ describe('two instances on Redis with Sentinel when the primary dies', () => {
 
     const { primary, replica } = sentinel;
     // The replica has the acknowledged writes (asynchronous replication: see docs/scaling.md).
-    expect(await primary.command('WAIT', '1', '5000')).toBe(':1');
+    expect(await sentinel.primaryPort()).toBe(primary.port);
+    await primary.untilReplicated();
     await primary.stop();
     await until('sentinel promotes the replica', async () => {
       return (await sentinel.primaryPort()) === replica.port;

@@ -48,8 +48,9 @@ export class TestRedisCluster {
               'yes',
               '--cluster-config-file',
               join(dir, `node-${i}.conf`),
+              // Long enough that a busy machine never looks like a failed node (a false failover).
               '--cluster-node-timeout',
-              '1000',
+              '3000',
               '--dir',
               dir,
             ],
@@ -124,6 +125,46 @@ export class TestRedisCluster {
     const node = this.nodes.find((candidate) => candidate.port === port);
     if (!node) throw new Error(`no master serves slot ${slot}`);
     return node;
+  }
+
+  /**
+   * Moves one slot, with its keys, to the master on `toPort` (what
+   * `redis-cli --cluster reshard` does per slot): IMPORTING/MIGRATING,
+   * MIGRATE of its keys, then SETSLOT NODE on every master.
+   */
+  async moveSlot(slot: number, toPort: number): Promise<void> {
+    const fromPort = (await this.slotOwners()).get(slot);
+    if (fromPort === undefined || fromPort === toPort) return;
+    const clients = new Map<number, Redis>();
+    const client = async (port: number) => {
+      let found = clients.get(port);
+      if (!found) {
+        found = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+        await found.connect();
+        clients.set(port, found);
+      }
+      return found;
+    };
+    try {
+      const [from, to] = [await client(fromPort), await client(toPort)];
+      const [fromId, toId] = (await Promise.all([
+        from.call('CLUSTER', 'MYID'),
+        to.call('CLUSTER', 'MYID'),
+      ])) as string[];
+      await to.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+      await from.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+      for (let round = 0; round < 1000; round++) {
+        const keys = (await from.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+        if (keys.length === 0) break;
+        await from.call('MIGRATE', '127.0.0.1', toPort, '', 0, 5000, 'KEYS', ...keys);
+      }
+      const masters = new Set((await this.slotOwners()).values());
+      for (const port of masters) {
+        await (await client(port)).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+      }
+    } finally {
+      for (const connection of clients.values()) connection.disconnect();
+    }
   }
 
   /** SIGKILLs every node now, without waiting: for a harness's exit handler. */

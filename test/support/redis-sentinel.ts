@@ -48,7 +48,8 @@ export class TestSentinel {
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`,
-        `sentinel down-after-milliseconds ${name} 1000`,
+        // Long enough that a busy machine never looks like a dead primary (a false failover).
+        `sentinel down-after-milliseconds ${name} 3000`,
         `sentinel failover-timeout ${name} 5000`,
         '',
       ].join('\n'),

@@ -94,6 +94,24 @@ export class TestRedis {
     return respCommand(this.port, ...args);
   }
 
+  /**
+   * Waits until every replica of this primary has acknowledged everything it
+   * was sent (INFO replication: each `slaveN` offset at `master_repl_offset`).
+   * `WAIT` would not do from the test: it counts only the calling
+   * connection's own writes.
+   */
+  async untilReplicated(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await this.command('INFO', 'replication');
+      const primary = Number(/master_repl_offset:(\d+)/.exec(info)?.[1] ?? NaN);
+      const replicas = [...info.matchAll(/slave\d+:.*offset=(\d+)/g)].map((m) => Number(m[1]));
+      if (replicas.length > 0 && replicas.every((offset) => offset >= primary)) return;
+      if (Date.now() > deadline) throw new Error(`replicas of port ${this.port} did not catch up`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
   private async waitUntilReady(): Promise<void> {
     const deadline = Date.now() + START_DEADLINE_MS;
     while (Date.now() < deadline) {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import { AdmissionKeys } from './admission-keys';
 import { FORGET_INSTANCE_SCRIPT } from './admission.scripts';
+import { SlotAdmission } from './slot-admission';
 
 /**
  * Deletes the counts of instances whose liveness key has expired (they
@@ -11,6 +12,7 @@ import { FORGET_INSTANCE_SCRIPT } from './admission.scripts';
 @Injectable()
 export class AdmissionReaper {
   private readonly keys: AdmissionKeys;
+  private slots: SlotAdmission | undefined;
 
   constructor(private readonly redis: RedisConnections) {
     this.keys = new AdmissionKeys(redis);
@@ -22,6 +24,13 @@ export class AdmissionReaper {
     let reaped = 0;
     for (const instanceId of await command.smembers(this.keys.instances)) {
       if ((await command.exists(this.keys.alive(instanceId))) === 1) continue;
+      if (this.keys.sharded) {
+        // On a cluster its counts are spread over slots: removed one by one (SlotAdmission).
+        this.slots ??= new SlotAdmission(command, this.keys, '');
+        await this.slots.forget(instanceId);
+        reaped++;
+        continue;
+      }
       await command.eval(
         FORGET_INSTANCE_SCRIPT,
         2,

@@ -15,6 +15,7 @@ import { AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, rateRefusal, USER_REFUSAL } from './admission-refusals';
 import { FORGET_INSTANCE_SCRIPT, RESERVE_SCRIPT, SET_COUNTS_SCRIPT } from './admission.scripts';
 import { ConnectionTally, type HeldSlot } from './connection-tally';
+import { SlotAdmission } from './slot-admission';
 
 /** A handshake waits this long for Redis before admission falls back to local counts. */
 const REDIS_TIMEOUT_MS = 1_000;
@@ -61,6 +62,8 @@ export class RedisAdmission extends Admission {
   private dirty = true;
   private stopping = false;
   private lastMode: AdmissionMode = 'cluster';
+  /** On Redis Cluster: the writes with an IP's and a user's counters in slots of their own. */
+  private readonly slots: SlotAdmission | undefined;
 
   constructor(
     private readonly options: ResolvedRealtimeOptions,
@@ -81,6 +84,9 @@ export class RedisAdmission extends Admission {
       numberOfKeys: 2,
       lua: FORGET_INSTANCE_SCRIPT,
     });
+    this.slots = this.keys.sharded
+      ? new SlotAdmission(this.connection, this.keys, this.instanceId)
+      : undefined;
     this.connection.on('ready', () => void this.heartbeat());
     this.ticker = setInterval(() => void this.heartbeat(), options.jobs.cleanupIntervalMs / 2);
     this.ticker.unref();
@@ -107,33 +113,44 @@ export class RedisAdmission extends Admission {
     this.tally.hold(socket, slot);
     const { connectRate, connectWindowMs, maxConnectionsPerIp, maxConnectionsPerUser } =
       this.options.limits;
-    return this.connection
-      .rtAdmissionReserve(
-        this.keys.rate(slot.ip ?? ''),
-        this.keys.count(slot.ip ?? ''),
-        this.keys.count(slot.user ?? ''),
-        this.keys.held(this.instanceId),
-        this.instanceId,
-        this.keys.alivePrefix,
-        slot.ip === null ? 0 : connectRate,
-        connectWindowMs,
-        slot.ip === null ? 0 : maxConnectionsPerIp,
-        ownIp,
-        slot.user === null ? 0 : maxConnectionsPerUser,
-        ownUser,
-      )
-      .then(
-        (reply) => {
-          this.lastMode = 'cluster';
-          const refusal = refusalOf(reply);
-          if (refusal) this.tally.drop(socket);
-          return refusal;
-        },
-        (error: Error) => {
-          this.lost(error);
-          return undefined;
-        },
-      );
+    const reserved = this.slots
+      ? this.slots.reserve(slot.ip, slot.user, {
+          rate: slot.ip === null ? 0 : connectRate,
+          windowMs: connectWindowMs,
+          maxIp: slot.ip === null ? 0 : maxConnectionsPerIp,
+          ownIp,
+          maxUser: slot.user === null ? 0 : maxConnectionsPerUser,
+          ownUser,
+        })
+      : this.connection.rtAdmissionReserve(
+          this.keys.rate(slot.ip ?? ''),
+          this.keys.count(slot.ip ?? ''),
+          this.keys.count(slot.user ?? ''),
+          this.keys.held(this.instanceId),
+          this.instanceId,
+          this.keys.alivePrefix,
+          slot.ip === null ? 0 : connectRate,
+          connectWindowMs,
+          slot.ip === null ? 0 : maxConnectionsPerIp,
+          ownIp,
+          slot.user === null ? 0 : maxConnectionsPerUser,
+          ownUser,
+        );
+    return reserved.then(
+      (reply) => {
+        this.lastMode = 'cluster';
+        const refusal = refusalOf(reply);
+        if (refusal) this.tally.drop(socket);
+        // On a cluster the IP was counted before the user was refused: give that slot back.
+        if (this.slots && reply[0] === 3 && slot.ip !== null)
+          this.released({ ip: slot.ip, user: null });
+        return refusal;
+      },
+      (error: Error) => {
+        this.lost(error);
+        return undefined;
+      },
+    );
   }
 
   /** Deletes this instance's counts and liveness, so its slots are free for the others at once. */
@@ -156,6 +173,13 @@ export class RedisAdmission extends Admission {
     const keys = [slot.ip, slot.user].filter((key): key is string => key !== null);
     if (this.connection.status !== 'ready') {
       this.dirty = true;
+      return;
+    }
+    if (this.slots) {
+      const slots = this.slots;
+      Promise.all(keys.map((key) => slots.set(key, this.tally.count(key)))).catch((error: Error) =>
+        this.lost(error),
+      );
       return;
     }
     this.connection
@@ -206,6 +230,15 @@ export class RedisAdmission extends Admission {
   private async resync(): Promise<void> {
     this.dirty = false;
     const entries = [...this.tally.entries()];
+    if (this.slots) {
+      const slots = this.slots;
+      await slots.forget(this.instanceId);
+      await this.connection.sadd(this.keys.instances, this.instanceId);
+      await Promise.all(entries.map(([key, count]) => slots.set(key, count)));
+      this.lastMode = 'cluster';
+      this.logger.log(`admission: cluster counts in use (${entries.length} keys written)`);
+      return;
+    }
     const multi = (this.connection.multi() as AdmissionMulti)
       .rtAdmissionForget(this.keys.held(this.instanceId), this.keys.instances, this.instanceId)
       .sadd(this.keys.instances, this.instanceId) as AdmissionMulti;
@@ -226,6 +259,7 @@ export class RedisAdmission extends Admission {
   }
 
   private forget(instanceId: string): Promise<number> {
+    if (this.slots) return this.slots.forget(instanceId);
     return this.connection.rtAdmissionForget(
       this.keys.held(instanceId),
       this.keys.instances,

@@ -64,7 +64,9 @@ export class ShardedSubscriber extends EventEmitter {
     await Promise.all(
       [...perNode].map(async ([feed, slots]) => {
         await this.untilReady(feed.connection);
-        await Promise.all([...slots.values()].map((some) => feed.connection.ssubscribe(...some)));
+        await Promise.all(
+          [...slots.values()].map((some) => bounded(feed.connection.ssubscribe(...some))),
+        );
       }),
     );
   }
@@ -124,11 +126,23 @@ export class ShardedSubscriber extends EventEmitter {
       connection.on('smessage', this.onMessage);
       connection.on('close', () => this.lost(connection));
       connection.on('ready', () => this.reroute());
+      // Its slot moved: ioredis reports an SSUBSCRIBE answered MOVED as `moved` (and never
+      // settles it: see bounded()), and the SUNSUBSCRIBE Redis pushes when a slot leaves the
+      // node as an `error` (a reply no command waited for). Either way the slot map is stale.
+      connection.on('moved', this.refreshSlots);
+      connection.on('error', (error: Error) => {
+        if (/sunsubscribe|MOVED/i.test(error.message)) this.refreshSlots();
+      });
       feed = { connection, channels: new Set() };
       this.feeds.set(node, feed);
     }
     return feed;
   }
+
+  /** Asks the cluster for its slot map again; `refresh` then re-routes (reroute). */
+  private readonly refreshSlots = (): void => {
+    if (!this.closed) this.cluster.refreshSlotsCache();
+  };
 
   private readonly onMessage = (channel: string, message: string): void => {
     this.emit('message', channel, message);
@@ -197,6 +211,18 @@ export class ShardedSubscriber extends EventEmitter {
       connection.once('ready', done);
     });
   }
+}
+
+/** A subscription that fails after NODE_READY_TIMEOUT_MS instead of waiting for ever. */
+function bounded<T>(reply: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new EngineUnavailableError('Redis node subscriber did not answer SSUBSCRIBE')),
+      NODE_READY_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([reply, timeout]).finally(() => clearTimeout(timer));
 }
 
 function hasChannels(feed: NodeFeed): boolean {
