@@ -130,7 +130,7 @@ export class MemoryPresenceStore implements PresenceStore {
     try {
       if (cursor !== undefined) start = Number(decodeCursor(cursor, isPosition));
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     this.expire(now);
     const state = this.topics.get(topic);
