@@ -33,6 +33,9 @@ import { RealtimeHealthIndicator } from './health/realtime.health';
 import { RealtimeCounters } from './metrics/realtime-counters';
 import { RealtimeMetricsService } from './metrics/realtime-metrics.service';
 import { resolveRealtimeOptions } from './options/resolve-options';
+import { PresenceService } from './presence/presence.service';
+import { PRESENCE_STORE_PROVIDER } from './presence/presence.providers';
+import { PresenceTracker } from './presence/presence.tracker';
 import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
@@ -98,6 +101,9 @@ import { TopicAccessService } from './topics/topic-access.service';
     OfflineDeliveryService,
     IDEMPOTENCY_PROVIDER,
     IdempotencyService,
+    PRESENCE_STORE_PROVIDER,
+    PresenceService,
+    PresenceTracker,
     BroadcastService,
     SessionService,
     WsThrottlerGuard,
@@ -116,6 +122,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     REALTIME_INSTANCE_ID,
     BroadcastService,
     IdempotencyService,
+    PresenceService,
     RevocationService,
     TokenService,
     RealtimeLifecycleService,

@@ -2,6 +2,8 @@ import { Process, Processor } from '@nestjs/bull';
 import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AdmissionReaper } from '../auth/admission/admission-reaper';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { PRESENCE_STORE } from '../presence/presence.constants';
+import type { PresenceStore } from '../presence/presence-store.port';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { CLEANUP_JOB, MAINTENANCE_QUEUE } from './realtime-jobs.constants';
 import { RealtimeJobs } from './realtime-jobs.service';
@@ -9,6 +11,8 @@ import { RealtimeJobs } from './realtime-jobs.service';
 export interface CleanupResult {
   /** Instances found dead (liveness expired) whose admission counts were deleted. */
   reapedInstances: number;
+  /** Presence entries past their deadline (instances that died without leaving) removed. */
+  sweptPresence: number;
 }
 
 /**
@@ -25,6 +29,7 @@ export class MaintenanceProcessor implements OnApplicationBootstrap {
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly jobs: RealtimeJobs,
     private readonly admission: AdmissionReaper,
+    @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -39,6 +44,8 @@ export class MaintenanceProcessor implements OnApplicationBootstrap {
         `cleanup: removed the admission counts of ${reapedInstances} dead instance(s)`,
       );
     }
-    return { reapedInstances };
+    // Reads already ignore expired entries; this removes them from topics nobody reads.
+    const sweptPresence = await this.presence.sweep(Date.now());
+    return { reapedInstances, sweptPresence };
   }
 }

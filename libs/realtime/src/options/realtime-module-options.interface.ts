@@ -118,6 +118,20 @@ export interface RealtimeModuleOptions {
   idempotency?: { windowSeconds?: number; maxKeys?: number };
   /** Background jobs (Bull queues on the Redis of `redis`; in-process timers without it). */
   jobs?: RealtimeJobsOptions;
+  /** Presence of the namespaces that keep it (`topics.<ns>.presence`), and users online. */
+  presence?: RealtimePresenceOptions;
+}
+
+export interface RealtimePresenceOptions {
+  /** `presence_diff` frames go out at most once per topic per this interval. */
+  diffIntervalMs?: number;
+  /** Past this many users in a topic, diffs carry the counts only (no joined/left lists). */
+  maxDiffUsers?: number;
+  /**
+   * An instance that dies without closing stops counting within this time:
+   * each instance renews its entries every third of it.
+   */
+  ttlSeconds?: number;
 }
 
 export interface RealtimeOfflineOptions {

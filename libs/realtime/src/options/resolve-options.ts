@@ -106,6 +106,11 @@ export function resolveRealtimeOptions(
       attempts: options.jobs?.attempts ?? 5,
       backoffMs: options.jobs?.backoffMs ?? 1_000,
     },
+    presence: {
+      diffIntervalMs: options.presence?.diffIntervalMs ?? 1_000,
+      maxDiffUsers: options.presence?.maxDiffUsers ?? 1_000,
+      ttlSeconds: options.presence?.ttlSeconds ?? 30,
+    },
   };
   validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));
   return resolved;

@@ -66,6 +66,7 @@ export interface ResolvedRealtimeOptions {
   };
   idempotency: { windowSeconds: number; maxKeys: number };
   jobs: { cleanupIntervalMs: number; attempts: number; backoffMs: number };
+  presence: { diffIntervalMs: number; maxDiffUsers: number; ttlSeconds: number };
 }
 
 export type { RealtimeModuleOptions };

@@ -11,6 +11,13 @@ export function ipLimitKey(ip: string): string {
   return ip.includes(':') ? normalizeIp(ip) : ip;
 }
 
+/** Told of every connection added and removed, and of a user id an `auth` gave an anonymous one. */
+export interface ConnectionListener {
+  added(connection: Connection): void;
+  removed(connection: Connection): void;
+  userChanged(connection: Connection, previousUserId: string | null): void;
+}
+
 /** Open connections by id, user and IP; every index shrinks back to nothing on release. */
 @Injectable()
 export class ConnectionRegistry {
@@ -18,6 +25,12 @@ export class ConnectionRegistry {
   /** A user's one connection, or a set once they have several (most users have one). */
   private readonly byUser = new Map<string, Connection | Set<Connection>>();
   private readonly perIp = new Map<string, number>();
+  private listener: ConnectionListener | undefined;
+
+  /** One listener (presence); set once at start-up. */
+  listen(listener: ConnectionListener): void {
+    this.listener = listener;
+  }
 
   get size(): number {
     return this.byId.size;
@@ -32,6 +45,7 @@ export class ConnectionRegistry {
     const key = ipLimitKey(connection.ip);
     this.perIp.set(key, (this.perIp.get(key) ?? 0) + 1);
     this.indexUser(connection, connection.principal.userId);
+    this.listener?.added(connection);
   }
 
   /** Idempotent: a connection may be released by close and by disconnect. */
@@ -43,6 +57,7 @@ export class ConnectionRegistry {
     if (left > 0) this.perIp.set(key, left);
     else this.perIp.delete(key);
     this.unindexUser(connection, connection.principal.userId);
+    this.listener?.removed(connection);
     return true;
   }
 
@@ -51,6 +66,7 @@ export class ConnectionRegistry {
     if (!this.byId.has(connection.id)) return;
     this.unindexUser(connection, previousUserId);
     this.indexUser(connection, connection.principal.userId);
+    this.listener?.userChanged(connection, previousUserId);
   }
 
   ofUser(userId: string): ReadonlySet<Connection> {

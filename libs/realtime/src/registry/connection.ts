@@ -23,6 +23,8 @@ export class Connection extends SocketLink {
   /** Frames read but not handled yet, past the turn's budget (socket paused); undefined otherwise. */
   inbound: Array<readonly [raw: Buffer, isBinary: boolean]> | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
+  /** Topics this connection gets `presence_diff` frames for (subscribed with `presence: true`); usually none. */
+  presenceDiffs: Set<string> | undefined;
   /**
    * Topics whose recovery is in flight, with the live messages held back
    * meanwhile; undefined (one field check per delivery) the rest of the time.
