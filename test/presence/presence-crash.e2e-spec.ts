@@ -64,13 +64,13 @@ describe('presence when an instance is killed', () => {
     expect(await counts(watcher, 'chat:room')).toEqual({ connections: 1, users: 1 });
     expect(await counts(watcher, 'orders')).toEqual({ connections: 1, users: 1 });
 
-    const left = async () =>
+    const left = () =>
       watcher.frames
         .slice(joinedBy)
         .filter((frame) => frame.event === 'presence_diff' && frame.data.topic === 'chat:room')
         .flatMap((frame) => frame.data.left as string[]);
     const until = Date.now() + 5_000;
-    while ((await left()).length < doomed.length && Date.now() < until) await sleep(50);
-    expect((await left()).sort()).toEqual(doomed);
+    while (left().length < doomed.length && Date.now() < until) await sleep(50);
+    expect(left().sort()).toEqual(doomed);
   });
 });
