@@ -7,6 +7,7 @@ export type {
   RealtimeProfile,
   RealtimeOfflineOptions,
   RealtimePresenceOptions,
+  RealtimeEventsOptions,
   JwtAlgorithm,
 } from './options/realtime-module-options.interface';
 export type { ResolvedRealtimeOptions } from './options/resolved-options';
@@ -31,6 +32,18 @@ export {
 export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './protocol';
 export { IdempotencyService } from './delivery/idempotency/idempotency.service';
 export { PresenceService, type PresencePageRequest } from './presence/presence.service';
+export { OnRealtimeEvent } from './presence/lifecycle/on-realtime-event.decorator';
+export {
+  RealtimeEvents,
+  type RealtimeEventStats,
+} from './presence/lifecycle/realtime-events.service';
+export type {
+  DeadLetteredEvent,
+  DeadLetteredMessage,
+  RealtimeEvent,
+  RealtimeEventName,
+  RealtimeEventPayloads,
+} from './presence/lifecycle/realtime-event';
 export {
   InvalidPresenceCursorError,
   type PresenceCounts,

@@ -3,6 +3,7 @@ import { REALTIME_JOBS_WIRED } from './jobs/realtime-jobs.constants';
 import type { RealtimeModuleOptions } from './options/realtime-module-options.interface';
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { admissionProvider } from './auth/admission/admission.provider';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
@@ -36,6 +37,8 @@ import { resolveRealtimeOptions } from './options/resolve-options';
 import { PresenceService } from './presence/presence.service';
 import { PRESENCE_STORE_PROVIDER } from './presence/presence.providers';
 import { PresenceTracker } from './presence/presence.tracker';
+import { LIFECYCLE_PROVIDERS } from './presence/lifecycle/lifecycle.providers';
+import { RealtimeEvents } from './presence/lifecycle/realtime-events.service';
 import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
@@ -61,7 +64,7 @@ import { TopicAccessService } from './topics/topic-access.service';
 @Module({
   // No global module's forRoot() here: each such import registers the host's own handlers
   // again (ScheduleModule.forRoot() ran every @Interval of the app twice). Timers are our own.
-  imports: [TerminusModule],
+  imports: [TerminusModule, DiscoveryModule],
   providers: [
     {
       provide: REALTIME_OPTIONS,
@@ -102,6 +105,8 @@ import { TopicAccessService } from './topics/topic-access.service';
     IDEMPOTENCY_PROVIDER,
     IdempotencyService,
     PRESENCE_STORE_PROVIDER,
+    ...LIFECYCLE_PROVIDERS,
+    RealtimeEvents,
     PresenceService,
     PresenceTracker,
     BroadcastService,
@@ -123,6 +128,7 @@ import { TopicAccessService } from './topics/topic-access.service';
     BroadcastService,
     IdempotencyService,
     PresenceService,
+    RealtimeEvents,
     RevocationService,
     TokenService,
     RealtimeLifecycleService,

@@ -15,6 +15,7 @@ import { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { attachConnection, connectionOf } from '../registry/socket-connection';
 import { SocketWriter } from '../transport/socket-writer.service';
+import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { ConnectionIds } from './connection-ids';
 
 /** setTimeout cannot wait longer than this; longer expiries re-arm. */
@@ -32,7 +33,7 @@ export class SessionService {
   private readonly logger = new Logger('Realtime');
   private readonly ids = new ConnectionIds();
   /** One close listener for every socket (no closure per connection); `this` is the socket. */
-  private readonly onClose: (this: WebSocket, code: number) => void;
+  private readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void;
   /** One ping listener for every socket: the writer answers (ws's autoPong is off). */
   private readonly onPing: (this: WebSocket, payload: Buffer) => void;
 
@@ -45,11 +46,13 @@ export class SessionService {
     private readonly rules: SessionRules,
     private readonly counters: RealtimeCounters,
     private readonly offline: OfflineDeliveryService,
+    private readonly events: RealtimeEvents,
   ) {
     const release = this.release.bind(this);
-    this.onClose = function (this: WebSocket, code: number) {
-      release(this, code);
+    this.onClose = function (this: WebSocket, code: number, reason: Buffer) {
+      release(this, code, reason);
     };
+    offline.onDeadLetter((letter) => events.emit('delivery.dead-lettered', letter));
     this.onPing = function (this: WebSocket, payload: Buffer) {
       const connection = connectionOf(this);
       if (connection) writer.pong(connection, payload);
@@ -72,6 +75,7 @@ export class SessionService {
     socket.on('close', this.onClose);
     this.armExpiry(connection);
     const { principal } = connection;
+    this.events.emit('connected', { connectionId: connection.id, userId: principal.userId });
     this.writer.send(
       connection,
       frame(ServerEvent.Connected, {
@@ -100,9 +104,18 @@ export class SessionService {
   }
 
   /** Idempotent; runs when the socket closes, whoever closed it. */
-  release(socket: WebSocket, code: number | undefined): void {
+  release(socket: WebSocket, code: number | undefined, reason?: Buffer): void {
     const connection = connectionOf(socket);
     if (!connection || !this.connections.remove(connection)) return;
+    if (this.events.wants('disconnected')) {
+      this.events.emit('disconnected', {
+        connectionId: connection.id,
+        userId: connection.principal.userId,
+        code: code ?? 1005,
+        reason: reason?.toString() ?? '',
+        durationMs: Date.now() - connection.openedAt,
+      });
+    }
     clearTimeout(connection.expiryTimer);
     connection.expiryTimer = undefined;
     this.subscriptions.release(connection);

@@ -120,6 +120,21 @@ export interface RealtimeModuleOptions {
   jobs?: RealtimeJobsOptions;
   /** Presence of the namespaces that keep it (`topics.<ns>.presence`), and users online. */
   presence?: RealtimePresenceOptions;
+  /** Lifecycle events handed to the app's `@OnRealtimeEvent` methods. */
+  events?: RealtimeEventsOptions;
+}
+
+export interface RealtimeEventsOptions {
+  /** Calls per handler per event (the first included) before the event is dead-lettered. */
+  attempts?: number;
+  /** First retry delay; each further retry waits twice as long. */
+  backoffMs?: number;
+  /** A handler call that has not settled after this fails (and is retried): it never holds anything else. */
+  handlerTimeoutMs?: number;
+  /** Dead-lettered events kept for inspection (the newest); the counter counts them all. */
+  deadLetterLimit?: number;
+  /** `user.offline` waits this long after the user's last connection closed; a reconnect within it cancels it. */
+  offlineGraceMs?: number;
 }
 
 export interface RealtimePresenceOptions {

@@ -27,6 +27,7 @@ const GROUPS = [
   'idempotency',
   'jobs',
   'presence',
+  'events',
   'topics',
   'redis',
   'engine',
@@ -122,6 +123,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   validateOffline(o);
   for (const [key, value] of Object.entries(o.jobs)) positiveInteger(`jobs.${key}`, value);
   for (const [key, value] of Object.entries(o.presence)) positiveInteger(`presence.${key}`, value);
+  for (const [key, value] of Object.entries(o.events)) positiveInteger(`events.${key}`, value);
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
     validateRule(`topics.${namespace}.subscribe`, policy.subscribe);

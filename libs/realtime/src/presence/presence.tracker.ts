@@ -13,6 +13,7 @@ import type { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
 import { SocketWriter } from '../transport/socket-writer.service';
+import { RealtimeEvents } from './lifecycle/realtime-events.service';
 import { netChanges } from './net-changes';
 import { PRESENCE_STORE } from './presence.constants';
 import type { PresenceSlot, PresenceStore, UserSlot } from './presence-store.port';
@@ -49,6 +50,8 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   private renewTimer: NodeJS.Timeout | undefined;
   private diffTimer: NodeJS.Timeout | undefined;
   private diffing = false;
+  /** Users whose last connection closed, waiting out `offlineGraceMs` before `user.offline`. */
+  private readonly graces = new Map<string, NodeJS.Timeout>();
   private failing = false;
   private readonly failed = (error: unknown): void => {
     if (this.failing) return;
@@ -63,6 +66,7 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     private readonly subscriptions: SubscriptionRegistry,
     connections: ConnectionRegistry,
     private readonly writer: SocketWriter,
+    private readonly events: RealtimeEvents,
   ) {
     this.ttlMs = options.presence.ttlSeconds * 1_000;
     subscriptions.listen({
@@ -87,6 +91,8 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     clearInterval(this.renewTimer);
     clearInterval(this.diffTimer);
     this.renewTimer = this.diffTimer = undefined;
+    for (const timer of this.graces.values()) clearTimeout(timer);
+    this.graces.clear();
   }
 
   /** Whether the topic's namespace keeps presence. */
@@ -180,6 +186,7 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private joined(connection: Connection, topic: string): void {
+    this.events.emit('subscribed', this.slot(connection, topic));
     if (!this.keeps(topic)) return;
     let entries = this.local.get(topic);
     if (!entries) this.local.set(topic, (entries = new Map<string, string | null>()));
@@ -190,6 +197,7 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private left(connection: Connection, topic: string): void {
+    this.events.emit('unsubscribed', this.slot(connection, topic));
     if (connection.presenceDiffs?.delete(topic)) this.unwatch(topic);
     const entries = this.local.get(topic);
     if (!entries?.delete(connection.id)) return;
@@ -201,6 +209,12 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     const { userId } = connection.principal;
     if (userId === null) return;
     this.users.set(connection.id, userId);
+    // Back within the grace on this instance: no user.offline, and so no user.online either.
+    const grace = this.graces.get(userId);
+    if (grace) {
+      clearTimeout(grace);
+      this.graces.delete(userId);
+    }
     this.store
       .connect(
         this.instanceId,
@@ -208,16 +222,34 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
         this.deadline(),
         Date.now(),
       )
-      .catch(this.failed);
+      .then((first) => {
+        if (first && !grace) this.events.emit('user.online', { userId });
+      }, this.failed);
   }
 
   private disconnected(connection: Connection): void {
     const userId = this.users.get(connection.id);
     if (userId === undefined) return;
     this.users.delete(connection.id);
+    const lastSeen = Date.now();
     this.store
-      .disconnect(this.instanceId, { connectionId: connection.id, userId }, Date.now())
-      .catch(this.failed);
+      .disconnect(this.instanceId, { connectionId: connection.id, userId }, lastSeen)
+      .then((last) => {
+        if (last && this.events.wants('user.offline')) this.graceThenOffline(userId, lastSeen);
+      }, this.failed);
+  }
+
+  /** user.offline once the grace has passed with the user still offline everywhere. */
+  private graceThenOffline(userId: string, lastSeen: number): void {
+    if (this.renewTimer === undefined || this.graces.has(userId)) return;
+    const timer = setTimeout(() => {
+      this.graces.delete(userId);
+      this.store.isOnline(userId, Date.now()).then((online) => {
+        if (!online) this.events.emit('user.offline', { userId, lastSeen });
+      }, this.failed);
+    }, this.options.events.offlineGraceMs);
+    timer.unref();
+    this.graces.set(userId, timer);
   }
 
   private userChanged(connection: Connection, previousUserId: string | null): void {

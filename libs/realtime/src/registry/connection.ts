@@ -11,6 +11,8 @@ import { SocketLink } from '../transport/socket-link';
  */
 export class Connection extends SocketLink {
   readonly topics = new Set<string>();
+  /** When the connection was registered (ms since the epoch): `disconnected` events report the duration. */
+  readonly openedAt = Date.now();
   /** Set by the heartbeat when it pings; cleared by the pong. */
   awaitingPong = false;
   /** The end of the current inbound-message window and the messages counted in it. */

@@ -46,6 +46,7 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
   private readonly logger = new Logger('Realtime');
   private readonly limits: InboxLimits;
   private handler: DeadLetterHandler | undefined;
+  private readonly deadLetterListeners: Array<(letter: DeadLetter) => void> = [];
   /** Waits between inbox reads of a connection (deliverPending), cleared on shutdown. */
   private readonly retries = new Set<NodeJS.Timeout>();
 
@@ -96,7 +97,7 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     // A job whose message was not kept (inbox full, Redis down) finds nothing when it runs.
     await this.scheduler.scheduleExpiry(message);
     const evicted = await this.store.add(message, this.limits);
-    for (const letter of evicted) await this.scheduler.handOver(letter);
+    for (const letter of evicted) await this.deadLettered(letter);
     // Kept already: if the live push fails, the user still gets it on the next connection.
     await this.engine
       .command({ kind: 'user', userId, type, payload, ts, id: message.id })
@@ -149,7 +150,17 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       Date.now(),
       this.options.offline.deadLetterLimit,
     );
-    if (letter) await this.scheduler.handOver(letter);
+    if (letter) await this.deadLettered(letter);
+  }
+
+  /** Told of each dead letter once, on the instance that dead-lettered it (lifecycle events). */
+  onDeadLetter(listener: (letter: DeadLetter) => void): void {
+    this.deadLetterListeners.push(listener);
+  }
+
+  private async deadLettered(letter: DeadLetter): Promise<void> {
+    for (const listener of this.deadLetterListeners) listener(letter);
+    await this.scheduler.handOver(letter);
   }
 
   /** Gives a dead letter to the app's handler; a throw is retried by the scheduler. */
