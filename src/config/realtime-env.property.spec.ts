@@ -31,6 +31,7 @@ const VARIABLES = [
   'REALTIME_PRESENCE_DIFF_MS',
   'REALTIME_PRESENCE_MAX_DIFF_USERS',
   'REALTIME_PRESENCE_TTL_S',
+  'REALTIME_OFFLINE_GRACE_MS',
 ];
 
 /** What an environment holds: numbers of every form, words, blanks, any unicode. */

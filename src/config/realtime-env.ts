@@ -82,6 +82,9 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         maxDiffUsers: int(env, 'REALTIME_PRESENCE_MAX_DIFF_USERS'),
         ttlSeconds: int(env, 'REALTIME_PRESENCE_TTL_S'),
       },
+      events: {
+        offlineGraceMs: int(env, 'REALTIME_OFFLINE_GRACE_MS'),
+      },
     },
   };
 }
