@@ -21,7 +21,7 @@ import {
   summarize,
 } from './lib/report.mjs';
 import { runSession } from './lib/scenarios.mjs';
-import { BenchRedis } from './lib/redis.mjs';
+import { BenchRedis, BenchRedisCluster } from './lib/redis.mjs';
 import {
   DEMO_MAIN,
   demoBuildStamp,
@@ -118,6 +118,21 @@ async function main() {
     }
   }
 
+  // Redis Cluster mode: one 3-master cluster of the bench's own for the whole run.
+  let redisCluster = null;
+  const sharded = serverInfo.filter((s) => defs.find((d) => d.name === s.name).redisCluster);
+  if (sharded.length > 0) {
+    try {
+      redisCluster = await BenchRedisCluster.start(
+        await Promise.all([0, 1, 2].map(() => freePort())),
+      );
+      log(`Redis Cluster on ${redisCluster.nodeList} for ${sharded.map((s) => s.name).join(', ')}`);
+    } catch (err) {
+      for (const info of sharded) Object.assign(info, { available: false, reason: err.message });
+      log(`Redis Cluster mode unavailable: ${err.message}`);
+    }
+  }
+
   // `nest build` elsewhere (e.g. a developer's watch mode) would swap the demo between
   // repetitions; such repetitions are flagged, as they do not measure the same code.
   const demoStamp = demoBuildStamp();
@@ -147,7 +162,7 @@ async function main() {
       }
       let server;
       try {
-        server = await ServerGroup.start(def, config.secret, redis);
+        server = await ServerGroup.start(def, config.secret, redis, {}, redisCluster);
       } catch (err) {
         // A server that cannot start will not start next time either: drop it from the run.
         Object.assign(info, { available: false, reason: `failed to start: ${err.message}` });
@@ -156,10 +171,21 @@ async function main() {
         continue;
       }
       const busyBefore = ownAndMachineCpu(server, pool);
+      const nodesBefore = def.redisCluster ? redisCluster.nodeCpu() : null;
       try {
         const result = await runSession(server, pool, config, log);
         const foreign = foreignCpuShare(busyBefore, ownAndMachineCpu(server, pool));
         runs.push({ server: name, rep, metrics: result.metrics, foreignCpuShare: foreign });
+        if (nodesBefore) {
+          // How the session's Redis work spread over the masters (CPU seconds each).
+          const used = redisCluster.nodeCpu().map((after, i) => (after - nodesBefore[i]) / 1e6);
+          const total = used.reduce((a, b) => a + b, 0) || 1;
+          const text = `Redis CPU per cluster master: ${used
+            .map((s) => `${s.toFixed(1)} s (${((100 * s) / total).toFixed(0)}%)`)
+            .join(', ')}`;
+          notes.push({ server: name, rep, text });
+          log(`  ${text}`);
+        }
         for (const text of result.notes) notes.push({ server: name, rep, text });
         if (foreign > FOREIGN_CPU_WARNING) {
           const text =
@@ -180,6 +206,7 @@ async function main() {
   }
   await pool.stop();
   await redis?.stop();
+  await redisCluster?.stop();
 
   const names = serverInfo.map((s) => s.name);
   const catalog = metricCatalog(config);

@@ -14,7 +14,12 @@ async function bootstrap(): Promise<void> {
   // SIGTERM: close sockets with 1001, finish in-flight work, then exit 0 (not re-raise the signal).
   app.enableShutdownHooks([], { useProcessExit: true });
   await app.listen(config.port);
-  const engine = config.realtime.redis ? 'Redis engine' : 'in-memory engine, one process';
+  const redis = config.realtime.redis;
+  const engine = redis?.cluster
+    ? 'Redis engine on Redis Cluster'
+    : redis
+      ? 'Redis engine'
+      : 'in-memory engine, one process';
   Logger.log(
     `demo listening on http://localhost:${config.port} (WebSocket at /ws, ${engine})`,
     'Demo',

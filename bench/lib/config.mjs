@@ -5,8 +5,9 @@ export const USAGE = `Usage: npm run bench -- [--quick] [--servers=a,b] [--no-bu
   --quick            smoke run: 1k subscribers, 1 repetition, short phases; writes
                      bench/results/quick.json and leaves docs/benchmarks.md alone
   --servers=a,b      subset of: demo, ws-bare, ws-preframed, socketio, demo-redis,
-                     socketio-redis (ws-bare is the reference for ratios; the -redis ones run
-                     as two instances on a redis-server the bench starts)
+                     demo-redis-cluster, socketio-redis (ws-bare is the reference for ratios;
+                     the -redis ones run as two instances on a redis-server the bench starts,
+                     demo-redis-cluster as two instances on a 3-master Redis Cluster it starts)
   --no-build         never run 'nest build' (use dist/ as it is)
 
 Environment (defaults in brackets, quick-run values after the slash):
@@ -19,14 +20,23 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_LATENCY_SECONDS   duration of each paced run [10 / 3]
   BENCH_SETUP_CONNS       connections opened in the setup-rate test [8000 / 500]
   BENCH_SETUP_CONCURRENCY connections in flight per load worker [50]
+  BENCH_SETUP_HIGH        connections in flight in all, second setup row (a reconnect
+                          storm's hundreds of handshakes at once) [500]
   BENCH_SETUP_WARMUP      unmeasured connections (with JWT) per server process before the
                           setup rate [4000 / 500]
-  BENCH_NOTIFIES          notifications to offline users in the burst (demo only) [10000 / 2000]
+  BENCH_NOTIFIES          notifications to offline users in the burst (demo only), over HTTP
+                          and in process (bench/notify.mjs, no HTTP) [10000 / 2000]
+  BENCH_STORM_CLIENTS     reconnect storm (demo only): subscribed clients closed by a restart
+                          of the (first) instance, each reconnecting with \`since\` [10000 / 1000]
+  BENCH_PHASES            phases to run, comma-separated, of: fanout (idle memory, bursts,
+                          paced latency), setup, notify, storm [all]
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
   BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]
   BENCH_SERVERS           same as --servers
   BENCH_MAX_MINUTES       no new server session starts after this [30]
   BENCH_WORKER_PROF       set to 1: CPU profiles of the load workers in bench/results/
+  BENCH_SERVER_PROF       set to 1: CPU profiles of the (first) server instance during each
+                          measured setup, bench/results/server-<name>-setup-<jwt|anon>-<n>.cpuprofile
   BENCH_SETUP_ONLY        set to 1: measure connection setup only (with and without JWT);
                           a reduced run, written to bench/results/quick.json like --quick
 `;
@@ -80,6 +90,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
       'ws-preframed',
       'socketio',
       'demo-redis',
+      'demo-redis-cluster',
       'socketio-redis',
     ]),
     repeat: int(env.BENCH_REPEAT, quick ? 1 : 3),
@@ -90,6 +101,9 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     latencySeconds: int(env.BENCH_LATENCY_SECONDS, quick ? 3 : 10),
     setupConnections: int(env.BENCH_SETUP_CONNS, quick ? 500 : 8000),
     setupConcurrency: int(env.BENCH_SETUP_CONCURRENCY, 50),
+    setupHighInFlight: int(env.BENCH_SETUP_HIGH, 500),
+    stormClients: int(env.BENCH_STORM_CLIENTS, quick ? 1000 : 10_000),
+    phases: new Set(list(env.BENCH_PHASES, ['fanout', 'setup', 'notify', 'storm'])),
     setupWarmUp: int(env.BENCH_SETUP_WARMUP, quick ? 500 : 4000),
     notifies: int(env.BENCH_NOTIFIES, quick ? 2000 : 10_000),
     notifyConcurrency: 64,
@@ -101,6 +115,11 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     secret: `bench-secret-${process.pid}-${Date.now()}`,
   };
   config.latencyScale = maxScale;
+  for (const phase of config.phases) {
+    if (!['fanout', 'setup', 'notify', 'storm'].includes(phase)) {
+      throw new Error(`unknown phase ${phase} in BENCH_PHASES`);
+    }
+  }
   return config;
 }
 

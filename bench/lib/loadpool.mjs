@@ -89,6 +89,28 @@ export class LoadPool {
     };
   }
 
+  /** Arms a reconnect storm for the sockets on `port`; resolves { expected }. */
+  async stormArm(port, jitterMs, deadlineMs) {
+    const answers = await this.all({ cmd: 'stormArm', port, jitterMs, deadlineMs }, 10_000);
+    return { expected: answers.reduce((s, a) => s + a.expected, 0) };
+  }
+
+  /** Waits until every socket of the storm is subscribed again (or the timeout); merges counts. */
+  async stormWait(timeoutMs) {
+    const answers = await this.all({ cmd: 'stormWait', timeoutMs }, timeoutMs + 10_000);
+    const sum = (key) => answers.reduce((s, a) => s + a[key], 0);
+    return {
+      expected: sum('expected'),
+      lost: sum('lost'),
+      recovered: sum('recovered'),
+      recoveredWithHistory: sum('recoveredWithHistory'),
+      retries: sum('retries'),
+      complete: answers.every((a) => a.doneAt !== null),
+      doneAt: Math.max(...answers.map((a) => a.doneAt ?? -Infinity)),
+      errors: answers.reduce((acc, a) => mergeCounts(acc, a.errors), {}),
+    };
+  }
+
   async closeAll(timeoutMs = 15_000) {
     const answers = await this.all({ cmd: 'closeAll', timeoutMs }, timeoutMs + 5000);
     return {

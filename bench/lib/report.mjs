@@ -59,6 +59,17 @@ export function metricCatalog(config) {
     'higher',
   );
   add('anonSetupCpuPerConn', 'server CPU per connection set up without JWT', 'µs', 0, 'lower');
+  const high = `${config.setupHighInFlight} in flight`;
+  add('setupHighPerSec', `connection setup with JWT, ${high}`, 'conn/s', 0, 'higher');
+  add('setupHighCpuPerConn', `server CPU per connection with JWT, ${high}`, 'µs', 0, 'lower');
+  add('anonSetupHighPerSec', `connection setup without JWT, ${high}`, 'conn/s', 0, 'higher');
+  add(
+    'anonSetupHighCpuPerConn',
+    `server CPU per connection without JWT, ${high}`,
+    'µs',
+    0,
+    'lower',
+  );
   add(
     'notifyPerSec',
     `notifications to offline users, burst of ${config.notifies}`,
@@ -67,6 +78,45 @@ export function metricCatalog(config) {
     'higher',
   );
   add('notifyCpu', 'server CPU per notification to an offline user', 'µs', 0, 'lower');
+  add('notifyRedisOps', 'Redis commands run per notification (HTTP burst)', 'cmd', 1, 'lower');
+  add(
+    'inprocNotifyCpu',
+    'in-process notification (BroadcastService, no HTTP): CPU each',
+    'µs',
+    1,
+    'lower',
+  );
+  add('inprocNotifyPerSec', 'in-process notifications per second', 'notify/s', 0, 'higher');
+  add('inprocNotifyRedisCpu', 'in-process notification: Redis CPU each', 'µs', 1, 'lower');
+  add(
+    'inprocNotifyCommands',
+    'in-process notification: Redis commands sent each',
+    'cmd',
+    2,
+    'lower',
+  );
+  add(
+    'inprocNotifyRedisOps',
+    'in-process notification: Redis commands run each (scripts inner calls included)',
+    'cmd',
+    1,
+    'lower',
+  );
+  add(
+    'stormRecoverySeconds',
+    `reconnect storm (${config.stormClients} clients): restart to all subscribed again`,
+    's',
+    2,
+    'lower',
+  );
+  add(
+    'stormAfterStartSeconds',
+    'reconnect storm: from the restart serving to all back',
+    's',
+    2,
+    'lower',
+  );
+  add('stormCpuPerClient', 'reconnect storm: server CPU per client back', 'µs', 0, 'lower');
   // Diagnostic: if the clients approach a full core, burst throughput is client-bound.
   for (const n of config.scales) {
     add(
@@ -131,6 +181,7 @@ export function cpuRatios(config, servers, summary) {
 /** Redis mode against single node and against its peer: [label, numerator, denominator]. */
 const CLUSTER_PAIRS = [
   ['demo-redis ÷ demo', 'demo-redis', 'demo'],
+  ['demo-redis-cluster ÷ demo-redis', 'demo-redis-cluster', 'demo-redis'],
   ['demo-redis ÷ socketio-redis', 'demo-redis', 'socketio-redis'],
   ['socketio-redis ÷ socketio', 'socketio-redis', 'socketio'],
 ];
@@ -352,12 +403,31 @@ ${capacity ?? ''}
   same unmeasured warm-up round of ${config.setupWarmUp} connections with JWT (a two-instance cluster gets
   ${config.setupWarmUp * 2}, spread over both): the rate measured is the connection path's, not the JIT
   compilation of it (which costs the demo, with more code on that path, more than the peers).
+  Then both again with ${config.setupHighInFlight} handshakes in flight in all (split over the workers): a
+  reconnect storm has hundreds at once, not ${config.setupConcurrency}.
 - **Notifications to offline users** (the demo, both modes): \`POST /admin/notify\` with an admin
   JWT for ${config.notifies} distinct users who are not connected, ${config.notifyConcurrency} requests in flight over keep-alive
   connections (spread over the instances), after an unmeasured warm-up of 1,000. Each one is
   retained in the user's inbox (memory, or Redis in Redis mode) until it is acknowledged or
   dead-lettered. The rate includes the HTTP stack, validation and JWT verification. Offline
   delivery is always on in the demo, so every other row of the demo is measured with it enabled.
+  In Redis mode the row beside it counts every command Redis ran per notification (INFO
+  commandstats, the scripts' inner calls included).
+- **In-process notifications** (\`bench/notify.mjs\`, \`npm run bench:notify\`): the library's own
+  share, without HTTP: a minimal app (RealtimeModule only) calls
+  \`BroadcastService.sendToUser(user, type, payload, { ttlSeconds })\` for ${config.notifies} distinct offline
+  users, 500 calls per event-loop turn, after a warm-up of 2,000; CPU of that process per
+  notification. In Redis mode (its own redis-server) also Redis's CPU, the commands the
+  instance sent per notification (counted with MONITOR on a separate burst of 2,000, so
+  MONITOR's cost is in no CPU figure) and every command Redis ran (commandstats).
+- **Reconnect storm** (the demo, both modes): ${config.stormClients} subscribed clients with JWT (spread over
+  the instances); the first instance is stopped (SIGTERM: it closes its clients) and started
+  again on the same port. Its clients reconnect with the project client's backoff (full jitter,
+  a first wait under 500 ms, doubling per refused attempt up to 30 s) and subscribe again with
+  \`since\` their last offset. Reported: time from the stop to the last client subscribed again
+  (restart time and client backoff included), from the restarted instance passing its health
+  check to then, and its CPU (plus Redis's) per client over that time. The memory engine's
+  restart loses history, so its clients get \`recovered: false\`; in Redis mode they recover.
 - The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs
   the load generator about as much CPU per frame as the server (one socket read per frame: see
   the load-generator rows), so burst deliveries/s and latency are bounded by the machine, not by

@@ -5,7 +5,9 @@
 // Order matters and is chosen so each measurement sees as little of the others as possible:
 // memory at N is taken before the first burst at N; sockets are closed and the server left to
 // settle before the setup test, which starts from an empty server.
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
 import { burstMessages } from './config.mjs';
 import { signToken } from './jwt.mjs';
 import { wallNow } from './proc.mjs';
@@ -13,6 +15,7 @@ import { latencySummary } from './stats.mjs';
 import { Publisher } from '../load/publisher.mjs';
 
 const KB = 1024;
+const NO_LOG = () => {};
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function describeErrors(errors) {
@@ -48,8 +51,9 @@ export async function runSession(server, pool, config, log) {
     await server.settle();
     const base = await server.memory();
     let subscribers = 0;
+    const fanout = config.phases.has('fanout');
 
-    for (const scale of config.scales) {
+    for (const scale of fanout ? config.scales : []) {
       const wanted = scale - subscribers;
       const connected = await pool.connect(wanted, {
         ports: server.ports,
@@ -89,7 +93,7 @@ export async function runSession(server, pool, config, log) {
     }
 
     // c. Latency under paced publishing, at the largest scale.
-    for (const rate of config.rates) {
+    for (const rate of fanout ? config.rates : []) {
       Object.assign(metrics, await paced(server, pool, publisher, config, rate, note, log));
     }
 
@@ -100,12 +104,22 @@ export async function runSession(server, pool, config, log) {
     await server.settle();
 
     // d. Connection setup, with JWT verification and anonymous, each from an empty server.
-    Object.assign(metrics, await setupBoth(server, pool, config, note, log));
+    if (config.phases.has('setup')) {
+      Object.assign(metrics, await setupBoth(server, pool, config, note, log));
+    }
 
-    // e. A burst of notifications to users who are offline (retained for later delivery).
-    if (server.notifies) {
+    // e. A burst of notifications to users who are offline (retained for later delivery), over
+    // HTTP to the server, then in process (the library alone, bench/notify.mjs).
+    if (server.notifies && config.phases.has('notify')) {
       await server.settle();
       Object.assign(metrics, await notifyBurst(server, config, note, log));
+      Object.assign(metrics, await inProcessNotify(server, config, note, log));
+    }
+
+    // f. A reconnect storm: every subscribed client of the (first) instance closed by its restart.
+    if (server.notifies && config.phases.has('storm')) {
+      await server.settle();
+      Object.assign(metrics, await reconnectStorm(server, pool, config, note, log));
     }
   } finally {
     publisher.close();
@@ -231,21 +245,51 @@ async function paced(server, pool, publisher, config, rate, note, log) {
  */
 async function setupBoth(server, pool, config, note, log) {
   const warmUp = config.setupWarmUp * server.ports.length;
-  await setup(server, pool, config, note, () => {}, true, warmUp);
+  await setup(server, pool, config, note, NO_LOG, true, warmUp);
   await server.settle();
   const withJwt = await setup(server, pool, config, note, log, true);
   await server.settle();
   const anonymous = await setup(server, pool, config, note, log, false);
+  // The same with hundreds of handshakes in flight at once, as after a deploy or a network blip.
+  const high = Math.max(1, Math.ceil(config.setupHighInFlight / pool.workers.length));
+  await server.settle();
+  const withJwtHigh = await setup(server, pool, config, note, log, true, undefined, high);
+  await server.settle();
+  const anonymousHigh = await setup(server, pool, config, note, log, false, undefined, high);
   return {
     setupPerSec: withJwt.perSec,
     setupCpuPerConn: withJwt.cpuPerConn,
     anonSetupPerSec: anonymous.perSec,
     anonSetupCpuPerConn: anonymous.cpuPerConn,
+    setupHighPerSec: withJwtHigh.perSec,
+    setupHighCpuPerConn: withJwtHigh.cpuPerConn,
+    anonSetupHighPerSec: anonymousHigh.perSec,
+    anonSetupHighCpuPerConn: anonymousHigh.cpuPerConn,
   };
 }
 
-async function setup(server, pool, config, note, log, auth, count = config.setupConnections) {
-  const label = auth ? 'setup with JWT' : 'setup anonymous';
+async function setup(
+  server,
+  pool,
+  config,
+  note,
+  log,
+  auth,
+  count = config.setupConnections,
+  concurrency = config.setupConcurrency,
+) {
+  const inFlight = concurrency * pool.workers.length;
+  const label = `${auth ? 'setup with JWT' : 'setup anonymous'}, ${inFlight} in flight`;
+  // BENCH_SERVER_PROF=1: a CPU profile of the first instance during each measured setup.
+  const profile =
+    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG
+      ? path.join(
+          import.meta.dirname,
+          '../results',
+          `server-${server.name}-setup-${auth ? 'jwt' : 'anon'}-${inFlight}.cpuprofile`,
+        )
+      : undefined;
+  if (profile) await server.instances[0].profileStart();
   const cpuBefore = await server.cpu();
   const res = await pool.connect(count, {
     ports: server.ports,
@@ -256,11 +300,15 @@ async function setup(server, pool, config, note, log, auth, count = config.setup
     userOffset: 0,
     subscribe: null,
     ready: 'connected',
-    concurrency: config.setupConcurrency,
+    concurrency,
     sampleEvery: 1_000_000,
     timeoutMs: 60_000,
   });
   const cpuAfter = await server.cpu();
+  if (profile) {
+    await server.instances[0].profileStop(profile);
+    log(`  (server CPU profile: ${path.relative(process.cwd(), profile)})`);
+  }
   if (res.failed > 0)
     note(`${label}: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
   const seconds = (res.finishedAt - res.startedAt) / 1000;
@@ -321,9 +369,21 @@ async function notifyUsers(server, config, prefix, count) {
   return statuses;
 }
 
+/** Sum of `calls=` in Redis's INFO commandstats (every command it ran, scripts' inner ones included). */
+async function redisCalls(redis) {
+  let calls = 0;
+  for (const match of (await redis.info('commandstats')).matchAll(
+    /^cmdstat_([a-z|_-]+):calls=(\d+)/gm,
+  )) {
+    if (match[1] !== 'info') calls += Number(match[2]);
+  }
+  return calls;
+}
+
 async function notifyBurst(server, config, note, log) {
   await notifyUsers(server, config, 'warm', Math.min(1000, config.notifies));
   await server.settle();
+  const redisBefore = server.redis ? await redisCalls(server.redis) : 0;
   const cpuBefore = await server.cpu();
   const started = performance.now();
   const statuses = await notifyUsers(server, config, 'offline', config.notifies);
@@ -338,9 +398,115 @@ async function notifyBurst(server, config, note, log) {
     notifyPerSec: accepted / seconds,
     notifyCpu: accepted > 0 ? cpuUs / accepted : null,
   };
+  if (server.redis && accepted > 0) {
+    out.notifyRedisOps = ((await redisCalls(server.redis)) - redisBefore) / accepted;
+  }
   log(
     `  notify burst: ${accepted} notifications to offline users in ${seconds.toFixed(2)} s = ` +
-      `${out.notifyPerSec.toFixed(0)}/s, ${out.notifyCpu?.toFixed(0)} µs server CPU each`,
+      `${out.notifyPerSec.toFixed(0)}/s, ${out.notifyCpu?.toFixed(0)} µs server CPU each` +
+      (out.notifyRedisOps === undefined
+        ? ''
+        : `, ${out.notifyRedisOps.toFixed(1)} Redis commands run each`),
   );
+  return out;
+}
+
+/**
+ * bench/notify.mjs in its own process: the library's share of a notification (BroadcastService,
+ * no HTTP), in the engine of `server` (Redis mode on a redis-server of its own).
+ */
+async function inProcessNotify(server, config, note, log) {
+  const args = [
+    '--expose-gc',
+    path.join(import.meta.dirname, '../notify.mjs'),
+    '--json',
+    `--notifies=${config.notifies}`,
+    ...(server.redis ? ['--redis'] : []),
+  ];
+  const output = await new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve(error ? { error: `${error.message} ${stderr}`.slice(0, 300) } : { stdout }),
+    );
+  });
+  if (output.error) {
+    note(`in-process notify failed: ${output.error}`);
+    return {};
+  }
+  const result = JSON.parse(output.stdout.trim().split('\n').pop());
+  const out = { inprocNotifyCpu: result.cpuUs, inprocNotifyPerSec: result.perSec };
+  if (result.redisCpuUs !== undefined) {
+    out.inprocNotifyRedisCpu = result.redisCpuUs;
+    out.inprocNotifyCommands = result.redisCommandsPerNotify;
+    out.inprocNotifyRedisOps = result.redisOpsPerNotify;
+  }
+  log(
+    `  in-process notify: ${result.perSec.toFixed(0)}/s, ${result.cpuUs.toFixed(1)} µs CPU each` +
+      (result.redisCpuUs === undefined
+        ? ''
+        : `, Redis ${result.redisCpuUs.toFixed(1)} µs, ${result.redisCommandsPerNotify.toFixed(2)} ` +
+          `commands sent, ${result.redisOpsPerNotify.toFixed(1)} run per notification`),
+  );
+  return out;
+}
+
+/**
+ * A reconnect storm: `stormClients` subscribed clients with JWT (spread over the instances), then
+ * the first instance is stopped (SIGTERM: it closes its clients) and started again on the same
+ * port. Its clients reconnect with the project client's backoff (full jitter: a first wait under
+ * 500 ms, doubling per refused attempt up to 30 s) and subscribe again with `since` their last offset. Measured: time from the stop to
+ * the last client subscribed again, the restarted instance's CPU from its health check passing to
+ * then (plus Redis's), per client.
+ */
+async function reconnectStorm(server, pool, config, note, log) {
+  const count = config.stormClients;
+  const connected = await pool.connect(count, {
+    ports: server.ports,
+    protocol: server.protocol,
+    auth: true,
+    secret: config.secret,
+    userPrefix: 'storm',
+    userOffset: 0,
+    subscribe: config.topic,
+    ready: 'subscribed',
+    concurrency: config.connectConcurrency,
+    sampleEvery: 1_000_000,
+    timeoutMs: 60_000 + count * 5,
+  });
+  if (connected.failed > 0) {
+    note(
+      `storm: ${connected.failed} clients failed to connect: ${describeErrors(connected.errors)}`,
+    );
+  }
+  await server.settle();
+  // The project client's reconnect backoff: full jitter, first wait under 500 ms, doubling.
+  const { expected } = await pool.stormArm(server.port, 500, 120_000);
+  const restart = await server.restartFirst();
+  const redisCpu = server.redis?.cpu();
+  const cpuBefore = await server.instances[0].cpu();
+  const result = await pool.stormWait(120_000);
+  const cpuAfter = await server.instances[0].cpu();
+  const redisCpuAfter = server.redis?.cpu();
+  let cpuUs = cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system;
+  if (redisCpu)
+    cpuUs += redisCpuAfter.user + redisCpuAfter.system - redisCpu.user - redisCpu.system;
+  if (!result.complete) {
+    note(
+      `storm: ${result.recovered}/${expected} clients back in time; ${describeErrors(result.errors)}`,
+    );
+  }
+  const out = {
+    stormRecoverySeconds: result.complete ? (result.doneAt - restart.stoppingAt) / 1000 : null,
+    stormAfterStartSeconds: result.complete ? (result.doneAt - restart.healthyAt) / 1000 : null,
+    stormCpuPerClient: result.recovered > 0 ? cpuUs / result.recovered : null,
+  };
+  log(
+    `  reconnect storm: ${result.recovered}/${expected} clients subscribed again ` +
+      `(${result.recoveredWithHistory} recovered from history, ${result.retries} retries) ` +
+      `${out.stormRecoverySeconds?.toFixed(2)} s after the stop, ` +
+      `${out.stormAfterStartSeconds?.toFixed(2)} s after the restart was healthy ` +
+      `(${((restart.healthyAt - restart.stoppingAt) / 1000).toFixed(2)} s restart), ` +
+      `${out.stormCpuPerClient?.toFixed(0)} µs server CPU per client`,
+  );
+  await pool.closeAll();
   return out;
 }

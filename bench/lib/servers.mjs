@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { createRpc, forkTracked, spawnTracked, stopChild } from './children.mjs';
-import { readCpu, readRss } from './proc.mjs';
+import { readCpu, readRss, wallNow } from './proc.mjs';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const BENCH = path.join(ROOT, 'bench');
@@ -73,6 +73,17 @@ export const SERVERS = [
     redis: true,
     description:
       'the demo app as two instances sharing one Redis (`REDIS_URL`: the Redis engine, cluster-wide admission, Bull)',
+    startTimeoutMs: 60_000,
+    notifies: true,
+  },
+  {
+    name: 'demo-redis-cluster',
+    protocol: 'ws',
+    script: DEMO_MAIN,
+    instances: 2,
+    redisCluster: true,
+    description:
+      'the demo app as two instances on a 3-master Redis Cluster (`REDIS_CLUSTER_NODES`: hash-tagged keys, sharded pub/sub)',
     startTimeoutMs: 60_000,
     notifies: true,
   },
@@ -201,8 +212,8 @@ const delay = (ms) => new Promise((r) => setTimeout(r, ms));
  * A running server under test. Output is kept in a small ring buffer, shown when it fails.
  */
 export class ServerProcess {
-  static async start(def, secret, extraEnv = {}) {
-    const port = await freePort();
+  static async start(def, secret, extraEnv = {}, fixedPort = undefined) {
+    const port = fixedPort ?? (await freePort());
     const child = forkTracked(def.script, [], {
       cwd: ROOT,
       env: serverEnv(port, secret, extraEnv),
@@ -262,6 +273,16 @@ export class ServerProcess {
     );
   }
 
+  /** Starts a CPU profile in the server (bench/probe.cjs). */
+  profileStart() {
+    return this.rpc({ cmd: 'bench:prof-start' }, 10_000);
+  }
+
+  /** Stops it and writes it to `file` (.cpuprofile). */
+  profileStop(file) {
+    return this.rpc({ cmd: 'bench:prof-stop', file }, 30_000);
+  }
+
   /** Full GC in the server, then V8 heap in use and RSS, in bytes. */
   async memory() {
     const { heapUsed, external } = await this.rpc({ cmd: 'bench:gc' }, 30_000);
@@ -315,9 +336,14 @@ export class ServerProcess {
  * the instances' (both summed).
  */
 export class ServerGroup {
-  static async start(def, secret, redis, extraEnv = {}) {
+  static async start(def, secret, redis, extraEnv = {}, redisCluster = null) {
     if (def.redis) await redis.command('FLUSHALL');
-    const env = { ...extraEnv, ...(def.redis ? { REDIS_URL: redis.url } : {}) };
+    if (def.redisCluster) await redisCluster.flushAll();
+    const env = {
+      ...extraEnv,
+      ...(def.redis ? { REDIS_URL: redis.url } : {}),
+      ...(def.redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.nodeList } : {}),
+    };
     const instances = [];
     try {
       for (let i = 0; i < (def.instances ?? 1); i++) {
@@ -327,10 +353,18 @@ export class ServerGroup {
       await Promise.all(instances.map((instance) => instance.stop()));
       throw err;
     }
-    return new ServerGroup(def, instances, def.redis ? redis : null);
+    const group = new ServerGroup(
+      def,
+      instances,
+      def.redis ? redis : def.redisCluster ? redisCluster : null,
+    );
+    group.secret = secret;
+    group.env = env;
+    return group;
   }
 
   constructor(def, instances, redis) {
+    this.def = def;
     this.name = def.name;
     this.protocol = def.protocol;
     this.notifies = def.notifies === true;
@@ -370,6 +404,18 @@ export class ServerGroup {
     const all = this.instances.map((instance) => readCpu(instance.pid));
     if (this.redis) all.push(this.redis.cpu());
     return { user: sum(all.map((c) => c.user)), system: sum(all.map((c) => c.system)) };
+  }
+
+  /**
+   * Stops the first instance (SIGTERM: its clients are closed) and starts it again on the same
+   * port; resolves { stoppingAt, healthyAt } (wallNow(): comparable with the load workers').
+   */
+  async restartFirst() {
+    const old = this.instances[0];
+    const stoppingAt = wallNow();
+    await old.stop();
+    this.instances[0] = await ServerProcess.start(this.def, this.secret, this.env, old.port);
+    return { stoppingAt, healthyAt: wallNow() };
   }
 
   async settle(options) {

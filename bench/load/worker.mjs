@@ -9,6 +9,13 @@
 //                                                   `messages` more `message` frames
 //   wait     { timeoutMs }                          resolves when the run is complete (or timeout)
 //   closeAll { timeoutMs }                          closes every socket
+//   stormArm { port, jitterMs, deadlineMs }          a reconnect storm: every ready socket on
+//                                                   `port` that closes reconnects with the
+//                                                   client's backoff (full jitter from `jitterMs`,
+//                                                   doubling per refused attempt, at most 30 s)
+//                                                   and subscribes again with `since` its last
+//                                                   offset
+//   stormWait { timeoutMs }                          resolves when each of them is subscribed again
 //
 // Counting is the hot path: a `message` frame is recognized by its first bytes and only sampled
 // sockets (1 in `sampleEvery`) parse it, to read the publisher's `sentAt` for latency.
@@ -29,6 +36,8 @@ let closingAll = false;
 let errors = new Map();
 /** The current fan-out run, or null. */
 let run = null;
+/** The current reconnect storm, or null. */
+let storm = null;
 let slowPathFrames = 0;
 let unexpectedMessages = 0;
 
@@ -63,6 +72,11 @@ const handler = {
       return;
     }
     if (!frame) return;
+    if (frame.event === 'subscribed') conn.offset = frame.data?.topics?.[0]?.offset ?? conn.offset;
+    if (conn.stormSpec) {
+      stormFrame(conn, frame);
+      return;
+    }
     if (frame.event === 'message') {
       // Same message, different key order or spacing: correct but slower; reported.
       slowPathFrames += 1;
@@ -80,6 +94,11 @@ const handler = {
   onClose(conn, reason) {
     conns.delete(conn);
     clearTimeout(conn.timer);
+    if (storm && !closingAll && (conn.stormSpec || (conn.ready && conn.port === storm.port))) {
+      if (conn.ready) readyCount -= 1;
+      stormLost(conn);
+      return;
+    }
     if (conn.ready) {
       readyCount -= 1;
       if (!closingAll) noteError(`closed while subscribed: ${reason ?? 'clean close'}`);
@@ -175,6 +194,8 @@ async function connect(opts) {
         });
         conn.proto = proto;
         conn.token = token;
+        conn.port = port;
+        conn.topic = opts.subscribe;
         conn.readyEvent = opts.ready;
         conn.ready = false;
         conn.runCount = 0;
@@ -266,7 +287,110 @@ async function closeAll({ timeoutMs }) {
   return { closed: count - left, left, unexpectedMessages, errors: takeErrors() };
 }
 
-const commands = { connect, arm, wait, closeAll };
+/** A socket of the storm closed (or its reconnect failed): reconnect it after a wait. */
+function stormLost(conn) {
+  const spec = conn.stormSpec ?? {
+    port: conn.port,
+    proto: conn.proto,
+    token: conn.token,
+    topic: conn.topic,
+    offset: conn.offset,
+    attempt: 0,
+  };
+  if (!conn.stormSpec) storm.lost += 1;
+  if (conn.stormSpec?.done) return;
+  if (wallNow() > storm.deadline) return;
+  spec.attempt += 1;
+  if (spec.attempt > 1) storm.retries += 1;
+  // The project client's backoff (libs/realtime-client/src/backoff.ts): full jitter, a uniform
+  // wait in [0, min(30 s, initial·2^attempt)), so clients dropped together come back spread out.
+  const wait = Math.random() * Math.min(30_000, storm.jitterMs * 2 ** (spec.attempt - 1));
+  const timer = setTimeout(() => {
+    storm?.timers.delete(timer);
+    if (storm) reconnect(spec);
+  }, wait);
+  storm.timers.add(timer);
+}
+
+function reconnect(spec) {
+  const conn = new RawWebSocket({
+    host: HOST,
+    port: spec.port,
+    path: spec.proto.path({ token: spec.token, subscribe: null }),
+    handler,
+  });
+  conn.proto = spec.proto;
+  conn.token = spec.token;
+  conn.port = spec.port;
+  conn.topic = spec.topic;
+  conn.offset = spec.offset;
+  conn.stormSpec = spec;
+  conn.ready = false;
+  conn.runCount = 0;
+  conns.add(conn);
+}
+
+/** Frames of a reconnecting socket: `connected` → subscribe with `since`; `subscribed` → done. */
+function stormFrame(conn, frame) {
+  const spec = conn.stormSpec;
+  if (frame.event === 'connected' && !spec.subscribing) {
+    spec.subscribing = true;
+    const since = spec.offset ? { [spec.topic]: spec.offset } : undefined;
+    conn.sendText(conn.proto.encode('subscribe', { topics: [spec.topic], since, ref: 'storm' }));
+  } else if (frame.event === 'subscribed' && !spec.done) {
+    spec.done = true;
+    conn.ready = true;
+    readyCount += 1;
+    storm.recovered += 1;
+    if (frame.data?.topics?.[0]?.recovered === true) storm.recoveredWithHistory += 1;
+    if (storm.recovered >= storm.expected && !storm.doneAt) {
+      storm.doneAt = wallNow();
+      for (const resolve of storm.waiters) resolve();
+      storm.waiters = [];
+    }
+  } else if (frame.event === 'error') {
+    noteError(`storm: error frame ${frame.data?.code ?? ''}`);
+  }
+}
+
+function stormArm({ port, jitterMs, deadlineMs }) {
+  let expected = 0;
+  for (const conn of conns) if (conn.ready && conn.port === port) expected += 1;
+  storm = {
+    port,
+    jitterMs,
+    deadline: wallNow() + deadlineMs,
+    expected,
+    lost: 0,
+    recovered: 0,
+    recoveredWithHistory: 0,
+    retries: 0,
+    doneAt: expected === 0 ? wallNow() : null,
+    waiters: [],
+    timers: new Set(),
+  };
+  return { expected };
+}
+
+async function stormWait({ timeoutMs }) {
+  if (!storm) throw new Error('stormWait without stormArm');
+  const current = storm;
+  if (!current.doneAt) {
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      current.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  for (const timer of current.timers) clearTimeout(timer);
+  storm = null;
+  const { expected, lost, recovered, recoveredWithHistory, retries, doneAt } = current;
+  return { expected, lost, recovered, recoveredWithHistory, retries, doneAt, errors: takeErrors() };
+}
+
+const commands = { connect, arm, wait, closeAll, stormArm, stormWait };
 
 process.on('message', async (msg) => {
   const command = commands[msg?.cmd];

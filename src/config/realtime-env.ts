@@ -50,7 +50,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         .filter(Boolean),
       allowAnonymous: bool(env, 'REALTIME_ALLOW_ANONYMOUS') ?? !production,
       topics: demoTopicPolicies,
-      ...(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {}),
+      ...redisFromEnv(env),
       limits: {
         maxConnections: int(env, 'REALTIME_MAX_CONNECTIONS'),
         maxConnectionsPerIp: int(env, 'REALTIME_MAX_CONNECTIONS_PER_IP'),
@@ -105,4 +105,25 @@ function bool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new Error(`${name} must be true or false (got "${raw}")`);
+}
+
+/**
+ * `REDIS_CLUSTER_NODES` (comma-separated `host:port` of Redis Cluster nodes)
+ * runs the Redis engine on that cluster; otherwise `REDIS_URL` on one Redis.
+ */
+function redisFromEnv(env: NodeJS.ProcessEnv): Pick<RealtimeModuleOptions, 'redis'> {
+  const nodes = (env.REDIS_CLUSTER_NODES ?? '')
+    .split(',')
+    .map((node) => node.trim())
+    .filter(Boolean)
+    .map((node) => {
+      const colon = node.lastIndexOf(':');
+      const port = colon === -1 ? 6379 : Number(node.slice(colon + 1));
+      if (!Number.isInteger(port) || port < 1 || port > 65_535 || colon === 0) {
+        throw new Error(`REDIS_CLUSTER_NODES: "${node}" is not host:port`);
+      }
+      return { host: colon === -1 ? node : node.slice(0, colon), port };
+    });
+  if (nodes.length > 0) return { redis: { cluster: { nodes } } };
+  return env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {};
 }

@@ -1,6 +1,7 @@
 import Bull from 'bull';
 import type { ClientOptions } from 'ws';
 import { DemoProcess } from '../support/demo-process';
+import { TestRedisCluster } from '../support/redis-cluster';
 import { TestRedis } from '../support/redis-server';
 import { sleep } from '../support/waits';
 import type { ConnectResult, TestClient } from '../support/ws-client';
@@ -64,50 +65,7 @@ describe('cluster admission (Redis mode, several instances)', () => {
     return (response.body as { jobs: JobsStats }).jobs;
   }
 
-  it('counts a user across instances, and a slot freed on one is usable on another', async () => {
-    const [a, b, c] = instances;
-    const token = await a.token('cluster-user');
-    const first = opened(await a.tryConnect({ token }, from('127.0.0.2')));
-    opened(await b.tryConnect({ token }, from('127.0.0.2')));
-    expect(refusal(await c.tryConnect({ token }, from('127.0.0.2')))).toEqual({
-      status: 429,
-      body: 'too many connections for this user',
-    });
-    await first.close();
-    // The close reaches Redis asynchronously; the slot is free as soon as it has.
-    let result = await c.tryConnect({ token }, from('127.0.0.2'));
-    for (let tries = 0; result.kind !== 'open' && tries < 20; tries++) {
-      await sleep(50);
-      result = await c.tryConnect({ token }, from('127.0.0.2'));
-    }
-    opened(result);
-  });
-
-  it('counts an IP across instances', async () => {
-    const [a, b, c] = instances;
-    for (const instance of [a, a, b, c]) opened(await instance.tryConnect({}, from('127.0.0.3')));
-    expect(refusal(await b.tryConnect({}, from('127.0.0.3')))).toEqual({
-      status: 429,
-      body: 'too many connections from this address',
-    });
-    // Another address is not affected.
-    opened(await b.tryConnect({}, from('127.0.0.4')));
-  });
-
-  it('counts the connect rate of an IP across instances', async () => {
-    const results: ConnectResult[] = [];
-    for (let attempt = 0; attempt < 21; attempt++) {
-      const result = await instances[attempt % 3].tryConnect({}, from('127.0.0.5'));
-      results.push(result);
-      if (result.kind === 'open') await result.client.close();
-    }
-    expect(results.slice(0, 20).map((r) => r.kind)).toEqual(Array(20).fill('open'));
-    const refused = results[20];
-    expect(refusal(refused)).toEqual({ status: 429, body: 'too many connection attempts' });
-    expect(
-      Number((refused as { headers?: Record<string, string> }).headers?.['retry-after']),
-    ).toBeGreaterThan(0);
-  });
+  countsAcrossInstances(() => instances);
 
   it('runs the cleanup job once per interval for the whole cluster', async () => {
     const runs = async () => {
@@ -233,4 +191,75 @@ describe('cluster admission (Redis mode, several instances)', () => {
     }
     expect(await redis.command('SCARD', 'rt:adm:instances')).toBe(':3');
   });
+});
+
+/**
+ * The counts three instances keep together (one Redis, or one Redis
+ * Cluster): per user, per IP, and the connect rate of an IP.
+ */
+function countsAcrossInstances(instancesOf: () => DemoProcess[]): void {
+  it('counts a user across instances, and a slot freed on one is usable on another', async () => {
+    const [a, b, c] = instancesOf();
+    const token = await a.token('cluster-user');
+    const first = opened(await a.tryConnect({ token }, from('127.0.0.2')));
+    opened(await b.tryConnect({ token }, from('127.0.0.2')));
+    expect(refusal(await c.tryConnect({ token }, from('127.0.0.2')))).toEqual({
+      status: 429,
+      body: 'too many connections for this user',
+    });
+    await first.close();
+    // The close reaches Redis asynchronously; the slot is free as soon as it has.
+    let result = await c.tryConnect({ token }, from('127.0.0.2'));
+    for (let tries = 0; result.kind !== 'open' && tries < 20; tries++) {
+      await sleep(50);
+      result = await c.tryConnect({ token }, from('127.0.0.2'));
+    }
+    opened(result);
+  });
+
+  it('counts an IP across instances', async () => {
+    const [a, b, c] = instancesOf();
+    for (const instance of [a, a, b, c]) opened(await instance.tryConnect({}, from('127.0.0.3')));
+    expect(refusal(await b.tryConnect({}, from('127.0.0.3')))).toEqual({
+      status: 429,
+      body: 'too many connections from this address',
+    });
+    // Another address is not affected.
+    opened(await b.tryConnect({}, from('127.0.0.4')));
+  });
+
+  it('counts the connect rate of an IP across instances', async () => {
+    const results: ConnectResult[] = [];
+    for (let attempt = 0; attempt < 21; attempt++) {
+      const result = await instancesOf()[attempt % 3].tryConnect({}, from('127.0.0.5'));
+      results.push(result);
+      if (result.kind === 'open') await result.client.close();
+    }
+    expect(results.slice(0, 20).map((r) => r.kind)).toEqual(Array(20).fill('open'));
+    const refused = results[20];
+    expect(refusal(refused)).toEqual({ status: 429, body: 'too many connection attempts' });
+    expect(
+      Number((refused as { headers?: Record<string, string> }).headers?.['retry-after']),
+    ).toBeGreaterThan(0);
+  });
+}
+
+/** The same counts on a 3-master Redis Cluster (admission keys share the `{adm}` slot). */
+describe('cluster admission on a 3-master Redis Cluster', () => {
+  let cluster: TestRedisCluster;
+  let instances: DemoProcess[];
+
+  beforeAll(async () => {
+    cluster = await TestRedisCluster.start({ masters: 3 });
+    instances = await Promise.all(
+      [0, 1, 2].map(() => DemoProcess.start({ REDIS_CLUSTER_NODES: cluster.nodeList, ...LIMITS })),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all((instances ?? []).map((instance) => instance.stop()));
+    await cluster?.stop();
+  });
+
+  countsAcrossInstances(() => instances);
 });

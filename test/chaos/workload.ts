@@ -127,8 +127,10 @@ export class Workload {
   async revokeSomeone(): Promise<void> {
     const candidates = this.users.filter((user) => !this.ledger.revocations.isRevoked(user));
     const user = this.random.pick(candidates);
+    // An attempt whose answer was lost (503, an instance killed mid-request) may still have
+    // revoked: the user's clients may end from the first request on.
+    const requestedAt = Date.now();
     for (let attempt = 0; attempt < REVOKE_ATTEMPTS; attempt++) {
-      const requestedAt = Date.now();
       const reply = await this.admin('POST', '/admin/revoke', { userId: user });
       if (reply?.status === 202) {
         this.ledger.revocations.revoked(user, requestedAt, Date.now());

@@ -5,6 +5,7 @@ import {
   type DeadLetterHandler,
   OfflineInboxFullError,
   REALTIME_DEAD_LETTER_HANDLER,
+  RealtimeJobs,
   type RealtimeModuleOptions,
 } from '@nest-realtime/server';
 import { barrier, expectNothingSince } from '../support/frame-helpers';
@@ -50,16 +51,20 @@ describe.each(enginesUnderTest())('offline delivery ($name engine)', (engine) =>
   let realtime: BroadcastService;
   let handler: RecordingHandler;
   let users = 0;
+  let keyPrefix = '';
   const nextUser = () => `user-${engine.name}-${++users}`;
 
-  const start = async (): Promise<LibraryApp> =>
-    LibraryApp.start({
-      realtime: { ...(await engine.options()), offline: OFFLINE },
+  const start = async (): Promise<LibraryApp> => {
+    const selected = await engine.options();
+    keyPrefix = selected.redis?.keyPrefix ?? '';
+    return LibraryApp.start({
+      realtime: { ...selected, offline: OFFLINE },
       providers: [
         RecordingHandler,
         { provide: REALTIME_DEAD_LETTER_HANDLER, useExisting: RecordingHandler },
       ],
     });
+  };
 
   beforeAll(async () => {
     app = await start();
@@ -191,6 +196,35 @@ describe.each(enginesUnderTest())('offline delivery ($name engine)', (engine) =>
     await new Promise((resolve) => setTimeout(resolve, 1_600));
     expect(handler.calls.some((call) => call.letter.id === id)).toBe(false);
     expect((await realtime.deadLetters(100)).some((l) => l.id === id)).toBe(false);
+  });
+
+  // Issue 18 item 5: in Redis mode each acked message kept a delayed Bull expiry job until its TTL.
+  it('an acknowledged message leaves no job and no deadline behind', async () => {
+    const userId = nextUser();
+    const jobs = app.app.get(RealtimeJobs);
+    const queued = jobs.enabled ? (await jobs.counts())['realtime-offline'] : undefined;
+    const client = await app.connect(userId);
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      ids.push(await realtime.sendToUser(userId, 't', { n }, { ttlSeconds: 7 * 24 * 3600 }));
+    }
+    await client.waitFor((f) => f.data?.id === ids[2]);
+    const before = await realtime.offlineStats();
+    await client.request('ack', { ids });
+    expect((await realtime.offlineStats()).delivered).toBe(before.delivered + 3);
+    if (engine.name === 'redis') {
+      const redis = engine.redis!()!;
+      // No job per message at all: the offline queue holds what it held before.
+      expect((await jobs.counts())['realtime-offline']).toEqual(queued);
+      for (const id of ids) {
+        expect(await redis.command('ZSCORE', `${keyPrefix}offline:due`, `${id}\n${userId}`)).toBe(
+          '$-1',
+        );
+      }
+      expect(await redis.command('EXISTS', `${keyPrefix}offline:inbox:${userId}`)).toBe(':0');
+      expect(await redis.command('EXISTS', `${keyPrefix}offline:messages:${userId}`)).toBe(':0');
+    }
+    // Memory mode: the deadlines' bound is unit-tested (expiry-sweeper.spec.ts).
   });
 
   it('retries a throwing hook with exponential backoff until it succeeds', async () => {

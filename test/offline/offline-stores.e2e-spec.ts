@@ -10,11 +10,13 @@ import type {
 } from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
 import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
+import { TestRedisCluster } from '../support/redis-cluster';
 import { TestRedis } from '../support/redis-server';
 
-/** The store ports' contract, the same for the memory and the Redis implementation. */
-describe.each(['memory', 'redis'] as const)('offline stores (%s)', (kind) => {
+/** The store ports' contract, the same for memory, one Redis and a 3-master Redis Cluster. */
+describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s)', (kind) => {
   let redis: TestRedis | undefined;
+  let cluster: TestRedisCluster | undefined;
   let connections: RedisConnections | undefined;
   let store: OfflineStore;
   let idempotency: IdempotencyStore;
@@ -26,15 +28,23 @@ describe.each(['memory', 'redis'] as const)('offline stores (%s)', (kind) => {
       connections = new RedisConnections(resolveRealtimeOptions({ redis: { url: redis.url } }));
       store = new RedisOfflineStore(connections);
       idempotency = new RedisIdempotencyStore(connections);
+    } else if (kind === 'redis-cluster') {
+      cluster = await TestRedisCluster.start({ masters: 3 });
+      connections = new RedisConnections(
+        resolveRealtimeOptions({ redis: { cluster: { nodes: cluster.startupNodes } } }),
+      );
+      store = new RedisOfflineStore(connections);
+      idempotency = new RedisIdempotencyStore(connections);
     } else {
       store = new MemoryOfflineStore(1000);
       idempotency = new MemoryIdempotencyStore(1000);
     }
-  });
+  }, 30_000);
 
   afterAll(async () => {
     await connections?.onApplicationShutdown();
     await redis?.stop();
+    await cluster?.stop();
   });
 
   const message = (userId: string, payload: unknown, ttlMs = 60_000): OfflineMessage => {
@@ -103,10 +113,90 @@ describe.each(['memory', 'redis'] as const)('offline stores (%s)', (kind) => {
     expect((await store.deadLetters(10)).map((l) => l.id)).toEqual(ids.slice(-3).reverse());
   });
 
-  it('does not hand out messages past their expiry, even before the expiry job ran', async () => {
+  it('does not hand out messages past their expiry, even before the sweep ran', async () => {
     await store.add(message('stale', 1, 1), limits());
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(await store.pending('stale', Date.now())).toEqual([]);
+  });
+
+  it('expireDue dead-letters what is due, soonest deadline first, and nothing else', async () => {
+    const now = Date.now();
+    const late = { ...message('due-a', 1), expiresAt: now - 10 };
+    const early = { ...message('due-b', 1), expiresAt: now - 20 };
+    const notYet = message('due-a', 60_000);
+    for (const m of [late, early, notYet]) await store.add(m, limits());
+    const before = await store.stats();
+    // Earlier tests' short-lived messages are due too: the counters move by all of them.
+    const all = await store.expireDue(now, 1000, 3);
+    const letters = all.filter((l) => l.userId.startsWith('due-'));
+    expect(letters.map((l) => [l.id, l.reason, l.deadAt])).toEqual([
+      [early.id, 'expired', now],
+      [late.id, 'expired', now],
+    ]);
+    expect((await store.pending('due-a', now)).map((m) => m.id)).toEqual([notYet.id]);
+    const after = await store.stats();
+    expect(after.pending - before.pending).toBe(-all.length);
+    expect(after.deadLettered - before.deadLettered).toBe(all.length);
+    expect(await store.expireDue(now, 1000, 3)).toEqual([]);
+  });
+
+  it('expireDue respects its limit, and sweeps racing each other dead-letter each message once', async () => {
+    const now = Date.now();
+    const due = Array.from({ length: 6 }, (_, n) => ({
+      ...message(`sweep-${n % 2}`, 1),
+      expiresAt: now - 100 + n,
+    }));
+    for (const m of due) await store.add(m, limits({ maxMessages: 10 }));
+    expect((await store.expireDue(now, 2, 10)).map((l) => l.id)).toEqual([due[0].id, due[1].id]);
+    const [a, b] = await Promise.all([store.expireDue(now, 10, 10), store.expireDue(now, 10, 10)]);
+    expect([...a, ...b].map((l) => l.id).sort()).toEqual(
+      due
+        .slice(2)
+        .map((m) => m.id)
+        .sort(),
+    );
+  });
+
+  it('an acknowledged or evicted message leaves no deadline to sweep', async () => {
+    const now = Date.now();
+    const [acked, evicted, kept, newest] = [1, 2, 3, 4].map((n) => ({
+      ...message('gone', n),
+      expiresAt: now - 50 + n,
+    }));
+    await store.add(acked, limits());
+    await store.ack('gone', [acked.id]);
+    await store.add(evicted, limits());
+    await store.add(kept, limits());
+    expect((await store.add(newest, limits())).map((l) => l.id)).toEqual([evicted.id]);
+    const swept = (await store.expireDue(now, 1000, 3)).filter((l) => l.userId === 'gone');
+    expect(swept.map((l) => l.id)).toEqual([kept.id, newest.id]);
+  });
+
+  it('adds of one turn keep call order and bounds, each with its own answer', async () => {
+    const [a, b, c] = [message('turn', 'a'), message('turn', 'b'), message('turn', 'c')];
+    const tooLarge = message('turn-big', 'x'.repeat(200));
+    const results = await Promise.allSettled([
+      store.add(a, limits()),
+      store.add(b, limits()),
+      store.add(tooLarge, limits({ maxBytes: 100 })),
+      store.add(c, limits()),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect(results[3]).toEqual({
+      status: 'fulfilled',
+      value: [{ ...a, reason: 'evicted', deadAt: c.ts }],
+    });
+    expect((await store.pending('turn', Date.now())).map((m) => m.id)).toEqual([b.id, c.id]);
+    const rejected = await store
+      .add(message('turn', 'd'), limits({ whenFull: 'reject' }))
+      .catch((e: Error) => e);
+    expect(rejected).toBeInstanceOf(Error);
+    expect((rejected as Error).name).toBe('OfflineInboxFullError');
   });
 
   it('idempotency: a failed publish leaves the key free; a success is remembered', async () => {

@@ -2,27 +2,52 @@ import { BroadcastService } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { DemoProcess } from '../support/demo-process';
 import { decodeJwt } from '../support/jwt';
+import { TestRedisCluster } from '../support/redis-cluster';
 import { TestRedis } from '../support/redis-server';
 import { closeOf } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
 
 jest.setTimeout(30_000);
 
+/** A Redis backend of the suite: the demo's environment for it, and its teardown. */
+interface Backend {
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const backends: Array<[string, () => Promise<Backend>]> = [
+  [
+    'one Redis',
+    async () => {
+      const redis = await TestRedis.start();
+      return { env: { REDIS_URL: redis.url }, stop: () => redis.stop() };
+    },
+  ],
+  [
+    'a 3-master Redis Cluster',
+    async () => {
+      const cluster = await TestRedisCluster.start({ masters: 3 });
+      return { env: { REDIS_CLUSTER_NODES: cluster.nodeList }, stop: () => cluster.stop() };
+    },
+  ],
+];
+
 /**
- * PROTOCOL.md §7 "Redis mode": instances on one Redis are one server. A is
- * the demo in this process (so the test can call BroadcastService), B and C
- * are demo processes; D is started later for the revocation test.
+ * PROTOCOL.md §7 "Redis mode" (and "Redis Cluster"): instances on one Redis,
+ * or on one Redis Cluster, are one server. A is the demo in this process (so
+ * the test can call BroadcastService), B and C are demo processes; D is
+ * started later for the revocation test.
  */
-describe('several instances on one Redis', () => {
-  let redis: TestRedis;
+describe.each(backends)('several instances on %s', (_name, startBackend) => {
+  let redis: Backend;
   let a: DemoApp;
   let b: DemoProcess;
   let c: DemoProcess;
   let admin: string;
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    const env = { REDIS_URL: redis.url };
+    redis = await startBackend();
+    const env = redis.env;
     [a, b, c] = await Promise.all([
       DemoApp.start(env),
       DemoProcess.start(env),
@@ -114,7 +139,7 @@ describe('several instances on one Redis', () => {
     const response = await a.http('POST', '/admin/revoke', { jti: decodeJwt(token).jti }, admin);
     expect(response.status).toBe(202);
     expect(await closed).toMatchObject({ code: 4003 });
-    const d = await DemoProcess.start({ REDIS_URL: redis.url });
+    const d = await DemoProcess.start(redis.env);
     try {
       for (const instance of [a, b, c, d]) {
         expect(await instance.tryConnect({ token })).toMatchObject({

@@ -11,6 +11,8 @@ export interface TestRedisOptions {
    * graceful stop and restart keeps the data, as a Redis run with AOF does.
    */
   appendOnlyDir?: string;
+  /** More `redis-server` arguments (a cluster node's `--cluster-enabled yes`, …). */
+  extraArgs?: string[];
 }
 
 /**
@@ -44,13 +46,22 @@ export class TestRedis {
   /** Starts the server (again) on the same port and waits until it answers PING. */
   async restart(): Promise<void> {
     if (this.process) return;
-    const { appendOnlyDir } = this.options;
+    const { appendOnlyDir, extraArgs = [] } = this.options;
     const persistence = appendOnlyDir
       ? ['--appendonly', 'yes', '--dir', appendOnlyDir]
       : ['--appendonly', 'no'];
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        ...persistence,
+        ...extraArgs,
+      ],
       { stdio: 'ignore' },
     );
     this.process = child;
@@ -80,20 +91,7 @@ export class TestRedis {
 
   /** Runs one command over a raw connection (RESP), e.g. `command('FLUSHALL')`; resolves to the reply text. */
   command(...args: string[]): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(this.port, '127.0.0.1');
-      let reply = '';
-      socket.once('error', reject);
-      socket.on('data', (chunk) => {
-        reply += chunk.toString();
-        if (reply.endsWith('\r\n')) {
-          socket.end();
-          resolve(reply.trim());
-        }
-      });
-      const encoded = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
-      socket.write(`*${args.length}\r\n${encoded}`);
-    });
+    return respCommand(this.port, ...args);
   }
 
   private async waitUntilReady(): Promise<void> {
@@ -108,4 +106,22 @@ export class TestRedis {
     }
     throw new Error(`redis-server did not start on port ${this.port}`);
   }
+}
+
+/** One command to a Redis (or Sentinel) on a loopback port over a raw connection; the reply text. */
+export function respCommand(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    socket.once('error', reject);
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.endsWith('\r\n')) {
+        socket.end();
+        resolve(reply.trim());
+      }
+    });
+    const encoded = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
+    socket.write(`*${args.length}\r\n${encoded}`);
+  });
 }

@@ -80,12 +80,13 @@ export class FanOutService implements EngineSink, OnModuleInit {
           encodeMessage({ ...command, topic: BROADCAST_TOPIC }),
         );
         return;
-      case 'user':
-        this.writeAll(
-          this.connections.ofUser(command.userId),
-          encodeMessage({ ...command, topic: DIRECT_TOPIC }),
-        );
+      case 'user': {
+        // Most retained messages are for users who are not here: no frame to build for them.
+        const connections = this.connections.ofUser(command.userId);
+        if (connections.size === 0) return;
+        this.writeAll(connections, encodeMessage({ ...command, topic: DIRECT_TOPIC }));
         return;
+      }
       case 'disconnect-user':
         for (const connection of [...this.connections.ofUser(command.userId)]) {
           this.writer.close(connection, command.code as CloseCode);

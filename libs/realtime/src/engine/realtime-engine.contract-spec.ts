@@ -254,6 +254,28 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
       expect(executed).toEqual(commands);
     });
 
+    it('carries the commands of one turn in call order, a revoke after those before it', async () => {
+      const { engine, executed } = await node();
+      const users: EngineCommand[] = Array.from({ length: 250 }, (_, n) => ({
+        kind: 'user',
+        userId: `u${n}`,
+        type: 't',
+        payload: { n },
+        ts: n,
+      }));
+      const revoke: RevokeCommand = {
+        kind: 'revoke',
+        userId: 'u0',
+        at: Date.now(),
+        expiresAt: Date.now() + 60_000,
+      };
+      const last: EngineCommand = { kind: 'disconnect-user', userId: 'u1', code: 4003 };
+      await Promise.all([...users.map((c) => engine.command(c)), engine.command(revoke)]);
+      await engine.command(last);
+      await eventually(() => executed.length === users.length + 2);
+      expect(executed).toEqual([...users, revoke, last]);
+    });
+
     it('compares offsets: later sequences and other epochs come after the head', async () => {
       const { engine } = await node();
       const first = await engine.publish('t', 'x', 1);

@@ -1,17 +1,6 @@
-import { ServerEvent } from '../protocol';
+import { type MessageFrameData, ServerEvent } from '../protocol';
 import { frameParts, type OutboundFrame } from './outbound-frame';
 import { SerializedJson } from './serialized-json';
-
-/** What a `message` frame carries (PROTOCOL §3): `offset` for topic messages, `id` for retained `$user` ones. */
-export interface MessageFields {
-  topic: string;
-  type: string;
-  /** Any JSON value, or one still in the text it arrived as. */
-  payload: unknown;
-  offset?: string;
-  ts: number;
-  id?: string;
-}
 
 /**
  * Builds the `message` frame once per message, with the fields in protocol
@@ -19,7 +8,7 @@ export interface MessageFields {
  * payload is `null`, as in every engine; a SerializedJson payload is spliced
  * in as it arrived. Retainable: history may keep it.
  */
-export function encodeMessage(message: MessageFields): OutboundFrame {
+export function encodeMessage(message: MessageFrameData): OutboundFrame {
   const { topic, type, payload, offset, ts, id } = message;
   if (payload instanceof SerializedJson) {
     return spliceMessage(JSON.stringify(type), payload.bytes, message);
@@ -47,7 +36,7 @@ export function encodeSerializedMessage(
 function spliceMessage(
   typeJson: string,
   payloadJson: string | Buffer,
-  { topic, offset, ts, id }: Omit<MessageFields, 'type' | 'payload'>,
+  { topic, offset, ts, id }: Omit<MessageFrameData, 'type' | 'payload'>,
 ): OutboundFrame {
   const head = `{"event":"${ServerEvent.Message}","data":{"topic":${JSON.stringify(topic)},"type":${typeJson},"payload":`;
   const tail =

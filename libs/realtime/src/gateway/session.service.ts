@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { admittedClientOf } from '../auth/admitted-client';
@@ -17,9 +17,10 @@ import { attachConnection, connectionOf } from '../registry/socket-connection';
 import { SocketWriter } from '../transport/socket-writer.service';
 import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { ConnectionIds } from './connection-ids';
+import { DeadlineSlots } from './deadline-slots';
 
-/** setTimeout cannot wait longer than this; longer expiries re-arm. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Token expiries share one timer, in slots this long: a close is at most this late, never early. */
+const EXPIRY_SLOT_MS = 250;
 
 /** What `auth` changed: the new principal, and the held topics it no longer allows (dropped). */
 export interface Reauthentication {
@@ -29,8 +30,12 @@ export interface Reauthentication {
 
 /** A connection's life: opened after an admitted handshake, refreshed by `auth`, released on close. */
 @Injectable()
-export class SessionService {
+export class SessionService implements OnApplicationShutdown {
   private readonly logger = new Logger('Realtime');
+  /** Every connection's token expiry, on one timer (no Timeout object per connection). */
+  private readonly expiries = new DeadlineSlots<Connection>(EXPIRY_SLOT_MS, (connection) =>
+    this.expire(connection),
+  );
   private readonly ids = new ConnectionIds();
   /** One close listener for every socket (no closure per connection); `this` is the socket. */
   private readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void;
@@ -116,8 +121,7 @@ export class SessionService {
         durationMs: Date.now() - connection.openedAt,
       });
     }
-    clearTimeout(connection.expiryTimer);
-    connection.expiryTimer = undefined;
+    this.expiries.remove(connection);
     this.subscriptions.release(connection);
     this.counters.count(this.counters.closed, code ?? 1005);
   }
@@ -160,27 +164,27 @@ export class SessionService {
     return { principal, dropped };
   }
 
-  /** Closes with 4001 at the token's expiry (plus clock tolerance), not at some later sweep. */
-  private armExpiry(connection: Connection): void {
-    clearTimeout(connection.expiryTimer);
-    connection.expiryTimer = undefined;
-    const left = this.rules.msLeft(connection.principal);
-    if (left === undefined) return;
-    const delay = Math.max(0, left);
-    // Arguments instead of a closure: one timer per connection, nothing else retained.
-    connection.expiryTimer = setTimeout(expire, Math.min(delay, MAX_TIMER_MS), this, connection);
-    connection.expiryTimer.unref();
+  onApplicationShutdown(): void {
+    this.expiries.close();
   }
 
-  /** Called by the expiry timer; re-arms when the expiry is beyond what one timer can wait. */
+  /**
+   * Closes with 4001 at the token's expiry (plus clock tolerance), at most
+   * one expiry slot (250 ms) later, never earlier: not at some later sweep.
+   */
+  private armExpiry(connection: Connection): void {
+    this.expiries.remove(connection);
+    const left = this.rules.msLeft(connection.principal);
+    if (left === undefined) return;
+    this.expiries.add(connection, Date.now() + Math.max(0, left));
+  }
+
+  /** Called when the expiry's slot passed; re-arms when the token is not expired yet after all. */
   expire(connection: Connection): void {
+    if (!connection.isOpen) return;
     if (this.rules.problem(connection.principal) !== 'expired') return this.armExpiry(connection);
     this.writer.closeAfterPending(connection, closeCodeFor('expired'));
   }
-}
-
-function expire(sessions: SessionService, connection: Connection): void {
-  sessions.expire(connection);
 }
 
 function onPong(this: WebSocket): void {

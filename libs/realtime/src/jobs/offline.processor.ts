@@ -9,7 +9,12 @@ import {
   OFFLINE_QUEUE,
 } from './realtime-jobs.constants';
 
-/** Expiries are one short script each; hand-overs run the app's handler, one at a time per instance. */
+/**
+ * Expiries are one short script each; hand-overs run the app's handler, one
+ * at a time per instance. (No expiry job is created any more: ExpirySweeper
+ * sweeps the deadlines. The ones a deployment before sweeping left delayed
+ * in Redis still run here when due, for the messages they name.)
+ */
 const EXPIRE_CONCURRENCY = 4;
 
 /**

@@ -22,7 +22,7 @@ export function realtimeBullConfig(
   let client: Redis | undefined;
   let subscriber: Redis | undefined;
   return {
-    prefix: redis.key('bull'),
+    prefix: redis.layout.bullPrefix,
     createClient(type) {
       switch (type) {
         case 'client':

@@ -15,9 +15,10 @@ export const MAINTENANCE_QUEUE = 'realtime-maintenance';
 export const CLEANUP_JOB = 'cleanup';
 
 /**
- * Offline delivery (delivery/offline): a delayed `expire` job per retained
- * message, and a `dead-letter` job per dead letter that hands it to the
- * application's handler with attempts and backoff.
+ * Offline delivery (delivery/offline): a `dead-letter` job per dead letter
+ * that hands it to the application's handler with attempts and backoff.
+ * (`expire`: the delayed job per retained message of deployments before the
+ * expiry sweep; only run, never created.)
  */
 export const OFFLINE_QUEUE = 'realtime-offline';
 export const OFFLINE_EXPIRE_JOB = 'expire';

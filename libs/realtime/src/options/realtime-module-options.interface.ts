@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import type { NamespacePolicy } from '../topics/topic-policy.interface';
 
 export type RealtimeProfile = 'development' | 'production' | 'secure' | 'high-scale';
@@ -164,6 +164,13 @@ export interface RealtimeOfflineOptions {
   /** The dead-letter handler is retried with exponential backoff from `handlerBackoffMs`. */
   handlerAttempts?: number;
   handlerBackoffMs?: number;
+  /**
+   * How often expired messages are dead-lettered (one sweep of the deadlines
+   * that passed, by every instance in Redis mode; no timer or job per
+   * message). A message is dead-lettered at most this long after its TTL; it
+   * is never delivered after its TTL meanwhile.
+   */
+  sweepIntervalMs?: number;
 }
 
 export interface RealtimeJobsOptions {
@@ -185,4 +192,11 @@ export interface RealtimeRedisOptions {
   options?: RedisOptions;
   /** Prefix of every key and channel, so several apps can share one Redis. */
   keyPrefix?: string;
+  /**
+   * Redis Cluster (7 or newer) instead of one Redis: its nodes (some of them
+   * suffice) and ioredis `Cluster` options. Keys then carry hash tags and topic
+   * traffic uses sharded pub/sub (docs/scaling.md). `options` above apply to
+   * every node connection.
+   */
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
 }

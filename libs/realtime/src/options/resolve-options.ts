@@ -85,6 +85,10 @@ export function resolveRealtimeOptions(
       url: options.redis.url,
       options: options.redis.options ?? {},
       keyPrefix: options.redis.keyPrefix ?? 'rt:',
+      cluster: options.redis.cluster && {
+        nodes: options.redis.cluster.nodes,
+        options: options.redis.cluster.options ?? {},
+      },
     },
     engine: options.engine ?? { type: options.redis ? 'redis' : 'memory' },
     offline: {
@@ -96,6 +100,7 @@ export function resolveRealtimeOptions(
       deadLetterLimit: offline.deadLetterLimit ?? 1000,
       handlerAttempts: offline.handlerAttempts ?? 5,
       handlerBackoffMs: offline.handlerBackoffMs ?? 1000,
+      sweepIntervalMs: offline.sweepIntervalMs ?? 1000,
     },
     idempotency: {
       windowSeconds: idempotency.windowSeconds ?? 300,

@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import type {
   JwtAlgorithm,
   RealtimeModuleOptions,
@@ -52,7 +52,14 @@ export interface ResolvedRealtimeOptions {
   perMessageDeflate: boolean;
   closeGraceMs: number;
   shutdown: { closeCode: 1001 | 1012; graceMs: number };
-  redis: { url: string | undefined; options: RedisOptions; keyPrefix: string } | undefined;
+  redis:
+    | {
+        url: string | undefined;
+        options: RedisOptions;
+        keyPrefix: string;
+        cluster: { nodes: ClusterNode[]; options: ClusterOptions } | undefined;
+      }
+    | undefined;
   engine: { type: 'memory' | 'redis' };
   offline: {
     maxMessagesPerUser: number;
@@ -63,6 +70,7 @@ export interface ResolvedRealtimeOptions {
     deadLetterLimit: number;
     handlerAttempts: number;
     handlerBackoffMs: number;
+    sweepIntervalMs: number;
   };
   idempotency: { windowSeconds: number; maxKeys: number };
   jobs: { cleanupIntervalMs: number; attempts: number; backoffMs: number };

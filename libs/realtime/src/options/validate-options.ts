@@ -116,6 +116,12 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     fail('engine.type', 'must be "memory" or "redis"');
   }
   if (o.engine.type === 'redis' && !o.redis) fail('redis', 'is required by the redis engine');
+  if (o.redis?.cluster) {
+    if (!Array.isArray(o.redis.cluster.nodes) || o.redis.cluster.nodes.length === 0) {
+      fail('redis.cluster.nodes', 'must list at least one node');
+    }
+    if (o.redis.url !== undefined) fail('redis.url', 'cannot be set with redis.cluster');
+  }
   if (o.redis?.options.keyPrefix !== undefined) {
     // ioredis would prefix keys but not channels, nor the key names the engine's scripts build.
     fail('redis.options.keyPrefix', 'is not supported: use redis.keyPrefix');

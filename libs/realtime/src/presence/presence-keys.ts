@@ -1,16 +1,17 @@
-/** Builds a key under the library's prefix (RedisConnections.key). */
-export type KeyBuilder = (...parts: string[]) => string;
+import type { KeyLayout } from '../redis/key-layout';
 
 /**
  * Every Redis key of presence, named here and nowhere else.
  *
  * A topic's keys share one hash tag, `{<topic>}`, so that Redis Cluster keeps
- * them on one node and a script may touch them together; user-level keys are
- * apart, each user under a tag of its own, and the two indexes (`topics`,
- * `online`) stand alone. No script touches keys of two tags.
+ * them on one node and a script may touch them together (topics spread over
+ * every master); the user-level keys (each user's connections and the
+ * `online` index, which the connect and disconnect scripts touch together)
+ * are the `presence-users` group of the KeyLayout (one slot on a cluster);
+ * the `topics` index stands alone. No script touches keys of two slots.
  */
 export class PresenceKeys {
-  constructor(private readonly key: KeyBuilder) {}
+  constructor(private readonly layout: KeyLayout) {}
 
   /**
    * A topic's keys, in the order its scripts take them: entries (zset
@@ -19,23 +20,23 @@ export class PresenceKeys {
    * `s`), log (list of `+user` / `-user`).
    */
   topic(topic: string): [string, string, string, string, string] {
-    const base = this.key('presence', `{${topic}}`);
+    const base = this.layout.key('presence', `{${topic}}`);
     return [`${base}:entries`, `${base}:users`, `${base}:roster`, `${base}:meta`, `${base}:log`];
   }
 
   /** One user's connections (zset `instance|connection` by deadline). */
   user(userId: string): string {
-    return this.key('presence-user', `{${userId}}`);
+    return this.layout.group('presence-users', 'u', userId);
   }
 
   /** Users online: zset user → the latest deadline of their connections. */
   get online(): string {
-    return this.key('presence', 'online');
+    return this.layout.group('presence-users', 'online');
   }
 
   /** Topics with presence entries: zset topic → the latest deadline of its entries (for the sweep). */
   get topics(): string {
-    return this.key('presence', 'topics');
+    return this.layout.key('presence', 'topics');
   }
 }
 

@@ -65,7 +65,7 @@ export class RedisPresenceStore implements PresenceStore {
     private readonly redis: RedisConnections,
     private readonly options: RedisPresenceOptions,
   ) {
-    this.keys = new PresenceKeys((...parts) => redis.key(...parts));
+    this.keys = new PresenceKeys(redis.layout);
   }
 
   async join(instanceId: string, slot: PresenceSlot, deadline: number): Promise<void> {

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
+import { KeyLayout } from './key-layout';
 import { TurnBatchedRedis } from './turn-batched-redis';
 
 /** Default `commandTimeout` of the shared command connection (the `redis.options` may set another). */
@@ -14,6 +15,12 @@ const COMMAND_TIMEOUT_MS = 2_000;
  * after the reconnect, which would run it twice (ioredis's default).
  */
 export const AT_MOST_ONCE: RedisOptions = { autoResendUnfulfilledCommands: false };
+
+/** Cluster-level options that follow a connection's own (the others apply per node). */
+const CLUSTER_LEVEL: ReadonlyArray<keyof RedisOptions & keyof ClusterOptions> = [
+  'enableOfflineQueue',
+  'enableReadyCheck',
+];
 
 /**
  * The library's own connections to Redis (never the host app's): one command
@@ -29,9 +36,25 @@ export class RedisConnections implements OnApplicationShutdown {
   private readonly settings: ResolvedRealtimeOptions['redis'];
   private commandConnection: Redis | undefined;
   private readonly opened = new Set<Redis>();
+  /** Where every key and channel lives (hash tags on a cluster). */
+  readonly layout: KeyLayout;
 
   constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
     this.settings = options.redis;
+    this.layout = new KeyLayout(this.keyPrefix, this.isCluster);
+  }
+
+  /** Whether the options configure Redis Cluster (`redis.cluster`). */
+  get isCluster(): boolean {
+    return this.settings?.cluster !== undefined;
+  }
+
+  /**
+   * The command connection as the ioredis `Cluster` it is in cluster mode
+   * (its slot map routes sharded subscriptions), undefined otherwise.
+   */
+  get cluster(): Cluster | undefined {
+    return this.isCluster ? (this.command as unknown as Cluster) : undefined;
   }
 
   /** Whether the options configure Redis at all. */
@@ -43,9 +66,9 @@ export class RedisConnections implements OnApplicationShutdown {
     return this.settings?.keyPrefix ?? '';
   }
 
-  /** A key or channel name under the prefix: `key('topic', 'orders')` → `rt:topic:orders`. */
+  /** A key or channel name under the prefix, untagged (see `layout` for tagged ones). */
   key(...parts: string[]): string {
-    return this.keyPrefix + parts.join(':');
+    return this.layout.key(...parts);
   }
 
   /** The shared command connection, opened on first use. */
@@ -70,15 +93,55 @@ export class RedisConnections implements OnApplicationShutdown {
     { turnBatched = true }: { turnBatched?: boolean } = {},
   ): Redis {
     if (!this.settings) throw new Error('RealtimeModule: Redis is not configured (option "redis")');
-    const { url, options } = this.settings;
+    const { url, options, cluster } = this.settings;
     const settings: RedisOptions = {
       connectionName: `realtime:${name}`,
       ...defaults,
       ...options,
       ...overrides,
     };
-    const Connection = turnBatched ? TurnBatchedRedis : Redis;
-    const connection = url ? new Connection(url, settings) : new Connection(settings);
+    let connection: Redis;
+    if (cluster) {
+      // A Cluster answers the commands the library sends like one Redis does (each script and
+      // MULTI touches one slot, see KeyLayout): typed as one, so callers need not know.
+      const clusterLevel: ClusterOptions = {};
+      for (const option of CLUSTER_LEVEL) {
+        if (settings[option] !== undefined)
+          Object.assign(clusterLevel, { [option]: settings[option] });
+      }
+      connection = new Cluster(cluster.nodes, {
+        ...clusterLevel,
+        ...cluster.options,
+        redisOptions: { ...settings, ...cluster.options.redisOptions },
+      }) as unknown as Redis;
+    } else {
+      const Connection = turnBatched ? TurnBatchedRedis : Redis;
+      connection = url ? new Connection(url, settings) : new Connection(settings);
+    }
+    return this.track(name, connection);
+  }
+
+  /**
+   * A connection to one node of the cluster (a sharded subscriber's), with
+   * the node options of `open()`; closed with the others on shutdown.
+   */
+  openNode(name: string, host: string, port: number, overrides: RedisOptions = {}): Redis {
+    if (!this.settings) throw new Error('RealtimeModule: Redis is not configured (option "redis")');
+    const { options, cluster } = this.settings;
+    return this.track(
+      name,
+      new Redis({
+        connectionName: `realtime:${name}`,
+        ...options,
+        ...cluster?.options.redisOptions,
+        ...overrides,
+        host,
+        port,
+      }),
+    );
+  }
+
+  private track(name: string, connection: Redis): Redis {
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
     // One warning per outage, not one per reconnection attempt.
     let failing = false;

@@ -24,9 +24,10 @@ export class Connection extends SocketLink {
   turnBytes = 0;
   /** Frames read but not handled yet, past the turn's budget (socket paused); undefined otherwise. */
   inbound: Array<readonly [raw: Buffer, isBinary: boolean]> | undefined;
-  expiryTimer: NodeJS.Timeout | undefined;
+  /** The token-expiry slot it waits in (gateway/deadline-slots.ts); undefined without expiry. */
+  deadlineSlot: number | undefined = undefined;
   /** Topics this connection gets `presence_diff` frames for (subscribed with `presence: true`); usually none. */
-  presenceDiffs: Set<string> | undefined;
+  presenceDiffs: Set<string> | undefined = undefined;
   /**
    * Topics whose recovery is in flight, with the live messages held back
    * meanwhile; undefined (one field check per delivery) the rest of the time.

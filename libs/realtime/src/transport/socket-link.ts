@@ -23,11 +23,16 @@ export class SocketLink {
   writeTick = 0;
   /** A close is decided: frames that arrive now are dropped, owed replies still go out first. */
   closing = false;
-  /** This socket's requests and replies, in request order. */
-  readonly replies = new ReplyQueue();
+  /** Created by the first request: an idle subscribed socket that never sent one holds none. */
+  private replyQueue: ReplyQueue | undefined;
 
   constructor(readonly socket: WebSocket) {
     this.tcp = tcpSocketOf(socket);
+  }
+
+  /** This socket's requests and replies, in request order. */
+  get replies(): ReplyQueue {
+    return (this.replyQueue ??= new ReplyQueue());
   }
 
   get isOpen(): boolean {

@@ -14,17 +14,17 @@ export class AdmissionKeys {
   readonly alivePrefix: string;
 
   constructor(private readonly redis: RedisConnections) {
-    this.instances = redis.key('adm', 'instances');
-    this.alivePrefix = redis.key('adm', 'alive', '');
+    this.instances = redis.layout.group('adm', 'instances');
+    this.alivePrefix = redis.layout.group('adm', 'alive', '');
   }
 
   /** The count hash of a tally key (`ip:…` or `user:…`). */
   count(tallyKey: string): string {
-    return this.redis.key('adm', tallyKey);
+    return this.redis.layout.group('adm', tallyKey);
   }
 
   rate(ipTallyKey: string): string {
-    return this.redis.key('adm', 'rate', ipTallyKey);
+    return this.redis.layout.group('adm', 'rate', ipTallyKey);
   }
 
   alive(instanceId: string): string {
@@ -32,6 +32,6 @@ export class AdmissionKeys {
   }
 
   held(instanceId: string): string {
-    return this.redis.key('adm', 'held', instanceId);
+    return this.redis.layout.group('adm', 'held', instanceId);
   }
 }

@@ -23,42 +23,10 @@ describe('MemoryOfflineScheduler', () => {
     jest.restoreAllMocks();
   });
 
-  it('expires at the message expiry, not before, and not at all once cancelled', async () => {
-    const scheduler = new MemoryOfflineScheduler({ attempts: 1, backoffMs: 10 });
-    const expired: string[] = [];
-    scheduler.start({
-      expire: (_, id) => Promise.resolve(void expired.push(id)),
-      handOver: () => Promise.resolve(),
-    });
-    await scheduler.scheduleExpiry(message('a', 1_000));
-    await scheduler.scheduleExpiry(message('b', 1_000));
-    scheduler.cancelExpiry(['b']);
-    jest.advanceTimersByTime(999);
-    expect(expired).toEqual([]);
-    jest.advanceTimersByTime(1);
-    expect(expired).toEqual(['a']);
-  });
-
-  it('re-arms expiries longer than one timer can wait', async () => {
-    const scheduler = new MemoryOfflineScheduler({ attempts: 1, backoffMs: 10 });
-    const expired: string[] = [];
-    scheduler.start({
-      expire: (_, id) => Promise.resolve(void expired.push(id)),
-      handOver: () => Promise.resolve(),
-    });
-    const thirtyDays = 30 * 24 * 3600 * 1000;
-    await scheduler.scheduleExpiry(message('long', thirtyDays));
-    jest.advanceTimersByTime(2 ** 31 - 1);
-    expect(expired).toEqual([]);
-    jest.advanceTimersByTime(thirtyDays - (2 ** 31 - 1));
-    expect(expired).toEqual(['long']);
-  });
-
   it('retries the hand-over with exponential backoff, up to the attempts', async () => {
     const scheduler = new MemoryOfflineScheduler({ attempts: 3, backoffMs: 100 });
     const calls: number[] = [];
     scheduler.start({
-      expire: () => Promise.resolve(),
       handOver: () => {
         calls.push(Date.now());
         return Promise.reject(new Error('down'));
@@ -74,10 +42,8 @@ describe('MemoryOfflineScheduler', () => {
     const scheduler = new MemoryOfflineScheduler({ attempts: 5, backoffMs: 100 });
     let calls = 0;
     scheduler.start({
-      expire: () => Promise.resolve(void calls++),
       handOver: () => Promise.reject(new Error(String(++calls))),
     });
-    await scheduler.scheduleExpiry(message('a', 1_000));
     await scheduler.handOver(letter('b'));
     await jest.advanceTimersByTimeAsync(0);
     expect(calls).toBe(1);

@@ -1,3 +1,4 @@
+import { type Deadline, DeadlineHeap } from './deadline-heap';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
 import { type InboxLimits, type OfflineStore, serializeMessage } from './offline-store.port';
@@ -14,6 +15,9 @@ export class MemoryOfflineStore implements OfflineStore {
   /** Oldest first; trimmed to the dead-letter limit. */
   private readonly dead: DeadLetter[] = [];
   private readonly counts: OfflineStats = { pending: 0, delivered: 0, deadLettered: 0 };
+  /** Every waiting message's deadline (and a bounded number of stale ones). */
+  private readonly deadlines = new DeadlineHeap();
+  private readonly liveDeadlines = () => this.waitingDeadlines();
 
   constructor(private readonly maxUsers: number) {}
 
@@ -48,11 +52,13 @@ export class MemoryOfflineStore implements OfflineStore {
       }
       const [oldestId] = inbox.messages.keys();
       evicted.push(this.remove(inbox, oldestId, 'evicted', message.ts, limits.deadLetterLimit));
+      this.deadlines.markStale(this.liveDeadlines);
     }
     this.inboxes.set(message.userId, inbox);
     inbox.messages.set(message.id, { message, bytes });
     inbox.bytes += bytes;
     this.counts.pending++;
+    this.deadlines.push({ at: message.expiresAt, userId: message.userId, id: message.id });
     return Promise.resolve(evicted);
   }
 
@@ -74,6 +80,7 @@ export class MemoryOfflineStore implements OfflineStore {
         const entry = inbox.messages.get(id);
         if (!entry) continue;
         this.take(inbox, userId, id, entry.bytes);
+        this.deadlines.markStale(this.liveDeadlines);
         removed++;
       }
     }
@@ -89,7 +96,29 @@ export class MemoryOfflineStore implements OfflineStore {
   ): Promise<DeadLetter | undefined> {
     const inbox = this.inboxes.get(userId);
     if (!inbox?.messages.has(id)) return Promise.resolve(undefined);
-    return Promise.resolve(this.remove(inbox, id, 'expired', now, deadLetterLimit));
+    const letter = this.remove(inbox, id, 'expired', now, deadLetterLimit);
+    this.deadlines.markStale(this.liveDeadlines);
+    return Promise.resolve(letter);
+  }
+
+  expireDue(now: number, limit: number, deadLetterLimit: number): Promise<DeadLetter[]> {
+    const letters: DeadLetter[] = [];
+    while (letters.length < limit) {
+      const due = this.deadlines.popDue(now);
+      if (due === undefined) break;
+      const inbox = this.inboxes.get(due.userId);
+      if (inbox?.messages.has(due.id)) {
+        letters.push(this.remove(inbox, due.id, 'expired', now, deadLetterLimit));
+      } else {
+        this.deadlines.skippedStale();
+      }
+    }
+    return Promise.resolve(letters);
+  }
+
+  /** Deadlines held, stale ones included (for the bound's test). */
+  get deadlinesHeld(): number {
+    return this.deadlines.size;
   }
 
   deadLetters(limit: number): Promise<DeadLetter[]> {
@@ -121,5 +150,13 @@ export class MemoryOfflineStore implements OfflineStore {
     inbox.bytes -= bytes;
     this.counts.pending--;
     if (inbox.messages.size === 0) this.inboxes.delete(userId);
+  }
+
+  private *waitingDeadlines(): Iterable<Deadline> {
+    for (const [userId, inbox] of this.inboxes) {
+      for (const [id, { message }] of inbox.messages) {
+        yield { at: message.expiresAt, userId, id };
+      }
+    }
   }
 }

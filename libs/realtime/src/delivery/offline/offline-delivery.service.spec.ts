@@ -15,13 +15,7 @@ import type { InboxLimits, OfflineStore } from './offline-store.port';
 
 /** A scheduler whose backend (Redis, for Bull) is gone: every job it is asked to keep fails. */
 class UnreachableScheduler implements OfflineScheduler {
-  readonly scheduled: string[] = [];
   start(_handlers: OfflineJobHandlers): void {}
-  scheduleExpiry(message: OfflineMessage): Promise<void> {
-    this.scheduled.push(message.id);
-    return Promise.reject(new EngineUnavailableError('Redis connection is reconnecting'));
-  }
-  cancelExpiry(): void {}
   handOver(_letter: DeadLetter): Promise<void> {
     return Promise.reject(new EngineUnavailableError('Redis connection is reconnecting'));
   }
@@ -34,9 +28,13 @@ class UnreachableScheduler implements OfflineScheduler {
 class InterruptedStore implements OfflineStore {
   private gone = false;
 
-  constructor(readonly kept: MemoryOfflineStore) {}
+  constructor(
+    readonly kept: MemoryOfflineStore,
+    private readonly goneBeforeAdd = false,
+  ) {}
 
   async add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+    if (this.goneBeforeAdd) this.gone = true;
     this.reachable();
     const evicted = await this.kept.add(message, limits);
     this.gone = true;
@@ -50,6 +48,9 @@ class InterruptedStore implements OfflineStore {
   }
   expire(userId: string, id: string, now: number, limit: number): Promise<DeadLetter | undefined> {
     return this.reachable() ?? this.kept.expire(userId, id, now, limit);
+  }
+  expireDue(now: number, limit: number, deadLetterLimit: number): Promise<DeadLetter[]> {
+    return this.reachable() ?? this.kept.expireDue(now, limit, deadLetterLimit);
   }
   deadLetters(limit: number): Promise<DeadLetter[]> {
     return this.reachable() ?? this.kept.deadLetters(limit);
@@ -66,12 +67,13 @@ class InterruptedStore implements OfflineStore {
 /**
  * Found by the chaos run: a retained message stored while its expiry job
  * could not be (Redis lost between the two writes, or the instance killed)
- * waited forever for a user who never came back, never dead-lettered.
+ * waited forever for a user who never came back, never dead-lettered. Now a
+ * message and its deadline are one write: either both are kept or neither.
  */
 describe('OfflineDeliveryService.send', () => {
-  it('keeps no message whose expiry could not be scheduled, even when Redis goes away in between', async () => {
+  it('keeps nothing when the inbox write fails, and schedules no job per message', async () => {
     const options = resolveRealtimeOptions();
-    const store = new InterruptedStore(new MemoryOfflineStore(options.offline.maxUsers));
+    const store = new InterruptedStore(new MemoryOfflineStore(options.offline.maxUsers), true);
     const scheduler = new UnreachableScheduler();
     const engine = new MemoryEngine(contractHistory());
     const offline = new OfflineDeliveryService(
@@ -87,9 +89,22 @@ describe('OfflineDeliveryService.send', () => {
       EngineUnavailableError,
     );
 
-    expect(scheduler.scheduled).toHaveLength(1);
-    // Nothing waits in the inbox without a job that will dead-letter it.
     expect(await store.kept.stats()).toEqual({ pending: 0, delivered: 0, deadLettered: 0 });
+    // With the inbox back, a kept message carries its own deadline: the sweep finds it.
+    const kept = new MemoryOfflineStore(options.offline.maxUsers);
+    const working = new OfflineDeliveryService(
+      kept,
+      scheduler,
+      engine,
+      options,
+      new SocketWriter(options, new RealtimeCounters()),
+      {} as ModuleRef,
+    );
+    await working.send('ann', 'notification', { n: 2 }, 0.001);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await kept.expireDue(Date.now(), 10, 10)).map((letter) => letter.reason)).toEqual([
+      'expired',
+    ]);
   });
 
   it("reads a new connection's inbox again when Redis failed it, and sends what waits", async () => {

@@ -6,7 +6,7 @@ import {
   OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { RealtimeEngine } from '../../engine/realtime-engine.port';
 import { encodeMessage } from '../../framing/message-frame';
 import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
@@ -21,6 +21,7 @@ import {
   type OfflineStats,
   REALTIME_DEAD_LETTER_HANDLER,
 } from './offline-message';
+import { ExpirySweeper } from './expiry-sweeper';
 import { OFFLINE_SCHEDULER, OFFLINE_STORE } from './offline.constants';
 import type { OfflineScheduler } from './offline-scheduler.port';
 import type { InboxLimits, OfflineStore } from './offline-store.port';
@@ -34,6 +35,10 @@ const MAX_USER_ID_LENGTH = 256;
  */
 const PENDING_ATTEMPTS = 5;
 const PENDING_RETRY_MS = 500;
+
+/** Message ids are 16 random bytes; one system call fills this many of them. */
+const IDS_PER_FILL = 256;
+const ID_BYTES = 16;
 
 /**
  * Messages for users who may not be there: kept in the user's inbox until
@@ -49,6 +54,9 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
   private readonly deadLetterListeners: Array<(letter: DeadLetter) => void> = [];
   /** Waits between inbox reads of a connection (deliverPending), cleared on shutdown. */
   private readonly retries = new Set<NodeJS.Timeout>();
+  private readonly sweeper: ExpirySweeper;
+  private readonly idPool = Buffer.alloc(IDS_PER_FILL * ID_BYTES);
+  private idOffset = this.idPool.length;
 
   constructor(
     @Inject(OFFLINE_STORE) private readonly store: OfflineStore,
@@ -64,38 +72,44 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       whenFull: options.offline.whenFull,
       deadLetterLimit: options.offline.deadLetterLimit,
     };
+    this.sweeper = new ExpirySweeper(
+      store,
+      options.offline.sweepIntervalMs,
+      options.offline.deadLetterLimit,
+      (letter) => this.deadLettered(letter),
+    );
   }
 
   onModuleInit(): void {
     this.handler = this.findHandler();
-    this.scheduler.start({
-      expire: (userId, id) => this.expire(userId, id),
-      handOver: (letter) => this.handOver(letter),
-    });
+    this.scheduler.start({ handOver: (letter) => this.handOver(letter) });
+    this.sweeper.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     for (const retry of this.retries) clearTimeout(retry);
     this.retries.clear();
+    await this.sweeper.stop();
     await this.scheduler.close(this.options.shutdown.graceMs);
   }
 
-  /** Keeps the message, schedules its expiry, and sends it to the user's open connections; resolves to its id. */
+  /**
+   * Keeps the message with its deadline (one write, batched per event-loop
+   * turn in Redis mode; no job or timer per message: ExpirySweeper
+   * dead-letters it when its TTL passed), and sends it to the user's open
+   * connections; resolves to its id.
+   */
   async send(userId: string, type: string, payload: unknown, ttlSeconds: number): Promise<string> {
     this.assertRetainable(userId, ttlSeconds);
     const ts = Date.now();
     const message: OfflineMessage = {
-      id: randomBytes(16).toString('base64url'),
+      id: this.newId(),
       userId,
       type,
       payload,
       ts,
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
-    // The expiry before the message: one kept without the job that dead-letters it would wait
-    // forever for a user who never comes back (a crash, or Redis lost, between the two writes).
-    // A job whose message was not kept (inbox full, Redis down) finds nothing when it runs.
-    await this.scheduler.scheduleExpiry(message);
     const evicted = await this.store.add(message, this.limits);
     for (const letter of evicted) await this.deadLettered(letter);
     // Kept already: if the live push fails, the user still gets it on the next connection.
@@ -130,8 +144,13 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
   /** Idempotent; ids that are unknown, expired or of another user are ignored. */
   async ack(userId: string | null, ids: readonly string[]): Promise<void> {
     if (userId === null) return;
-    const removed = await this.store.ack(userId, ids);
-    if (removed > 0) this.scheduler.cancelExpiry(ids);
+    // Removes the messages and their deadlines together: nothing is left to expire.
+    await this.store.ack(userId, ids);
+  }
+
+  /** Dead-letters now what is due (the sweep's work, for tests and tools). */
+  sweepExpired(): Promise<number> {
+    return this.sweeper.sweep();
   }
 
   stats(): Promise<OfflineStats> {
@@ -142,7 +161,11 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     return this.store.deadLetters(Math.min(limit, this.options.offline.deadLetterLimit));
   }
 
-  /** The message's TTL passed: dead-letter it unless it was acknowledged, and hand it over. */
+  /**
+   * A delayed expiry job of a deployment before sweeping fell due (Redis
+   * mode; see OfflineProcessor): dead-letter the message unless it was
+   * acknowledged, and hand it over.
+   */
   async expire(userId: string, id: string): Promise<void> {
     const letter = await this.store.expire(
       userId,
@@ -182,6 +205,17 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
         `ttlSeconds must be a number above 0 and at most ${max} (offline.maxTtlSeconds)`,
       );
     }
+  }
+
+  /** 16 random bytes, base64url: from a pool filled 256 ids at a time (one system call, not one per id). */
+  private newId(): string {
+    if (this.idOffset === this.idPool.length) {
+      randomFillSync(this.idPool);
+      this.idOffset = 0;
+    }
+    const start = this.idOffset;
+    this.idOffset += ID_BYTES;
+    return this.idPool.toString('base64url', start, start + ID_BYTES);
   }
 
   /** A wait that shutdown cuts short. */

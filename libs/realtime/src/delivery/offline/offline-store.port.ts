@@ -13,6 +13,10 @@ export interface InboxLimits {
  * (memory mode) or in Redis, where they survive restarts of every instance.
  * Every operation is atomic per user: an ack racing an expiry settles the
  * message exactly once (acknowledged or dead-lettered, never both).
+ *
+ * A message and its deadline are kept together, in one write: expiry is a
+ * sweep of the deadlines that passed (`expireDue`), not a job or timer per
+ * message, and an acknowledged message leaves no deadline behind.
  */
 export interface OfflineStore {
   /**
@@ -24,7 +28,17 @@ export interface OfflineStore {
   pending(userId: string, now: number): Promise<OfflineMessage[]>;
   /** Removes the acknowledged messages; unknown ids are ignored. Resolves to how many it removed. */
   ack(userId: string, ids: readonly string[]): Promise<number>;
-  /** Dead-letters the message if it is still waiting; undefined when it was acknowledged already. */
+  /**
+   * Dead-letters at most `limit` messages, of any user, whose expiry is at or
+   * before `now`, oldest deadline first; each one once, however many
+   * instances sweep at the same time. Resolves to their dead letters.
+   */
+  expireDue(now: number, limit: number, deadLetterLimit: number): Promise<DeadLetter[]>;
+  /**
+   * Dead-letters the message if it is still waiting; undefined when it was
+   * acknowledged already. (Only the expiry jobs a deployment before sweeping
+   * left in Redis still name a message; the sweep is `expireDue`.)
+   */
   expire(
     userId: string,
     id: string,

@@ -1,154 +1,57 @@
 import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
 import type { RedisConnections } from '../../redis/redis-connections.service';
+import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
 import { type InboxLimits, type OfflineStore, serializeMessage } from './offline-store.port';
-
-/**
- * A dead letter is the stored JSON with `reason` and `deadAt` appended as
- * text: re-encoding it with Lua's cjson would turn an empty array in the
- * payload into an object.
- */
-const DEAD_LETTER = `
-local function deadLetter(json, reason, now)
-  return string.sub(json, 1, -2) .. ',"reason":"' .. reason .. '","deadAt":' .. now .. '}'
-end
-`;
-
-/** KEYS: inbox (zset id by sequence), messages (hash id → json), bytes, stats, dead, sequence. */
-const ADD = `${DEAD_LETTER}
-local size = #ARGV[2]
-local maxMessages = tonumber(ARGV[3])
-local maxBytes = tonumber(ARGV[4])
-if size > maxBytes then return {'too-large'} end
-local count = redis.call('ZCARD', KEYS[1])
-local bytes = tonumber(redis.call('GET', KEYS[3]) or '0')
-local result = {'ok'}
-while count >= maxMessages or bytes + size > maxBytes do
-  if ARGV[5] == 'reject' then return {'full', tostring(count), tostring(bytes)} end
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-  local json = redis.call('HGET', KEYS[2], oldest)
-  redis.call('ZREM', KEYS[1], oldest)
-  redis.call('HDEL', KEYS[2], oldest)
-  count = count - 1
-  bytes = bytes - #json
-  local letter = deadLetter(json, 'evicted', ARGV[7])
-  redis.call('LPUSH', KEYS[5], letter)
-  redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[6]) - 1)
-  redis.call('HINCRBY', KEYS[4], 'pending', -1)
-  redis.call('HINCRBY', KEYS[4], 'deadLettered', 1)
-  result[#result + 1] = letter
-end
-redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[6]), ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[3], bytes + size)
-redis.call('HINCRBY', KEYS[4], 'pending', 1)
-return result
-`;
-
-/** KEYS: inbox, messages. The user's messages in send order. */
-const PENDING = `
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #ids == 0 then return {} end
-return redis.call('HMGET', KEYS[2], unpack(ids))
-`;
-
-/** Removes ids (ARGV) from the inbox; KEYS: inbox, messages, bytes. Returns [count, bytes freed]. */
-const REMOVE = `
-local function remove(ids)
-  local removed, freed, found = 0, 0, {}
-  for i = 1, #ids do
-    local json = redis.call('HGET', KEYS[2], ids[i])
-    if json then
-      redis.call('HDEL', KEYS[2], ids[i])
-      redis.call('ZREM', KEYS[1], ids[i])
-      removed = removed + 1
-      freed = freed + #json
-      found[#found + 1] = json
-    end
-  end
-  if removed > 0 then
-    if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[3])
-    else redis.call('DECRBY', KEYS[3], freed) end
-  end
-  return found
-end
-`;
-
-/** KEYS: inbox, messages, bytes, stats. ARGV: the acknowledged ids. */
-const ACK = `${REMOVE}
-local found = remove(ARGV)
-if #found > 0 then
-  redis.call('HINCRBY', KEYS[4], 'pending', -#found)
-  redis.call('HINCRBY', KEYS[4], 'delivered', #found)
-end
-return #found
-`;
-
-/** KEYS: inbox, messages, bytes, stats, dead. ARGV: id, now, dead-letter limit. */
-const EXPIRE = `${DEAD_LETTER}${REMOVE}
-local found = remove({ARGV[1]})
-if #found == 0 then return false end
-local letter = deadLetter(found[1], 'expired', ARGV[2])
-redis.call('LPUSH', KEYS[5], letter)
-redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[3]) - 1)
-redis.call('HINCRBY', KEYS[4], 'pending', -1)
-redis.call('HINCRBY', KEYS[4], 'deadLettered', 1)
-return letter
-`;
+import {
+  ACK,
+  ADD_BATCH,
+  ADD_FIELDS,
+  ADD_SHARED_KEYS,
+  EXPIRE,
+  EXPIRE_DUE,
+  PENDING,
+} from './redis-offline.scripts';
 
 type Args = Array<string | number>;
 
 interface OfflineCommands {
-  rtOfflineAdd(...args: Args): Promise<string[]>;
+  rtOfflineAddBatch(numberOfKeys: number, ...args: Args): Promise<string[][]>;
   rtOfflinePending(...args: Args): Promise<Array<string | null>>;
   rtOfflineAck(...args: Args): Promise<number>;
   rtOfflineExpire(...args: Args): Promise<string | null>;
+  rtOfflineExpireDue(...args: Args): Promise<string[]>;
+}
+
+/** One `add` waiting for its turn's script call. */
+interface InboxWrite {
+  message: OfflineMessage;
+  json: string;
+  limits: InboxLimits;
 }
 
 /**
  * Inboxes in Redis: they survive restarts of every instance, and any instance
  * serves any user. Each operation is one Lua script, atomic per user; the
- * counters live in one hash, so `stats()` is cluster-wide. (Keys of one user
- * and the shared ones are touched together: one Redis, not Redis Cluster.)
+ * adds of one event-loop turn share one script call (TurnBatch). The
+ * counters live in one hash, so `stats()` is cluster-wide, and every waiting
+ * message's deadline in one sorted set, which `expireDue` sweeps. (Keys of
+ * one user and the shared ones are touched together: on a cluster they all
+ * share the `{offline}` hash tag, one slot.)
  */
 export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
+  private readonly writes = new TurnBatch<InboxWrite, string[]>((items) => this.addBatch(items));
 
   constructor(private readonly redis: RedisConnections) {}
 
-  async add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+  add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
     const json = serializeMessage(message);
-    // Redis down or too slow: 503 over HTTP, like a publish, not an internal error.
-    const [status, ...rest] = await orEngineUnavailable(
-      this.client.rtOfflineAdd(
-        ...this.userKeys(message.userId),
-        this.redis.key('offline', 'stats'),
-        this.redis.key('offline', 'dead'),
-        this.redis.key('offline', 'seq'),
-        message.id,
-        json,
-        limits.maxMessages,
-        limits.maxBytes,
-        limits.whenFull,
-        limits.deadLetterLimit,
-        message.ts,
-      ),
-    );
-    if (status === 'too-large') {
-      throw new OfflineInboxFullError(
-        message.userId,
-        `the message alone is over ${limits.maxBytes} bytes`,
-      );
-    }
-    if (status === 'full') {
-      throw new OfflineInboxFullError(
-        message.userId,
-        `${rest[0]} messages, ${rest[1]} bytes waiting`,
-      );
-    }
-    return rest.map((letter) => JSON.parse(letter) as DeadLetter);
+    return this.writes
+      .add({ message, json, limits }, json.length)
+      .then(([status, ...rest]) => this.settleAdd(message, limits, status, rest));
   }
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
@@ -166,7 +69,9 @@ export class RedisOfflineStore implements OfflineStore {
   ack(userId: string, ids: readonly string[]): Promise<number> {
     return this.client.rtOfflineAck(
       ...this.userKeys(userId),
-      this.redis.key('offline', 'stats'),
+      this.key('stats'),
+      this.key('due'),
+      userId,
       ...ids,
     );
   }
@@ -179,26 +84,39 @@ export class RedisOfflineStore implements OfflineStore {
   ): Promise<DeadLetter | undefined> {
     const letter = await this.client.rtOfflineExpire(
       ...this.userKeys(userId),
-      this.redis.key('offline', 'stats'),
-      this.redis.key('offline', 'dead'),
+      this.key('stats'),
+      this.key('dead'),
+      this.key('due'),
       id,
       now,
       deadLetterLimit,
+      userId,
     );
     return letter === null ? undefined : (JSON.parse(letter) as DeadLetter);
   }
 
-  async deadLetters(limit: number): Promise<DeadLetter[]> {
-    const letters = await this.redis.command.lrange(
-      this.redis.key('offline', 'dead'),
-      0,
-      limit - 1,
+  async expireDue(now: number, limit: number, deadLetterLimit: number): Promise<DeadLetter[]> {
+    const letters = await this.client.rtOfflineExpireDue(
+      this.key('due'),
+      this.key('stats'),
+      this.key('dead'),
+      now,
+      limit,
+      deadLetterLimit,
+      this.key('inbox', ''),
+      this.key('messages', ''),
+      this.key('bytes', ''),
     );
     return letters.map((letter) => JSON.parse(letter) as DeadLetter);
   }
 
+  async deadLetters(limit: number): Promise<DeadLetter[]> {
+    const letters = await this.redis.command.lrange(this.key('dead'), 0, limit - 1);
+    return letters.map((letter) => JSON.parse(letter) as DeadLetter);
+  }
+
   async stats(): Promise<OfflineStats> {
-    const counts = await this.redis.command.hgetall(this.redis.key('offline', 'stats'));
+    const counts = await this.redis.command.hgetall(this.key('stats'));
     return {
       pending: Number(counts.pending ?? 0),
       delivered: Number(counts.delivered ?? 0),
@@ -206,23 +124,75 @@ export class RedisOfflineStore implements OfflineStore {
     };
   }
 
+  private settleAdd(
+    message: OfflineMessage,
+    limits: InboxLimits,
+    status: string,
+    rest: string[],
+  ): DeadLetter[] {
+    if (status === 'too-large') {
+      throw new OfflineInboxFullError(
+        message.userId,
+        `the message alone is over ${limits.maxBytes} bytes`,
+      );
+    }
+    if (status === 'full') {
+      throw new OfflineInboxFullError(
+        message.userId,
+        `${rest[0]} messages, ${rest[1]} bytes waiting`,
+      );
+    }
+    return rest.map((letter) => JSON.parse(letter) as DeadLetter);
+  }
+
+  /**
+   * One script call for the adds of a turn; one reply per add, in order.
+   * Redis down or too slow rejects them all with EngineUnavailableError (503
+   * over HTTP, like a publish, not an internal error).
+   */
+  private addBatch(writes: readonly InboxWrite[]): Promise<string[][]> {
+    const keys: string[] = [this.key('stats'), this.key('dead'), this.key('seq'), this.key('due')];
+    const args: Args = [];
+    for (const { message, json, limits } of writes) {
+      keys.push(...this.userKeys(message.userId));
+      args.push(
+        message.id,
+        json,
+        limits.maxMessages,
+        limits.maxBytes,
+        limits.whenFull,
+        limits.deadLetterLimit,
+        message.ts,
+        message.expiresAt,
+        message.userId,
+      );
+    }
+    // The script's layout, kept in one place with it.
+    if (keys.length !== ADD_SHARED_KEYS + 3 * writes.length || args.length % ADD_FIELDS !== 0) {
+      throw new Error('offline add batch: keys and arguments out of step');
+    }
+    return orEngineUnavailable(this.client.rtOfflineAddBatch(keys.length, ...keys, ...args));
+  }
+
+  /** Every offline key is in the `offline` group: one hash slot on a cluster, as the scripts need. */
+  private key(...parts: string[]): string {
+    return this.redis.layout.group('offline', ...parts);
+  }
+
   /** inbox, messages, bytes: the keys of one user. */
   private userKeys(userId: string): [string, string, string] {
-    return [
-      this.redis.key('offline', 'inbox', userId),
-      this.redis.key('offline', 'messages', userId),
-      this.redis.key('offline', 'bytes', userId),
-    ];
+    return [this.key('inbox', userId), this.key('messages', userId), this.key('bytes', userId)];
   }
 
   /** The shared command connection, with this store's scripts (sent by EVALSHA, loaded once). */
   private get client(): Redis & OfflineCommands {
     const client = this.redis.command;
     if (this.defined !== client) {
-      client.defineCommand('rtOfflineAdd', { numberOfKeys: 6, lua: ADD });
+      client.defineCommand('rtOfflineAddBatch', { lua: ADD_BATCH });
       client.defineCommand('rtOfflinePending', { numberOfKeys: 2, lua: PENDING });
-      client.defineCommand('rtOfflineAck', { numberOfKeys: 4, lua: ACK });
-      client.defineCommand('rtOfflineExpire', { numberOfKeys: 5, lua: EXPIRE });
+      client.defineCommand('rtOfflineAck', { numberOfKeys: 5, lua: ACK });
+      client.defineCommand('rtOfflineExpire', { numberOfKeys: 6, lua: EXPIRE });
+      client.defineCommand('rtOfflineExpireDue', { numberOfKeys: 3, lua: EXPIRE_DUE });
       this.defined = client as Redis & OfflineCommands;
     }
     return this.defined;

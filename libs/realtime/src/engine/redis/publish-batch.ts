@@ -26,12 +26,18 @@ function flushLater(batch: PublishBatch): void {
  * stream of bytes, so a burst reaches the instances in a few large reads
  * instead of one per handful of publishes, and each socket gets its frames
  * in a few writes. A lone publish waits only for the end of its turn.
+ *
+ * On Redis Cluster (`slotOf` given) a script may touch one slot only: the
+ * turn's publishes are split per slot of their topic, one script call each
+ * (a slot's publishes keep their call order, so each topic's do, and each
+ * call is atomic for its topics).
  */
 export class PublishBatch {
   private queued: QueuedPublish[] = [];
 
   constructor(
     private readonly send: (publishes: readonly QueuedPublish[]) => Promise<BatchReply>,
+    private readonly slotOf?: (topic: string) => number,
   ) {}
 
   add(publish: QueuedPublish): void {
@@ -42,6 +48,22 @@ export class PublishBatch {
   flush(): void {
     const queued = this.queued;
     this.queued = [];
+    if (!this.slotOf) {
+      this.sendBounded(queued);
+      return;
+    }
+    const perSlot = new Map<number, QueuedPublish[]>();
+    for (const publish of queued) {
+      const slot = this.slotOf(publish.topic);
+      const group = perSlot.get(slot);
+      if (group) group.push(publish);
+      else perSlot.set(slot, [publish]);
+    }
+    for (const group of perSlot.values()) this.sendBounded(group);
+  }
+
+  /** Sends publishes in call order, one script call per MAX_PUBLISHES or MAX_BYTES. */
+  private sendBounded(queued: readonly QueuedPublish[]): void {
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < queued.length; i++) {

@@ -69,6 +69,16 @@ export function parseCommand(raw: string): EngineCommand | undefined {
   }
 }
 
+/** A command-channel message: one command, or the commands of one turn of one instance, in order. */
+export function parseCommands(raw: string): readonly EngineCommand[] | undefined {
+  try {
+    const parsed = JSON.parse(raw) as EngineCommand | EngineCommand[];
+    return Array.isArray(parsed) ? parsed : [parsed];
+  } catch {
+    return undefined;
+  }
+}
+
 /** The field a revocation is stored under: one per user, one per token. */
 export function revocationField(command: RevokeCommand): string {
   return command.userId !== undefined ? `user:${command.userId}` : `token:${command.tokenId}`;

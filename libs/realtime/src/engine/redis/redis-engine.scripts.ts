@@ -16,8 +16,9 @@
  * evicted, flushed, restarted) starts a new epoch, so older offsets are
  * answered `recovered: false`, never with a silent gap.
  *
- * `publish` touches keys it is not given (its topics' and the evicted
- * topics'): one Redis (or a primary with replicas), not Redis Cluster.
+ * Names come from KeyLayout: on Redis Cluster a topic's keys and channel
+ * share its hash tag, so each script touches one slot; the publish script
+ * then leaves the topics index to INDEX_SCRIPT, and publishes with SPUBLISH.
  */
 
 const NOW_AND_EPOCH = `
@@ -37,20 +38,24 @@ end
 
 /**
  * Publishes a batch of messages (the publishes of one event-loop turn of an
- * instance), in order. KEYS: topics. ARGV: channel prefix, maxTopics, meta
- * prefix, history prefix, the longest TTL of any topic (for the topics
- * index), then five per message: topic, data, size, maxBytes, ttlMs.
- * Returns {ts, offset per message}. Each message is PUBLISHed on its own, so
+ * instance, on a cluster those of one slot), in order. KEYS: the topics
+ * index, or on a cluster the first message's meta (the index lives in a
+ * slot of its own: INDEX_SCRIPT). ARGV: the publish command (`PUBLISH`, or
+ * `SPUBLISH` on a cluster), maxTopics (0: the index is kept elsewhere), meta
+ * prefix, history prefix (to evict by topic name), the longest TTL of any
+ * topic (for the index), then eight per message: topic, meta key, history
+ * key, channel, data, size, maxBytes, ttlMs.
+ * Returns {ts, offset per message}. Each message is published on its own, so
  * subscribers see one message per publish; the TTLs and the topics index are
  * refreshed once per topic of the batch.
  */
 export const PUBLISH_SCRIPT = `${NOW_AND_EPOCH}
-local channelPrefix, metaPrefix, historyPrefix = ARGV[1], ARGV[3], ARGV[4]
-local reply, ttls, topics = {tostring(now)}, {}, {}
-for i = 6, #ARGV, 5 do
-  local topic, data = ARGV[i], ARGV[i + 1]
-  local size, maxBytes, ttl = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
-  local meta, stream = metaPrefix .. topic, historyPrefix .. topic
+local publishCommand, maxTopics = ARGV[1], tonumber(ARGV[2])
+local metaPrefix, historyPrefix = ARGV[3], ARGV[4]
+local reply, ttls, topics, keysOf = {tostring(now)}, {}, {}, {}
+for i = 6, #ARGV, 8 do
+  local topic, meta, stream, channel, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local size, maxBytes, ttl = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7])
   local epoch = epochOf(meta, stream, ttl * 2)
   local seq = redis.call('HINCRBY', meta, 's', 1)
   redis.call('XADD', stream, seq .. '-0', 'd', data, 't', now)
@@ -68,20 +73,24 @@ for i = 6, #ARGV, 5 do
     len = len - 1
   end
   redis.call('HSET', meta, 'b', bytes)
-  if not ttls[topic] then topics[#topics + 1] = topic end
+  if not ttls[topic] then
+    topics[#topics + 1] = topic
+    keysOf[topic] = {meta, stream}
+  end
   ttls[topic] = ttl
   local offset = epoch .. '-' .. seq
-  redis.call('PUBLISH', channelPrefix .. topic, offset .. ' ' .. now .. ' ' .. data)
+  redis.call(publishCommand, channel, offset .. ' ' .. now .. ' ' .. data)
   reply[#reply + 1] = offset
 end
 for _, topic in ipairs(topics) do
-  redis.call('PEXPIRE', metaPrefix .. topic, ttls[topic] * 2)
-  redis.call('PEXPIRE', historyPrefix .. topic, ttls[topic])
-  redis.call('ZADD', KEYS[1], micros, topic)
+  redis.call('PEXPIRE', keysOf[topic][1], ttls[topic] * 2)
+  redis.call('PEXPIRE', keysOf[topic][2], ttls[topic])
+  if maxTopics > 0 then redis.call('ZADD', KEYS[1], micros, topic) end
 end
+if maxTopics == 0 then return reply end
 local indexTtl = tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', (now - indexTtl) * 1000)
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+local excess = redis.call('ZCARD', KEYS[1]) - maxTopics
 if excess > 0 then
   local evicted = redis.call('ZPOPMIN', KEYS[1], excess)
   for i = 1, #evicted, 2 do
@@ -90,6 +99,29 @@ if excess > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], indexTtl)
 return reply
+`;
+
+/**
+ * On a cluster, the topics index after a batch's publishes (its own slot,
+ * so not in PUBLISH_SCRIPT). KEYS: topics index. ARGV: maxTopics, the
+ * longest TTL, then the batch's topics. Returns the topics evicted past the
+ * bound, whose keys the caller deletes (each topic's in its own slot).
+ */
+export const INDEX_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local micros = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i = 3, #ARGV do redis.call('ZADD', KEYS[1], micros, ARGV[i]) end
+local indexTtl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', (now - indexTtl) * 1000)
+local evicted = {}
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+if excess > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[1], excess)
+  for i = 1, #popped, 2 do evicted[#evicted + 1] = popped[i] end
+end
+redis.call('PEXPIRE', KEYS[1], indexTtl)
+return evicted
 `;
 
 /**
@@ -126,7 +158,8 @@ return left
 
 /**
  * KEYS: revocations hash, revocations:expiry sorted set. ARGV: field,
- * command JSON, expiresAt (ms), bound, channel. Prunes expired entries,
+ * command JSON, expiresAt (ms), bound, channel, publish command (`PUBLISH`,
+ * `SPUBLISH` on a cluster). Prunes expired entries,
  * stores this one until it expires, then publishes it to every instance.
  */
 export const REVOKE_SCRIPT = `${NOW_AND_EPOCH}
@@ -148,6 +181,6 @@ if expiresAt > now then
   redis.call('PEXPIREAT', KEYS[1], last[2])
   redis.call('PEXPIREAT', KEYS[2], last[2])
 end
-redis.call('PUBLISH', ARGV[5], ARGV[2])
+redis.call(ARGV[6], ARGV[5], ARGV[2])
 return 1
 `;

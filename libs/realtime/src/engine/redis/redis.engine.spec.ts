@@ -13,7 +13,7 @@ import {
   placed,
   recover,
 } from '../realtime-engine.contract-spec';
-import type { EngineCommand, EngineMessage } from '../realtime-engine.port';
+import type { EngineCommand, EngineMessage, PublishedMessage } from '../realtime-engine.port';
 import { RedisEngine } from './redis.engine';
 
 let redis: TestRedis;
@@ -28,10 +28,11 @@ async function redisNode(history: ContractHistory = {}, maxRevocations = 100, ur
   const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
-  /** Messages and resyncs, in the order the sink got them. */
-  const received: Array<EngineMessage | { resync: string; offset: string }> = [];
+  /** Messages (as their publishers saw them) and resyncs, in the order the sink got them. */
+  const received: Array<PublishedMessage | { resync: string; offset: string }> = [];
   engine.attach({
-    deliver: (m) => delivered.push(m) && received.push(m),
+    deliver: (m) =>
+      delivered.push(m) && received.push({ topic: m.topic, offset: m.offset, ts: m.ts }),
     execute: (c) => executed.push(c),
     resync: (topic, offset) => received.push({ resync: topic, offset }),
   });
@@ -124,6 +125,28 @@ describe('RedisEngine across instances', () => {
     expect(order(a)).toEqual(order(c));
     expect(order(b)).toEqual(order(c));
     expect(new Set(sent.map((m) => m.offset))).toEqual(new Set(order(c)));
+  });
+
+  it('sends the commands of one turn as one PUBLISH to every node, in order', async () => {
+    const publishes = async () => {
+      const stats = await redis.command('INFO', 'commandstats');
+      return Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    const [a, b] = [await redisNode(), await redisNode()];
+    const before = await publishes();
+    const sent: EngineCommand[] = Array.from({ length: 50 }, (_, n) => ({
+      kind: 'user',
+      userId: `u${n % 7}`,
+      type: 't',
+      payload: [n],
+      ts: n,
+      id: `m${n}`,
+    }));
+    await Promise.all(sent.map((command) => a.engine.command(command)));
+    expect((await publishes()) - before).toBe(1);
+    for (const node of [a, b]) await eventually(() => node.executed.length === sent.length);
+    expect(a.executed).toEqual(sent);
+    expect(b.executed).toEqual(sent);
   });
 
   it('sends the publishes of one turn as one script call, in order, several calls past the bound', async () => {
@@ -282,8 +305,15 @@ describe('RedisEngine across instances', () => {
     } finally {
       await redis.restart();
     }
+    // Every connection of both nodes back (a's publisher too), whatever order they reconnect in.
     await eventually(
-      () => b.engine['synced'] && a.engine['redis'].command.status === 'ready',
+      () =>
+        [a, b].every(
+          ({ engine }) =>
+            engine['synced'] &&
+            engine['redis'].command.status === 'ready' &&
+            engine['publisher']?.status === 'ready',
+        ),
       10_000,
     );
     expect(await a.engine.isHealthy()).toBe(true);
@@ -354,7 +384,7 @@ describe('RedisEngine when its link to Redis fails', () => {
     subscriber.stream.resume();
     expect(recovery.offset).toBe(sent[1].offset);
     // Sent after the recovery, a message at or before the head would be a duplicate.
-    expect(b.delivered).toEqual(sent);
+    expect(b.delivered.map(placed)).toEqual(sent);
   });
 
   it('tries a failed re-subscription again, so it catches up and replays what it missed', async () => {
@@ -372,7 +402,7 @@ describe('RedisEngine when its link to Redis fails', () => {
     await eventually(() => b.engine['synced'] === true, 10_000);
     const next = await a.engine.publish('t', 'x', 2);
     await eventually(() => b.delivered.length >= 2);
-    expect(b.delivered).toEqual([missed, next]);
+    expect(b.delivered.map(placed)).toEqual([missed, next]);
   });
 
   it('never runs a publish twice when its connection drops before the reply', async () => {

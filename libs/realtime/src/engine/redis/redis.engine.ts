@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { hashSlot } from '../../redis/hash-slot';
+import type { KeyLayout } from '../../redis/key-layout';
 import { AT_MOST_ONCE, type RedisConnections } from '../../redis/redis-connections.service';
 import { EngineUnavailableError } from '../engine-unavailable.error';
 import { type EngineHistoryOptions, HistoryLimitsResolver } from '../history-limits';
@@ -12,23 +14,28 @@ import type {
   PublishedMessage,
   RealtimeEngine,
   Recovery,
+  RevokeCommand,
 } from '../realtime-engine.port';
 import {
   decodeEntry,
   decodePublished,
   encodePublish,
   parseCommand,
+  parseCommands,
   revocationField,
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
+import { TurnBatch } from '../../redis/turn-batch';
 import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
 import {
+  INDEX_SCRIPT,
   PUBLISH_SCRIPT,
   RECOVER_SCRIPT,
   REFRESH_SCRIPT,
   REVOKE_SCRIPT,
 } from './redis-engine.scripts';
+import { ShardedSubscriber } from './sharded-subscriber';
 
 export interface RedisEngineOptions extends EngineHistoryOptions {
   /** Revocations kept in Redis at most (the earliest expiry goes first). */
@@ -61,6 +68,7 @@ interface RefreshPipeline {
 
 interface ScriptedRedis {
   realtimePublish(...args: (string | number)[]): Promise<BatchReply>;
+  realtimeIndex(...args: (string | number)[]): Promise<string[]>;
   realtimeRecover(...args: (string | number)[]): Promise<RecoverReply>;
   realtimeRevoke(...args: (string | number)[]): Promise<number>;
   realtimeRefresh(...args: (string | number)[]): Promise<number>;
@@ -102,7 +110,7 @@ export class RedisEngine implements RealtimeEngine {
   private pendingFence: Promise<void> | undefined;
   /** The next attempt of a re-subscription that failed. */
   private retry: NodeJS.Timeout | undefined;
-  private readonly topicChannelPrefix: string;
+  private readonly layout: KeyLayout;
   private readonly commandChannel: string;
   private readonly limits: HistoryLimitsResolver;
   /** How often watched topics' metas are kept up, and how long one lives without a publish. */
@@ -118,15 +126,23 @@ export class RedisEngine implements RealtimeEngine {
   private refresher: NodeJS.Timeout | undefined;
   private closed = false;
   private published = 0;
-  private readonly batch = new PublishBatch((publishes) => this.sendBatch(publishes));
+  private readonly batch: PublishBatch;
+  private readonly commands = new TurnBatch<string, void>((messages) =>
+    this.publishCommands(messages),
+  );
   private received = 0;
 
   constructor(
     private readonly redis: RedisConnections,
     private readonly options: RedisEngineOptions,
   ) {
-    this.topicChannelPrefix = redis.key('topic', '');
-    this.commandChannel = redis.key('commands');
+    this.layout = redis.layout;
+    this.commandChannel = this.layout.commandChannel;
+    this.batch = new PublishBatch(
+      (publishes) => this.sendBatch(publishes),
+      // On a cluster each script call touches one topic slot.
+      this.layout.cluster ? (topic) => hashSlot(this.layout.topic('meta', topic)) : undefined,
+    );
     this.limits = new HistoryLimitsResolver(options);
     this.refreshMs = Math.min(60_000, Math.max(100, this.limits.shortestTtlMs / 3));
     this.idleMetaTtlMs = Math.ceil(2 * this.refreshMs);
@@ -151,11 +167,13 @@ export class RedisEngine implements RealtimeEngine {
       { turnBatched: false },
     );
     publisher.defineCommand('realtimePublish', { numberOfKeys: 1, lua: PUBLISH_SCRIPT });
+    publisher.defineCommand('realtimeIndex', { numberOfKeys: 1, lua: INDEX_SCRIPT });
     this.publisher = publisher as Redis & ScriptedRedis;
-    const subscriber = this.redis.open('subscriber', {
-      autoResubscribe: false,
-      enableOfflineQueue: false,
-    });
+    const cluster = this.redis.cluster;
+    // On a cluster: one subscriber connection per master of a watched slot (sharded pub/sub).
+    const subscriber = cluster
+      ? (new ShardedSubscriber(this.redis, cluster) as unknown as Redis)
+      : this.redis.open('subscriber', { autoResubscribe: false, enableOfflineQueue: false });
     this.subscriber = subscriber;
     subscriber.on('message', this.onMessage);
     subscriber.on('ready', () => {
@@ -190,6 +208,8 @@ export class RedisEngine implements RealtimeEngine {
     this.synced = false;
     // The connections themselves are closed with the others by RedisConnections.
     subscriber?.off('message', this.onMessage);
+    const sharded: unknown = subscriber;
+    if (sharded instanceof ShardedSubscriber) sharded.disconnect();
     return Promise.resolve();
   }
 
@@ -203,41 +223,99 @@ export class RedisEngine implements RealtimeEngine {
     return { topic, offset, ts };
   }
 
-  /** One script call for a turn's publishes (PublishBatch), on the publish connection. */
-  private sendBatch(publishes: readonly QueuedPublish[]): Promise<BatchReply> {
+  /**
+   * One script call for a turn's publishes (PublishBatch), on the publish
+   * connection. On a cluster (one slot's publishes) the topics index, in a
+   * slot of its own, is updated next, and the topics it evicts past
+   * `maxTopics` lose their history (each topic's keys in one call).
+   */
+  private async sendBatch(publishes: readonly QueuedPublish[]): Promise<BatchReply> {
+    const cluster = this.layout.cluster;
     const args: Array<string | number> = [
-      this.topicChannelPrefix,
-      this.options.maxHistoryTopics,
-      this.redis.key('meta', ''),
-      this.redis.key('history', ''),
+      cluster ? 'SPUBLISH' : 'PUBLISH',
+      cluster ? 0 : this.options.maxHistoryTopics,
+      this.layout.topic('meta', ''),
+      this.layout.topic('history', ''),
       this.limits.longestTtlMs,
     ];
     for (const { topic, data } of publishes) {
       const { size, maxBytes, ttlMs } = this.limits.of(topic);
-      args.push(topic, data, size, maxBytes, ttlMs);
+      const keys = ['meta', 'history', 'topic'] as const;
+      args.push(topic, ...keys.map((kind) => this.layout.topic(kind, topic)));
+      args.push(data, size, maxBytes, ttlMs);
     }
-    return this.run(this.publisher, (redis) =>
-      redis.realtimePublish(this.redis.key('topics'), ...args),
+    const firstKey = cluster
+      ? this.layout.topic('meta', publishes[0].topic)
+      : this.layout.topicsIndex;
+    const reply = await this.run(this.publisher, (redis) =>
+      redis.realtimePublish(firstKey, ...args),
+    );
+    if (cluster) await this.index(publishes.map((publish) => publish.topic));
+    return reply;
+  }
+
+  /** The cluster's topics index after a batch: bumps its topics, forgets those evicted. */
+  private async index(topics: string[]): Promise<void> {
+    const evicted = await this.run(this.publisher, (redis) =>
+      redis.realtimeIndex(
+        this.layout.topicsIndex,
+        this.options.maxHistoryTopics,
+        this.limits.longestTtlMs,
+        ...new Set(topics),
+      ),
+    );
+    await Promise.all(
+      evicted.map((topic) =>
+        this.run(this.publisher, (redis) =>
+          redis.del(this.layout.topic('meta', topic), this.layout.topic('history', topic)),
+        ),
+      ),
     );
   }
 
-  async command(command: EngineCommand): Promise<void> {
+  command(command: EngineCommand): Promise<void> {
     const message = JSON.stringify(command);
-    if (command.kind === 'revoke') {
-      await this.run(this.redis.command, (redis) =>
-        redis.realtimeRevoke(
-          this.redis.key('revocations'),
-          this.redis.key('revocations', 'expiry'),
-          revocationField(command),
-          message,
-          command.expiresAt,
-          this.options.maxRevocations,
-          this.commandChannel,
-        ),
-      );
-      return;
+    if (command.kind !== 'revoke') {
+      // Not queued while Redis is away: it fails at once, like a publish.
+      const status = this.redis.command.status;
+      if (status !== 'ready') {
+        return Promise.reject(new EngineUnavailableError(`Redis connection is ${status}`));
+      }
+      return this.commands.add(message, message.length);
     }
-    await this.run(this.redis.command, (redis) => redis.publish(this.commandChannel, message));
+    return this.revoke(command, message);
+  }
+
+  private async revoke(command: RevokeCommand, message: string): Promise<void> {
+    // The commands queued before it leave first, in call order, on the same connection.
+    this.commands.flush();
+    await this.run(this.redis.command, (redis) =>
+      redis.realtimeRevoke(
+        this.layout.revocations,
+        this.layout.revocationExpiry,
+        revocationField(command),
+        message,
+        command.expiresAt,
+        this.options.maxRevocations,
+        this.commandChannel,
+        this.layout.cluster ? 'SPUBLISH' : 'PUBLISH',
+      ),
+    );
+  }
+
+  /**
+   * The commands of one turn (a burst of notifications, say) in one PUBLISH
+   * (SPUBLISH on a cluster): one JSON array when there are several, the
+   * command itself when alone.
+   */
+  private async publishCommands(messages: readonly string[]): Promise<void[]> {
+    const raw = messages.length === 1 ? messages[0] : `[${messages.join(',')}]`;
+    await this.run(this.redis.command, (redis) =>
+      this.layout.cluster
+        ? redis.spublish(this.commandChannel, raw)
+        : redis.publish(this.commandChannel, raw),
+    );
+    return [];
   }
 
   /**
@@ -267,8 +345,8 @@ export class RedisEngine implements RealtimeEngine {
     const position = since === undefined ? undefined : parseOffset(since);
     const [epoch, sequence, recovered, entries] = await this.run(this.redis.command, (redis) =>
       redis.realtimeRecover(
-        this.redis.key('meta', topic),
-        this.redis.key('history', topic),
+        this.layout.topic('meta', topic),
+        this.layout.topic('history', topic),
         // An offset that does not parse can match no epoch.
         since === undefined ? '' : String(position?.epoch ?? 'none'),
         position?.sequence ?? 0,
@@ -293,7 +371,7 @@ export class RedisEngine implements RealtimeEngine {
     }
     this.watched.add(topic);
     try {
-      await subscriber.subscribe(this.topicChannelPrefix + topic);
+      await subscriber.subscribe(this.layout.topic('topic', topic));
     } catch (error) {
       this.watched.delete(topic);
       throw new EngineUnavailableError((error as Error).message);
@@ -306,7 +384,7 @@ export class RedisEngine implements RealtimeEngine {
     this.unsure.delete(topic);
     // Not subscribed while disconnected: the re-subscription after a reconnect leaves it out.
     if (this.subscriber?.status !== 'ready') return;
-    await this.subscriber.unsubscribe(this.topicChannelPrefix + topic).catch(() => undefined);
+    await this.subscriber.unsubscribe(this.layout.topic('topic', topic)).catch(() => undefined);
   }
 
   isAfter(offset: string, head: string): boolean {
@@ -317,7 +395,7 @@ export class RedisEngine implements RealtimeEngine {
     const roundTripMs = await this.ping();
     let historyTopics = 0;
     if (roundTripMs !== undefined) {
-      historyTopics = await this.redis.command.zcard(this.redis.key('topics')).catch(() => 0);
+      historyTopics = await this.redis.command.zcard(this.layout.topicsIndex).catch(() => 0);
     }
     return {
       engine: this.name,
@@ -376,7 +454,7 @@ export class RedisEngine implements RealtimeEngine {
     try {
       const channels = [
         this.commandChannel,
-        ...[...this.watched].map((t) => this.topicChannelPrefix + t),
+        ...[...this.watched].map((t) => this.layout.topic('topic', t)),
       ];
       for (let i = 0; i < channels.length; i += SUBSCRIBE_BATCH) {
         await subscriber.subscribe(...channels.slice(i, i + SUBSCRIBE_BATCH));
@@ -529,7 +607,7 @@ export class RedisEngine implements RealtimeEngine {
    * made since the subscriber went down (applying one scans the connections).
    */
   private async replayRevocations(): Promise<void> {
-    const stored = await this.redis.command.hvals(this.redis.key('revocations'));
+    const stored = await this.redis.command.hvals(this.layout.revocations);
     const now = Date.now();
     const since =
       this.disconnectedAt === undefined ? -Infinity : this.disconnectedAt - CLOCK_SKEW_MS;
@@ -548,23 +626,35 @@ export class RedisEngine implements RealtimeEngine {
   private async refreshWatched(): Promise<void> {
     const command = this.redis.command;
     if (command.status !== 'ready' || this.watched.size === 0) return;
+    if (this.layout.cluster) {
+      // A cluster pipeline may not span slots: one call per topic, sent together.
+      const scripted = command as Redis & ScriptedRedis;
+      await Promise.all(
+        [...this.watched].map((topic) =>
+          scripted
+            .realtimeRefresh(this.layout.topic('meta', topic), this.idleMetaTtlMs)
+            .catch(() => undefined),
+        ),
+      );
+      return;
+    }
     // A pipeline has the scripts defined on its connection; ioredis's types do not say so.
     const pipeline = command.pipeline() as unknown as RefreshPipeline;
     for (const topic of this.watched) {
-      pipeline.realtimeRefresh(this.redis.key('meta', topic), this.idleMetaTtlMs);
+      pipeline.realtimeRefresh(this.layout.topic('meta', topic), this.idleMetaTtlMs);
     }
     await pipeline.exec().catch(() => undefined);
   }
 
   private readonly onMessage = (channel: string, raw: string): void => {
     if (channel === this.commandChannel) {
-      const command = parseCommand(raw);
-      if (command) this.sink?.execute(command);
+      const parsed = parseCommands(raw);
+      if (parsed) for (const command of parsed) this.sink?.execute(command);
       return;
     }
-    if (!channel.startsWith(this.topicChannelPrefix)) return;
+    const topic = this.layout.topicOfChannel(channel);
+    if (topic === undefined) return;
     this.received++;
-    const topic = channel.slice(this.topicChannelPrefix.length);
     if (!this.watched.has(topic)) return;
     const message = decodePublished(topic, raw);
     if (!message) return;

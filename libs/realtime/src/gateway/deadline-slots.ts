@@ -1,0 +1,132 @@
+/** setTimeout cannot wait longer than this; a later slot is reached in several waits. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What DeadlineSlots keeps on each item: the slot it waits in, to leave it in O(1). */
+export interface Slotted {
+  deadlineSlot: number | undefined;
+}
+
+/**
+ * Deadlines of many items (a token expiry per connection) on one timer: each
+ * item waits in the slot of `slotMs` its deadline rounds up to, and the timer
+ * is armed for the earliest slot only. Per item this costs one Set entry and
+ * a number, where a timer each would cost a Timeout object and its list
+ * entry; an item is never due early, and at most `slotMs` late (plus the
+ * event loop). The timer is unref'd and `close()` clears it.
+ */
+export class DeadlineSlots<T extends Slotted> {
+  private readonly slots = new Map<number, Set<T>>();
+  /** Slot numbers with items, soonest first (a binary min-heap; emptied slots are skipped). */
+  private readonly order: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private armedSlot = Infinity;
+
+  constructor(
+    private readonly slotMs: number,
+    private readonly due: (item: T) => void,
+  ) {}
+
+  /** (Re)places the item at `at` (ms since the epoch). */
+  add(item: T, at: number): void {
+    this.remove(item);
+    const slot = Math.ceil(at / this.slotMs);
+    let members = this.slots.get(slot);
+    if (members === undefined) {
+      members = new Set();
+      this.slots.set(slot, members);
+      this.pushSlot(slot);
+    }
+    members.add(item);
+    item.deadlineSlot = slot;
+    if (slot < this.armedSlot) this.arm(slot);
+  }
+
+  remove(item: T): void {
+    const slot = item.deadlineSlot;
+    if (slot === undefined) return;
+    item.deadlineSlot = undefined;
+    const members = this.slots.get(slot);
+    if (members === undefined) return;
+    members.delete(item);
+    if (members.size === 0) this.slots.delete(slot);
+  }
+
+  get size(): number {
+    let size = 0;
+    for (const members of this.slots.values()) size += members.size;
+    return size;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedSlot = Infinity;
+    this.slots.clear();
+    this.order.length = 0;
+  }
+
+  private arm(slot: number): void {
+    clearTimeout(this.timer);
+    this.armedSlot = slot;
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, slot * this.slotMs - Date.now()));
+    this.timer = setTimeout(fire, wait, this);
+    this.timer.unref();
+  }
+
+  /** @internal the timer's callback: hands every item of the slots that passed to `due`. */
+  fire(): void {
+    this.timer = undefined;
+    this.armedSlot = Infinity;
+    const now = Date.now();
+    while (this.order.length > 0) {
+      const slot = this.order[0];
+      if (!this.slots.has(slot)) {
+        this.popSlot();
+        continue;
+      }
+      if (slot * this.slotMs > now) {
+        this.arm(slot);
+        return;
+      }
+      this.popSlot();
+      const members = this.slots.get(slot)!;
+      this.slots.delete(slot);
+      for (const item of members) {
+        item.deadlineSlot = undefined;
+        this.due(item);
+      }
+    }
+  }
+
+  private pushSlot(slot: number): void {
+    const heap = this.order;
+    let i = heap.push(slot) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent] <= slot) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = slot;
+  }
+
+  private popSlot(): void {
+    const heap = this.order;
+    const last = heap.pop()!;
+    if (heap.length === 0) return;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= heap.length) break;
+      if (child + 1 < heap.length && heap[child + 1] < heap[child]) child++;
+      if (heap[child] >= last) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    heap[i] = last;
+  }
+}
+
+function fire<T extends Slotted>(slots: DeadlineSlots<T>): void {
+  slots.fire();
+}

@@ -1,0 +1,89 @@
+/**
+ * The one owner of every Redis key and channel name of the library.
+ *
+ * On one Redis (or Sentinel) names are `<prefix><part>:<part>…`. On Redis
+ * Cluster a script or MULTI may only touch keys of one hash slot, so names
+ * carry a hash tag (`{…}`: only the tag is hashed) that puts together what
+ * one call touches, and nothing more:
+ * - a topic's meta, history stream and channel share `{<topic>}`
+ *   (`rt:meta:{orders}`, `rt:history:{orders}`, `rt:topic:{orders}`): the
+ *   publish and recover scripts touch one topic's slot; topics spread over
+ *   every master;
+ * - a group of keys that scripts use together (`adm`, `offline`, `bull`, and
+ *   `commands` with the revocations) shares the group's tag
+ *   (`rt:{adm}:ip:…`): one slot per group (docs/scaling.md says what that
+ *   costs);
+ * - a key used alone (`topics`, `idempotency:<key>`) needs no tag.
+ * Single-Redis names are the same as before tags existed, so an upgrade keeps
+ * its data.
+ */
+export class KeyLayout {
+  constructor(
+    readonly prefix: string,
+    readonly cluster: boolean,
+  ) {}
+
+  /** A key or channel name under the prefix, untagged: `key('topics')` → `rt:topics`. */
+  key(...parts: string[]): string {
+    return this.prefix + parts.join(':');
+  }
+
+  /**
+   * A key of a group whose keys scripts touch together: `group('adm', 'ip', ip)`
+   * → `rt:adm:ip:<ip>`, on a cluster `rt:{adm}:ip:<ip>` (one slot per group).
+   */
+  group(name: string, ...parts: string[]): string {
+    const head = this.cluster ? `{${name}}` : name;
+    return this.prefix + [head, ...parts].join(':');
+  }
+
+  /** The prefix of a group's keys: `groupPrefix('adm')` → `rt:adm:` (`rt:{adm}:`). */
+  groupPrefix(name: string): string {
+    return this.group(name, '');
+  }
+
+  /** A topic's key of `kind` (`meta`, `history`, `topic` for its channel). */
+  topic(kind: 'meta' | 'history' | 'topic', topic: string): string {
+    return this.cluster ? `${this.prefix}${kind}:{${topic}}` : `${this.prefix}${kind}:${topic}`;
+  }
+
+  /** The topic a channel name (`topic(…)`) is for; undefined for any other channel. */
+  topicOfChannel(channel: string): string | undefined {
+    const head = `${this.prefix}topic:`;
+    if (!channel.startsWith(head)) return undefined;
+    if (!this.cluster) return channel.slice(head.length);
+    if (channel[head.length] !== '{' || !channel.endsWith('}')) return undefined;
+    return channel.slice(head.length + 1, -1);
+  }
+
+  /** The sorted set of topics with history (the `history.maxTopics` bound). */
+  get topicsIndex(): string {
+    return this.key('topics');
+  }
+
+  /**
+   * The channel of commands (broadcast, user, disconnect, revoke), which
+   * every instance subscribes to. On a cluster a shard channel in the
+   * `{commands}` slot, with the revocations the revoke script publishes
+   * from: one node carries them all in one order, instead of a plain PUBLISH
+   * copied to every node over the cluster bus.
+   */
+  get commandChannel(): string {
+    return this.cluster ? this.group('commands') : this.key('commands');
+  }
+
+  get revocations(): string {
+    return this.cluster ? this.group('commands', 'revocations') : this.key('revocations');
+  }
+
+  get revocationExpiry(): string {
+    return this.cluster
+      ? this.group('commands', 'revocations', 'expiry')
+      : this.key('revocations', 'expiry');
+  }
+
+  /** Bull's prefix: on a cluster in one hash tag, as Bull requires there. */
+  get bullPrefix(): string {
+    return this.group('bull');
+  }
+}
