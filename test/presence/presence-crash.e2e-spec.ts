@@ -23,6 +23,7 @@ describe('presence when an instance is killed', () => {
       REDIS_URL: redis.url,
       REALTIME_PRESENCE_TTL_S: String(TTL_S),
       REALTIME_PRESENCE_DIFF_MS: '200',
+      REALTIME_CLEANUP_INTERVAL_MS: '1000',
     };
     [a, b] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
   });
@@ -37,7 +38,7 @@ describe('presence when an instance is killed', () => {
     return { connections: reply.data.connections as number, users: reply.data.users as number };
   };
 
-  it('drops every entry of the killed instance from every count within the TTL; watchers see its users leave', async () => {
+  it('drops every entry of the killed instance from every count within the TTL; watchers see its users leave; user.offline records their last seen', async () => {
     const watcher = await a.connect({ token: await a.token('watcher') });
     const reply = await watcher.request('subscribe', {
       topics: ['chat:room', 'orders'],
@@ -72,5 +73,22 @@ describe('presence when an instance is killed', () => {
     const until = Date.now() + 5_000;
     while (left().length < doomed.length && Date.now() < until) await sleep(50);
     expect(left().sort()).toEqual(doomed);
+
+    // Nobody saw them leave: the cleanup job's sweep tells user.offline, and the demo's own
+    // handler records their last seen, before the kill.
+    const reader = await a.token('reader');
+    for (const user of doomed) {
+      const seen = async () =>
+        (await a.http('GET', `/users/${user}/presence`, undefined, reader)).body as {
+          online: boolean;
+          lastSeen: number | null;
+        };
+      const stop = Date.now() + 10_000;
+      while ((await seen()).lastSeen === null && Date.now() < stop) await sleep(100);
+      const presence = await seen();
+      expect(presence.online).toBe(false);
+      expect(presence.lastSeen).toBeLessThanOrEqual(killedAt);
+      expect(presence.lastSeen).toBeGreaterThan(killedAt - TTL_S * 1_000);
+    }
   });
 });

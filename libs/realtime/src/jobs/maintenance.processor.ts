@@ -4,6 +4,7 @@ import { AdmissionReaper } from '../auth/admission/admission-reaper';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { PRESENCE_STORE } from '../presence/presence.constants';
 import type { PresenceStore } from '../presence/presence-store.port';
+import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { CLEANUP_JOB, MAINTENANCE_QUEUE } from './realtime-jobs.constants';
 import { RealtimeJobs } from './realtime-jobs.service';
@@ -30,6 +31,7 @@ export class MaintenanceProcessor implements OnApplicationBootstrap {
     private readonly jobs: RealtimeJobs,
     private readonly admission: AdmissionReaper,
     @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
+    private readonly events: RealtimeEvents,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -45,7 +47,14 @@ export class MaintenanceProcessor implements OnApplicationBootstrap {
       );
     }
     // Reads already ignore expired entries; this removes them from topics nobody reads.
-    const sweptPresence = await this.presence.sweep(Date.now());
+    const { removed: sweptPresence, gone } = await this.presence.sweep(Date.now());
+    // Users of an instance that died: nobody saw them leave, so this is their user.offline
+    // (their last connection's deadline passed, well after the grace). Last seen: the last
+    // renewal that vouched for them, a TTL before the deadline.
+    const ttlMs = this.options.presence.ttlSeconds * 1_000;
+    for (const { userId, deadline } of gone) {
+      this.events.emit('user.offline', { userId, lastSeen: deadline - ttlMs });
+    }
     return { reapedInstances, sweptPresence };
   }
 }

@@ -4,6 +4,7 @@ import {
   type PresenceChanges,
   type PresenceCounts,
   type PresencePage,
+  type PresenceSweep,
   type PresenceSlot,
   type PresenceStore,
   type UserSlot,
@@ -49,6 +50,8 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly instances = new Map<string, InstancePresence>();
   /** Live connections per user, across instances. */
   private readonly online = new Map<string, number>();
+  /** Users whose last connection expired (not disconnected), for the next sweep; bounded. */
+  private gone = new Map<string, number>();
 
   constructor(private readonly maxLogEntries: number) {}
 
@@ -171,8 +174,11 @@ export class MemoryPresenceStore implements PresenceStore {
     return Promise.resolve(this.online.size);
   }
 
-  sweep(now: number): Promise<number> {
-    return Promise.resolve(this.expire(now));
+  sweep(now: number): Promise<PresenceSweep> {
+    const removed = this.expire(now);
+    const gone = [...this.gone].map(([userId, deadline]) => ({ userId, deadline }));
+    this.gone = new Map();
+    return Promise.resolve({ removed, gone });
   }
 
   private instance(id: string): InstancePresence {
@@ -200,6 +206,9 @@ export class MemoryPresenceStore implements PresenceStore {
         else {
           instance.users.delete(connectionId);
           this.offline(held.userId);
+          if (!this.online.has(held.userId) && this.gone.size < MAX_GONE) {
+            this.gone.set(held.userId, held.deadline);
+          }
           removed++;
         }
       }
@@ -262,6 +271,9 @@ export class MemoryPresenceStore implements PresenceStore {
     }
   }
 }
+
+/** Users gone without a disconnect that one sweep reports at most (memory: one process rarely has any). */
+const MAX_GONE = 10_000;
 
 function isPosition(value: string): boolean {
   return /^(0|[1-9]\d{0,9})$/.test(value);

@@ -195,9 +195,11 @@ export function presenceStoreContract(name: string, makeStore: PresenceStoreFact
       expect(await live.onlineUsers(now + 1_001)).toBe(1);
       expect(await live.isOnline('bob', now + 1_001)).toBe(false);
       expect(await live.isOnline('ann', now + 1_001)).toBe(true);
-      await live.sweep(now + 1_001);
+      const sweep = await live.sweep(now + 1_001);
+      // bob's only connection expired: gone without a disconnect, reported once; ann renewed.
+      expect(sweep.gone).toEqual([{ userId: 'bob', deadline: now + 1_000 }]);
       expect(await live.count('t', now + 1_001)).toEqual({ connections: 0, users: 0 });
-      expect(await live.sweep(now + 1_001)).toBe(0);
+      expect(await live.sweep(now + 1_001)).toEqual({ removed: 0, gone: [] });
       // The crashed instance's last connection gone: bob is offline to whoever asks.
       expect(
         await live.disconnect('dead', { connectionId: 'c1', userId: 'bob' }, now + 1_001),

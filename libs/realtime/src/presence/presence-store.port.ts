@@ -43,6 +43,12 @@ export interface PresenceChanges extends PresenceCounts {
   changes: PresenceChange[] | undefined;
 }
 
+export interface PresenceSweep {
+  removed: number;
+  /** Users whose every connection expired (no instance saw them leave), at most a bounded batch per sweep. */
+  gone: Array<{ userId: string; deadline: number }>;
+}
+
 /** A cursor the store did not hand out (the client sends it back: BAD_REQUEST). */
 export class InvalidPresenceCursorError extends Error {
   constructor() {
@@ -92,8 +98,13 @@ export interface PresenceStore {
   isOnline(userId: string, now: number): Promise<boolean>;
   /** Distinct users with a live connection anywhere. */
   onlineUsers(now: number): Promise<number>;
-  /** Removes every expired entry (the cleanup job); resolves to how many it removed. */
-  sweep(now: number): Promise<number>;
+  /**
+   * Removes every expired entry (the cleanup job). Resolves to how many it
+   * removed, and the users it found gone without a disconnect (every
+   * connection of theirs expired: their instance died), each once, with the
+   * deadline their last connection had.
+   */
+  sweep(now: number): Promise<PresenceSweep>;
 }
 
 /** Roster cursors are opaque to clients: the last user of a page, encoded. */

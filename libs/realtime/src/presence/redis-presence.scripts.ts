@@ -144,3 +144,13 @@ export const SWEEP_USER_SCRIPT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
 `;
+
+/** KEYS: online. ARGV: user, now. Removes the user if their deadline has passed; returns 1 if it did. */
+export const FORGET_ONLINE_SCRIPT = `
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if deadline and tonumber(deadline) <= tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+`;

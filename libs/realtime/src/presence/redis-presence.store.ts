@@ -8,6 +8,7 @@ import {
   type PresenceChanges,
   type PresenceCounts,
   type PresencePage,
+  type PresenceSweep,
   type PresenceSlot,
   type PresenceStore,
   type UserSlot,
@@ -19,6 +20,7 @@ import {
   CONNECT_SCRIPT,
   COUNT_SCRIPT,
   DISCONNECT_SCRIPT,
+  FORGET_ONLINE_SCRIPT,
   JOIN_SCRIPT,
   LEAVE_SCRIPT,
   MEMBERS_SCRIPT,
@@ -43,6 +45,7 @@ interface PresenceCommands {
   rtPresenceConnect(...args: Array<string | number>): Promise<number>;
   rtPresenceDisconnect(...args: Array<string | number>): Promise<number>;
   rtPresenceSweepUser(...args: Array<string | number>): Promise<null>;
+  rtPresenceForget(...args: Array<string | number>): Promise<number>;
 }
 
 export interface RedisPresenceOptions {
@@ -204,7 +207,7 @@ export class RedisPresenceStore implements PresenceStore {
     return orEngineUnavailable(this.redis.command.zcount(this.keys.online, `(${now}`, '+inf'));
   }
 
-  async sweep(now: number): Promise<number> {
+  async sweep(now: number): Promise<PresenceSweep> {
     const redis = this.redis.command;
     let removed = 0;
     for (let start = 0; ; start += SWEEP_PAGE) {
@@ -224,16 +227,32 @@ export class RedisPresenceStore implements PresenceStore {
     }
     // A topic whose latest deadline has passed has no live entry left (all swept above).
     await redis.zremrangebyscore(this.keys.topics, '-inf', now);
-    for (;;) {
-      const gone = await redis.zrangebyscore(this.keys.online, '-inf', now, 'LIMIT', 0, SWEEP_PAGE);
-      await Promise.all(
-        gone.map((userId) => this.client.rtPresenceSweepUser(this.keys.user(userId), now)),
-      );
-      // Removed only while still expired: a user who connected meanwhile has a later deadline.
-      removed += await redis.zremrangebyscore(this.keys.online, '-inf', now);
-      if (gone.length < SWEEP_PAGE) break;
+    // Users whose latest deadline passed: every connection of theirs expired, none disconnected.
+    const expired = await redis.zrangebyscore(
+      this.keys.online,
+      '-inf',
+      now,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      SWEEP_PAGE,
+    );
+    const gone: PresenceSweep['gone'] = [];
+    for (let i = 0; i < expired.length; i += 2) {
+      gone.push({ userId: expired[i], deadline: Number(expired[i + 1]) });
     }
-    return removed;
+    await Promise.all(
+      gone.map(({ userId }) => this.client.rtPresenceSweepUser(this.keys.user(userId), now)),
+    );
+    // Each removed only while still expired (a user who connected meanwhile has a later
+    // deadline), and by one sweeper only: the users this call removed are the ones it reports.
+    const reported: PresenceSweep['gone'] = [];
+    for (const user of gone) {
+      const taken = await this.client.rtPresenceForget(this.keys.online, user.userId, now);
+      if (taken === 1) reported.push(user);
+    }
+    removed += reported.length;
+    return { removed, gone: reported };
   }
 
   private async joinAll(
@@ -273,6 +292,7 @@ export class RedisPresenceStore implements PresenceStore {
       client.defineCommand('rtPresenceConnect', { numberOfKeys: 2, lua: CONNECT_SCRIPT });
       client.defineCommand('rtPresenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT_SCRIPT });
       client.defineCommand('rtPresenceSweepUser', { numberOfKeys: 1, lua: SWEEP_USER_SCRIPT });
+      client.defineCommand('rtPresenceForget', { numberOfKeys: 1, lua: FORGET_ONLINE_SCRIPT });
       this.defined = client as Redis & PresenceCommands;
     }
     return this.defined;
