@@ -122,6 +122,7 @@ export class BullLifecycleDispatcher implements LifecycleDispatcher {
   private readonly logger = new Logger('Realtime');
   private batch: RealtimeEvent[] = [];
   private flushing: NodeJS.Immediate | undefined;
+  private closed = false;
 
   constructor(
     private readonly jobs: RealtimeJobs,
@@ -129,13 +130,17 @@ export class BullLifecycleDispatcher implements LifecycleDispatcher {
   ) {}
 
   dispatch(event: RealtimeEvent): void {
+    // Shutting down: the queue is closing (events of the connections it closes are not queued).
+    if (this.closed) return;
     this.batch.push(event);
     this.flushing ??= setImmediate(() => this.flush());
   }
 
+  /** What this turn gathered still goes out; later events are dropped (the queue closes next). */
   close(): void {
     clearImmediate(this.flushing);
     this.flush();
+    this.closed = true;
   }
 
   /** A `deliver` job: every handler of every event; failures become `retry` jobs (or dead letters). */
