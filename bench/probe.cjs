@@ -5,6 +5,8 @@
 //   { cmd: 'bench:cpu' } -> process.cpuUsage() (all threads, microseconds)
 //   { cmd: 'bench:prof-start' } / { cmd: 'bench:prof-stop', file } -> a CPU profile of what runs
 //     in between, written to `file` (BENCH_SERVER_PROF: the harness asks around a measured phase)
+//   { cmd: 'bench:heap-snapshot', file } -> a heap snapshot (BENCH_HEAP_SNAPSHOT: after the idle
+//     memory measurement)
 // RSS is read by the harness from /proc instead: process.memoryUsage() opens /proc/self/status,
 // which fails with EMFILE when the server sits at its open-file limit.
 'use strict';
@@ -38,6 +40,10 @@ process.on('message', (msg) => {
   if (!msg || typeof msg.cmd !== 'string' || !msg.cmd.startsWith('bench:')) return;
   const reply = { rpcId: msg.rpcId };
   if (msg.cmd === 'bench:prof-start' || msg.cmd === 'bench:prof-stop') return profile(msg, reply);
+  if (msg.cmd === 'bench:heap-snapshot') {
+    reply.file = v8.writeHeapSnapshot(msg.file);
+    return process.send(reply);
+  }
   if (msg.cmd === 'bench:gc') {
     if (typeof global.gc === 'function') {
       // Twice: the first pass may only queue finalizers and weak callbacks.

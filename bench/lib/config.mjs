@@ -35,6 +35,8 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SERVERS           same as --servers
   BENCH_MAX_MINUTES       no new server session starts after this [30]
   BENCH_WORKER_PROF       set to 1: CPU profiles of the load workers in bench/results/
+  BENCH_HEAP_SNAPSHOT     set to 1: a heap snapshot of the (first) server instance after each
+                          idle-memory measurement, bench/results/server-<name>-<scale>.heapsnapshot
   BENCH_SERVER_PROF       set to 1: CPU profiles of the (first) server instance during each
                           measured setup, bench/results/server-<name>-setup-<jwt|anon>-<n>.cpuprofile
   BENCH_SETUP_ONLY        set to 1: measure connection setup only (with and without JWT);

@@ -83,6 +83,15 @@ export async function runSession(server, pool, config, log) {
       const mem = await server.memory();
       metrics[`heapPerConn.${scale}`] = (mem.heapUsed - base.heapUsed) / subscribers / KB;
       metrics[`rssPerConn.${scale}`] = (mem.rss - base.rss) / subscribers / KB;
+      if (process.env.BENCH_HEAP_SNAPSHOT === '1') {
+        const file = path.join(
+          import.meta.dirname,
+          '../results',
+          `server-${server.name}-${scale}.heapsnapshot`,
+        );
+        await server.instances[0].heapSnapshot(file);
+        log(`  (heap snapshot: ${path.relative(process.cwd(), file)})`);
+      }
       log(
         `  memory @${subscribers}: heap ${metrics[`heapPerConn.${scale}`].toFixed(2)} KB/conn, ` +
           `RSS ${metrics[`rssPerConn.${scale}`].toFixed(2)} KB/conn`,

@@ -278,6 +278,11 @@ export class ServerProcess {
     return this.rpc({ cmd: 'bench:prof-start' }, 10_000);
   }
 
+  /** A heap snapshot of the server, written to `file` (.heapsnapshot). */
+  heapSnapshot(file) {
+    return this.rpc({ cmd: 'bench:heap-snapshot', file }, 120_000);
+  }
+
   /** Stops it and writes it to `file` (.cpuprofile). */
   profileStop(file) {
     return this.rpc({ cmd: 'bench:prof-stop', file }, 30_000);

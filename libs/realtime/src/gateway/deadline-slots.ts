@@ -20,6 +20,8 @@ export class DeadlineSlots<T extends Slotted> {
   private readonly order: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private armedSlot = Infinity;
+  /** Slots count from here: small integers (a slot number from the epoch would be a heap number per item). */
+  private readonly origin = Date.now();
 
   constructor(
     private readonly slotMs: number,
@@ -29,7 +31,7 @@ export class DeadlineSlots<T extends Slotted> {
   /** (Re)places the item at `at` (ms since the epoch). */
   add(item: T, at: number): void {
     this.remove(item);
-    const slot = Math.ceil(at / this.slotMs);
+    const slot = Math.max(0, Math.ceil((at - this.origin) / this.slotMs));
     let members = this.slots.get(slot);
     if (members === undefined) {
       members = new Set();
@@ -68,7 +70,7 @@ export class DeadlineSlots<T extends Slotted> {
   private arm(slot: number): void {
     clearTimeout(this.timer);
     this.armedSlot = slot;
-    const wait = Math.min(MAX_TIMER_MS, Math.max(0, slot * this.slotMs - Date.now()));
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, this.startOf(slot) - Date.now()));
     this.timer = setTimeout(fire, wait, this);
     this.timer.unref();
   }
@@ -84,7 +86,7 @@ export class DeadlineSlots<T extends Slotted> {
         this.popSlot();
         continue;
       }
-      if (slot * this.slotMs > now) {
+      if (this.startOf(slot) > now) {
         this.arm(slot);
         return;
       }
@@ -96,6 +98,10 @@ export class DeadlineSlots<T extends Slotted> {
         this.due(item);
       }
     }
+  }
+
+  private startOf(slot: number): number {
+    return this.origin + slot * this.slotMs;
   }
 
   private pushSlot(slot: number): void {

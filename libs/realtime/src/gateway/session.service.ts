@@ -16,6 +16,7 @@ import { ConnectionRegistry } from '../registry/connection.registry';
 import { attachConnection, connectionOf } from '../registry/socket-connection';
 import { SocketWriter } from '../transport/socket-writer.service';
 import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
+import { forgetCachedPeerAddress } from '../transport/ws-internals';
 import { ConnectionIds } from './connection-ids';
 import { DeadlineSlots } from './deadline-slots';
 
@@ -71,8 +72,15 @@ export class SessionService implements OnApplicationShutdown {
       this.writer.closeSocket(socket, CloseCode.InternalError);
       return;
     }
-    const connection = new Connection(this.ids.next(), socket, admitted.ip, admitted.principal);
+    const connection = new Connection(
+      this.ids.next(),
+      socket,
+      this.connections.sharedIp(admitted.ip),
+      admitted.principal,
+    );
     attachConnection(socket, connection);
+    // Read by the handshake; the connection keeps its own (shared) copy of the address.
+    forgetCachedPeerAddress(req.socket);
     this.connections.add(connection);
     this.counters.accepted++;
     socket.on('ping', this.onPing);
@@ -80,6 +88,7 @@ export class SessionService implements OnApplicationShutdown {
     socket.on('close', this.onClose);
     this.armExpiry(connection);
     const { principal } = connection;
+    if (this.events.wants('disconnected')) connection.openedAt = Date.now();
     this.events.emit('connected', { connectionId: connection.id, userId: principal.userId });
     this.writer.send(
       connection,
@@ -118,7 +127,7 @@ export class SessionService implements OnApplicationShutdown {
         userId: connection.principal.userId,
         code: code ?? 1005,
         reason: reason?.toString() ?? '',
-        durationMs: Date.now() - connection.openedAt,
+        durationMs: Date.now() - (connection.openedAt ?? Date.now()),
       });
     }
     this.expiries.remove(connection);

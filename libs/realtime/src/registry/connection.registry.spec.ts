@@ -29,6 +29,21 @@ describe('ConnectionRegistry', () => {
     expect(registry.countForIp('10.0.0.1')).toBe(1);
   });
 
+  it('keeps one string per address with open connections, and forgets it with the last', () => {
+    const registry = new ConnectionRegistry();
+    const addresses = registry['addresses'];
+    const a = connection('a', '10.0.0.7');
+    registry.add(a);
+    const b = connection('b', registry.sharedIp('10.0.0.7'));
+    registry.add(b);
+    expect([...addresses.values()]).toEqual([{ ip: '10.0.0.7', connections: 2 }]);
+    registry.remove(a);
+    registry.remove(a);
+    expect(addresses.get('10.0.0.7')?.connections).toBe(1);
+    registry.remove(b);
+    expect(addresses.size).toBe(0);
+  });
+
   it('removes idempotently and leaves no empty index behind', () => {
     const registry = new ConnectionRegistry();
     const a = connection('a', '10.0.0.1', user('u1'));

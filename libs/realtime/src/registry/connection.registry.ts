@@ -25,6 +25,12 @@ export class ConnectionRegistry {
   /** A user's one connection, or a set once they have several (most users have one). */
   private readonly byUser = new Map<string, Connection | Set<Connection>>();
   private readonly perIp = new Map<string, number>();
+  /**
+   * One string per client address with open connections, and how many use
+   * it: the thousands of connections from one address (a NAT, a proxy) share
+   * it instead of holding a copy each.
+   */
+  private readonly addresses = new Map<string, { ip: string; connections: number }>();
   private listener: ConnectionListener | undefined;
 
   /** One listener (presence); set once at start-up. */
@@ -40,8 +46,16 @@ export class ConnectionRegistry {
     return this.byUser.size;
   }
 
+  /** The string of this address that open connections already hold, else `ip` itself. */
+  sharedIp(ip: string): string {
+    return this.addresses.get(ip)?.ip ?? ip;
+  }
+
   add(connection: Connection): void {
     this.byId.set(connection.id, connection);
+    const address = this.addresses.get(connection.ip);
+    if (address) address.connections++;
+    else this.addresses.set(connection.ip, { ip: connection.ip, connections: 1 });
     const key = ipLimitKey(connection.ip);
     this.perIp.set(key, (this.perIp.get(key) ?? 0) + 1);
     this.indexUser(connection, connection.principal.userId);
@@ -52,6 +66,8 @@ export class ConnectionRegistry {
   remove(connection: Connection): boolean {
     if (this.byId.get(connection.id) !== connection) return false;
     this.byId.delete(connection.id);
+    const address = this.addresses.get(connection.ip);
+    if (address && --address.connections === 0) this.addresses.delete(connection.ip);
     const key = ipLimitKey(connection.ip);
     const left = (this.perIp.get(key) ?? 1) - 1;
     if (left > 0) this.perIp.set(key, left);

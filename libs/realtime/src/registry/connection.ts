@@ -11,8 +11,12 @@ import { SocketLink } from '../transport/socket-link';
  */
 export class Connection extends SocketLink {
   readonly topics = new Set<string>();
-  /** When the connection was registered (ms since the epoch): `disconnected` events report the duration. */
-  readonly openedAt = Date.now();
+  /**
+   * When the connection was registered (ms since the epoch), kept only when
+   * the app handles `disconnected` (which reports the duration): otherwise no
+   * number per connection.
+   */
+  openedAt: number | undefined = undefined;
   /** Set by the heartbeat when it pings; cleared by the pong. */
   awaitingPong = false;
   /** The end of the current inbound-message window and the messages counted in it. */

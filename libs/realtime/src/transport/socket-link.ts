@@ -7,11 +7,11 @@ import { tcpSocketOf } from './ws-internals';
 const OPEN = 1;
 
 /**
- * What the transport keeps per socket. SocketWriter alone writes to the
+ * What the transport keeps per socket, its reply order included. SocketWriter alone writes to the
  * socket and changes these fields; the rest of the library reads `isOpen`
  * and `closing`.
  */
-export class SocketLink {
+export class SocketLink extends ReplyQueue {
   /**
    * The TCP socket under the WebSocket when frames are written to it
    * pre-built; null when they go through ws (permessage-deflate).
@@ -23,16 +23,19 @@ export class SocketLink {
   writeTick = 0;
   /** A close is decided: frames that arrive now are dropped, owed replies still go out first. */
   closing = false;
-  /** Created by the first request: an idle subscribed socket that never sent one holds none. */
-  private replyQueue: ReplyQueue | undefined;
 
   constructor(readonly socket: WebSocket) {
+    super();
     this.tcp = tcpSocketOf(socket);
   }
 
-  /** This socket's requests and replies, in request order. */
+  /**
+   * This socket's requests and replies, in request order: the link is its own
+   * queue (two fields, undefined while nothing is owed), not an object more
+   * per connection.
+   */
   get replies(): ReplyQueue {
-    return (this.replyQueue ??= new ReplyQueue());
+    return this;
   }
 
   get isOpen(): boolean {

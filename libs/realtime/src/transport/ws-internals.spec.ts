@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { openSocketPairs } from '../../test/socket-pair';
 import { encodeFrame } from '../framing/outbound-frame';
-import { tcpSocketOf, WS_VERSION_READ } from './ws-internals';
+import { forgetCachedPeerAddress, tcpSocketOf, WS_VERSION_READ } from './ws-internals';
 
 /** The ws release @nestjs/platform-ws creates the server's sockets with. */
 function serverWsVersion(): string {
@@ -67,5 +67,20 @@ describe('ws internals', () => {
     expect(tcpSocketOf(stranger)).toBeNull();
     const renamed = { _extensions: {}, _socket: { write: () => true } } as never;
     expect(tcpSocketOf(renamed)).toBeNull();
+  });
+
+  it('forget the peer address Node cached, which a later read asks the kernel for again', async () => {
+    const pairs = await openSocketPairs(1);
+    try {
+      const tcp = tcpSocketOf(pairs.server[0])!;
+      const address = tcp.remoteAddress;
+      expect((tcp as unknown as { _peername?: unknown })._peername).toMatchObject({ address });
+      forgetCachedPeerAddress(tcp);
+      expect((tcp as unknown as { _peername?: unknown })._peername).toBeUndefined();
+      expect(tcp.remoteAddress).toBe(address);
+      expect(tcp.remotePort).toBeGreaterThan(0);
+    } finally {
+      await pairs.close();
+    }
   });
 });

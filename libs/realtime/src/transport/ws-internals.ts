@@ -24,7 +24,8 @@ interface WebSocketInternals {
  * ws's internals are not what they were in WS_VERSION_READ: the socket is then
  * served through ws's own sender, a little slower, never wrongly.
  *
- * The only place the library reads ws's private fields.
+ * The only place the library reads ws's private fields (and, below, Node's
+ * cached peer address).
  */
 export function tcpSocketOf(socket: WebSocket): Socket | null {
   const internals = socket as unknown as WebSocketInternals;
@@ -33,4 +34,24 @@ export function tcpSocketOf(socket: WebSocket): Socket | null {
   if (Object.hasOwn(extensions, 'permessage-deflate')) return null;
   const tcp = internals._socket;
   return tcp instanceof Socket ? tcp : null;
+}
+
+/** What Node's net.Socket caches once its peer address is read (lib/net.js `_getpeername`). */
+interface SocketInternals {
+  _peername?: unknown;
+}
+
+/**
+ * Drops the peer address Node caches on a TCP socket once `remoteAddress`
+ * was read (an object and a string, about 90 bytes per connection): the
+ * handshake read it, the connection keeps its own (shared) copy, and a later
+ * read asks the kernel again. Nothing else of the socket is touched; on a
+ * Node without this cache it does nothing.
+ */
+export function forgetCachedPeerAddress(socket: Socket): void {
+  const internals = socket as unknown as SocketInternals;
+  const cached = internals._peername;
+  if (typeof cached === 'object' && cached !== null && 'address' in cached) {
+    internals._peername = undefined;
+  }
 }

@@ -148,11 +148,6 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     await this.store.ack(userId, ids);
   }
 
-  /** Dead-letters now what is due (the sweep's work, for tests and tools). */
-  sweepExpired(): Promise<number> {
-    return this.sweeper.sweep();
-  }
-
   stats(): Promise<OfflineStats> {
     return this.store.stats();
   }

@@ -32,28 +32,30 @@ local function take(inbox, messages, bytes, due, user, id)
 end
 `;
 
-/** Fields per message in ADD_BATCH's ARGV, and keys per message after the shared ones. */
-export const ADD_FIELDS = 9;
-export const ADD_SHARED_KEYS = 4;
+/** ADD_BATCH's ARGV: this many shared values first, then ADD_FIELDS per message. */
+export const ADD_HEADER = 7;
+export const ADD_FIELDS = 5;
 
 /**
- * The inbox writes of one turn. KEYS: stats, dead, seq, due, then per
- * message its inbox, messages and bytes. ARGV per message: id, json,
- * maxMessages, maxBytes, whenFull, deadLetterLimit, ts, expiresAt, userId.
+ * The inbox writes of one turn (with the same limits). KEYS: stats, dead,
+ * seq, due. ARGV: the key prefixes of a user's inbox, messages and bytes
+ * (a user's keys are built here: on a cluster they share the `{offline}`
+ * hash tag with KEYS, one slot), maxMessages, maxBytes, whenFull,
+ * deadLetterLimit; then per message: id, json, ts, expiresAt, userId.
  * Returns per message {'ok', evicted letters…}, {'full', count, bytes} or
  * {'too-large'}.
  */
 export const ADD_BATCH = `${DEAD_LETTER}${TAKE}
 local stats, dead, seq, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local maxMessages, maxBytes = tonumber(ARGV[4]), tonumber(ARGV[5])
+local reject, deadLimit = ARGV[6] == 'reject', tonumber(ARGV[7]) - 1
 local results = {}
 local added, evicted = 0, 0
-for m = 0, #ARGV / ${ADD_FIELDS} - 1 do
-  local a = m * ${ADD_FIELDS}
-  local k = ${ADD_SHARED_KEYS} + m * 3
-  local inbox, messages, bytesKey = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-  local id, json, user = ARGV[a + 1], ARGV[a + 2], ARGV[a + 9]
+for m = 0, (#ARGV - ${ADD_HEADER}) / ${ADD_FIELDS} - 1 do
+  local a = ${ADD_HEADER} + m * ${ADD_FIELDS}
+  local id, json, user = ARGV[a + 1], ARGV[a + 2], ARGV[a + 5]
+  local inbox, messages, bytesKey = ARGV[1] .. user, ARGV[2] .. user, ARGV[3] .. user
   local size = #json
-  local maxMessages, maxBytes = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   local result
   if size > maxBytes then
     result = {'too-large'}
@@ -62,7 +64,7 @@ for m = 0, #ARGV / ${ADD_FIELDS} - 1 do
     local bytes = tonumber(redis.call('GET', bytesKey) or '0')
     result = {'ok'}
     while count >= maxMessages or bytes + size > maxBytes do
-      if ARGV[a + 5] == 'reject' then
+      if reject then
         result = {'full', tostring(count), tostring(bytes)}
         break
       end
@@ -70,9 +72,9 @@ for m = 0, #ARGV / ${ADD_FIELDS} - 1 do
       local old = take(inbox, messages, bytesKey, due, user, oldest)
       count = count - 1
       bytes = bytes - #old
-      local letter = deadLetter(old, 'evicted', ARGV[a + 7])
+      local letter = deadLetter(old, 'evicted', ARGV[a + 3])
       redis.call('LPUSH', dead, letter)
-      redis.call('LTRIM', dead, 0, tonumber(ARGV[a + 6]) - 1)
+      redis.call('LTRIM', dead, 0, deadLimit)
       evicted = evicted + 1
       result[#result + 1] = letter
     end
@@ -80,7 +82,7 @@ for m = 0, #ARGV / ${ADD_FIELDS} - 1 do
       redis.call('ZADD', inbox, redis.call('INCR', seq), id)
       redis.call('HSET', messages, id, json)
       redis.call('SET', bytesKey, bytes + size)
-      redis.call('ZADD', due, ARGV[a + 8], id .. '\\n' .. user)
+      redis.call('ZADD', due, ARGV[a + 4], id .. '\\n' .. user)
       added = added + 1
     end
   end

@@ -9,7 +9,7 @@ import {
   ACK,
   ADD_BATCH,
   ADD_FIELDS,
-  ADD_SHARED_KEYS,
+  ADD_HEADER,
   EXPIRE,
   EXPIRE_DUE,
   PENDING,
@@ -18,7 +18,7 @@ import {
 type Args = Array<string | number>;
 
 interface OfflineCommands {
-  rtOfflineAddBatch(numberOfKeys: number, ...args: Args): Promise<string[][]>;
+  rtOfflineAddBatch(...args: Args): Promise<string[][]>;
   rtOfflinePending(...args: Args): Promise<Array<string | null>>;
   rtOfflineAck(...args: Args): Promise<number>;
   rtOfflineExpire(...args: Args): Promise<string | null>;
@@ -146,32 +146,48 @@ export class RedisOfflineStore implements OfflineStore {
   }
 
   /**
-   * One script call for the adds of a turn; one reply per add, in order.
-   * Redis down or too slow rejects them all with EngineUnavailableError (503
-   * over HTTP, like a publish, not an internal error).
+   * One script call for the adds of a turn (one per run of adds with the same
+   * limits: in practice all of them); one reply per add, in order. Redis down
+   * or too slow rejects them all with EngineUnavailableError (503 over HTTP,
+   * like a publish, not an internal error).
    */
-  private addBatch(writes: readonly InboxWrite[]): Promise<string[][]> {
-    const keys: string[] = [this.key('stats'), this.key('dead'), this.key('seq'), this.key('due')];
-    const args: Args = [];
-    for (const { message, json, limits } of writes) {
-      keys.push(...this.userKeys(message.userId));
-      args.push(
-        message.id,
-        json,
-        limits.maxMessages,
-        limits.maxBytes,
-        limits.whenFull,
-        limits.deadLetterLimit,
-        message.ts,
-        message.expiresAt,
-        message.userId,
-      );
+  private async addBatch(writes: readonly InboxWrite[]): Promise<string[][]> {
+    const calls: Array<Promise<string[][]>> = [];
+    let start = 0;
+    for (let i = 1; i <= writes.length; i++) {
+      if (i < writes.length && sameLimits(writes[i].limits, writes[start].limits)) continue;
+      calls.push(this.addRun(writes.slice(start, i)));
+      start = i;
+    }
+    const replies = await orEngineUnavailable(Promise.all(calls));
+    return replies.flat();
+  }
+
+  private addRun(writes: readonly InboxWrite[]): Promise<string[][]> {
+    const { maxMessages, maxBytes, whenFull, deadLetterLimit } = writes[0].limits;
+    const args: Args = [
+      this.key('inbox', ''),
+      this.key('messages', ''),
+      this.key('bytes', ''),
+      maxMessages,
+      maxBytes,
+      whenFull,
+      deadLetterLimit,
+    ];
+    for (const { message, json } of writes) {
+      args.push(message.id, json, message.ts, message.expiresAt, message.userId);
     }
     // The script's layout, kept in one place with it.
-    if (keys.length !== ADD_SHARED_KEYS + 3 * writes.length || args.length % ADD_FIELDS !== 0) {
-      throw new Error('offline add batch: keys and arguments out of step');
+    if (args.length !== ADD_HEADER + ADD_FIELDS * writes.length) {
+      throw new Error('offline add batch: arguments out of step with the script');
     }
-    return orEngineUnavailable(this.client.rtOfflineAddBatch(keys.length, ...keys, ...args));
+    return this.client.rtOfflineAddBatch(
+      this.key('stats'),
+      this.key('dead'),
+      this.key('seq'),
+      this.key('due'),
+      ...args,
+    );
   }
 
   /** Every offline key is in the `offline` group: one hash slot on a cluster, as the scripts need. */
@@ -188,7 +204,7 @@ export class RedisOfflineStore implements OfflineStore {
   private get client(): Redis & OfflineCommands {
     const client = this.redis.command;
     if (this.defined !== client) {
-      client.defineCommand('rtOfflineAddBatch', { lua: ADD_BATCH });
+      client.defineCommand('rtOfflineAddBatch', { numberOfKeys: 4, lua: ADD_BATCH });
       client.defineCommand('rtOfflinePending', { numberOfKeys: 2, lua: PENDING });
       client.defineCommand('rtOfflineAck', { numberOfKeys: 5, lua: ACK });
       client.defineCommand('rtOfflineExpire', { numberOfKeys: 6, lua: EXPIRE });
@@ -197,4 +213,14 @@ export class RedisOfflineStore implements OfflineStore {
     }
     return this.defined;
   }
+}
+
+function sameLimits(a: InboxLimits, b: InboxLimits): boolean {
+  return (
+    a === b ||
+    (a.maxMessages === b.maxMessages &&
+      a.maxBytes === b.maxBytes &&
+      a.whenFull === b.whenFull &&
+      a.deadLetterLimit === b.deadLetterLimit)
+  );
 }
