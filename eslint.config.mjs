@@ -23,6 +23,7 @@ const folders = [
   'testing',
   'redis',
   'jobs',
+  'presence',
 ];
 /** Files a layer may import from a folder it must not otherwise import (docs/architecture.md). */
 const allowed = {
@@ -54,6 +55,7 @@ const layerRules = {
       'gateway',
       'health',
       'testing',
+      'presence',
     ],
   },
   // The owner of a socket's bytes knows frames, not connections, topics or engines.
@@ -65,20 +67,49 @@ const layerRules = {
   },
   topics: { forbidden: allBut('topics', 'protocol', 'framing', 'options', 'engine') },
   registry: {
-    forbidden: ['topics', 'delivery', 'auth', 'gateway', 'health', 'metrics', 'testing'],
+    forbidden: [
+      'topics',
+      'delivery',
+      'auth',
+      'gateway',
+      'health',
+      'metrics',
+      'testing',
+      'presence',
+    ],
   },
   // The counters sit low (everything bumps them); the Prometheus service observes every layer.
   'metrics/realtime-counters.ts': {
-    forbidden: ['topics', 'transport', 'delivery', 'auth', 'gateway', 'health', 'testing'],
+    forbidden: [
+      'topics',
+      'transport',
+      'delivery',
+      'auth',
+      'gateway',
+      'health',
+      'testing',
+      'presence',
+    ],
   },
   'metrics/realtime-metrics.service.ts': { forbidden: ['gateway', 'testing'] },
-  delivery: { forbidden: ['auth', 'gateway', 'health', 'testing'] },
-  auth: { forbidden: ['delivery', 'gateway', 'health', 'testing'] },
+  delivery: { forbidden: ['auth', 'gateway', 'health', 'testing', 'presence'] },
+  auth: { forbidden: ['delivery', 'gateway', 'health', 'testing', 'presence'] },
+  // Presence sits beside delivery: it watches the registry and writes through the transport.
+  presence: { forbidden: ['delivery', 'auth', 'gateway', 'health', 'testing'] },
   health: { forbidden: ['gateway', 'testing'] },
   redis: { forbidden: allBut('redis', 'options') },
   // The queue service is infrastructure every feature may use; processors compose features.
   'jobs/realtime-jobs.service.ts': {
-    forbidden: ['topics', 'registry', 'delivery', 'auth', 'gateway', 'health', 'testing'],
+    forbidden: [
+      'topics',
+      'registry',
+      'delivery',
+      'auth',
+      'gateway',
+      'health',
+      'testing',
+      'presence',
+    ],
   },
   jobs: { forbidden: ['gateway', 'testing'] },
 };

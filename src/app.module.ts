@@ -7,6 +7,7 @@ import type { DemoConfig } from './config/realtime-env';
 import { InventoryModule } from './inventory/inventory.module';
 import { OpsModule } from './ops/ops.module';
 import { OrdersModule } from './orders/orders.module';
+import { UsersModule } from './users/users.module';
 import { WebModule } from './web/web.module';
 
 /** The demo: orders, inventory and admin modules publishing through RealtimeModule. */
@@ -22,6 +23,7 @@ export class AppModule {
         OrdersModule,
         InventoryModule,
         AdminModule,
+        UsersModule.register({ redisUrl: config.realtime.redis?.url }),
         OpsModule.register({ metricsPublic: config.metricsPublic }),
         WebModule,
       ],

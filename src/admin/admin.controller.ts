@@ -11,6 +11,8 @@ import {
   BroadcastService,
   OfflineInboxFullError,
   type OfflineStats,
+  RealtimeEvents,
+  type RealtimeEventStats,
   RealtimeJobs,
   RevocationService,
   type JobRuns,
@@ -34,6 +36,7 @@ export class AdminController {
     private readonly realtime: BroadcastService,
     private readonly revocations: RevocationService,
     private readonly jobs: RealtimeJobs,
+    private readonly events: RealtimeEvents,
   ) {}
 
   @Post('admin/broadcast')
@@ -73,14 +76,18 @@ export class AdminController {
    * `jobs.queues`: the library's queues, cluster-wide (Redis mode; `null`
    * while Redis does not answer); `jobs.completed`/`failedAttempts`: the jobs
    * this instance ran. `offline`: retained messages (cluster-wide in Redis mode).
+   * `events`: lifecycle events produced here, and dead-lettered (cluster-wide in Redis mode).
    */
   @Get('ws/stats')
-  async stats(): Promise<RealtimeStats & { jobs: JobsStats; offline: OfflineStats }> {
-    const [stats, queues, offline] = await Promise.all([
+  async stats(): Promise<
+    RealtimeStats & { jobs: JobsStats; offline: OfflineStats; events: RealtimeEventStats | null }
+  > {
+    const [stats, queues, offline, events] = await Promise.all([
       this.realtime.detailedStats(),
       this.jobs.counts().catch(() => null),
       this.realtime.offlineStats(),
+      this.events.stats().catch(() => null),
     ]);
-    return { ...stats, jobs: { queues, ...this.jobs.runs() }, offline };
+    return { ...stats, jobs: { queues, ...this.jobs.runs() }, offline, events };
   }
 }

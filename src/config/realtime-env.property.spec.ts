@@ -29,6 +29,10 @@ const VARIABLES = [
   'REALTIME_CLEANUP_INTERVAL_MS',
   'REALTIME_JOB_ATTEMPTS',
   'REALTIME_JOB_BACKOFF_MS',
+  'REALTIME_PRESENCE_DIFF_MS',
+  'REALTIME_PRESENCE_MAX_DIFF_USERS',
+  'REALTIME_PRESENCE_TTL_S',
+  'REALTIME_OFFLINE_GRACE_MS',
 ];
 
 /** What an environment holds: numbers of every form, words, blanks, any unicode. */

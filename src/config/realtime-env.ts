@@ -77,6 +77,14 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
         attempts: int(env, 'REALTIME_JOB_ATTEMPTS'),
         backoffMs: int(env, 'REALTIME_JOB_BACKOFF_MS'),
       },
+      presence: {
+        diffIntervalMs: int(env, 'REALTIME_PRESENCE_DIFF_MS'),
+        maxDiffUsers: int(env, 'REALTIME_PRESENCE_MAX_DIFF_USERS'),
+        ttlSeconds: int(env, 'REALTIME_PRESENCE_TTL_S'),
+      },
+      events: {
+        offlineGraceMs: int(env, 'REALTIME_OFFLINE_GRACE_MS'),
+      },
     },
   };
 }

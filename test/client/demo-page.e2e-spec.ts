@@ -78,6 +78,14 @@ describe('demo page in a browser', () => {
     await page.locator('#set-stock input[name=stock]').fill('42');
     await page.getByRole('button', { name: 'Set stock' }).click();
     await expectText(page.locator('#inventory tr[data-sku="SKU-7"] td').nth(1), '42');
+    // Presence: the page is in the chat room and watches orders; another user joins the room.
+    await expectText(page.locator('#chat-members'), 'ada');
+    const carl = await demo.connect({ token: await demo.token('carl') });
+    expect((await carl.request('subscribe', { topics: ['chat:lobby', 'orders'] })).event).toBe(
+      'subscribed',
+    );
+    await page.waitForSelector('#chat-members li:has-text("carl")', { timeout: 5_000 });
+    await expectText(page.locator('#chat-count'), '2');
     await page.getByRole('button', { name: 'Broadcast' }).click();
     await page.waitForSelector('#feed li:has-text("broadcast: Hello, everyone")', {
       timeout: 5_000,

@@ -101,6 +101,7 @@ describe('Bull: the library is a guest in the host app', () => {
       expect(await jobs.counts()).toEqual({
         'realtime-maintenance': { waiting: 0, active: 0, delayed: 2, failed: 0 },
         'realtime-offline': { waiting: 0, active: 0, delayed: 0, failed: 0 },
+        'realtime-events': { waiting: 0, active: 0, delayed: 0, failed: 0 },
       });
       expect(await app.app.get(RealtimeMetricsService).metrics()).toContain(
         'realtime_queue_jobs{queue="realtime-maintenance",state="delayed"} 2',

@@ -5,6 +5,7 @@ import {
   DIRECT_TOPIC,
   type ErrorFrameData,
   type MessageFrameData,
+  type PresenceDiffFrameData,
   ServerEvent,
   type SubscribedFrameData,
 } from '@nest-realtime/protocol';
@@ -24,7 +25,9 @@ import type {
   ConnectedInfo,
   ConnectionState,
   EventMap,
+  PresencePage,
   RealtimeClientOptions,
+  SubscribeOptions,
   Subscription,
   TopicMessage,
   TopicOf,
@@ -107,8 +110,21 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
   subscribe<T extends TopicOf<M>>(
     topic: T,
     handler: (message: TopicMessage<M, T>) => void,
+    options: SubscribeOptions = {},
   ): Subscription<T> {
-    return this.subscriptions.add(topic, handler);
+    return this.subscriptions.add(topic, handler, options.presence === true);
+  }
+
+  /**
+   * One page of a subscribed topic's members and its counts (`limit` 0 to
+   * 1000, 100 by default; 0 gives the counts alone). Pass the page's `cursor`
+   * for the next one; it is null on the last.
+   */
+  presence(
+    topic: TopicOf<M>,
+    page: { cursor?: string; limit?: number } = {},
+  ): Promise<PresencePage> {
+    return this.request(ClientEvent.Presence, { topic, ...page });
   }
 
   /** Publishes where the topic's policy allows client publish; resolves with the offset. */
@@ -140,6 +156,9 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     const { event, data } = frame;
     if (event === ServerEvent.Connected) return this.connected(data as unknown as ConnectedInfo);
     if (event === ServerEvent.Message) return this.message(data as unknown as MessageFrameData);
+    if (event === ServerEvent.PresenceDiff) {
+      return this.emit('presence-diff', data as unknown as PresenceDiffFrameData);
+    }
     const ref = typeof data.ref === 'string' ? data.ref : undefined;
     if (event === ServerEvent.Unsubscribed && ref === undefined) {
       return this.subscriptions.dropped((data.topics ?? []) as string[]);

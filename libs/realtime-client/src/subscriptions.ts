@@ -17,6 +17,8 @@ type Handler = (message: never) => void;
 interface TopicState {
   handlers: Set<Handler>;
   lastOffset?: string;
+  /** Subscribed with `presence: true` (diffs wanted); sticky once a handler asked. */
+  presence: boolean;
   confirmed: boolean;
   settle: (error?: RealtimeError) => void;
   ready: Promise<void>;
@@ -38,8 +40,13 @@ export class Subscriptions {
   ) {}
 
   /** The first handler of a topic subscribes it; later ones share it. */
-  add<T extends string>(topic: T, handler: Handler): Subscription<T> {
+  add<T extends string>(topic: T, handler: Handler, presence = false): Subscription<T> {
     let state = this.topics.get(topic);
+    if (state && presence && !state.presence) {
+      // Held already: asking again with the flag confirms it without replay and adds the diffs.
+      state.presence = true;
+      if (this.context.connected) this.send([topic]);
+    }
     if (!state) {
       let settle!: (error?: RealtimeError) => void;
       const ready = new Promise<void>((resolve, reject) => {
@@ -47,7 +54,7 @@ export class Subscriptions {
       });
       // A refusal also reaches the `error` event; an app that ignores `ready` must not crash.
       ready.catch(() => undefined);
-      state = { handlers: new Set(), confirmed: false, settle, ready };
+      state = { handlers: new Set(), confirmed: false, settle, ready, presence };
       this.topics.set(topic, state);
       if (this.context.connected) this.send([topic]);
     }
@@ -103,8 +110,19 @@ export class Subscriptions {
     }
   }
 
-  /** Subscribes `topics` (with `since` where an offset is known), as many per frame as allowed. */
+  /**
+   * Subscribes `topics` (with `since` where an offset is known), as many per
+   * frame as allowed; those that want presence diffs in frames of their own
+   * (`presence: true` applies to every topic of its request).
+   */
   private send(topics: string[]): void {
+    const diffs = topics.filter((topic) => this.topics.get(topic)?.presence === true);
+    const plain = topics.filter((topic) => this.topics.get(topic)?.presence !== true);
+    this.sendBatches(plain, false);
+    this.sendBatches(diffs, true);
+  }
+
+  private sendBatches(topics: string[], presence: boolean): void {
     for (let i = 0; i < topics.length; i += MAX_TOPICS_PER_REQUEST) {
       const batch = topics.slice(i, i + MAX_TOPICS_PER_REQUEST);
       const since: Record<string, string> = {};
@@ -112,7 +130,11 @@ export class Subscriptions {
         const offset = this.topics.get(topic)?.lastOffset;
         if (offset !== undefined) since[topic] = offset;
       }
-      const data = Object.keys(since).length > 0 ? { topics: batch, since } : { topics: batch };
+      const data: { topics: string[]; since?: Record<string, string>; presence?: boolean } = {
+        topics: batch,
+      };
+      if (Object.keys(since).length > 0) data.since = since;
+      if (presence) data.presence = true;
       // The reply is applied as it arrives (RealtimeClient.receive), not here a microtask later.
       this.context
         .request(ClientEvent.Subscribe, data)

@@ -1,4 +1,11 @@
-import type { ConnectedFrameData, EventMap, EventTypeOf, PayloadOf } from '@nest-realtime/protocol';
+import type {
+  ConnectedFrameData,
+  EventMap,
+  EventTypeOf,
+  PayloadOf,
+  PresenceDiffFrameData,
+  PresenceFrameData,
+} from '@nest-realtime/protocol';
 import type { BackoffOptions } from './backoff';
 
 export type { EventMap, TopicOf } from '@nest-realtime/protocol';
@@ -24,7 +31,7 @@ export interface RealtimeClientOptions {
   ) => string | null | undefined | Promise<string | null | undefined>;
   /** Defaults to the global `WebSocket`; pass `ws`'s export on Node 20. */
   WebSocket?: WebSocketConstructor;
-  /** A request (`publish`, `ping`, `subscribe`, `auth`, `ack`) fails with TIMEOUT after this [10 s]. */
+  /** A request (`publish`, `ping`, `subscribe`, `auth`, `ack`, `presence`) fails with TIMEOUT after this [10 s]. */
   requestTimeoutMs?: number;
   /** Handshake plus the `connected` frame must arrive within this [10 s]. */
   connectTimeoutMs?: number;
@@ -79,6 +86,17 @@ export interface DirectMessage {
   id?: string;
 }
 
+/** Joins and leaves of a topic subscribed with `{ presence: true }`, one per interval at most (net of flaps). */
+export type PresenceDiff = PresenceDiffFrameData;
+
+/** One page of a topic's members, with its counts; `cursor` null on the last page. */
+export type PresencePage = Omit<PresenceFrameData, 'ref'>;
+
+export interface SubscribeOptions {
+  /** Also receive `presence-diff` events for this topic (where its namespace sends joins and leaves). */
+  presence?: boolean;
+}
+
 export interface ResyncInfo {
   topic: string;
   /** The topic's head offset now: the client resumes from here. */
@@ -112,5 +130,6 @@ export interface ClientEvents {
   broadcast: [DirectMessage];
   'user-message': [DirectMessage];
   authenticated: [{ userId: string | null; expiresAt: number | null }];
+  'presence-diff': [PresenceDiff];
   error: [Error];
 }

@@ -71,6 +71,37 @@ export interface ErrorFrameData {
   topic?: string;
 }
 
+/** A topic's counts: subscribed connections, and distinct users among them (anonymous ones count in connections only). */
+export interface PresenceCounts {
+  connections: number;
+  users: number;
+}
+
+export interface PresenceMember {
+  userId: string;
+  /** The user's connections subscribed to the topic, on every instance. */
+  connections: number;
+}
+
+/** The reply to `presence`: counts, one page of members, and the cursor of the next page (null on the last). */
+export interface PresenceFrameData extends PresenceCounts {
+  ref?: string;
+  topic: string;
+  members: PresenceMember[];
+  cursor: string | null;
+}
+
+/**
+ * Users who joined and left a topic within one interval, net of flaps (a user
+ * who left and came back is in neither list); both lists empty past the
+ * server's size threshold, where only the counts tell.
+ */
+export interface PresenceDiffFrameData extends PresenceCounts {
+  topic: string;
+  joined: string[];
+  left: string[];
+}
+
 /** Server to client: each event's data. */
 export interface ServerFrameData {
   connected: ConnectedFrameData;
@@ -82,16 +113,25 @@ export interface ServerFrameData {
   acked: AckedFrameData;
   message: MessageFrameData;
   error: ErrorFrameData;
+  presence: PresenceFrameData;
+  presence_diff: PresenceDiffFrameData;
 }
 
 /** Client to server: each request's data (every request may carry `ref`). */
 export interface ClientFrameData {
-  subscribe: { topics: string[]; since?: Record<string, string>; ref?: string };
+  /** `presence: true`: `presence_diff` frames for those topics whose namespace sends joins and leaves. */
+  subscribe: {
+    topics: string[];
+    since?: Record<string, string>;
+    presence?: boolean;
+    ref?: string;
+  };
   unsubscribe: { topics: string[]; ref?: string };
   ping: { ref?: string };
   auth: { token: string; ref?: string };
   publish: { topic: string; type: string; payload: unknown; ref?: string };
   ack: { ids: string[]; ref?: string };
+  presence: { topic: string; cursor?: string; limit?: number; ref?: string };
 }
 
 /** The success reply to each request. */
@@ -102,6 +142,7 @@ export interface ReplyEvent {
   auth: typeof ServerEvent.Authenticated;
   publish: typeof ServerEvent.Published;
   ack: typeof ServerEvent.Acked;
+  presence: typeof ServerEvent.Presence;
 }
 
 /** The data of the success reply to request `E`. */

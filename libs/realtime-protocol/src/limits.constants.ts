@@ -12,3 +12,9 @@ export const MAX_TYPE_LENGTH = 100;
 export const MAX_ACK_IDS = 100;
 /** The `id` of a retained `$user` message. */
 export const MAX_MESSAGE_ID_LENGTH = 64;
+/** `presence` returns at most this many members per page (`limit` 0..this; 0: the counts alone). */
+export const MAX_PRESENCE_LIMIT = 1000;
+/** The members a `presence` page holds when the request names no `limit`. */
+export const DEFAULT_PRESENCE_LIMIT = 100;
+/** A roster cursor the client passes back as-is. */
+export const MAX_PRESENCE_CURSOR_LENGTH = 256;

@@ -6,6 +6,7 @@ export const ClientEvent = {
   Auth: 'auth',
   Publish: 'publish',
   Ack: 'ack',
+  Presence: 'presence',
 } as const;
 export type ClientEvent = (typeof ClientEvent)[keyof typeof ClientEvent];
 
@@ -19,6 +20,10 @@ export const ServerEvent = {
   Acked: 'acked',
   Message: 'message',
   Error: 'error',
+  /** The reply to `presence`: a topic's counts and one page of its members. */
+  Presence: 'presence',
+  /** Joins and leaves of a topic, batched per interval (PROTOCOL.md §5). */
+  PresenceDiff: 'presence_diff',
 } as const;
 export type ServerEvent = (typeof ServerEvent)[keyof typeof ServerEvent];
 

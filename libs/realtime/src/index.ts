@@ -6,6 +6,8 @@ export type {
   RealtimeModuleOptions,
   RealtimeProfile,
   RealtimeOfflineOptions,
+  RealtimePresenceOptions,
+  RealtimeEventsOptions,
   JwtAlgorithm,
 } from './options/realtime-module-options.interface';
 export type { ResolvedRealtimeOptions } from './options/resolved-options';
@@ -29,6 +31,25 @@ export {
 } from './delivery/offline/offline-message';
 export type { EventMap, TopicOf, EventTypeOf, PayloadOf } from './protocol';
 export { IdempotencyService } from './delivery/idempotency/idempotency.service';
+export { PresenceService, type PresencePageRequest } from './presence/presence.service';
+export { OnRealtimeEvent } from './presence/lifecycle/on-realtime-event.decorator';
+export {
+  RealtimeEvents,
+  type RealtimeEventStats,
+} from './presence/lifecycle/realtime-events.service';
+export type {
+  DeadLetteredEvent,
+  DeadLetteredMessage,
+  RealtimeEvent,
+  RealtimeEventName,
+  RealtimeEventPayloads,
+} from './presence/lifecycle/realtime-event';
+export {
+  InvalidPresenceCursorError,
+  type PresenceCounts,
+  type PresenceMember,
+  type PresencePage,
+} from './presence/presence-store.port';
 export { RevocationService } from './auth/revocation.service';
 export { TokenRejectedError, TokenService } from './auth/token.service';
 export type { Principal } from './auth/principal';

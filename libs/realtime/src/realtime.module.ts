@@ -3,6 +3,7 @@ import { REALTIME_JOBS_WIRED } from './jobs/realtime-jobs.constants';
 import type { RealtimeModuleOptions } from './options/realtime-module-options.interface';
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { admissionProvider } from './auth/admission/admission.provider';
 import { FixedWindowStorage } from './auth/fixed-window.storage';
@@ -33,6 +34,11 @@ import { RealtimeHealthIndicator } from './health/realtime.health';
 import { RealtimeCounters } from './metrics/realtime-counters';
 import { RealtimeMetricsService } from './metrics/realtime-metrics.service';
 import { resolveRealtimeOptions } from './options/resolve-options';
+import { PresenceService } from './presence/presence.service';
+import { PRESENCE_STORE_PROVIDER } from './presence/presence.providers';
+import { PresenceTracker } from './presence/presence.tracker';
+import { LIFECYCLE_PROVIDERS } from './presence/lifecycle/lifecycle.providers';
+import { RealtimeEvents } from './presence/lifecycle/realtime-events.service';
 import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
@@ -58,7 +64,7 @@ import { TopicAccessService } from './topics/topic-access.service';
 @Module({
   // No global module's forRoot() here: each such import registers the host's own handlers
   // again (ScheduleModule.forRoot() ran every @Interval of the app twice). Timers are our own.
-  imports: [TerminusModule],
+  imports: [TerminusModule, DiscoveryModule],
   providers: [
     {
       provide: REALTIME_OPTIONS,
@@ -98,6 +104,11 @@ import { TopicAccessService } from './topics/topic-access.service';
     OfflineDeliveryService,
     IDEMPOTENCY_PROVIDER,
     IdempotencyService,
+    PRESENCE_STORE_PROVIDER,
+    ...LIFECYCLE_PROVIDERS,
+    RealtimeEvents,
+    PresenceService,
+    PresenceTracker,
     BroadcastService,
     SessionService,
     WsThrottlerGuard,
@@ -116,6 +127,8 @@ import { TopicAccessService } from './topics/topic-access.service';
     REALTIME_INSTANCE_ID,
     BroadcastService,
     IdempotencyService,
+    PresenceService,
+    RealtimeEvents,
     RevocationService,
     TokenService,
     RealtimeLifecycleService,

@@ -63,9 +63,10 @@ client.on('broadcast', ({ payload }) =>
 );
 client.on('user-message', ({ type, payload }) => note(`${type}: ${JSON.stringify(payload)}`));
 // No list route in the demo: after lost history the tables show only what arrives from now on.
-client.on('resync-needed', ({ topic }) =>
-  note(`history of ${topic} was lost: showing new events only`),
-);
+// The chat room is read for its presence only: its history does not matter here.
+client.on('resync-needed', ({ topic }) => {
+  if (topic !== CHAT_ROOM) note(`history of ${topic} was lost: showing new events only`);
+});
 client.on('error', (error) =>
   note(`error: ${(error as RealtimeError).code ?? ''} ${error.message}`),
 );
@@ -106,6 +107,43 @@ function showStock(sku: string, stock: number): void {
   row.cells[1].textContent = String(stock);
 }
 
+/** Who is in the chat room: read once per connection, then kept by its presence diffs. */
+const CHAT_ROOM = 'chat:lobby';
+const chatMembers = new Set<string>();
+
+function showChat(users: number): void {
+  $('chat-count').textContent = String(users);
+  $('chat-members').replaceChildren(
+    ...[...chatMembers].sort().map((userId) => {
+      const item = document.createElement('li');
+      item.textContent = userId;
+      return item;
+    }),
+  );
+}
+
+/** One page of up to 1000 members; a bigger room shows its count only. */
+async function readChat(): Promise<void> {
+  const page = await client.presence(CHAT_ROOM, { limit: 1000 });
+  chatMembers.clear();
+  for (const { userId } of page.members) chatMembers.add(userId);
+  showChat(page.users);
+}
+
+client.on('presence-diff', ({ topic, joined, left, users }) => {
+  if (topic !== CHAT_ROOM) return;
+  for (const userId of joined) chatMembers.add(userId);
+  for (const userId of left) chatMembers.delete(userId);
+  showChat(users);
+});
+
+/** `orders` keeps presence without joins and leaves: its count, every few seconds. */
+async function readOrderWatchers(): Promise<void> {
+  if (client.state !== 'connected') return;
+  const { connections } = await client.presence('orders', { limit: 0 });
+  $('orders-watchers').textContent = String(connections);
+}
+
 function note(text: string): void {
   const item = document.createElement('li');
   item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
@@ -135,6 +173,13 @@ onSubmit('sign-in', (field) => {
   $('admin').hidden = !session.admin;
   client.subscribe('orders', ({ payload }) => showOrder(payload));
   client.subscribe('inventory', ({ payload }) => showStock(payload.sku, payload.stock));
+  const chat = client.subscribe(CHAT_ROOM, () => undefined, { presence: true });
+  client.on('connected', () => {
+    void chat.ready
+      .then(() => Promise.all([readChat(), readOrderWatchers()]))
+      .catch(() => undefined);
+  });
+  setInterval(() => void readOrderWatchers().catch(() => undefined), 5_000);
   client.connect();
   if (session.admin) setInterval(() => run(refreshStats), 2_000);
   return Promise.resolve();

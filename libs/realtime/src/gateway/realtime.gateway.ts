@@ -14,18 +14,24 @@ import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.ser
 import { SubscriptionService } from '../delivery/subscription.service';
 import {
   ClientEvent,
+  DEFAULT_PRESENCE_LIMIT,
+  ErrorCode,
   frame,
   INVALID_FRAME_EVENT,
   RealtimeException,
   ServerEvent,
   type ServerFrame,
 } from '../protocol';
+import { PresenceService } from '../presence/presence.service';
+import { InvalidPresenceCursorError } from '../presence/presence-store.port';
+import { PresenceTracker } from '../presence/presence.tracker';
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
 import { PendingReply, type Reply } from '../transport/reply-queue';
 import { AckDto } from './dto/ack.dto';
 import { AuthDto } from './dto/auth.dto';
 import { PingDto } from './dto/ping.dto';
+import { PresenceDto } from './dto/presence.dto';
 import { PublishDto } from './dto/publish.dto';
 import { SubscribeDto, UnsubscribeDto } from './dto/topics.dto';
 import type { InvalidFrame } from './frame-parser';
@@ -57,6 +63,8 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     private readonly access: TopicAccessService,
     private readonly broadcasts: BroadcastService,
     private readonly offline: OfflineDeliveryService,
+    private readonly presence: PresenceService,
+    private readonly presenceTracker: PresenceTracker,
   ) {}
 
   afterInit(server: WebSocketServer): void {
@@ -85,7 +93,9 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
   ): Promise<Reply> {
     const connection = this.sessions.require(socket);
     const topics = await this.rules.check(connection.principal, connection.topics, body.topics);
-    return this.subscriptions.commit(connection, topics, body.since, body.ref);
+    const reply = await this.subscriptions.commit(connection, topics, body.since, body.ref);
+    if (body.presence === true) this.presenceTracker.watch(connection, topics);
+    return reply;
   }
 
   @SubscribeMessage(ClientEvent.Unsubscribe)
@@ -149,6 +159,38 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
     const ids = [...new Set(body.ids)];
     await this.offline.ack(this.sessions.require(socket).principal.userId, ids);
     return frame(ServerEvent.Acked, { ref: body.ref, ids });
+  }
+
+  /**
+   * A page of a topic's members. Only a topic this connection holds, in a
+   * namespace that keeps presence; anything else is FORBIDDEN_TOPIC (§5).
+   */
+  @SubscribeMessage(ClientEvent.Presence)
+  async presencePage(
+    @ConnectedSocket() socket: WebSocket,
+    @MessageBody() body: Readonly<PresenceDto>,
+  ): Promise<ServerFrame> {
+    const connection = this.sessions.require(socket);
+    const { topic } = this.access.parse(body.topic);
+    if (!connection.topics.has(topic) || !this.presenceTracker.keeps(topic)) {
+      throw new RealtimeException(
+        ErrorCode.ForbiddenTopic,
+        'presence is for a subscribed topic of a namespace that keeps it',
+        topic,
+      );
+    }
+    try {
+      const page = await this.presence.members(topic, {
+        cursor: body.cursor,
+        limit: body.limit ?? DEFAULT_PRESENCE_LIMIT,
+      });
+      return frame(ServerEvent.Presence, { ref: body.ref, topic, ...page });
+    } catch (error) {
+      if (error instanceof InvalidPresenceCursorError) {
+        throw new RealtimeException(ErrorCode.BadRequest, error.message);
+      }
+      throw error;
+    }
   }
 
   /** Frames the parser refused arrive here, answered with the parser's code and the frame's ref. */

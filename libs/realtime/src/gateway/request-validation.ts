@@ -4,6 +4,7 @@ import { ClientEvent } from '../protocol';
 import { AckDto } from './dto/ack.dto';
 import { AuthDto } from './dto/auth.dto';
 import { PingDto } from './dto/ping.dto';
+import { PresenceDto } from './dto/presence.dto';
 import { PublishDto } from './dto/publish.dto';
 import { SubscribeDto, UnsubscribeDto } from './dto/topics.dto';
 
@@ -15,6 +16,7 @@ const REQUEST_DTOS: Readonly<Record<ClientEvent, Type<object>>> = {
   [ClientEvent.Auth]: AuthDto,
   [ClientEvent.Publish]: PublishDto,
   [ClientEvent.Ack]: AckDto,
+  [ClientEvent.Presence]: PresenceDto,
 };
 
 /** A field the request does not have: refused by the byte scan, or here. */

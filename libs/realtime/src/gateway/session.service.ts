@@ -15,6 +15,7 @@ import { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { attachConnection, connectionOf } from '../registry/socket-connection';
 import { SocketWriter } from '../transport/socket-writer.service';
+import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { forgetCachedPeerAddress } from '../transport/ws-internals';
 import { ConnectionIds } from './connection-ids';
 import { DeadlineSlots } from './deadline-slots';
@@ -38,7 +39,7 @@ export class SessionService implements OnApplicationShutdown {
   );
   private readonly ids = new ConnectionIds();
   /** One close listener for every socket (no closure per connection); `this` is the socket. */
-  private readonly onClose: (this: WebSocket, code: number) => void;
+  private readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void;
   /** One ping listener for every socket: the writer answers (ws's autoPong is off). */
   private readonly onPing: (this: WebSocket, payload: Buffer) => void;
 
@@ -51,11 +52,13 @@ export class SessionService implements OnApplicationShutdown {
     private readonly rules: SessionRules,
     private readonly counters: RealtimeCounters,
     private readonly offline: OfflineDeliveryService,
+    private readonly events: RealtimeEvents,
   ) {
     const release = this.release.bind(this);
-    this.onClose = function (this: WebSocket, code: number) {
-      release(this, code);
+    this.onClose = function (this: WebSocket, code: number, reason: Buffer) {
+      release(this, code, reason);
     };
+    offline.onDeadLetter((letter) => events.emit('delivery.dead-lettered', letter));
     this.onPing = function (this: WebSocket, payload: Buffer) {
       const connection = connectionOf(this);
       if (connection) writer.pong(connection, payload);
@@ -85,6 +88,8 @@ export class SessionService implements OnApplicationShutdown {
     socket.on('close', this.onClose);
     this.armExpiry(connection);
     const { principal } = connection;
+    if (this.events.wants('disconnected')) connection.openedAt = Date.now();
+    this.events.emit('connected', { connectionId: connection.id, userId: principal.userId });
     this.writer.send(
       connection,
       frame(ServerEvent.Connected, {
@@ -113,9 +118,18 @@ export class SessionService implements OnApplicationShutdown {
   }
 
   /** Idempotent; runs when the socket closes, whoever closed it. */
-  release(socket: WebSocket, code: number | undefined): void {
+  release(socket: WebSocket, code: number | undefined, reason?: Buffer): void {
     const connection = connectionOf(socket);
     if (!connection || !this.connections.remove(connection)) return;
+    if (this.events.wants('disconnected')) {
+      this.events.emit('disconnected', {
+        connectionId: connection.id,
+        userId: connection.principal.userId,
+        code: code ?? 1005,
+        reason: reason?.toString() ?? '',
+        durationMs: Date.now() - (connection.openedAt ?? Date.now()),
+      });
+    }
     this.expiries.remove(connection);
     this.subscriptions.release(connection);
     this.counters.count(this.counters.closed, code ?? 1005);

@@ -2,6 +2,9 @@ import { Process, Processor } from '@nestjs/bull';
 import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AdmissionReaper } from '../auth/admission/admission-reaper';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { PRESENCE_STORE } from '../presence/presence.constants';
+import type { PresenceStore } from '../presence/presence-store.port';
+import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { CLEANUP_JOB, MAINTENANCE_QUEUE } from './realtime-jobs.constants';
 import { RealtimeJobs } from './realtime-jobs.service';
@@ -9,6 +12,8 @@ import { RealtimeJobs } from './realtime-jobs.service';
 export interface CleanupResult {
   /** Instances found dead (liveness expired) whose admission counts were deleted. */
   reapedInstances: number;
+  /** Presence entries past their deadline (instances that died without leaving) removed. */
+  sweptPresence: number;
 }
 
 /**
@@ -25,6 +30,8 @@ export class MaintenanceProcessor implements OnApplicationBootstrap {
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
     private readonly jobs: RealtimeJobs,
     private readonly admission: AdmissionReaper,
+    @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
+    private readonly events: RealtimeEvents,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -39,6 +46,15 @@ export class MaintenanceProcessor implements OnApplicationBootstrap {
         `cleanup: removed the admission counts of ${reapedInstances} dead instance(s)`,
       );
     }
-    return { reapedInstances };
+    // Reads already ignore expired entries; this removes them from topics nobody reads.
+    const { removed: sweptPresence, gone } = await this.presence.sweep(Date.now());
+    // Users of an instance that died: nobody saw them leave, so this is their user.offline
+    // (their last connection's deadline passed, well after the grace). Last seen: the last
+    // renewal that vouched for them, a TTL before the deadline.
+    const ttlMs = this.options.presence.ttlSeconds * 1_000;
+    for (const { userId, deadline } of gone) {
+      this.events.emit('user.offline', { userId, lastSeen: deadline - ttlMs });
+    }
+    return { reapedInstances, sweptPresence };
   }
 }

@@ -25,11 +25,24 @@ export const OFFLINE_EXPIRE_JOB = 'expire';
 export const OFFLINE_HAND_OVER_JOB = 'dead-letter';
 
 /**
+ * Lifecycle events (presence/lifecycle): a `deliver` job per batch of events
+ * (the events of one event-loop turn), a `retry` job per handler call that
+ * failed, with attempts and exponential backoff.
+ */
+export const EVENTS_QUEUE = 'realtime-events';
+export const EVENTS_DELIVER_JOB = 'deliver';
+export const EVENTS_RETRY_JOB = 'retry';
+
+/**
  * Every queue of the library. A feature that needs a queue of its own adds
  * its name here and its `@Processor(name)` class to REALTIME_JOB_PROVIDERS
  * (realtime-jobs.definition.ts); RealtimeJobs then opens, counts and closes it.
  */
-export const REALTIME_QUEUE_NAMES: readonly string[] = [MAINTENANCE_QUEUE, OFFLINE_QUEUE];
+export const REALTIME_QUEUE_NAMES: readonly string[] = [
+  MAINTENANCE_QUEUE,
+  OFFLINE_QUEUE,
+  EVENTS_QUEUE,
+];
 
 /** Injection token: the library's Bull queues (empty without Redis). */
 export const REALTIME_QUEUES = Symbol('REALTIME_QUEUES');

@@ -16,6 +16,7 @@ import {
 import { RealtimeJobs } from './realtime-jobs.service';
 import { MaintenanceProcessor } from './maintenance.processor';
 import { OfflineProcessor } from './offline.processor';
+import { LifecycleProcessor } from './lifecycle.processor';
 
 /**
  * The `@Processor(queue)` classes of the library's queues (see
@@ -27,6 +28,7 @@ export const REALTIME_JOB_PROVIDERS: Provider[] = [
   MaintenanceProcessor,
   AdmissionReaper,
   OfflineProcessor,
+  LifecycleProcessor,
 ];
 
 /**

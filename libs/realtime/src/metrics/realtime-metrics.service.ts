@@ -6,6 +6,7 @@ import { RealtimeJobs, type QueueCounts } from '../jobs/realtime-jobs.service';
 import { REALTIME_ENGINE } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
+import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { RealtimeCounters } from './realtime-counters';
 
 /**
@@ -26,6 +27,7 @@ export class RealtimeMetricsService {
     @Inject(REALTIME_ENGINE) engine: RealtimeEngine,
     jobs: RealtimeJobs,
     admission: Admission,
+    events: RealtimeEvents,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'realtime_' });
@@ -65,6 +67,21 @@ export class RealtimeMetricsService {
         },
       });
 
+    total(
+      'realtime_events_emitted_total',
+      'Lifecycle events this instance produced (only those with a handler)',
+      () => events.emittedCount,
+    );
+    new Gauge({
+      name: 'realtime_events_dead_lettered',
+      help: 'Lifecycle events whose handler failed every attempt (cluster-wide in Redis mode)',
+      registers,
+      async collect() {
+        // Redis unreachable: the gauge keeps its last value rather than fail the scrape.
+        const stats = await events.stats().catch(() => undefined);
+        if (stats) this.set(stats.deadLettered);
+      },
+    });
     gauge('realtime_connections', 'Open WebSocket connections', () => connections.size);
     gauge('realtime_users', 'Distinct signed-in users connected', () => connections.userCount);
     gauge('realtime_topics', 'Topics with local subscribers', () => subscriptions.topicCount);

@@ -118,6 +118,35 @@ export interface RealtimeModuleOptions {
   idempotency?: { windowSeconds?: number; maxKeys?: number };
   /** Background jobs (Bull queues on the Redis of `redis`; in-process timers without it). */
   jobs?: RealtimeJobsOptions;
+  /** Presence of the namespaces that keep it (`topics.<ns>.presence`), and users online. */
+  presence?: RealtimePresenceOptions;
+  /** Lifecycle events handed to the app's `@OnRealtimeEvent` methods. */
+  events?: RealtimeEventsOptions;
+}
+
+export interface RealtimeEventsOptions {
+  /** Calls per handler per event (the first included) before the event is dead-lettered. */
+  attempts?: number;
+  /** First retry delay; each further retry waits twice as long. */
+  backoffMs?: number;
+  /** A handler call that has not settled after this fails (and is retried): it never holds anything else. */
+  handlerTimeoutMs?: number;
+  /** Dead-lettered events kept for inspection (the newest); the counter counts them all. */
+  deadLetterLimit?: number;
+  /** `user.offline` waits this long after the user's last connection closed; a reconnect within it cancels it. */
+  offlineGraceMs?: number;
+}
+
+export interface RealtimePresenceOptions {
+  /** `presence_diff` frames go out at most once per topic per this interval. */
+  diffIntervalMs?: number;
+  /** Past this many users in a topic, diffs carry the counts only (no joined/left lists). */
+  maxDiffUsers?: number;
+  /**
+   * An instance that dies without closing stops counting within this time:
+   * each instance renews its entries every third of it.
+   */
+  ttlSeconds?: number;
 }
 
 export interface RealtimeOfflineOptions {

@@ -111,6 +111,18 @@ export function resolveRealtimeOptions(
       attempts: options.jobs?.attempts ?? 5,
       backoffMs: options.jobs?.backoffMs ?? 1_000,
     },
+    presence: {
+      diffIntervalMs: options.presence?.diffIntervalMs ?? 1_000,
+      maxDiffUsers: options.presence?.maxDiffUsers ?? 1_000,
+      ttlSeconds: options.presence?.ttlSeconds ?? 30,
+    },
+    events: {
+      attempts: options.events?.attempts ?? 5,
+      backoffMs: options.events?.backoffMs ?? 1_000,
+      handlerTimeoutMs: options.events?.handlerTimeoutMs ?? 10_000,
+      deadLetterLimit: options.events?.deadLetterLimit ?? 1_000,
+      offlineGraceMs: options.events?.offlineGraceMs ?? 5_000,
+    },
   };
   validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));
   return resolved;

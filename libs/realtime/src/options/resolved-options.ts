@@ -74,6 +74,14 @@ export interface ResolvedRealtimeOptions {
   };
   idempotency: { windowSeconds: number; maxKeys: number };
   jobs: { cleanupIntervalMs: number; attempts: number; backoffMs: number };
+  presence: { diffIntervalMs: number; maxDiffUsers: number; ttlSeconds: number };
+  events: {
+    attempts: number;
+    backoffMs: number;
+    handlerTimeoutMs: number;
+    deadLetterLimit: number;
+    offlineGraceMs: number;
+  };
 }
 
 export type { RealtimeModuleOptions };

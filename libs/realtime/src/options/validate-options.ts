@@ -26,6 +26,8 @@ const GROUPS = [
   'offline',
   'idempotency',
   'jobs',
+  'presence',
+  'events',
   'topics',
   'redis',
   'engine',
@@ -126,6 +128,8 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   }
   validateOffline(o);
   for (const [key, value] of Object.entries(o.jobs)) positiveInteger(`jobs.${key}`, value);
+  for (const [key, value] of Object.entries(o.presence)) positiveInteger(`presence.${key}`, value);
+  for (const [key, value] of Object.entries(o.events)) positiveInteger(`events.${key}`, value);
   for (const [namespace, policy] of Object.entries(o.topics)) {
     if (!NAMESPACE_PATTERN.test(namespace)) fail(`topics.${namespace}`, 'is not a valid namespace');
     validateRule(`topics.${namespace}.subscribe`, policy.subscribe);
@@ -139,10 +143,22 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
       }
       if (value !== undefined) positiveInteger(`topics.${namespace}.history.${key}`, value);
     }
+    validateNamespacePresence(`topics.${namespace}.presence`, policy.presence);
   }
   for (const list of ['trustedProxies', 'blockedIps', 'allowedIps'] as const) {
     if (!Array.isArray(o.network[list]) || o.network[list].some((ip) => !isIP(String(ip)))) {
       fail(`network.${list}`, 'must be a list of IP addresses');
+    }
+  }
+}
+
+function validateNamespacePresence(option: string, presence: unknown): void {
+  if (presence === undefined) return;
+  if (!isPlainObject(presence)) fail(option, 'must be an object like { joinLeave: true }');
+  for (const [key, value] of Object.entries(presence)) {
+    if (key !== 'joinLeave') fail(`${option}.${key}`, 'is not an option');
+    if (value !== undefined && typeof value !== 'boolean') {
+      fail(`${option}.${key}`, 'must be true or false');
     }
   }
 }

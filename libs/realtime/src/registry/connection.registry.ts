@@ -11,6 +11,13 @@ export function ipLimitKey(ip: string): string {
   return ip.includes(':') ? normalizeIp(ip) : ip;
 }
 
+/** Told of every connection added and removed, and of a user id an `auth` gave an anonymous one. */
+export interface ConnectionListener {
+  added(connection: Connection): void;
+  removed(connection: Connection): void;
+  userChanged(connection: Connection, previousUserId: string | null): void;
+}
+
 /** Open connections by id, user and IP; every index shrinks back to nothing on release. */
 @Injectable()
 export class ConnectionRegistry {
@@ -24,6 +31,12 @@ export class ConnectionRegistry {
    * it instead of holding a copy each.
    */
   private readonly addresses = new Map<string, { ip: string; connections: number }>();
+  private listener: ConnectionListener | undefined;
+
+  /** One listener (presence); set once at start-up. */
+  listen(listener: ConnectionListener): void {
+    this.listener = listener;
+  }
 
   get size(): number {
     return this.byId.size;
@@ -46,6 +59,7 @@ export class ConnectionRegistry {
     const key = ipLimitKey(connection.ip);
     this.perIp.set(key, (this.perIp.get(key) ?? 0) + 1);
     this.indexUser(connection, connection.principal.userId);
+    this.listener?.added(connection);
   }
 
   /** Idempotent: a connection may be released by close and by disconnect. */
@@ -59,6 +73,7 @@ export class ConnectionRegistry {
     if (left > 0) this.perIp.set(key, left);
     else this.perIp.delete(key);
     this.unindexUser(connection, connection.principal.userId);
+    this.listener?.removed(connection);
     return true;
   }
 
@@ -67,6 +82,7 @@ export class ConnectionRegistry {
     if (!this.byId.has(connection.id)) return;
     this.unindexUser(connection, previousUserId);
     this.indexUser(connection, connection.principal.userId);
+    this.listener?.userChanged(connection, previousUserId);
   }
 
   ofUser(userId: string): ReadonlySet<Connection> {

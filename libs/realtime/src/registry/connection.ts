@@ -11,6 +11,12 @@ import { SocketLink } from '../transport/socket-link';
  */
 export class Connection extends SocketLink {
   readonly topics = new Set<string>();
+  /**
+   * When the connection was registered (ms since the epoch), kept only when
+   * the app handles `disconnected` (which reports the duration): otherwise no
+   * number per connection.
+   */
+  openedAt: number | undefined = undefined;
   /** Set by the heartbeat when it pings; cleared by the pong. */
   awaitingPong = false;
   /** The end of the current inbound-message window and the messages counted in it. */
@@ -24,6 +30,8 @@ export class Connection extends SocketLink {
   inbound: Array<readonly [raw: Buffer, isBinary: boolean]> | undefined;
   /** The token-expiry slot it waits in (gateway/deadline-slots.ts); undefined without expiry. */
   deadlineSlot: number | undefined = undefined;
+  /** Topics this connection gets `presence_diff` frames for (subscribed with `presence: true`); usually none. */
+  presenceDiffs: Set<string> | undefined = undefined;
   /**
    * Topics whose recovery is in flight, with the live messages held back
    * meanwhile; undefined (one field check per delivery) the rest of the time.

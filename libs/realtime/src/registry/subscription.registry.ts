@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { Connection } from './connection';
 
+/** Told of every subscription added and removed, synchronously (presence keeps its entries so). */
+export interface SubscriptionListener {
+  added(connection: Connection, topic: string): void;
+  removed(connection: Connection, topic: string): void;
+}
+
 /**
  * Topic → local subscribers, and (on the connection) connection → topics.
  * Fan-out is a plain loop over one of these sets.
@@ -9,6 +15,12 @@ import type { Connection } from './connection';
 export class SubscriptionRegistry {
   private readonly subscribers = new Map<string, Set<Connection>>();
   private total = 0;
+  private listener: SubscriptionListener | undefined;
+
+  /** One listener (presence); set once at start-up. */
+  listen(listener: SubscriptionListener): void {
+    this.listener = listener;
+  }
 
   get topicCount(): number {
     return this.subscribers.size;
@@ -27,6 +39,7 @@ export class SubscriptionRegistry {
     if (connection.topics.has(topic)) return false;
     connection.topics.add(topic);
     this.total++;
+    this.listener?.added(connection, topic);
     const set = this.subscribers.get(topic);
     if (set) {
       set.add(connection);
@@ -40,6 +53,7 @@ export class SubscriptionRegistry {
   remove(connection: Connection, topic: string): boolean {
     if (!connection.topics.delete(topic)) return false;
     this.total--;
+    this.listener?.removed(connection, topic);
     const set = this.subscribers.get(topic);
     if (!set) return false;
     set.delete(connection);

@@ -39,4 +39,10 @@ export interface NamespacePolicy {
   maxPerConnection?: number;
   /** History of this namespace's topics; each field defaults to the module's `history` option. */
   history?: { size?: number; ttlSeconds?: number; maxBytes?: number };
+  /**
+   * Keep presence for this namespace's topics (counts, members: the `presence`
+   * request and PresenceService); with `joinLeave: true`, connections that
+   * subscribe with `presence: true` also get `presence_diff` frames.
+   */
+  presence?: { joinLeave?: boolean };
 }

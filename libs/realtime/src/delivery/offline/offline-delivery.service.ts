@@ -51,6 +51,7 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
   private readonly logger = new Logger('Realtime');
   private readonly limits: InboxLimits;
   private handler: DeadLetterHandler | undefined;
+  private readonly deadLetterListeners: Array<(letter: DeadLetter) => void> = [];
   /** Waits between inbox reads of a connection (deliverPending), cleared on shutdown. */
   private readonly retries = new Set<NodeJS.Timeout>();
   private readonly sweeper: ExpirySweeper;
@@ -75,7 +76,7 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       store,
       options.offline.sweepIntervalMs,
       options.offline.deadLetterLimit,
-      (letter) => this.scheduler.handOver(letter),
+      (letter) => this.deadLettered(letter),
     );
   }
 
@@ -110,7 +111,7 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
     const evicted = await this.store.add(message, this.limits);
-    for (const letter of evicted) await this.scheduler.handOver(letter);
+    for (const letter of evicted) await this.deadLettered(letter);
     // Kept already: if the live push fails, the user still gets it on the next connection.
     await this.engine
       .command({ kind: 'user', userId, type, payload, ts, id: message.id })
@@ -167,7 +168,17 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       Date.now(),
       this.options.offline.deadLetterLimit,
     );
-    if (letter) await this.scheduler.handOver(letter);
+    if (letter) await this.deadLettered(letter);
+  }
+
+  /** Told of each dead letter once, on the instance that dead-lettered it (lifecycle events). */
+  onDeadLetter(listener: (letter: DeadLetter) => void): void {
+    this.deadLetterListeners.push(listener);
+  }
+
+  private async deadLettered(letter: DeadLetter): Promise<void> {
+    for (const listener of this.deadLetterListeners) listener(letter);
+    await this.scheduler.handOver(letter);
   }
 
   /** Gives a dead letter to the app's handler; a throw is retried by the scheduler. */

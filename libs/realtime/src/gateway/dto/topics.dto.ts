@@ -1,4 +1,11 @@
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, ValidateBy } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsString,
+  ValidateBy,
+} from 'class-validator';
 import { MAX_OFFSET_LENGTH, MAX_TOPIC_LENGTH, MAX_TOPICS_PER_REQUEST } from '../../protocol';
 import { Optional, RequestDto } from './request.dto';
 
@@ -21,6 +28,11 @@ export class SubscribeDto extends TopicsDto {
     },
   })
   since?: Record<string, string>;
+
+  /** `presence_diff` frames for those of the topics whose namespace sends joins and leaves. */
+  @Optional()
+  @IsBoolean()
+  presence?: boolean;
 }
 
 export class UnsubscribeDto extends TopicsDto {}

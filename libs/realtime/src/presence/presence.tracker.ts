@@ -1,0 +1,278 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { encodeFrame } from '../framing/outbound-frame';
+import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import { namespaceOf, type PresenceCounts, ServerEvent } from '../protocol';
+import { REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from '../realtime.constants';
+import type { Connection } from '../registry/connection';
+import { ConnectionRegistry } from '../registry/connection.registry';
+import { SubscriptionRegistry } from '../registry/subscription.registry';
+import { SocketWriter } from '../transport/socket-writer.service';
+import { RealtimeEvents } from './lifecycle/realtime-events.service';
+import { netChanges } from './net-changes';
+import { PRESENCE_STORE } from './presence.constants';
+import type { PresenceSlot, PresenceStore, UserSlot } from './presence-store.port';
+
+/** A topic some local connection gets diffs for: where its log was last read, and what was last said. */
+interface WatchedTopic {
+  watchers: number;
+  /** Undefined until the first read (started when the topic was first watched) answered. */
+  cursor: string | undefined;
+  counts: PresenceCounts | undefined;
+}
+
+/**
+ * This instance's part of presence. It watches the registries (every
+ * subscription to a topic that keeps presence is an entry; every
+ * authenticated connection a user entry), tells the store at once, renews
+ * the instance's entries every third of the TTL, and once per diff interval
+ * reads the watched topics' logs and writes one `presence_diff` per topic to
+ * the connections that asked for them (the same bytes to each).
+ *
+ * A store that fails (Redis down) never holds a socket: calls are not
+ * awaited by the gateway, failures are logged once per outage, and the next
+ * renewal re-adds every entry, so the store heals within an interval.
+ */
+@Injectable()
+export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Realtime');
+  private readonly ttlMs: number;
+  /** topic → connection id → user id, for this instance's connections in topics that keep presence. */
+  private readonly local = new Map<string, Map<string, string | null>>();
+  /** connection id → user id, for this instance's authenticated connections. */
+  private readonly users = new Map<string, string>();
+  private readonly watched = new Map<string, WatchedTopic>();
+  private renewTimer: NodeJS.Timeout | undefined;
+  private diffTimer: NodeJS.Timeout | undefined;
+  private diffing = false;
+  /** Users whose last connection closed, waiting out `offlineGraceMs` before `user.offline`. */
+  private readonly graces = new Map<string, NodeJS.Timeout>();
+  private failing = false;
+  private readonly failed = (error: unknown): void => {
+    if (this.failing) return;
+    this.failing = true;
+    this.logger.warn(`presence store: ${(error as Error)?.message ?? String(error)} (retrying)`);
+  };
+
+  constructor(
+    @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
+    @Inject(REALTIME_INSTANCE_ID) private readonly instanceId: string,
+    @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
+    private readonly subscriptions: SubscriptionRegistry,
+    connections: ConnectionRegistry,
+    private readonly writer: SocketWriter,
+    private readonly events: RealtimeEvents,
+  ) {
+    this.ttlMs = options.presence.ttlSeconds * 1_000;
+    subscriptions.listen({
+      added: (connection, topic) => this.joined(connection, topic),
+      removed: (connection, topic) => this.left(connection, topic),
+    });
+    connections.listen({
+      added: (connection) => this.connected(connection),
+      removed: (connection) => this.disconnected(connection),
+      userChanged: (connection, previous) => this.userChanged(connection, previous),
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    this.renewTimer = setInterval(() => this.renew(), Math.max(1, Math.floor(this.ttlMs / 3)));
+    this.renewTimer.unref();
+    this.diffTimer = setInterval(() => void this.diff(), this.options.presence.diffIntervalMs);
+    this.diffTimer.unref();
+  }
+
+  beforeApplicationShutdown(): void {
+    clearInterval(this.renewTimer);
+    clearInterval(this.diffTimer);
+    this.renewTimer = this.diffTimer = undefined;
+    for (const timer of this.graces.values()) clearTimeout(timer);
+    this.graces.clear();
+  }
+
+  /** Whether the topic's namespace keeps presence. */
+  keeps(topic: string): boolean {
+    return this.options.topics[namespaceOf(topic)]?.presence !== undefined;
+  }
+
+  /** Whether the topic's namespace sends joins and leaves. */
+  sendsJoinLeave(topic: string): boolean {
+    return this.options.topics[namespaceOf(topic)]?.presence?.joinLeave === true;
+  }
+
+  /** Diffs for these topics to this connection (subscribe with `presence: true`): those it holds that send joins and leaves. */
+  watch(connection: Connection, topics: readonly string[]): void {
+    for (const topic of topics) {
+      if (!connection.topics.has(topic) || !this.sendsJoinLeave(topic)) continue;
+      const diffs = (connection.presenceDiffs ??= new Set());
+      if (diffs.has(topic)) continue;
+      diffs.add(topic);
+      const watched = this.watched.get(topic);
+      if (watched) {
+        watched.watchers++;
+        continue;
+      }
+      const fresh: WatchedTopic = { watchers: 1, cursor: undefined, counts: undefined };
+      this.watched.set(topic, fresh);
+      // Where the log is now: the first diff tells what happens after the topic was first watched.
+      this.store.changes(topic, undefined, Date.now()).then(({ cursor, connections, users }) => {
+        fresh.cursor ??= cursor;
+        fresh.counts ??= { connections, users };
+      }, this.failed);
+    }
+  }
+
+  /** A renewal: every entry of this instance, with a new deadline (Redis: one script per topic). */
+  renew(): void {
+    const slots: PresenceSlot[] = [];
+    for (const [topic, entries] of this.local) {
+      for (const [connectionId, userId] of entries) slots.push({ topic, connectionId, userId });
+    }
+    const users: UserSlot[] = [];
+    for (const [connectionId, userId] of this.users) users.push({ connectionId, userId });
+    this.store.renew(this.instanceId, slots, users, this.deadline()).then(() => {
+      if (!this.failing) return;
+      this.failing = false;
+      this.logger.log('presence store: renewed again');
+    }, this.failed);
+  }
+
+  /**
+   * One diff per watched topic: the log since the last read, netted per user.
+   * A read still in flight when the next interval starts is not doubled.
+   */
+  async diff(): Promise<void> {
+    if (this.diffing) return;
+    this.diffing = true;
+    try {
+      const now = Date.now();
+      await Promise.all(
+        [...this.watched].map(([topic, watched]) =>
+          this.diffTopic(topic, watched, now).catch(this.failed),
+        ),
+      );
+    } finally {
+      this.diffing = false;
+    }
+  }
+
+  private async diffTopic(topic: string, watched: WatchedTopic, now: number): Promise<void> {
+    if (watched.cursor === undefined) return;
+    const read = await this.store.changes(topic, watched.cursor, now);
+    watched.cursor = read.cursor;
+    const { connections, users } = read;
+    const net = netChanges(read.changes ?? []);
+    const counted = watched.counts;
+    watched.counts = { connections, users };
+    const same = counted?.connections === connections && counted.users === users;
+    if (same && net.joined.length + net.left.length === 0) return;
+    // Past the threshold (or when the log lost some), only the counts are told.
+    const named = read.changes !== undefined && users <= this.options.presence.maxDiffUsers;
+    const frame = encodeFrame(ServerEvent.PresenceDiff, {
+      topic,
+      joined: named ? net.joined : [],
+      left: named ? net.left : [],
+      connections,
+      users,
+    });
+    for (const connection of this.subscriptions.subscribersOf(topic) ?? []) {
+      if (connection.presenceDiffs?.has(topic)) this.writer.write(connection, frame);
+    }
+  }
+
+  private joined(connection: Connection, topic: string): void {
+    this.events.emit('subscribed', this.slot(connection, topic));
+    if (!this.keeps(topic)) return;
+    let entries = this.local.get(topic);
+    if (!entries) this.local.set(topic, (entries = new Map<string, string | null>()));
+    entries.set(connection.id, connection.principal.userId);
+    this.store
+      .join(this.instanceId, this.slot(connection, topic), this.deadline())
+      .catch(this.failed);
+  }
+
+  private left(connection: Connection, topic: string): void {
+    this.events.emit('unsubscribed', this.slot(connection, topic));
+    if (connection.presenceDiffs?.delete(topic)) this.unwatch(topic);
+    const entries = this.local.get(topic);
+    if (!entries?.delete(connection.id)) return;
+    if (entries.size === 0) this.local.delete(topic);
+    this.store.leave(this.instanceId, this.slot(connection, topic)).catch(this.failed);
+  }
+
+  private connected(connection: Connection): void {
+    const { userId } = connection.principal;
+    if (userId === null) return;
+    this.users.set(connection.id, userId);
+    // Back within the grace on this instance: no user.offline, and so no user.online either.
+    const grace = this.graces.get(userId);
+    if (grace) {
+      clearTimeout(grace);
+      this.graces.delete(userId);
+    }
+    this.store
+      .connect(
+        this.instanceId,
+        { connectionId: connection.id, userId },
+        this.deadline(),
+        Date.now(),
+      )
+      .then((first) => {
+        if (first && !grace) this.events.emit('user.online', { userId });
+      }, this.failed);
+  }
+
+  private disconnected(connection: Connection): void {
+    const userId = this.users.get(connection.id);
+    if (userId === undefined) return;
+    this.users.delete(connection.id);
+    const lastSeen = Date.now();
+    this.store
+      .disconnect(this.instanceId, { connectionId: connection.id, userId }, lastSeen)
+      .then((last) => {
+        if (last && this.events.wants('user.offline')) this.graceThenOffline(userId, lastSeen);
+      }, this.failed);
+  }
+
+  /** user.offline once the grace has passed with the user still offline everywhere. */
+  private graceThenOffline(userId: string, lastSeen: number): void {
+    if (this.renewTimer === undefined || this.graces.has(userId)) return;
+    const timer = setTimeout(() => {
+      this.graces.delete(userId);
+      this.store.isOnline(userId, Date.now()).then((online) => {
+        if (!online) this.events.emit('user.offline', { userId, lastSeen });
+      }, this.failed);
+    }, this.options.events.offlineGraceMs);
+    timer.unref();
+    this.graces.set(userId, timer);
+  }
+
+  private userChanged(connection: Connection, previousUserId: string | null): void {
+    for (const topic of connection.topics) {
+      if (!this.local.get(topic)?.has(connection.id)) continue;
+      const slot = this.slot(connection, topic);
+      this.store.leave(this.instanceId, { ...slot, userId: previousUserId }).catch(this.failed);
+      this.local.get(topic)?.set(connection.id, slot.userId);
+      this.store.join(this.instanceId, slot, this.deadline()).catch(this.failed);
+    }
+    this.connected(connection);
+  }
+
+  private unwatch(topic: string): void {
+    const watched = this.watched.get(topic);
+    if (watched && --watched.watchers === 0) this.watched.delete(topic);
+  }
+
+  private slot(connection: Connection, topic: string): PresenceSlot {
+    return { topic, connectionId: connection.id, userId: connection.principal.userId };
+  }
+
+  private deadline(): number {
+    return Date.now() + this.ttlMs;
+  }
+}

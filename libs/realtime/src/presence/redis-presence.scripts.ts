@@ -1,0 +1,156 @@
+/**
+ * Presence's Lua scripts. Each touches the keys of one topic (one hash tag,
+ * PresenceKeys.topic) or of one user, never both, so each runs on one node
+ * of a cluster. KEYS of a topic script: entries, users, roster, meta, log.
+ *
+ * Every script that reads a topic first sweeps its expired entries (at most
+ * SWEEP_BATCH per call, each entry swept once): a crashed instance's entries
+ * stop counting as soon as their deadline passes, and a read stays cheap.
+ */
+const TOPIC_PRELUDE = `
+local logMax = tonumber(ARGV[1])
+local function logChange(change)
+  redis.call('HINCRBY', KEYS[4], 's', 1)
+  redis.call('RPUSH', KEYS[5], change)
+  if redis.call('LLEN', KEYS[5]) > logMax then redis.call('LPOP', KEYS[5]) end
+end
+local function ensureEpoch()
+  if redis.call('HEXISTS', KEYS[4], 'e') == 0 then
+    local t = redis.call('TIME')
+    redis.call('HSET', KEYS[4], 'e', t[1] .. string.format('%06d', tonumber(t[2])), 's', 0)
+  end
+end
+local function addUser(user)
+  if redis.call('HINCRBY', KEYS[2], user, 1) == 1 then
+    redis.call('ZADD', KEYS[3], 0, user)
+    logChange('+' .. user)
+  end
+end
+local function removeUser(user)
+  if redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
+    redis.call('HDEL', KEYS[2], user)
+    redis.call('ZREM', KEYS[3], user)
+    logChange('-' .. user)
+  end
+end
+local function userOf(member)
+  return string.match(member, '|([^|]*)$')
+end
+local function sweep(now, batch)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, batch)
+  for _, member in ipairs(expired) do
+    redis.call('ZREM', KEYS[1], member)
+    local user = userOf(member)
+    if user ~= '' then removeUser(user) end
+  end
+  return #expired
+end
+local function keep(ms)
+  for i = 1, 5 do redis.call('PEXPIRE', KEYS[i], ms) end
+end
+local function counts()
+  return {redis.call('ZCARD', KEYS[1]), redis.call('HLEN', KEYS[2])}
+end
+`;
+
+/** ARGV: logMax, keepMs, deadline, then member and user ('' anonymous) per entry. Adds or renews. */
+export const JOIN_SCRIPT = `${TOPIC_PRELUDE}
+ensureEpoch()
+local deadline = ARGV[3]
+for i = 4, #ARGV, 2 do
+  if redis.call('ZADD', KEYS[1], deadline, ARGV[i]) == 1 and ARGV[i + 1] ~= '' then
+    addUser(ARGV[i + 1])
+  end
+end
+keep(ARGV[2])
+`;
+
+/** ARGV: logMax, member, user. */
+export const LEAVE_SCRIPT = `${TOPIC_PRELUDE}
+if redis.call('ZREM', KEYS[1], ARGV[2]) == 1 and ARGV[3] ~= '' then removeUser(ARGV[3]) end
+`;
+
+/** ARGV: logMax, now, sweep batch. Returns {connections, users, swept}. */
+export const COUNT_SCRIPT = `${TOPIC_PRELUDE}
+local swept = sweep(ARGV[2], ARGV[3])
+local c = counts()
+return {c[1], c[2], swept}
+`;
+
+/**
+ * ARGV: logMax, now, sweep batch, after ('' from the start), limit. Returns
+ * {connections, users, names, their connection counts, more (0/1)}: one name
+ * past the page is read to tell whether another page follows.
+ */
+export const MEMBERS_SCRIPT = `${TOPIC_PRELUDE}
+sweep(ARGV[2], ARGV[3])
+local c = counts()
+local limit = tonumber(ARGV[5])
+if limit == 0 then return {c[1], c[2], {}, {}, 0} end
+local min = '-'
+if ARGV[4] ~= '' then min = '(' .. ARGV[4] end
+local names = redis.call('ZRANGEBYLEX', KEYS[3], min, '+', 'LIMIT', 0, limit + 1)
+local more = 0
+if #names > limit then
+  more = 1
+  names[#names] = nil
+end
+if #names == 0 then return {c[1], c[2], {}, {}, 0} end
+return {c[1], c[2], names, redis.call('HMGET', KEYS[2], unpack(names)), more}
+`;
+
+/**
+ * ARGV: logMax, now, sweep batch, epoch ('' without a cursor), after. Returns
+ * {connections, users, epoch, last change, complete (0/1), changes}: complete
+ * when the log still holds every change after the cursor.
+ */
+export const CHANGES_SCRIPT = `${TOPIC_PRELUDE}
+sweep(ARGV[2], ARGV[3])
+local c = counts()
+local meta = redis.call('HMGET', KEYS[4], 'e', 's')
+local epoch, seq = meta[1] or '', tonumber(meta[2] or '0')
+if ARGV[4] == '' or ARGV[4] ~= epoch then return {c[1], c[2], epoch, seq, 0, {}} end
+local n = seq - tonumber(ARGV[5])
+if n < 0 or n > redis.call('LLEN', KEYS[5]) then return {c[1], c[2], epoch, seq, 0, {}} end
+if n == 0 then return {c[1], c[2], epoch, seq, 1, {}} end
+return {c[1], c[2], epoch, seq, 1, redis.call('LRANGE', KEYS[5], -n, -1)}
+`;
+
+/**
+ * A user's connection. KEYS: the user's zset, online. ARGV: member, user,
+ * deadline, now, keepMs. Returns 1 when it is the user's first live one.
+ */
+export const CONNECT_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+local added = redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[2])
+if added == 1 and redis.call('ZCARD', KEYS[1]) == 1 then return 1 end
+return 0
+`;
+
+/** KEYS: the user's zset, online. ARGV: member, user, now. Returns 1 when no live connection is left. */
+export const DISCONNECT_SCRIPT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** KEYS: the user's zset. ARGV: now. Drops expired connections; deletes the key when none is left. */
+export const SWEEP_USER_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+`;
+
+/** KEYS: online. ARGV: user, now. Removes the user if their deadline has passed; returns 1 if it did. */
+export const FORGET_ONLINE_SCRIPT = `
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if deadline and tonumber(deadline) <= tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+`;

@@ -1,0 +1,304 @@
+import type Redis from 'ioredis';
+import { orEngineUnavailable } from '../engine/engine-unavailable.error';
+import { USER_ID_PATTERN } from '../protocol';
+import type { RedisConnections } from '../redis/redis-connections.service';
+import { entryMember, PresenceKeys, userMember } from './presence-keys';
+import {
+  type PresenceChange,
+  type PresenceChanges,
+  type PresenceCounts,
+  type PresencePage,
+  type PresenceSweep,
+  type PresenceSlot,
+  type PresenceStore,
+  type UserSlot,
+  decodeCursor,
+  encodeCursor,
+} from './presence-store.port';
+import {
+  CHANGES_SCRIPT,
+  CONNECT_SCRIPT,
+  COUNT_SCRIPT,
+  DISCONNECT_SCRIPT,
+  FORGET_ONLINE_SCRIPT,
+  JOIN_SCRIPT,
+  LEAVE_SCRIPT,
+  MEMBERS_SCRIPT,
+  SWEEP_USER_SCRIPT,
+} from './redis-presence.scripts';
+
+/** Expired entries a read sweeps at most (a crashed instance's are spread over a few reads). */
+const SWEEP_BATCH = 5_000;
+/** Entries renewed per script call (each call holds Redis for as long as it runs). */
+const RENEW_CHUNK = 500;
+/** Topics and users the cleanup job reads per round trip. */
+const SWEEP_PAGE = 500;
+
+type Reply = [number, number, ...unknown[]];
+
+interface PresenceCommands {
+  rtPresenceJoin(...args: Array<string | number>): Promise<null>;
+  rtPresenceLeave(...args: Array<string | number>): Promise<null>;
+  rtPresenceCount(...args: Array<string | number>): Promise<Reply>;
+  rtPresenceMembers(...args: Array<string | number>): Promise<Reply>;
+  rtPresenceChanges(...args: Array<string | number>): Promise<Reply>;
+  rtPresenceConnect(...args: Array<string | number>): Promise<number>;
+  rtPresenceDisconnect(...args: Array<string | number>): Promise<number>;
+  rtPresenceSweepUser(...args: Array<string | number>): Promise<null>;
+  rtPresenceForget(...args: Array<string | number>): Promise<number>;
+}
+
+export interface RedisPresenceOptions {
+  /** Joins and leaves each topic's log keeps. */
+  maxLogEntries: number;
+  /** How long a topic's or user's keys outlive their last write (a few TTLs: renewals refresh it). */
+  keepMs: number;
+}
+
+/**
+ * Presence in Redis, shared by every instance (see docs/presence.md for the
+ * keys and what each operation costs). Entries are scored by their deadline;
+ * each instance renews its own (`renew`, one script per topic per interval).
+ */
+export class RedisPresenceStore implements PresenceStore {
+  private readonly keys: PresenceKeys;
+  private defined: (Redis & PresenceCommands) | undefined;
+
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly options: RedisPresenceOptions,
+  ) {
+    this.keys = new PresenceKeys(redis.layout);
+  }
+
+  async join(instanceId: string, slot: PresenceSlot, deadline: number): Promise<void> {
+    await this.joinAll(instanceId, slot.topic, [slot], deadline);
+  }
+
+  async leave(instanceId: string, slot: PresenceSlot): Promise<void> {
+    const member = entryMember(instanceId, slot.connectionId, slot.userId);
+    await orEngineUnavailable(
+      this.client.rtPresenceLeave(
+        ...this.keys.topic(slot.topic),
+        this.options.maxLogEntries,
+        member,
+        slot.userId ?? '',
+      ),
+    );
+  }
+
+  async connect(
+    instanceId: string,
+    slot: UserSlot,
+    deadline: number,
+    now: number,
+  ): Promise<boolean> {
+    const first = await orEngineUnavailable(
+      this.client.rtPresenceConnect(
+        this.keys.user(slot.userId),
+        this.keys.online,
+        userMember(instanceId, slot.connectionId),
+        slot.userId,
+        deadline,
+        now,
+        this.options.keepMs,
+      ),
+    );
+    return first === 1;
+  }
+
+  async disconnect(instanceId: string, slot: UserSlot, now: number): Promise<boolean> {
+    const last = await orEngineUnavailable(
+      this.client.rtPresenceDisconnect(
+        this.keys.user(slot.userId),
+        this.keys.online,
+        userMember(instanceId, slot.connectionId),
+        slot.userId,
+        now,
+      ),
+    );
+    return last === 1;
+  }
+
+  async renew(
+    instanceId: string,
+    slots: readonly PresenceSlot[],
+    users: readonly UserSlot[],
+    deadline: number,
+  ): Promise<void> {
+    const byTopic = new Map<string, PresenceSlot[]>();
+    for (const slot of slots) {
+      const list = byTopic.get(slot.topic);
+      if (list) list.push(slot);
+      else byTopic.set(slot.topic, [slot]);
+    }
+    const calls: Promise<unknown>[] = [];
+    for (const [topic, list] of byTopic) {
+      for (let i = 0; i < list.length; i += RENEW_CHUNK) {
+        calls.push(this.joinAll(instanceId, topic, list.slice(i, i + RENEW_CHUNK), deadline));
+      }
+    }
+    for (const user of users) calls.push(this.connect(instanceId, user, deadline, 0));
+    await Promise.all(calls);
+  }
+
+  async count(topic: string, now: number): Promise<PresenceCounts> {
+    const [connections, users] = await orEngineUnavailable(
+      this.client.rtPresenceCount(
+        ...this.keys.topic(topic),
+        this.options.maxLogEntries,
+        now,
+        SWEEP_BATCH,
+      ),
+    );
+    return { connections, users };
+  }
+
+  async members(
+    topic: string,
+    cursor: string | undefined,
+    limit: number,
+    now: number,
+  ): Promise<PresencePage> {
+    const after = cursor === undefined ? '' : decodeCursor(cursor, isUserId);
+    const [connections, users, names, counts, more] = (await orEngineUnavailable(
+      this.client.rtPresenceMembers(
+        ...this.keys.topic(topic),
+        this.options.maxLogEntries,
+        now,
+        SWEEP_BATCH,
+        after,
+        limit,
+      ),
+    )) as [number, number, string[], Array<string | null>, number];
+    return {
+      connections,
+      users,
+      members: names.map((userId, i) => ({ userId, connections: Number(counts[i] ?? 0) })),
+      cursor: more === 1 ? encodeCursor(names[names.length - 1]) : null,
+    };
+  }
+
+  async changes(topic: string, cursor: string | undefined, now: number): Promise<PresenceChanges> {
+    const [epoch = '', after = '0'] = cursor?.split(':') ?? [];
+    const [connections, users, currentEpoch, seq, complete, log] = (await orEngineUnavailable(
+      this.client.rtPresenceChanges(
+        ...this.keys.topic(topic),
+        this.options.maxLogEntries,
+        now,
+        SWEEP_BATCH,
+        epoch,
+        /^\d+$/.test(after) ? after : '-1',
+      ),
+    )) as [number, number, string, number, number, string[]];
+    const changes =
+      complete === 1
+        ? log.map((entry): PresenceChange => [entry.slice(1), entry.startsWith('+')])
+        : undefined;
+    return { connections, users, cursor: `${currentEpoch}:${seq}`, changes };
+  }
+
+  async isOnline(userId: string, now: number): Promise<boolean> {
+    const deadline = await orEngineUnavailable(this.redis.command.zscore(this.keys.online, userId));
+    return deadline !== null && Number(deadline) > now;
+  }
+
+  async onlineUsers(now: number): Promise<number> {
+    return orEngineUnavailable(this.redis.command.zcount(this.keys.online, `(${now}`, '+inf'));
+  }
+
+  async sweep(now: number): Promise<PresenceSweep> {
+    const redis = this.redis.command;
+    let removed = 0;
+    for (let start = 0; ; start += SWEEP_PAGE) {
+      const topics = await redis.zrange(this.keys.topics, start, start + SWEEP_PAGE - 1);
+      const swept = await Promise.all(
+        topics.map((topic) =>
+          this.client.rtPresenceCount(
+            ...this.keys.topic(topic),
+            this.options.maxLogEntries,
+            now,
+            SWEEP_BATCH,
+          ),
+        ),
+      );
+      for (const reply of swept) removed += Number(reply[2]);
+      if (topics.length < SWEEP_PAGE) break;
+    }
+    // A topic whose latest deadline has passed has no live entry left (all swept above).
+    await redis.zremrangebyscore(this.keys.topics, '-inf', now);
+    // Users whose latest deadline passed: every connection of theirs expired, none disconnected.
+    const expired = await redis.zrangebyscore(
+      this.keys.online,
+      '-inf',
+      now,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      SWEEP_PAGE,
+    );
+    const gone: PresenceSweep['gone'] = [];
+    for (let i = 0; i < expired.length; i += 2) {
+      gone.push({ userId: expired[i], deadline: Number(expired[i + 1]) });
+    }
+    await Promise.all(
+      gone.map(({ userId }) => this.client.rtPresenceSweepUser(this.keys.user(userId), now)),
+    );
+    // Each removed only while still expired (a user who connected meanwhile has a later
+    // deadline), and by one sweeper only: the users this call removed are the ones it reports.
+    const reported: PresenceSweep['gone'] = [];
+    for (const user of gone) {
+      const taken = await this.client.rtPresenceForget(this.keys.online, user.userId, now);
+      if (taken === 1) reported.push(user);
+    }
+    removed += reported.length;
+    return { removed, gone: reported };
+  }
+
+  private async joinAll(
+    instanceId: string,
+    topic: string,
+    slots: readonly PresenceSlot[],
+    deadline: number,
+  ): Promise<void> {
+    const entries = slots.flatMap((slot) => [
+      entryMember(instanceId, slot.connectionId, slot.userId),
+      slot.userId ?? '',
+    ]);
+    await orEngineUnavailable(
+      Promise.all([
+        this.client.rtPresenceJoin(
+          ...this.keys.topic(topic),
+          this.options.maxLogEntries,
+          this.options.keepMs,
+          deadline,
+          ...entries,
+        ),
+        this.redis.command.zadd(this.keys.topics, 'GT', deadline, topic),
+      ]),
+    );
+  }
+
+  /** The shared command connection, with presence's scripts (sent by EVALSHA, loaded once). */
+  private get client(): Redis & PresenceCommands {
+    const client = this.redis.command;
+    if (this.defined !== client) {
+      const topicScript = (lua: string) => ({ numberOfKeys: 5, lua });
+      client.defineCommand('rtPresenceJoin', topicScript(JOIN_SCRIPT));
+      client.defineCommand('rtPresenceLeave', topicScript(LEAVE_SCRIPT));
+      client.defineCommand('rtPresenceCount', topicScript(COUNT_SCRIPT));
+      client.defineCommand('rtPresenceMembers', topicScript(MEMBERS_SCRIPT));
+      client.defineCommand('rtPresenceChanges', topicScript(CHANGES_SCRIPT));
+      client.defineCommand('rtPresenceConnect', { numberOfKeys: 2, lua: CONNECT_SCRIPT });
+      client.defineCommand('rtPresenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT_SCRIPT });
+      client.defineCommand('rtPresenceSweepUser', { numberOfKeys: 1, lua: SWEEP_USER_SCRIPT });
+      client.defineCommand('rtPresenceForget', { numberOfKeys: 1, lua: FORGET_ONLINE_SCRIPT });
+      this.defined = client as Redis & PresenceCommands;
+    }
+    return this.defined;
+  }
+}
+
+function isUserId(value: string): boolean {
+  return USER_ID_PATTERN.test(value);
+}
