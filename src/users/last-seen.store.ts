@@ -5,19 +5,31 @@ import Redis from 'ioredis';
 export const LAST_SEEN_REDIS_URL = Symbol('LAST_SEEN_REDIS_URL');
 
 const KEY = 'demo:last-seen';
+/** Users whose last-seen the demo keeps; the longest-gone are forgotten first (a real app keeps it in its database). */
+export const LAST_SEEN_MAX_USERS = 100_000;
+
+/** Moves a user's time forward only, then forgets the longest-gone past the bound. */
+const RECORD_SCRIPT = `
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) end`;
 
 /**
  * Last-seen times, written by the demo's own `user.offline` handler. In Redis
  * mode the handler runs on whichever instance takes the job and the route is
- * asked on any, so the times live in one Redis hash; in memory mode, in a map.
- * Times only move forward (a retried, older event never overwrites a newer one).
+ * asked on any, so the times live in one Redis sorted set; in memory mode, in a map.
+ * Times only move forward (a retried, older event never overwrites a newer one),
+ * and both are bounded (LAST_SEEN_MAX_USERS).
  */
 @Injectable()
 export class LastSeenStore implements OnApplicationShutdown {
   private readonly local = new Map<string, number>();
   private readonly redis: Redis | undefined;
 
-  constructor(redisUrl: string | undefined) {
+  constructor(
+    redisUrl: string | undefined,
+    private readonly maxUsers = LAST_SEEN_MAX_USERS,
+  ) {
     this.redis = redisUrl
       ? new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 })
       : undefined;
@@ -27,21 +39,21 @@ export class LastSeenStore implements OnApplicationShutdown {
 
   async record(userId: string, at: number): Promise<void> {
     if (!this.redis) {
-      this.local.set(userId, Math.max(at, this.local.get(userId) ?? 0));
+      const latest = Math.max(at, this.local.get(userId) ?? 0);
+      // Re-inserted so that the Map's order is oldest write first, the one to forget.
+      this.local.delete(userId);
+      this.local.set(userId, latest);
+      if (this.local.size > this.maxUsers) {
+        this.local.delete(this.local.keys().next().value as string);
+      }
       return;
     }
-    await this.redis.eval(
-      "local t = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') if tonumber(ARGV[2]) > t then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end",
-      1,
-      KEY,
-      userId,
-      String(at),
-    );
+    await this.redis.eval(RECORD_SCRIPT, 1, KEY, userId, String(at), String(this.maxUsers));
   }
 
   async lastSeen(userId: string): Promise<number | null> {
     if (!this.redis) return this.local.get(userId) ?? null;
-    const value = await this.redis.hget(KEY, userId);
+    const value = await this.redis.zscore(KEY, userId);
     return value === null ? null : Number(value);
   }
 

@@ -288,6 +288,7 @@ function instanceEnv(config: ChaosConfig, redisPort: number): NodeJS.ProcessEnv 
     REALTIME_PONG_TIMEOUT_MS: String(config.pongTimeoutMs),
     REALTIME_HISTORY_SIZE: String(config.historySize),
     REALTIME_HISTORY_TTL_S: String(config.historyTtlSeconds),
+    REALTIME_PRESENCE_TTL_S: String(config.presenceTtlSeconds),
     REALTIME_CLEANUP_INTERVAL_MS: String(config.cleanupIntervalMs),
   };
 }

@@ -31,6 +31,8 @@ export interface ChaosConfig {
   pongTimeoutMs: number;
   historySize: number;
   historyTtlSeconds: number;
+  /** Presence entries' TTL: a topic's presence keys outlive its last member by three of them. */
+  presenceTtlSeconds: number;
   cleanupIntervalMs: number;
   /** The client's reconnect backoff ceiling (full jitter below it). */
   backoffMaxMs: number;
@@ -58,6 +60,7 @@ export const FULL: ChaosConfig = {
   pongTimeoutMs: 5_000,
   historySize: 50,
   historyTtlSeconds: 20,
+  presenceTtlSeconds: 10,
   cleanupIntervalMs: 2_000,
   backoffMaxMs: 4_000,
   pauseMs: 15_000,
@@ -82,6 +85,7 @@ export const SHORT: ChaosConfig = {
   heartbeatMs: 2_000,
   pongTimeoutMs: 1_500,
   historyTtlSeconds: 8,
+  presenceTtlSeconds: 5,
   cleanupIntervalMs: 1_000,
   backoffMaxMs: 2_000,
   pauseMs: 5_000,

@@ -30,8 +30,8 @@ const RESOURCE_WAIT_MS = 15_000;
 const HEAP_ALLOWANCE_BYTES = 12 * 1024 * 1024;
 /** Keys beyond the baseline that name no user, room, SKU or job: the library's fixed bookkeeping. */
 const FIXED_KEYS_ALLOWANCE = 32;
-/** Bull keeps the last 100 completed and 1,000 failed jobs of each of the library's two queues. */
-const KEPT_JOB_KEYS = 2 * (100 + 1_000);
+/** Bull keeps the last 100 completed and 1,000 failed jobs of each of the library's three queues. */
+const KEPT_JOB_KEYS = 3 * (100 + 1_000);
 /** Bull's keys, whatever prefix or hash tag surrounds the word. */
 const BULL_KEY = /bull/;
 
@@ -405,7 +405,8 @@ async function releasedResources(
 
 /**
  * Redis keys back to the baseline once the history's lifetime (twice its
- * TTL, for the topic meta) has passed: no key left that names a user, room
+ * TTL, for the topic meta) and presence's (three TTLs after a topic's last
+ * member) have passed: no key left that names a user, room
  * or SKU of the run, and the rest within the library's fixed bookkeeping.
  */
 async function keysBack(
@@ -414,7 +415,8 @@ async function keysBack(
   ledger: ChaosLedger,
   baseline: number,
 ): Promise<ChaosResult['keys']> {
-  const deadline = Date.now() + 2 * config.historyTtlSeconds * 1000 + RESOURCE_WAIT_MS;
+  const lifetimeMs = Math.max(2 * config.historyTtlSeconds, 3 * config.presenceTtlSeconds) * 1000;
+  const deadline = Date.now() + lifetimeMs + RESOURCE_WAIT_MS;
   let names = await cluster.keys();
   while (names.some((name) => ENTITY_IN_KEY.test(name)) && Date.now() < deadline) {
     await sleep(1_000);
