@@ -15,6 +15,7 @@ import {
   clusterRatios,
   cpuRatios,
   metricCatalog,
+  presenceTargets,
   renderCapacity,
   renderMarkdown,
   renderText,
@@ -213,9 +214,10 @@ async function main() {
   const summary = summarize(catalog, names, runs);
   const ratios = cpuRatios(config, names, summary);
   const cluster = clusterRatios(config, catalog, names, summary);
+  const targets = presenceTargets(catalog, summary);
   const durationS = (performance.now() - t0) / 1000;
 
-  console.log(`\n${renderText(catalog, names, summary, ratios, cluster)}\n`);
+  console.log(`\n${renderText(catalog, names, summary, ratios, cluster, targets)}\n`);
   for (const n of notes) console.log(`note: ${n.server} rep ${n.rep}: ${n.text}`);
   for (const s of serverInfo.filter((i) => !i.available))
     console.log(`not measured: ${s.name}: ${s.reason}`);
@@ -234,6 +236,7 @@ async function main() {
     summary,
     cpuRatios: ratios,
     clusterRatios: cluster,
+    presenceTargets: targets,
     runs,
     notes,
   };
@@ -253,6 +256,7 @@ async function main() {
         summary,
         ratios,
         cluster,
+        targets,
         capacity: capacitySection(),
         notes,
         started: startedAt,

@@ -2,9 +2,11 @@
 // Driven over IPC by bench/run.mjs; every command answers once, every wait has a deadline.
 //
 //   connect  { ports, protocol, count, auth, secret, userPrefix, userOffset, subscribe, ready,
-//              concurrency, sampleEvery, timeoutMs }  opens `count` more sockets, spread round
-//              robin over the server's `ports` (its instances), resolves when each is ready (got
-//              `ready` event) or failed
+//              concurrency, sampleEvery, timeoutMs, subscribeFrame? }  opens `count` more
+//              sockets, spread round robin over the server's `ports` (its instances), resolves
+//              when each is ready (got `ready` event) or failed; with `subscribeFrame` (the data
+//              of a `subscribe` request, e.g. { topics, presence: true }) each socket sends it on
+//              its `connected` frame instead of subscribing with `?subscribe=`
 //   arm      { messages }                           starts a run: every ready socket must get
 //                                                   `messages` more `message` frames
 //   wait     { timeoutMs }                          resolves when the run is complete (or timeout)
@@ -76,6 +78,9 @@ const handler = {
     if (conn.stormSpec) {
       stormFrame(conn, frame);
       return;
+    }
+    if (frame.event === 'connected' && conn.subscribeFrame && !conn.ready) {
+      conn.sendText(conn.proto.encode('subscribe', conn.subscribeFrame));
     }
     if (frame.event === 'message') {
       // Same message, different key order or spacing: correct but slower; reported.
@@ -196,6 +201,7 @@ async function connect(opts) {
         conn.token = token;
         conn.port = port;
         conn.topic = opts.subscribe;
+        conn.subscribeFrame = opts.subscribeFrame ?? null;
         conn.readyEvent = opts.ready;
         conn.ready = false;
         conn.runCount = 0;
