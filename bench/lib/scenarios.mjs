@@ -414,7 +414,8 @@ async function setupUntilIdle(server, pool, config, note, log, { label, subscrib
   if (log !== NO_LOG) {
     log(
       `  ${label}: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.perSec.toFixed(0)}/s, ` +
-        `${out.cpuPerConn.toFixed(0)} µs server CPU each (until idle)`,
+        `${out.cpuPerConn.toFixed(0)} µs server CPU each (until idle)` +
+        (res.presenceDiffs > 0 ? `; ${res.presenceDiffs} presence_diff frames meanwhile` : ''),
     );
   }
   // The users' `user.offline` events (the demo handles them) fall due a grace period after the

@@ -41,6 +41,8 @@ let run = null;
 /** The current reconnect storm, or null. */
 let storm = null;
 let slowPathFrames = 0;
+/** `presence_diff` frames received, reported and cleared with each `connect` answer. */
+let presenceDiffs = 0;
 let unexpectedMessages = 0;
 
 function noteError(reason) {
@@ -63,6 +65,15 @@ const handler = {
       buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0
     ) {
       onMessage(conn, buf, start, end, null);
+      return;
+    }
+    const diff = conn.proto.diffPrefix;
+    if (
+      diff &&
+      end - start > diff.length &&
+      buf.compare(diff, 0, diff.length, start, start + diff.length) === 0
+    ) {
+      presenceDiffs += 1;
       return;
     }
     const text = buf.toString('utf8', start, end);
@@ -167,6 +178,7 @@ async function connect(opts) {
     let inFlight = 0;
     let opened = 0;
     let failed = 0;
+    presenceDiffs = 0;
     const startedAt = wallNow();
     const deadline = setTimeout(finish, opts.timeoutMs);
 
@@ -178,6 +190,7 @@ async function connect(opts) {
         startedAt,
         finishedAt: wallNow(),
         ready: readyCount,
+        presenceDiffs,
         errors: takeErrors(),
       });
     }
