@@ -34,7 +34,7 @@ import {
 } from './lib/servers.mjs';
 
 /** Hard stop for the whole run: no new session starts after this. */
-const MAX_RUN_MINUTES = Number(process.env.BENCH_MAX_MINUTES) || 30;
+const MAX_RUN_MINUTES = Number(process.env.BENCH_MAX_MINUTES) || 60;
 
 const startedAt = new Date();
 const t0 = performance.now();

@@ -553,7 +553,7 @@ ${capacity ?? ''}
   once \`subscribed\` arrives: to \`inventory:bench\` (authenticated, no presence), then with
   \`presence: true\` to \`chat:bench\` (\`chat:*\` keeps presence and sends joins and leaves, so
   every one of them also gets the topic's \`presence_diff\` frames), after an unmeasured
-  warm-up round of each. Rate as for the setup rows; CPU (instances plus Redis) from the first
+  warm-up round with presence. Rate as for the setup rows; CPU (instances plus Redis) from the first
   attempt until the server is idle again (presence diffs and writes it deferred included), less
   its idle CPU over that time. Between rounds the users' \`user.offline\` grace passes, so their
   events (the demo handles them) fall in no measurement.
