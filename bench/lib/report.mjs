@@ -482,9 +482,9 @@ ${targetTable}
 Presence on ÷ off: the same setup (JWT, then one \`subscribe\` request on the \`connected\`
 frame), once to \`inventory:bench\` (no presence), once to \`chat:bench\` with
 \`presence: true\` (presence kept, joins and leaves sent as \`presence_diff\` to every one of
-them). Connected handler on ÷ off: the demo restarted with \`DEMO_CONNECTED_HANDLER=0\`, then
-\`1\`; the same setup with JWT each time. \`npm run bench:presence\` measures the \`presence\`
-count read and a 100-member page.
+them). Connected handler on ÷ off: the demo restarted with \`DEMO_CONNECTED_HANDLER=0\` and
+with \`1\`; the same setup with JWT each time. Both pairs alternate their order per repetition.
+\`npm run bench:presence\` measures the \`presence\` count read and a 100-member page.
 
 ### Notes from this run
 
@@ -550,15 +550,16 @@ ${capacity ?? ''}
   restart loses history, so its clients get \`recovered: false\`; in Redis mode they recover.
 - **Presence on vs off** (the demo, both modes): ${config.setupConnections} connections with JWT (users of
   their own each round), each sending one \`subscribe\` on its \`connected\` frame and counted
-  once \`subscribed\` arrives: to \`inventory:bench\` (authenticated, no presence), then with
+  once \`subscribed\` arrives: to \`inventory:bench\` (authenticated, no presence), and with
   \`presence: true\` to \`chat:bench\` (\`chat:*\` keeps presence and sends joins and leaves, so
   every one of them also gets the topic's \`presence_diff\` frames), after an unmeasured
   warm-up round with presence. Rate as for the setup rows; CPU (instances plus Redis) from the first
   attempt until the server is idle again (presence diffs and writes it deferred included), less
   its idle CPU over that time. Between rounds the users' \`user.offline\` grace passes, so their
-  events (the demo handles them) fall in no measurement.
+  events (the demo handles them) fall in no measurement. The order of the two rounds alternates
+  per repetition.
 - **Connect storm with a \`connected\` handler** (the demo, both modes): the demo is restarted
-  with \`DEMO_CONNECTED_HANDLER=0\`, then \`=1\` (a provider with \`@OnRealtimeEvent('connected')\`
+  with \`DEMO_CONNECTED_HANDLER=0\` and with \`=1\` (a provider with \`@OnRealtimeEvent('connected')\`
   that only counts, so the difference is the library's: events built, in Redis mode batched into
   Bull jobs and run by whichever instance takes them); each time an unmeasured warm-up round,
   then ${config.setupConnections} connections with JWT, CPU measured as for presence, so the events

@@ -358,6 +358,16 @@ const OFFLINE_GRACE_MS = 5000;
 /** Each round of setupUntilIdle connects users of its own (`r<round>u<n>`): none is a reconnect. */
 let setupRound = 0;
 
+/** How many times each comparison ran (per server), to alternate the order of its two sides. */
+const comparisons = new Map();
+
+/** `pair` in its order on odd runs of comparison `key`, reversed on even ones (no side always first). */
+function alternating(key, pair) {
+  const n = comparisons.get(key) ?? 0;
+  comparisons.set(key, n + 1);
+  return n % 2 === 0 ? pair : [...pair].reverse();
+}
+
 /**
  * Server CPU (µs, instances plus Redis) per millisecond while idle, so a measurement that runs
  * until the server is idle again can leave the idle work out.
@@ -429,7 +439,8 @@ async function setupUntilIdle(server, pool, config, note, log, { label, subscrib
 /**
  * Presence on vs off (the demo): every connection subscribes with `presence: true` to one topic
  * that keeps presence with joins and leaves (so each is also sent the topic's diffs), beside the
- * same subscribe to a topic that keeps none, after an unmeasured warm-up round with presence.
+ * same subscribe to a topic that keeps none (the order alternates per repetition), after an
+ * unmeasured warm-up round with presence.
  */
 async function presenceSetup(server, pool, config, note, log) {
   const on = { topics: [PRESENCE_TOPIC], presence: true };
@@ -441,16 +452,23 @@ async function presenceSetup(server, pool, config, note, log) {
     count: config.setupWarmUp * server.ports.length,
   });
   const count = config.setupConnections;
-  const without = await setupUntilIdle(server, pool, config, note, log, {
-    label: `setup + subscribe ${PLAIN_TOPIC} (no presence)`,
-    subscribeFrame: off,
-    count,
-  });
-  const withPresence = await setupUntilIdle(server, pool, config, note, log, {
-    label: `setup + subscribe ${PRESENCE_TOPIC} with presence: true`,
-    subscribeFrame: on,
-    count,
-  });
+  const rounds = {
+    without: {
+      label: `setup + subscribe ${PLAIN_TOPIC} (no presence)`,
+      subscribeFrame: off,
+      count,
+    },
+    with: {
+      label: `setup + subscribe ${PRESENCE_TOPIC} with presence: true`,
+      subscribeFrame: on,
+      count,
+    },
+  };
+  const results = {};
+  for (const name of alternating(`presence ${server.name}`, ['without', 'with'])) {
+    results[name] = await setupUntilIdle(server, pool, config, note, log, rounds[name]);
+  }
+  const { without, with: withPresence } = results;
   const out = {
     presenceOffSetupPerSec: without.perSec,
     presenceOffSetupCpuPerConn: without.cpuPerConn,
@@ -469,17 +487,17 @@ async function presenceSetup(server, pool, config, note, log) {
 
 /**
  * The connect storm with an app `connected` handler (the demo's DEMO_CONNECTED_HANDLER switch):
- * the server is restarted without the handler, then with it; each time an unmeasured warm-up
- * round, then `setupConnections` connections with JWT. Its CPU runs until the server is idle
- * again, so the events it queued and handled (Bull jobs in Redis mode, with Redis's CPU) count.
+ * the server is restarted without the handler and with it (the order alternates per
+ * repetition); each time an unmeasured warm-up round, then `setupConnections` connections with
+ * JWT. Its CPU runs until the server is idle again, so the events it queued and handled (Bull
+ * jobs in Redis mode, with Redis's CPU) count.
  */
 async function connectedHandlerSetup(server, pool, config, note, log) {
   const warmUp = config.setupWarmUp * server.ports.length;
   const results = {};
-  for (const [name, flag] of [
-    ['without', '0'],
-    ['with', '1'],
-  ]) {
+  const flags = { without: '0', with: '1' };
+  for (const name of alternating(`connected ${server.name}`, ['without', 'with'])) {
+    const flag = flags[name];
     await server.restartAll({ DEMO_CONNECTED_HANDLER: flag });
     await server.settle();
     await setupUntilIdle(server, pool, config, note, NO_LOG, { label: 'warm-up', count: warmUp });
