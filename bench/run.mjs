@@ -15,6 +15,7 @@ import {
   clusterRatios,
   cpuRatios,
   metricCatalog,
+  presenceTargets,
   renderCapacity,
   renderMarkdown,
   renderText,
@@ -33,7 +34,7 @@ import {
 } from './lib/servers.mjs';
 
 /** Hard stop for the whole run: no new session starts after this. */
-const MAX_RUN_MINUTES = Number(process.env.BENCH_MAX_MINUTES) || 30;
+const MAX_RUN_MINUTES = Number(process.env.BENCH_MAX_MINUTES) || 60;
 
 const startedAt = new Date();
 const t0 = performance.now();
@@ -213,9 +214,10 @@ async function main() {
   const summary = summarize(catalog, names, runs);
   const ratios = cpuRatios(config, names, summary);
   const cluster = clusterRatios(config, catalog, names, summary);
+  const targets = presenceTargets(catalog, summary);
   const durationS = (performance.now() - t0) / 1000;
 
-  console.log(`\n${renderText(catalog, names, summary, ratios, cluster)}\n`);
+  console.log(`\n${renderText(catalog, names, summary, ratios, cluster, targets)}\n`);
   for (const n of notes) console.log(`note: ${n.server} rep ${n.rep}: ${n.text}`);
   for (const s of serverInfo.filter((i) => !i.available))
     console.log(`not measured: ${s.name}: ${s.reason}`);
@@ -234,6 +236,7 @@ async function main() {
     summary,
     cpuRatios: ratios,
     clusterRatios: cluster,
+    presenceTargets: targets,
     runs,
     notes,
   };
@@ -253,6 +256,7 @@ async function main() {
         summary,
         ratios,
         cluster,
+        targets,
         capacity: capacitySection(),
         notes,
         started: startedAt,

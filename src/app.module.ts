@@ -23,7 +23,10 @@ export class AppModule {
         OrdersModule,
         InventoryModule,
         AdminModule,
-        UsersModule.register({ redisUrl: config.realtime.redis?.url }),
+        UsersModule.register({
+          redisUrl: config.realtime.redis?.url,
+          connectedHandler: config.connectedHandler,
+        }),
         OpsModule.register({ metricsPublic: config.metricsPublic }),
         WebModule,
       ],

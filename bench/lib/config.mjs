@@ -29,11 +29,14 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_STORM_CLIENTS     reconnect storm (demo only): subscribed clients closed by a restart
                           of the (first) instance, each reconnecting with \`since\` [10000 / 1000]
   BENCH_PHASES            phases to run, comma-separated, of: fanout (idle memory, bursts,
-                          paced latency), setup, notify, storm [all]
+                          paced latency), setup, notify, storm, presence (demo only: setup with
+                          every connection subscribing with presence: true, beside without),
+                          connected (demo only: setup with an app \`connected\` handler, beside
+                          without; restarts the demo twice) [all]
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
   BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]
   BENCH_SERVERS           same as --servers
-  BENCH_MAX_MINUTES       no new server session starts after this [30]
+  BENCH_MAX_MINUTES       no new server session starts after this [60]
   BENCH_WORKER_PROF       set to 1: CPU profiles of the load workers in bench/results/
   BENCH_HEAP_SNAPSHOT     set to 1: a heap snapshot of the (first) server instance after each
                           idle-memory measurement, bench/results/server-<name>-<scale>.heapsnapshot
@@ -42,6 +45,9 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SETUP_ONLY        set to 1: measure connection setup only (with and without JWT);
                           a reduced run, written to bench/results/quick.json like --quick
 `;
+
+/** What BENCH_PHASES may name, in the order a session runs them (all by default). */
+export const PHASES = ['fanout', 'setup', 'notify', 'storm', 'presence', 'connected'];
 
 function list(value, fallback) {
   if (!value) return fallback;
@@ -105,7 +111,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     setupConcurrency: int(env.BENCH_SETUP_CONCURRENCY, 50),
     setupHighInFlight: int(env.BENCH_SETUP_HIGH, 500),
     stormClients: int(env.BENCH_STORM_CLIENTS, quick ? 1000 : 10_000),
-    phases: new Set(list(env.BENCH_PHASES, ['fanout', 'setup', 'notify', 'storm'])),
+    phases: new Set(list(env.BENCH_PHASES, PHASES)),
     setupWarmUp: int(env.BENCH_SETUP_WARMUP, quick ? 500 : 4000),
     notifies: int(env.BENCH_NOTIFIES, quick ? 2000 : 10_000),
     notifyConcurrency: 64,
@@ -118,8 +124,8 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   };
   config.latencyScale = maxScale;
   for (const phase of config.phases) {
-    if (!['fanout', 'setup', 'notify', 'storm'].includes(phase)) {
-      throw new Error(`unknown phase ${phase} in BENCH_PHASES`);
+    if (!PHASES.includes(phase)) {
+      throw new Error(`unknown phase ${phase} in BENCH_PHASES (one of ${PHASES.join(', ')})`);
     }
   }
   return config;

@@ -41,7 +41,7 @@ export class LoadPool {
 
   /**
    * Opens `count` sockets across the workers (user ids `${userPrefix}${n}`, distinct per socket).
-   * Resolves { opened, failed, startedAt, finishedAt, errors }.
+   * Resolves { opened, failed, presenceDiffs, startedAt, finishedAt, errors }.
    */
   async connect(count, opts) {
     const shares = split(count, this.workers.length);
@@ -58,6 +58,7 @@ export class LoadPool {
     return {
       opened: answers.reduce((s, a) => s + a.opened, 0),
       failed: answers.reduce((s, a) => s + a.failed, 0),
+      presenceDiffs: answers.reduce((s, a) => s + a.presenceDiffs, 0),
       startedAt: Math.min(...answers.map((a) => a.startedAt)),
       finishedAt: Math.max(...answers.map((a) => a.finishedAt)),
       errors: answers.reduce((acc, a) => mergeCounts(acc, a.errors), {}),

@@ -117,6 +117,66 @@ export function metricCatalog(config) {
     'lower',
   );
   add('stormCpuPerClient', 'reconnect storm: server CPU per client back', 'µs', 0, 'lower');
+  const n = config.setupConnections;
+  add(
+    'presenceOffSetupPerSec',
+    `setup + subscribe, topic without presence (${n})`,
+    'conn/s',
+    0,
+    'higher',
+  );
+  add(
+    'presenceOnSetupPerSec',
+    `setup + subscribe with presence: true (${n})`,
+    'conn/s',
+    0,
+    'higher',
+  );
+  add('presenceSetupRateRatio', 'setup rate, presence on ÷ off', '×', 2, 'higher', true);
+  add(
+    'presenceOffSetupCpuPerConn',
+    'server CPU per setup + subscribe, no presence',
+    'µs',
+    0,
+    'lower',
+  );
+  add(
+    'presenceOnSetupCpuPerConn',
+    'server CPU per setup + subscribe with presence',
+    'µs',
+    0,
+    'lower',
+  );
+  add('presenceSetupCpuRatio', 'setup CPU, presence on ÷ off', '×', 2, 'lower');
+  add(
+    'connectedOffSetupPerSec',
+    `connect storm without a connected handler (${n})`,
+    'conn/s',
+    0,
+    'higher',
+  );
+  add(
+    'connectedOnSetupPerSec',
+    `connect storm with a connected handler (${n})`,
+    'conn/s',
+    0,
+    'higher',
+  );
+  add(
+    'connectedOffSetupCpuPerConn',
+    'server CPU per connection, no connected handler',
+    'µs',
+    0,
+    'lower',
+  );
+  add(
+    'connectedOnSetupCpuPerConn',
+    'server CPU per connection, with a connected handler',
+    'µs',
+    0,
+    'lower',
+  );
+  add('connectedSetupCpuRatio', 'setup CPU, connected handler on ÷ off', '×', 2, 'lower', true);
   // Diagnostic: if the clients approach a full core, burst throughput is client-bound.
   for (const n of config.scales) {
     add(
@@ -205,6 +265,47 @@ export function clusterRatios(config, catalog, servers, summary) {
   };
 }
 
+/** Issue 19's targets for the presence and lifecycle rows: [metric, server, bound, label]. */
+const PRESENCE_TARGETS = [
+  ['presenceSetupRateRatio', 'demo', 0.85, 'setup rate, presence on ÷ off'],
+  ['presenceSetupRateRatio', 'demo-redis', 0.75, 'setup rate, presence on ÷ off'],
+  ['presenceSetupRateRatio', 'demo-redis-cluster', 0.75, 'setup rate, presence on ÷ off'],
+  ['connectedSetupCpuRatio', 'demo', 1.3, 'setup CPU, connected handler on ÷ off'],
+  ['connectedSetupCpuRatio', 'demo-redis', 1.3, 'setup CPU, connected handler on ÷ off'],
+  ['connectedSetupCpuRatio', 'demo-redis-cluster', 1.3, 'setup CPU, connected handler on ÷ off'],
+];
+
+/**
+ * The presence and connected-handler ratios (medians over repetitions) beside their targets:
+ * [{ label, server, median, min, max, target, met }] for those measured in this run.
+ */
+export function presenceTargets(catalog, summary) {
+  const better = Object.fromEntries(catalog.map((row) => [row.key, row.better]));
+  return PRESENCE_TARGETS.filter(([key, server]) => summary[key]?.[server]?.median).map(
+    ([key, server, bound, label]) => {
+      const s = summary[key][server];
+      const higher = better[key] === 'higher';
+      return {
+        label,
+        server,
+        median: s.median,
+        min: s.min,
+        max: s.max,
+        n: s.n,
+        target: `${higher ? '≥' : '≤'} ${bound}`,
+        met: higher ? s.median >= bound : s.median <= bound,
+      };
+    },
+  );
+}
+
+function targetRow(t) {
+  const range = t.n > 1 ? ` (${t.min.toFixed(2)}–${t.max.toFixed(2)})` : '';
+  return [t.label, t.server, `×${t.median.toFixed(2)}${range}`, t.target, t.met ? 'yes' : 'no'];
+}
+
+const TARGET_HEADER = ['ratio', 'server', 'median (min–max)', 'target', 'met'];
+
 function ratioText(r) {
   return r ? `×${r.toFixed(2)}` : '–';
 }
@@ -233,7 +334,7 @@ function tableRows(catalog, servers, summary) {
   ]);
 }
 
-export function renderText(catalog, servers, summary, ratios, cluster) {
+export function renderText(catalog, servers, summary, ratios, cluster, targets = []) {
   const header = ['metric (median (min–max) ×ratio to ws-bare)', ...servers];
   const rows = tableRows(catalog, servers, summary);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -250,6 +351,10 @@ export function renderText(catalog, servers, summary, ratios, cluster) {
           .join(''),
       );
     }
+  }
+  if (targets.length > 0) {
+    out.push('', 'Presence and lifecycle events, against their targets:');
+    for (const row of targets.map(targetRow)) out.push(`  ${row.join('   ')}`);
   }
   if (cluster) {
     out.push('', 'Redis mode: ratio of medians');
@@ -280,6 +385,7 @@ export function renderMarkdown({
   summary,
   ratios,
   cluster,
+  targets = [],
   capacity,
   notes,
   started,
@@ -303,6 +409,9 @@ export function renderMarkdown({
         cluster.rows.map((row) => [row.metric, ...row.ratios.map(ratioText)]),
       )
     : 'Not measured in this run (no Redis-mode server with its single-node counterpart).';
+  const targetTable = targets.length
+    ? markdownTable(TARGET_HEADER, targets.map(targetRow))
+    : 'Not measured in this run (the `presence` and `connected` phases run on the demo only).';
   const serverList = serverInfo
     .map(
       (s) =>
@@ -366,6 +475,17 @@ burst, the publishes an instance receives in one turn go to Redis as one script 
 (\`PublishBatch\`), and their messages come back to every instance in a few large reads, so each
 socket still gets its frames in a few \`writev\`s, as on a single node.
 
+### Presence and lifecycle events (ratios against their targets)
+
+${targetTable}
+
+Presence on ÷ off: the same setup (JWT, then one \`subscribe\` request on the \`connected\`
+frame), once to \`inventory:bench\` (no presence), once to \`chat:bench\` with
+\`presence: true\` (presence kept, joins and leaves sent as \`presence_diff\` to every one of
+them). Connected handler on ÷ off: the demo restarted with \`DEMO_CONNECTED_HANDLER=0\` and
+with \`1\`; the same setup with JWT each time. Both pairs alternate their order per repetition.
+\`npm run bench:presence\` measures the \`presence\` count read and a 100-member page.
+
 ### Notes from this run
 
 ${noteList}
@@ -428,6 +548,22 @@ ${capacity ?? ''}
   (restart time and client backoff included), from the restarted instance passing its health
   check to then, and its CPU (plus Redis's) per client over that time. The memory engine's
   restart loses history, so its clients get \`recovered: false\`; in Redis mode they recover.
+- **Presence on vs off** (the demo, both modes): ${config.setupConnections} connections with JWT (users of
+  their own each round), each sending one \`subscribe\` on its \`connected\` frame and counted
+  once \`subscribed\` arrives: to \`inventory:bench\` (authenticated, no presence), and with
+  \`presence: true\` to \`chat:bench\` (\`chat:*\` keeps presence and sends joins and leaves, so
+  every one of them also gets the topic's \`presence_diff\` frames), after an unmeasured
+  warm-up round with presence. Rate as for the setup rows; CPU (instances plus Redis) from the first
+  attempt until the server is idle again (presence diffs and writes it deferred included), less
+  its idle CPU over that time. Between rounds the users' \`user.offline\` grace passes, so their
+  events (the demo handles them) fall in no measurement. The order of the two rounds alternates
+  per repetition.
+- **Connect storm with a \`connected\` handler** (the demo, both modes): the demo is restarted
+  with \`DEMO_CONNECTED_HANDLER=0\` and with \`=1\` (a provider with \`@OnRealtimeEvent('connected')\`
+  that only counts, so the difference is the library's: events built, in Redis mode batched into
+  Bull jobs and run by whichever instance takes them); each time an unmeasured warm-up round,
+  then ${config.setupConnections} connections with JWT, CPU measured as for presence, so the events
+  queued during the storm and handled after it count.
 - The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs
   the load generator about as much CPU per frame as the server (one socket read per frame: see
   the load-generator rows), so burst deliveries/s and latency are bounded by the machine, not by
@@ -450,6 +586,7 @@ npm run bench          # full run (~${Math.ceil(durationS / 60)} min here); writ
 npm run bench -- --quick               # smoke run at 1k, bench/results/quick.json only
 npm run bench -- --servers=demo,ws-bare
 BENCH_REPEAT=5 BENCH_SCALE=1000,5000 npm run bench
+BENCH_PHASES=presence,connected npm run bench -- --servers=demo,demo-redis   # presence rows only
 \`\`\`
 
 \`node bench/run.mjs --help\` lists every option.

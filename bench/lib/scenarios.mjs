@@ -130,6 +130,20 @@ export async function runSession(server, pool, config, log) {
       await server.settle();
       Object.assign(metrics, await reconnectStorm(server, pool, config, note, log));
     }
+
+    // g. Setup with every new connection subscribing with presence to a topic that keeps it,
+    // beside the same subscribe to a topic that keeps none.
+    if (server.presence && config.phases.has('presence')) {
+      await server.settle();
+      Object.assign(metrics, await presenceSetup(server, pool, config, note, log));
+    }
+
+    // h. Setup with and without an app `connected` handler. Last: it restarts the server (the
+    // handler is a start-up switch), so the publisher, connected to the old process, goes first.
+    if (server.presence && config.phases.has('connected')) {
+      publisher.close();
+      Object.assign(metrics, await connectedHandlerSetup(server, pool, config, note, log));
+    }
   } finally {
     publisher.close();
     await pool.closeAll().catch(() => {});
@@ -332,6 +346,175 @@ async function setup(
       `${out.cpuPerConn.toFixed(0)} µs server CPU each`,
   );
   await pool.closeAll();
+  return out;
+}
+
+/** Demo topics (src/config/topic-policies.ts): `chat:*` keeps presence and sends joins and leaves. */
+const PRESENCE_TOPIC = 'chat:bench';
+/** Authenticated like `chat:*`, no presence: the same subscribe without it. */
+const PLAIN_TOPIC = 'inventory:bench';
+/** The demo's REALTIME_OFFLINE_GRACE_MS (its default): a user's `user.offline` comes this late. */
+const OFFLINE_GRACE_MS = 5000;
+/** Each round of setupUntilIdle connects users of its own (`r<round>u<n>`): none is a reconnect. */
+let setupRound = 0;
+
+/** How many times each comparison ran (per server), to alternate the order of its two sides. */
+const comparisons = new Map();
+
+/** `pair` in its order on odd runs of comparison `key`, reversed on even ones (no side always first). */
+function alternating(key, pair) {
+  const n = comparisons.get(key) ?? 0;
+  comparisons.set(key, n + 1);
+  return n % 2 === 0 ? pair : [...pair].reverse();
+}
+
+/**
+ * Server CPU (µs, instances plus Redis) per millisecond while idle, so a measurement that runs
+ * until the server is idle again can leave the idle work out.
+ */
+async function idleCpuPerMs(server, ms = 500) {
+  const before = await server.cpu();
+  const started = performance.now();
+  await delay(ms);
+  const after = await server.cpu();
+  const used = after.user + after.system - before.user - before.system;
+  return Math.max(0, used / (performance.now() - started));
+}
+
+/**
+ * `count` connections with JWT, each sending `subscribeFrame` on its `connected` frame and
+ * counted once `subscribed` (or, without a frame, once `connected`). Rate: connections ÷ time
+ * from the first attempt to the last one ready. CPU: from the first attempt until the server is
+ * idle again (work it deferred, such as presence diffs or queued lifecycle events, included),
+ * less the idle work over that time; per connection.
+ */
+async function setupUntilIdle(server, pool, config, note, log, { label, subscribeFrame, count }) {
+  const idle = await idleCpuPerMs(server);
+  const cpuBefore = await server.cpu();
+  const started = performance.now();
+  const res = await pool.connect(count, {
+    ports: server.ports,
+    protocol: server.protocol,
+    auth: true,
+    secret: config.secret,
+    userPrefix: `r${setupRound++}u`,
+    userOffset: 0,
+    subscribe: null,
+    subscribeFrame,
+    ready: subscribeFrame ? 'subscribed' : 'connected',
+    concurrency: config.setupConcurrency,
+    sampleEvery: 1_000_000,
+    timeoutMs: 60_000,
+  });
+  await server.settle();
+  const cpuAfter = await server.cpu();
+  const cpuUs =
+    cpuAfter.user +
+    cpuAfter.system -
+    cpuBefore.user -
+    cpuBefore.system -
+    idle * (performance.now() - started);
+  if (res.failed > 0)
+    note(`${label}: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
+  const seconds = (res.finishedAt - res.startedAt) / 1000;
+  const out = {
+    perSec: res.opened / seconds,
+    cpuPerConn: Math.max(0, cpuUs) / Math.max(1, res.opened),
+  };
+  if (log !== NO_LOG) {
+    log(
+      `  ${label}: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.perSec.toFixed(0)}/s, ` +
+        `${out.cpuPerConn.toFixed(0)} µs server CPU each (until idle)` +
+        (res.presenceDiffs > 0 ? `; ${res.presenceDiffs} presence_diff frames meanwhile` : ''),
+    );
+  }
+  // The users' `user.offline` events (the demo handles them) fall due a grace period after the
+  // close: let them pass here, not in the next measurement.
+  await pool.closeAll();
+  await delay(OFFLINE_GRACE_MS + 500);
+  await server.settle();
+  return out;
+}
+
+/**
+ * Presence on vs off (the demo): every connection subscribes with `presence: true` to one topic
+ * that keeps presence with joins and leaves (so each is also sent the topic's diffs), beside the
+ * same subscribe to a topic that keeps none (the order alternates per repetition), after an
+ * unmeasured warm-up round with presence.
+ */
+async function presenceSetup(server, pool, config, note, log) {
+  const on = { topics: [PRESENCE_TOPIC], presence: true };
+  const off = { topics: [PLAIN_TOPIC] };
+  // One warm-up round, with presence: its path is the plain subscribe's plus the presence work.
+  await setupUntilIdle(server, pool, config, note, NO_LOG, {
+    label: 'presence warm-up',
+    subscribeFrame: on,
+    count: config.setupWarmUp * server.ports.length,
+  });
+  const count = config.setupConnections;
+  const rounds = {
+    without: {
+      label: `setup + subscribe ${PLAIN_TOPIC} (no presence)`,
+      subscribeFrame: off,
+      count,
+    },
+    with: {
+      label: `setup + subscribe ${PRESENCE_TOPIC} with presence: true`,
+      subscribeFrame: on,
+      count,
+    },
+  };
+  const results = {};
+  for (const name of alternating(`presence ${server.name}`, ['without', 'with'])) {
+    results[name] = await setupUntilIdle(server, pool, config, note, log, rounds[name]);
+  }
+  const { without, with: withPresence } = results;
+  const out = {
+    presenceOffSetupPerSec: without.perSec,
+    presenceOffSetupCpuPerConn: without.cpuPerConn,
+    presenceOnSetupPerSec: withPresence.perSec,
+    presenceOnSetupCpuPerConn: withPresence.cpuPerConn,
+    presenceSetupRateRatio: withPresence.perSec / without.perSec,
+    presenceSetupCpuRatio:
+      without.cpuPerConn > 0 ? withPresence.cpuPerConn / without.cpuPerConn : null,
+  };
+  log(
+    `  presence on ÷ off: setup rate ×${out.presenceSetupRateRatio.toFixed(2)}, ` +
+      `CPU per connection ×${out.presenceSetupCpuRatio?.toFixed(2)}`,
+  );
+  return out;
+}
+
+/**
+ * The connect storm with an app `connected` handler (the demo's DEMO_CONNECTED_HANDLER switch):
+ * the server is restarted without the handler and with it (the order alternates per
+ * repetition); each time an unmeasured warm-up round, then `setupConnections` connections with
+ * JWT. Its CPU runs until the server is idle again, so the events it queued and handled (Bull
+ * jobs in Redis mode, with Redis's CPU) count.
+ */
+async function connectedHandlerSetup(server, pool, config, note, log) {
+  const warmUp = config.setupWarmUp * server.ports.length;
+  const results = {};
+  const flags = { without: '0', with: '1' };
+  for (const name of alternating(`connected ${server.name}`, ['without', 'with'])) {
+    const flag = flags[name];
+    await server.restartAll({ DEMO_CONNECTED_HANDLER: flag });
+    await server.settle();
+    await setupUntilIdle(server, pool, config, note, NO_LOG, { label: 'warm-up', count: warmUp });
+    results[name] = await setupUntilIdle(server, pool, config, note, log, {
+      label: `setup with JWT, ${name} a connected handler`,
+      count: config.setupConnections,
+    });
+  }
+  const out = {
+    connectedOffSetupPerSec: results.without.perSec,
+    connectedOffSetupCpuPerConn: results.without.cpuPerConn,
+    connectedOnSetupPerSec: results.with.perSec,
+    connectedOnSetupCpuPerConn: results.with.cpuPerConn,
+    connectedSetupCpuRatio:
+      results.without.cpuPerConn > 0 ? results.with.cpuPerConn / results.without.cpuPerConn : null,
+  };
+  log(`  connected handler: setup CPU with ÷ without ×${out.connectedSetupCpuRatio?.toFixed(2)}`);
   return out;
 }
 

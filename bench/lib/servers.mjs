@@ -43,6 +43,7 @@ export const SERVERS = [
     description: 'the project demo app (`node dist/src/main.js`), RealtimeModule',
     startTimeoutMs: 60_000,
     notifies: true,
+    presence: true,
   },
   {
     name: 'ws-bare',
@@ -75,6 +76,7 @@ export const SERVERS = [
       'the demo app as two instances sharing one Redis (`REDIS_URL`: the Redis engine, cluster-wide admission, Bull)',
     startTimeoutMs: 60_000,
     notifies: true,
+    presence: true,
   },
   {
     name: 'demo-redis-cluster',
@@ -86,6 +88,7 @@ export const SERVERS = [
       'the demo app as two instances on a 3-master Redis Cluster (`REDIS_CLUSTER_NODES`: hash-tagged keys, sharded pub/sub)',
     startTimeoutMs: 60_000,
     notifies: true,
+    presence: true,
   },
   {
     name: 'socketio-redis',
@@ -373,6 +376,10 @@ export class ServerGroup {
     this.name = def.name;
     this.protocol = def.protocol;
     this.notifies = def.notifies === true;
+    /** The demo: presence namespaces and lifecycle handlers (the presence and connected phases). */
+    this.presence = def.presence === true;
+    /** CPU of instances stopped by a restart, so procCpu() stays a running total. */
+    this.retiredCpu = { user: 0, system: 0 };
     this.instances = instances;
     this.redis = redis;
     this.port = instances[0].port;
@@ -404,9 +411,10 @@ export class ServerGroup {
     return { user: sum(all.map((c) => c.user)), system: sum(all.map((c) => c.system)) };
   }
 
-  /** The same from /proc only (no request to the servers). */
+  /** The same from /proc only (no request to the servers), instances stopped by a restart included. */
   procCpu() {
     const all = this.instances.map((instance) => readCpu(instance.pid));
+    all.push(this.retiredCpu);
     if (this.redis) all.push(this.redis.cpu());
     return { user: sum(all.map((c) => c.user)), system: sum(all.map((c) => c.system)) };
   }
@@ -418,9 +426,33 @@ export class ServerGroup {
   async restartFirst() {
     const old = this.instances[0];
     const stoppingAt = wallNow();
+    this.retire(old);
     await old.stop();
     this.instances[0] = await ServerProcess.start(this.def, this.secret, this.env, old.port);
     return { stoppingAt, healthyAt: wallNow() };
+  }
+
+  /**
+   * Stops every instance and starts them again on the same ports with `extraEnv` laid over the
+   * environment they had (Redis emptied in between, as for a fresh start).
+   */
+  async restartAll(extraEnv) {
+    for (const instance of this.instances) this.retire(instance);
+    await this.stop();
+    if (this.def.redis) await this.redis.command('FLUSHALL');
+    if (this.def.redisCluster) await this.redis.flushAll();
+    this.env = { ...this.env, ...extraEnv };
+    for (let i = 0; i < this.instances.length; i++) {
+      const port = this.instances[i].port;
+      this.instances[i] = await ServerProcess.start(this.def, this.secret, this.env, port);
+    }
+  }
+
+  /** Counts an instance's CPU so far (from /proc) before it is stopped. */
+  retire(instance) {
+    const cpu = readCpu(instance.pid);
+    this.retiredCpu.user += cpu.user;
+    this.retiredCpu.system += cpu.system;
   }
 
   async settle(options) {

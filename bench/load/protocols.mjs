@@ -1,6 +1,8 @@
 // The two wire dialects the load clients speak, behind one small interface:
 //   path({ token, subscribe })  URL path (with query) of the WebSocket endpoint
 //   messagePrefix               bytes every fan-out `message` frame starts with (fast path)
+//   diffPrefix                  bytes every `presence_diff` frame starts with: counted, never
+//                               parsed (each watcher gets one per interval, with many user ids)
 //   decode(conn, text)          any other frame -> { event, data } or null (protocol chatter,
 //                               answered here); `conn.token` is the client's JWT, if any
 //   payloadOf(text)             the publish payload inside a `message` frame
@@ -20,6 +22,7 @@ const project = {
     return qs ? `/ws?${qs}` : '/ws';
   },
   messagePrefix: Buffer.from('{"event":"message"'),
+  diffPrefix: Buffer.from('{"event":"presence_diff"'),
   decode(_conn, text) {
     const frame = JSON.parse(text);
     return { event: frame.event, data: frame.data };

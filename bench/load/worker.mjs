@@ -2,9 +2,11 @@
 // Driven over IPC by bench/run.mjs; every command answers once, every wait has a deadline.
 //
 //   connect  { ports, protocol, count, auth, secret, userPrefix, userOffset, subscribe, ready,
-//              concurrency, sampleEvery, timeoutMs }  opens `count` more sockets, spread round
-//              robin over the server's `ports` (its instances), resolves when each is ready (got
-//              `ready` event) or failed
+//              concurrency, sampleEvery, timeoutMs, subscribeFrame? }  opens `count` more
+//              sockets, spread round robin over the server's `ports` (its instances), resolves
+//              when each is ready (got `ready` event) or failed; with `subscribeFrame` (the data
+//              of a `subscribe` request, e.g. { topics, presence: true }) each socket sends it on
+//              its `connected` frame instead of subscribing with `?subscribe=`
 //   arm      { messages }                           starts a run: every ready socket must get
 //                                                   `messages` more `message` frames
 //   wait     { timeoutMs }                          resolves when the run is complete (or timeout)
@@ -39,6 +41,8 @@ let run = null;
 /** The current reconnect storm, or null. */
 let storm = null;
 let slowPathFrames = 0;
+/** `presence_diff` frames received, reported and cleared with each `connect` answer. */
+let presenceDiffs = 0;
 let unexpectedMessages = 0;
 
 function noteError(reason) {
@@ -63,6 +67,15 @@ const handler = {
       onMessage(conn, buf, start, end, null);
       return;
     }
+    const diff = conn.proto.diffPrefix;
+    if (
+      diff &&
+      end - start > diff.length &&
+      buf.compare(diff, 0, diff.length, start, start + diff.length) === 0
+    ) {
+      presenceDiffs += 1;
+      return;
+    }
     const text = buf.toString('utf8', start, end);
     let frame;
     try {
@@ -76,6 +89,9 @@ const handler = {
     if (conn.stormSpec) {
       stormFrame(conn, frame);
       return;
+    }
+    if (frame.event === 'connected' && conn.subscribeFrame && !conn.ready) {
+      conn.sendText(conn.proto.encode('subscribe', conn.subscribeFrame));
     }
     if (frame.event === 'message') {
       // Same message, different key order or spacing: correct but slower; reported.
@@ -162,6 +178,7 @@ async function connect(opts) {
     let inFlight = 0;
     let opened = 0;
     let failed = 0;
+    presenceDiffs = 0;
     const startedAt = wallNow();
     const deadline = setTimeout(finish, opts.timeoutMs);
 
@@ -173,6 +190,7 @@ async function connect(opts) {
         startedAt,
         finishedAt: wallNow(),
         ready: readyCount,
+        presenceDiffs,
         errors: takeErrors(),
       });
     }
@@ -196,6 +214,7 @@ async function connect(opts) {
         conn.token = token;
         conn.port = port;
         conn.topic = opts.subscribe;
+        conn.subscribeFrame = opts.subscribeFrame ?? null;
         conn.readyEvent = opts.ready;
         conn.ready = false;
         conn.runCount = 0;

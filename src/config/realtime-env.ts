@@ -10,6 +10,8 @@ export interface DemoConfig {
   metricsPublic: boolean;
   /** HTTP requests per minute to each route, per signed-in user or per address (HTTP_RATE_PER_MIN). */
   httpRatePerMin: number;
+  /** The demo also handles the library's `connected` event (DEMO_CONNECTED_HANDLER; default false). */
+  connectedHandler: boolean;
   realtime: RealtimeModuleOptions;
 }
 
@@ -41,6 +43,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     jwtSecret,
     metricsPublic: bool(env, 'METRICS_PUBLIC') ?? !production,
     httpRatePerMin: int(env, 'HTTP_RATE_PER_MIN') ?? DEFAULT_HTTP_RATE_PER_MIN,
+    connectedHandler: bool(env, 'DEMO_CONNECTED_HANDLER') ?? false,
     realtime: {
       profile: production ? 'production' : 'development',
       jwt: { secret: jwtSecret, algorithms: ['HS256'] },
