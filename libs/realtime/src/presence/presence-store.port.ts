@@ -1,3 +1,5 @@
+import type { PresenceCounts, PresenceMember } from '../protocol';
+
 /** A connection subscribed to a topic that keeps presence; `userId` null for an anonymous one. */
 export interface PresenceSlot {
   topic: string;
@@ -11,16 +13,8 @@ export interface UserSlot {
   userId: string;
 }
 
-/** A topic's counts: subscribed connections, and distinct users among them (anonymous ones count in `connections` only). */
-export interface PresenceCounts {
-  connections: number;
-  users: number;
-}
-
-export interface PresenceMember {
-  userId: string;
-  connections: number;
-}
+// The wire package's shapes: what the store answers is what the `presence` reply carries.
+export type { PresenceCounts, PresenceMember };
 
 /** One page of a topic's roster; `cursor` null on the last page. */
 export interface PresencePage extends PresenceCounts {
