@@ -251,7 +251,12 @@ function expectedSubscribe(topics: unknown[], since: Record<string, unknown> | u
     since === undefined ||
     (Object.keys(since).length <= 50 &&
       Object.entries(since).every(
-        ([key, value]) => key.length <= 133 && typeof value === 'string' && value.length <= 64,
+        // A `__proto__` key anywhere refuses the frame (docs/protocol.md, BAD_REQUEST).
+        ([key, value]) =>
+          key !== '__proto__' &&
+          key.length <= 133 &&
+          typeof value === 'string' &&
+          value.length <= 64,
       ));
   if (
     topics.length < 1 ||
