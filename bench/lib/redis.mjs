@@ -153,6 +153,11 @@ export class BenchRedisCluster {
     await Promise.all(this.nodes.map((node) => node.command('FLUSHALL')));
   }
 
+  /** INFO `section` of every node, one after the other: counters summed over lines count the cluster's. */
+  async info(section) {
+    return (await Promise.all(this.nodes.map((node) => node.info(section)))).join('\n');
+  }
+
   /** CPU time so far of every node together, µs. */
   cpu() {
     const all = this.nodes.map((node) => node.cpu());
