@@ -1,30 +1,6 @@
 import { DemoProcess } from '../support/demo-process';
 import { barrier } from '../support/frame-helpers';
-import { TestRedisCluster } from '../support/redis-cluster';
-import { TestRedis } from '../support/redis-server';
-
-/** A Redis backend of the suite: the demo's environment for it, and its teardown. */
-interface Backend {
-  env: NodeJS.ProcessEnv;
-  stop(): Promise<void>;
-}
-
-const backends: Array<[string, () => Promise<Backend>]> = [
-  [
-    'one Redis',
-    async () => {
-      const redis = await TestRedis.start();
-      return { env: { REDIS_URL: redis.url }, stop: () => redis.stop() };
-    },
-  ],
-  [
-    'a 3-master Redis Cluster',
-    async () => {
-      const cluster = await TestRedisCluster.start({ masters: 3 });
-      return { env: { REDIS_CLUSTER_NODES: cluster.nodeList }, stop: () => cluster.stop() };
-    },
-  ],
-];
+import { REDIS_BACKENDS, type RedisBackend } from '../support/redis-backends';
 
 async function eventually(
   check: () => Promise<boolean> | boolean,
@@ -38,10 +14,10 @@ async function eventually(
 }
 
 /** Redis mode through the demo's routes: the inbox lives in Redis, not in any instance. */
-describe.each(backends)(
+describe.each(REDIS_BACKENDS)(
   'offline delivery across instances on %s (demo processes)',
   (_name, startBackend) => {
-    let redis: Backend;
+    let redis: RedisBackend;
     let instances: DemoProcess[] = [];
     let env: NodeJS.ProcessEnv;
 

@@ -2,35 +2,11 @@ import { BroadcastService } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { DemoProcess } from '../support/demo-process';
 import { decodeJwt } from '../support/jwt';
-import { TestRedisCluster } from '../support/redis-cluster';
-import { TestRedis } from '../support/redis-server';
+import { REDIS_BACKENDS, type RedisBackend } from '../support/redis-backends';
 import { closeOf } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
 
 jest.setTimeout(30_000);
-
-/** A Redis backend of the suite: the demo's environment for it, and its teardown. */
-interface Backend {
-  env: Record<string, string>;
-  stop(): Promise<void>;
-}
-
-const backends: Array<[string, () => Promise<Backend>]> = [
-  [
-    'one Redis',
-    async () => {
-      const redis = await TestRedis.start();
-      return { env: { REDIS_URL: redis.url }, stop: () => redis.stop() };
-    },
-  ],
-  [
-    'a 3-master Redis Cluster',
-    async () => {
-      const cluster = await TestRedisCluster.start({ masters: 3 });
-      return { env: { REDIS_CLUSTER_NODES: cluster.nodeList }, stop: () => cluster.stop() };
-    },
-  ],
-];
 
 /**
  * PROTOCOL.md §7 "Redis mode" (and "Redis Cluster"): instances on one Redis,
@@ -38,8 +14,8 @@ const backends: Array<[string, () => Promise<Backend>]> = [
  * the test can call BroadcastService), B and C are demo processes; D is
  * started later for the revocation test.
  */
-describe.each(backends)('several instances on %s', (_name, startBackend) => {
-  let redis: Backend;
+describe.each(REDIS_BACKENDS)('several instances on %s', (_name, startBackend) => {
+  let redis: RedisBackend;
   let a: DemoApp;
   let b: DemoProcess;
   let c: DemoProcess;
