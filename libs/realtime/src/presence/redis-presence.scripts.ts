@@ -117,26 +117,59 @@ return {c[1], c[2], epoch, seq, 1, redis.call('LRANGE', KEYS[5], -n, -1)}
 `;
 
 /**
- * A user's connection. KEYS: the user's zset, online. ARGV: member, user,
- * deadline, now, keepMs. Returns 1 when it is the user's first live one.
+ * A user's connection. KEYS: the user's zset, online, graces, last seen.
+ * ARGV: member, user, deadline, now, keepMs. Returns 1 when it is the user's
+ * first live one and no offline grace of theirs was pending (cancelling one
+ * here, in the same script as the count, is what makes a reconnect on any
+ * instance no flap).
  */
 export const CONNECT_SCRIPT = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
 local added = redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[2])
-if added == 1 and redis.call('ZCARD', KEYS[1]) == 1 then return 1 end
-return 0
+if added == 0 or redis.call('ZCARD', KEYS[1]) > 1 then return 0 end
+if redis.call('ZREM', KEYS[3], ARGV[2]) == 1 then
+  redis.call('HDEL', KEYS[4], ARGV[2])
+  return 0
+end
+return 1
 `;
 
-/** KEYS: the user's zset, online. ARGV: member, user, now. Returns 1 when no live connection is left. */
+/**
+ * KEYS: the user's zset, online, graces, last seen. ARGV: member, user, now,
+ * grace end ('' for none). Returns 1 when no live connection is left; then,
+ * with a grace end, the user's grace starts (graces: user → its end; last
+ * seen: user → now).
+ */
 export const DISCONNECT_SCRIPT = `
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+  redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+end
 return 1
+`;
+
+/**
+ * KEYS: graces, last seen. ARGV: now, limit. Removes and returns the users
+ * (user, last seen, ...) whose grace ended by now: removed in the script that
+ * reads them, so each is handed to one instance once.
+ */
+export const DUE_OFFLINE_SCRIPT = `
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, user in ipairs(users) do
+  redis.call('ZREM', KEYS[1], user)
+  out[#out + 1] = user
+  out[#out + 1] = redis.call('HGET', KEYS[2], user) or ARGV[1]
+  redis.call('HDEL', KEYS[2], user)
+end
+return out
 `;
 
 /** KEYS: the user's zset. ARGV: now. Drops expired connections; deletes the key when none is left. */

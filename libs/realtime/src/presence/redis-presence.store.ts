@@ -4,6 +4,7 @@ import { USER_ID_PATTERN } from '../protocol';
 import type { RedisConnections } from '../redis/redis-connections.service';
 import { entryMember, PresenceKeys, userMember } from './presence-keys';
 import {
+  type DueOffline,
   type PresenceChange,
   type PresenceChanges,
   type PresenceCounts,
@@ -20,6 +21,7 @@ import {
   CONNECT_SCRIPT,
   COUNT_SCRIPT,
   DISCONNECT_SCRIPT,
+  DUE_OFFLINE_SCRIPT,
   FORGET_ONLINE_SCRIPT,
   JOIN_SCRIPT,
   LEAVE_SCRIPT,
@@ -46,6 +48,7 @@ interface PresenceCommands {
   rtPresenceDisconnect(...args: Array<string | number>): Promise<number>;
   rtPresenceSweepUser(...args: Array<string | number>): Promise<null>;
   rtPresenceForget(...args: Array<string | number>): Promise<number>;
+  rtPresenceDueOffline(...args: Array<string | number>): Promise<string[]>;
 }
 
 export interface RedisPresenceOptions {
@@ -97,6 +100,8 @@ export class RedisPresenceStore implements PresenceStore {
       this.client.rtPresenceConnect(
         this.keys.user(slot.userId),
         this.keys.online,
+        this.keys.graces,
+        this.keys.lastSeen,
         userMember(instanceId, slot.connectionId),
         slot.userId,
         deadline,
@@ -107,17 +112,36 @@ export class RedisPresenceStore implements PresenceStore {
     return first === 1;
   }
 
-  async disconnect(instanceId: string, slot: UserSlot, now: number): Promise<boolean> {
+  async disconnect(
+    instanceId: string,
+    slot: UserSlot,
+    now: number,
+    graceUntil?: number,
+  ): Promise<boolean> {
     const last = await orEngineUnavailable(
       this.client.rtPresenceDisconnect(
         this.keys.user(slot.userId),
         this.keys.online,
+        this.keys.graces,
+        this.keys.lastSeen,
         userMember(instanceId, slot.connectionId),
         slot.userId,
         now,
+        graceUntil ?? '',
       ),
     );
     return last === 1;
+  }
+
+  async dueOffline(now: number, limit: number): Promise<DueOffline[]> {
+    const reply = await orEngineUnavailable(
+      this.client.rtPresenceDueOffline(this.keys.graces, this.keys.lastSeen, now, limit),
+    );
+    const due: DueOffline[] = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      due.push({ userId: reply[i], lastSeen: Number(reply[i + 1]) });
+    }
+    return due;
   }
 
   async renew(
@@ -289,8 +313,9 @@ export class RedisPresenceStore implements PresenceStore {
       client.defineCommand('rtPresenceCount', topicScript(COUNT_SCRIPT));
       client.defineCommand('rtPresenceMembers', topicScript(MEMBERS_SCRIPT));
       client.defineCommand('rtPresenceChanges', topicScript(CHANGES_SCRIPT));
-      client.defineCommand('rtPresenceConnect', { numberOfKeys: 2, lua: CONNECT_SCRIPT });
-      client.defineCommand('rtPresenceDisconnect', { numberOfKeys: 2, lua: DISCONNECT_SCRIPT });
+      client.defineCommand('rtPresenceConnect', { numberOfKeys: 4, lua: CONNECT_SCRIPT });
+      client.defineCommand('rtPresenceDisconnect', { numberOfKeys: 4, lua: DISCONNECT_SCRIPT });
+      client.defineCommand('rtPresenceDueOffline', { numberOfKeys: 2, lua: DUE_OFFLINE_SCRIPT });
       client.defineCommand('rtPresenceSweepUser', { numberOfKeys: 1, lua: SWEEP_USER_SCRIPT });
       client.defineCommand('rtPresenceForget', { numberOfKeys: 1, lua: FORGET_ONLINE_SCRIPT });
       this.defined = client as Redis & PresenceCommands;
