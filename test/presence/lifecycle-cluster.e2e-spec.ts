@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { OnRealtimeEvent, type RealtimeEvent } from '@nest-realtime/server';
+import { OnRealtimeEvent, type RealtimeEvent, RealtimeJobs } from '@nest-realtime/server';
 import { DemoProcess } from '../support/demo-process';
 import { LibraryApp } from '../support/library-app';
 import { REDIS_BACKENDS, type RedisBackend } from '../support/redis-backends';
@@ -34,6 +34,8 @@ class UserEvents {
 
 const GRACE_MS = 600;
 const CHECK_MS = 50;
+const BATCH_WINDOW_MS = 200;
+const BATCH_MAX = 40;
 
 async function until(condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -79,7 +81,13 @@ describe.each([
         realtime: {
           ...started.realtime,
           engine: { type: 'redis' },
-          events: { offlineGraceMs: GRACE_MS, offlineCheckMs: CHECK_MS, backoffMs: 20 },
+          events: {
+            offlineGraceMs: GRACE_MS,
+            offlineCheckMs: CHECK_MS,
+            backoffMs: 20,
+            batchWindowMs: BATCH_WINDOW_MS,
+            batchMaxEvents: BATCH_MAX,
+          },
         },
         providers: [UserEvents],
       });
@@ -89,6 +97,23 @@ describe.each([
     await a?.stop();
     if (!bClosed) await b?.stop();
     await redis?.stop();
+  });
+
+  it('a connect storm is a few deliver jobs of at most batchMaxEvents events each, not one per socket', async () => {
+    const delivered = () =>
+      [a, b].reduce(
+        (sum, app) =>
+          sum + (app.app.get(RealtimeJobs).runs().completed['realtime-events/deliver'] ?? 0),
+        0,
+      );
+    const before = delivered();
+    const users = Array.from({ length: 100 }, (_, i) => `storm${i}`);
+    await Promise.all(users.map((user) => a.connect(user)));
+    await until(() => users.every((user) => of(seen.online, user).length === 1));
+    const jobs = delivered() - before;
+    // 100 events, 40 a job at most: 3 jobs at least; one per 200 ms window otherwise.
+    expect(jobs).toBeGreaterThanOrEqual(Math.ceil(users.length / BATCH_MAX));
+    expect(jobs).toBeLessThanOrEqual(25);
   });
 
   it('a user who reconnects on the other instance within the grace is no flap: one user.online, no user.offline', async () => {

@@ -122,7 +122,7 @@ export function resolveRealtimeOptions(
       handlerTimeoutMs: options.events?.handlerTimeoutMs ?? 10_000,
       deadLetterLimit: options.events?.deadLetterLimit ?? 1_000,
       offlineGraceMs: options.events?.offlineGraceMs ?? 5_000,
-      offlineCheckMs: options.events?.offlineCheckMs ?? 500,
+      offlineCheckMs: options.events?.offlineCheckMs ?? 200,
       batchWindowMs: options.events?.batchWindowMs ?? 10,
       batchMaxEvents: options.events?.batchMaxEvents ?? 500,
     },
