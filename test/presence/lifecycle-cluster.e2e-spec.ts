@@ -74,6 +74,7 @@ describe.each([
   let bClosed = false;
 
   beforeAll(async () => {
+    seen.online.length = seen.offline.length = 0;
     const started = await backend();
     redis = started;
     const start = () =>
