@@ -123,7 +123,7 @@ export function resolveRealtimeOptions(
       deadLetterLimit: options.events?.deadLetterLimit ?? 1_000,
       offlineGraceMs: options.events?.offlineGraceMs ?? 5_000,
       offlineCheckMs: options.events?.offlineCheckMs ?? 200,
-      batchWindowMs: options.events?.batchWindowMs ?? 10,
+      batchWindowMs: options.events?.batchWindowMs ?? 25,
       batchMaxEvents: options.events?.batchMaxEvents ?? 500,
     },
   };
