@@ -7,7 +7,14 @@ import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
 import { type InboxLimits, type OfflineStore, serializeMessage } from './offline-store.port';
-import { ACK, ADD_BATCH, ADD_FIELDS, ADD_HEADER, EXPIRE, EXPIRE_DUE } from './redis-offline.scripts';
+import {
+  ACK,
+  ADD_BATCH,
+  ADD_FIELDS,
+  ADD_HEADER,
+  EXPIRE,
+  EXPIRE_DUE,
+} from './redis-offline.scripts';
 
 type Args = Array<string | number>;
 
@@ -308,7 +315,10 @@ function settleAdd(
     );
   }
   if (status === 'full') {
-    throw new OfflineInboxFullError(message.userId, `${rest[0]} messages, ${rest[1]} bytes waiting`);
+    throw new OfflineInboxFullError(
+      message.userId,
+      `${rest[0]} messages, ${rest[1]} bytes waiting`,
+    );
   }
   return rest.map((letter) => JSON.parse(String(letter)) as DeadLetter);
 }
