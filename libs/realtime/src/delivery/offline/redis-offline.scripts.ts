@@ -212,3 +212,76 @@ if #letters > 0 then
 end
 return letters
 `;
+
+/**
+ * Moving messages kept by a version before partitions (the `inbox`,
+ * `messages`, `bytes` keys of a user and the `due` index, all under
+ * `offline`; `{offline}` on a cluster) into the partitions. Three steps, so
+ * that none spans two slots: OLD_READ and OLD_REMOVE run on the old keys,
+ * MIGRATE_IN on a partition; a crash between them repeats a step, which
+ * skips what it did already.
+ */
+
+/**
+ * KEYS: old due. ARGV: the old prefixes of a user's inbox and messages, how
+ * many. Returns per message {member, json, seq} (json false when it is gone),
+ * soonest deadline first.
+ */
+export const OLD_READ = `
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+local out = {}
+for i = 1, #members do
+  local member = members[i]
+  local cut = string.find(member, '\\n', 1, true)
+  local id, user = string.sub(member, 1, cut - 1), string.sub(member, cut + 1)
+  local json = redis.call('HGET', ARGV[2] .. user, id)
+  local seq = redis.call('ZSCORE', ARGV[1] .. user, id)
+  out[#out + 1] = {member, json, seq or '0'}
+end
+return out
+`;
+
+/**
+ * KEYS: deadlines, stats of one partition. ARGV: the key prefixes of a
+ * user's box and state, then per message: userId, id, json, old sequence.
+ * Old messages come before every newer one (their sequence made negative);
+ * an id the box holds already is skipped. Returns how many it added.
+ */
+export const MIGRATE_IN = `${COMMON}
+local added = 0
+for a = 3, #ARGV, 4 do
+  local user, id, json = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local box, stateKey = ARGV[1] .. user, ARGV[2] .. user
+  if redis.call('HEXISTS', box, id) == 0 then
+    local s = parseState(redis.call('GET', stateKey))
+    local expiresAt = string.match(json, '"expiresAt":(%d+)}$')
+    redis.call('HSET', box, id, string.format('%d', tonumber(ARGV[a + 3]) - 1e15) .. ':' .. json)
+    s[1], s[2] = s[1] + 1, s[2] + #json
+    saveState(stateKey, s)
+    redis.call('ZADD', KEYS[1], expiresAt, id .. '\\n' .. user)
+    added = added + 1
+  end
+end
+if added > 0 then redis.call('HINCRBY', KEYS[2], 'pending', added) end
+return added
+`;
+
+/**
+ * KEYS: old due, old stats. ARGV: the old prefixes of a user's inbox,
+ * messages and bytes, then the members moved. Removes them from the old
+ * keys (the old counters lose what the partitions' gained).
+ */
+export const OLD_REMOVE = `
+local removed = 0
+for i = 4, #ARGV do
+  local member = ARGV[i]
+  local cut = string.find(member, '\\n', 1, true)
+  local id, user = string.sub(member, 1, cut - 1), string.sub(member, cut + 1)
+  redis.call('ZREM', KEYS[1], member)
+  if redis.call('HDEL', ARGV[2] .. user, id) == 1 then removed = removed + 1 end
+  redis.call('ZREM', ARGV[1] .. user, id)
+  if redis.call('ZCARD', ARGV[1] .. user) == 0 then redis.call('DEL', ARGV[3] .. user) end
+end
+if removed > 0 then redis.call('HINCRBY', KEYS[2], 'pending', -removed) end
+return removed
+`;

@@ -14,6 +14,9 @@ import {
   ADD_HEADER,
   EXPIRE,
   EXPIRE_DUE,
+  MIGRATE_IN,
+  OLD_READ,
+  OLD_REMOVE,
 } from './redis-offline.scripts';
 
 type Args = Array<string | number>;
@@ -23,7 +26,13 @@ interface OfflineCommands {
   rtOfflineAck(...args: Args): Promise<number>;
   rtOfflineExpire(...args: Args): Promise<string | null>;
   rtOfflineExpireDue(...args: Args): Promise<string[]>;
+  rtOfflineOldRead(...args: Args): Promise<Array<[string, string | null, string]>>;
+  rtOfflineMigrateIn(...args: Args): Promise<number>;
+  rtOfflineOldRemove(...args: Args): Promise<number>;
 }
+
+/** Messages of the layout before partitions moved per step (see migrateOldLayout). */
+const MIGRATE_CHUNK = 200;
 
 /**
  * Partitions on Redis Cluster: users are spread over this many, each in its
@@ -75,6 +84,8 @@ export class RedisOfflineStore implements OfflineStore {
    * and a read returns at most that many of them all (the newest).
    */
   private deadLetterLimit = Infinity;
+  /** Moving what a version before partitions kept; settled once per process. */
+  private migration: Promise<void> | undefined;
 
   constructor(private readonly redis: RedisConnections) {
     const layout = redis.layout;
@@ -101,6 +112,7 @@ export class RedisOfflineStore implements OfflineStore {
   }
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
+    await this.migrated();
     const stored = await this.redis.command.hgetall(this.userKeys(userId)[0]);
     const ordered: Array<{ seq: number; json: string }> = [];
     for (const value of Object.values(stored)) {
@@ -156,6 +168,7 @@ export class RedisOfflineStore implements OfflineStore {
    */
   async expireDue(now: number, limit: number, deadLetterLimit: number): Promise<DeadLetter[]> {
     this.deadLetterLimit = deadLetterLimit;
+    await this.migrated();
     const command = this.redis.command;
     const due = await Promise.all(
       this.partitions.map((partition) =>
@@ -226,7 +239,7 @@ export class RedisOfflineStore implements OfflineStore {
    * publish, not an internal error).
    */
   private async addBatch(writes: readonly InboxWrite[]): Promise<AddOutcome[]> {
-    const outcomes: AddOutcome[] = new Array(writes.length);
+    const outcomes = new Array<AddOutcome>(writes.length);
     const runs: number[][] = [];
     const current = new Map<number, number[]>();
     writes.forEach((write, index) => {
@@ -272,6 +285,56 @@ export class RedisOfflineStore implements OfflineStore {
     return this.client.rtOfflineAddBatch(...args);
   }
 
+  /**
+   * The first inbox read or sweep of a process moves every message a version
+   * before partitions kept (docs/operations.md) into the partitions; one
+   * cheap read when there is none. A failure is tried again by the next one.
+   */
+  private migrated(): Promise<void> {
+    this.migration ??= this.migrateOldLayout().catch((error: unknown) => {
+      this.migration = undefined;
+      throw error;
+    });
+    return this.migration;
+  }
+
+  private async migrateOldLayout(): Promise<void> {
+    const old = (part: string) => this.redis.layout.group('offline', part);
+    for (;;) {
+      const read = await this.client.rtOfflineOldRead(
+        old('due'),
+        old('inbox:'),
+        old('messages:'),
+        MIGRATE_CHUNK,
+      );
+      if (read.length === 0) return;
+      const perPartition = new Map<number, Args>();
+      for (const [member, json, seq] of read) {
+        if (json === null) continue;
+        const userId = member.slice(member.indexOf('\n') + 1);
+        const index = this.partitionOf(userId);
+        let args = perPartition.get(index);
+        if (!args) {
+          const partition = this.partitions[index];
+          args = [partition.deadlines, partition.stats, partition.box, partition.state];
+          perPartition.set(index, args);
+        }
+        args.push(userId, member.slice(0, member.indexOf('\n')), json, seq);
+      }
+      await Promise.all(
+        [...perPartition.values()].map((args) => this.client.rtOfflineMigrateIn(...args)),
+      );
+      await this.client.rtOfflineOldRemove(
+        old('due'),
+        old('stats'),
+        old('inbox:'),
+        old('messages:'),
+        old('bytes:'),
+        ...read.map(([member]) => member),
+      );
+    }
+  }
+
   /** The user's partition: FNV-1a of the id, so every instance picks the same one. */
   private partitionOf(userId: string): number {
     if (this.partitions.length === 1) return 0;
@@ -296,6 +359,9 @@ export class RedisOfflineStore implements OfflineStore {
       client.defineCommand('rtOfflineAck', { numberOfKeys: 4, lua: ACK });
       client.defineCommand('rtOfflineExpire', { numberOfKeys: 5, lua: EXPIRE });
       client.defineCommand('rtOfflineExpireDue', { numberOfKeys: 3, lua: EXPIRE_DUE });
+      client.defineCommand('rtOfflineOldRead', { numberOfKeys: 1, lua: OLD_READ });
+      client.defineCommand('rtOfflineMigrateIn', { numberOfKeys: 2, lua: MIGRATE_IN });
+      client.defineCommand('rtOfflineOldRemove', { numberOfKeys: 2, lua: OLD_REMOVE });
       this.defined = client as Redis & OfflineCommands;
     }
     return this.defined;
