@@ -168,7 +168,9 @@ export class RedisOfflineStore implements OfflineStore {
    */
   async expireDue(now: number, limit: number, deadLetterLimit: number): Promise<DeadLetter[]> {
     this.deadLetterLimit = deadLetterLimit;
+    // Every sweep, not only the first: during a rolling deploy older instances still write the old layout.
     await this.migrated();
+    await this.migrateOldLayout();
     const command = this.redis.command;
     const due = await Promise.all(
       this.partitions.map((partition) =>
@@ -288,7 +290,8 @@ export class RedisOfflineStore implements OfflineStore {
   /**
    * The first inbox read or sweep of a process moves every message a version
    * before partitions kept (docs/operations.md) into the partitions; one
-   * cheap read when there is none. A failure is tried again by the next one.
+   * cheap read when there is none. A failure is tried again by the next one;
+   * inbox reads wait for the first only.
    */
   private migrated(): Promise<void> {
     this.migration ??= this.migrateOldLayout().catch((error: unknown) => {
