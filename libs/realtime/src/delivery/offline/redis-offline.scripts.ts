@@ -115,6 +115,8 @@ for m = 0, n - 1 do
         local seq = tonumber(string.sub(v, 1, string.find(v, ':', 1, true) - 1))
         if not oldestSeq or seq < oldestSeq then oldest, oldestSeq = flat[f], seq end
       end
+      -- A state without messages (the box deleted by hand) counts nothing: start over.
+      if not oldest then s[1], s[2] = 0, 0; break end
       local old = take(box, s, oldest)
       redis.call('ZREM', deadlines, oldest .. '\\n' .. user)
       local letter = deadLetter(old, 'evicted', ts)
