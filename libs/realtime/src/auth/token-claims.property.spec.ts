@@ -39,8 +39,9 @@ describe('token claims, whatever they hold', () => {
         const now = Date.now();
         let outcome: Record<string, unknown>;
         try {
-          const principal = tokens.verify(token);
-          outcome = { accepted: true, principal };
+          // What the Principal interface says, whatever object carries it.
+          const { userId, roles, tokenId, expiresAt, issuedAt } = tokens.verify(token);
+          outcome = { accepted: true, principal: { userId, roles, tokenId, expiresAt, issuedAt } };
         } catch (error) {
           expect(error).toBeInstanceOf(TokenRejectedError);
           expect(REFUSALS.has((error as Error).message)).toBe(true);

@@ -5,7 +5,7 @@ import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { USER_ID_PATTERN } from '../protocol';
 import { HmacTokenVerifier } from './hmac-token.verifier';
-import type { Principal } from './principal';
+import { type Principal, TokenPrincipal } from './principal';
 
 const MAX_ROLES = 64;
 const MAX_ROLE_LENGTH = 100;
@@ -114,13 +114,13 @@ function principalFromClaims(
     throw new TokenRejectedError('token roles are invalid');
   if (jti !== undefined && (typeof jti !== 'string' || jti.length > MAX_JTI_LENGTH))
     throw new TokenRejectedError('token jti is invalid');
-  return Object.freeze({
-    userId: sub,
-    roles: roles === undefined || roles.length === 0 ? NO_ROLES : Object.freeze([...roles]),
-    tokenId: jti,
-    expiresAt: exp * 1000,
-    issuedAt: iat === undefined ? undefined : iat * 1000,
-  });
+  return new TokenPrincipal(
+    sub,
+    roles === undefined || roles.length === 0 ? NO_ROLES : Object.freeze([...roles]),
+    jti,
+    exp,
+    iat,
+  );
 }
 
 function isStringList(value: unknown): value is string[] {

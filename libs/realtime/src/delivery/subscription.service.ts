@@ -5,7 +5,7 @@ import { namespaceOf, RealtimeException, ServerEvent, type SubscribedTopic } fro
 import { REALTIME_ENGINE } from '../realtime.constants';
 import type { Connection } from '../registry/connection';
 import { SubscriptionRegistry } from '../registry/subscription.registry';
-import { SubscriptionRules } from '../topics/subscription-rules';
+import { type HeldTopics, SubscriptionRules } from '../topics/subscription-rules';
 import { TopicAccessService } from '../topics/topic-access.service';
 import { encodeFrame } from '../framing/outbound-frame';
 import type { Reply } from '../transport/reply-queue';
@@ -117,7 +117,7 @@ export class SubscriptionService {
   }
 
   /** The topics of `held` that this principal may not subscribe to (after `auth` changed it). */
-  async disallowed(principal: Principal, held: ReadonlySet<string>): Promise<string[]> {
+  async disallowed(principal: Principal, held: HeldTopics): Promise<string[]> {
     const lost: string[] = [];
     for (const topic of [...held]) {
       try {

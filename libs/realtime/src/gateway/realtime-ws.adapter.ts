@@ -70,6 +70,9 @@ export class RealtimeWsAdapter extends WsAdapter {
       handleProtocols: () => false,
       // SocketWriter answers pings: every byte of a realtime socket goes through it.
       autoPong: false,
+      // ConnectionRegistry is the index of open connections: ws's own set would cost every
+      // connection a second entry and a second 'close' listener (docs/benchmarks.md).
+      clientTracking: false,
     }) as WebSocketServer;
     this.realtimeServers.add(server);
     return server;

@@ -44,8 +44,6 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   private readonly ttlMs: number;
   /** topic → connection id → user id, for this instance's connections in topics that keep presence. */
   private readonly local = new Map<string, Map<string, string | null>>();
-  /** connection id → user id, for this instance's authenticated connections. */
-  private readonly users = new Map<string, string>();
   private readonly watched = new Map<string, WatchedTopic>();
   private renewTimer: NodeJS.Timeout | undefined;
   private diffTimer: NodeJS.Timeout | undefined;
@@ -64,7 +62,7 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(REALTIME_INSTANCE_ID) private readonly instanceId: string,
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
     private readonly subscriptions: SubscriptionRegistry,
-    connections: ConnectionRegistry,
+    private readonly connections: ConnectionRegistry,
     private readonly writer: SocketWriter,
     private readonly events: RealtimeEvents,
   ) {
@@ -133,8 +131,12 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     for (const [topic, entries] of this.local) {
       for (const [connectionId, userId] of entries) slots.push({ topic, connectionId, userId });
     }
+    // The registry is the one index of this instance's users: a map of its own here would cost
+    // every connection another entry (docs/benchmarks.md, heap per idle connection).
     const users: UserSlot[] = [];
-    for (const [connectionId, userId] of this.users) users.push({ connectionId, userId });
+    for (const { id, principal } of this.connections.all()) {
+      if (principal.userId !== null) users.push({ connectionId: id, userId: principal.userId });
+    }
     this.store.renew(this.instanceId, slots, users, this.deadline()).then(() => {
       if (!this.failing) return;
       this.failing = false;
@@ -208,7 +210,6 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   private connected(connection: Connection): void {
     const { userId } = connection.principal;
     if (userId === null) return;
-    this.users.set(connection.id, userId);
     // Back within the grace on this instance: no user.offline, and so no user.online either.
     const grace = this.graces.get(userId);
     if (grace) {
@@ -228,9 +229,8 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private disconnected(connection: Connection): void {
-    const userId = this.users.get(connection.id);
-    if (userId === undefined) return;
-    this.users.delete(connection.id);
+    const { userId } = connection.principal;
+    if (userId === null) return;
     const lastSeen = Date.now();
     this.store
       .disconnect(this.instanceId, { connectionId: connection.id, userId }, lastSeen)

@@ -2,6 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Principal } from '../auth/principal';
 import type { EngineMessage } from '../engine/realtime-engine.port';
 import { SocketLink } from '../transport/socket-link';
+import { TopicSet } from './topic-set';
 
 /**
  * One client connection: its socket's transport state (SocketLink, written
@@ -10,7 +11,7 @@ import { SocketLink } from '../transport/socket-link';
  * topic set, its reply queue and the socket.
  */
 export class Connection extends SocketLink {
-  readonly topics = new Set<string>();
+  readonly topics = new TopicSet();
   /**
    * When the connection was registered (ms since the epoch), kept only when
    * the app handles `disconnected` (which reports the duration): otherwise no

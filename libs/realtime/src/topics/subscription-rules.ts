@@ -5,6 +5,12 @@ import { ErrorCode, RealtimeException, namespaceOf } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { TopicAccessService } from './topic-access.service';
 
+/** The topics a connection holds, as the rules read them (a connection's TopicSet, or any Set). */
+export interface HeldTopics extends Iterable<string> {
+  readonly size: number;
+  has(topic: string): boolean;
+}
+
 /**
  * Whether a connection may subscribe to topics: name, policy (which may await
  * an authorizer), then the per-connection and per-namespace limits. Used by
@@ -20,7 +26,7 @@ export class SubscriptionRules {
   /** Throws the first refusal in request order: invalid name, policy, or a subscription limit. */
   async check(
     principal: Principal,
-    held: ReadonlySet<string>,
+    held: HeldTopics,
     topics: readonly string[],
   ): Promise<string[]> {
     const wanted = [...new Set(topics)];
@@ -34,7 +40,7 @@ export class SubscriptionRules {
   }
 
   /** Counts new topics against the per-connection and per-namespace limits; throws past either. */
-  limitsFor(held: ReadonlySet<string>): (topic: string, namespace: string) => void {
+  limitsFor(held: HeldTopics): (topic: string, namespace: string) => void {
     let total = held.size;
     const perNamespace = countByNamespace(held);
     return (topic, namespace) => {
@@ -48,7 +54,7 @@ export class SubscriptionRules {
   }
 }
 
-function countByNamespace(topics: ReadonlySet<string>): Map<string, number> {
+function countByNamespace(topics: HeldTopics): Map<string, number> {
   const counts = new Map<string, number>();
   for (const topic of topics) {
     const namespace = namespaceOf(topic);
