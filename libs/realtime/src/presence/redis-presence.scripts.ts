@@ -117,26 +117,38 @@ return {c[1], c[2], epoch, seq, 1, redis.call('LRANGE', KEYS[5], -n, -1)}
 `;
 
 /**
- * A user's connection. KEYS: the user's zset, online. ARGV: member, user,
- * deadline, now, keepMs. Returns 1 when it is the user's first live one.
+ * Users' connections opened and closed, in call order, in one call (a turn's
+ * connects and disconnects share it). KEYS: online, then one user's zset per
+ * call. ARGV: keepMs, then per call: 1 (connect) or 0 (disconnect), member,
+ * user, deadline (connect), now. Returns one number per call: for a connect
+ * 1 when it is the user's first live connection, for a disconnect 1 when no
+ * live connection of the user is left.
  */
-export const CONNECT_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
-local added = redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[2])
-if added == 1 and redis.call('ZCARD', KEYS[1]) == 1 then return 1 end
-return 0
-`;
-
-/** KEYS: the user's zset, online. ARGV: member, user, now. Returns 1 when no live connection is left. */
-export const DISCONNECT_SCRIPT = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-return 1
+export const USERS_SCRIPT = `
+local replies = {}
+for i = 2, #KEYS do
+  local key, a = KEYS[i], 2 + (i - 2) * 5
+  local member, user, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
+  if ARGV[a] == '1' then
+    local deadline = ARGV[a + 3]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    local added = redis.call('ZADD', key, deadline, member)
+    redis.call('PEXPIRE', key, ARGV[1])
+    redis.call('ZADD', KEYS[1], 'GT', deadline, user)
+    replies[i - 1] = (added == 1 and redis.call('ZCARD', key) == 1) and 1 or 0
+  else
+    redis.call('ZREM', key, member)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    if redis.call('ZCARD', key) > 0 then
+      replies[i - 1] = 0
+    else
+      redis.call('DEL', key)
+      redis.call('ZREM', KEYS[1], user)
+      replies[i - 1] = 1
+    end
+  end
+end
+return replies
 `;
 
 /** KEYS: the user's zset. ARGV: now. Drops expired connections; deletes the key when none is left. */
