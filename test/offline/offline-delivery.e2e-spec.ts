@@ -217,12 +217,12 @@ describe.each(enginesUnderTest())('offline delivery ($name engine)', (engine) =>
       // No job per message at all: the offline queue holds what it held before.
       expect((await jobs.counts())['realtime-offline']).toEqual(queued);
       for (const id of ids) {
-        expect(await redis.command('ZSCORE', `${keyPrefix}offline:due`, `${id}\n${userId}`)).toBe(
-          '$-1',
-        );
+        expect(
+          await redis.command('ZSCORE', `${keyPrefix}offline:deadlines`, `${id}\n${userId}`),
+        ).toBe('$-1');
       }
-      expect(await redis.command('EXISTS', `${keyPrefix}offline:inbox:${userId}`)).toBe(':0');
-      expect(await redis.command('EXISTS', `${keyPrefix}offline:messages:${userId}`)).toBe(':0');
+      expect(await redis.command('EXISTS', `${keyPrefix}offline:box:${userId}`)).toBe(':0');
+      expect(await redis.command('EXISTS', `${keyPrefix}offline:state:${userId}`)).toBe(':0');
     }
     // Memory mode: the deadlines' bound is unit-tested (expiry-sweeper.spec.ts).
   });

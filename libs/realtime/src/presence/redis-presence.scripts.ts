@@ -117,42 +117,55 @@ return {c[1], c[2], epoch, seq, 1, redis.call('LRANGE', KEYS[5], -n, -1)}
 `;
 
 /**
- * A user's connection. KEYS: the user's zset, online, graces, last seen.
- * ARGV: member, user, deadline, now, keepMs. Returns 1 when it is the user's
- * first live one and no offline grace of theirs was pending (cancelling one
- * here, in the same script as the count, is what makes a reconnect on any
- * instance no flap).
+ * Users' connections opened and closed, in call order, in one call (a turn's
+ * connects and disconnects share it). KEYS: online, graces, last seen, then
+ * one user's zset per call. ARGV: keepMs, then per call: 1 (connect) or 0
+ * (disconnect), member, user, deadline (connect), now, grace end (disconnect;
+ * '' for none). Returns one number per call: for a connect 1 when it is the
+ * user's first live connection and no offline grace of theirs was pending
+ * (cancelling one here, in the same step as the count, is what makes a
+ * reconnect on any instance no flap); for a disconnect 1 when no live
+ * connection of the user is left, which then starts the user's grace when
+ * one is given (graces: user → its end; last seen: user → now).
  */
-export const CONNECT_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
-local added = redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[2])
-if added == 0 or redis.call('ZCARD', KEYS[1]) > 1 then return 0 end
-if redis.call('ZREM', KEYS[3], ARGV[2]) == 1 then
-  redis.call('HDEL', KEYS[4], ARGV[2])
-  return 0
+export const USERS_SCRIPT = `
+local replies = {}
+for i = 4, #KEYS do
+  local key, a = KEYS[i], 2 + (i - 4) * 6
+  local member, user, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
+  if ARGV[a] == '1' then
+    local deadline = ARGV[a + 3]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    local added = redis.call('ZADD', key, deadline, member)
+    redis.call('PEXPIRE', key, ARGV[1])
+    redis.call('ZADD', KEYS[1], 'GT', deadline, user)
+    if added == 1 and redis.call('ZCARD', key) == 1 then
+      if redis.call('ZREM', KEYS[2], user) == 1 then
+        redis.call('HDEL', KEYS[3], user)
+        replies[i - 3] = 0
+      else
+        replies[i - 3] = 1
+      end
+    else
+      replies[i - 3] = 0
+    end
+  else
+    redis.call('ZREM', key, member)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    if redis.call('ZCARD', key) > 0 then
+      replies[i - 3] = 0
+    else
+      redis.call('DEL', key)
+      redis.call('ZREM', KEYS[1], user)
+      if ARGV[a + 5] ~= '' then
+        redis.call('ZADD', KEYS[2], ARGV[a + 5], user)
+        redis.call('HSET', KEYS[3], user, now)
+      end
+      replies[i - 3] = 1
+    end
+  end
 end
-return 1
-`;
-
-/**
- * KEYS: the user's zset, online, graces, last seen. ARGV: member, user, now,
- * grace end ('' for none). Returns 1 when no live connection is left; then,
- * with a grace end, the user's grace starts (graces: user → its end; last
- * seen: user → now).
- */
-export const DISCONNECT_SCRIPT = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
-  redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
-end
-return 1
+return replies
 `;
 
 /**

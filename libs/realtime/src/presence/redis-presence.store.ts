@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../engine/engine-unavailable.error';
 import { USER_ID_PATTERN } from '../protocol';
 import type { RedisConnections } from '../redis/redis-connections.service';
+import { TurnBatch } from '../redis/turn-batch';
 import { entryMember, PresenceKeys, userMember } from './presence-keys';
 import {
   type DueOffline,
@@ -18,15 +19,14 @@ import {
 } from './presence-store.port';
 import {
   CHANGES_SCRIPT,
-  CONNECT_SCRIPT,
   COUNT_SCRIPT,
-  DISCONNECT_SCRIPT,
   DUE_OFFLINE_SCRIPT,
   FORGET_ONLINE_SCRIPT,
   JOIN_SCRIPT,
   LEAVE_SCRIPT,
   MEMBERS_SCRIPT,
   SWEEP_USER_SCRIPT,
+  USERS_SCRIPT,
 } from './redis-presence.scripts';
 
 /** Expired entries a read sweeps at most (a crashed instance's are spread over a few reads). */
@@ -38,14 +38,24 @@ const SWEEP_PAGE = 500;
 
 type Reply = [number, number, ...unknown[]];
 
+/** A connect (deadline set) or a disconnect of one user's connection, for USERS_SCRIPT. */
+interface UserCall {
+  key: string;
+  member: string;
+  userId: string;
+  deadline: number | undefined;
+  now: number;
+  /** A disconnect's grace end: its user's offline grace starts if it was their last connection. */
+  graceUntil: number | undefined;
+}
+
 interface PresenceCommands {
   rtPresenceJoin(...args: Array<string | number>): Promise<null>;
   rtPresenceLeave(...args: Array<string | number>): Promise<null>;
   rtPresenceCount(...args: Array<string | number>): Promise<Reply>;
   rtPresenceMembers(...args: Array<string | number>): Promise<Reply>;
   rtPresenceChanges(...args: Array<string | number>): Promise<Reply>;
-  rtPresenceConnect(...args: Array<string | number>): Promise<number>;
-  rtPresenceDisconnect(...args: Array<string | number>): Promise<number>;
+  rtPresenceUsers(...args: Array<string | number>): Promise<number[]>;
   rtPresenceSweepUser(...args: Array<string | number>): Promise<null>;
   rtPresenceForget(...args: Array<string | number>): Promise<number>;
   rtPresenceDueOffline(...args: Array<string | number>): Promise<string[]>;
@@ -66,6 +76,10 @@ export interface RedisPresenceOptions {
 export class RedisPresenceStore implements PresenceStore {
   private readonly keys: PresenceKeys;
   private defined: (Redis & PresenceCommands) | undefined;
+  /** A turn's connects and disconnects: one script call (one slot, `presence-users`) at its end. */
+  private readonly userCalls = new TurnBatch<UserCall, number>((calls) =>
+    this.sendUserCalls(calls),
+  );
 
   constructor(
     private readonly redis: RedisConnections,
@@ -96,20 +110,7 @@ export class RedisPresenceStore implements PresenceStore {
     deadline: number,
     now: number,
   ): Promise<boolean> {
-    const first = await orEngineUnavailable(
-      this.client.rtPresenceConnect(
-        this.keys.user(slot.userId),
-        this.keys.online,
-        this.keys.graces,
-        this.keys.lastSeen,
-        userMember(instanceId, slot.connectionId),
-        slot.userId,
-        deadline,
-        now,
-        this.options.keepMs,
-      ),
-    );
-    return first === 1;
+    return (await this.userCall(instanceId, slot, deadline, now, undefined)) === 1;
   }
 
   async disconnect(
@@ -118,19 +119,7 @@ export class RedisPresenceStore implements PresenceStore {
     now: number,
     graceUntil?: number,
   ): Promise<boolean> {
-    const last = await orEngineUnavailable(
-      this.client.rtPresenceDisconnect(
-        this.keys.user(slot.userId),
-        this.keys.online,
-        this.keys.graces,
-        this.keys.lastSeen,
-        userMember(instanceId, slot.connectionId),
-        slot.userId,
-        now,
-        graceUntil ?? '',
-      ),
-    );
-    return last === 1;
+    return (await this.userCall(instanceId, slot, undefined, now, graceUntil)) === 1;
   }
 
   async dueOffline(now: number, limit: number): Promise<DueOffline[]> {
@@ -303,6 +292,48 @@ export class RedisPresenceStore implements PresenceStore {
     );
   }
 
+  private userCall(
+    instanceId: string,
+    slot: UserSlot,
+    deadline: number | undefined,
+    now: number,
+    graceUntil: number | undefined,
+  ): Promise<number> {
+    const call: UserCall = {
+      key: this.keys.user(slot.userId),
+      member: userMember(instanceId, slot.connectionId),
+      userId: slot.userId,
+      deadline,
+      now,
+      graceUntil,
+    };
+    return orEngineUnavailable(
+      this.userCalls.add(call, call.key.length + call.member.length + call.userId.length),
+    );
+  }
+
+  private sendUserCalls(calls: readonly UserCall[]): Promise<number[]> {
+    const args: Array<string | number> = [this.options.keepMs];
+    for (const call of calls) {
+      args.push(
+        call.deadline === undefined ? 0 : 1,
+        call.member,
+        call.userId,
+        call.deadline ?? 0,
+        call.now,
+        call.graceUntil ?? '',
+      );
+    }
+    return this.client.rtPresenceUsers(
+      calls.length + 3,
+      this.keys.online,
+      this.keys.graces,
+      this.keys.lastSeen,
+      ...calls.map((call) => call.key),
+      ...args,
+    );
+  }
+
   /** The shared command connection, with presence's scripts (sent by EVALSHA, loaded once). */
   private get client(): Redis & PresenceCommands {
     const client = this.redis.command;
@@ -313,11 +344,10 @@ export class RedisPresenceStore implements PresenceStore {
       client.defineCommand('rtPresenceCount', topicScript(COUNT_SCRIPT));
       client.defineCommand('rtPresenceMembers', topicScript(MEMBERS_SCRIPT));
       client.defineCommand('rtPresenceChanges', topicScript(CHANGES_SCRIPT));
-      client.defineCommand('rtPresenceConnect', { numberOfKeys: 4, lua: CONNECT_SCRIPT });
-      client.defineCommand('rtPresenceDisconnect', { numberOfKeys: 4, lua: DISCONNECT_SCRIPT });
-      client.defineCommand('rtPresenceDueOffline', { numberOfKeys: 2, lua: DUE_OFFLINE_SCRIPT });
+      client.defineCommand('rtPresenceUsers', { lua: USERS_SCRIPT });
       client.defineCommand('rtPresenceSweepUser', { numberOfKeys: 1, lua: SWEEP_USER_SCRIPT });
       client.defineCommand('rtPresenceForget', { numberOfKeys: 1, lua: FORGET_ONLINE_SCRIPT });
+      client.defineCommand('rtPresenceDueOffline', { numberOfKeys: 2, lua: DUE_OFFLINE_SCRIPT });
       this.defined = client as Redis & PresenceCommands;
     }
     return this.defined;

@@ -9,10 +9,12 @@
  *   (`rt:meta:{orders}`, `rt:history:{orders}`, `rt:topic:{orders}`): the
  *   publish and recover scripts touch one topic's slot; topics spread over
  *   every master;
- * - a group of keys that scripts use together (`adm`, `offline`, `bull`, and
+ * - a group of keys that scripts use together (`adm`, `bull`, and
  *   `commands` with the revocations) shares the group's tag
  *   (`rt:{adm}:ip:…`): one slot per group (docs/scaling.md says what that
  *   costs);
+ * - retained messages are spread over partitions, each in its own slot
+ *   (`rt:{offline:<tag>}:…`, see offlinePartition);
  * - a key used alone (`topics`, `idempotency:<key>`) needs no tag.
  * Single-Redis names are the same as before tags existed, so an upgrade keeps
  * its data.
@@ -80,6 +82,16 @@ export class KeyLayout {
     return this.cluster
       ? this.group('commands', 'revocations', 'expiry')
       : this.key('revocations', 'expiry');
+  }
+
+  /**
+   * The key prefix of the offline store's partition `tag`: on a cluster
+   * `rt:{offline:<tag>}:`, one slot per partition (its users' inboxes with
+   * their deadlines, counters and dead letters); on one Redis the only
+   * partition, `rt:offline:`.
+   */
+  offlinePartition(tag: string): string {
+    return this.cluster ? `${this.prefix}{offline:${tag}}:` : this.groupPrefix('offline');
   }
 
   /** Bull's prefix: on a cluster in one hash tag, as Bull requires there. */

@@ -8,44 +8,67 @@
  */
 
 /**
- * KEYS: rate counter, IP hash, user hash, this instance's held-keys set.
- * ARGV: instance id, liveness key prefix, connect rate (0: not counted),
- * window ms, max per IP (0: not counted), this instance's slots for the IP,
- * max per user (0: not counted), this instance's slots for the user.
- * Returns {0} when reserved, {1, ms until the window resets} over the rate,
- * {2} over the IP's limit, {3} over the user's.
+ * The handshakes of one event-loop turn, reserved in order in one call (a
+ * connect storm costs one round trip per turn, not one per handshake).
+ * KEYS: this instance's held-keys set, then per handshake its rate counter,
+ * IP hash and user hash. ARGV: instance id, liveness key prefix, window ms,
+ * then per handshake: connect rate (0: not counted), max per IP (0: not
+ * counted), this instance's slots for the IP, max per user (0: not
+ * counted), this instance's slots for the user.
+ * Returns two numbers per handshake: {0, 0} reserved, {1, ms until the
+ * window resets} over the rate, {2, 0} over the IP's limit, {3, 0} over the
+ * user's. A handshake's own counts were taken when it arrived, so a later
+ * one of the same turn already includes the earlier ones.
  */
-export const RESERVE_SCRIPT = `
-local id, alive = ARGV[1], ARGV[2]
+export const RESERVE_BATCH_SCRIPT = `
+local id, alive, window = ARGV[1], ARGV[2], ARGV[3]
+local live = {}
 local function others(key)
   local fields = redis.call('HGETALL', key)
   local total = 0
   for i = 1, #fields, 2 do
-    if fields[i] ~= id and redis.call('EXISTS', alive .. fields[i]) == 1 then
-      total = total + tonumber(fields[i + 1])
+    local field = fields[i]
+    if field ~= id then
+      local up = live[field]
+      if up == nil then
+        up = redis.call('EXISTS', alive .. field) == 1
+        live[field] = up
+      end
+      if up then total = total + tonumber(fields[i + 1]) end
     end
   end
   return total
 end
-local rate = tonumber(ARGV[3])
-if rate > 0 then
-  local hits = redis.call('INCR', KEYS[1])
-  if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-  if hits > rate then return {1, redis.call('PTTL', KEYS[1])} end
+local held = {}
+local function reserve(rateKey, ipKey, userKey, a)
+  local rate = tonumber(ARGV[a])
+  if rate > 0 then
+    local hits = redis.call('INCR', rateKey)
+    if hits == 1 then redis.call('PEXPIRE', rateKey, window) end
+    if hits > rate then return 1, redis.call('PTTL', rateKey) end
+  end
+  local maxIp, ownIp = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local maxUser, ownUser = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  if maxIp > 0 and ownIp + others(ipKey) >= maxIp then return 2, 0 end
+  if maxUser > 0 and ownUser + others(userKey) >= maxUser then return 3, 0 end
+  if maxIp > 0 then
+    redis.call('HSET', ipKey, id, ownIp + 1)
+    held[#held + 1] = ipKey
+  end
+  if maxUser > 0 then
+    redis.call('HSET', userKey, id, ownUser + 1)
+    held[#held + 1] = userKey
+  end
+  return 0, 0
 end
-local maxIp, ownIp = tonumber(ARGV[5]), tonumber(ARGV[6])
-local maxUser, ownUser = tonumber(ARGV[7]), tonumber(ARGV[8])
-if maxIp > 0 and ownIp + others(KEYS[2]) >= maxIp then return {2} end
-if maxUser > 0 and ownUser + others(KEYS[3]) >= maxUser then return {3} end
-if maxIp > 0 then
-  redis.call('HSET', KEYS[2], id, ownIp + 1)
-  redis.call('SADD', KEYS[4], KEYS[2])
+local replies = {}
+for r = 0, (#KEYS - 1) / 3 - 1 do
+  local code, wait = reserve(KEYS[2 + 3 * r], KEYS[3 + 3 * r], KEYS[4 + 3 * r], 4 + 5 * r)
+  replies[2 * r + 1] = code
+  replies[2 * r + 2] = wait
 end
-if maxUser > 0 then
-  redis.call('HSET', KEYS[3], id, ownUser + 1)
-  redis.call('SADD', KEYS[4], KEYS[3])
-end
-return {0}
+if #held > 0 then redis.call('SADD', KEYS[1], unpack(held)) end
+return replies
 `;
 
 /**

@@ -13,14 +13,21 @@ import {
 } from './admission.port';
 import { AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, rateRefusal, USER_REFUSAL } from './admission-refusals';
-import { FORGET_INSTANCE_SCRIPT, RESERVE_SCRIPT, SET_COUNTS_SCRIPT } from './admission.scripts';
+import { TurnBatch } from '../../redis/turn-batch';
+import {
+  FORGET_INSTANCE_SCRIPT,
+  RESERVE_BATCH_SCRIPT,
+  SET_COUNTS_SCRIPT,
+} from './admission.scripts';
 import { ConnectionTally, type HeldSlot } from './connection-tally';
-import { SlotAdmission } from './slot-admission';
+import { SlotAdmission, type SlotReservation, type SlotReserveReply } from './slot-admission';
 
 /** A handshake waits this long for Redis before admission falls back to local counts. */
 const REDIS_TIMEOUT_MS = 1_000;
+/** Count hashes per SET_COUNTS call at most: a script call holds Redis while it runs. */
+const MAX_KEYS_PER_WRITE = 500;
 
-type ReserveReply = [0] | [1, number] | [2] | [3];
+type ReserveReply = SlotReserveReply;
 
 type Args = Array<string | number>;
 
@@ -31,18 +38,19 @@ type AdmissionMulti = ChainableCommander & {
 };
 
 interface AdmissionCommands {
-  rtAdmissionReserve(...args: Array<string | number>): Promise<ReserveReply>;
+  rtAdmissionReserve(...args: Array<string | number>): Promise<number[]>;
   rtAdmissionSet(...args: Array<string | number>): Promise<number>;
   rtAdmissionForget(...args: Array<string | number>): Promise<number>;
 }
 
 /**
- * Admission counted across every instance on one Redis: one script per
- * handshake (connect rate, IP and user counts, and the reservation, in one
- * round trip). Each instance writes only its own field of each count, as
- * absolute values from its tally, and keeps a liveness key alive; a crashed
- * instance's fields stop counting when that key expires (two cleanup
- * intervals) and the cleanup job deletes them.
+ * Admission counted across every instance on one Redis: one script call per
+ * event-loop turn for the turn's handshakes (connect rate, IP and user
+ * counts, and the reservations, in one round trip), and one per turn for the
+ * counts its closes changed. Each instance writes only its own field of each
+ * count, as absolute values from its tally, and keeps a liveness key alive;
+ * a crashed instance's fields stop counting when that key expires (two
+ * cleanup intervals) and the cleanup job deletes them.
  *
  * While Redis does not answer (or takes over a second), a handshake is
  * admitted on the handshake's local checks alone (this process's
@@ -64,6 +72,12 @@ export class RedisAdmission extends Admission {
   private lastMode: AdmissionMode = 'cluster';
   /** On Redis Cluster: the writes with an IP's and a user's counters in slots of their own. */
   private readonly slots: SlotAdmission | undefined;
+  /** On one Redis: this turn's handshakes, reserved in one script call at its end. */
+  private readonly reserves = new TurnBatch<SlotReservation, ReserveReply>((items) =>
+    this.reserveAll(items),
+  );
+  /** Tally keys whose count changed by a release this turn: written at its end, once each. */
+  private readonly releasing = new Set<string>();
 
   constructor(
     private readonly options: ResolvedRealtimeOptions,
@@ -73,12 +87,14 @@ export class RedisAdmission extends Admission {
     this.keys = new AdmissionKeys(redis);
     this.aliveTtlMs = 2 * options.jobs.cleanupIntervalMs;
     // Its own connection: fail fast instead of queueing while Redis is away (the handshake falls back).
-    this.connection = redis.open('admission', {
-      enableOfflineQueue: false,
-      commandTimeout: REDIS_TIMEOUT_MS,
-      maxRetriesPerRequest: 1,
-    }) as Redis & AdmissionCommands;
-    this.connection.defineCommand('rtAdmissionReserve', { numberOfKeys: 4, lua: RESERVE_SCRIPT });
+    // Not turn-batched: admission already sends one command per turn for its handshakes.
+    this.connection = redis.open(
+      'admission',
+      { enableOfflineQueue: false, commandTimeout: REDIS_TIMEOUT_MS, maxRetriesPerRequest: 1 },
+      {},
+      { turnBatched: false },
+    ) as Redis & AdmissionCommands;
+    this.connection.defineCommand('rtAdmissionReserve', { lua: RESERVE_BATCH_SCRIPT });
     this.connection.defineCommand('rtAdmissionSet', { lua: SET_COUNTS_SCRIPT });
     this.connection.defineCommand('rtAdmissionForget', {
       numberOfKeys: 2,
@@ -113,34 +129,26 @@ export class RedisAdmission extends Admission {
     this.tally.hold(socket, slot);
     const { connectRate, connectWindowMs, maxConnectionsPerIp, maxConnectionsPerUser } =
       this.options.limits;
+    const reservation: SlotReservation = {
+      ip: slot.ip,
+      user: slot.user,
+      rate: slot.ip === null ? 0 : connectRate,
+      windowMs: connectWindowMs,
+      maxIp: slot.ip === null ? 0 : maxConnectionsPerIp,
+      ownIp,
+      maxUser: slot.user === null ? 0 : maxConnectionsPerUser,
+      ownUser,
+    };
     const reserved = this.slots
-      ? this.slots.reserve(slot.ip, slot.user, {
-          rate: slot.ip === null ? 0 : connectRate,
-          windowMs: connectWindowMs,
-          maxIp: slot.ip === null ? 0 : maxConnectionsPerIp,
-          ownIp,
-          maxUser: slot.user === null ? 0 : maxConnectionsPerUser,
-          ownUser,
-        })
-      : this.connection.rtAdmissionReserve(
-          this.keys.rate(slot.ip ?? ''),
-          this.keys.count(slot.ip ?? ''),
-          this.keys.count(slot.user ?? ''),
-          this.keys.held(this.instanceId),
-          this.instanceId,
-          this.keys.alivePrefix,
-          slot.ip === null ? 0 : connectRate,
-          connectWindowMs,
-          slot.ip === null ? 0 : maxConnectionsPerIp,
-          ownIp,
-          slot.user === null ? 0 : maxConnectionsPerUser,
-          ownUser,
-        );
+      ? this.slots.reserve(reservation)
+      : this.reserves.add(reservation, (slot.ip?.length ?? 0) + (slot.user?.length ?? 0));
     return reserved.then(
       (reply) => {
         this.lastMode = 'cluster';
         const refusal = refusalOf(reply);
         if (refusal) this.tally.drop(socket);
+        // Closed while Redis reserved: its release may have been written first; write it again.
+        else if (!this.tally.holds(socket)) this.released(slot);
         // On a cluster the IP was counted before the user was refused: give that slot back.
         if (this.slots && reply[0] === 3 && slot.ip !== null)
           this.released({ ip: slot.ip, user: null });
@@ -168,29 +176,63 @@ export class RedisAdmission extends Admission {
     }
   }
 
+  /** One script call for a turn's handshakes; two numbers per handshake in the reply. */
+  private async reserveAll(items: readonly SlotReservation[]): Promise<ReserveReply[]> {
+    const keys: string[] = [this.keys.held(this.instanceId)];
+    const args: Array<string | number> = [
+      this.instanceId,
+      this.keys.alivePrefix,
+      this.options.limits.connectWindowMs,
+    ];
+    for (const item of items) {
+      keys.push(
+        this.keys.rate(item.ip ?? ''),
+        this.keys.count(item.ip ?? ''),
+        this.keys.count(item.user ?? ''),
+      );
+      args.push(item.rate, item.maxIp, item.ownIp, item.maxUser, item.ownUser);
+    }
+    const replies = await this.connection.rtAdmissionReserve(keys.length, ...keys, ...args);
+    return items.map((_, i) => replyOf(replies[2 * i], replies[2 * i + 1]));
+  }
+
+  /** A slot was given back: its counts are written at the end of the turn, with the turn's others. */
   private released(slot: HeldSlot): void {
     if (this.stopping) return;
-    const keys = [slot.ip, slot.user].filter((key): key is string => key !== null);
+    const first = this.releasing.size === 0;
+    if (slot.ip !== null) this.releasing.add(slot.ip);
+    if (slot.user !== null) this.releasing.add(slot.user);
+    if (first && this.releasing.size > 0) setImmediate(() => this.flushReleases());
+  }
+
+  /** The end of a turn with releases: writes their keys' counts as they are now. */
+  private flushReleases(): void {
+    const keys = [...this.releasing];
+    this.releasing.clear();
+    if (this.stopping) return;
     if (this.connection.status !== 'ready') {
       this.dirty = true;
       return;
     }
     if (this.slots) {
       const slots = this.slots;
-      Promise.all(keys.map((key) => slots.set(key, this.tally.count(key)))).catch((error: Error) =>
-        this.lost(error),
-      );
+      Promise.all(keys.map((key) => slots.set(key, this.tally.count(key))))
+        .then(() => slots.unregister(keys.filter((key) => this.tally.count(key) === 0)))
+        .catch((error: Error) => this.lost(error));
       return;
     }
-    this.connection
-      .rtAdmissionSet(
-        keys.length + 1,
-        this.keys.held(this.instanceId),
-        ...keys.map((key) => this.keys.count(key)),
-        this.instanceId,
-        ...keys.map((key) => this.tally.count(key)),
-      )
-      .catch((error: Error) => this.lost(error));
+    for (let start = 0; start < keys.length; start += MAX_KEYS_PER_WRITE) {
+      const part = keys.slice(start, start + MAX_KEYS_PER_WRITE);
+      this.connection
+        .rtAdmissionSet(
+          part.length + 1,
+          this.keys.held(this.instanceId),
+          ...part.map((key) => this.keys.count(key)),
+          this.instanceId,
+          ...part.map((key) => this.tally.count(key)),
+        )
+        .catch((error: Error) => this.lost(error));
+    }
   }
 
   /** The handshake's local checks decide; the slot is written to Redis once it answers again. */
@@ -265,6 +307,19 @@ export class RedisAdmission extends Admission {
       this.keys.instances,
       instanceId,
     );
+  }
+}
+
+function replyOf(code: number, waitMs: number): ReserveReply {
+  switch (code) {
+    case 0:
+      return [0];
+    case 1:
+      return [1, waitMs];
+    case 2:
+      return [2];
+    default:
+      return [3];
   }
 }
 

@@ -111,13 +111,13 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
     const evicted = await this.store.add(message, this.limits);
-    for (const letter of evicted) await this.deadLettered(letter);
-    // Kept already: if the live push fails, the user still gets it on the next connection.
-    await this.engine
-      .command({ kind: 'user', userId, type, payload, ts, id: message.id })
-      .catch((error: unknown) =>
-        this.logger.warn(`live push of ${message.id} failed: ${(error as Error)?.message}`),
-      );
+    if (evicted.length > 0) for (const letter of evicted) await this.deadLettered(letter);
+    try {
+      await this.engine.command({ kind: 'user', userId, type, payload, ts, id: message.id });
+    } catch (error) {
+      // Kept already: if the live push fails, the user still gets it on the next connection.
+      this.logger.warn(`live push of ${message.id} failed: ${(error as Error)?.message}`);
+    }
     return message.id;
   }
 

@@ -50,7 +50,12 @@ export interface OfflineStore {
   stats(): Promise<OfflineStats>;
 }
 
-/** The bytes a message counts against its inbox: its JSON, as stored. */
+/**
+ * The bytes a message counts against its inbox: its JSON, as stored. Its
+ * keys in a fixed order, `ts` and `expiresAt` last: the Redis store's script
+ * reads them from the tail instead of taking them as arguments of their own.
+ */
 export function serializeMessage(message: OfflineMessage): string {
-  return JSON.stringify(message);
+  const { id, userId, type, payload, ts, expiresAt } = message;
+  return JSON.stringify({ id, userId, type, payload, ts, expiresAt });
 }

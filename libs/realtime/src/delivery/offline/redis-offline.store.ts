@@ -1,5 +1,7 @@
 import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
+import { HASH_SLOTS, hashSlot } from '../../redis/hash-slot';
+import type { KeyLayout } from '../../redis/key-layout';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
@@ -12,54 +14,114 @@ import {
   ADD_HEADER,
   EXPIRE,
   EXPIRE_DUE,
-  PENDING,
+  MIGRATE_IN,
+  OLD_READ,
+  OLD_REMOVE,
 } from './redis-offline.scripts';
 
 type Args = Array<string | number>;
 
 interface OfflineCommands {
-  rtOfflineAddBatch(...args: Args): Promise<string[][]>;
-  rtOfflinePending(...args: Args): Promise<Array<string | null>>;
+  rtOfflineAddBatch(...args: Args): Promise<Array<Array<string | number>>>;
   rtOfflineAck(...args: Args): Promise<number>;
   rtOfflineExpire(...args: Args): Promise<string | null>;
   rtOfflineExpireDue(...args: Args): Promise<string[]>;
+  rtOfflineOldRead(...args: Args): Promise<Array<[string, string | null, string]>>;
+  rtOfflineMigrateIn(...args: Args): Promise<number>;
+  rtOfflineOldRemove(...args: Args): Promise<number>;
 }
+
+/** Messages of the layout before partitions moved per step (see migrateOldLayout). */
+const MIGRATE_CHUNK = 200;
+
+/**
+ * Partitions on Redis Cluster: users are spread over this many, each in its
+ * own hash slot (spaced evenly over the slot range, so any even split of the
+ * slots over masters splits them evenly too). A constant, not an option: a
+ * user's partition is part of their keys' names, so changing it would hide
+ * every retained message. One Redis has one partition.
+ */
+export const CLUSTER_PARTITIONS = 16;
 
 /** One `add` waiting for its turn's script call. */
 interface InboxWrite {
   message: OfflineMessage;
   json: string;
   limits: InboxLimits;
+  partition: number;
+}
+
+/** An add's outcome: undefined for a plain success, else the script's entry for it. */
+type AddOutcome = Array<string | number> | undefined;
+
+/** A partition's key names. */
+interface Partition {
+  /** The prefix of a user's box (hash id → `<seq>:<json>`). */
+  box: string;
+  /** The prefix of a user's state (`<count> <bytes> <seq>`). */
+  state: string;
+  deadlines: string;
+  stats: string;
+  dead: string;
 }
 
 /**
  * Inboxes in Redis: they survive restarts of every instance, and any instance
- * serves any user. Each operation is one Lua script, atomic per user; the
- * adds of one event-loop turn share one script call (TurnBatch). The
- * counters live in one hash, so `stats()` is cluster-wide, and every waiting
- * message's deadline in one sorted set, which `expireDue` sweeps. (Keys of
- * one user and the shared ones are touched together: on a cluster they all
- * share the `{offline}` hash tag, one slot.)
+ * serves any user. A user's inbox is one hash (its messages, in order) and a
+ * state string (count, bytes, sequence), in the user's partition with the
+ * partition's deadline index, counters and dead letters: every script
+ * touches one partition, so it is atomic and, on a cluster, in one slot.
+ * The adds of one event-loop turn share one script call per partition
+ * (TurnBatch), which reads every state with one MGET, writes them with one
+ * MSET and every deadline with one ZADD: about one Redis command per add.
  */
 export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
-  private readonly writes = new TurnBatch<InboxWrite, string[]>((items) => this.addBatch(items));
+  private readonly writes = new TurnBatch<InboxWrite, AddOutcome>((items) => this.addBatch(items));
+  private readonly partitions: Partition[];
+  /**
+   * The dead-letter limit of the latest write: each partition keeps that many,
+   * and a read returns at most that many of them all (the newest).
+   */
+  private deadLetterLimit = Infinity;
+  /** Moving what a version before partitions kept; settled once per process. */
+  private migration: Promise<void> | undefined;
 
-  constructor(private readonly redis: RedisConnections) {}
+  constructor(private readonly redis: RedisConnections) {
+    const layout = redis.layout;
+    const tags = layout.cluster ? partitionTags(CLUSTER_PARTITIONS, layout) : [''];
+    this.partitions = tags.map((tag) => {
+      const prefix = layout.offlinePartition(tag);
+      return {
+        box: `${prefix}box:`,
+        state: `${prefix}state:`,
+        deadlines: `${prefix}deadlines`,
+        stats: `${prefix}stats`,
+        dead: `${prefix}dead`,
+      };
+    });
+  }
 
   add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+    this.deadLetterLimit = limits.deadLetterLimit;
     const json = serializeMessage(message);
+    const partition = this.partitionOf(message.userId);
     return this.writes
-      .add({ message, json, limits }, json.length)
-      .then(([status, ...rest]) => this.settleAdd(message, limits, status, rest));
+      .add({ message, json, limits, partition }, json.length)
+      .then((outcome) => (outcome === undefined ? [] : settleAdd(message, limits, outcome)));
   }
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
-    const [inbox, messages] = this.userKeys(userId);
-    const stored = await this.client.rtOfflinePending(inbox, messages);
+    await this.migrated();
+    const stored = await this.redis.command.hgetall(this.userKeys(userId)[0]);
+    const ordered: Array<{ seq: number; json: string }> = [];
+    for (const value of Object.values(stored)) {
+      const cut = value.indexOf(':');
+      ordered.push({ seq: Number(value.slice(0, cut)), json: value.slice(cut + 1) });
+    }
+    ordered.sort((a, b) => a.seq - b.seq);
     const waiting: OfflineMessage[] = [];
-    for (const json of stored) {
-      if (json === null) continue;
+    for (const { json } of ordered) {
       const message = JSON.parse(json) as OfflineMessage;
       if (message.expiresAt > now) waiting.push(message);
     }
@@ -67,10 +129,11 @@ export class RedisOfflineStore implements OfflineStore {
   }
 
   ack(userId: string, ids: readonly string[]): Promise<number> {
+    const partition = this.partitions[this.partitionOf(userId)];
     return this.client.rtOfflineAck(
       ...this.userKeys(userId),
-      this.key('stats'),
-      this.key('due'),
+      partition.stats,
+      partition.deadlines,
       userId,
       ...ids,
     );
@@ -82,11 +145,13 @@ export class RedisOfflineStore implements OfflineStore {
     now: number,
     deadLetterLimit: number,
   ): Promise<DeadLetter | undefined> {
+    this.deadLetterLimit = deadLetterLimit;
+    const partition = this.partitions[this.partitionOf(userId)];
     const letter = await this.client.rtOfflineExpire(
       ...this.userKeys(userId),
-      this.key('stats'),
-      this.key('dead'),
-      this.key('due'),
+      partition.stats,
+      partition.dead,
+      partition.deadlines,
       id,
       now,
       deadLetterLimit,
@@ -95,124 +160,236 @@ export class RedisOfflineStore implements OfflineStore {
     return letter === null ? undefined : (JSON.parse(letter) as DeadLetter);
   }
 
+  /**
+   * Reads each partition's soonest `limit` deadlines that passed, keeps the
+   * soonest `limit` of them all, and has each partition dead-letter its share
+   * (a member another sweep took meanwhile is skipped there). On one Redis
+   * that is one partition: two calls.
+   */
   async expireDue(now: number, limit: number, deadLetterLimit: number): Promise<DeadLetter[]> {
-    const letters = await this.client.rtOfflineExpireDue(
-      this.key('due'),
-      this.key('stats'),
-      this.key('dead'),
-      now,
-      limit,
-      deadLetterLimit,
-      this.key('inbox', ''),
-      this.key('messages', ''),
-      this.key('bytes', ''),
+    this.deadLetterLimit = deadLetterLimit;
+    // Every sweep, not only the first: during a rolling deploy older instances still write the old layout.
+    await this.migrated();
+    await this.migrateOldLayout();
+    const command = this.redis.command;
+    const due = await Promise.all(
+      this.partitions.map((partition) =>
+        command.zrangebyscore(partition.deadlines, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit),
+      ),
     );
-    return letters.map((letter) => JSON.parse(letter) as DeadLetter);
+    const chosen: Array<{ at: number; member: string; partition: number }> = [];
+    due.forEach((flat, partition) => {
+      for (let i = 0; i < flat.length; i += 2) {
+        chosen.push({ at: Number(flat[i + 1]), member: flat[i], partition });
+      }
+    });
+    chosen.sort((a, b) => a.at - b.at);
+    chosen.length = Math.min(chosen.length, limit);
+    const calls = this.partitions.map((partition, index) => {
+      const members = chosen.filter((entry) => entry.partition === index);
+      if (members.length === 0) return Promise.resolve([]);
+      return this.client.rtOfflineExpireDue(
+        partition.deadlines,
+        partition.stats,
+        partition.dead,
+        partition.box,
+        partition.state,
+        now,
+        deadLetterLimit,
+        ...members.map((entry) => entry.member),
+      );
+    });
+    const letters = (await Promise.all(calls)).flat().map((l) => JSON.parse(l) as DeadLetter);
+    return letters.sort((a, b) => a.expiresAt - b.expiresAt);
   }
 
-  async deadLetters(limit: number): Promise<DeadLetter[]> {
-    const letters = await this.redis.command.lrange(this.key('dead'), 0, limit - 1);
-    return letters.map((letter) => JSON.parse(letter) as DeadLetter);
+  /** Every partition's newest, merged newest first (by Redis's time when each died). */
+  async deadLetters(wanted: number): Promise<DeadLetter[]> {
+    const limit = Math.min(wanted, this.deadLetterLimit);
+    const command = this.redis.command;
+    const lists = await Promise.all(
+      this.partitions.map((partition) => command.lrange(partition.dead, 0, limit - 1)),
+    );
+    const entries = lists.flat().map((entry) => {
+      // A letter kept before partitions (one Redis) has no stamp: its deadAt in ms stands in.
+      if (entry.startsWith('{')) {
+        return { stamp: (JSON.parse(entry) as DeadLetter).deadAt * 1000, json: entry };
+      }
+      const cut = entry.indexOf('\n');
+      return { stamp: Number(entry.slice(0, cut)), json: entry.slice(cut + 1) };
+    });
+    entries.sort((a, b) => b.stamp - a.stamp);
+    return entries.slice(0, limit).map((entry) => JSON.parse(entry.json) as DeadLetter);
   }
 
   async stats(): Promise<OfflineStats> {
-    const counts = await this.redis.command.hgetall(this.key('stats'));
-    return {
-      pending: Number(counts.pending ?? 0),
-      delivered: Number(counts.delivered ?? 0),
-      deadLettered: Number(counts.deadLettered ?? 0),
-    };
-  }
-
-  private settleAdd(
-    message: OfflineMessage,
-    limits: InboxLimits,
-    status: string,
-    rest: string[],
-  ): DeadLetter[] {
-    if (status === 'too-large') {
-      throw new OfflineInboxFullError(
-        message.userId,
-        `the message alone is over ${limits.maxBytes} bytes`,
-      );
+    const command = this.redis.command;
+    const all = await Promise.all(this.partitions.map((p) => command.hgetall(p.stats)));
+    const total: OfflineStats = { pending: 0, delivered: 0, deadLettered: 0 };
+    for (const counts of all) {
+      total.pending += Number(counts.pending ?? 0);
+      total.delivered += Number(counts.delivered ?? 0);
+      total.deadLettered += Number(counts.deadLettered ?? 0);
     }
-    if (status === 'full') {
-      throw new OfflineInboxFullError(
-        message.userId,
-        `${rest[0]} messages, ${rest[1]} bytes waiting`,
-      );
-    }
-    return rest.map((letter) => JSON.parse(letter) as DeadLetter);
+    return total;
   }
 
   /**
-   * One script call for the adds of a turn (one per run of adds with the same
-   * limits: in practice all of them); one reply per add, in order. Redis down
-   * or too slow rejects them all with EngineUnavailableError (503 over HTTP,
-   * like a publish, not an internal error).
+   * The adds of a turn: one script call per partition and limits (in
+   * practice one per partition); replies in order. Redis down or too slow
+   * rejects them all with EngineUnavailableError (503 over HTTP, like a
+   * publish, not an internal error).
    */
-  private async addBatch(writes: readonly InboxWrite[]): Promise<string[][]> {
-    const calls: Array<Promise<string[][]>> = [];
-    let start = 0;
-    for (let i = 1; i <= writes.length; i++) {
-      if (i < writes.length && sameLimits(writes[i].limits, writes[start].limits)) continue;
-      calls.push(this.addRun(writes.slice(start, i)));
-      start = i;
-    }
-    const replies = await orEngineUnavailable(Promise.all(calls));
-    return replies.flat();
+  private async addBatch(writes: readonly InboxWrite[]): Promise<AddOutcome[]> {
+    const outcomes = new Array<AddOutcome>(writes.length);
+    const runs: number[][] = [];
+    const current = new Map<number, number[]>();
+    writes.forEach((write, index) => {
+      const run = current.get(write.partition);
+      if (run && sameLimits(writes[run[0]].limits, write.limits)) {
+        run.push(index);
+        return;
+      }
+      const started = [index];
+      runs.push(started);
+      current.set(write.partition, started);
+    });
+    await orEngineUnavailable(
+      Promise.all(
+        runs.map(async (indexes) => {
+          const reply = await this.addRun(indexes.map((index) => writes[index]));
+          for (const entry of reply) outcomes[indexes[Number(entry[0]) - 1]] = entry;
+        }),
+      ),
+    );
+    return outcomes;
   }
 
-  private addRun(writes: readonly InboxWrite[]): Promise<string[][]> {
+  private addRun(writes: readonly InboxWrite[]): Promise<Array<Array<string | number>>> {
     const { maxMessages, maxBytes, whenFull, deadLetterLimit } = writes[0].limits;
+    const partition = this.partitions[writes[0].partition];
     const args: Args = [
-      this.key('inbox', ''),
-      this.key('messages', ''),
-      this.key('bytes', ''),
+      partition.deadlines,
+      partition.stats,
+      partition.dead,
+      partition.box,
+      partition.state,
       maxMessages,
       maxBytes,
       whenFull,
       deadLetterLimit,
     ];
-    for (const { message, json } of writes) {
-      args.push(message.id, json, message.ts, message.expiresAt, message.userId);
-    }
-    // The script's layout, kept in one place with it.
-    if (args.length !== ADD_HEADER + ADD_FIELDS * writes.length) {
+    for (const { message, json } of writes) args.push(message.userId, message.id, json);
+    // The script's layout (3 KEYS, then ARGV), kept in one place with it.
+    if (args.length !== 3 + ADD_HEADER + ADD_FIELDS * writes.length) {
       throw new Error('offline add batch: arguments out of step with the script');
     }
-    return this.client.rtOfflineAddBatch(
-      this.key('stats'),
-      this.key('dead'),
-      this.key('seq'),
-      this.key('due'),
-      ...args,
-    );
+    return this.client.rtOfflineAddBatch(...args);
   }
 
-  /** Every offline key is in the `offline` group: one hash slot on a cluster, as the scripts need. */
-  private key(...parts: string[]): string {
-    return this.redis.layout.group('offline', ...parts);
+  /**
+   * The first inbox read or sweep of a process moves every message a version
+   * before partitions kept (docs/operations.md) into the partitions; one
+   * cheap read when there is none. A failure is tried again by the next one;
+   * inbox reads wait for the first only.
+   */
+  private migrated(): Promise<void> {
+    this.migration ??= this.migrateOldLayout().catch((error: unknown) => {
+      this.migration = undefined;
+      throw error;
+    });
+    return this.migration;
   }
 
-  /** inbox, messages, bytes: the keys of one user. */
-  private userKeys(userId: string): [string, string, string] {
-    return [this.key('inbox', userId), this.key('messages', userId), this.key('bytes', userId)];
+  private async migrateOldLayout(): Promise<void> {
+    const old = (part: string) => this.redis.layout.group('offline', part);
+    for (;;) {
+      const read = await this.client.rtOfflineOldRead(
+        old('due'),
+        old('inbox:'),
+        old('messages:'),
+        MIGRATE_CHUNK,
+      );
+      if (read.length === 0) return;
+      const perPartition = new Map<number, Args>();
+      for (const [member, json, seq] of read) {
+        if (json === null) continue;
+        const userId = member.slice(member.indexOf('\n') + 1);
+        const index = this.partitionOf(userId);
+        let args = perPartition.get(index);
+        if (!args) {
+          const partition = this.partitions[index];
+          args = [partition.deadlines, partition.stats, partition.box, partition.state];
+          perPartition.set(index, args);
+        }
+        args.push(userId, member.slice(0, member.indexOf('\n')), json, seq);
+      }
+      await Promise.all(
+        [...perPartition.values()].map((args) => this.client.rtOfflineMigrateIn(...args)),
+      );
+      await this.client.rtOfflineOldRemove(
+        old('due'),
+        old('stats'),
+        old('inbox:'),
+        old('messages:'),
+        old('bytes:'),
+        ...read.map(([member]) => member),
+      );
+    }
+  }
+
+  /** The user's partition: FNV-1a of the id, so every instance picks the same one. */
+  private partitionOf(userId: string): number {
+    if (this.partitions.length === 1) return 0;
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < userId.length; i++) {
+      hash = Math.imul(hash ^ userId.charCodeAt(i), 0x01000193);
+    }
+    return (hash >>> 0) % this.partitions.length;
+  }
+
+  /** box, state: the keys of one user. */
+  private userKeys(userId: string): [string, string] {
+    const partition = this.partitions[this.partitionOf(userId)];
+    return [partition.box + userId, partition.state + userId];
   }
 
   /** The shared command connection, with this store's scripts (sent by EVALSHA, loaded once). */
   private get client(): Redis & OfflineCommands {
     const client = this.redis.command;
     if (this.defined !== client) {
-      client.defineCommand('rtOfflineAddBatch', { numberOfKeys: 4, lua: ADD_BATCH });
-      client.defineCommand('rtOfflinePending', { numberOfKeys: 2, lua: PENDING });
-      client.defineCommand('rtOfflineAck', { numberOfKeys: 5, lua: ACK });
-      client.defineCommand('rtOfflineExpire', { numberOfKeys: 6, lua: EXPIRE });
+      client.defineCommand('rtOfflineAddBatch', { numberOfKeys: 3, lua: ADD_BATCH });
+      client.defineCommand('rtOfflineAck', { numberOfKeys: 4, lua: ACK });
+      client.defineCommand('rtOfflineExpire', { numberOfKeys: 5, lua: EXPIRE });
       client.defineCommand('rtOfflineExpireDue', { numberOfKeys: 3, lua: EXPIRE_DUE });
+      client.defineCommand('rtOfflineOldRead', { numberOfKeys: 1, lua: OLD_READ });
+      client.defineCommand('rtOfflineMigrateIn', { numberOfKeys: 2, lua: MIGRATE_IN });
+      client.defineCommand('rtOfflineOldRemove', { numberOfKeys: 2, lua: OLD_REMOVE });
       this.defined = client as Redis & OfflineCommands;
     }
     return this.defined;
   }
+}
+
+/** An add the script did not simply accept: evicted letters to hand over, or a refusal. */
+function settleAdd(
+  message: OfflineMessage,
+  limits: InboxLimits,
+  [, status, ...rest]: Array<string | number>,
+): DeadLetter[] {
+  if (status === 'too-large') {
+    throw new OfflineInboxFullError(
+      message.userId,
+      `the message alone is over ${limits.maxBytes} bytes`,
+    );
+  }
+  if (status === 'full') {
+    throw new OfflineInboxFullError(
+      message.userId,
+      `${rest[0]} messages, ${rest[1]} bytes waiting`,
+    );
+  }
+  return rest.map((letter) => JSON.parse(String(letter)) as DeadLetter);
 }
 
 function sameLimits(a: InboxLimits, b: InboxLimits): boolean {
@@ -223,4 +400,26 @@ function sameLimits(a: InboxLimits, b: InboxLimits): boolean {
       a.whenFull === b.whenFull &&
       a.deadLetterLimit === b.deadLetterLimit)
   );
+}
+
+/**
+ * Hash tags for `count` partitions, partition `p` in the p-th of `count`
+ * equal ranges of the slots (bare tags `0`, `1`… hash unevenly: several
+ * would share a master while another idles). Deterministic: every instance
+ * computes the same tags.
+ */
+function partitionTags(count: number, layout: KeyLayout): string[] {
+  const tags: string[] = [];
+  for (let p = 0; p < count; p++) {
+    const low = Math.floor((p * HASH_SLOTS) / count);
+    const high = Math.floor(((p + 1) * HASH_SLOTS) / count);
+    for (let n = 0; ; n++) {
+      const slot = hashSlot(layout.offlinePartition(`${p}.${n}`));
+      if (slot >= low && slot < high) {
+        tags.push(`${p}.${n}`);
+        break;
+      }
+    }
+  }
+  return tags;
 }

@@ -1,0 +1,198 @@
+import { Socket } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { hashSlot } from '../../redis/hash-slot';
+import { TestRedisCluster } from '../../../../../test/support/redis-cluster';
+import { TestRedis } from '../../../../../test/support/redis-server';
+import type { RealtimeModuleOptions } from '../../options/realtime-module-options.interface';
+import { resolveRealtimeOptions } from '../../options/resolve-options';
+import { RedisConnections } from '../../redis/redis-connections.service';
+import type { AdmissionRefusal } from './admission.port';
+import { IP_REFUSAL, USER_REFUSAL } from './admission-refusals';
+import { RedisAdmission } from './redis.admission';
+
+const LIMITS = { maxConnectionsPerIp: 2, maxConnectionsPerUser: 2, connectRate: 100 };
+
+interface Instance {
+  admission: RedisAdmission;
+  connections: RedisConnections;
+}
+
+/** The Redis topology a suite runs on, and how to count the script calls it answered. */
+interface Backend {
+  redis(prefix: string): RealtimeModuleOptions['redis'];
+  /** Script calls answered by every node since the suite started. */
+  scriptCalls(): Promise<number>;
+  /** Redis Cluster: each IP's and user's counters in a slot of their own. */
+  sharded: boolean;
+}
+
+/** EVAL and EVALSHA calls (ioredis sends a script's first call on a connection as EVAL). */
+function scriptCalls(info: string): number {
+  let calls = 0;
+  for (const match of info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)) calls += Number(match[1]);
+  return calls;
+}
+
+/**
+ * RedisAdmission's batching against a real Redis: the handshakes of one turn
+ * are reserved together, in order, with the same answers one call each would
+ * give, and a turn's closes are written together.
+ */
+function admissionSpec(name: string, backend: () => Backend): void {
+  describe(name, () => {
+    const started: Instance[] = [];
+    const sockets: Socket[] = [];
+    let prefix = 0;
+
+    beforeEach(() => prefix++);
+    afterEach(async () => {
+      for (const socket of sockets.splice(0)) socket.destroy();
+      for (const { admission, connections } of started.splice(0)) {
+        await admission.beforeApplicationShutdown();
+        await connections.onApplicationShutdown();
+      }
+    });
+
+    async function instance(): Promise<RedisAdmission> {
+      const options = resolveRealtimeOptions({
+        redis: backend().redis(`adm${prefix}:`),
+        limits: LIMITS,
+      });
+      const connections = new RedisConnections(options);
+      const admission = new RedisAdmission(options, connections);
+      started.push({ admission, connections });
+      for (let tries = 0; admission.mode !== 'cluster' && tries < 200; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(admission.mode).toBe('cluster');
+      return admission;
+    }
+
+    function reserve(
+      admission: RedisAdmission,
+      ip: string,
+      userId: string | null,
+    ): { socket: Socket; reply: Promise<AdmissionRefusal | undefined> } {
+      const socket = new Socket();
+      sockets.push(socket);
+      const reply = admission.reserve(socket, { ip, userId, exempt: false });
+      return { socket, reply: Promise.resolve(reply) };
+    }
+
+    it('reserves the handshakes of one turn in one script call (on a cluster one per slot and step)', async () => {
+      const admission = await instance();
+      const handshakes: Array<[string, string | null]> = [
+        ['10.0.0.1', 'u1'],
+        ['10.0.0.1', 'u2'],
+        ['10.0.0.2', null],
+        ['10.0.0.3', 'u1'],
+      ];
+      // The first heartbeat writes the tally back (a few round trips): not this turn's calls.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const before = await backend().scriptCalls();
+      const replies = await Promise.all(
+        handshakes.map(([ip, user]) => reserve(admission, ip, user).reply),
+      );
+      expect(replies).toEqual([undefined, undefined, undefined, undefined]);
+      const slots = (tags: Array<string | null>) =>
+        new Set(tags.filter((tag) => tag !== null).map((tag) => hashSlot(`{${tag}}`))).size;
+      expect((await backend().scriptCalls()) - before).toBe(
+        backend().sharded
+          ? slots(handshakes.map(([ip]) => `ip:${ip}`)) +
+              slots(handshakes.map(([, user]) => user && `user:${user}`))
+          : 1,
+      );
+    });
+
+    it('answers each handshake of a turn as one call each, in order, would', async () => {
+      const admission = await instance();
+      const replies = await Promise.all(
+        [
+          reserve(admission, '10.0.3.1', 'u4'),
+          reserve(admission, '10.0.3.2', 'u4'),
+          reserve(admission, '10.0.3.3', 'u4'),
+          reserve(admission, '10.0.3.4', null),
+          reserve(admission, '10.0.3.4', null),
+          reserve(admission, '10.0.3.4', null),
+        ].map(({ reply }) => reply),
+      );
+      expect(replies).toEqual([
+        undefined,
+        undefined,
+        USER_REFUSAL,
+        undefined,
+        undefined,
+        IP_REFUSAL,
+      ]);
+    });
+
+    it('counts across instances, and writes a turn of closes so the slots are free for the others', async () => {
+      const [a, b] = [await instance(), await instance()];
+      const held = [reserve(a, '10.0.1.1', 'u2'), reserve(a, '10.0.1.2', 'u2')];
+      expect(await Promise.all(held.map(({ reply }) => reply))).toEqual([undefined, undefined]);
+      expect(await reserve(b, '10.0.1.3', 'u2').reply).toEqual(USER_REFUSAL);
+
+      for (const { socket } of held) socket.destroy();
+      let reply = await reserve(b, '10.0.1.4', 'u2').reply;
+      for (let tries = 0; reply !== undefined && tries < 50; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        reply = await reserve(b, '10.0.1.4', 'u2').reply;
+      }
+      expect(reply).toBeUndefined();
+    });
+
+    it('leaves no count behind for a socket closed before Redis answered its reservation', async () => {
+      const [a, b] = [await instance(), await instance()];
+      for (let i = 0; i < 2; i++) {
+        // Another socket's close first: this turn's release write is then due before its reservation.
+        const other = reserve(a, `10.0.2.${i + 100}`, `other${i}`);
+        expect(await other.reply).toBeUndefined();
+        other.socket.destroy();
+        await new Promise((resolve) => process.nextTick(resolve));
+        const { socket, reply } = reserve(a, `10.0.2.${i}`, 'u3');
+        // Closed in the same turn: its release is written before or after the reservation.
+        socket.destroy();
+        expect(await reply).toBeUndefined();
+      }
+      await nextTurn();
+      let replies: Array<AdmissionRefusal | undefined> = [];
+      for (let tries = 0; tries < 50; tries++) {
+        const pair = [reserve(b, '10.0.2.10', 'u3'), reserve(b, '10.0.2.11', 'u3')];
+        replies = await Promise.all(pair.map(({ reply }) => reply));
+        for (const { socket } of pair) socket.destroy();
+        if (replies.every((reply) => reply === undefined)) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(replies).toEqual([undefined, undefined]);
+    });
+  });
+}
+
+describe('RedisAdmission', () => {
+  let redis: TestRedis;
+  let cluster: TestRedisCluster;
+
+  beforeAll(async () => {
+    [redis, cluster] = await Promise.all([TestRedis.start(), TestRedisCluster.start()]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([redis?.stop(), cluster?.stop()]);
+  });
+
+  admissionSpec('one Redis', () => ({
+    redis: (keyPrefix) => ({ url: redis.url, keyPrefix }),
+    scriptCalls: async () => scriptCalls(await redis.command('INFO', 'commandstats')),
+    sharded: false,
+  }));
+
+  admissionSpec('a 3-master Redis Cluster', () => ({
+    redis: (keyPrefix) => ({ keyPrefix, cluster: { nodes: cluster.startupNodes } }),
+    scriptCalls: async () => {
+      const infos = await Promise.all(
+        cluster.nodes.map((node) => node.command('INFO', 'commandstats')),
+      );
+      return infos.reduce((sum, info) => sum + scriptCalls(info), 0);
+    },
+    sharded: true,
+  }));
+});
