@@ -135,6 +135,18 @@ export interface RealtimeEventsOptions {
   deadLetterLimit?: number;
   /** `user.offline` waits this long after the user's last connection closed; a reconnect within it cancels it. */
   offlineGraceMs?: number;
+  /**
+   * How often each instance looks for `user.offline` events whose grace is over (Redis mode: one
+   * script call; the pending graces live in Redis, so whichever instance looks first tells).
+   */
+  offlineCheckMs?: number;
+  /**
+   * Redis mode: events are gathered for up to this long into one Bull `deliver` job (a connect
+   * storm is a few jobs, not one per socket); an event waits at most this long more.
+   */
+  batchWindowMs?: number;
+  /** Redis mode: events per `deliver` job at most; a full batch goes out at once. */
+  batchMaxEvents?: number;
 }
 
 export interface RealtimePresenceOptions {

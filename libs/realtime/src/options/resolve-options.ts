@@ -122,6 +122,9 @@ export function resolveRealtimeOptions(
       handlerTimeoutMs: options.events?.handlerTimeoutMs ?? 10_000,
       deadLetterLimit: options.events?.deadLetterLimit ?? 1_000,
       offlineGraceMs: options.events?.offlineGraceMs ?? 5_000,
+      offlineCheckMs: options.events?.offlineCheckMs ?? 200,
+      batchWindowMs: options.events?.batchWindowMs ?? 25,
+      batchMaxEvents: options.events?.batchMaxEvents ?? 500,
     },
   };
   validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));

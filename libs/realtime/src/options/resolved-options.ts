@@ -81,6 +81,9 @@ export interface ResolvedRealtimeOptions {
     handlerTimeoutMs: number;
     deadLetterLimit: number;
     offlineGraceMs: number;
+    offlineCheckMs: number;
+    batchWindowMs: number;
+    batchMaxEvents: number;
   };
 }
 

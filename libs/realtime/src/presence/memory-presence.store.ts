@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type DueOffline,
   type PresenceChange,
   type PresenceChanges,
   type PresenceCounts,
@@ -52,6 +53,8 @@ export class MemoryPresenceStore implements PresenceStore {
   private readonly online = new Map<string, number>();
   /** Users whose last connection expired (not disconnected), for the next sweep; bounded. */
   private gone = new Map<string, number>();
+  /** Users in their offline grace: user → when it ends and when their last connection closed. */
+  private readonly graces = new Map<string, { until: number; lastSeen: number }>();
 
   constructor(private readonly maxLogEntries: number) {}
 
@@ -91,14 +94,38 @@ export class MemoryPresenceStore implements PresenceStore {
     instance.users.set(slot.connectionId, { deadline, userId: slot.userId });
     const count = (this.online.get(slot.userId) ?? 0) + 1;
     this.online.set(slot.userId, count);
-    return Promise.resolve(count === 1);
+    return Promise.resolve(count === 1 && !this.graces.delete(slot.userId));
   }
 
-  disconnect(instanceId: string, slot: UserSlot, now: number): Promise<boolean> {
+  disconnect(
+    instanceId: string,
+    slot: UserSlot,
+    now: number,
+    graceUntil?: number,
+  ): Promise<boolean> {
     this.expire(now);
     const instance = this.instances.get(instanceId);
-    if (instance?.users.delete(slot.connectionId)) this.offline(slot.userId);
-    return Promise.resolve(!this.online.has(slot.userId));
+    if (!instance?.users.delete(slot.connectionId)) {
+      return Promise.resolve(!this.online.has(slot.userId));
+    }
+    this.offline(slot.userId);
+    const last = !this.online.has(slot.userId);
+    if (last && graceUntil !== undefined) {
+      // Re-inserted so the map stays in order of the grace's end (every grace is as long).
+      this.graces.delete(slot.userId);
+      this.graces.set(slot.userId, { until: graceUntil, lastSeen: now });
+    }
+    return Promise.resolve(last);
+  }
+
+  dueOffline(now: number, limit: number): Promise<DueOffline[]> {
+    const due: DueOffline[] = [];
+    for (const [userId, { until, lastSeen }] of this.graces) {
+      if (until > now || due.length >= limit) break;
+      this.graces.delete(userId);
+      due.push({ userId, lastSeen });
+    }
+    return Promise.resolve(due);
   }
 
   renew(

@@ -5,10 +5,10 @@ import type { KeyLayout } from '../redis/key-layout';
  *
  * A topic's keys share one hash tag, `{<topic>}`, so that Redis Cluster keeps
  * them on one node and a script may touch them together (topics spread over
- * every master); the user-level keys (each user's connections and the
- * `online` index, which the connect and disconnect scripts touch together)
- * are the `presence-users` group of the KeyLayout (one slot on a cluster);
- * the `topics` index stands alone. No script touches keys of two slots.
+ * every master); the user-level keys (each user's connections, the
+ * `online` index and the offline graces, which the connect and disconnect
+ * scripts touch together) are the `presence-users` group of the KeyLayout
+ * (one slot on a cluster); the `topics` index stands alone. No script touches keys of two slots.
  */
 export class PresenceKeys {
   constructor(private readonly layout: KeyLayout) {}
@@ -32,6 +32,16 @@ export class PresenceKeys {
   /** Users online: zset user → the latest deadline of their connections. */
   get online(): string {
     return this.layout.group('presence-users', 'online');
+  }
+
+  /** Users in their offline grace: zset user → when it ends (`user.offline` is due then). */
+  get graces(): string {
+    return this.layout.group('presence-users', 'graces');
+  }
+
+  /** When each user in their grace closed their last connection: hash user → ms. */
+  get lastSeen(): string {
+    return this.layout.group('presence-users', 'last-seen');
   }
 
   /** Topics with presence entries: zset topic → the latest deadline of its entries (for the sweep). */

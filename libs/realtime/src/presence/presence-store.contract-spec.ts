@@ -186,6 +186,52 @@ export function presenceStoreContract(name: string, makeStore: PresenceStoreFact
       expect(await a.onlineUsers(now)).toBe(1);
     });
 
+    it('starts an offline grace at the last close only; hands each user out once when it is over', async () => {
+      const [a, b] = [await makeStore(), await makeStore()];
+      const ann = { connectionId: 'c1', userId: 'ann' };
+      await a.connect('a', ann, later, now);
+      await b.connect('b', { connectionId: 'c2', userId: 'ann' }, later, now);
+      // Not ann's last connection: no grace.
+      expect(await a.disconnect('a', ann, now + 10, now + 1_010)).toBe(false);
+      expect(
+        await b.disconnect('b', { connectionId: 'c2', userId: 'ann' }, now + 20, now + 1_020),
+      ).toBe(true);
+      await a.connect('a', { connectionId: 'c3', userId: 'bob' }, later, now);
+      expect(
+        await a.disconnect('a', { connectionId: 'c3', userId: 'bob' }, now + 30, now + 1_030),
+      ).toBe(true);
+      // Without a grace end the last close starts none.
+      await a.connect('a', { connectionId: 'c4', userId: 'cid' }, later, now);
+      expect(await a.disconnect('a', { connectionId: 'c4', userId: 'cid' }, now + 40)).toBe(true);
+      expect(await a.dueOffline(now + 1_019, 10)).toEqual([]);
+      expect(await b.dueOffline(now + 1_030, 1)).toEqual([{ userId: 'ann', lastSeen: now + 20 }]);
+      expect(await a.dueOffline(now + 5_000, 10)).toEqual([{ userId: 'bob', lastSeen: now + 30 }]);
+      expect(await b.dueOffline(now + 5_000, 10)).toEqual([]);
+    });
+
+    it('a connection within the grace, on any instance, cancels it and is no first connection', async () => {
+      const [a, b] = [await makeStore(), await makeStore()];
+      await a.connect('a', { connectionId: 'c1', userId: 'ann' }, later, now);
+      expect(await a.disconnect('a', { connectionId: 'c1', userId: 'ann' }, now, now + 1_000)).toBe(
+        true,
+      );
+      expect(await b.connect('b', { connectionId: 'c2', userId: 'ann' }, later, now + 500)).toBe(
+        false,
+      );
+      expect(await a.dueOffline(now + 2_000, 10)).toEqual([]);
+      expect(await b.isOnline('ann', now + 2_000)).toBe(true);
+      // Gone again and back after the grace was handed out: a first connection again.
+      expect(
+        await b.disconnect('b', { connectionId: 'c2', userId: 'ann' }, now + 2_000, now + 3_000),
+      ).toBe(true);
+      expect(await a.dueOffline(now + 3_000, 10)).toEqual([
+        { userId: 'ann', lastSeen: now + 2_000 },
+      ]);
+      expect(await a.connect('a', { connectionId: 'c3', userId: 'ann' }, later, now + 3_001)).toBe(
+        true,
+      );
+    });
+
     it("drops a crashed instance's users once their deadline passes; the sweep removes what is left", async () => {
       const [live, crashed] = [await makeStore(), await makeStore()];
       await live.connect('live', { connectionId: 'c1', userId: 'ann' }, now + 1_000, now);

@@ -43,6 +43,13 @@ export interface PresenceSweep {
   gone: Array<{ userId: string; deadline: number }>;
 }
 
+/** A user whose offline grace is over with no connection opened since: their `user.offline` is due. */
+export interface DueOffline {
+  userId: string;
+  /** When their last connection closed. */
+  lastSeen: number;
+}
+
 /** A cursor the store did not hand out (the client sends it back: BAD_REQUEST). */
 export class InvalidPresenceCursorError extends Error {
   constructor() {
@@ -65,10 +72,29 @@ export class InvalidPresenceCursorError extends Error {
 export interface PresenceStore {
   join(instanceId: string, slot: PresenceSlot, deadline: number): Promise<void>;
   leave(instanceId: string, slot: PresenceSlot): Promise<void>;
-  /** Resolves to true when this is the user's first live connection anywhere. */
+  /**
+   * Resolves to true when this is the user's first live connection anywhere
+   * and it does not cancel an offline grace (so `user.online` is due): a user
+   * back within the grace, on any instance, was never offline.
+   */
   connect(instanceId: string, slot: UserSlot, deadline: number, now: number): Promise<boolean>;
-  /** Resolves to true when the user has no live connection left anywhere. */
-  disconnect(instanceId: string, slot: UserSlot, now: number): Promise<boolean>;
+  /**
+   * Resolves to true when the user has no live connection left anywhere. With
+   * `graceUntil`, that last close also starts the user's offline grace
+   * (atomically with it): `dueOffline` hands the user out once `graceUntil`
+   * has passed, unless a `connect` cancelled it first.
+   */
+  disconnect(
+    instanceId: string,
+    slot: UserSlot,
+    now: number,
+    graceUntil?: number,
+  ): Promise<boolean>;
+  /**
+   * Removes and returns up to `limit` users whose offline grace ended by
+   * `now`, each once across every instance (Redis: one script).
+   */
+  dueOffline(now: number, limit: number): Promise<DueOffline[]>;
   /** Moves the deadline of every entry the instance holds (it names them all) to `deadline`. */
   renew(
     instanceId: string,

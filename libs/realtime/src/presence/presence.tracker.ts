@@ -18,6 +18,9 @@ import { netChanges } from './net-changes';
 import { PRESENCE_STORE } from './presence.constants';
 import type { PresenceSlot, PresenceStore, UserSlot } from './presence-store.port';
 
+/** Users whose grace is over that one store read hands out at most. */
+const OFFLINE_BATCH = 500;
+
 /** A topic some local connection gets diffs for: where its log was last read, and what was last said. */
 interface WatchedTopic {
   watchers: number;
@@ -48,8 +51,9 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   private renewTimer: NodeJS.Timeout | undefined;
   private diffTimer: NodeJS.Timeout | undefined;
   private diffing = false;
-  /** Users whose last connection closed, waiting out `offlineGraceMs` before `user.offline`. */
-  private readonly graces = new Map<string, NodeJS.Timeout>();
+  /** Looks for users whose offline grace is over (only while `user.online`/`user.offline` have handlers). */
+  private offlineTimer: NodeJS.Timeout | undefined;
+  private checkingOffline = false;
   private failing = false;
   private readonly failed = (error: unknown): void => {
     if (this.failing) return;
@@ -83,14 +87,25 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     this.renewTimer.unref();
     this.diffTimer = setInterval(() => void this.diff(), this.options.presence.diffIntervalMs);
     this.diffTimer.unref();
+    if (this.tracksGraces()) {
+      this.offlineTimer = setInterval(
+        () => void this.checkOffline(),
+        this.options.events.offlineCheckMs,
+      );
+      this.offlineTimer.unref();
+    }
   }
 
+  /**
+   * Graces this instance started stay in the store (Redis: any other instance,
+   * or the next one to start, tells their `user.offline`); the closes of the
+   * shutdown's own connections start theirs there too.
+   */
   beforeApplicationShutdown(): void {
     clearInterval(this.renewTimer);
     clearInterval(this.diffTimer);
-    this.renewTimer = this.diffTimer = undefined;
-    for (const timer of this.graces.values()) clearTimeout(timer);
-    this.graces.clear();
+    clearInterval(this.offlineTimer);
+    this.renewTimer = this.diffTimer = this.offlineTimer = undefined;
   }
 
   /** Whether the topic's namespace keeps presence. */
@@ -207,15 +222,39 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     this.store.leave(this.instanceId, this.slot(connection, topic)).catch(this.failed);
   }
 
+  /**
+   * One check for users whose offline grace is over: each is handed to one
+   * instance once (the store removes it as it reads it), so `user.offline`
+   * is told once however many instances check. Runs until a read comes back
+   * short of the batch, so a mass disconnect does not trail by intervals.
+   */
+  async checkOffline(): Promise<void> {
+    if (this.checkingOffline) return;
+    this.checkingOffline = true;
+    try {
+      for (;;) {
+        const due = await this.store.dueOffline(Date.now(), OFFLINE_BATCH);
+        for (const { userId, lastSeen } of due) {
+          this.events.emit('user.offline', { userId, lastSeen });
+        }
+        if (due.length < OFFLINE_BATCH) return;
+      }
+    } catch (error) {
+      this.failed(error);
+    } finally {
+      this.checkingOffline = false;
+    }
+  }
+
+  /** Whether closes start offline graces: some handler cares whether a user is online. */
+  private tracksGraces(): boolean {
+    return this.events.wants('user.offline') || this.events.wants('user.online');
+  }
+
   private connected(connection: Connection): void {
     const { userId } = connection.principal;
     if (userId === null) return;
-    // Back within the grace on this instance: no user.offline, and so no user.online either.
-    const grace = this.graces.get(userId);
-    if (grace) {
-      clearTimeout(grace);
-      this.graces.delete(userId);
-    }
+    // The store decides, atomically with the count: false too for a user back within their grace.
     this.store
       .connect(
         this.instanceId,
@@ -223,8 +262,8 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
         this.deadline(),
         Date.now(),
       )
-      .then((first) => {
-        if (first && !grace) this.events.emit('user.online', { userId });
+      .then((online) => {
+        if (online) this.events.emit('user.online', { userId });
       }, this.failed);
   }
 
@@ -232,24 +271,12 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     const { userId } = connection.principal;
     if (userId === null) return;
     const lastSeen = Date.now();
+    const graceUntil = this.tracksGraces()
+      ? lastSeen + this.options.events.offlineGraceMs
+      : undefined;
     this.store
-      .disconnect(this.instanceId, { connectionId: connection.id, userId }, lastSeen)
-      .then((last) => {
-        if (last && this.events.wants('user.offline')) this.graceThenOffline(userId, lastSeen);
-      }, this.failed);
-  }
-
-  /** user.offline once the grace has passed with the user still offline everywhere. */
-  private graceThenOffline(userId: string, lastSeen: number): void {
-    if (this.renewTimer === undefined || this.graces.has(userId)) return;
-    const timer = setTimeout(() => {
-      this.graces.delete(userId);
-      this.store.isOnline(userId, Date.now()).then((online) => {
-        if (!online) this.events.emit('user.offline', { userId, lastSeen });
-      }, this.failed);
-    }, this.options.events.offlineGraceMs);
-    timer.unref();
-    this.graces.set(userId, timer);
+      .disconnect(this.instanceId, { connectionId: connection.id, userId }, lastSeen, graceUntil)
+      .catch(this.failed);
   }
 
   private userChanged(connection: Connection, previousUserId: string | null): void {

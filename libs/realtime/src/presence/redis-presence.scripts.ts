@@ -118,16 +118,20 @@ return {c[1], c[2], epoch, seq, 1, redis.call('LRANGE', KEYS[5], -n, -1)}
 
 /**
  * Users' connections opened and closed, in call order, in one call (a turn's
- * connects and disconnects share it). KEYS: online, then one user's zset per
- * call. ARGV: keepMs, then per call: 1 (connect) or 0 (disconnect), member,
- * user, deadline (connect), now. Returns one number per call: for a connect
- * 1 when it is the user's first live connection, for a disconnect 1 when no
- * live connection of the user is left.
+ * connects and disconnects share it). KEYS: online, graces, last seen, then
+ * one user's zset per call. ARGV: keepMs, then per call: 1 (connect) or 0
+ * (disconnect), member, user, deadline (connect), now, grace end (disconnect;
+ * '' for none). Returns one number per call: for a connect 1 when it is the
+ * user's first live connection and no offline grace of theirs was pending
+ * (cancelling one here, in the same step as the count, is what makes a
+ * reconnect on any instance no flap); for a disconnect 1 when no live
+ * connection of the user is left, which then starts the user's grace when
+ * one is given (graces: user → its end; last seen: user → now).
  */
 export const USERS_SCRIPT = `
 local replies = {}
-for i = 2, #KEYS do
-  local key, a = KEYS[i], 2 + (i - 2) * 5
+for i = 4, #KEYS do
+  local key, a = KEYS[i], 2 + (i - 4) * 6
   local member, user, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
   if ARGV[a] == '1' then
     local deadline = ARGV[a + 3]
@@ -135,20 +139,50 @@ for i = 2, #KEYS do
     local added = redis.call('ZADD', key, deadline, member)
     redis.call('PEXPIRE', key, ARGV[1])
     redis.call('ZADD', KEYS[1], 'GT', deadline, user)
-    replies[i - 1] = (added == 1 and redis.call('ZCARD', key) == 1) and 1 or 0
+    if added == 1 and redis.call('ZCARD', key) == 1 then
+      if redis.call('ZREM', KEYS[2], user) == 1 then
+        redis.call('HDEL', KEYS[3], user)
+        replies[i - 3] = 0
+      else
+        replies[i - 3] = 1
+      end
+    else
+      replies[i - 3] = 0
+    end
   else
     redis.call('ZREM', key, member)
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
     if redis.call('ZCARD', key) > 0 then
-      replies[i - 1] = 0
+      replies[i - 3] = 0
     else
       redis.call('DEL', key)
       redis.call('ZREM', KEYS[1], user)
-      replies[i - 1] = 1
+      if ARGV[a + 5] ~= '' then
+        redis.call('ZADD', KEYS[2], ARGV[a + 5], user)
+        redis.call('HSET', KEYS[3], user, now)
+      end
+      replies[i - 3] = 1
     end
   end
 end
 return replies
+`;
+
+/**
+ * KEYS: graces, last seen. ARGV: now, limit. Removes and returns the users
+ * (user, last seen, ...) whose grace ended by now: removed in the script that
+ * reads them, so each is handed to one instance once.
+ */
+export const DUE_OFFLINE_SCRIPT = `
+local users = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, user in ipairs(users) do
+  redis.call('ZREM', KEYS[1], user)
+  out[#out + 1] = user
+  out[#out + 1] = redis.call('HGET', KEYS[2], user) or ARGV[1]
+  redis.call('HDEL', KEYS[2], user)
+end
+return out
 `;
 
 /** KEYS: the user's zset. ARGV: now. Drops expired connections; deletes the key when none is left. */

@@ -5,6 +5,7 @@ import type { RedisConnections } from '../redis/redis-connections.service';
 import { TurnBatch } from '../redis/turn-batch';
 import { entryMember, PresenceKeys, userMember } from './presence-keys';
 import {
+  type DueOffline,
   type PresenceChange,
   type PresenceChanges,
   type PresenceCounts,
@@ -19,6 +20,7 @@ import {
 import {
   CHANGES_SCRIPT,
   COUNT_SCRIPT,
+  DUE_OFFLINE_SCRIPT,
   FORGET_ONLINE_SCRIPT,
   JOIN_SCRIPT,
   LEAVE_SCRIPT,
@@ -43,6 +45,8 @@ interface UserCall {
   userId: string;
   deadline: number | undefined;
   now: number;
+  /** A disconnect's grace end: its user's offline grace starts if it was their last connection. */
+  graceUntil: number | undefined;
 }
 
 interface PresenceCommands {
@@ -54,6 +58,7 @@ interface PresenceCommands {
   rtPresenceUsers(...args: Array<string | number>): Promise<number[]>;
   rtPresenceSweepUser(...args: Array<string | number>): Promise<null>;
   rtPresenceForget(...args: Array<string | number>): Promise<number>;
+  rtPresenceDueOffline(...args: Array<string | number>): Promise<string[]>;
 }
 
 export interface RedisPresenceOptions {
@@ -105,11 +110,27 @@ export class RedisPresenceStore implements PresenceStore {
     deadline: number,
     now: number,
   ): Promise<boolean> {
-    return (await this.userCall(instanceId, slot, deadline, now)) === 1;
+    return (await this.userCall(instanceId, slot, deadline, now, undefined)) === 1;
   }
 
-  async disconnect(instanceId: string, slot: UserSlot, now: number): Promise<boolean> {
-    return (await this.userCall(instanceId, slot, undefined, now)) === 1;
+  async disconnect(
+    instanceId: string,
+    slot: UserSlot,
+    now: number,
+    graceUntil?: number,
+  ): Promise<boolean> {
+    return (await this.userCall(instanceId, slot, undefined, now, graceUntil)) === 1;
+  }
+
+  async dueOffline(now: number, limit: number): Promise<DueOffline[]> {
+    const reply = await orEngineUnavailable(
+      this.client.rtPresenceDueOffline(this.keys.graces, this.keys.lastSeen, now, limit),
+    );
+    const due: DueOffline[] = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      due.push({ userId: reply[i], lastSeen: Number(reply[i + 1]) });
+    }
+    return due;
   }
 
   async renew(
@@ -276,6 +297,7 @@ export class RedisPresenceStore implements PresenceStore {
     slot: UserSlot,
     deadline: number | undefined,
     now: number,
+    graceUntil: number | undefined,
   ): Promise<number> {
     const call: UserCall = {
       key: this.keys.user(slot.userId),
@@ -283,6 +305,7 @@ export class RedisPresenceStore implements PresenceStore {
       userId: slot.userId,
       deadline,
       now,
+      graceUntil,
     };
     return orEngineUnavailable(
       this.userCalls.add(call, call.key.length + call.member.length + call.userId.length),
@@ -298,11 +321,14 @@ export class RedisPresenceStore implements PresenceStore {
         call.userId,
         call.deadline ?? 0,
         call.now,
+        call.graceUntil ?? '',
       );
     }
     return this.client.rtPresenceUsers(
-      calls.length + 1,
+      calls.length + 3,
       this.keys.online,
+      this.keys.graces,
+      this.keys.lastSeen,
       ...calls.map((call) => call.key),
       ...args,
     );
@@ -321,6 +347,7 @@ export class RedisPresenceStore implements PresenceStore {
       client.defineCommand('rtPresenceUsers', { lua: USERS_SCRIPT });
       client.defineCommand('rtPresenceSweepUser', { numberOfKeys: 1, lua: SWEEP_USER_SCRIPT });
       client.defineCommand('rtPresenceForget', { numberOfKeys: 1, lua: FORGET_ONLINE_SCRIPT });
+      client.defineCommand('rtPresenceDueOffline', { numberOfKeys: 2, lua: DUE_OFFLINE_SCRIPT });
       this.defined = client as Redis & PresenceCommands;
     }
     return this.defined;

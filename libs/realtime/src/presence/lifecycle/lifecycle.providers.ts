@@ -48,7 +48,10 @@ export const LIFECYCLE_PROVIDERS: Provider[] = [
         deadLetterLimit,
       });
       return options.engine.type === 'redis' && jobs.enabled
-        ? new BullLifecycleDispatcher(jobs, runner)
+        ? new BullLifecycleDispatcher(jobs, runner, {
+            windowMs: options.events.batchWindowMs,
+            maxEvents: options.events.batchMaxEvents,
+          })
         : new MemoryLifecycleDispatcher(runner);
     },
   },
