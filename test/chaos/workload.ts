@@ -130,6 +130,7 @@ export class Workload {
     // An attempt whose answer was lost (503, an instance killed mid-request) may still have
     // revoked: the user's clients may end from the first request on.
     const requestedAt = Date.now();
+    this.ledger.revocations.requested(user);
     for (let attempt = 0; attempt < REVOKE_ATTEMPTS; attempt++) {
       const reply = await this.admin('POST', '/admin/revoke', { userId: user });
       if (reply?.status === 202) {

@@ -38,9 +38,20 @@ export interface RevocationBound {
  */
 export class RevocationLedger {
   private readonly revocations = new Map<string, Revocation>();
+  /** Users whose revoke was sent, from its first attempt (it may apply before its 202 arrives). */
+  private readonly requests = new Set<string>();
   private readonly endings = new Map<string, Ending>();
 
   constructor(private readonly violations: Violations) {}
+
+  /**
+   * A revoke of `user` is on its way: the server may apply it, and close the
+   * user's clients, before its answer reaches the workload (or with the answer
+   * lost), so their endings are expected from now on.
+   */
+  requested(user: string): void {
+    this.requests.add(user);
+  }
 
   revoked(user: string, requestedAt: number, confirmedAt: number): void {
     this.revocations.set(user, { user, requestedAt, confirmedAt });
@@ -59,7 +70,7 @@ export class RevocationLedger {
   ended(client: string, user: string, code: number, status: number | undefined, at: number): void {
     const revokedEnding = code === 4003 || status === 401;
     if (!revokedEnding) return;
-    if (!this.revocations.has(user)) {
+    if (!this.revocations.has(user) && !this.requests.has(user)) {
       this.violations.add(
         'unexpected close',
         `${client} of ${user} ended with ${status ?? code}, never revoked`,

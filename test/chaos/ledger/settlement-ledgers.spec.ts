@@ -110,4 +110,14 @@ describe('RevocationLedger', () => {
     expect(kinds()).toEqual(['unexpected close', 'revocation not applied in time']);
     expect(violations.count('revocation not applied in time')).toBe(2);
   });
+
+  it('expects endings from the first request on, before its 202 arrives', () => {
+    const fresh = new RevocationLedger(violations);
+    const ofCid = () => ['cid-1'];
+    fresh.requested('cid');
+    fresh.ended('cid-1', 'cid', 1006, 401, 20_100);
+    fresh.revoked('cid', 20_000, 20_300);
+    expect(fresh.finish(ofCid, bound).clientsClosed).toBe(1);
+    expect(kinds()).toEqual([]);
+  });
 });
