@@ -111,10 +111,12 @@ describe.each([
     const users = Array.from({ length: 100 }, (_, i) => `storm${i}`);
     await Promise.all(users.map((user) => a.connect(user)));
     await until(() => users.every((user) => of(seen.online, user).length === 1));
-    const jobs = delivered() - before;
-    // 100 events, 40 a job at most: 3 jobs at least; one per 200 ms window otherwise.
-    expect(jobs).toBeGreaterThanOrEqual(Math.ceil(users.length / BATCH_MAX));
-    expect(jobs).toBeLessThanOrEqual(25);
+    // 100 events, 40 a job at most: 3 jobs at least; one per 200 ms window otherwise. Bull
+    // counts a job completed one Redis round trip after its handlers ran, so the last job's
+    // count may trail the events it delivered: wait for it (one job of 100 events never gets there).
+    const atLeast = Math.ceil(users.length / BATCH_MAX);
+    await until(() => delivered() - before >= atLeast, 5_000);
+    expect(delivered() - before).toBeLessThanOrEqual(25);
   });
 
   it('a user who reconnects on the other instance within the grace is no flap: one user.online, no user.offline', async () => {
