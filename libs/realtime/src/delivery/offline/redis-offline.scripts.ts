@@ -68,13 +68,18 @@ export const ADD_FIELDS = 3;
 
 /**
  * The inbox writes of one turn for one partition (with the same limits).
- * KEYS: deadlines, stats, dead. ARGV: the key prefixes of a user's box and
- * state, maxMessages, maxBytes, whenFull, deadLetterLimit; then per message:
- * userId, id, json (its `ts` and `expiresAt` are read from its tail, where
- * serializeMessage puts them). Returns only what is not a plain success: per
- * such message its index (1-based) and {'evicted', letters…}, {'full',
- * count, bytes} or {'too-large'}; an empty list when every add simply
- * succeeded (the common case costs no reply to parse).
+ * KEYS: deadlines, stats, dead, and on one Redis presence's users online
+ * (absent on a cluster, where it lives in another slot). ARGV: the key
+ * prefixes of a user's box and state, maxMessages, maxBytes, whenFull,
+ * deadLetterLimit; then per message: userId, id, json (its `ts` and
+ * `expiresAt` are read from its tail, where serializeMessage puts them).
+ * Returns {outcomes, online}. Outcomes: only what is not a plain success,
+ * per such message its index (1-based) and {'evicted', letters…}, {'full',
+ * count, bytes} or {'too-large'}; empty when every add simply succeeded.
+ * Online: the indexes of the kept messages whose user has a connection
+ * somewhere (in the users online, read in the same step as the write: a
+ * connection registered later reads the message from the inbox); empty
+ * without that key. The common case (offline users) costs no reply to parse.
  */
 export const ADD_BATCH = `${COMMON}
 local deadlines, stats, dead = KEYS[1], KEYS[2], KEYS[3]
@@ -91,7 +96,12 @@ local keys = {}
 for i = 1, #users do keys[i] = statePrefix .. users[i] end
 local raw = redis.call('MGET', unpack(keys))
 for i = 1, #users do states[users[i]] = parseState(raw[i]) end
-local results, due = {}, {}
+local online = {}
+if KEYS[4] then
+  local scores = redis.call('ZMSCORE', KEYS[4], unpack(users))
+  for i = 1, #users do online[users[i]] = scores[i] ~= false end
+end
+local results, due, pushes = {}, {}, {}
 local added, evicted, stamp = 0, 0, nil
 for m = 0, n - 1 do
   local a = ${ADD_HEADER} + m * ${ADD_FIELDS}
@@ -131,6 +141,7 @@ for m = 0, n - 1 do
       due[#due + 1] = expiresAt
       due[#due + 1] = id .. '\\n' .. user
       added = added + 1
+      if online[user] then pushes[#pushes + 1] = m + 1 end
     end
     if result then results[#results + 1] = result end
   end
@@ -142,7 +153,7 @@ if evicted > 0 then
   redis.call('HINCRBY', stats, 'deadLettered', evicted)
 end
 if added - evicted ~= 0 then redis.call('HINCRBY', stats, 'pending', added - evicted) end
-return results
+return {results, pushes}
 `;
 
 /** KEYS: box, state, stats, deadlines. ARGV: userId, then the acknowledged ids. */
