@@ -114,6 +114,14 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     expect(letter?.payload).toEqual(payload);
   });
 
+  it('keeps a message whose id and user id JSON must escape, under that id and user', async () => {
+    const userId = 'we"ird\\user\n';
+    const m = { ...message(userId, 'x'), id: `odd"id\\${seq}` };
+    await store.add(m, limits());
+    expect(await store.pending(userId, Date.now())).toEqual([m]);
+    expect(await store.ack(userId, [m.id])).toBe(1);
+  });
+
   it('settles a message once: an expiry after the ack finds nothing, an ack after the expiry removes nothing', async () => {
     const [a, b] = [message('race', 1), message('race', 2)];
     await store.add(a, limits());

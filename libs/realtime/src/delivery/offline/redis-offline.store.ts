@@ -17,7 +17,6 @@ import {
 import {
   ACK,
   ADD_BATCH,
-  ADD_FIELDS,
   ADD_HEADER,
   EXPIRE,
   EXPIRE_DUE,
@@ -307,9 +306,9 @@ export class RedisOfflineStore implements OfflineStore {
         ? [3, partition.deadlines, partition.stats, partition.dead]
         : [4, partition.deadlines, partition.stats, partition.dead, online];
     args.push(partition.box, partition.state, maxMessages, maxBytes, whenFull, deadLetterLimit);
-    for (const { message, json } of writes) args.push(message.userId, message.id, json);
+    for (const { json } of writes) args.push(json);
     // The script's layout (the key count, KEYS, then ARGV), kept in one place with it.
-    if (args.length !== 1 + Number(args[0]) + ADD_HEADER + ADD_FIELDS * writes.length) {
+    if (args.length !== 1 + Number(args[0]) + ADD_HEADER + writes.length) {
       throw new Error('offline add batch: arguments out of step with the script');
     }
     return this.client.rtOfflineAddBatch(...args);
