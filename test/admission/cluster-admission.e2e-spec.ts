@@ -49,9 +49,7 @@ describe('cluster admission (Redis mode, several instances)', () => {
 
   beforeAll(async () => {
     redis = await TestRedis.start();
-    instances = await Promise.all(
-      [0, 1, 2].map(() => DemoProcess.start({ REDIS_URL: redis.url, ...LIMITS })),
-    );
+    instances = await DemoProcess.startMany(3, { REDIS_URL: redis.url, ...LIMITS });
     adminToken = await instances[0].token('admin', ['admin']);
   }, 60_000);
 
@@ -289,9 +287,10 @@ describe('cluster admission on a 3-master Redis Cluster', () => {
 
   beforeAll(async () => {
     cluster = await TestRedisCluster.start({ masters: 3 });
-    instances = await Promise.all(
-      [0, 1, 2].map(() => DemoProcess.start({ REDIS_CLUSTER_NODES: cluster.nodeList, ...LIMITS })),
-    );
+    instances = await DemoProcess.startMany(3, {
+      REDIS_CLUSTER_NODES: cluster.nodeList,
+      ...LIMITS,
+    });
     adminToken = await instances[0].token('admin', ['admin']);
   }, 60_000);
 

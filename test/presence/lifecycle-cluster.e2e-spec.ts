@@ -177,7 +177,7 @@ describe('user.offline of a user whose instance was stopped (demo processes)', (
   beforeAll(async () => {
     backend = await REDIS_BACKENDS[0][1]();
     const env = { ...backend.env, REALTIME_OFFLINE_GRACE_MS: String(GRACE_MS) };
-    [a, b] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+    [a, b] = await DemoProcess.startMany(2, env);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

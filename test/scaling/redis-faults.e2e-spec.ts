@@ -28,7 +28,7 @@ describe('a Redis outage under live clients', () => {
   beforeAll(async () => {
     redis = await TestRedis.start();
     const env = { REDIS_URL: redis.url };
-    [b, c] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+    [b, c] = await DemoProcess.startMany(2, env);
   });
   afterAll(async () => {
     await Promise.all([b?.stop(), c?.stop()]);
