@@ -187,7 +187,11 @@ export class DemoProcess {
     clearTimeout(timer);
   }
 
-  private async waitUntilListening(deadlineMs = 20_000): Promise<void> {
+  /**
+   * Bounded by what a suite's setup hook allows (60 s where several start at once): a Nest
+   * boot takes 2 s alone, several times that while the whole suite shares two cores.
+   */
+  private async waitUntilListening(deadlineMs = 40_000): Promise<void> {
     const deadline = Date.now() + deadlineMs;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) {
