@@ -70,7 +70,7 @@ export class RedisAdmission extends Admission {
   private dirty = true;
   private stopping = false;
   private lastMode: AdmissionMode = 'cluster';
-  /** On Redis Cluster: the writes with an IP's and a user's counters in slots of their own. */
+  /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
   /** On one Redis: this turn's handshakes, reserved in one script call at its end. */
   private readonly reserves = new TurnBatch<SlotReservation, ReserveReply>((items) =>
@@ -87,12 +87,13 @@ export class RedisAdmission extends Admission {
     this.keys = new AdmissionKeys(redis);
     this.aliveTtlMs = 2 * options.jobs.cleanupIntervalMs;
     // Its own connection: fail fast instead of queueing while Redis is away (the handshake falls back).
-    // Not turn-batched: admission already sends one command per turn for its handshakes.
+    // One Redis: not turn-batched, admission already sends one command per turn for its
+    // handshakes. A cluster: the turn's per-slot calls leave in one write per node.
     this.connection = redis.open(
       'admission',
       { enableOfflineQueue: false, commandTimeout: REDIS_TIMEOUT_MS, maxRetriesPerRequest: 1 },
       {},
-      { turnBatched: false },
+      { turnBatched: redis.isCluster },
     ) as Redis & AdmissionCommands;
     this.connection.defineCommand('rtAdmissionReserve', { lua: RESERVE_BATCH_SCRIPT });
     this.connection.defineCommand('rtAdmissionSet', { lua: SET_COUNTS_SCRIPT });
@@ -215,9 +216,8 @@ export class RedisAdmission extends Admission {
       return;
     }
     if (this.slots) {
-      const slots = this.slots;
-      Promise.all(keys.map((key) => slots.set(key, this.tally.count(key))))
-        .then(() => slots.unregister(keys.filter((key) => this.tally.count(key) === 0)))
+      this.slots
+        .setCounts(keys.map((key) => [key, this.tally.count(key)] as const))
         .catch((error: Error) => this.lost(error));
       return;
     }
@@ -276,7 +276,7 @@ export class RedisAdmission extends Admission {
       const slots = this.slots;
       await slots.forget(this.instanceId);
       await this.connection.sadd(this.keys.instances, this.instanceId);
-      await Promise.all(entries.map(([key, count]) => slots.set(key, count)));
+      await slots.setCounts(entries);
       this.lastMode = 'cluster';
       this.logger.log(`admission: cluster counts in use (${entries.length} keys written)`);
       return;
