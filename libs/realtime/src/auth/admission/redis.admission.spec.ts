@@ -9,6 +9,7 @@ import { RedisConnections } from '../../redis/redis-connections.service';
 import type { AdmissionRefusal } from './admission.port';
 import { ADMISSION_PARTITIONS, AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, USER_REFUSAL } from './admission-refusals';
+import { AdmissionReaper } from './admission-reaper';
 import { RedisAdmission } from './redis.admission';
 
 const LIMITS = { maxConnectionsPerIp: 2, maxConnectionsPerUser: 2, connectRate: 100 };
@@ -225,4 +226,27 @@ describe('RedisAdmission', () => {
     },
     sharded: true,
   }));
+
+  it('on a cluster, reaps a dead instance of the layout before partitions (a rolling upgrade)', async () => {
+    const options = resolveRealtimeOptions({
+      redis: { keyPrefix: 'legacy:', cluster: { nodes: cluster.startupNodes } },
+      limits: LIMITS,
+    });
+    const connections = new RedisConnections(options);
+    try {
+      const redis = connections.command;
+      // What a crashed instance of the old layout left: a count in the user's own slot, its
+      // held-keys set and registry entry in {adm}, no liveness key.
+      const count = 'legacy:adm:{user:old}';
+      await redis.hset(count, 'ghost', 1, 'live', 1);
+      await redis.sadd('legacy:{adm}:held:ghost', count);
+      await redis.sadd('legacy:{adm}:instances', 'ghost');
+      expect(await new AdmissionReaper(connections).reapDeadInstances()).toBe(1);
+      expect(await redis.hgetall(count)).toEqual({ live: '1' });
+      expect(await redis.exists('legacy:{adm}:held:ghost')).toBe(0);
+      expect(await redis.sismember('legacy:{adm}:instances', 'ghost')).toBe(0);
+    } finally {
+      await connections.onApplicationShutdown();
+    }
+  });
 });

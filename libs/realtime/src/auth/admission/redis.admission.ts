@@ -69,6 +69,8 @@ export class RedisAdmission extends Admission {
   /** Some write did not reach Redis: the next tick writes the whole tally again. */
   private dirty = true;
   private stopping = false;
+  /** Whether this instance has sent Redis a count yet (one Redis; SlotAdmission keeps its own). */
+  private wroteCounts = false;
   private lastMode: AdmissionMode = 'cluster';
   /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
@@ -193,6 +195,7 @@ export class RedisAdmission extends Admission {
       );
       args.push(item.rate, item.maxIp, item.ownIp, item.maxUser, item.ownUser);
     }
+    this.wroteCounts = true;
     const replies = await this.connection.rtAdmissionReserve(keys.length, ...keys, ...args);
     return items.map((_, i) => replyOf(replies[2 * i], replies[2 * i + 1]));
   }
@@ -221,6 +224,7 @@ export class RedisAdmission extends Admission {
         .catch((error: Error) => this.lost(error));
       return;
     }
+    this.wroteCounts = true;
     for (let start = 0; start < keys.length; start += MAX_KEYS_PER_WRITE) {
       const part = keys.slice(start, start + MAX_KEYS_PER_WRITE);
       this.connection
@@ -281,10 +285,18 @@ export class RedisAdmission extends Admission {
       this.logger.log(`admission: cluster counts in use (${entries.length} keys written)`);
       return;
     }
-    const multi = (this.connection.multi() as AdmissionMulti)
-      .rtAdmissionForget(this.keys.held(this.instanceId), this.keys.instances, this.instanceId)
-      .sadd(this.keys.instances, this.instanceId) as AdmissionMulti;
+    const multi = this.connection.multi() as AdmissionMulti;
+    // Before its first write (the resync at start) nothing of this instance is there to remove.
+    if (this.wroteCounts) {
+      multi.rtAdmissionForget(
+        this.keys.held(this.instanceId),
+        this.keys.instances,
+        this.instanceId,
+      );
+    }
+    multi.sadd(this.keys.instances, this.instanceId);
     if (entries.length > 0) {
+      this.wroteCounts = true;
       multi.rtAdmissionSet(
         entries.length + 1,
         this.keys.held(this.instanceId),
