@@ -94,7 +94,7 @@ function admissionSpec(name: string, backend: () => Backend): void {
       handshakes: Array<[string, string | null]>,
     ): Promise<void> {
       const keys = new AdmissionKeys(started[0].connections);
-      // instance() waited for the first heartbeat's write-back: nothing else runs scripts now.
+      // instance() waited for the write-back at start (mode `cluster`): nothing else runs scripts now.
       const before = await backend().scriptCalls();
       const replies = await Promise.all(
         handshakes.map(([ip, user]) => reserve(admission, ip, user).reply),

@@ -71,7 +71,8 @@ export class RedisAdmission extends Admission {
   private stopping = false;
   /** Whether this instance has sent Redis a count yet (one Redis; SlotAdmission keeps its own). */
   private wroteCounts = false;
-  private lastMode: AdmissionMode = 'cluster';
+  /** `cluster` once a write-back put this instance's whole tally in Redis (the first at start). */
+  private lastMode: AdmissionMode = 'local';
   /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
   /** On one Redis: this turn's handshakes, reserved in one script call at its end. */
@@ -111,7 +112,11 @@ export class RedisAdmission extends Admission {
     this.ticker.unref();
   }
 
-  /** `cluster` while Redis answers; `local` while admission counts this process only. */
+  /**
+   * `cluster` while Redis answers and holds this instance's counts; `local`
+   * while admission counts this process only (before the first write-back at
+   * start, and from a failure until the write-back after it).
+   */
   get mode(): AdmissionMode {
     return this.connection.status === 'ready' && !this.stopping ? this.lastMode : 'local';
   }
@@ -147,7 +152,6 @@ export class RedisAdmission extends Admission {
       : this.reserves.add(reservation, (slot.ip?.length ?? 0) + (slot.user?.length ?? 0));
     return reserved.then(
       (reply) => {
-        this.lastMode = 'cluster';
         const refusal = refusalOf(reply);
         if (refusal) this.tally.drop(socket);
         // Closed while Redis reserved: its release may have been written first; write it again.
