@@ -390,6 +390,16 @@ async function idleCpuPerMs(server, ms = 500) {
  */
 async function setupUntilIdle(server, pool, config, note, log, { label, subscribeFrame, count }) {
   const idle = await idleCpuPerMs(server);
+  // BENCH_SERVER_PROF=1: a CPU profile of the first instance, until it is idle again.
+  const profile =
+    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG
+      ? path.join(
+          import.meta.dirname,
+          '../results',
+          `server-${server.name}-${label.replace(/[^\w]+/g, '-')}.cpuprofile`,
+        )
+      : undefined;
+  if (profile) await server.instances[0].profileStart();
   const cpuBefore = await server.cpu();
   const started = performance.now();
   const res = await pool.connect(count, {
@@ -408,6 +418,10 @@ async function setupUntilIdle(server, pool, config, note, log, { label, subscrib
   });
   await server.settle();
   const cpuAfter = await server.cpu();
+  if (profile) {
+    await server.instances[0].profileStop(profile);
+    log(`  (server CPU profile: ${path.relative(process.cwd(), profile)})`);
+  }
   const cpuUs =
     cpuAfter.user +
     cpuAfter.system -
