@@ -148,6 +148,12 @@ export function metricCatalog(config) {
     'lower',
   );
   add('presenceSetupCpuRatio', 'setup CPU, presence on ÷ off', '×', 2, 'lower');
+  const members = `among ${n} members, over the wire`;
+  add('presenceCountP50Us', `presence count read (limit: 0) ${members}, p50`, 'µs', 0, 'lower');
+  add('presenceCountP99Us', `presence count read (limit: 0) ${members}, p99`, 'µs', 0, 'lower');
+  add('presencePageP50Us', `presence 100-member page ${members}, p50`, 'µs', 0, 'lower');
+  add('presencePageP99Us', `presence 100-member page ${members}, p99`, 'µs', 0, 'lower');
+  add('presenceReadPingP99Us', '(ping on the same connection, p99: the floor)', 'µs', 0, 'lower');
   add(
     'connectedOffSetupPerSec',
     `connect storm without a connected handler (${n})`,
@@ -484,7 +490,10 @@ frame), once to \`inventory:bench\` (no presence), once to \`chat:bench\` with
 \`presence: true\` (presence kept, joins and leaves sent as \`presence_diff\` to every one of
 them). Connected handler on ÷ off: the demo restarted with \`DEMO_CONNECTED_HANDLER=0\` and
 with \`1\`; the same setup with JWT each time. Both pairs alternate their order per repetition.
-\`npm run bench:presence\` measures the \`presence\` count read and a 100-member page.
+Presence reads: while the ${config.setupConnections} members of \`chat:bench\` are connected, one more
+client subscribed there sends \`presence\` requests one at a time (a count, \`limit: 0\`, then
+100-member pages walked by cursor) and \`ping\`s, the floor of a round trip on that connection.
+\`npm run bench:presence\` times the stores alone.
 
 ### Notes from this run
 
@@ -557,7 +566,10 @@ ${capacity ?? ''}
   attempt until the server is idle again (presence diffs and writes it deferred included), less
   its idle CPU over that time. Between rounds the users' \`user.offline\` grace passes, so their
   events (the demo handles them) fall in no measurement. The order of the two rounds alternates
-  per repetition.
+  per repetition. While the presence round's members are still connected (after its CPU is
+  measured), one more client subscribed to \`chat:bench\` sends 1000 \`presence\` count reads
+  (\`limit: 0\`), 1000 100-member pages walked by cursor and 1000 \`ping\`s, one at a time, on
+  the first instance: round trips over loopback, p50 and p99.
 - **Connect storm with a \`connected\` handler** (the demo, both modes): the demo is restarted
   with \`DEMO_CONNECTED_HANDLER=0\` and with \`=1\` (a provider with \`@OnRealtimeEvent('connected')\`
   that only counts, so the difference is the library's: events built, in Redis mode batched into

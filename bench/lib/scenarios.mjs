@@ -11,6 +11,7 @@ import path from 'node:path';
 import { burstMessages } from './config.mjs';
 import { signToken } from './jwt.mjs';
 import { wallNow } from './proc.mjs';
+import { presenceReads } from './presence-reads.mjs';
 import { latencySummary } from './stats.mjs';
 import { Publisher } from '../load/publisher.mjs';
 
@@ -358,6 +359,8 @@ const OFFLINE_GRACE_MS = 5000;
 /** Each round of setupUntilIdle connects users of its own (`r<round>u<n>`): none is a reconnect. */
 let setupRound = 0;
 
+const us = ({ p50, p99 }) => `${p50.toFixed(0)}/${p99.toFixed(0)} µs`;
+
 /** How many times each comparison ran (per server), to alternate the order of its two sides. */
 const comparisons = new Map();
 
@@ -388,7 +391,14 @@ async function idleCpuPerMs(server, ms = 500) {
  * idle again (work it deferred, such as presence diffs or queued lifecycle events, included),
  * less the idle work over that time; per connection.
  */
-async function setupUntilIdle(server, pool, config, note, log, { label, subscribeFrame, count }) {
+async function setupUntilIdle(
+  server,
+  pool,
+  config,
+  note,
+  log,
+  { label, subscribeFrame, count, whileOpen },
+) {
   const idle = await idleCpuPerMs(server);
   // BENCH_SERVER_PROF=1: a CPU profile of the first instance, until it is idle again.
   const profile =
@@ -442,6 +452,7 @@ async function setupUntilIdle(server, pool, config, note, log, { label, subscrib
         (res.presenceDiffs > 0 ? `; ${res.presenceDiffs} presence_diff frames meanwhile` : ''),
     );
   }
+  if (whileOpen) out.whileOpen = await whileOpen();
   // The users' `user.offline` events (the demo handles them) fall due a grace period after the
   // close: let them pass here, not in the next measurement.
   await pool.closeAll();
@@ -476,6 +487,9 @@ async function presenceSetup(server, pool, config, note, log) {
       label: `setup + subscribe ${PRESENCE_TOPIC} with presence: true`,
       subscribeFrame: on,
       count,
+      // Measured after the setup's CPU, while its members are all still there.
+      whileOpen: () =>
+        presenceReads({ port: server.ports[0], secret: config.secret, topic: PRESENCE_TOPIC }),
     },
   };
   const results = {};
@@ -492,9 +506,21 @@ async function presenceSetup(server, pool, config, note, log) {
     presenceSetupCpuRatio:
       without.cpuPerConn > 0 ? withPresence.cpuPerConn / without.cpuPerConn : null,
   };
+  const reads = withPresence.whileOpen;
+  Object.assign(out, {
+    presenceReadPingP99Us: reads.ping.p99,
+    presenceCountP50Us: reads.count.p50,
+    presenceCountP99Us: reads.count.p99,
+    presencePageP50Us: reads.page.p50,
+    presencePageP99Us: reads.page.p99,
+  });
   log(
     `  presence on ÷ off: setup rate ×${out.presenceSetupRateRatio.toFixed(2)}, ` +
       `CPU per connection ×${out.presenceSetupCpuRatio?.toFixed(2)}`,
+  );
+  log(
+    `  presence reads among ${count} members, p50/p99: count ${us(reads.count)}, ` +
+      `100-member page ${us(reads.page)} (ping ${us(reads.ping)})`,
   );
   return out;
 }
