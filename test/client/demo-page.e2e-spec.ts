@@ -19,6 +19,10 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const OUTPUT = join(__dirname, '..', '..', 'test-output');
+/** What the page shows comes when Chromium gets a core: generous, since a pass never waits it out. */
+const UI_WAIT_MS = 15_000;
+/** The browser client's pong timeout: a round trip through the relay and the demo, on a busy machine. */
+const PONG_TIMEOUT_MS = 600;
 
 /**
  * The demo page in headless Chromium, served by the demo app at GET / on the
@@ -39,7 +43,7 @@ describe('demo page in a browser', () => {
     // launch() gives every run a fresh temporary profile (user-data-dir).
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
-    page.setDefaultTimeout(5_000);
+    page.setDefaultTimeout(UI_WAIT_MS);
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push(message.text());
     });
@@ -71,7 +75,7 @@ describe('demo page in a browser', () => {
 
     // The admin changes its status in the row: the change arrives live too.
     await row.locator('select').selectOption('shipped');
-    await page.waitForSelector('#orders td[data-status="shipped"]', { timeout: 5_000 });
+    await page.waitForSelector('#orders td[data-status="shipped"]', { timeout: UI_WAIT_MS });
 
     // Stock and broadcast through the admin forms.
     await page.locator('#set-stock input[name=sku]').fill('SKU-7');
@@ -84,11 +88,11 @@ describe('demo page in a browser', () => {
     expect((await carl.request('subscribe', { topics: ['chat:lobby', 'orders'] })).event).toBe(
       'subscribed',
     );
-    await page.waitForSelector('#chat-members li:has-text("carl")', { timeout: 5_000 });
+    await page.waitForSelector('#chat-members li:has-text("carl")', { timeout: UI_WAIT_MS });
     await expectText(page.locator('#chat-count'), '2');
     await page.getByRole('button', { name: 'Broadcast' }).click();
     await page.waitForSelector('#feed li:has-text("broadcast: Hello, everyone")', {
-      timeout: 5_000,
+      timeout: UI_WAIT_MS,
     });
 
     // The server drops the page's socket as a restart would (1012); an order
@@ -123,7 +127,7 @@ describe('demo page in a browser', () => {
     expect(await page.locator('#feed').textContent()).not.toContain('history of');
 
     // The admin view shows /ws/stats.
-    await page.waitForSelector('#stats:has-text("connections")', { timeout: 5_000 });
+    await page.waitForSelector('#stats:has-text("connections")', { timeout: UI_WAIT_MS });
 
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'demo-page.png'), fullPage: true });
@@ -147,7 +151,7 @@ describe('demo page in a browser', () => {
     const context = await browser.newContext({ bypassCSP: true });
     try {
       const tab = await context.newPage();
-      tab.setDefaultTimeout(5_000);
+      tab.setDefaultTimeout(UI_WAIT_MS);
       await tab.goto(`http://localhost:${demo.port}/`);
       await tab.addScriptTag({ content: bundle.outputFiles[0].text });
       await tab.evaluate(`
@@ -161,7 +165,7 @@ describe('demo page in a browser', () => {
               body: JSON.stringify({ userId: 'cat' }),
             }).then((response) => response.json()).then((body) => body.token),
           heartbeatMs: 200,
-          pongTimeoutMs: 300,
+          pongTimeoutMs: ${PONG_TIMEOUT_MS},
           backoff: { initialMs: 50, maxMs: 200 },
         });
         client.on('connected', () => window.events.push('connected'));
@@ -170,8 +174,9 @@ describe('demo page in a browser', () => {
       `);
       const events = () => tab.evaluate<Array<string | number>>('window.events');
       await tab.waitForFunction('window.events.includes("connected")');
-      // Idle but alive: `ping` events keep being answered, nothing is dropped.
-      await tab.waitForTimeout(700);
+      // Idle but alive: `ping` events keep being answered, nothing is dropped (longer than a beat
+      // and its pong timeout, so an unanswered ping would have dropped the link by then).
+      await tab.waitForTimeout(200 + PONG_TIMEOUT_MS + 200);
       expect(await events()).toEqual(['connected']);
 
       proxy.freeze();
@@ -187,7 +192,7 @@ describe('demo page in a browser', () => {
 async function expectText(
   locator: ReturnType<Page['locator']>,
   text: string,
-  timeout = 5_000,
+  timeout = UI_WAIT_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeout;
   let last = '';
@@ -202,7 +207,7 @@ async function expectText(
 async function expectCount(
   locator: ReturnType<Page['locator']>,
   count: number,
-  timeout = 5_000,
+  timeout = UI_WAIT_MS,
 ): Promise<void> {
   const deadline = Date.now() + timeout;
   while ((await locator.count()) !== count) {

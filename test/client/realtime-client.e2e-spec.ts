@@ -9,6 +9,7 @@ import {
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
+import { expAtLeast, nowSeconds } from '../support/jwt';
 import { LIBRARY_JWT_SECRET, LibraryApp } from '../support/library-app';
 import { TcpProxy } from '../support/tcp-proxy';
 import { sleep, waitUntil } from '../support/waits';
@@ -200,7 +201,10 @@ describe('RealtimeClient', () => {
       getToken: (reason) => {
         reasons.push(reason);
         if (reason === 'refresh') return null;
-        return server.token('ann', [], reason === 'connect' ? 1 : 3600);
+        if (reason !== 'connect') return server.token('ann');
+        // A short life that still leaves the handshake time, however late in a second it starts
+        // (the token's iat is this second: exp - now is its ttl).
+        return server.token('ann', [], expAtLeast(500) - nowSeconds());
       },
     });
     const drops: Array<{ code: number; delayMs: number }> = [];

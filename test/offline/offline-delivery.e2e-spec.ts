@@ -158,6 +158,48 @@ describe.each(enginesUnderTest())('offline delivery ($name engine)', (engine) =>
     expect(await directMessages(three)).toEqual([]);
   });
 
+  // No live push goes to a user online nowhere (the store tells, with the write): safe because a
+  // connection is registered (memory) or its presence written (Redis) before its inbox is read.
+  it('a user connecting while notifications stream in gets every one, from the inbox or live', async () => {
+    const selected = await engine.options();
+    const roomy = await LibraryApp.start({
+      realtime: {
+        ...selected,
+        offline: { ...OFFLINE, maxMessagesPerUser: 10_000, maxBytesPerUser: 4 << 20 },
+      },
+    });
+    try {
+      const broadcaster = roomy.app.get(BroadcastService);
+      for (let round = 0; round < 4; round++) {
+        // A new user each round: the first connection of a user offline everywhere is the race.
+        const userId = nextUser();
+        const sent: Array<Promise<string>> = [];
+        let streaming = true;
+        const stream = (async () => {
+          while (streaming) {
+            for (let n = 0; n < 4; n++) {
+              sent.push(
+                broadcaster.sendToUser(userId, 's', { n: sent.length }, { ttlSeconds: 60 }),
+              );
+            }
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        })();
+        const client = await roomy.connect(userId);
+        await barrier(client);
+        streaming = false;
+        await stream;
+        const ids = await Promise.all(sent);
+        const received = () => new Set(client.messages('$user').map((m) => m.id as string));
+        await eventually(() => ids.every((id) => received().has(id))).catch(() => undefined);
+        expect(ids.filter((id) => !received().has(id))).toEqual([]);
+        await client.close();
+      }
+    } finally {
+      await roomy.stop();
+    }
+  });
+
   it('past its TTL is dead-lettered once: the hook fires, the counters move, it is not sent again', async () => {
     const userId = nextUser();
     const before = await realtime.offlineStats();

@@ -21,6 +21,12 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
   let store: OfflineStore;
   let idempotency: IdempotencyStore;
   let seq = 0;
+  /** Users with a connection somewhere: presence's users online in Redis, a set in memory. */
+  const online = new Set<string>();
+  const connect = async (userId: string) => {
+    online.add(userId);
+    await connections?.command.zadd(connections.layout.usersOnline, Date.now() + 60_000, userId);
+  };
 
   beforeAll(async () => {
     if (kind === 'redis') {
@@ -36,7 +42,7 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
       store = new RedisOfflineStore(connections);
       idempotency = new RedisIdempotencyStore(connections);
     } else {
-      store = new MemoryOfflineStore(1000);
+      store = new MemoryOfflineStore(1000, (userId) => online.has(userId));
       idempotency = new MemoryIdempotencyStore(1000);
     }
   }, 30_000);
@@ -61,9 +67,9 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
 
   it('with dead-letter-oldest, a full inbox evicts its oldest into the dead letters', async () => {
     const [a, b, c] = [message('evict', 1), message('evict', 2), message('evict', 3)];
-    expect(await store.add(a, limits())).toEqual([]);
-    expect(await store.add(b, limits())).toEqual([]);
-    const evicted = await store.add(c, limits());
+    expect((await store.add(a, limits())).evicted).toEqual([]);
+    expect((await store.add(b, limits())).evicted).toEqual([]);
+    const { evicted } = await store.add(c, limits());
     expect(evicted).toEqual([{ ...a, reason: 'evicted', deadAt: c.ts }]);
     expect((await store.pending('evict', Date.now())).map((m) => m.id)).toEqual([b.id, c.id]);
     expect((await store.deadLetters(1))[0].id).toBe(a.id);
@@ -75,7 +81,28 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     await store.add(a, small);
     await store.add(b, small);
     const big = message('bytes', 'z'.repeat(150));
-    expect((await store.add(big, small)).map((l) => l.id)).toEqual([a.id, b.id]);
+    expect((await store.add(big, small)).evicted.map((l) => l.id)).toEqual([a.id, b.id]);
+  });
+
+  it('tells, with the write, whether the user may be online (else no live push is needed)', async () => {
+    await connect('present');
+    const [away, present] = await Promise.all([
+      store.add(message('away', 1), limits()),
+      store.add(message('present', 1), limits()),
+    ]);
+    expect(present.online).toBe(true);
+    // On a cluster the users online live in another slot than any inbox: every add asks for a push.
+    expect(away.online).toBe(kind === 'redis-cluster');
+    await Promise.all([
+      store.add(message('away', 2), limits()),
+      store.add(message('present', 2), limits()),
+    ]);
+    const [awayFull, presentFull] = await Promise.all([
+      store.add(message('away', 3), limits()),
+      store.add(message('present', 3), limits()),
+    ]);
+    expect([awayFull.evicted.length, presentFull.evicted.length]).toEqual([1, 1]);
+    expect([awayFull.online, presentFull.online]).toEqual([kind === 'redis-cluster', true]);
   });
 
   it('keeps payloads exactly, empty arrays and unicode included, through dead letters too', async () => {
@@ -85,6 +112,14 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     expect((await store.pending('exact', Date.now()))[0].payload).toEqual(payload);
     const letter = await store.expire('exact', m.id, Date.now(), 3);
     expect(letter?.payload).toEqual(payload);
+  });
+
+  it('keeps a message whose id and user id JSON must escape, under that id and user', async () => {
+    const userId = 'we"ird\\user\n';
+    const m = { ...message(userId, 'x'), id: `odd"id\\${seq}` };
+    await store.add(m, limits());
+    expect(await store.pending(userId, Date.now())).toEqual([m]);
+    expect(await store.ack(userId, [m.id])).toBe(1);
   });
 
   it('settles a message once: an expiry after the ack finds nothing, an ack after the expiry removes nothing', async () => {
@@ -167,7 +202,7 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     await store.ack('gone', [acked.id]);
     await store.add(evicted, limits());
     await store.add(kept, limits());
-    expect((await store.add(newest, limits())).map((l) => l.id)).toEqual([evicted.id]);
+    expect((await store.add(newest, limits())).evicted.map((l) => l.id)).toEqual([evicted.id]);
     const swept = (await store.expireDue(now, 1000, 3)).filter((l) => l.userId === 'gone');
     expect(swept.map((l) => l.id)).toEqual([kept.id, newest.id]);
   });
@@ -189,7 +224,7 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     ]);
     expect(results[3]).toEqual({
       status: 'fulfilled',
-      value: [{ ...a, reason: 'evicted', deadAt: c.ts }],
+      value: expect.objectContaining({ evicted: [{ ...a, reason: 'evicted', deadAt: c.ts }] }),
     });
     expect((await store.pending('turn', Date.now())).map((m) => m.id)).toEqual([b.id, c.id]);
     const rejected = await store

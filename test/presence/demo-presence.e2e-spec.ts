@@ -54,7 +54,7 @@ describe('the demo: GET /users/:id/presence', () => {
   it('across two instances on one Redis: online on either, lastSeen on either', async () => {
     const redis = await TestRedis.start();
     const env = { REDIS_URL: redis.url, REALTIME_OFFLINE_GRACE_MS: String(GRACE_MS) };
-    const [a, b] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+    const [a, b] = await DemoProcess.startMany(2, env);
     try {
       const reader = await a.token('reader');
       const read = async (instance: DemoProcess, id: string) =>

@@ -109,21 +109,30 @@ describe.each([
       );
     const before = delivered();
     const users = Array.from({ length: 100 }, (_, i) => `storm${i}`);
+    const started = Date.now();
     await Promise.all(users.map((user) => a.connect(user)));
     await until(() => users.every((user) => of(seen.online, user).length === 1));
-    // 100 events, 40 a job at most: 3 jobs at least; one per 200 ms window otherwise. Bull
-    // counts a job completed one Redis round trip after its handlers ran, so the last job's
-    // count may trail the events it delivered: wait for it (one job of 100 events never gets there).
+    const elapsed = Date.now() - started;
+    // 100 events, 40 a job at most: 3 jobs at least. Bull counts a job completed one Redis round
+    // trip after its handlers ran, so the last job's count may trail the events it delivered:
+    // wait for it (one job of 100 events never gets there).
     const atLeast = Math.ceil(users.length / BATCH_MAX);
     await until(() => delivered() - before >= atLeast, 5_000);
-    expect(delivered() - before).toBeLessThanOrEqual(25);
+    // At most: a job per full batch, and one per window, each at least 200 ms long and all of
+    // them within the storm (however long a loaded machine makes it); far from one per socket.
+    const jobs = delivered() - before;
+    expect(jobs).toBeLessThanOrEqual(
+      Math.floor(users.length / BATCH_MAX) + Math.ceil(elapsed / BATCH_WINDOW_MS),
+    );
+    expect(jobs).toBeLessThan(users.length / 2);
   });
 
   it('a user who reconnects on the other instance within the grace is no flap: one user.online, no user.offline', async () => {
     const first = await a.connect('switcher');
     await until(() => of(seen.online, 'switcher').length === 1);
     await first.close();
-    await sleep(GRACE_MS / 3);
+    // A gap, well inside the grace: the handshake on b after it has the rest of the grace.
+    await sleep(GRACE_MS / 6);
     const second = await b.connect('switcher');
     await sleep(GRACE_MS * 2);
     expect(of(seen.online, 'switcher')).toHaveLength(1);
@@ -168,7 +177,7 @@ describe('user.offline of a user whose instance was stopped (demo processes)', (
   beforeAll(async () => {
     backend = await REDIS_BACKENDS[0][1]();
     const env = { ...backend.env, REALTIME_OFFLINE_GRACE_MS: String(GRACE_MS) };
-    [a, b] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+    [a, b] = await DemoProcess.startMany(2, env);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

@@ -25,7 +25,7 @@ describe('presence when an instance is killed', () => {
       REALTIME_PRESENCE_DIFF_MS: '200',
       REALTIME_CLEANUP_INTERVAL_MS: '1000',
     };
-    [a, b] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+    [a, b] = await DemoProcess.startMany(2, env);
   });
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.kill()]);

@@ -231,7 +231,7 @@ describe('bad input', () => {
       client.sendRaw(frame, { binary: Buffer.isBuffer(frame) });
       const label = (Buffer.isBuffer(frame) ? `<binary ${frame.length}>` : frame).slice(0, 80);
       const reply = await client
-        .waitFor((f) => f.event === 'error', { from, timeoutMs: 1_000 })
+        .waitFor((f) => f.event === 'error', { from, timeoutMs: 5_000 })
         .catch(() => ({ event: 'none', data: { label, got: client.frames.slice(from) } }));
       replies.push(reply);
     }

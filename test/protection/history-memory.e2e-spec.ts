@@ -112,7 +112,9 @@ describe('history memory under publish floods (issue 18, item 2)', () => {
     const metrics = (await demo.http('GET', '/metrics')).text;
     expect(Number(/^realtime_history_bytes (\d+)$/m.exec(metrics)?.[1])).toBe(retained);
     // Served throughout: the attack closed nine with 4000 (no pong within 10 s), and a pong took 8.4 s.
+    // The bound leaves room for the machine: the demo shares two cores with the whole suite
+    // (p99 was 310 ms alone, 615 ms beside one busy core).
     for (const bystander of bystanders) expect(bystander.isOpen).toBe(true);
-    expect(percentile(roundTrips, 99)).toBeLessThan(1_000);
+    expect(percentile(roundTrips, 99)).toBeLessThan(3_000);
   }, 180_000);
 });

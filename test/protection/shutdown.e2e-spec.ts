@@ -76,7 +76,7 @@ describe('graceful shutdown', () => {
       expect(refusal.body).toBe('server shutting down');
       await waitUntil(
         () => (app.stats().counters.closed as Record<string, number>)[1012] === 3,
-        1_000,
+        5_000,
       );
     } finally {
       await app.stop();

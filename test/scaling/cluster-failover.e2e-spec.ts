@@ -36,7 +36,7 @@ describe('two instances on a Redis Cluster whose master fails over', () => {
   beforeAll(async () => {
     cluster = await TestRedisCluster.start({ masters: 3, replicasPerMaster: 1 });
     const env = { REDIS_CLUSTER_NODES: cluster.nodeList };
-    [a, b] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+    [a, b] = await DemoProcess.startMany(2, env);
   }, 60_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);

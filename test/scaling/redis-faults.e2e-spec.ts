@@ -28,7 +28,7 @@ describe('a Redis outage under live clients', () => {
   beforeAll(async () => {
     redis = await TestRedis.start();
     const env = { REDIS_URL: redis.url };
-    [b, c] = await Promise.all([DemoProcess.start(env), DemoProcess.start(env)]);
+    [b, c] = await DemoProcess.startMany(2, env);
   });
   afterAll(async () => {
     await Promise.all([b?.stop(), c?.stop()]);
@@ -72,7 +72,9 @@ describe('a Redis outage under live clients', () => {
       status: 503,
       body: { message: expect.stringMatching(/realtime engine unavailable/) },
     });
-    expect(Date.now() - started).toBeLessThan(1_000);
+    // At once: both refusals together took less than one command timeout (2 s), which a
+    // refusal that waited for Redis would take on its own.
+    expect(Date.now() - started).toBeLessThan(2_000);
     // A retained message that cannot be stored is refused the same way (within the command timeout).
     const notify = await b.http('POST', '/admin/notify', { userId: 'away', message: 'm' }, admin);
     expect(notify).toMatchObject({

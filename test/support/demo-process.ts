@@ -77,8 +77,33 @@ export class DemoProcess {
       stdio: heapProbe ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     const instance = new DemoProcess(child, listenPort);
-    await instance.waitUntilListening();
+    try {
+      await instance.waitUntilListening();
+    } catch (error) {
+      // Nobody holds this instance to stop it: a process left running would load the machine
+      // (and keep its Redis connections retrying) for the rest of the run.
+      await instance.kill();
+      throw error;
+    }
     return instance;
+  }
+
+  /**
+   * Starts `count` instances together. If one does not come up, the others are
+   * stopped before the error is thrown: a suite whose beforeAll failed never
+   * gets them to stop.
+   */
+  static async startMany(count: number, env: NodeJS.ProcessEnv = {}): Promise<DemoProcess[]> {
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, () => DemoProcess.start(env)),
+    );
+    const failure = started.find((result) => result.status === 'rejected');
+    const instances = started.flatMap((result) =>
+      result.status === 'fulfilled' ? [result.value] : [],
+    );
+    if (failure === undefined) return instances;
+    await Promise.all(instances.map((instance) => instance.stop()));
+    throw failure.reason;
   }
 
   get baseUrl(): string {
@@ -162,7 +187,11 @@ export class DemoProcess {
     clearTimeout(timer);
   }
 
-  private async waitUntilListening(deadlineMs = 20_000): Promise<void> {
+  /**
+   * Bounded by what a suite's setup hook allows (60 s where several start at once): a Nest
+   * boot takes 2 s alone, several times that while the whole suite shares two cores.
+   */
+  private async waitUntilListening(deadlineMs = 40_000): Promise<void> {
     const deadline = Date.now() + deadlineMs;
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) {

@@ -35,3 +35,12 @@ export function decodeJwt(token: string): JwtClaims {
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
+
+/**
+ * An `exp` (seconds) at least `ms` from now. `exp` has one-second resolution,
+ * so `nowSeconds() + 1` leaves anywhere between 0 and 1000 ms: a handshake
+ * started late in a second can find such a token already expired.
+ */
+export function expAtLeast(ms: number): number {
+  return Math.ceil((Date.now() + ms) / 1000);
+}

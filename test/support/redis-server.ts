@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { freePort } from './free-port';
 
 const START_DEADLINE_MS = 10_000;
+const START_ATTEMPTS = 3;
 
 export interface TestRedisOptions {
   /**
@@ -30,9 +31,18 @@ export class TestRedis {
   ) {}
 
   static async start(options: TestRedisOptions = {}): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort(), options);
-    await redis.restart();
-    return redis;
+    // The port was free when freePort() looked; something else may bind it before this
+    // server does (the whole suite starts servers at once): then try another port.
+    for (let attempt = 1; ; attempt++) {
+      const redis = new TestRedis(await freePort(), options);
+      try {
+        await redis.restart();
+        return redis;
+      } catch (error) {
+        await redis.stop();
+        if (attempt === START_ATTEMPTS) throw error;
+      }
+    }
   }
 
   get url(): string {
@@ -68,7 +78,7 @@ export class TestRedis {
     child.once('exit', () => {
       if (this.process === child) this.process = undefined;
     });
-    await this.waitUntilReady();
+    await this.waitUntilReady(child);
   }
 
   /**
@@ -112,11 +122,19 @@ export class TestRedis {
     }
   }
 
-  private async waitUntilReady(): Promise<void> {
+  /**
+   * Waits until this server answers: its own process, not another one that
+   * holds the port (a redis-server that cannot bind exits at once).
+   */
+  private async waitUntilReady(child: ChildProcess): Promise<void> {
     const deadline = Date.now() + START_DEADLINE_MS;
     while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`redis-server exited at start on port ${this.port} (port taken?)`);
+      }
       try {
-        if ((await this.command('PING')) === '+PONG') return;
+        const info = await this.command('INFO', 'server');
+        if (info.includes(`\r\nprocess_id:${child.pid}\r\n`)) return;
       } catch {
         // not listening yet
       }
@@ -130,16 +148,31 @@ export class TestRedis {
 export function respCommand(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
-    let reply = '';
+    let reply = Buffer.alloc(0);
     socket.once('error', reject);
     socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.endsWith('\r\n')) {
+      reply = Buffer.concat([reply, chunk]);
+      // A long reply (INFO, CLIENT LIST) may come in several chunks, each ending a line.
+      if (endOfReply(reply, 0) === reply.length) {
         socket.end();
-        resolve(reply.trim());
+        resolve(reply.toString().trim());
       }
     });
     const encoded = args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join('');
     socket.write(`*${args.length}\r\n${encoded}`);
   });
+}
+
+/** Where the RESP reply starting at `at` ends, or -1 while it is incomplete. */
+function endOfReply(reply: Buffer, at: number): number {
+  const lineEnd = reply.indexOf('\r\n', at);
+  if (lineEnd === -1) return -1;
+  const type = String.fromCharCode(reply[at]);
+  const size = Number(reply.toString('latin1', at + 1, lineEnd));
+  let end = lineEnd + 2;
+  if (type === '$' && size >= 0) end += size + 2;
+  if (type === '*') {
+    for (let i = 0; i < size && end !== -1; i++) end = endOfReply(reply, end);
+  }
+  return end !== -1 && end <= reply.length ? end : -1;
 }

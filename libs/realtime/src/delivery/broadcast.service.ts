@@ -73,16 +73,23 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
     payload: unknown,
     options: SendToUserOptions,
   ): Promise<string>;
-  async sendToUser(
+  sendToUser(
     userId: string,
     type: string,
     payload: unknown,
     options?: SendToUserOptions,
   ): Promise<string | void> {
-    assertUserId(userId);
-    assertType(type);
-    if (options !== undefined) return this.offline.send(userId, type, payload, options.ttlSeconds);
-    await this.engine.command({ kind: 'user', userId, type, payload, ts: Date.now() });
+    // Not async: the send's own promise is handed back as is, not wrapped in another one (a
+    // notification burst pays for every promise and microtask per call). Throws still reject.
+    try {
+      assertUserId(userId);
+      assertType(type);
+      if (options !== undefined)
+        return this.offline.send(userId, type, payload, options.ttlSeconds);
+      return this.engine.command({ kind: 'user', userId, type, payload, ts: Date.now() });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   /** Retained messages: waiting, acknowledged, dead-lettered (cluster-wide in Redis mode). */

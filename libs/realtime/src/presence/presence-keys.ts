@@ -31,7 +31,7 @@ export class PresenceKeys {
 
   /** Users online: zset user → the latest deadline of their connections. */
   get online(): string {
-    return this.layout.group('presence-users', 'online');
+    return this.layout.usersOnline;
   }
 
   /** Users in their offline grace: zset user → when it ends (`user.offline` is due then). */

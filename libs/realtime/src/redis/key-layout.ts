@@ -94,6 +94,16 @@ export class KeyLayout {
     return this.cluster ? `${this.prefix}{offline:${tag}}:` : this.groupPrefix('offline');
   }
 
+  /**
+   * Presence's users online: a sorted set, user → the latest deadline of
+   * their connections (written by presence's connect and disconnect scripts,
+   * in the `presence-users` group). Named here because the offline store
+   * reads it too, on one Redis, to skip the live push to users online nowhere.
+   */
+  get usersOnline(): string {
+    return this.group('presence-users', 'online');
+  }
+
   /** Bull's prefix: on a cluster in one hash tag, as Bull requires there. */
   get bullPrefix(): string {
     return this.group('bull');

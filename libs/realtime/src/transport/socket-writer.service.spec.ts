@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import { openSocketPairs } from '../../test/socket-pair';
 import { ANONYMOUS } from '../auth/principal';
@@ -12,6 +11,19 @@ import { PendingReply } from './reply-queue';
 import { SocketWriter } from './socket-writer.service';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits (bounded) until the client has seen `count` things: frames cross a real
+ * socket, so they arrive when the event loop gets to read it, which a fixed
+ * sleep on a busy machine can come before.
+ */
+async function untilSeen(seen: Seen[], count: number, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (seen.length < count) {
+    if (Date.now() > deadline) throw new Error(`saw ${JSON.stringify(seen)}, not ${count} items`);
+    await sleep(5);
+  }
+}
 
 /** What the client saw, in order: frames by their `data.n`, pings, pongs, and the close. */
 type Seen = number | string;
@@ -55,7 +67,7 @@ describe('SocketWriter', () => {
           return numbered(n);
         });
       }
-      await sleep(150);
+      await untilSeen(seen, 4);
       expect(seen).toEqual([1, 2, 3, 4]);
     } finally {
       await pairs.close();
@@ -80,7 +92,7 @@ describe('SocketWriter', () => {
       expect(started).toEqual([1, 2]);
       expect(seen).toEqual([]);
       answer();
-      await sleep(20);
+      await untilSeen(seen, 2);
       expect(seen).toEqual([1, 2]);
     } finally {
       await pairs.close();
@@ -183,7 +195,7 @@ describe('SocketWriter', () => {
     try {
       for (let n = 0; n < 50; n++)
         writer.write(connection, encodeFrame(ServerEvent.Message, { n }));
-      await sleep(100);
+      await untilSeen(seen, 50);
       expect(counters.slowConsumers).toBe(0);
       expect(seen).toEqual(Array.from({ length: 50 }, (_, n) => n));
     } finally {
@@ -198,8 +210,7 @@ describe('SocketWriter', () => {
       writer.request(connection, () => Promise.resolve(() => JSON.parse('{') as never));
       writer.request(connection, () => Promise.resolve(numbered(2)));
       writer.reply(connection, numbered(3));
-      await nextTurn();
-      await sleep(20);
+      await untilSeen(seen, 2);
       expect(seen).toEqual([2, 3]);
       expect(logged).toHaveBeenCalledWith('delivering a reply failed', expect.any(String));
     } finally {

@@ -1,7 +1,14 @@
 import { type Deadline, DeadlineHeap } from './deadline-heap';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
-import { type InboxLimits, type OfflineStore, serializeMessage } from './offline-store.port';
+import {
+  type InboxLimits,
+  type OfflineStore,
+  serializeMessage,
+  STORED_OFFLINE,
+  STORED_ONLINE,
+  type StoredMessage,
+} from './offline-store.port';
 
 interface Inbox {
   /** Insertion order is send order: the first entry is the oldest. */
@@ -19,9 +26,19 @@ export class MemoryOfflineStore implements OfflineStore {
   private readonly deadlines = new DeadlineHeap();
   private readonly liveDeadlines = () => this.waitingDeadlines();
 
-  constructor(private readonly maxUsers: number) {}
+  /**
+   * `isOnline`: whether the user has a connection open (this process's
+   * registry, which in memory mode is every connection); asked right after
+   * the write, in the same synchronous step, so a connection it misses is
+   * registered after the message was kept and reads it from the inbox.
+   * Without it every user counts as online (every add asks for a live push).
+   */
+  constructor(
+    private readonly maxUsers: number,
+    private readonly isOnline: (userId: string) => boolean = () => true,
+  ) {}
 
-  add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+  add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
     const bytes = Buffer.byteLength(serializeMessage(message));
     if (bytes > limits.maxBytes) {
       return Promise.reject(
@@ -32,6 +49,7 @@ export class MemoryOfflineStore implements OfflineStore {
       );
     }
     let inbox = this.inboxes.get(message.userId);
+    const fresh = inbox === undefined;
     if (!inbox) {
       if (this.inboxes.size >= this.maxUsers) {
         return Promise.reject(
@@ -40,7 +58,7 @@ export class MemoryOfflineStore implements OfflineStore {
       }
       inbox = { messages: new Map(), bytes: 0 };
     }
-    const evicted: DeadLetter[] = [];
+    let evicted: DeadLetter[] | undefined;
     while (inbox.messages.size >= limits.maxMessages || inbox.bytes + bytes > limits.maxBytes) {
       if (limits.whenFull === 'reject') {
         return Promise.reject(
@@ -51,15 +69,19 @@ export class MemoryOfflineStore implements OfflineStore {
         );
       }
       const [oldestId] = inbox.messages.keys();
-      evicted.push(this.remove(inbox, oldestId, 'evicted', message.ts, limits.deadLetterLimit));
+      (evicted ??= []).push(
+        this.remove(inbox, oldestId, 'evicted', message.ts, limits.deadLetterLimit),
+      );
       this.deadlines.markStale(this.liveDeadlines);
     }
-    this.inboxes.set(message.userId, inbox);
+    if (fresh) this.inboxes.set(message.userId, inbox);
     inbox.messages.set(message.id, { message, bytes });
     inbox.bytes += bytes;
     this.counts.pending++;
     this.deadlines.push({ at: message.expiresAt, userId: message.userId, id: message.id });
-    return Promise.resolve(evicted);
+    const online = this.isOnline(message.userId);
+    if (evicted) return Promise.resolve({ evicted, online });
+    return Promise.resolve(online ? STORED_ONLINE : STORED_OFFLINE);
   }
 
   pending(userId: string, now: number): Promise<OfflineMessage[]> {

@@ -11,7 +11,7 @@ import { MemoryOfflineStore } from './memory-offline.store';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineDeliveryService } from './offline-delivery.service';
 import type { OfflineJobHandlers, OfflineScheduler } from './offline-scheduler.port';
-import type { InboxLimits, OfflineStore } from './offline-store.port';
+import type { InboxLimits, OfflineStore, StoredMessage } from './offline-store.port';
 
 /** A scheduler whose backend (Redis, for Bull) is gone: every job it is asked to keep fails. */
 class UnreachableScheduler implements OfflineScheduler {
@@ -33,12 +33,12 @@ class InterruptedStore implements OfflineStore {
     private readonly goneBeforeAdd = false,
   ) {}
 
-  async add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+  async add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
     if (this.goneBeforeAdd) this.gone = true;
     this.reachable();
-    const evicted = await this.kept.add(message, limits);
+    const stored = await this.kept.add(message, limits);
     this.gone = true;
-    return evicted;
+    return stored;
   }
   pending(userId: string, now: number): Promise<OfflineMessage[]> {
     return this.reachable() ?? this.kept.pending(userId, now);

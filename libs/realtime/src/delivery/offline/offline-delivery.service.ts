@@ -97,7 +97,9 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
    * Keeps the message with its deadline (one write, batched per event-loop
    * turn in Redis mode; no job or timer per message: ExpirySweeper
    * dead-letters it when its TTL passed), and sends it to the user's open
-   * connections; resolves to its id.
+   * connections; resolves to its id. No live push when the store found the
+   * user online nowhere as it wrote: a connection that opens later reads the
+   * message from the inbox (docs/guarantees.md).
    */
   async send(userId: string, type: string, payload: unknown, ttlSeconds: number): Promise<string> {
     this.assertRetainable(userId, ttlSeconds);
@@ -110,8 +112,9 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       ts,
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
-    const evicted = await this.store.add(message, this.limits);
-    if (evicted.length > 0) for (const letter of evicted) await this.deadLettered(letter);
+    const { evicted, online } = await this.store.add(message, this.limits);
+    for (const letter of evicted) await this.deadLettered(letter);
+    if (!online) return message.id;
     try {
       await this.engine.command({ kind: 'user', userId, type, payload, ts, id: message.id });
     } catch (error) {

@@ -9,6 +9,28 @@ export interface InboxLimits {
 }
 
 /**
+ * What `add` did: the messages a full inbox dead-lettered to make room, and
+ * whether the user may have a connection open somewhere. `online` is false
+ * only when the store knows, atomically with the write, that no connection of
+ * the user is open anywhere: a connection that opens later reads the message
+ * from the inbox, so no live push is needed.
+ */
+export interface StoredMessage {
+  evicted: readonly DeadLetter[];
+  online: boolean;
+}
+
+/** The common outcomes, shared (an add allocates no outcome of its own). */
+export const STORED_OFFLINE: StoredMessage = Object.freeze({
+  evicted: Object.freeze([]),
+  online: false,
+});
+export const STORED_ONLINE: StoredMessage = Object.freeze({
+  evicted: Object.freeze([]),
+  online: true,
+});
+
+/**
  * Where retained messages wait for their acknowledgement: in this process
  * (memory mode) or in Redis, where they survive restarts of every instance.
  * Every operation is atomic per user: an ack racing an expiry settles the
@@ -21,9 +43,10 @@ export interface InboxLimits {
 export interface OfflineStore {
   /**
    * Keeps the message; resolves to the messages a full inbox dead-lettered to
-   * make room. Rejects with OfflineInboxFullError when it may not make room.
+   * make room, and whether the user may be online. Rejects with
+   * OfflineInboxFullError when it may not make room.
    */
-  add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]>;
+  add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage>;
   /** The user's unexpired messages, oldest first. */
   pending(userId: string, now: number): Promise<OfflineMessage[]>;
   /** Removes the acknowledged messages; unknown ids are ignored. Resolves to how many it removed. */
@@ -56,6 +79,12 @@ export interface OfflineStore {
  * reads them from the tail instead of taking them as arguments of their own.
  */
 export function serializeMessage(message: OfflineMessage): string {
-  const { id, userId, type, payload, ts, expiresAt } = message;
-  return JSON.stringify({ id, userId, type, payload, ts, expiresAt });
+  // Spliced rather than stringified whole: no object to build per message. The same text as
+  // JSON.stringify({ id, userId, type, payload, ts, expiresAt }) (ts and expiresAt are integers).
+  const payload = JSON.stringify(message.payload) as string | undefined;
+  return (
+    `{"id":${JSON.stringify(message.id)},"userId":${JSON.stringify(message.userId)},` +
+    `"type":${JSON.stringify(message.type)},${payload === undefined ? '' : `"payload":${payload},`}` +
+    `"ts":${message.ts},"expiresAt":${message.expiresAt}}`
+  );
 }

@@ -3,6 +3,7 @@ import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
 import { REALTIME_OPTIONS } from '../../realtime.constants';
 import { RealtimeJobs } from '../../jobs/realtime-jobs.service';
 import { RedisConnections } from '../../redis/redis-connections.service';
+import { ConnectionRegistry } from '../../registry/connection.registry';
 import { BullOfflineScheduler } from './bull-offline.scheduler';
 import { MemoryOfflineScheduler } from './memory-offline.scheduler';
 import { MemoryOfflineStore } from './memory-offline.store';
@@ -15,11 +16,19 @@ import { RedisOfflineStore } from './redis-offline.store';
 export const OFFLINE_PROVIDERS: Provider[] = [
   {
     provide: OFFLINE_STORE,
-    inject: [REALTIME_OPTIONS, RedisConnections],
-    useFactory: (options: ResolvedRealtimeOptions, redis: RedisConnections): OfflineStore =>
+    inject: [REALTIME_OPTIONS, RedisConnections, ConnectionRegistry],
+    useFactory: (
+      options: ResolvedRealtimeOptions,
+      redis: RedisConnections,
+      connections: ConnectionRegistry,
+    ): OfflineStore =>
       options.engine.type === 'redis'
         ? new RedisOfflineStore(redis)
-        : new MemoryOfflineStore(options.offline.maxUsers),
+        : // One process holds every connection: its registry says who is online.
+          new MemoryOfflineStore(
+            options.offline.maxUsers,
+            (userId) => connections.countForUser(userId) > 0,
+          ),
   },
   {
     provide: OFFLINE_SCHEDULER,

@@ -62,52 +62,69 @@ local function deadStamp()
 end
 `;
 
-/** ADD_BATCH's ARGV: this many shared values first, then ADD_FIELDS per message. */
+/** ADD_BATCH's ARGV: this many shared values first, then one per message (its JSON). */
 export const ADD_HEADER = 6;
-export const ADD_FIELDS = 3;
 
 /**
  * The inbox writes of one turn for one partition (with the same limits).
- * KEYS: deadlines, stats, dead. ARGV: the key prefixes of a user's box and
- * state, maxMessages, maxBytes, whenFull, deadLetterLimit; then per message:
- * userId, id, json (its `ts` and `expiresAt` are read from its tail, where
- * serializeMessage puts them). Returns only what is not a plain success: per
- * such message its index (1-based) and {'evicted', letters…}, {'full',
- * count, bytes} or {'too-large'}; an empty list when every add simply
- * succeeded (the common case costs no reply to parse).
+ * KEYS: deadlines, stats, dead, and on one Redis presence's users online
+ * (absent on a cluster, where it lives in another slot). ARGV: the key
+ * prefixes of a user's box and state, maxMessages, maxBytes, whenFull,
+ * deadLetterLimit; then per message its JSON alone: its `id` and `userId`
+ * are read from its head, its `ts` and `expiresAt` from its tail, where
+ * serializeMessage puts them (a message's bytes cross the wire once, and
+ * the client encodes one argument per message, not three). An id or user
+ * id JSON had to escape does not match the head's pattern and is decoded.
+ * Returns {outcomes, online}. Outcomes: only what is not a plain success,
+ * per such message its index (1-based) and {'evicted', letters…}, {'full',
+ * count, bytes} or {'too-large'}; empty when every add simply succeeded.
+ * Online: the indexes of the kept messages whose user has a connection
+ * somewhere (in the users online, read in the same step as the write: a
+ * connection registered later reads the message from the inbox); empty
+ * without that key. The common case (offline users) costs no reply to parse.
  */
 export const ADD_BATCH = `${COMMON}
 local deadlines, stats, dead = KEYS[1], KEYS[2], KEYS[3]
 local boxPrefix, statePrefix = ARGV[1], ARGV[2]
 local maxMessages, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local reject, deadLimit = ARGV[5] == 'reject', tonumber(ARGV[6]) - 1
-local n = (#ARGV - ${ADD_HEADER}) / ${ADD_FIELDS}
-local users, states = {}, {}
-for m = 0, n - 1 do
-  local user = ARGV[${ADD_HEADER} + m * ${ADD_FIELDS} + 1]
+local n = #ARGV - ${ADD_HEADER}
+local ids, owners, users, states = {}, {}, {}, {}
+for m = 1, n do
+  local json = ARGV[${ADD_HEADER} + m]
+  local id, user = string.match(json, '^{"id":"([^"\\\\]*)","userId":"([^"\\\\]*)",')
+  if not id then
+    local decoded = cjson.decode(json)
+    id, user = decoded.id, decoded.userId
+  end
+  ids[m], owners[m] = id, user
   if not states[user] then users[#users + 1] = user; states[user] = true end
 end
 local keys = {}
 for i = 1, #users do keys[i] = statePrefix .. users[i] end
 local raw = redis.call('MGET', unpack(keys))
 for i = 1, #users do states[users[i]] = parseState(raw[i]) end
-local results, due = {}, {}
+local online = {}
+if KEYS[4] then
+  local scores = redis.call('ZMSCORE', KEYS[4], unpack(users))
+  for i = 1, #users do online[users[i]] = scores[i] ~= false end
+end
+local results, due, pushes = {}, {}, {}
 local added, evicted, stamp = 0, 0, nil
-for m = 0, n - 1 do
-  local a = ${ADD_HEADER} + m * ${ADD_FIELDS}
-  local user, id, json = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+for m = 1, n do
+  local user, id, json = owners[m], ids[m], ARGV[${ADD_HEADER} + m]
   local ts, expiresAt = string.match(json, '"ts":(%d+),"expiresAt":(%d+)}$')
   local box, s, size = boxPrefix .. user, states[user], #json
   if size > maxBytes then
-    results[#results + 1] = {m + 1, 'too-large'}
+    results[#results + 1] = {m, 'too-large'}
   else
     local result = nil
     while s[1] >= maxMessages or s[2] + size > maxBytes do
       if reject then
-        result = {m + 1, 'full', tostring(s[1]), tostring(s[2])}
+        result = {m, 'full', tostring(s[1]), tostring(s[2])}
         break
       end
-      if not result then result = {m + 1, 'evicted'} end
+      if not result then result = {m, 'evicted'} end
       local flat = redis.call('HGETALL', box)
       local oldest, oldestSeq = nil, nil
       for f = 1, #flat, 2 do
@@ -131,6 +148,7 @@ for m = 0, n - 1 do
       due[#due + 1] = expiresAt
       due[#due + 1] = id .. '\\n' .. user
       added = added + 1
+      if online[user] then pushes[#pushes + 1] = m end
     end
     if result then results[#results + 1] = result end
   end
@@ -142,7 +160,7 @@ if evicted > 0 then
   redis.call('HINCRBY', stats, 'deadLettered', evicted)
 end
 if added - evicted ~= 0 then redis.call('HINCRBY', stats, 'pending', added - evicted) end
-return results
+return {results, pushes}
 `;
 
 /** KEYS: box, state, stats, deadlines. ARGV: userId, then the acknowledged ids. */

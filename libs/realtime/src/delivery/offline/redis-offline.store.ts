@@ -6,11 +6,17 @@ import type { RedisConnections } from '../../redis/redis-connections.service';
 import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
-import { type InboxLimits, type OfflineStore, serializeMessage } from './offline-store.port';
+import {
+  type InboxLimits,
+  type OfflineStore,
+  serializeMessage,
+  STORED_OFFLINE,
+  STORED_ONLINE,
+  type StoredMessage,
+} from './offline-store.port';
 import {
   ACK,
   ADD_BATCH,
-  ADD_FIELDS,
   ADD_HEADER,
   EXPIRE,
   EXPIRE_DUE,
@@ -22,7 +28,7 @@ import {
 type Args = Array<string | number>;
 
 interface OfflineCommands {
-  rtOfflineAddBatch(...args: Args): Promise<Array<Array<string | number>>>;
+  rtOfflineAddBatch(...args: Args): Promise<AddBatchReply>;
   rtOfflineAck(...args: Args): Promise<number>;
   rtOfflineExpire(...args: Args): Promise<string | null>;
   rtOfflineExpireDue(...args: Args): Promise<string[]>;
@@ -51,8 +57,17 @@ interface InboxWrite {
   partition: number;
 }
 
-/** An add's outcome: undefined for a plain success, else the script's entry for it. */
-type AddOutcome = Array<string | number> | undefined;
+/** ADD_BATCH's reply: the outcomes that are not a plain success, the indexes of users online. */
+type AddBatchReply = [Array<Array<string | number>>, number[]];
+
+/** An add the script did not simply accept: its entry, and whether its user is online. */
+interface UnusualAdd {
+  entry: Array<string | number>;
+  online: boolean;
+}
+
+/** An add's outcome: a shared StoredMessage for a plain success, else the script's entry. */
+type AddOutcome = StoredMessage | UnusualAdd;
 
 /** A partition's key names. */
 interface Partition {
@@ -86,6 +101,12 @@ export class RedisOfflineStore implements OfflineStore {
   private deadLetterLimit = Infinity;
   /** Moving what a version before partitions kept; settled once per process. */
   private migration: Promise<void> | undefined;
+  /**
+   * Presence's users online, which the add script reads on one Redis to tell
+   * who needs a live push. Undefined on a cluster (another slot than any
+   * partition): there every add asks for the push.
+   */
+  private readonly usersOnline: string | undefined;
 
   constructor(private readonly redis: RedisConnections) {
     const layout = redis.layout;
@@ -100,19 +121,25 @@ export class RedisOfflineStore implements OfflineStore {
         dead: `${prefix}dead`,
       };
     });
+    this.usersOnline = layout.cluster ? undefined : layout.usersOnline;
   }
 
-  add(message: OfflineMessage, limits: InboxLimits): Promise<DeadLetter[]> {
+  add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
     this.deadLetterLimit = limits.deadLetterLimit;
     const json = serializeMessage(message);
     const partition = this.partitionOf(message.userId);
     return this.writes
       .add({ message, json, limits, partition }, json.length)
-      .then((outcome) => (outcome === undefined ? [] : settleAdd(message, limits, outcome)));
+      .then((outcome) => ('entry' in outcome ? settleAdd(message, limits, outcome) : outcome));
   }
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
     await this.migrated();
+    // Sent at the end of the turn, after the turn's presence writes (a turn batch on the same
+    // connection, queued when the connection was registered, before its inbox is read): Redis
+    // runs a new connection's presence write before its inbox read, so an add that found the
+    // user offline (no live push) ran before the read, which then returns its message.
+    await endOfTurn();
     const stored = await this.redis.command.hgetall(this.userKeys(userId)[0]);
     const ordered: Array<{ seq: number; json: string }> = [];
     for (const value of Object.values(stored)) {
@@ -241,7 +268,8 @@ export class RedisOfflineStore implements OfflineStore {
    * publish, not an internal error).
    */
   private async addBatch(writes: readonly InboxWrite[]): Promise<AddOutcome[]> {
-    const outcomes = new Array<AddOutcome>(writes.length);
+    const plain = this.usersOnline === undefined ? STORED_ONLINE : STORED_OFFLINE;
+    const outcomes = new Array<AddOutcome>(writes.length).fill(plain);
     const runs: number[][] = [];
     const current = new Map<number, number[]>();
     writes.forEach((write, index) => {
@@ -257,31 +285,30 @@ export class RedisOfflineStore implements OfflineStore {
     await orEngineUnavailable(
       Promise.all(
         runs.map(async (indexes) => {
-          const reply = await this.addRun(indexes.map((index) => writes[index]));
-          for (const entry of reply) outcomes[indexes[Number(entry[0]) - 1]] = entry;
+          const [unusual, online] = await this.addRun(indexes.map((index) => writes[index]));
+          for (const at of online) outcomes[indexes[at - 1]] = STORED_ONLINE;
+          for (const entry of unusual) {
+            const index = indexes[Number(entry[0]) - 1];
+            outcomes[index] = { entry, online: outcomes[index].online };
+          }
         }),
       ),
     );
     return outcomes;
   }
 
-  private addRun(writes: readonly InboxWrite[]): Promise<Array<Array<string | number>>> {
+  private addRun(writes: readonly InboxWrite[]): Promise<AddBatchReply> {
     const { maxMessages, maxBytes, whenFull, deadLetterLimit } = writes[0].limits;
     const partition = this.partitions[writes[0].partition];
-    const args: Args = [
-      partition.deadlines,
-      partition.stats,
-      partition.dead,
-      partition.box,
-      partition.state,
-      maxMessages,
-      maxBytes,
-      whenFull,
-      deadLetterLimit,
-    ];
-    for (const { message, json } of writes) args.push(message.userId, message.id, json);
-    // The script's layout (3 KEYS, then ARGV), kept in one place with it.
-    if (args.length !== 3 + ADD_HEADER + ADD_FIELDS * writes.length) {
+    const online = this.usersOnline;
+    const args: Args =
+      online === undefined
+        ? [3, partition.deadlines, partition.stats, partition.dead]
+        : [4, partition.deadlines, partition.stats, partition.dead, online];
+    args.push(partition.box, partition.state, maxMessages, maxBytes, whenFull, deadLetterLimit);
+    for (const { json } of writes) args.push(json);
+    // The script's layout (the key count, KEYS, then ARGV), kept in one place with it.
+    if (args.length !== 1 + Number(args[0]) + ADD_HEADER + writes.length) {
       throw new Error('offline add batch: arguments out of step with the script');
     }
     return this.client.rtOfflineAddBatch(...args);
@@ -358,7 +385,8 @@ export class RedisOfflineStore implements OfflineStore {
   private get client(): Redis & OfflineCommands {
     const client = this.redis.command;
     if (this.defined !== client) {
-      client.defineCommand('rtOfflineAddBatch', { numberOfKeys: 3, lua: ADD_BATCH });
+      // Its key count is the call's first argument: 4 with the users online (one Redis), else 3.
+      client.defineCommand('rtOfflineAddBatch', { lua: ADD_BATCH });
       client.defineCommand('rtOfflineAck', { numberOfKeys: 4, lua: ACK });
       client.defineCommand('rtOfflineExpire', { numberOfKeys: 5, lua: EXPIRE });
       client.defineCommand('rtOfflineExpireDue', { numberOfKeys: 3, lua: EXPIRE_DUE });
@@ -375,8 +403,8 @@ export class RedisOfflineStore implements OfflineStore {
 function settleAdd(
   message: OfflineMessage,
   limits: InboxLimits,
-  [, status, ...rest]: Array<string | number>,
-): DeadLetter[] {
+  { entry: [, status, ...rest], online }: UnusualAdd,
+): StoredMessage {
   if (status === 'too-large') {
     throw new OfflineInboxFullError(
       message.userId,
@@ -389,7 +417,12 @@ function settleAdd(
       `${rest[0]} messages, ${rest[1]} bytes waiting`,
     );
   }
-  return rest.map((letter) => JSON.parse(String(letter)) as DeadLetter);
+  return { evicted: rest.map((letter) => JSON.parse(String(letter)) as DeadLetter), online };
+}
+
+/** Resolves once the current event-loop turn has ended (after the turn batches queued before). */
+function endOfTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sameLimits(a: InboxLimits, b: InboxLimits): boolean {
