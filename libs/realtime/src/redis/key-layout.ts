@@ -13,8 +13,9 @@
  *   `commands` with the revocations) shares the group's tag
  *   (`rt:{adm}:ip:…`): one slot per group (docs/scaling.md says what that
  *   costs);
- * - retained messages are spread over partitions, each in its own slot
- *   (`rt:{offline:<tag>}:…`, see offlinePartition);
+ * - retained messages, and admission's counts on a cluster, are spread
+ *   over partitions, each in its own slot (`rt:{offline:<tag>}:…`,
+ *   `rt:{adm:<tag>}:…`, see offlinePartition, admissionPartition);
  * - a key used alone (`topics`, `idempotency:<key>`) needs no tag.
  * Single-Redis names are the same as before tags existed, so an upgrade keeps
  * its data.
@@ -102,6 +103,15 @@ export class KeyLayout {
    */
   get usersOnline(): string {
     return this.group('presence-users', 'online');
+  }
+
+  /**
+   * The key prefix of admission's partition `tag` on a cluster,
+   * `rt:{adm:<tag>}:` (its IPs' and users' counts and connect rates, and
+   * each instance's held-keys set of the partition): one slot per partition.
+   */
+  admissionPartition(tag: string): string {
+    return `${this.prefix}{adm:${tag}}:`;
   }
 
   /** Bull's prefix: on a cluster in one hash tag, as Bull requires there. */

@@ -3,7 +3,7 @@ import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { KeyLayout } from './key-layout';
-import { TurnBatchedRedis } from './turn-batched-redis';
+import { batchTurnsPerNode, TurnBatchedRedis } from './turn-batched-redis';
 
 /** Default `commandTimeout` of the shared command connection (the `redis.options` may set another). */
 const COMMAND_TIMEOUT_MS = 2_000;
@@ -28,7 +28,8 @@ const CLUSTER_LEVEL: ReadonlyArray<keyof RedisOptions & keyof ClusterOptions> = 
  * needs one of its own (pub/sub subscribers, blocking queue clients). Keys and
  * channels are all built with `key()`, under the configured prefix, so several
  * apps can share one Redis. Connections send a turn's commands in one write
- * (`TurnBatchedRedis`). Every connection opened here is closed on shutdown.
+ * (`TurnBatchedRedis`; on a cluster one write per node, `batchTurnsPerNode`).
+ * Every connection opened here is closed on shutdown.
  */
 @Injectable()
 export class RedisConnections implements OnApplicationShutdown {
@@ -109,11 +110,13 @@ export class RedisConnections implements OnApplicationShutdown {
         if (settings[option] !== undefined)
           Object.assign(clusterLevel, { [option]: settings[option] });
       }
-      connection = new Cluster(cluster.nodes, {
+      const client = new Cluster(cluster.nodes, {
         ...clusterLevel,
         ...cluster.options,
         redisOptions: { ...settings, ...cluster.options.redisOptions },
-      }) as unknown as Redis;
+      });
+      if (turnBatched) batchTurnsPerNode(client);
+      connection = client as unknown as Redis;
     } else {
       const Connection = turnBatched ? TurnBatchedRedis : Redis;
       connection = url ? new Connection(url, settings) : new Connection(settings);

@@ -1,7 +1,10 @@
+import { Cluster } from 'ioredis';
 import type { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TestRedisCluster } from '../../../../test/support/redis-cluster';
 import { TestRedis } from '../../../../test/support/redis-server';
-import { TurnBatchedRedis } from './turn-batched-redis';
+import { hashSlot } from './hash-slot';
+import { batchTurnsPerNode, TurnBatchedRedis } from './turn-batched-redis';
 
 let redis: TestRedis;
 let batched: TurnBatchedRedis;
@@ -82,5 +85,36 @@ describe('TurnBatchedRedis', () => {
     expect(replies).toEqual(['x', 'y', 'z']);
     // x, y, and the transaction (MULTI, ECHO, EXEC): one write.
     expect(writes).toBe(1);
+  });
+});
+
+describe('batchTurnsPerNode', () => {
+  let cluster: TestRedisCluster;
+  let client: Cluster;
+
+  beforeAll(async () => {
+    cluster = await TestRedisCluster.start({ masters: 3 });
+    client = new Cluster(cluster.startupNodes);
+    batchTurnsPerNode(client);
+    await new Promise((resolve) => client.once('ready', resolve));
+    // Connects every master's node connection, so that each is ready to count.
+    await Promise.all(client.nodes('master').map((node) => node.ping()));
+    for (const node of client.nodes('master')) recordWrites(node.stream);
+  }, 30_000);
+  afterAll(async () => {
+    await client?.quit();
+    await cluster?.stop();
+  });
+
+  it("sends one turn's commands in one write per node, whatever their slots there", async () => {
+    // Two hash tags in the first and the last third of the slots: two masters of a 3-master split.
+    const tag = (inRange: (slot: number) => boolean) => {
+      for (let n = 0; ; n++) if (inRange(hashSlot(`{t${n}}`))) return `{t${n}}`;
+    };
+    const [low, high] = [tag((slot) => slot < 5000), tag((slot) => slot > 11000)];
+    const keys = Array.from({ length: 20 }, (_, i) => [`${low}:${i}`, `${high}:${i}`]).flat();
+    const replies = Promise.all(keys.map((key) => client.set(key, key)));
+    expect(await replies).toEqual(keys.map(() => 'OK'));
+    expect(writes).toBe(2);
   });
 });

@@ -1,10 +1,25 @@
-import Redis, { type Command } from 'ioredis';
+import Redis, { type Cluster, type Command } from 'ioredis';
 import type { Writable } from 'node:stream';
 
 type CommandStream = Parameters<Redis['sendCommand']>[1];
 
-function uncorkLater(socket: Writable, redis: TurnBatchedRedis): void {
-  redis.endTurn(socket);
+/** The socket a connection corked in this turn (undefined once uncorked). */
+const CORKED = Symbol('realtime.corked-socket');
+type Corkable = Redis & { [CORKED]?: Writable };
+
+function uncorkLater(socket: Writable, redis: Corkable): void {
+  if (redis[CORKED] === socket) redis[CORKED] = undefined;
+  socket.uncork();
+}
+
+/** Corks the connection's socket at its first command of a turn, until the turn ends. */
+function corkForTurn(redis: Corkable): void {
+  if (redis[CORKED] !== undefined) return;
+  const socket = redis.stream as Writable | undefined;
+  if (!socket?.writable) return;
+  socket.cork();
+  redis[CORKED] = socket;
+  setImmediate(uncorkLater, socket, redis);
 }
 
 /**
@@ -17,25 +32,26 @@ function uncorkLater(socket: Writable, redis: TurnBatchedRedis): void {
  * turn ends (`setImmediate`), so no command waits past the current turn.
  */
 export class TurnBatchedRedis extends Redis {
-  private corkedSocket: Writable | undefined;
-
   override sendCommand(command: Command, stream?: CommandStream): unknown {
-    this.corkForTurn();
+    corkForTurn(this);
     return super.sendCommand(command, stream);
   }
+}
 
-  /** @internal the end of the turn in which `socket` was corked. */
-  endTurn(socket: Writable): void {
-    if (this.corkedSocket === socket) this.corkedSocket = undefined;
-    socket.uncork();
-  }
-
-  private corkForTurn(): void {
-    if (this.corkedSocket !== undefined) return;
-    const socket = this.stream as Writable | undefined;
-    if (!socket?.writable) return;
-    socket.cork();
-    this.corkedSocket = socket;
-    setImmediate(uncorkLater, socket, this);
-  }
+/**
+ * The same one write per turn for every node connection of a Redis Cluster
+ * client. ioredis creates those itself (so they cannot be TurnBatchedRedis),
+ * and announces each with `+node` before it sends it anything. A turn's
+ * commands for one node (a handshake's, an inbox read with a presence
+ * entry, the per-slot calls of a batch) then leave in one write per node
+ * instead of one each.
+ */
+export function batchTurnsPerNode(cluster: Cluster): void {
+  cluster.on('+node', (node: Corkable) => {
+    const send = node.sendCommand.bind(node);
+    node.sendCommand = (command: Command, stream?: CommandStream) => {
+      corkForTurn(node);
+      return send(command, stream);
+    };
+  });
 }

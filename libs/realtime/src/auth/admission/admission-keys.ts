@@ -1,4 +1,12 @@
+import { partitionOf, spreadPartitionTags } from '../../redis/partition-tags';
 import type { RedisConnections } from '../../redis/redis-connections.service';
+
+/**
+ * Admission's partitions on Redis Cluster: IPs and users are spread over
+ * this many, each in its own slot, spaced evenly over the slot range. A
+ * constant, not an option: every instance must put a user in the same one.
+ */
+export const ADMISSION_PARTITIONS = 16;
 
 /**
  * Where cluster admission lives in Redis, under the library's prefix
@@ -8,31 +16,56 @@ import type { RedisConnections } from '../../redis/redis-connections.service';
  * - `adm:alive:<instance>`: liveness, refreshed by the instance, expiring after two cleanup intervals;
  * - `adm:held:<instance>`: set of the count hashes the instance has a field in;
  * - `adm:instances`: set of the instances that may hold counts.
- * On Redis Cluster the counts and rates carry their IP's or user's hash tag
- * (`adm:{ip:…}`, `adm:rate:{ip:…}`, `adm:{user:…}`), the others `{adm}`.
+ * On Redis Cluster the counts, rates and held-keys sets are spread over
+ * ADMISSION_PARTITIONS partitions (`rt:{adm:<tag>}:ip:…`, `…:rate:ip:…`,
+ * `…:user:…`, `…:held:<instance>`), an IP or user in the partition of its
+ * key, so a turn's handshakes cost at most one script call per partition
+ * and step; liveness and the registry (`rt:{adm}:partitioned:instances`)
+ * stay in `{adm}`.
  */
 export class AdmissionKeys {
   readonly instances: string;
   readonly alivePrefix: string;
 
-  /** On Redis Cluster an IP's and a user's counters live in slots of their own (SlotAdmission). */
+  /** On Redis Cluster an IP's and a user's counters live in their partition (SlotAdmission). */
   readonly sharded: boolean;
+  /** Partitions' key prefixes on a cluster; empty on one Redis. */
+  private readonly partitionPrefixes: string[];
 
   constructor(private readonly redis: RedisConnections) {
     this.sharded = redis.isCluster;
-    this.instances = redis.layout.group('adm', 'instances');
+    // A registry of its own on a cluster: a reaper of the layout before partitions does not know it.
+    this.instances = this.sharded
+      ? redis.layout.group('adm', 'partitioned', 'instances')
+      : redis.layout.group('adm', 'instances');
     this.alivePrefix = redis.layout.group('adm', 'alive', '');
+    this.partitionPrefixes = this.sharded
+      ? spreadPartitionTags(ADMISSION_PARTITIONS, (tag) =>
+          redis.layout.admissionPartition(tag),
+        ).map((tag) => redis.layout.admissionPartition(tag))
+      : [];
   }
 
-  /** The count hash of a tally key (`ip:…` or `user:…`); on a cluster in the key's own slot. */
+  /** How many partitions there are (1 on one Redis: the `{adm}` group). */
+  get partitions(): number {
+    return this.sharded ? ADMISSION_PARTITIONS : 1;
+  }
+
+  /** The partition of a tally key (`ip:…` or `user:…`). */
+  partition(tallyKey: string): number {
+    return this.sharded ? partitionOf(tallyKey, ADMISSION_PARTITIONS) : 0;
+  }
+
+  /** The count hash of a tally key; on a cluster in the key's partition. */
   count(tallyKey: string): string {
-    if (this.sharded) return this.redis.key('adm', `{${tallyKey}}`);
+    if (this.sharded) return this.partitionPrefixes[this.partition(tallyKey)] + tallyKey;
     return this.redis.layout.group('adm', tallyKey);
   }
 
-  /** An IP's connect-rate counter; on a cluster in the IP's slot, with its count. */
+  /** An IP's connect-rate counter; on a cluster in the IP's partition, with its count. */
   rate(ipTallyKey: string): string {
-    if (this.sharded) return this.redis.key('adm', 'rate', `{${ipTallyKey}}`);
+    if (this.sharded)
+      return `${this.partitionPrefixes[this.partition(ipTallyKey)]}rate:${ipTallyKey}`;
     return this.redis.layout.group('adm', 'rate', ipTallyKey);
   }
 
@@ -40,7 +73,18 @@ export class AdmissionKeys {
     return this.alivePrefix + instanceId;
   }
 
+  /** The instance's held-keys set (on one Redis; on a cluster, of the layout before partitions). */
   held(instanceId: string): string {
     return this.redis.layout.group('adm', 'held', instanceId);
+  }
+
+  /** On a cluster: the instance's held-keys set of one partition, in the partition's slot. */
+  partitionHeld(partition: number, instanceId: string): string {
+    return `${this.partitionPrefixes[partition]}held:${instanceId}`;
+  }
+
+  /** On a cluster: the registry of the layout before partitions (reaped for an upgrade). */
+  get legacyInstances(): string {
+    return this.redis.layout.group('adm', 'instances');
   }
 }

@@ -22,12 +22,19 @@ export class AdmissionReaper {
   async reapDeadInstances(): Promise<number> {
     const command = this.redis.command;
     let reaped = 0;
+    if (this.keys.sharded) {
+      // Instances of the layout before partitions, during (or left by) a rolling upgrade.
+      for (const instanceId of await command.smembers(this.keys.legacyInstances)) {
+        if ((await command.exists(this.keys.alive(instanceId))) === 1) continue;
+        await this.slotAdmission().forgetLegacy(instanceId);
+        reaped++;
+      }
+    }
     for (const instanceId of await command.smembers(this.keys.instances)) {
       if ((await command.exists(this.keys.alive(instanceId))) === 1) continue;
       if (this.keys.sharded) {
-        // On a cluster its counts are spread over slots: removed one by one (SlotAdmission).
-        this.slots ??= new SlotAdmission(command, this.keys, '');
-        await this.slots.forget(instanceId);
+        // On a cluster its counts are spread over partitions: one call per partition.
+        await this.slotAdmission().forget(instanceId);
         reaped++;
         continue;
       }
@@ -41,5 +48,10 @@ export class AdmissionReaper {
       reaped++;
     }
     return reaped;
+  }
+
+  private slotAdmission(): SlotAdmission {
+    this.slots ??= new SlotAdmission(this.redis.command, this.keys, '');
+    return this.slots;
   }
 }

@@ -7,7 +7,9 @@ import type { RealtimeModuleOptions } from '../../options/realtime-module-option
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import type { AdmissionRefusal } from './admission.port';
+import { ADMISSION_PARTITIONS, AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, USER_REFUSAL } from './admission-refusals';
+import { AdmissionReaper } from './admission-reaper';
 import { RedisAdmission } from './redis.admission';
 
 const LIMITS = { maxConnectionsPerIp: 2, maxConnectionsPerUser: 2, connectRate: 100 };
@@ -22,7 +24,7 @@ interface Backend {
   redis(prefix: string): RealtimeModuleOptions['redis'];
   /** Script calls answered by every node since the suite started. */
   scriptCalls(): Promise<number>;
-  /** Redis Cluster: each IP's and user's counters in a slot of their own. */
+  /** Redis Cluster: IPs' and users' counters spread over partitions, each a slot of its own. */
   sharded: boolean;
 }
 
@@ -86,28 +88,51 @@ function admissionSpec(name: string, backend: () => Backend): void {
       return { socket, reply: Promise.resolve(reply) };
     }
 
-    it('reserves the handshakes of one turn in one script call (on a cluster one per slot and step)', async () => {
-      const admission = await instance();
-      const handshakes: Array<[string, string | null]> = [
-        ['10.0.0.1', 'u1'],
-        ['10.0.0.1', 'u2'],
-        ['10.0.0.2', null],
-        ['10.0.0.3', 'u1'],
-      ];
+    /** Script calls one turn of `handshakes` costs: one, or on a cluster one per partition and step. */
+    async function expectOneCallPerPartition(
+      admission: RedisAdmission,
+      handshakes: Array<[string, string | null]>,
+    ): Promise<void> {
+      const keys = new AdmissionKeys(started[0].connections);
       // instance() waited for the first heartbeat's write-back: nothing else runs scripts now.
       const before = await backend().scriptCalls();
       const replies = await Promise.all(
         handshakes.map(([ip, user]) => reserve(admission, ip, user).reply),
       );
-      expect(replies).toEqual([undefined, undefined, undefined, undefined]);
-      const slots = (tags: Array<string | null>) =>
-        new Set(tags.filter((tag) => tag !== null).map((tag) => hashSlot(`{${tag}}`))).size;
+      expect(replies).toEqual(handshakes.map(() => undefined));
+      const slots = (tallyKeys: Array<string | null>) =>
+        new Set(tallyKeys.filter((key) => key !== null).map((key) => hashSlot(keys.count(key))))
+          .size;
       expect((await backend().scriptCalls()) - before).toBe(
         backend().sharded
           ? slots(handshakes.map(([ip]) => `ip:${ip}`)) +
               slots(handshakes.map(([, user]) => user && `user:${user}`))
           : 1,
       );
+    }
+
+    it('reserves the handshakes of one turn in one script call (on a cluster one per partition and step)', async () => {
+      await expectOneCallPerPartition(await instance(), [
+        ['10.0.0.1', 'u1'],
+        ['10.0.0.1', 'u2'],
+        ['10.0.0.2', null],
+        ['10.0.0.3', 'u1'],
+      ]);
+    });
+
+    it('reserves a turn of new addresses and users in a bounded number of calls, not one per user', async () => {
+      const admission = await instance();
+      const handshakes = Array.from(
+        { length: 4 * ADMISSION_PARTITIONS },
+        (_, i): [string, string] => [`10.0.4.${i}`, `storm${i}`],
+      );
+      await expectOneCallPerPartition(admission, handshakes);
+      // Every partition's calls: the IP step's and the user step's, however many users.
+      if (backend().sharded) {
+        const keys = new AdmissionKeys(started[0].connections);
+        const partitions = new Set(handshakes.map(([, user]) => keys.partition(`user:${user}`)));
+        expect(partitions.size).toBeLessThanOrEqual(ADMISSION_PARTITIONS);
+      }
     });
 
     it('answers each handshake of a turn as one call each, in order, would', async () => {
@@ -201,4 +226,27 @@ describe('RedisAdmission', () => {
     },
     sharded: true,
   }));
+
+  it('on a cluster, reaps a dead instance of the layout before partitions (a rolling upgrade)', async () => {
+    const options = resolveRealtimeOptions({
+      redis: { keyPrefix: 'legacy:', cluster: { nodes: cluster.startupNodes } },
+      limits: LIMITS,
+    });
+    const connections = new RedisConnections(options);
+    try {
+      const redis = connections.command;
+      // What a crashed instance of the old layout left: a count in the user's own slot, its
+      // held-keys set and registry entry in {adm}, no liveness key.
+      const count = 'legacy:adm:{user:old}';
+      await redis.hset(count, 'ghost', 1, 'live', 1);
+      await redis.sadd('legacy:{adm}:held:ghost', count);
+      await redis.sadd('legacy:{adm}:instances', 'ghost');
+      expect(await new AdmissionReaper(connections).reapDeadInstances()).toBe(1);
+      expect(await redis.hgetall(count)).toEqual({ live: '1' });
+      expect(await redis.exists('legacy:{adm}:held:ghost')).toBe(0);
+      expect(await redis.sismember('legacy:{adm}:instances', 'ghost')).toBe(0);
+    } finally {
+      await connections.onApplicationShutdown();
+    }
+  });
 });

@@ -69,8 +69,10 @@ export class RedisAdmission extends Admission {
   /** Some write did not reach Redis: the next tick writes the whole tally again. */
   private dirty = true;
   private stopping = false;
+  /** Whether this instance has sent Redis a count yet (one Redis; SlotAdmission keeps its own). */
+  private wroteCounts = false;
   private lastMode: AdmissionMode = 'cluster';
-  /** On Redis Cluster: the writes with an IP's and a user's counters in slots of their own. */
+  /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
   /** On one Redis: this turn's handshakes, reserved in one script call at its end. */
   private readonly reserves = new TurnBatch<SlotReservation, ReserveReply>((items) =>
@@ -87,12 +89,13 @@ export class RedisAdmission extends Admission {
     this.keys = new AdmissionKeys(redis);
     this.aliveTtlMs = 2 * options.jobs.cleanupIntervalMs;
     // Its own connection: fail fast instead of queueing while Redis is away (the handshake falls back).
-    // Not turn-batched: admission already sends one command per turn for its handshakes.
+    // One Redis: not turn-batched, admission already sends one command per turn for its
+    // handshakes. A cluster: the turn's per-slot calls leave in one write per node.
     this.connection = redis.open(
       'admission',
       { enableOfflineQueue: false, commandTimeout: REDIS_TIMEOUT_MS, maxRetriesPerRequest: 1 },
       {},
-      { turnBatched: false },
+      { turnBatched: redis.isCluster },
     ) as Redis & AdmissionCommands;
     this.connection.defineCommand('rtAdmissionReserve', { lua: RESERVE_BATCH_SCRIPT });
     this.connection.defineCommand('rtAdmissionSet', { lua: SET_COUNTS_SCRIPT });
@@ -192,6 +195,7 @@ export class RedisAdmission extends Admission {
       );
       args.push(item.rate, item.maxIp, item.ownIp, item.maxUser, item.ownUser);
     }
+    this.wroteCounts = true;
     const replies = await this.connection.rtAdmissionReserve(keys.length, ...keys, ...args);
     return items.map((_, i) => replyOf(replies[2 * i], replies[2 * i + 1]));
   }
@@ -215,12 +219,12 @@ export class RedisAdmission extends Admission {
       return;
     }
     if (this.slots) {
-      const slots = this.slots;
-      Promise.all(keys.map((key) => slots.set(key, this.tally.count(key))))
-        .then(() => slots.unregister(keys.filter((key) => this.tally.count(key) === 0)))
+      this.slots
+        .setCounts(keys.map((key) => [key, this.tally.count(key)] as const))
         .catch((error: Error) => this.lost(error));
       return;
     }
+    this.wroteCounts = true;
     for (let start = 0; start < keys.length; start += MAX_KEYS_PER_WRITE) {
       const part = keys.slice(start, start + MAX_KEYS_PER_WRITE);
       this.connection
@@ -276,15 +280,23 @@ export class RedisAdmission extends Admission {
       const slots = this.slots;
       await slots.forget(this.instanceId);
       await this.connection.sadd(this.keys.instances, this.instanceId);
-      await Promise.all(entries.map(([key, count]) => slots.set(key, count)));
+      await slots.setCounts(entries);
       this.lastMode = 'cluster';
       this.logger.log(`admission: cluster counts in use (${entries.length} keys written)`);
       return;
     }
-    const multi = (this.connection.multi() as AdmissionMulti)
-      .rtAdmissionForget(this.keys.held(this.instanceId), this.keys.instances, this.instanceId)
-      .sadd(this.keys.instances, this.instanceId) as AdmissionMulti;
+    const multi = this.connection.multi() as AdmissionMulti;
+    // Before its first write (the resync at start) nothing of this instance is there to remove.
+    if (this.wroteCounts) {
+      multi.rtAdmissionForget(
+        this.keys.held(this.instanceId),
+        this.keys.instances,
+        this.instanceId,
+      );
+    }
+    multi.sadd(this.keys.instances, this.instanceId);
     if (entries.length > 0) {
+      this.wroteCounts = true;
       multi.rtAdmissionSet(
         entries.length + 1,
         this.keys.held(this.instanceId),

@@ -1,7 +1,6 @@
 import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
-import { HASH_SLOTS, hashSlot } from '../../redis/hash-slot';
-import type { KeyLayout } from '../../redis/key-layout';
+import { partitionOf, spreadPartitionTags } from '../../redis/partition-tags';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
@@ -110,7 +109,9 @@ export class RedisOfflineStore implements OfflineStore {
 
   constructor(private readonly redis: RedisConnections) {
     const layout = redis.layout;
-    const tags = layout.cluster ? partitionTags(CLUSTER_PARTITIONS, layout) : [''];
+    const tags = layout.cluster
+      ? spreadPartitionTags(CLUSTER_PARTITIONS, (tag) => layout.offlinePartition(tag))
+      : [''];
     this.partitions = tags.map((tag) => {
       const prefix = layout.offlinePartition(tag);
       return {
@@ -365,14 +366,8 @@ export class RedisOfflineStore implements OfflineStore {
     }
   }
 
-  /** The user's partition: FNV-1a of the id, so every instance picks the same one. */
   private partitionOf(userId: string): number {
-    if (this.partitions.length === 1) return 0;
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < userId.length; i++) {
-      hash = Math.imul(hash ^ userId.charCodeAt(i), 0x01000193);
-    }
-    return (hash >>> 0) % this.partitions.length;
+    return this.partitions.length === 1 ? 0 : partitionOf(userId, this.partitions.length);
   }
 
   /** box, state: the keys of one user. */
@@ -433,26 +428,4 @@ function sameLimits(a: InboxLimits, b: InboxLimits): boolean {
       a.whenFull === b.whenFull &&
       a.deadLetterLimit === b.deadLetterLimit)
   );
-}
-
-/**
- * Hash tags for `count` partitions, partition `p` in the p-th of `count`
- * equal ranges of the slots (bare tags `0`, `1`… hash unevenly: several
- * would share a master while another idles). Deterministic: every instance
- * computes the same tags.
- */
-function partitionTags(count: number, layout: KeyLayout): string[] {
-  const tags: string[] = [];
-  for (let p = 0; p < count; p++) {
-    const low = Math.floor((p * HASH_SLOTS) / count);
-    const high = Math.floor(((p + 1) * HASH_SLOTS) / count);
-    for (let n = 0; ; n++) {
-      const slot = hashSlot(layout.offlinePartition(`${p}.${n}`));
-      if (slot >= low && slot < high) {
-        tags.push(`${p}.${n}`);
-        break;
-      }
-    }
-  }
-  return tags;
 }
