@@ -41,7 +41,9 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_HEAP_SNAPSHOT     set to 1: a heap snapshot of the (first) server instance after each
                           idle-memory measurement, bench/results/server-<name>-<scale>.heapsnapshot
   BENCH_SERVER_PROF       set to 1: CPU profiles of the (first) server instance during each
-                          measured setup, bench/results/server-<name>-setup-<jwt|anon>-<n>.cpuprofile
+                          measured setup, bench/results/server-<name>-setup-<jwt|anon>-<n>.cpuprofile,
+                          and each measured presence or connected round (until idle),
+                          bench/results/server-<name>-<round label>.cpuprofile
   BENCH_SETUP_ONLY        set to 1: measure connection setup only (with and without JWT);
                           a reduced run, written to bench/results/quick.json like --quick
 `;

@@ -400,6 +400,16 @@ async function setupUntilIdle(
   { label, subscribeFrame, count, whileOpen },
 ) {
   const idle = await idleCpuPerMs(server);
+  // BENCH_SERVER_PROF=1: a CPU profile of the first instance, until it is idle again.
+  const profile =
+    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG
+      ? path.join(
+          import.meta.dirname,
+          '../results',
+          `server-${server.name}-${label.replace(/[^\w]+/g, '-')}.cpuprofile`,
+        )
+      : undefined;
+  if (profile) await server.instances[0].profileStart();
   const cpuBefore = await server.cpu();
   const started = performance.now();
   const res = await pool.connect(count, {
@@ -418,6 +428,10 @@ async function setupUntilIdle(
   });
   await server.settle();
   const cpuAfter = await server.cpu();
+  if (profile) {
+    await server.instances[0].profileStop(profile);
+    log(`  (server CPU profile: ${path.relative(process.cwd(), profile)})`);
+  }
   const cpuUs =
     cpuAfter.user +
     cpuAfter.system -

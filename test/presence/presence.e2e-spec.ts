@@ -45,6 +45,11 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
   }
 
   const flushDiffs = (app: LibraryApp) => app.app.get(PresenceTracker).diff();
+  /** A new watcher's first diff comes in the second round after it subscribed: two rounds settle it. */
+  const settleWatcher = async (app: LibraryApp) => {
+    await flushDiffs(app);
+    await flushDiffs(app);
+  };
   const countOf = (app: LibraryApp, topic: string) => app.app.get(PresenceService).count(topic);
   const diffsSince = (client: TestClient, from: number): Frame[] =>
     client.frames.slice(from).filter((frame) => frame.event === 'presence_diff');
@@ -110,7 +115,7 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
     const ann = await b.connect('ann');
     await ann.request('subscribe', { topics: ['chat:room'] });
     await waitUntil(async () => (await countOf(a, 'chat:room')).users === 2);
-    await flushDiffs(a);
+    await settleWatcher(a);
     const from = await barrier(watcher);
 
     await ann.close();
@@ -137,6 +142,44 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
     ]);
   });
 
+  it("a new watcher's first diff comes a round later and covers both rounds: nothing missed, one frame", async () => {
+    const [a, b] = await instances();
+    const old = await a.connect('old');
+    await old.request('subscribe', { topics: ['chat:late'], presence: true });
+    await settleWatcher(a);
+    const oldFrom = await barrier(old);
+    const watcher = await a.connect('watcher');
+    await watcher.request('subscribe', { topics: ['chat:late'], presence: true });
+    const from = await barrier(watcher);
+    const join = async (user: string, users: number) => {
+      const client = await b.connect(user);
+      await client.request('subscribe', { topics: ['chat:late'] });
+      await waitUntil(async () => (await countOf(a, 'chat:late')).users === users);
+    };
+
+    await join('bob', 3);
+    await flushDiffs(a);
+    await barrier(watcher);
+    expect(diffsSince(watcher, from)).toEqual([]);
+    await join('cid', 4);
+    await flushDiffs(a);
+    await barrier(watcher);
+    await barrier(old);
+
+    const joinedBy = (frames: Frame[]) =>
+      frames.map((frame) => ({
+        ...frame.data,
+        joined: [...(frame.data.joined as string[])].sort(),
+      }));
+    expect(joinedBy(diffsSince(watcher, from))).toEqual([
+      { topic: 'chat:late', joined: ['bob', 'cid', 'watcher'], left: [], connections: 4, users: 4 },
+    ]);
+    expect(joinedBy(diffsSince(old, oldFrom))).toEqual([
+      { topic: 'chat:late', joined: ['bob', 'watcher'], left: [], connections: 3, users: 3 },
+      { topic: 'chat:late', joined: ['cid'], left: [], connections: 4, users: 4 },
+    ]);
+  });
+
   it('past the threshold a diff carries the counts only; orders keeps presence without diffs', async () => {
     const realtime = {
       ...presenceOptions,
@@ -147,7 +190,7 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
     apps.push(app);
     const watcher = await app.connect('watcher');
     await watcher.request('subscribe', { topics: ['chat:x', 'orders'], presence: true });
-    await flushDiffs(app);
+    await settleWatcher(app);
     const from = await barrier(watcher);
     const ann = await app.connect('ann');
     await ann.request('subscribe', { topics: ['chat:x', 'orders'] });

@@ -5,7 +5,7 @@ import {
   Logger,
   OnApplicationBootstrap,
 } from '@nestjs/common';
-import { encodeFrame } from '../framing/outbound-frame';
+import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { namespaceOf, type PresenceCounts, ServerEvent } from '../protocol';
 import { REALTIME_INSTANCE_ID, REALTIME_OPTIONS } from '../realtime.constants';
@@ -16,7 +16,7 @@ import { SocketWriter } from '../transport/socket-writer.service';
 import { RealtimeEvents } from './lifecycle/realtime-events.service';
 import { netChanges } from './net-changes';
 import { PRESENCE_STORE } from './presence.constants';
-import type { PresenceSlot, PresenceStore, UserSlot } from './presence-store.port';
+import type { PresenceChange, PresenceSlot, PresenceStore, UserSlot } from './presence-store.port';
 
 /** Users whose grace is over that one store read hands out at most. */
 const OFFLINE_BATCH = 500;
@@ -27,6 +27,11 @@ interface WatchedTopic {
   /** Undefined until the first read (started when the topic was first watched) answered. */
   cursor: string | undefined;
   counts: PresenceCounts | undefined;
+  /** Diff rounds done: a watcher remembers how many were done when it started watching. */
+  rounds: number;
+  /** The last round's changes (undefined: the log had lost some) and the counts said before it. */
+  previous: readonly PresenceChange[] | undefined;
+  countedBefore: PresenceCounts | undefined;
 }
 
 /**
@@ -122,20 +127,30 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   watch(connection: Connection, topics: readonly string[]): void {
     for (const topic of topics) {
       if (!connection.topics.has(topic) || !this.sendsJoinLeave(topic)) continue;
-      const diffs = (connection.presenceDiffs ??= new Set());
+      const diffs = (connection.presenceDiffs ??= new Map());
       if (diffs.has(topic)) continue;
-      diffs.add(topic);
       const watched = this.watched.get(topic);
       if (watched) {
+        diffs.set(topic, watched.rounds);
         watched.watchers++;
         continue;
       }
-      const fresh: WatchedTopic = { watchers: 1, cursor: undefined, counts: undefined };
+      // The topic's first watcher: the log is read from now on, so the first round already covers it.
+      diffs.set(topic, -1);
+      const fresh: WatchedTopic = {
+        watchers: 1,
+        cursor: undefined,
+        counts: undefined,
+        rounds: 0,
+        previous: [],
+        countedBefore: undefined,
+      };
       this.watched.set(topic, fresh);
       // Where the log is now: the first diff tells what happens after the topic was first watched.
       this.store.changes(topic, undefined, Date.now()).then(({ cursor, connections, users }) => {
         fresh.cursor ??= cursor;
         fresh.counts ??= { connections, users };
+        fresh.countedBefore ??= fresh.counts;
       }, this.failed);
     }
   }
@@ -178,32 +193,74 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     }
   }
 
+  /**
+   * A watcher that started during this round's interval gets nothing now: its
+   * first diff comes next round and covers both intervals (nothing it could
+   * miss, at most one frame per interval). Written at once it would mostly
+   * name joins from before it watched, which its `presence` request gives it,
+   * and cost a frame per new watcher: in a join storm that is a frame per
+   * join, as many as all the regular diffs together.
+   */
   private async diffTopic(topic: string, watched: WatchedTopic, now: number): Promise<void> {
     if (watched.cursor === undefined) return;
     const read = await this.store.changes(topic, watched.cursor, now);
+    const round = ++watched.rounds;
     watched.cursor = read.cursor;
     const { connections, users } = read;
-    const net = netChanges(read.changes ?? []);
+    const counts = { connections, users };
     const counted = watched.counts;
-    watched.counts = { connections, users };
-    const same = counted?.connections === connections && counted.users === users;
-    if (same && net.joined.length + net.left.length === 0) return;
-    // Past the threshold (or when the log lost some), only the counts are told.
-    const named = read.changes !== undefined && users <= this.options.presence.maxDiffUsers;
-    const frame = encodeFrame(ServerEvent.PresenceDiff, {
-      topic,
-      joined: named ? net.joined : [],
-      left: named ? net.left : [],
-      connections,
-      users,
-    });
+    const countedBefore = watched.countedBefore;
+    const previous = watched.previous;
+    watched.counts = counts;
+    watched.countedBefore = counted;
+    watched.previous = read.changes;
+    const regular = this.diffFrame(topic, counts, counted, read.changes);
+    // Built only if some watcher skipped the last round.
+    let caughtUp: OutboundFrame | null | undefined;
     for (const connection of this.subscriptions.subscribersOf(topic) ?? []) {
-      if (connection.presenceDiffs?.has(topic)) this.writer.write(connection, frame);
+      const started = connection.presenceDiffs?.get(topic);
+      if (started === undefined || started >= round - 1) continue;
+      if (started < round - 2) {
+        if (regular) this.writer.write(connection, regular);
+        continue;
+      }
+      caughtUp ??= this.diffFrame(
+        topic,
+        counts,
+        countedBefore,
+        previous && read.changes && previous.concat(read.changes),
+      );
+      if (caughtUp) this.writer.write(connection, caughtUp);
     }
   }
 
+  /**
+   * One `presence_diff` for the changes since watchers last heard (`said`),
+   * the same bytes for each of them; null when nothing changed for them.
+   * Past the threshold, or when the log lost some changes, only the counts.
+   */
+  private diffFrame(
+    topic: string,
+    counts: PresenceCounts,
+    said: PresenceCounts | undefined,
+    changes: readonly PresenceChange[] | undefined,
+  ): OutboundFrame | null {
+    const net = netChanges(changes ?? []);
+    const same = said?.connections === counts.connections && said.users === counts.users;
+    if (same && net.joined.length + net.left.length === 0) return null;
+    const named = changes !== undefined && counts.users <= this.options.presence.maxDiffUsers;
+    return encodeFrame(ServerEvent.PresenceDiff, {
+      topic,
+      joined: named ? net.joined : [],
+      left: named ? net.left : [],
+      connections: counts.connections,
+      users: counts.users,
+    });
+  }
+
   private joined(connection: Connection, topic: string): void {
-    this.events.emit('subscribed', this.slot(connection, topic));
+    if (this.events.wants('subscribed'))
+      this.events.emit('subscribed', this.slot(connection, topic));
     if (!this.keeps(topic)) return;
     let entries = this.local.get(topic);
     if (!entries) this.local.set(topic, (entries = new Map<string, string | null>()));
@@ -214,7 +271,9 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private left(connection: Connection, topic: string): void {
-    this.events.emit('unsubscribed', this.slot(connection, topic));
+    if (this.events.wants('unsubscribed')) {
+      this.events.emit('unsubscribed', this.slot(connection, topic));
+    }
     if (connection.presenceDiffs?.delete(topic)) this.unwatch(topic);
     const entries = this.local.get(topic);
     if (!entries?.delete(connection.id)) return;

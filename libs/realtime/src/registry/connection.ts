@@ -31,8 +31,12 @@ export class Connection extends SocketLink {
   inbound: Array<readonly [raw: Buffer, isBinary: boolean]> | undefined;
   /** The token-expiry slot it waits in (gateway/deadline-slots.ts); undefined without expiry. */
   deadlineSlot: number | undefined = undefined;
-  /** Topics this connection gets `presence_diff` frames for (subscribed with `presence: true`); usually none. */
-  presenceDiffs: Set<string> | undefined = undefined;
+  /**
+   * Topics this connection gets `presence_diff` frames for (subscribed with
+   * `presence: true`), each with the number of the topic's diff rounds begun
+   * before it started watching (PresenceTracker); usually none.
+   */
+  presenceDiffs: Map<string, number> | undefined = undefined;
   /**
    * Topics whose recovery is in flight, with the live messages held back
    * meanwhile; undefined (one field check per delivery) the rest of the time.
