@@ -89,6 +89,12 @@ describe('resolveRealtimeOptions', () => {
     [{ history: { maxTotalBytes: 2 ** 60 } }, 'history.maxTotalBytes'],
     [{ redis: { options: { keyPrefix: 'x:' } } }, 'redis.options.keyPrefix'],
     [{ shutdown: { closeCode: 1000 as never } }, 'shutdown.closeCode'],
+    // Values whose own toString is no function (found by options.property.spec.ts).
+    [{ jwt: { clockToleranceSec: { toString: '' } as never } }, 'jwt.clockToleranceSec'],
+    [{ limits: { maxConnections: Object.create(null) as never } }, 'limits.maxConnections'],
+    [{ path: { toString: 1 } as never }, 'path'],
+    [{ allowedOrigins: [{ toString: '' }] as never }, 'allowedOrigins'],
+    [{ network: { trustedProxies: [{ toString: '' }] } as never }, 'network.trustedProxies'],
   ] as Array<[RealtimeModuleOptions, string]>)('refuses %j naming %s', (options, name) => {
     expect(() => resolveRealtimeOptions(options)).toThrow(RealtimeOptionsError);
     expect(() => resolveRealtimeOptions(options)).toThrow(`"${name}"`);

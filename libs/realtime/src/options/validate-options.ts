@@ -83,7 +83,7 @@ function isStringList(value: unknown): value is string[] {
 
 /** Throws RealtimeOptionsError naming the first bad option. */
 export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: boolean): void {
-  if (!/^\/[\w\-./]*$/.test(o.path))
+  if (typeof o.path !== 'string' || !/^\/[\w\-./]*$/.test(o.path))
     fail('path', 'must start with "/" and hold only URL path characters');
   validateJwt(o, hardened);
   for (const origin of o.allowedOrigins) {
@@ -92,7 +92,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     } else if (!isOrigin(origin)) {
       fail(
         'allowedOrigins',
-        `holds "${origin}", which is not an origin like https://app.example.com`,
+        `holds ${shown(origin)}, which is not an origin like https://app.example.com`,
       );
     }
   }
@@ -146,7 +146,10 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     validateNamespacePresence(`topics.${namespace}.presence`, policy.presence);
   }
   for (const list of ['trustedProxies', 'blockedIps', 'allowedIps'] as const) {
-    if (!Array.isArray(o.network[list]) || o.network[list].some((ip) => !isIP(String(ip)))) {
+    if (
+      !Array.isArray(o.network[list]) ||
+      o.network[list].some((ip) => typeof ip !== 'string' || !isIP(ip))
+    ) {
       fail(`network.${list}`, 'must be a list of IP addresses');
     }
   }
@@ -230,14 +233,29 @@ function isOrigin(value: string): boolean {
 
 function positiveInteger(option: string, value: unknown): void {
   if (!Number.isSafeInteger(value) || (value as number) <= 0) {
-    fail(option, `must be a positive integer (got ${String(value)})`);
+    fail(option, `must be a positive integer (got ${shown(value)})`);
   }
 }
 
 function nonNegativeInteger(option: string, value: unknown): void {
   if (!Number.isSafeInteger(value) || (value as number) < 0) {
-    fail(option, `must be a non-negative integer (got ${String(value)})`);
+    fail(option, `must be a non-negative integer (got ${shown(value)})`);
   }
+}
+
+/**
+ * A given value in an error message, never by its own toString (an object's
+ * may be missing, throw, or not be a function): strings quoted, other
+ * primitives as written, anything else by its type.
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'function' || typeof value === 'symbol'
+      ? `a ${typeof value}`
+      : String(value);
+  }
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 function fail(option: string, problem: string): never {
