@@ -573,7 +573,9 @@ ${capacity ?? ''}
 - **Connect storm with a \`connected\` handler** (the demo, both modes): the demo is restarted
   with \`DEMO_CONNECTED_HANDLER=0\` and with \`=1\` (a provider with \`@OnRealtimeEvent('connected')\`
   that only counts, so the difference is the library's: events built, in Redis mode batched into
-  Bull jobs and run by whichever instance takes them); each time an unmeasured warm-up round,
+  Bull jobs and run by whichever instance takes them), with the heartbeat at 10 minutes so that
+  no beat (a ping to every open connection) falls in either side's rounds, as one used to at
+  random; each time an unmeasured warm-up round,
   then ${config.setupConnections} connections with JWT, CPU measured as for presence, so the events
   queued during the storm and handled after it count.
 - The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs

@@ -538,7 +538,9 @@ async function connectedHandlerSetup(server, pool, config, note, log) {
   const flags = { without: '0', with: '1' };
   for (const name of alternating(`connected ${server.name}`, ['without', 'with'])) {
     const flag = flags[name];
-    await server.restartAll({ DEMO_CONNECTED_HANDLER: flag });
+    // No heartbeat in either side's rounds: a beat pings every open connection (a write each)
+    // and fell at random in one side or the other, moving the ratio by up to ±0.4.
+    await server.restartAll({ DEMO_CONNECTED_HANDLER: flag, REALTIME_HEARTBEAT_MS: '600000' });
     await server.settle();
     await setupUntilIdle(server, pool, config, note, NO_LOG, { label: 'warm-up', count: warmUp });
     results[name] = await setupUntilIdle(server, pool, config, note, log, {
