@@ -180,6 +180,35 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
     ]);
   });
 
+  it('a round for more watchers than it writes in one turn: every watcher gets its one frame', async () => {
+    const [a, b] = await instances();
+    // Over two of the tracker's slices (256 writes each), so the round lets the loop run twice.
+    const watchers: TestClient[] = [];
+    for (let i = 0; i < 600; i += 100) {
+      watchers.push(
+        ...(await Promise.all(Array.from({ length: 100 }, (_, j) => a.connect(`watcher${i + j}`)))),
+      );
+    }
+    await Promise.all(
+      watchers.map((watcher) =>
+        watcher.request('subscribe', { topics: ['chat:crowd'], presence: true }),
+      ),
+    );
+    await settleWatcher(a);
+    const from = await Promise.all(watchers.map((watcher) => barrier(watcher)));
+
+    const ann = await b.connect('ann');
+    await ann.request('subscribe', { topics: ['chat:crowd'] });
+    await waitUntil(async () => (await countOf(a, 'chat:crowd')).users === 601);
+    await flushDiffs(a);
+    await Promise.all(watchers.map((watcher) => barrier(watcher)));
+    watchers.forEach((watcher, i) => {
+      expect(diffsSince(watcher, from[i]).map((frame) => frame.data)).toEqual([
+        { topic: 'chat:crowd', joined: ['ann'], left: [], connections: 601, users: 601 },
+      ]);
+    });
+  });
+
   it('past the threshold a diff carries the counts only; orders keeps presence without diffs', async () => {
     const realtime = {
       ...presenceOptions,
