@@ -113,12 +113,14 @@ export class SessionService implements OnApplicationShutdown {
             return undefined;
           }),
       );
-    this.offline
-      .deliverPending(connection)
-      .catch((error: unknown) =>
-        this.logger.error('offline delivery at connect failed', (error as Error)?.stack),
-      );
+    // Only a user has an inbox: an anonymous connection skips the call and its promises.
+    if (principal.userId !== null)
+      this.offline.deliverPending(connection).catch(this.offlineDeliveryFailed);
   }
+
+  private readonly offlineDeliveryFailed = (error: unknown): void => {
+    this.logger.error('offline delivery at connect failed', (error as Error)?.stack);
+  };
 
   /** Idempotent; runs when the socket closes, whoever closed it. */
   release(socket: WebSocket, code: number | undefined, reason?: Buffer): void {
