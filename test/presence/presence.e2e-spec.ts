@@ -194,6 +194,9 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
         watcher.request('subscribe', { topics: ['chat:crowd'], presence: true }),
       ),
     );
+    // Their own joins in the store first (the subscribe does not wait for the store), or a round
+    // would name them.
+    await waitUntil(async () => (await countOf(a, 'chat:crowd')).users === 600);
     await settleWatcher(a);
     const from = await Promise.all(watchers.map((watcher) => barrier(watcher)));
 
