@@ -26,8 +26,9 @@ Environment (defaults in brackets, quick-run values after the slash):
                           session reports each row's median trial, and a ratio row the median
                           of the trials' ratios (each trial's two sides run back to back)
                           [3 / 1]
-  BENCH_SETUP_WARMUP      unmeasured connections (with JWT) per server process before the
-                          setup rate [4000 / 500]
+  BENCH_SETUP_WARMUP      unmeasured connections per server process before the setup rate,
+                          in each of its kinds (JWT or not, either number in flight) and before
+                          the presence and connected-handler rounds [4000 / 500]
   BENCH_NOTIFIES          notifications to offline users in the burst (demo only), over HTTP
                           and in process (bench/notify.mjs, no HTTP) [10000 / 2000]
   BENCH_STORM_CLIENTS     reconnect storm (demo only): subscribed clients closed by a restart

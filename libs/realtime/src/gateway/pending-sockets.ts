@@ -6,7 +6,7 @@ import { defaultMaxSockets } from '../options/open-file-limit';
 
 interface Pending {
   ip: string;
-  /** When the socket is destroyed if still pending (ms since the epoch). */
+  /** When the socket is destroyed if still pending (performance.now(): a clock step moves no deadline). */
   deadline: number;
 }
 
@@ -103,7 +103,7 @@ export class PendingSockets {
       return;
     }
     this.perIp.set(ip, count);
-    this.pending.set(socket, { ip, deadline: Date.now() + this.timeoutMs });
+    this.pending.set(socket, { ip, deadline: performance.now() + this.timeoutMs });
     socket.on('close', this.onClose);
     if (this.timer === undefined) this.arm(this.timeoutMs);
   };
@@ -116,7 +116,7 @@ export class PendingSockets {
   /** @internal the timer's callback: destroys the sockets whose time is up, re-arms for the next. */
   expireDue(): void {
     this.timer = undefined;
-    const now = Date.now();
+    const now = performance.now();
     for (const [socket, { deadline }] of this.pending) {
       if (deadline > now) return this.arm(deadline - now);
       this.settle(socket);
