@@ -34,8 +34,9 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_STORM_CLIENTS     reconnect storm (demo only): subscribed clients closed by a restart
                           of the (first) instance, each reconnecting with \`since\` [10000 / 1000]
   BENCH_PHASES            phases to run, comma-separated, of: fanout (idle memory, bursts,
-                          paced latency), setup, notify, storm, presence (demo only: setup with
-                          every connection subscribing with presence: true, beside without),
+                          paced latency), setup, notify, storm, presence (demo only: restarts
+                          the demo with the heartbeat at 10 min, then setup with every
+                          connection subscribing with presence: true, beside without),
                           connected (demo only: setup with an app \`connected\` handler, beside
                           without; restarts the demo twice) [all]
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]

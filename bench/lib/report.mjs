@@ -530,12 +530,14 @@ ${capacity ?? ''}
   opened with at most ${config.setupConcurrency} in flight per worker; a connection counts once the
   server's \`connected\` frame arrives. Rate = connections ÷ time from first attempt to last
   \`connected\`. Then the same again without a token (anonymous), from an empty server.
-  Each server process is started afresh per repetition, so every server process first gets the
-  same unmeasured warm-up round of ${config.setupWarmUp} connections with JWT (a two-instance cluster gets
-  ${config.setupWarmUp * 2}, spread over both): the rate measured is the connection path's, not the JIT
-  compilation of it (which costs the demo, with more code on that path, more than the peers).
   Then both again with ${config.setupHighInFlight} handshakes in flight in all (split over the workers): a
   reconnect storm has hundreds at once, not ${config.setupConcurrency}.
+  Each server process is started afresh per repetition, so every server process first gets the
+  same unmeasured warm-up round of ${config.setupWarmUp} connections of each of those four kinds (a
+  two-instance cluster gets ${config.setupWarmUp * 2}, spread over both): the rate measured is the
+  connection path's, not the JIT compilation of it (which costs the demo, with more code on that
+  path, more than the peers). The four then run ${config.setupTrials} time(s) in turn, and each row
+  is the median of its trials.
 - **Notifications to offline users** (the demo, both modes): \`POST /admin/notify\` with an admin
   JWT for ${config.notifies} distinct users who are not connected, ${config.notifyConcurrency} requests in flight over keep-alive
   connections (spread over the instances), after an unmeasured warm-up of 1,000. Each one is
@@ -563,12 +565,14 @@ ${capacity ?? ''}
   their own each round), each sending one \`subscribe\` on its \`connected\` frame and counted
   once \`subscribed\` arrives: to \`inventory:bench\` (authenticated, no presence), and with
   \`presence: true\` to \`chat:bench\` (\`chat:*\` keeps presence and sends joins and leaves, so
-  every one of them also gets the topic's \`presence_diff\` frames), after an unmeasured
-  warm-up round with presence. Rate as for the setup rows; CPU (instances plus Redis) from the first
+  every one of them also gets the topic's \`presence_diff\` frames), on a demo restarted with
+  the heartbeat at 10 minutes (a beat fell at random in one side, more often in the longer one),
+  after an unmeasured warm-up round of each. Rate as for the setup rows; CPU (instances plus Redis) from the first
   attempt until the server is idle again (presence diffs and writes it deferred included), less
   its idle CPU over that time. Between rounds the users' \`user.offline\` grace passes, so their
-  events (the demo handles them) fall in no measurement. The order of the two rounds alternates
-  per repetition. While the presence round's members are still connected (after its CPU is
+  events (the demo handles them) fall in no measurement. The pair of rounds runs
+  ${config.setupTrials} time(s), its order alternating each time; the ratio rows are the median of
+  the pairs' ratios. While the presence round's members are still connected (after its CPU is
   measured), one more client subscribed to \`chat:bench\` sends 1000 \`presence\` count reads
   (\`limit: 0\`), 1000 100-member pages walked by cursor and 1000 \`ping\`s, one at a time, on
   the first instance: round trips over loopback, p50 and p99.
