@@ -22,8 +22,13 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SETUP_CONCURRENCY connections in flight per load worker [50]
   BENCH_SETUP_HIGH        connections in flight in all, second setup row (a reconnect
                           storm's hundreds of handshakes at once) [500]
-  BENCH_SETUP_WARMUP      unmeasured connections (with JWT) per server process before the
-                          setup rate [4000 / 500]
+  BENCH_SETUP_TRIALS      measured trials of each setup and presence round per session; a
+                          session reports each row's median trial, and a ratio row the median
+                          of the trials' ratios (each trial's two sides run back to back)
+                          [3 / 1]
+  BENCH_SETUP_WARMUP      unmeasured connections per server process before the setup rate,
+                          in each of its kinds (JWT or not, either number in flight) and before
+                          the presence and connected-handler rounds [4000 / 500]
   BENCH_NOTIFIES          notifications to offline users in the burst (demo only), over HTTP
                           and in process (bench/notify.mjs, no HTTP) [10000 / 2000]
   BENCH_STORM_CLIENTS     reconnect storm (demo only): subscribed clients closed by a restart
@@ -112,6 +117,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     setupConnections: int(env.BENCH_SETUP_CONNS, quick ? 500 : 8000),
     setupConcurrency: int(env.BENCH_SETUP_CONCURRENCY, 50),
     setupHighInFlight: int(env.BENCH_SETUP_HIGH, 500),
+    setupTrials: int(env.BENCH_SETUP_TRIALS, quick ? 1 : 3),
     stormClients: int(env.BENCH_STORM_CLIENTS, quick ? 1000 : 10_000),
     phases: new Set(list(env.BENCH_PHASES, PHASES)),
     setupWarmUp: int(env.BENCH_SETUP_WARMUP, quick ? 500 : 4000),

@@ -442,7 +442,9 @@ and publisher share the machine and talk over loopback.
 per repetition); subscribers ${config.scales.join(', ')}; bursts of
 ${config.scales.map((n) => `${burstMessages(config, n)} publishes @${k(n)}`).join(', ')};
 paced ${config.rates.join(' and ')} msgs/s for ${config.latencySeconds} s @${k(config.latencyScale)}; ${config.setupConnections}
-connections for the setup rate; ${config.workers} load-generator processes.
+connections for the setup rate, ${config.setupTrials} trial(s) of each setup and presence round per
+repetition (a repetition reports its median trial; an on ÷ off ratio, the median of the trials'
+ratios, each trial's two sides run back to back); ${config.workers} load-generator processes.
 
 ## Servers
 

@@ -12,7 +12,7 @@ import { burstMessages } from './config.mjs';
 import { signToken } from './jwt.mjs';
 import { wallNow } from './proc.mjs';
 import { presenceReads } from './presence-reads.mjs';
-import { latencySummary } from './stats.mjs';
+import { latencySummary, spread } from './stats.mjs';
 import { Publisher } from '../load/publisher.mjs';
 
 const KB = 1024;
@@ -263,33 +263,54 @@ async function paced(server, pool, publisher, config, rate, note, log) {
 
 /**
  * Setup with a JWT per connection, then anonymous (no token); metric keys `setup*` and
- * `anonSetup*`. Every server process first gets the same unmeasured warm-up round (with JWT), so
- * the rate is the connection path's, not its JIT compilation's: a cluster of N instances gets N
- * times the connections, spread over them, so each of its processes is as warm as a single one.
+ * `anonSetup*`. Every server process first gets the same unmeasured warm-up rounds (one of each
+ * kind), so the rate is the connection path's, not its JIT compilation's: a cluster of N instances
+ * gets N times the connections, spread over them, so each of its processes is as warm as a single
+ * one.
  */
 async function setupBoth(server, pool, config, note, log) {
   const warmUp = config.setupWarmUp * server.ports.length;
-  await setup(server, pool, config, note, NO_LOG, true, warmUp);
-  await server.settle();
-  const withJwt = await setup(server, pool, config, note, log, true);
-  await server.settle();
-  const anonymous = await setup(server, pool, config, note, log, false);
-  // The same with hundreds of handshakes in flight at once, as after a deploy or a network blip.
+  // Second of each pair: the same with hundreds of handshakes in flight at once, as after a
+  // deploy or a network blip.
   const high = Math.max(1, Math.ceil(config.setupHighInFlight / pool.workers.length));
-  await server.settle();
-  const withJwtHigh = await setup(server, pool, config, note, log, true, undefined, high);
-  await server.settle();
-  const anonymousHigh = await setup(server, pool, config, note, log, false, undefined, high);
-  return {
-    setupPerSec: withJwt.perSec,
-    setupCpuPerConn: withJwt.cpuPerConn,
-    anonSetupPerSec: anonymous.perSec,
-    anonSetupCpuPerConn: anonymous.cpuPerConn,
-    setupHighPerSec: withJwtHigh.perSec,
-    setupHighCpuPerConn: withJwtHigh.cpuPerConn,
-    anonSetupHighPerSec: anonymousHigh.perSec,
-    anonSetupHighCpuPerConn: anonymousHigh.cpuPerConn,
+  const kinds = {
+    setup: [true, undefined],
+    anonSetup: [false, undefined],
+    setupHigh: [true, high],
+    anonSetupHigh: [false, high],
   };
+  // An unmeasured warm-up round of each kind: each path measured compiled, whatever its order.
+  for (const [auth, concurrency] of Object.values(kinds)) {
+    await setup(server, pool, config, note, NO_LOG, auth, warmUp, concurrency);
+  }
+  const trials = Object.fromEntries(Object.keys(kinds).map((kind) => [kind, []]));
+  for (let trial = 0; trial < config.setupTrials; trial++) {
+    for (const [kind, [auth, concurrency]] of Object.entries(kinds)) {
+      await server.settle();
+      const logged = trial === 0 ? log : quiet(log);
+      trials[kind].push(
+        await setup(server, pool, config, note, logged, auth, undefined, concurrency),
+      );
+    }
+  }
+  const out = {};
+  for (const [kind, results] of Object.entries(trials)) {
+    out[`${kind}PerSec`] = medianOf(results.map((r) => r.perSec));
+    out[`${kind}CpuPerConn`] = medianOf(results.map((r) => r.cpuPerConn));
+  }
+  return out;
+}
+
+/** Median of the trials' numbers (the middle one of an odd count; the mean of two); null if none. */
+function medianOf(values) {
+  return spread(values)?.median ?? null;
+}
+
+/** Logs like `log` but takes no CPU profile: only a session's first trial is profiled. */
+function quiet(log) {
+  const logged = (text) => log(text);
+  logged.unprofiled = true;
+  return logged;
 }
 
 async function setup(
@@ -306,7 +327,7 @@ async function setup(
   const label = `${auth ? 'setup with JWT' : 'setup anonymous'}, ${inFlight} in flight`;
   // BENCH_SERVER_PROF=1: a CPU profile of the first instance during each measured setup.
   const profile =
-    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG
+    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG && !log.unprofiled
       ? path.join(
           import.meta.dirname,
           '../results',
@@ -402,7 +423,7 @@ async function setupUntilIdle(
   const idle = await idleCpuPerMs(server);
   // BENCH_SERVER_PROF=1: a CPU profile of the first instance, until it is idle again.
   const profile =
-    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG
+    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG && !log.unprofiled
       ? path.join(
           import.meta.dirname,
           '../results',
@@ -492,21 +513,35 @@ async function presenceSetup(server, pool, config, note, log) {
         presenceReads({ port: server.ports[0], secret: config.secret, topic: PRESENCE_TOPIC }),
     },
   };
-  const results = {};
-  for (const name of alternating(`presence ${server.name}`, ['without', 'with'])) {
-    results[name] = await setupUntilIdle(server, pool, config, note, log, rounds[name]);
+  const trials = [];
+  for (let trial = 0; trial < config.setupTrials; trial++) {
+    const results = {};
+    for (const name of alternating(`presence ${server.name}`, ['without', 'with'])) {
+      // The reads need the members of one round only: the first.
+      const round = trial === 0 ? rounds[name] : { ...rounds[name], whileOpen: undefined };
+      results[name] = await setupUntilIdle(
+        server,
+        pool,
+        config,
+        note,
+        trial === 0 ? log : quiet(log),
+        round,
+      );
+    }
+    trials.push(results);
   }
-  const { without, with: withPresence } = results;
+  const median = (pick) => medianOf(trials.map(pick));
   const out = {
-    presenceOffSetupPerSec: without.perSec,
-    presenceOffSetupCpuPerConn: without.cpuPerConn,
-    presenceOnSetupPerSec: withPresence.perSec,
-    presenceOnSetupCpuPerConn: withPresence.cpuPerConn,
-    presenceSetupRateRatio: withPresence.perSec / without.perSec,
-    presenceSetupCpuRatio:
-      without.cpuPerConn > 0 ? withPresence.cpuPerConn / without.cpuPerConn : null,
+    presenceOffSetupPerSec: median((t) => t.without.perSec),
+    presenceOffSetupCpuPerConn: median((t) => t.without.cpuPerConn),
+    presenceOnSetupPerSec: median((t) => t.with.perSec),
+    presenceOnSetupCpuPerConn: median((t) => t.with.cpuPerConn),
+    presenceSetupRateRatio: median((t) => t.with.perSec / t.without.perSec),
+    presenceSetupCpuRatio: median((t) =>
+      t.without.cpuPerConn > 0 ? t.with.cpuPerConn / t.without.cpuPerConn : NaN,
+    ),
   };
-  const reads = withPresence.whileOpen;
+  const reads = trials[0].with.whileOpen;
   Object.assign(out, {
     presenceReadPingP99Us: reads.ping.p99,
     presenceCountP50Us: reads.count.p50,
@@ -515,7 +550,8 @@ async function presenceSetup(server, pool, config, note, log) {
     presencePageP99Us: reads.page.p99,
   });
   log(
-    `  presence on ÷ off: setup rate ×${out.presenceSetupRateRatio.toFixed(2)}, ` +
+    `  presence on ÷ off (median of ${trials.length} trial(s)): ` +
+      `setup rate ×${out.presenceSetupRateRatio.toFixed(2)}, ` +
       `CPU per connection ×${out.presenceSetupCpuRatio?.toFixed(2)}`,
   );
   log(

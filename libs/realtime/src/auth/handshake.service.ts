@@ -45,6 +45,9 @@ export class HandshakeService {
   /** The connect-rate storage when it counts synchronously (the built-in one). */
   private readonly localAttempts: FixedWindowStorage | undefined;
   private accepting = true;
+  /** The last address attemptKey was asked for and its key (consecutive handshakes often share one). */
+  private lastAttemptIp: string | undefined;
+  private lastAttemptKey = '';
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
@@ -96,14 +99,18 @@ export class HandshakeService {
   /**
    * The last, synchronous check just before the upgrade: capacity may have
    * changed while verify waited, and nothing can change it between this
-   * check and the connection's registration.
+   * check and the connection's registration. `waited`: verify answered with
+   * a promise; when it answered at once, nothing changed since its own
+   * checks of the session and the capacity, and only the per-user cap is left.
    */
-  admit(client: AdmittedClient): HandshakeRefusal | undefined {
-    // A revocation may have arrived while verify waited (authorizers): it found no connection to close.
-    const problem = this.rules.problem(client.principal);
-    if (problem) return handshakeRefusalFor(problem);
-    const full = this.capacityProblem(client.ip, this.allowedIps.has(client.ip));
-    if (full) return full;
+  admit(client: AdmittedClient, waited: boolean): HandshakeRefusal | undefined {
+    if (waited) {
+      // A revocation may have arrived while verify waited (authorizers): it found no connection to close.
+      const problem = this.rules.problem(client.principal);
+      if (problem) return handshakeRefusalFor(problem);
+      const full = this.capacityProblem(client.ip, this.allowedIps.has(client.ip));
+      if (full) return full;
+    }
     const userFull = this.rules.joinProblem(client.principal);
     return userFull && handshakeRefusalFor(userFull);
   }
@@ -151,7 +158,11 @@ export class HandshakeService {
   }
 
   private attemptKey(ip: string): string {
-    return `${CONNECT_THROTTLER}:${ipLimitKey(ip)}`;
+    if (ip !== this.lastAttemptIp) {
+      this.lastAttemptKey = `${CONNECT_THROTTLER}:${ipLimitKey(ip)}`;
+      this.lastAttemptIp = ip;
+    }
+    return this.lastAttemptKey;
   }
 
   private tooManyAttempts(): HandshakeRefusal {

@@ -218,6 +218,22 @@ describe('HmacTokenVerifier', () => {
     );
   });
 
+  it('decides each token of a stream as jsonwebtoken does with one verifier (it remembers the last header)', () => {
+    const token = fc
+      .tuple(headerText, payloadText, fc.constantFrom('HS256', 'HS384', 'HS512'), damage)
+      .map(([header, payload, alg, how]) =>
+        damaged(header, payload, /"alg":"(HS\d{3})"/.exec(header)?.[1] ?? alg, how),
+      );
+    fc.assert(
+      fc.property(fc.array(token, { minLength: 2, maxLength: 12 }), options, (tokens, opts) => {
+        const verifier = new HmacTokenVerifier(KEY, opts);
+        for (const each of tokens)
+          expect(verifier.verify(each, NOW)).toEqual(reference(each, opts));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('decides well-formed tokens with claims around the clock tolerance as jsonwebtoken does', () => {
     const nearBoundary = fc
       .tuple(fc.constantFrom(0, 5, 30), fc.constantFrom(-1, -0.5, 0, 0.5, 1), fc.boolean())

@@ -35,6 +35,14 @@ const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
  * here as `invalid token`.
  */
 export class HmacTokenVerifier {
+  /**
+   * The last header segment seen and what it decoded to: a service's tokens
+   * share one header, so most handshakes compare a string instead of decoding
+   * and parsing the same JSON again.
+   */
+  private lastHeader = '';
+  private lastHeaderValue: { alg?: unknown; typ?: unknown } | undefined;
+
   constructor(
     private readonly key: KeyObject,
     private readonly options: HmacVerifyOptions,
@@ -45,10 +53,9 @@ export class HmacTokenVerifier {
     if (!COMPACT_JWS.test(token)) return 'invalid token';
     const headerEnd = token.indexOf('.');
     const payloadEnd = token.indexOf('.', headerEnd + 1);
-    // jws reads the header as latin1 and the payload as UTF-8.
-    const header = parseJson(decode(token.slice(0, headerEnd), 'latin1'));
-    if (!header.ok || !header.value) return 'invalid token';
-    const { alg, typ } = header.value as { alg?: unknown; typ?: unknown };
+    const header = this.header(token.slice(0, headerEnd));
+    if (header === undefined) return 'invalid token';
+    const { alg, typ } = header;
     const digest = DIGESTS.get(alg);
     if (digest === undefined || !this.options.algorithms.includes(alg as JwtAlgorithm)) {
       return 'invalid token';
@@ -57,6 +64,18 @@ export class HmacTokenVerifier {
     if (claims === undefined) return 'invalid token';
     if (!this.signatureMatches(token, payloadEnd, digest)) return 'invalid token';
     return this.claimProblem(claims, nowSec) ?? claims;
+  }
+
+  /** The decoded header, undefined when it is no JSON or a falsy one (jws refuses those). */
+  private header(segment: string): { alg?: unknown; typ?: unknown } | undefined {
+    if (segment === this.lastHeader) return this.lastHeaderValue;
+    // jws reads the header as latin1 (and the payload as UTF-8).
+    const value = parseJson(decode(segment, 'latin1'));
+    const header =
+      value === NOT_JSON || !value ? undefined : (value as { alg?: unknown; typ?: unknown });
+    this.lastHeader = segment;
+    this.lastHeaderValue = header;
+    return header;
   }
 
   /**
@@ -96,11 +115,14 @@ function decode(segment: string, encoding: 'latin1' | 'utf8'): string {
   return Buffer.from(segment, 'base64url').toString(encoding);
 }
 
-function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+/** parseJson's answer for a text that is no JSON (no JSON text parses to a symbol). */
+const NOT_JSON = Symbol('not JSON');
+
+function parseJson(text: string): unknown {
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    return JSON.parse(text) as unknown;
   } catch {
-    return { ok: false };
+    return NOT_JSON;
   }
 }
 
@@ -111,10 +133,8 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
  */
 function payloadOf(text: string, typ: unknown): Record<string, unknown> | undefined {
   let payload = parseJson(text);
-  if (payload.ok && typ === 'JWT' && typeof payload.value === 'string') {
-    payload = parseJson(payload.value);
-  }
-  return payload.ok && isJsonObject(payload.value) ? payload.value : undefined;
+  if (typ === 'JWT' && typeof payload === 'string') payload = parseJson(payload);
+  return isJsonObject(payload) ? payload : undefined;
 }
 
 function isJsonObject(value: unknown): value is Record<string, unknown> {

@@ -6,7 +6,8 @@ import { defaultMaxSockets } from '../options/open-file-limit';
 
 interface Pending {
   ip: string;
-  timer: NodeJS.Timeout;
+  /** When the socket is destroyed if still pending (performance.now(): a clock step moves no deadline). */
+  deadline: number;
 }
 
 /**
@@ -18,11 +19,18 @@ interface Pending {
  * The server's `headersTimeout` and `requestTimeout` are lowered to the
  * configured ones, and `maxConnections` is set below the open-file limit
  * unless the app set it. Trusted proxies and allow-listed IPs are exempt.
+ *
+ * Every socket waits the same time, so accept order is deadline order: the
+ * pending map (insertion-ordered) is the queue, and one timer, armed for its
+ * oldest entry, replaces a timer per socket (a Timeout object, its list
+ * entry and a clearTimeout on every handshake).
  */
 export class PendingSockets {
   private readonly perIp = new Map<string, number>();
-  /** Kept apart from the sockets, so that an open connection carries nothing of this. */
+  /** Kept apart from the sockets, so that an open connection carries nothing of this; oldest first. */
   private readonly pending = new Map<Socket, Pending>();
+  /** Armed for the oldest pending socket's deadline while any may be pending. */
+  private timer: NodeJS.Timeout | undefined;
   private readonly max: number;
   private readonly timeoutMs: number;
   private readonly exempt: ReadonlySet<string>;
@@ -62,6 +70,8 @@ export class PendingSockets {
 
   detach(): void {
     for (const socket of [...this.pending.keys()]) this.settle(socket);
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.server.off('connection', this.onConnection);
     this.server.off('request', this.onRequest);
     this.server.off('upgrade', this.onUpgrade);
@@ -74,7 +84,6 @@ export class PendingSockets {
     if (pending === undefined) return;
     this.pending.delete(socket);
     socket.off('close', this.onClose);
-    clearTimeout(pending.timer);
     const left = (this.perIp.get(pending.ip) ?? 1) - 1;
     if (left > 0) this.perIp.set(pending.ip, left);
     else this.perIp.delete(pending.ip);
@@ -94,11 +103,26 @@ export class PendingSockets {
       return;
     }
     this.perIp.set(ip, count);
-    const timer = setTimeout(expire, this.timeoutMs, socket);
-    timer.unref();
-    this.pending.set(socket, { ip, timer });
+    this.pending.set(socket, { ip, deadline: performance.now() + this.timeoutMs });
     socket.on('close', this.onClose);
+    if (this.timer === undefined) this.arm(this.timeoutMs);
   };
+
+  private arm(waitMs: number): void {
+    this.timer = setTimeout(expireDue, waitMs, this);
+    this.timer.unref();
+  }
+
+  /** @internal the timer's callback: destroys the sockets whose time is up, re-arms for the next. */
+  expireDue(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const [socket, { deadline }] of this.pending) {
+      if (deadline > now) return this.arm(deadline - now);
+      this.settle(socket);
+      socket.destroy();
+    }
+  }
 
   private readonly onRequest = (req: IncomingMessage): void => this.settle(req.socket);
 
@@ -117,8 +141,8 @@ function tcpSocketOf(socket: Socket): Socket {
   return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
 }
 
-function expire(socket: Socket): void {
-  socket.destroy();
+function expireDue(pending: PendingSockets): void {
+  pending.expireDue();
 }
 
 function pathOf(url: string | undefined): string {

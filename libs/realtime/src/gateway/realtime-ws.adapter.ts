@@ -125,48 +125,63 @@ function onClientError(error: Error): void {
   logger.debug?.(`client socket error: ${error.message}`);
 }
 
+/**
+ * ws's verifyClient: the handshake's checks, then the upgrade or an HTTP
+ * refusal. Its steps are shared functions given the request and ws's callback,
+ * so a handshake answered at once allocates no closure of its own; only one
+ * that waits (a shared rate storage, authorizers) binds two for its promise.
+ */
 function verifyWith(
   handshake: HandshakeService,
   writer: SocketWriter,
   pending: PendingSockets | undefined,
 ) {
+  const refuse = (req: IncomingMessage, callback: VerifyCallback, refusal: HandshakeRefusal) => {
+    handshake.refused(refusal.status);
+    pending?.settle(req.socket);
+    const headers: Record<string, string> =
+      refusal.status === 426
+        ? { ...PLAIN_TEXT, ...VERSION_HEADERS }
+        : refusal.retryAfterSec === undefined
+          ? PLAIN_TEXT
+          : { ...PLAIN_TEXT, 'Retry-After': String(refusal.retryAfterSec) };
+    callback(false, refusal.status, refusal.reason, headers);
+  };
+  const admit = (
+    req: IncomingMessage,
+    callback: VerifyCallback,
+    client: AdmittedClient,
+    waited: boolean,
+  ) => {
+    const refusal = handshake.admit(client, waited);
+    if (refusal) return refuse(req, callback, refusal);
+    markAdmitted(req, client);
+    // ws writes the 101 response and, in the same call, emits the connection whose session
+    // writes `connected`: both leave in one write instead of two.
+    writer.inOneWrite(req.socket, callback, true);
+  };
+  const fail = (req: IncomingMessage, callback: VerifyCallback, error: unknown) => {
+    if (error instanceof HandshakeRefusal) return refuse(req, callback, error);
+    logger.error('handshake failed', (error as Error)?.stack);
+    pending?.settle(req.socket);
+    callback(false, 500, 'internal error', PLAIN_TEXT);
+  };
   return (info: { origin?: string; req: IncomingMessage }, callback: VerifyCallback): void => {
     const { req } = info;
-    const refuse = (refusal: HandshakeRefusal) => {
-      handshake.refused(refusal.status);
-      pending?.settle(req.socket);
-      const headers: Record<string, string> =
-        refusal.status === 426
-          ? { ...PLAIN_TEXT, ...VERSION_HEADERS }
-          : refusal.retryAfterSec === undefined
-            ? PLAIN_TEXT
-            : { ...PLAIN_TEXT, 'Retry-After': String(refusal.retryAfterSec) };
-      callback(false, refusal.status, refusal.reason, headers);
-    };
-    const admit = (client: AdmittedClient) => {
-      const refusal = handshake.admit(client);
-      if (refusal) return refuse(refusal);
-      markAdmitted(req, client);
-      // ws writes the 101 response and, in the same call, emits the connection whose session
-      // writes `connected`: both leave in one write instead of two.
-      writer.inOneWrite(req.socket, () => callback(true));
-    };
-    const fail = (error: unknown) => {
-      if (error instanceof HandshakeRefusal) return refuse(error);
-      logger.error('handshake failed', (error as Error)?.stack);
-      pending?.settle(req.socket);
-      callback(false, 500, 'internal error', PLAIN_TEXT);
-    };
     // ws reads the origin from Sec-WebSocket-Origin for version 8: serve 13 only, and check Origin.
     if (req.headers['sec-websocket-version'] !== WEBSOCKET_VERSION) {
-      return refuse(new HandshakeRefusal(426, 'unsupported WebSocket version'));
+      return refuse(req, callback, new HandshakeRefusal(426, 'unsupported WebSocket version'));
     }
     try {
       const verified = handshake.verify(req, req.headers.origin || undefined);
-      if (verified instanceof Promise) verified.then(admit, fail);
-      else admit(verified);
+      if (verified instanceof Promise) {
+        verified.then(
+          (client) => admit(req, callback, client, true),
+          (error: unknown) => fail(req, callback, error),
+        );
+      } else admit(req, callback, verified, false);
     } catch (error) {
-      fail(error);
+      fail(req, callback, error);
     }
   };
 }

@@ -9,7 +9,7 @@ import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.ser
 import { SubscriptionService } from '../delivery/subscription.service';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { CloseCode, ErrorCode, frame, RealtimeException, ServerEvent } from '../protocol';
+import { CloseCode, ErrorCode, RealtimeException } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { Connection } from '../registry/connection';
 import { ConnectionRegistry } from '../registry/connection.registry';
@@ -19,6 +19,7 @@ import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { forgetCachedPeerAddress } from '../transport/ws-internals';
 import { ConnectionIds } from './connection-ids';
 import { DeadlineSlots } from './deadline-slots';
+import { welcomeFrame } from './welcome-frame';
 
 /** Token expiries share one timer, in slots this long: a close is at most this late, never early. */
 const EXPIRY_SLOT_MS = 250;
@@ -89,10 +90,12 @@ export class SessionService implements OnApplicationShutdown {
     this.armExpiry(connection);
     const { principal } = connection;
     if (this.events.wants('disconnected')) connection.openedAt = Date.now();
-    this.events.emit('connected', { connectionId: connection.id, userId: principal.userId });
-    this.writer.send(
+    // Built only for a handler: the event's object would be garbage on every other handshake.
+    if (this.events.wants('connected'))
+      this.events.emit('connected', { connectionId: connection.id, userId: principal.userId });
+    this.writer.write(
       connection,
-      frame(ServerEvent.Connected, {
+      welcomeFrame({
         connectionId: connection.id,
         userId: principal.userId,
         heartbeatMs: this.options.heartbeat.intervalMs,
@@ -110,12 +113,14 @@ export class SessionService implements OnApplicationShutdown {
             return undefined;
           }),
       );
-    this.offline
-      .deliverPending(connection)
-      .catch((error: unknown) =>
-        this.logger.error('offline delivery at connect failed', (error as Error)?.stack),
-      );
+    // Only a user has an inbox: an anonymous connection skips the call and its promises.
+    if (principal.userId !== null)
+      this.offline.deliverPending(connection).catch(this.offlineDeliveryFailed);
   }
+
+  private readonly offlineDeliveryFailed = (error: unknown): void => {
+    this.logger.error('offline delivery at connect failed', (error as Error)?.stack);
+  };
 
   /** Idempotent; runs when the socket closes, whoever closed it. */
   release(socket: WebSocket, code: number | undefined, reason?: Buffer): void {

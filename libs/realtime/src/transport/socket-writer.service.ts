@@ -137,13 +137,14 @@ export class SocketWriter {
   }
 
   /**
-   * Runs `admit` with the handshake's TCP socket corked: the 101 response ws
-   * writes and the `connected` frame the new session writes leave in one write.
+   * Runs `admit(arg)` with the handshake's TCP socket corked: the 101 response
+   * ws writes and the `connected` frame the new session writes leave in one
+   * write. (The argument is passed through, so a caller needs no closure.)
    */
-  inOneWrite(tcp: Socket, admit: () => void): void {
+  inOneWrite<A>(tcp: Socket, admit: (arg: A) => void, arg: A): void {
     tcp.cork();
     try {
-      admit();
+      admit(arg);
     } finally {
       tcp.uncork();
     }

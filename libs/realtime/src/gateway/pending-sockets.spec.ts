@@ -1,0 +1,80 @@
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { resolveRealtimeOptions } from '../options/resolve-options';
+import { PendingSockets } from './pending-sockets';
+
+interface SilentClient {
+  socket: Socket;
+  opened: number;
+  /** When the socket closed (ms since the epoch). */
+  closed: Promise<number>;
+}
+
+/** A client socket that connects and never sends a byte. */
+function silentClient(port: number): SilentClient {
+  const opened = Date.now();
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+  return { socket, opened, closed };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+describe('PendingSockets', () => {
+  let server: Server;
+  let pending: PendingSockets;
+  let port: number;
+
+  async function start(handshakeTimeoutMs: number): Promise<void> {
+    server = createServer();
+    // Long HTTP timeouts: only PendingSockets may close the silent sockets here.
+    const options = resolveRealtimeOptions({
+      limits: {
+        handshakeTimeoutMs,
+        headersTimeoutMs: 60_000,
+        requestTimeoutMs: 60_000,
+        maxPendingPerIp: 3,
+      },
+    });
+    pending = new PendingSockets(server, options);
+    pending.attach();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  }
+
+  afterEach(async () => {
+    pending.detach();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('destroys each silent socket once its own timeout has passed, never before', async () => {
+    const timeoutMs = 300;
+    await start(timeoutMs);
+    const first = silentClient(port);
+    // The second is accepted while the first waits: a later deadline on the same timer.
+    await new Promise((resolve) => setTimeout(resolve, timeoutMs / 2));
+    const second = silentClient(port);
+    const [firstClosed, secondClosed] = await Promise.all([first.closed, second.closed]);
+    expect(firstClosed - first.opened).toBeGreaterThanOrEqual(timeoutMs);
+    expect(secondClosed - second.opened).toBeGreaterThanOrEqual(timeoutMs);
+    expect(pending.pendingFor('127.0.0.1')).toBe(0);
+  });
+
+  it('destroys the socket one too many from an address at once, and counts a closed one out', async () => {
+    await start(60_000);
+    const clients = [0, 1, 2, 3].map(() => silentClient(port));
+    // Whichever the server accepted fourth is destroyed at once; the others stay pending.
+    const refused = await Promise.race(clients.map((c, i) => c.closed.then(() => i)));
+    expect(pending.refused).toBe(1);
+    const waiting = clients.filter((_, i) => i !== refused);
+    await until(() => pending.pendingFor('127.0.0.1') === 3);
+    waiting[0].socket.destroy();
+    await until(() => pending.pendingFor('127.0.0.1') === 2);
+    for (const client of waiting) client.socket.destroy();
+    await until(() => pending.pendingFor('127.0.0.1') === 0);
+  });
+});
