@@ -51,6 +51,7 @@ export function metricCatalog(config) {
     'higher',
   );
   add('setupCpuPerConn', 'server CPU per connection set up with JWT', 'µs', 0, 'lower');
+  add('setupRedisCpuPerConn', 'of which Redis, with JWT', 'µs', 0, 'lower');
   add(
     'anonSetupPerSec',
     `connection setup without JWT (${config.setupConnections})`,
@@ -59,9 +60,11 @@ export function metricCatalog(config) {
     'higher',
   );
   add('anonSetupCpuPerConn', 'server CPU per connection set up without JWT', 'µs', 0, 'lower');
+  add('anonSetupRedisCpuPerConn', 'of which Redis, without JWT', 'µs', 0, 'lower');
   const high = `${config.setupHighInFlight} in flight`;
   add('setupHighPerSec', `connection setup with JWT, ${high}`, 'conn/s', 0, 'higher');
   add('setupHighCpuPerConn', `server CPU per connection with JWT, ${high}`, 'µs', 0, 'lower');
+  add('setupHighRedisCpuPerConn', `of which Redis, with JWT, ${high}`, 'µs', 0, 'lower');
   add('anonSetupHighPerSec', `connection setup without JWT, ${high}`, 'conn/s', 0, 'higher');
   add(
     'anonSetupHighCpuPerConn',
@@ -70,6 +73,7 @@ export function metricCatalog(config) {
     0,
     'lower',
   );
+  add('anonSetupHighRedisCpuPerConn', `of which Redis, without JWT, ${high}`, 'µs', 0, 'lower');
   add(
     'notifyPerSec',
     `notifications to offline users, burst of ${config.notifies}`,

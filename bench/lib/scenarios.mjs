@@ -299,6 +299,8 @@ async function setupBoth(server, pool, config, note, log) {
   for (const [kind, results] of Object.entries(trials)) {
     out[`${kind}PerSec`] = medianOf(results.map((r) => r.perSec));
     out[`${kind}CpuPerConn`] = medianOf(results.map((r) => r.cpuPerConn));
+    if (server.redis)
+      out[`${kind}RedisCpuPerConn`] = medianOf(results.map((r) => r.redisCpuPerConn));
   }
   return out;
 }
@@ -338,6 +340,7 @@ async function setup(
       : undefined;
   if (profile) await server.instances[0].profileStart();
   const cpuBefore = await server.cpu();
+  const redisBefore = server.redis?.cpu();
   const res = await pool.connect(count, {
     ports: server.ports,
     protocol: server.protocol,
@@ -352,6 +355,7 @@ async function setup(
     timeoutMs: 60_000,
   });
   const cpuAfter = await server.cpu();
+  const redisAfter = server.redis?.cpu();
   if (profile) {
     await server.instances[0].profileStop(profile);
     log(`  (server CPU profile: ${path.relative(process.cwd(), profile)})`);
@@ -359,11 +363,11 @@ async function setup(
   if (res.failed > 0)
     note(`${label}: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
   const seconds = (res.finishedAt - res.startedAt) / 1000;
+  const used = (before, after) => after.user + after.system - before.user - before.system;
   const out = {
     perSec: res.opened / seconds,
-    cpuPerConn:
-      (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) /
-      Math.max(1, res.opened),
+    cpuPerConn: used(cpuBefore, cpuAfter) / Math.max(1, res.opened),
+    redisCpuPerConn: redisBefore && used(redisBefore, redisAfter) / Math.max(1, res.opened),
   };
   log(
     `  ${label}: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.perSec.toFixed(0)}/s, ` +
