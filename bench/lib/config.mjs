@@ -22,10 +22,10 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SETUP_CONCURRENCY connections in flight per load worker [50]
   BENCH_SETUP_HIGH        connections in flight in all, second setup row (a reconnect
                           storm's hundreds of handshakes at once) [500]
-  BENCH_SETUP_TRIALS      measured trials of each setup and presence round per session; a
-                          session reports each row's median trial, and a ratio row the median
-                          of the trials' ratios (each trial's two sides run back to back)
-                          [3 / 1]
+  BENCH_SETUP_TRIALS      measured trials of each setup, presence and connected round per
+                          session; a session reports each row's median trial, and the presence
+                          ratios the median of the trials' ratios (each trial's two sides run
+                          back to back) [3 / 1]
   BENCH_SETUP_WARMUP      unmeasured connections per server process before the setup rate,
                           in each of its kinds (JWT or not, either number in flight) and before
                           the presence and connected-handler rounds [4000 / 500]

@@ -585,9 +585,9 @@ ${capacity ?? ''}
   that only counts, so the difference is the library's: events built, in Redis mode batched into
   Bull jobs and run by whichever instance takes them), with the heartbeat at 10 minutes so that
   no beat (a ping to every open connection) falls in either side's rounds, as one used to at
-  random; each time an unmeasured warm-up round,
-  then ${config.setupConnections} connections with JWT, CPU measured as for presence, so the events
-  queued during the storm and handled after it count.
+  random; each time an unmeasured warm-up round, then ${config.setupTrials} round(s) of
+  ${config.setupConnections} connections with JWT (each side's median round compared), CPU measured
+  as for presence, so the events queued during the storm and handled after it count.
 - The load generator shares the machine's ${machine.nproc} vCPUs with the server. A subscriber costs
   the load generator about as much CPU per frame as the server (one socket read per frame: see
   the load-generator rows), so burst deliveries/s and latency are bounded by the machine, not by
