@@ -14,7 +14,6 @@ import {
 import { AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, rateRefusal, USER_REFUSAL } from './admission-refusals';
 import { TurnBatch } from '../../redis/turn-batch';
-import { within } from '../../redis/within';
 import {
   FORGET_INSTANCE_SCRIPT,
   RESERVE_BATCH_SCRIPT,
@@ -90,24 +89,14 @@ export class RedisAdmission extends Admission {
     super();
     this.keys = new AdmissionKeys(redis);
     this.aliveTtlMs = 2 * options.jobs.cleanupIntervalMs;
-    // One Redis: the shared command connection, so a turn's reservations leave in one write with
-    // the turn's presence entries and inbox reads (a write and a reply read fewer per turn).
-    // Failing fast is kept without a connection of its own: a handshake falls back at once
-    // unless the connection is ready, and when its turn's call is not answered within
-    // REDIS_TIMEOUT_MS (`within`). A cluster: a connection of its own, failing fast, its
-    // per-partition calls of a turn in one write per node (measured no cheaper on the shared one).
-    this.connection = (
-      redis.isCluster
-        ? redis.open(
-            'admission',
-            {
-              enableOfflineQueue: false,
-              commandTimeout: REDIS_TIMEOUT_MS,
-              maxRetriesPerRequest: 1,
-            },
-            {},
-          )
-        : redis.command
+    // Its own connection: fail fast instead of queueing while Redis is away (the handshake falls back).
+    // One Redis: not turn-batched, admission already sends one command per turn for its
+    // handshakes. A cluster: the turn's per-slot calls leave in one write per node.
+    this.connection = redis.open(
+      'admission',
+      { enableOfflineQueue: false, commandTimeout: REDIS_TIMEOUT_MS, maxRetriesPerRequest: 1 },
+      {},
+      { turnBatched: redis.isCluster },
     ) as Redis & AdmissionCommands;
     this.connection.defineCommand('rtAdmissionReserve', { lua: RESERVE_BATCH_SCRIPT });
     this.connection.defineCommand('rtAdmissionSet', { lua: SET_COUNTS_SCRIPT });
@@ -196,8 +185,6 @@ export class RedisAdmission extends Admission {
 
   /** One script call for a turn's handshakes; two numbers per handshake in the reply. */
   private async reserveAll(items: readonly SlotReservation[]): Promise<ReserveReply[]> {
-    // Went away since the handshakes arrived: fall back now rather than wait in the offline queue.
-    if (this.connection.status !== 'ready') throw new Error('Redis connection is not ready');
     const keys: string[] = [this.keys.held(this.instanceId)];
     const args: Array<string | number> = [
       this.instanceId,
@@ -213,10 +200,7 @@ export class RedisAdmission extends Admission {
       args.push(item.rate, item.maxIp, item.ownIp, item.maxUser, item.ownUser);
     }
     this.wroteCounts = true;
-    const replies = await within(
-      this.connection.rtAdmissionReserve(keys.length, ...keys, ...args),
-      REDIS_TIMEOUT_MS,
-    );
+    const replies = await this.connection.rtAdmissionReserve(keys.length, ...keys, ...args);
     return items.map((_, i) => replyOf(replies[2 * i], replies[2 * i + 1]));
   }
 

@@ -163,17 +163,6 @@ if added - evicted ~= 0 then redis.call('HINCRBY', stats, 'pending', added - evi
 return {results, pushes}
 `;
 
-/**
- * The inboxes of a turn's new connections, read in one call. KEYS: their
- * boxes (one partition). Returns each box's values (`<seq>:<json>`, in no
- * order), an empty list for an empty inbox.
- */
-export const READ_BOXES = `
-local boxes = {}
-for i = 1, #KEYS do boxes[i] = redis.call('HVALS', KEYS[i]) end
-return boxes
-`;
-
 /** KEYS: box, state, stats, deadlines. ARGV: userId, then the acknowledged ids. */
 export const ACK = `${COMMON}
 local s = parseState(redis.call('GET', KEYS[2]))

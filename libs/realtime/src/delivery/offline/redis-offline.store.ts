@@ -22,7 +22,6 @@ import {
   MIGRATE_IN,
   OLD_READ,
   OLD_REMOVE,
-  READ_BOXES,
 } from './redis-offline.scripts';
 
 type Args = Array<string | number>;
@@ -35,7 +34,6 @@ interface OfflineCommands {
   rtOfflineOldRead(...args: Args): Promise<Array<[string, string | null, string]>>;
   rtOfflineMigrateIn(...args: Args): Promise<number>;
   rtOfflineOldRemove(...args: Args): Promise<number>;
-  rtOfflineReadBoxes(...args: Args): Promise<string[][]>;
 }
 
 /** Messages of the layout before partitions moved per step (see migrateOldLayout). */
@@ -94,8 +92,6 @@ interface Partition {
 export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
   private readonly writes = new TurnBatch<InboxWrite, AddOutcome>((items) => this.addBatch(items));
-  /** A turn's inbox reads (user ids): one script call per partition at its end. */
-  private readonly reads = new TurnBatch<string, string[]>((userIds) => this.readBatch(userIds));
   private readonly partitions: Partition[];
   /**
    * The dead-letter limit of the latest write: each partition keeps that many,
@@ -140,15 +136,14 @@ export class RedisOfflineStore implements OfflineStore {
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
     await this.migrated();
-    // Read with the turn's other new connections at the end of the turn, after the turn's
-    // presence writes (a turn batch on the same connection whose end-of-turn flush was queued
-    // when the connection was registered, before its inbox is read, and flushes run in the
-    // order they were queued): Redis runs a new connection's presence write before its inbox
-    // read, so an add that found the user offline (no live push) ran before the read, which
-    // then returns its message.
-    const stored = await this.reads.add(userId, userId.length);
+    // Sent at the end of the turn, after the turn's presence writes (a turn batch on the same
+    // connection, queued when the connection was registered, before its inbox is read): Redis
+    // runs a new connection's presence write before its inbox read, so an add that found the
+    // user offline (no live push) ran before the read, which then returns its message.
+    await endOfTurn();
+    const stored = await this.redis.command.hgetall(this.userKeys(userId)[0]);
     const ordered: Array<{ seq: number; json: string }> = [];
-    for (const value of stored) {
+    for (const value of Object.values(stored)) {
       const cut = value.indexOf(':');
       ordered.push({ seq: Number(value.slice(0, cut)), json: value.slice(cut + 1) });
     }
@@ -303,33 +298,6 @@ export class RedisOfflineStore implements OfflineStore {
     return outcomes;
   }
 
-  /** A turn's inbox reads: one script call per partition; each user's box values, in order. */
-  private async readBatch(userIds: readonly string[]): Promise<string[][]> {
-    if (this.partitions.length === 1) {
-      const box = this.partitions[0].box;
-      return this.client.rtOfflineReadBoxes(userIds.length, ...userIds.map((id) => box + id));
-    }
-    const byPartition = new Map<number, number[]>();
-    userIds.forEach((userId, index) => {
-      const partition = this.partitionOf(userId);
-      const indexes = byPartition.get(partition);
-      if (indexes) indexes.push(index);
-      else byPartition.set(partition, [index]);
-    });
-    const boxes = new Array<string[]>(userIds.length);
-    await Promise.all(
-      [...byPartition].map(async ([partition, indexes]) => {
-        const box = this.partitions[partition].box;
-        const read = await this.client.rtOfflineReadBoxes(
-          indexes.length,
-          ...indexes.map((index) => box + userIds[index]),
-        );
-        indexes.forEach((index, i) => (boxes[index] = read[i]));
-      }),
-    );
-    return boxes;
-  }
-
   private addRun(writes: readonly InboxWrite[]): Promise<AddBatchReply> {
     const { maxMessages, maxBytes, whenFull, deadLetterLimit } = writes[0].limits;
     const partition = this.partitions[writes[0].partition];
@@ -420,8 +388,6 @@ export class RedisOfflineStore implements OfflineStore {
       client.defineCommand('rtOfflineOldRead', { numberOfKeys: 1, lua: OLD_READ });
       client.defineCommand('rtOfflineMigrateIn', { numberOfKeys: 2, lua: MIGRATE_IN });
       client.defineCommand('rtOfflineOldRemove', { numberOfKeys: 2, lua: OLD_REMOVE });
-      // Its key count is the call's first argument: one box per read.
-      client.defineCommand('rtOfflineReadBoxes', { lua: READ_BOXES });
       this.defined = client as Redis & OfflineCommands;
     }
     return this.defined;
@@ -447,6 +413,11 @@ function settleAdd(
     );
   }
   return { evicted: rest.map((letter) => JSON.parse(String(letter)) as DeadLetter), online };
+}
+
+/** Resolves once the current event-loop turn has ended (after the turn batches queued before). */
+function endOfTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sameLimits(a: InboxLimits, b: InboxLimits): boolean {
