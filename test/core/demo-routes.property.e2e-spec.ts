@@ -234,7 +234,13 @@ describe('demo routes, whatever the body', () => {
             message: expect.anything(),
           });
       }),
-      { numRuns: 600 },
+      {
+        numRuns: 600,
+        // Found by CI: an item that is an array passed ValidateNested, which validated its elements.
+        examples: [
+          [{ route: 'POST /orders', body: { items: [[]] }, sku: '-', known: false, garbage: '' }],
+        ],
+      },
     );
   });
 

@@ -180,9 +180,12 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
     ]);
   });
 
-  it('a round for more watchers than it writes in one turn: every watcher gets its one frame', async () => {
+  it('a round for more watchers than it writes in one turn, over several topics: every watcher gets its one frame', async () => {
     const [a, b] = await instances();
-    // Over two of the tracker's slices (256 writes each), so the round lets the loop run twice.
+    // 600 watchers over three topics: each topic's are fewer than the 256 writes of one turn, all
+    // together over two of them, so the round lets the loop run twice, amid every topic's writes.
+    const topics = ['chat:crowd0', 'chat:crowd1', 'chat:crowd2'];
+    const topicOf = (i: number) => topics[i % topics.length];
     const watchers: TestClient[] = [];
     for (let i = 0; i < 600; i += 100) {
       watchers.push(
@@ -190,24 +193,28 @@ describe.each(enginesUnderTest())('presence on the $name engine', (engine) => {
       );
     }
     await Promise.all(
-      watchers.map((watcher) =>
-        watcher.request('subscribe', { topics: ['chat:crowd'], presence: true }),
+      watchers.map((watcher, i) =>
+        watcher.request('subscribe', { topics: [topicOf(i)], presence: true }),
       ),
     );
     // Their own joins in the store first (the subscribe does not wait for the store), or a round
     // would name them.
-    await waitUntil(async () => (await countOf(a, 'chat:crowd')).users === 600);
+    for (const topic of topics) {
+      await waitUntil(async () => (await countOf(a, topic)).users === 200);
+    }
     await settleWatcher(a);
     const from = await Promise.all(watchers.map((watcher) => barrier(watcher)));
 
     const ann = await b.connect('ann');
-    await ann.request('subscribe', { topics: ['chat:crowd'] });
-    await waitUntil(async () => (await countOf(a, 'chat:crowd')).users === 601);
+    await ann.request('subscribe', { topics });
+    for (const topic of topics) {
+      await waitUntil(async () => (await countOf(a, topic)).users === 201);
+    }
     await flushDiffs(a);
     await Promise.all(watchers.map((watcher) => barrier(watcher)));
     watchers.forEach((watcher, i) => {
       expect(diffsSince(watcher, from[i]).map((frame) => frame.data)).toEqual([
-        { topic: 'chat:crowd', joined: ['ann'], left: [], connections: 601, users: 601 },
+        { topic: topicOf(i), joined: ['ann'], left: [], connections: 201, users: 201 },
       ]);
     });
   });

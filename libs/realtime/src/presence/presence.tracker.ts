@@ -22,10 +22,10 @@ import type { PresenceChange, PresenceSlot, PresenceStore, UserSlot } from './pr
 const OFFLINE_BATCH = 500;
 
 /**
- * Frames a diff round writes before it lets the event loop run. Each is a
- * write to its own socket (tens of µs on loopback, more on a busy machine): a
- * round for 8,000 watchers held the loop for 80–190 ms in one piece, and the
- * handshakes, requests and pings waiting behind it with it.
+ * Frames a diff round writes, over all its topics, before it lets the event
+ * loop run. Each is a write to its own socket (tens of µs on loopback, more on
+ * a busy machine): a round for 8,000 watchers held the loop for 80–190 ms in
+ * one piece, and the handshakes, requests and pings waiting behind it with it.
  */
 const DIFF_WRITES_PER_TURN = 256;
 
@@ -70,7 +70,13 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   private readonly watched = new Map<string, WatchedTopic>();
   private renewTimer: NodeJS.Timeout | undefined;
   private diffTimer: NodeJS.Timeout | undefined;
-  private diffing = false;
+  /** The diff round in progress: the next interval skips it, and shutdown waits for it. */
+  private diffing: Promise<void> | undefined;
+  /** Frames the round wrote since the event loop last ran other work (all topics together). */
+  private turnWrites = 0;
+  /** Resolves once the loop has run other work; shared by the topics that wait for it. */
+  private turnPassed: Promise<void> | undefined;
+  private stopping = false;
   /** Looks for users whose offline grace is over (only while `user.online`/`user.offline` have handlers). */
   private offlineTimer: NodeJS.Timeout | undefined;
   private checkingOffline = false;
@@ -121,11 +127,14 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
    * or the next one to start, tells their `user.offline`); the closes of the
    * shutdown's own connections start theirs there too.
    */
-  beforeApplicationShutdown(): void {
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.renewTimer);
     clearInterval(this.diffTimer);
     clearInterval(this.offlineTimer);
     this.renewTimer = this.diffTimer = this.offlineTimer = undefined;
+    // A round waiting for its next turn stops there, and writes nothing more.
+    this.stopping = true;
+    await this.diffing;
   }
 
   /** Whether the topic's namespace keeps presence. */
@@ -193,19 +202,18 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
    * One diff per watched topic: the log since the last read, netted per user.
    * A read still in flight when the next interval starts is not doubled.
    */
-  async diff(): Promise<void> {
-    if (this.diffing) return;
-    this.diffing = true;
-    try {
-      const now = Date.now();
-      await Promise.all(
-        [...this.watched].map(([topic, watched]) =>
-          this.diffTopic(topic, watched, now).catch(this.failed),
-        ),
-      );
-    } finally {
-      this.diffing = false;
-    }
+  diff(): Promise<void> {
+    if (this.diffing || this.stopping) return Promise.resolve();
+    this.turnWrites = 0;
+    const now = Date.now();
+    this.diffing = Promise.all(
+      [...this.watched].map(([topic, watched]) =>
+        this.diffTopic(topic, watched, now).catch(this.failed),
+      ),
+    ).then(() => {
+      this.diffing = undefined;
+    });
+    return this.diffing;
   }
 
   /**
@@ -232,7 +240,6 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     const regular = this.diffFrame(topic, counts, counted, read.changes);
     // Built only if some watcher skipped the last round.
     let caughtUp: OutboundFrame | null | undefined;
-    let written = 0;
     // The set's own iterator: a watcher gone while the loop lets others run is not visited, one
     // added meanwhile started this round (so gets nothing from it).
     for (const connection of this.subscriptions.subscribersOf(topic) ?? []) {
@@ -251,11 +258,21 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
       }
       if (!frame) continue;
       this.writer.write(connection, frame);
-      if (++written % DIFF_WRITES_PER_TURN !== 0) continue;
-      await nextTurn();
-      // Every watcher left meanwhile: whoever watches now counts rounds of a new WatchedTopic.
-      if (this.watched.get(topic) !== watched) return;
+      if (++this.turnWrites < DIFF_WRITES_PER_TURN) continue;
+      await this.otherWorkRan();
+      // Shutting down, or every watcher left meanwhile (whoever watches now counts rounds of a
+      // new WatchedTopic).
+      if (this.stopping || this.watched.get(topic) !== watched) return;
     }
+  }
+
+  /** The round's writes wait here for the event loop to run other work, every topic's together. */
+  private otherWorkRan(): Promise<void> {
+    this.turnPassed ??= nextTurn().then(() => {
+      this.turnWrites = 0;
+      this.turnPassed = undefined;
+    });
+    return this.turnPassed;
   }
 
   /**
