@@ -1,30 +1,18 @@
 import { normalizeIp } from '@nestjs/throttler';
 import type { IncomingMessage } from 'node:http';
 import { isIP, isIPv4 } from 'node:net';
+import { rememberingLast } from './remembering-last';
 
 const FULL_IPV6 = 128;
 const IPV4_MAPPED = '::ffff:';
 
 /**
- * The last address canonicalIp was given and its answer: each handshake asks
- * twice (the accept, the upgrade), and consecutive ones often come from one
- * address (a NAT, a proxy, a load balancer).
- */
-let lastIp: string | undefined;
-let lastCanonical = '';
-
-/**
  * An IP as written in allow- and block-lists: IPv4-mapped IPv6 reduced to IPv4.
  * normalizeIp writes IPv6 as a prefix (`…/128`); the suffix is dropped so that
- * the result is still an address, which ipLimitKey can group by /64.
+ * the result is still an address, which ipLimitKey can group by /64. Each
+ * handshake asks twice (the accept, the upgrade): the last answer is kept.
  */
-export function canonicalIp(ip: string): string {
-  if (ip === lastIp) return lastCanonical;
-  const canonical = canonicalOf(ip);
-  lastIp = ip;
-  lastCanonical = canonical;
-  return canonical;
-}
+export const canonicalIp = rememberingLast(canonicalOf);
 
 function canonicalOf(ip: string): string {
   // The common cases without normalizeIp's parsing: plain IPv4, and IPv4-mapped IPv6

@@ -9,6 +9,7 @@ import { ConnectionRegistry, ipLimitKey } from '../registry/connection.registry'
 import { SubscriptionRules } from '../topics/subscription-rules';
 import { Admission, type AdmissionRefusal } from './admission/admission.port';
 import { canonicalIp, resolveClientIp } from './client-address';
+import { rememberingLast } from './remembering-last';
 import { FixedWindowStorage } from './fixed-window.storage';
 import { handshakeQuery } from './handshake-query';
 import { CAPACITY_RETRY_SEC, HandshakeRefusal } from './handshake-refusal';
@@ -45,9 +46,10 @@ export class HandshakeService {
   /** The connect-rate storage when it counts synchronously (the built-in one). */
   private readonly localAttempts: FixedWindowStorage | undefined;
   private accepting = true;
-  /** The last address attemptKey was asked for and its key (consecutive handshakes often share one). */
-  private lastAttemptIp: string | undefined;
-  private lastAttemptKey = '';
+  /** The connect-rate key of an address (asked twice per handshake). */
+  private readonly attemptKey = rememberingLast(
+    (ip: string) => `${CONNECT_THROTTLER}:${ipLimitKey(ip)}`,
+  );
 
   constructor(
     @Inject(REALTIME_OPTIONS) private readonly options: ResolvedRealtimeOptions,
@@ -155,14 +157,6 @@ export class HandshakeService {
 
   private get windowMs(): number {
     return this.options.limits.connectWindowMs;
-  }
-
-  private attemptKey(ip: string): string {
-    if (ip !== this.lastAttemptIp) {
-      this.lastAttemptKey = `${CONNECT_THROTTLER}:${ipLimitKey(ip)}`;
-      this.lastAttemptIp = ip;
-    }
-    return this.lastAttemptKey;
   }
 
   private tooManyAttempts(): HandshakeRefusal {

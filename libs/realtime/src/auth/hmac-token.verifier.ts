@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { JwtAlgorithm } from '../options/realtime-module-options.interface';
+import { rememberingLast } from './remembering-last';
 
 /** Why a token was refused; the text is the one the client sees. */
 export type TokenRefusal = 'token expired' | 'invalid token';
@@ -35,13 +36,8 @@ const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]*$/;
  * here as `invalid token`.
  */
 export class HmacTokenVerifier {
-  /**
-   * The last header segment seen and what it decoded to: a service's tokens
-   * share one header, so most handshakes compare a string instead of decoding
-   * and parsing the same JSON again.
-   */
-  private lastHeader = '';
-  private lastHeaderValue: { alg?: unknown; typ?: unknown } | undefined;
+  /** A service's tokens share one header: most handshakes compare it instead of decoding it again. */
+  private readonly header = rememberingLast(decodeHeader);
 
   constructor(
     private readonly key: KeyObject,
@@ -64,18 +60,6 @@ export class HmacTokenVerifier {
     if (claims === undefined) return 'invalid token';
     if (!this.signatureMatches(token, payloadEnd, digest)) return 'invalid token';
     return this.claimProblem(claims, nowSec) ?? claims;
-  }
-
-  /** The decoded header, undefined when it is no JSON or a falsy one (jws refuses those). */
-  private header(segment: string): { alg?: unknown; typ?: unknown } | undefined {
-    if (segment === this.lastHeader) return this.lastHeaderValue;
-    // jws reads the header as latin1 (and the payload as UTF-8).
-    const value = parseJson(decode(segment, 'latin1'));
-    const header =
-      value === NOT_JSON || !value ? undefined : (value as { alg?: unknown; typ?: unknown });
-    this.lastHeader = segment;
-    this.lastHeaderValue = header;
-    return header;
   }
 
   /**
@@ -113,6 +97,13 @@ export class HmacTokenVerifier {
 
 function decode(segment: string, encoding: 'latin1' | 'utf8'): string {
   return Buffer.from(segment, 'base64url').toString(encoding);
+}
+
+/** The decoded header, undefined when it is no JSON or a falsy one (jws refuses those). */
+function decodeHeader(segment: string): { alg?: unknown; typ?: unknown } | undefined {
+  // jws reads the header as latin1 (and the payload as UTF-8).
+  const value = parseJson(decode(segment, 'latin1'));
+  return value === NOT_JSON || !value ? undefined : value;
 }
 
 /** parseJson's answer for a text that is no JSON (no JSON text parses to a symbol). */

@@ -109,12 +109,12 @@ export class PendingSockets {
   };
 
   private arm(waitMs: number): void {
-    this.timer = setTimeout(expireDue, waitMs, this);
+    this.timer = setTimeout(this.expireDue, waitMs);
     this.timer.unref();
   }
 
-  /** @internal the timer's callback: destroys the sockets whose time is up, re-arms for the next. */
-  expireDue(): void {
+  /** The timer's callback: destroys the sockets whose time is up, re-arms for the next. */
+  private readonly expireDue = (): void => {
     this.timer = undefined;
     const now = performance.now();
     for (const [socket, { deadline }] of this.pending) {
@@ -122,7 +122,7 @@ export class PendingSockets {
       this.settle(socket);
       socket.destroy();
     }
-  }
+  };
 
   private readonly onRequest = (req: IncomingMessage): void => this.settle(req.socket);
 
@@ -139,10 +139,6 @@ export class PendingSockets {
  */
 function tcpSocketOf(socket: Socket): Socket {
   return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
-}
-
-function expireDue(pending: PendingSockets): void {
-  pending.expireDue();
 }
 
 function pathOf(url: string | undefined): string {
