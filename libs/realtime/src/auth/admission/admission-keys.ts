@@ -1,3 +1,4 @@
+import { hashSlot } from '../../redis/hash-slot';
 import { partitionOf, spreadPartitionTags } from '../../redis/partition-tags';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 
@@ -31,6 +32,8 @@ export class AdmissionKeys {
   readonly sharded: boolean;
   /** Partitions' key prefixes on a cluster; empty on one Redis. */
   private readonly partitionPrefixes: string[];
+  /** Partitions' hash slots on a cluster (where their keys' master is found); empty on one Redis. */
+  private readonly partitionSlots: number[];
 
   constructor(private readonly redis: RedisConnections) {
     this.sharded = redis.isCluster;
@@ -44,6 +47,7 @@ export class AdmissionKeys {
           redis.layout.admissionPartition(tag),
         ).map((tag) => redis.layout.admissionPartition(tag))
       : [];
+    this.partitionSlots = this.partitionPrefixes.map((prefix) => hashSlot(prefix));
   }
 
   /** How many partitions there are (1 on one Redis: the `{adm}` group). */
@@ -81,6 +85,11 @@ export class AdmissionKeys {
   /** On a cluster: the instance's held-keys set of one partition, in the partition's slot. */
   partitionHeld(partition: number, instanceId: string): string {
     return `${this.partitionPrefixes[partition]}held:${instanceId}`;
+  }
+
+  /** On a cluster: the hash slot of a partition's keys. */
+  partitionSlot(partition: number): number {
+    return this.partitionSlots[partition];
   }
 
   /** On a cluster: the registry of the layout before partitions (reaped for an upgrade). */

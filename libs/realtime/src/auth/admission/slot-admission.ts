@@ -1,80 +1,28 @@
+import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
+import { groupByMaster, refusedBeforeRunning } from '../../redis/cluster-nodes';
 import { TurnBatch } from '../../redis/turn-batch';
 import type { AdmissionKeys } from './admission-keys';
 import { SET_COUNTS_SCRIPT } from './admission.scripts';
-
-/**
- * Reservations on keys of one partition, in order, in one call.
- * KEYS: the partition's held-keys set of this instance, then per reservation
- * its rate counter (the count hash again when not counted) and its count
- * hash. ARGV: instance id, then per reservation: connect rate (0: not
- * counted), window ms, max (0: not counted), this instance's slots there.
- * Returns two numbers per reservation: {0, 0} reserved, {1, ms until the
- * window resets} over the rate, {2, 0} over the limit. A count hash it
- * writes a field to joins the held-keys set in the same step.
- */
-export const RESERVE_IN_PARTITION_SCRIPT = `
-local id = ARGV[1]
-local held = {}
-local function reserve(rateKey, countKey, a)
-  local rate = tonumber(ARGV[a])
-  if rate > 0 then
-    local hits = redis.call('INCR', rateKey)
-    if hits == 1 then redis.call('PEXPIRE', rateKey, ARGV[a + 1]) end
-    if hits > rate then return 1, redis.call('PTTL', rateKey) end
-  end
-  local max, own = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  if max == 0 then return 0, 0 end
-  local fields = redis.call('HGETALL', countKey)
-  local total = own
-  for i = 1, #fields, 2 do
-    if fields[i] ~= id then total = total + tonumber(fields[i + 1]) end
-  end
-  if total >= max then return 2, 0 end
-  redis.call('HSET', countKey, id, own + 1)
-  held[#held + 1] = countKey
-  return 0, 0
-end
-local replies = {}
-for r = 0, (#KEYS - 1) / 2 - 1 do
-  local code, wait = reserve(KEYS[2 + 2 * r], KEYS[3 + 2 * r], 2 + 4 * r)
-  replies[2 * r + 1] = code
-  replies[2 * r + 2] = wait
-end
-if #held > 0 then redis.call('SADD', KEYS[1], unpack(held)) end
-return replies
-`;
-
-/**
- * Removes every count of one instance in one partition.
- * KEYS: its held-keys set of the partition. ARGV: its id. Returns how many count hashes it was in.
- */
-export const FORGET_IN_PARTITION_SCRIPT = `
-local keys = redis.call('SMEMBERS', KEYS[1])
-for _, key in ipairs(keys) do
-  redis.call('HDEL', key, ARGV[1])
-  if redis.call('HLEN', key) == 0 then redis.call('DEL', key) end
-end
-redis.call('DEL', KEYS[1])
-return #keys
-`;
-
-/**
- * The layout before partitions kept each count hash in a slot of its own:
- * KEYS: one count hash. ARGV: instance id. Deletes the instance's field
- * (and the hash with its last).
- */
-const FORGET_ONE_SCRIPT = `
-redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
-return 0
-`;
+import {
+  FORGET_IN_PARTITION_SCRIPT,
+  FORGET_ONE_SCRIPT,
+  RESERVE_IN_PARTITION_SCRIPT,
+  RESERVE_ON_NODE_SCRIPT,
+  SET_COUNTS_ON_NODE_SCRIPT,
+} from './slot-admission.scripts';
 
 interface SlotCommands {
   rtAdmissionReserveInPartition(...args: Array<string | number>): Promise<number[]>;
   rtAdmissionSetInPartition(...args: Array<string | number>): Promise<number>;
   rtAdmissionForgetInPartition(...args: Array<string | number>): Promise<number>;
   rtAdmissionForgetOne(...args: Array<string | number>): Promise<number>;
+}
+
+/** The scripts sent to one master's connection (no key declared: they span slots). */
+interface NodeCommands {
+  rtAdmissionReserveOnNode(...args: Array<string | number>): Promise<number[] | null>;
+  rtAdmissionSetOnNode(...args: Array<string | number>): Promise<number | null>;
 }
 
 /** What a cluster-mode reservation answers, as RESERVE_BATCH_SCRIPT's reply does. */
@@ -123,9 +71,22 @@ const MAX_KEYS_PER_WRITE = 500;
  * written by the same script that writes a count (no round trip of its own),
  * so a dead instance's counts are found without a scan: one call per
  * partition.
+ *
+ * A step's (and a turn's count writes') partitions that one master serves,
+ * per the client's slot map, share one call on that master's connection:
+ * a turn costs about one call per master and step, not one per partition.
+ * That call first checks that the master serves every key it names and
+ * writes nothing otherwise (a stale map, a slot migrating, a failover);
+ * then, or when the master refused to run it, its partitions get the
+ * per-partition calls, which ioredis routes and redirects by key. Either
+ * way each reservation and count is written once.
  */
 export class SlotAdmission {
   private readonly redis: Redis & SlotCommands;
+  /** The client on Redis Cluster (the reaper's may be one Redis in a test); else undefined. */
+  private readonly cluster: Cluster | undefined;
+  /** Master connections the node scripts are defined on (ioredis adds and drops nodes). */
+  private readonly nodesDefined = new WeakSet<Redis>();
   private readonly batch = new TurnBatch<SlotReservation, SlotReserveReply>((items) =>
     this.reserveAll(items),
   );
@@ -145,6 +106,8 @@ export class SlotAdmission {
     });
     connection.defineCommand('rtAdmissionForgetOne', { numberOfKeys: 1, lua: FORGET_ONE_SCRIPT });
     this.redis = connection as Redis & SlotCommands;
+    const cluster = connection as unknown as Cluster;
+    this.cluster = cluster.isCluster ? cluster : undefined;
   }
 
   /** Reserves with the other handshakes of this turn; the reply comes after the turn's calls. */
@@ -159,19 +122,15 @@ export class SlotAdmission {
     if (counts.length === 0) return;
     this.wrote = true;
     const byPartition = groupBy(counts, ([tallyKey]) => this.keys.partition(tallyKey));
-    const calls: Promise<number>[] = [];
-    for (const [partition, group] of byPartition) {
-      for (let start = 0; start < group.length; start += MAX_KEYS_PER_WRITE) {
-        const part = group.slice(start, start + MAX_KEYS_PER_WRITE);
-        calls.push(
-          this.redis.rtAdmissionSetInPartition(
-            part.length + 1,
-            this.keys.partitionHeld(partition, this.instanceId),
-            ...part.map(([tallyKey]) => this.keys.count(tallyKey)),
-            this.instanceId,
-            ...part.map(([, count]) => count),
-          ),
-        );
+    const calls: Promise<unknown>[] = [];
+    for (const [node, partitions] of this.byMaster(byPartition.keys())) {
+      const size = partitions.reduce((sum, partition) => sum + byPartition.get(partition)!.length, 0);
+      if (node && partitions.length > 1 && size <= MAX_KEYS_PER_WRITE) {
+        calls.push(this.setOnNode(node, partitions, byPartition));
+      } else {
+        for (const partition of partitions) {
+          calls.push(this.setInPartition(partition, byPartition.get(partition)!));
+        }
       }
     }
     await Promise.all(calls);
@@ -243,30 +202,151 @@ export class SlotAdmission {
     return replies;
   }
 
-  /** One script call per partition; resolves to the refused reservations' replies. */
+  /**
+   * One script call per master (per partition where the map names no ready
+   * master, or one partition is the master's only one); resolves to the
+   * refused reservations' replies.
+   */
   private async callPerPartition(
     calls: readonly PartitionCall[],
   ): Promise<Array<[number, SlotReserveReply]>> {
     const refused: Array<[number, SlotReserveReply]> = [];
-    await Promise.all(
-      [...groupBy(calls, (call) => call.partition)].map(async ([partition, group]) => {
-        const keys = group.flatMap((call) => [call.rateKey, call.countKey]);
-        const reply = await this.redis.rtAdmissionReserveInPartition(
-          keys.length + 1,
-          this.keys.partitionHeld(partition, this.instanceId),
-          ...keys,
-          this.instanceId,
-          ...group.flatMap((call) => call.args),
-        );
-        group.forEach((call, i) => {
-          const code = reply[2 * i];
-          if (code === 1) refused.push([call.index, [1, reply[2 * i + 1]]]);
-          else if (code === 2) refused.push([call.index, [2]]);
-        });
-      }),
-    );
+    const byPartition = groupBy(calls, (call) => call.partition);
+    const sent: Array<Promise<void>> = [];
+    for (const [node, partitions] of this.byMaster(byPartition.keys())) {
+      if (node && partitions.length > 1) {
+        sent.push(this.reserveOnNode(node, partitions, byPartition, refused));
+      } else {
+        for (const partition of partitions) {
+          sent.push(this.reserveInPartition(partition, byPartition.get(partition)!, refused));
+        }
+      }
+    }
+    await Promise.all(sent);
     return refused;
   }
+
+  private async reserveInPartition(
+    partition: number,
+    group: readonly PartitionCall[],
+    refused: Array<[number, SlotReserveReply]>,
+  ): Promise<void> {
+    const keys = group.flatMap((call) => [call.rateKey, call.countKey]);
+    const reply = await this.redis.rtAdmissionReserveInPartition(
+      keys.length + 1,
+      this.keys.partitionHeld(partition, this.instanceId),
+      ...keys,
+      this.instanceId,
+      ...group.flatMap((call) => call.args),
+    );
+    collectRefused(group, reply, refused);
+  }
+
+  /** The partitions' reservations in one call on their master; per partition if it wrote nothing. */
+  private async reserveOnNode(
+    node: Redis,
+    partitions: readonly number[],
+    byPartition: ReadonlyMap<number, PartitionCall[]>,
+    refused: Array<[number, SlotReserveReply]>,
+  ): Promise<void> {
+    const args: Array<string | number> = [this.instanceId];
+    for (const partition of partitions) {
+      const group = byPartition.get(partition)!;
+      args.push(this.keys.partitionHeld(partition, this.instanceId), group.length);
+      for (const call of group) args.push(call.rateKey, call.countKey, ...call.args);
+    }
+    const reply = await this.onNode(node)
+      .rtAdmissionReserveOnNode(0, ...args)
+      .catch(nullIfRefusedBeforeRunning);
+    if (reply === null) {
+      await Promise.all(
+        partitions.map((partition) =>
+          this.reserveInPartition(partition, byPartition.get(partition)!, refused),
+        ),
+      );
+      return;
+    }
+    collectRefused(
+      partitions.flatMap((partition) => byPartition.get(partition)!),
+      reply,
+      refused,
+    );
+  }
+
+  private async setInPartition(
+    partition: number,
+    group: ReadonlyArray<readonly [tallyKey: string, count: number]>,
+  ): Promise<void> {
+    for (let start = 0; start < group.length; start += MAX_KEYS_PER_WRITE) {
+      const part = group.slice(start, start + MAX_KEYS_PER_WRITE);
+      await this.redis.rtAdmissionSetInPartition(
+        part.length + 1,
+        this.keys.partitionHeld(partition, this.instanceId),
+        ...part.map(([tallyKey]) => this.keys.count(tallyKey)),
+        this.instanceId,
+        ...part.map(([, count]) => count),
+      );
+    }
+  }
+
+  /** The partitions' counts in one call on their master; per partition if it wrote nothing. */
+  private async setOnNode(
+    node: Redis,
+    partitions: readonly number[],
+    byPartition: ReadonlyMap<number, Array<readonly [tallyKey: string, count: number]>>,
+  ): Promise<void> {
+    const args: Array<string | number> = [this.instanceId];
+    for (const partition of partitions) {
+      const group = byPartition.get(partition)!;
+      args.push(this.keys.partitionHeld(partition, this.instanceId), group.length);
+      for (const [tallyKey] of group) args.push(this.keys.count(tallyKey));
+      for (const [, count] of group) args.push(count);
+    }
+    const reply = await this.onNode(node)
+      .rtAdmissionSetOnNode(0, ...args)
+      .catch(nullIfRefusedBeforeRunning);
+    if (reply === null) {
+      await Promise.all(
+        partitions.map((partition) => this.setInPartition(partition, byPartition.get(partition)!)),
+      );
+    }
+  }
+
+  /** Partitions grouped by the master serving them per the slot map (one Redis: none). */
+  private byMaster(partitions: Iterable<number>): Map<Redis | undefined, number[]> {
+    if (!this.cluster) return new Map([[undefined, [...partitions]]]);
+    return groupByMaster(this.cluster, partitions, (partition) =>
+      this.keys.partitionSlot(partition),
+    );
+  }
+
+  private onNode(node: Redis): Redis & NodeCommands {
+    if (!this.nodesDefined.has(node)) {
+      node.defineCommand('rtAdmissionReserveOnNode', { lua: RESERVE_ON_NODE_SCRIPT });
+      node.defineCommand('rtAdmissionSetOnNode', { lua: SET_COUNTS_ON_NODE_SCRIPT });
+      this.nodesDefined.add(node);
+    }
+    return node as Redis & NodeCommands;
+  }
+}
+
+/** A node call's reply null where the node refused to run it (it wrote nothing either way). */
+function nullIfRefusedBeforeRunning(error: unknown): null {
+  if (refusedBeforeRunning(error)) return null;
+  throw error;
+}
+
+/** The refused reservations of `calls`, from a reply of two numbers each, in their order. */
+function collectRefused(
+  calls: readonly PartitionCall[],
+  reply: readonly number[],
+  refused: Array<[number, SlotReserveReply]>,
+): void {
+  calls.forEach((call, i) => {
+    const code = reply[2 * i];
+    if (code === 1) refused.push([call.index, [1, reply[2 * i + 1]]]);
+    else if (code === 2) refused.push([call.index, [2]]);
+  });
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => number): Map<number, T[]> {
