@@ -105,7 +105,9 @@ function admissionSpec(name: string, backend: () => Backend): void {
         const warm = Array.from({ length: 4 * ADMISSION_PARTITIONS }, (_, i) =>
           reserve(admission, `10.0.9.${i}`, `warm${i}`),
         );
-        expect(await Promise.all(warm.map(({ reply }) => reply))).toEqual(warm.map(() => undefined));
+        expect(await Promise.all(warm.map(({ reply }) => reply))).toEqual(
+          warm.map(() => undefined),
+        );
       }
       // instance() waited for the write-back at start (mode `cluster`): nothing else runs scripts now.
       const before = await backend().scriptCalls();

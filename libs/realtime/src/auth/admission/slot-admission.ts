@@ -124,7 +124,10 @@ export class SlotAdmission {
     const byPartition = groupBy(counts, ([tallyKey]) => this.keys.partition(tallyKey));
     const calls: Promise<unknown>[] = [];
     for (const [node, partitions] of this.byMaster(byPartition.keys())) {
-      const size = partitions.reduce((sum, partition) => sum + byPartition.get(partition)!.length, 0);
+      const size = partitions.reduce(
+        (sum, partition) => sum + byPartition.get(partition)!.length,
+        0,
+      );
       if (node && partitions.length > 1 && size <= MAX_KEYS_PER_WRITE) {
         calls.push(this.setOnNode(node, partitions, byPartition));
       } else {
