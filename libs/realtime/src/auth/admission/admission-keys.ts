@@ -21,8 +21,9 @@ export const ADMISSION_PARTITIONS = 16;
  * ADMISSION_PARTITIONS partitions (`rt:{adm:<tag>}:ip:…`, `…:rate:ip:…`,
  * `…:user:…`, `…:held:<instance>`), an IP or user in the partition of its
  * key, so a turn's handshakes cost at most one script call per partition
- * and step; liveness and the registry (`rt:{adm}:partitioned:instances`)
- * stay in `{adm}`.
+ * and step (one per master where it serves several, SlotAdmission);
+ * liveness and the registry (`rt:{adm}:partitioned:instances`) stay in
+ * `{adm}`.
  */
 export class AdmissionKeys {
   readonly instances: string;
