@@ -19,11 +19,13 @@
  * window resets} over the rate, {2, 0} over the IP's limit, {3, 0} over the
  * user's. A handshake's own counts were taken when it arrived, so a later
  * one of the same turn already includes the earlier ones.
- * Within the call only this instance's fields change, so each count hash is
+ * Within the call only this instance's fields change and the clock stands
+ * still, so each connect-rate counter is incremented once by its attempts
+ * (the k-th sees the count its own INCR would have) and each count hash is
  * read once (the other instances' sum cannot move meanwhile) and written once
  * at the end, with its last handshake's count: the answers and the final
- * state are those of one HGETALL and HSET per handshake, at a fraction of the
- * commands when a turn's handshakes share an address (a NAT, a proxy).
+ * state are those of an INCR, HGETALL and HSET per handshake, at a fraction
+ * of the commands when a call's handshakes share an address (a NAT, a proxy).
  */
 export const RESERVE_BATCH_SCRIPT = `
 local id, alive, window = ARGV[1], ARGV[2], ARGV[3]
@@ -53,12 +55,31 @@ local function hold(key, count)
   if own[key] == nil then held[#held + 1] = key end
   own[key] = count
 end
+local attempts, counters = {}, {}
+for r = 0, (#KEYS - 1) / 3 - 1 do
+  if tonumber(ARGV[4 + 5 * r]) > 0 then
+    local key = KEYS[2 + 3 * r]
+    if attempts[key] == nil then
+      attempts[key] = 0
+      counters[#counters + 1] = key
+    end
+    attempts[key] = attempts[key] + 1
+  end
+end
+local hits, ttl = {}, {}
+for _, key in ipairs(counters) do
+  local total = redis.call('INCRBY', key, attempts[key])
+  if total == attempts[key] then redis.call('PEXPIRE', key, window) end
+  hits[key] = total - attempts[key]
+end
 local function reserve(rateKey, ipKey, userKey, a)
   local rate = tonumber(ARGV[a])
   if rate > 0 then
-    local hits = redis.call('INCR', rateKey)
-    if hits == 1 then redis.call('PEXPIRE', rateKey, window) end
-    if hits > rate then return 1, redis.call('PTTL', rateKey) end
+    hits[rateKey] = hits[rateKey] + 1
+    if hits[rateKey] > rate then
+      if ttl[rateKey] == nil then ttl[rateKey] = redis.call('PTTL', rateKey) end
+      return 1, ttl[rateKey]
+    end
   end
   local maxIp, ownIp = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local maxUser, ownUser = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])

@@ -8,7 +8,7 @@ import { AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, USER_REFUSAL } from './admission-refusals';
 import { RedisAdmission } from './redis.admission';
 
-const LIMITS = { maxConnectionsPerIp: 3, maxConnectionsPerUser: 2, connectRate: 100 };
+const LIMITS = { maxConnectionsPerIp: 3, maxConnectionsPerUser: 2, connectRate: 8 };
 
 /** Script runs Redis answered: EVAL and EVALSHA calls that did not fail (a NOSCRIPT is no run). */
 async function scriptCalls(redis: TestRedis): Promise<number> {
@@ -117,6 +117,27 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
       undefined,
       IP_REFUSAL,
     ]);
+  });
+
+  it("counts a call's attempts of one address in its connect-rate window, each as its own INCR would", async () => {
+    const attempts = Array.from({ length: 10 }, () => reserve('10.4.0.1', null));
+    const replies = await Promise.all(attempts);
+    const rate = { reason: 'too many connection attempts', retryAfterSec: 60 };
+    // The first 3 hold the address's slots, the next 5 pass the rate but not the cap, 2 are over the rate.
+    expect(replies).toEqual([
+      ...Array.from({ length: 3 }, () => undefined),
+      ...Array.from({ length: 5 }, () => IP_REFUSAL),
+      rate,
+      rate,
+    ]);
+    // The window started with the call's first attempt: the next call counts on from 10.
+    expect(await reserve('10.4.0.1', null)).toEqual(rate);
+    const keys = new AdmissionKeys(connections);
+    const counter = keys.rate('ip:10.4.0.1');
+    expect(await connections.command.get(counter)).toBe('11');
+    const ttl = await connections.command.pttl(counter);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
   it('falls back to local counts, without a call of their own, for the handshakes behind a call that timed out', async () => {
