@@ -1,6 +1,9 @@
+import { Injectable } from '@nestjs/common';
+import type { TopicAuthorizer } from '@nest-realtime/server';
 import { nowSeconds, signJwt, unsecuredJwt } from '../support/jwt';
-import { ALLOWED_ORIGIN, ProtectedApp } from '../support/protected-app';
+import { ALLOWED_ORIGIN, PROTECTED_TOPICS, ProtectedApp } from '../support/protected-app';
 import { expectAccepted, expectRefused } from '../support/refusals';
+import { waitUntil } from '../support/waits';
 
 // Real timers (expiry, heartbeat, grace periods): more than Jest's default 5 s per test.
 jest.setTimeout(20_000);
@@ -398,6 +401,71 @@ describe('handshake refusals', () => {
         await app.waitForConnections(1);
         await expectAccepted(app, { token: app.token('bob') });
         expect(app.stats().counters.refused).toEqual({ 503: 1 });
+      } finally {
+        await app.stop();
+      }
+    });
+  });
+
+  describe('limits reached while a handshake waits for an authorizer', () => {
+    /** Holds every `?subscribe=gated:…` handshake until the test lets them all go. */
+    @Injectable()
+    class HeldAuthorizer implements TopicAuthorizer {
+      entered = 0;
+      private waiting: Array<() => void> = [];
+
+      authorize(): Promise<boolean> {
+        this.entered++;
+        return new Promise((resolve) => this.waiting.push(() => resolve(true)));
+      }
+
+      releaseAll(): void {
+        for (const release of this.waiting.splice(0)) release();
+      }
+    }
+
+    async function startHeld(limits: Record<string, number>): Promise<ProtectedApp> {
+      return ProtectedApp.start({
+        realtime: {
+          limits,
+          topics: { ...PROTECTED_TOPICS, gated: { subscribe: { authorizer: HeldAuthorizer } } },
+        },
+        providers: [HeldAuthorizer],
+      });
+    }
+
+    it('503 when the server filled up meanwhile: capacity is checked again after the wait', async () => {
+      const app = await startHeld({ maxConnections: 2 });
+      try {
+        const held = app.app.get(HeldAuthorizer);
+        const waiting = app.tryConnect({ token: app.token('amy'), subscribe: 'gated:1' });
+        await waitUntil(() => held.entered === 1, 3_000, 'authorizer entered');
+        await expectAccepted(app);
+        await expectAccepted(app, { token: app.token('ben') });
+        held.releaseAll();
+
+        expect(await waiting).toMatchObject({ kind: 'refused', status: 503, body: 'server full' });
+        expect(app.stats().connections).toBe(2);
+      } finally {
+        await app.stop();
+      }
+    });
+
+    it("429 when the user's other connection took the last slot meanwhile", async () => {
+      const app = await startHeld({ maxConnectionsPerUser: 1 });
+      try {
+        const held = app.app.get(HeldAuthorizer);
+        const waiting = app.tryConnect({ token: app.token('cid'), subscribe: 'gated:1' });
+        await waitUntil(() => held.entered === 1, 3_000, 'authorizer entered');
+        await expectAccepted(app, { token: app.token('cid') });
+        held.releaseAll();
+
+        expect(await waiting).toMatchObject({
+          kind: 'refused',
+          status: 429,
+          body: 'too many connections for this user',
+        });
+        expect(app.stats().connections).toBe(1);
       } finally {
         await app.stop();
       }

@@ -115,7 +115,7 @@ export class SessionService implements OnApplicationShutdown {
       );
     // Only a user has an inbox: an anonymous connection skips the call and its promises.
     if (principal.userId !== null)
-      this.offline.deliverPending(connection).catch(this.offlineDeliveryFailed);
+      this.offline.deliverPending(connection, principal.userId).catch(this.offlineDeliveryFailed);
   }
 
   private readonly offlineDeliveryFailed = (error: unknown): void => {

@@ -134,7 +134,7 @@ describe('OfflineDeliveryService.send', () => {
       issuedAt: undefined,
     });
 
-    await offline.deliverPending(connection);
+    await offline.deliverPending(connection, 'ann');
 
     expect(store.failures).toBe(2);
     expect(

@@ -124,10 +124,11 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     return message.id;
   }
 
-  /** Right after `connected`: the user's unacknowledged messages, oldest first. */
-  async deliverPending(connection: Connection): Promise<void> {
-    const { userId } = connection.principal;
-    if (userId === null) return;
+  /**
+   * Right after `connected`: the user's unacknowledged messages, oldest first.
+   * `userId`: the connection's user (only a user has an inbox: the caller skips anonymous ones).
+   */
+  async deliverPending(connection: Connection, userId: string): Promise<void> {
     let messages: OfflineMessage[] | undefined;
     for (let attempt = 1; messages === undefined; attempt++) {
       try {
