@@ -35,6 +35,9 @@ export class AdmissionKeys {
   private readonly partitionPrefixes: string[];
   /** Partitions' hash slots on a cluster (where their keys' master is found); empty on one Redis. */
   private readonly partitionSlots: number[];
+  /** On one Redis: the prefixes of count hashes and rate counters (built once, not per handshake). */
+  private readonly countPrefix: string;
+  private readonly ratePrefix: string;
 
   constructor(private readonly redis: RedisConnections) {
     this.sharded = redis.isCluster;
@@ -43,6 +46,8 @@ export class AdmissionKeys {
       ? redis.layout.group('adm', 'partitioned', 'instances')
       : redis.layout.group('adm', 'instances');
     this.alivePrefix = redis.layout.group('adm', 'alive', '');
+    this.countPrefix = redis.layout.group('adm', '');
+    this.ratePrefix = redis.layout.group('adm', 'rate', '');
     this.partitionPrefixes = this.sharded
       ? spreadPartitionTags(ADMISSION_PARTITIONS, (tag) =>
           redis.layout.admissionPartition(tag),
@@ -64,14 +69,14 @@ export class AdmissionKeys {
   /** The count hash of a tally key; on a cluster in the key's partition. */
   count(tallyKey: string): string {
     if (this.sharded) return this.partitionPrefixes[this.partition(tallyKey)] + tallyKey;
-    return this.redis.layout.group('adm', tallyKey);
+    return this.countPrefix + tallyKey;
   }
 
   /** An IP's connect-rate counter; on a cluster in the IP's partition, with its count. */
   rate(ipTallyKey: string): string {
     if (this.sharded)
       return `${this.partitionPrefixes[this.partition(ipTallyKey)]}rate:${ipTallyKey}`;
-    return this.redis.layout.group('adm', 'rate', ipTallyKey);
+    return this.ratePrefix + ipTallyKey;
   }
 
   alive(instanceId: string): string {

@@ -13,13 +13,13 @@ import {
 } from './admission.port';
 import { AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, rateRefusal, USER_REFUSAL } from './admission-refusals';
-import { TurnBatch } from '../../redis/turn-batch';
 import {
   FORGET_INSTANCE_SCRIPT,
   RESERVE_BATCH_SCRIPT,
   SET_COUNTS_SCRIPT,
 } from './admission.scripts';
 import { ConnectionTally, type HeldSlot } from './connection-tally';
+import { ReservationBatch } from './reservation-batch';
 import { SlotAdmission, type SlotReservation, type SlotReserveReply } from './slot-admission';
 
 /** A handshake waits this long for Redis before admission falls back to local counts. */
@@ -75,9 +75,10 @@ export class RedisAdmission extends Admission {
   private lastMode: AdmissionMode = 'local';
   /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
-  /** On one Redis: this turn's handshakes, reserved in one script call at its end. */
-  private readonly reserves = new TurnBatch<SlotReservation, ReserveReply>((items) =>
-    this.reserveAll(items),
+  /** On one Redis: the handshakes of a turn (or of a call's round trip) in one script call. */
+  private readonly reserves = new ReservationBatch<SlotReservation, ReserveReply>(
+    (items) => this.reserveAll(items),
+    REDIS_TIMEOUT_MS,
   );
   /** Tally keys whose count changed by a release this turn: written at its end, once each. */
   private readonly releasing = new Set<string>();
@@ -147,9 +148,7 @@ export class RedisAdmission extends Admission {
       maxUser: slot.user === null ? 0 : maxConnectionsPerUser,
       ownUser,
     };
-    const reserved = this.slots
-      ? this.slots.reserve(reservation)
-      : this.reserves.add(reservation, (slot.ip?.length ?? 0) + (slot.user?.length ?? 0));
+    const reserved = this.slots ? this.slots.reserve(reservation) : this.reserves.add(reservation);
     return reserved.then(
       (reply) => {
         const refusal = refusalOf(reply);
