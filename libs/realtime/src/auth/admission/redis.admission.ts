@@ -20,10 +20,13 @@ import {
 } from './admission.scripts';
 import { ConnectionTally, type HeldSlot } from './connection-tally';
 import { ReservationBatch } from './reservation-batch';
-import { SlotAdmission, type SlotReservation, type SlotReserveReply } from './slot-admission';
+import {
+  REDIS_BUDGET_MS,
+  SlotAdmission,
+  type SlotReservation,
+  type SlotReserveReply,
+} from './slot-admission';
 
-/** A handshake waits this long for Redis before admission falls back to local counts. */
-const REDIS_TIMEOUT_MS = 1_000;
 /** Count hashes per SET_COUNTS call at most: a script call holds Redis while it runs. */
 const MAX_KEYS_PER_WRITE = 500;
 
@@ -78,7 +81,7 @@ export class RedisAdmission extends Admission {
   /** On one Redis: the handshakes of a turn (or of a call's round trip) in one script call. */
   private readonly reserves = new ReservationBatch<SlotReservation, ReserveReply>(
     (items) => this.reserveAll(items),
-    REDIS_TIMEOUT_MS,
+    REDIS_BUDGET_MS,
   );
   /** Tally keys whose count changed by a release this turn: written at its end, once each. */
   private readonly releasing = new Set<string>();
@@ -95,7 +98,7 @@ export class RedisAdmission extends Admission {
     // handshakes. A cluster: the turn's per-slot calls leave in one write per node.
     this.connection = redis.open(
       'admission',
-      { enableOfflineQueue: false, commandTimeout: REDIS_TIMEOUT_MS, maxRetriesPerRequest: 1 },
+      { enableOfflineQueue: false, commandTimeout: REDIS_BUDGET_MS, maxRetriesPerRequest: 1 },
       {},
       { turnBatched: redis.isCluster },
     ) as Redis & AdmissionCommands;

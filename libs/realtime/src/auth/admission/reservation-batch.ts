@@ -104,7 +104,8 @@ export class ReservationBatch<T, R> {
   }
 }
 
-function withDeadline<R>(reply: Promise<R>, ms: number): Promise<R> {
+/** `reply`, or a rejection once `ms` have passed without it. */
+export function withDeadline<R>(reply: Promise<R>, ms: number): Promise<R> {
   return new Promise<R>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`Redis did not answer within the handshake's budget`)),

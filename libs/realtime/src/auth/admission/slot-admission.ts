@@ -1,9 +1,10 @@
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { groupByMaster, refusedBeforeRunning } from '../../redis/cluster-nodes';
-import { TurnBatch } from '../../redis/turn-batch';
 import type { AdmissionKeys } from './admission-keys';
 import { SET_COUNTS_SCRIPT } from './admission.scripts';
+import { MasterBatches } from './master-batches';
+import { withDeadline } from './reservation-batch';
 import {
   FORGET_IN_PARTITION_SCRIPT,
   FORGET_ONE_SCRIPT,
@@ -40,14 +41,19 @@ export interface SlotReservation {
   ownUser: number;
 }
 
-/** One count hash to reserve in, with the reservation it belongs to. */
+/** One count hash to reserve in. */
 interface PartitionCall {
-  index: number;
   partition: number;
   rateKey: string;
   countKey: string;
   args: [rate: number, windowMs: number, max: number, own: number];
 }
+
+/** A partition call's answer: 0 reserved, 1 over the rate (and ms until its window resets), 2 over the limit. */
+type StepReply = readonly [code: number, waitMs: number];
+
+/** A handshake waits this long for Redis before admission falls back to local counts. */
+export const REDIS_BUDGET_MS = 1_000;
 
 const RESERVED: SlotReserveReply = [0];
 /** Count hashes per SET call at most: a script call holds Redis while it runs. */
@@ -58,9 +64,9 @@ const MAX_KEYS_PER_WRITE = 500;
  * spread over ADMISSION_PARTITIONS partitions, each in its own slot
  * (`rt:{adm:<tag>}:ip:…`, `…:rate:ip:…`, `…:user:…`), so handshakes spread
  * over every master and a turn's handshakes cost a bounded number of calls.
- * No script may span slots, so the handshakes of one turn are reserved in
- * two steps, one script call per partition each: their IPs' (connect rate
- * and count), then the users' of those the IP step admitted; a user refused
+ * No script may span slots, so a handshake is reserved in two steps: its
+ * IP's (connect rate and count), then, if the IP step admitted it, its
+ * user's; a refused IP never counts the user. A user refused
  * after the IP was counted gives the IP slot back at once (the IP's count is
  * one too high meanwhile). Other instances' fields count until the cleanup
  * job reaps a dead instance (its liveness key gone: two intervals, reaped
@@ -72,10 +78,14 @@ const MAX_KEYS_PER_WRITE = 500;
  * so a dead instance's counts are found without a scan: one call per
  * partition.
  *
- * A step's (and a turn's count writes') partitions that one master serves,
- * per the client's slot map, share one call on that master's connection:
- * a turn costs about one call per master and step, not one per partition.
- * That call first checks that the master serves every key it names and
+ * Each step is batched per master (MasterBatches): a master gets no call
+ * for a step while its previous one is unanswered, and the handshakes
+ * queued meanwhile leave together in the next, so a storm costs each master
+ * one call per step and round trip, not one per handshake. The partitions
+ * one master serves, per the client's slot map, share that call on the
+ * master's connection (a turn's count writes likewise). A handshake waits
+ * for Redis REDIS_BUDGET_MS in all, both steps included.
+ * A call on a master first checks that it serves every key it names and
  * writes nothing otherwise (a stale map, a slot migrating, a failover);
  * then, or when the master refused to run it, its partitions get the
  * per-partition calls, which ioredis routes and redirects by key. Either
@@ -87,9 +97,9 @@ export class SlotAdmission {
   private readonly cluster: Cluster | undefined;
   /** Master connections the node scripts are defined on (ioredis adds and drops nodes). */
   private readonly nodesDefined = new WeakSet<Redis>();
-  private readonly batch = new TurnBatch<SlotReservation, SlotReserveReply>((items) =>
-    this.reserveAll(items),
-  );
+  /** The IP step (connect rate and count) and the user step, each batched per master. */
+  private readonly ipStep: MasterBatches<PartitionCall, StepReply>;
+  private readonly userStep: MasterBatches<PartitionCall, StepReply>;
   /** Whether this instance has sent Redis a count yet (its id is new at every start). */
   private wrote = false;
 
@@ -108,11 +118,16 @@ export class SlotAdmission {
     this.redis = connection as Redis & SlotCommands;
     const cluster = connection as unknown as Cluster;
     this.cluster = cluster.isCluster ? cluster : undefined;
+    const slotOf = (call: PartitionCall) => keys.partitionSlot(call.partition);
+    const send = (node: Redis | undefined, calls: readonly PartitionCall[]) =>
+      this.reserveOn(node, calls);
+    this.ipStep = new MasterBatches(this.cluster, slotOf, send, REDIS_BUDGET_MS);
+    this.userStep = new MasterBatches(this.cluster, slotOf, send, REDIS_BUDGET_MS);
   }
 
-  /** Reserves with the other handshakes of this turn; the reply comes after the turn's calls. */
+  /** Reserves with the handshakes queued for the same masters; fails past REDIS_BUDGET_MS. */
   reserve(reservation: SlotReservation): Promise<SlotReserveReply> {
-    return this.batch.add(reservation, 0);
+    return withDeadline(this.reserveSteps(reservation), REDIS_BUDGET_MS);
   }
 
   /** This instance's counts of tally keys, as they are (0: its field goes): one call per partition. */
@@ -171,69 +186,68 @@ export class SlotAdmission {
     await this.redis.srem(this.keys.legacyInstances, instanceId);
   }
 
-  private async reserveAll(items: readonly SlotReservation[]): Promise<SlotReserveReply[]> {
+  private async reserveSteps(item: SlotReservation): Promise<SlotReserveReply> {
     this.wrote = true;
-    const replies = items.map(() => RESERVED);
-    const ipCalls: PartitionCall[] = [];
-    items.forEach((item, index) => {
-      if (item.ip === null) return;
-      ipCalls.push({
-        index,
+    if (item.ip !== null) {
+      const [code, waitMs] = await this.ipStep.add({
         partition: this.keys.partition(item.ip),
         rateKey: this.keys.rate(item.ip),
         countKey: this.keys.count(item.ip),
         args: [item.rate, item.windowMs, item.maxIp, item.ownIp],
       });
-    });
-    for (const [index, reply] of await this.callPerPartition(ipCalls)) replies[index] = reply;
-    const userCalls: PartitionCall[] = [];
-    items.forEach((item, index) => {
-      if (item.user === null || item.maxUser === 0 || replies[index][0] !== 0) return;
-      const countKey = this.keys.count(item.user);
-      userCalls.push({
-        index,
-        partition: this.keys.partition(item.user),
-        rateKey: countKey,
-        countKey,
-        args: [0, 0, item.maxUser, item.ownUser],
-      });
-    });
-    for (const [index, reply] of await this.callPerPartition(userCalls)) {
-      // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
-      if (reply[0] === 2) replies[index] = [3];
+      if (code === 1) return [1, waitMs];
+      if (code === 2) return [2];
     }
-    return replies;
+    if (item.user === null || item.maxUser === 0) return RESERVED;
+    const countKey = this.keys.count(item.user);
+    const [code] = await this.userStep.add({
+      partition: this.keys.partition(item.user),
+      rateKey: countKey,
+      countKey,
+      args: [0, 0, item.maxUser, item.ownUser],
+    });
+    // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
+    return code === 2 ? [3] : RESERVED;
   }
 
   /**
-   * One script call per master (per partition where the map names no ready
-   * master, or one partition is the master's only one); resolves to the
-   * refused reservations' replies.
+   * One step's calls queued for one master: one script call on it when they
+   * span several of its partitions, else (or with no ready master) one per
+   * partition, routed by key. Answers each call, in order.
    */
-  private async callPerPartition(
+  private async reserveOn(
+    node: Redis | undefined,
     calls: readonly PartitionCall[],
-  ): Promise<Array<[number, SlotReserveReply]>> {
-    const refused: Array<[number, SlotReserveReply]> = [];
+  ): Promise<StepReply[]> {
     const byPartition = groupBy(calls, (call) => call.partition);
-    const sent: Array<Promise<void>> = [];
-    for (const [node, partitions] of this.byMaster(byPartition.keys())) {
-      if (node && partitions.length > 1) {
-        sent.push(this.reserveOnNode(node, partitions, byPartition, refused));
-      } else {
-        for (const partition of partitions) {
-          sent.push(this.reserveInPartition(partition, byPartition.get(partition)!, refused));
-        }
-      }
-    }
-    await Promise.all(sent);
-    return refused;
+    const partitions = [...byPartition.keys()];
+    const replies =
+      node && partitions.length > 1
+        ? await this.reserveOnNode(node, partitions, byPartition)
+        : await this.reserveInPartitions(partitions, byPartition);
+    const answers = new Map<PartitionCall, StepReply>();
+    partitions.forEach((partition, p) =>
+      byPartition.get(partition)!.forEach((call, i) => answers.set(call, replies[p][i])),
+    );
+    return calls.map((call) => answers.get(call)!);
+  }
+
+  /** Each partition's calls in a call of its own; their replies by partition. */
+  private reserveInPartitions(
+    partitions: readonly number[],
+    byPartition: ReadonlyMap<number, PartitionCall[]>,
+  ): Promise<StepReply[][]> {
+    return Promise.all(
+      partitions.map((partition) =>
+        this.reserveInPartition(partition, byPartition.get(partition)!),
+      ),
+    );
   }
 
   private async reserveInPartition(
     partition: number,
     group: readonly PartitionCall[],
-    refused: Array<[number, SlotReserveReply]>,
-  ): Promise<void> {
+  ): Promise<StepReply[]> {
     const keys = group.flatMap((call) => [call.rateKey, call.countKey]);
     const reply = await this.redis.rtAdmissionReserveInPartition(
       keys.length + 1,
@@ -242,7 +256,7 @@ export class SlotAdmission {
       this.instanceId,
       ...group.flatMap((call) => call.args),
     );
-    collectRefused(group, reply, refused);
+    return pairs(reply, 0, group.length);
   }
 
   /** The partitions' reservations in one call on their master; per partition if it wrote nothing. */
@@ -250,8 +264,7 @@ export class SlotAdmission {
     node: Redis,
     partitions: readonly number[],
     byPartition: ReadonlyMap<number, PartitionCall[]>,
-    refused: Array<[number, SlotReserveReply]>,
-  ): Promise<void> {
+  ): Promise<StepReply[][]> {
     const args: Array<string | number> = [this.instanceId];
     for (const partition of partitions) {
       const group = byPartition.get(partition)!;
@@ -261,19 +274,14 @@ export class SlotAdmission {
     const reply = await this.onNode(node)
       .rtAdmissionReserveOnNode(0, ...args)
       .catch(nullIfRefusedBeforeRunning);
-    if (reply === null) {
-      await Promise.all(
-        partitions.map((partition) =>
-          this.reserveInPartition(partition, byPartition.get(partition)!, refused),
-        ),
-      );
-      return;
-    }
-    collectRefused(
-      partitions.flatMap((partition) => byPartition.get(partition)!),
-      reply,
-      refused,
-    );
+    if (reply === null) return this.reserveInPartitions(partitions, byPartition);
+    let offset = 0;
+    return partitions.map((partition) => {
+      const count = byPartition.get(partition)!.length;
+      const replies = pairs(reply, offset, count);
+      offset += count;
+      return replies;
+    });
   }
 
   private async setInPartition(
@@ -339,17 +347,12 @@ function nullIfRefusedBeforeRunning(error: unknown): null {
   throw error;
 }
 
-/** The refused reservations of `calls`, from a reply of two numbers each, in their order. */
-function collectRefused(
-  calls: readonly PartitionCall[],
-  reply: readonly number[],
-  refused: Array<[number, SlotReserveReply]>,
-): void {
-  calls.forEach((call, i) => {
-    const code = reply[2 * i];
-    if (code === 1) refused.push([call.index, [1, reply[2 * i + 1]]]);
-    else if (code === 2) refused.push([call.index, [2]]);
-  });
+/** `count` replies of two numbers each from `reply`, starting at the `offset`-th. */
+function pairs(reply: readonly number[], offset: number, count: number): StepReply[] {
+  return Array.from(
+    { length: count },
+    (_, i) => [reply[2 * (offset + i)], reply[2 * (offset + i) + 1]] as const,
+  );
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => number): Map<number, T[]> {
