@@ -11,7 +11,12 @@ import type { KeyLayout } from '../redis/key-layout';
  * (one slot on a cluster); the `topics` index stands alone. No script touches keys of two slots.
  */
 export class PresenceKeys {
-  constructor(private readonly layout: KeyLayout) {}
+  /** Built once: a user's key is asked for at every connect and disconnect. */
+  private readonly userPrefix: string;
+
+  constructor(private readonly layout: KeyLayout) {
+    this.userPrefix = layout.group('presence-users', 'u', '');
+  }
 
   /**
    * A topic's keys, in the order its scripts take them: entries (zset
@@ -26,7 +31,7 @@ export class PresenceKeys {
 
   /** One user's connections (zset `instance|connection` by deadline). */
   user(userId: string): string {
-    return this.layout.group('presence-users', 'u', userId);
+    return this.userPrefix + userId;
   }
 
   /** Users online: zset user → the latest deadline of their connections. */

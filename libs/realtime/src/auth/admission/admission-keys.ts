@@ -1,3 +1,4 @@
+import { hashSlot } from '../../redis/hash-slot';
 import { partitionOf, spreadPartitionTags } from '../../redis/partition-tags';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 
@@ -20,8 +21,9 @@ export const ADMISSION_PARTITIONS = 16;
  * ADMISSION_PARTITIONS partitions (`rt:{adm:<tag>}:ip:…`, `…:rate:ip:…`,
  * `…:user:…`, `…:held:<instance>`), an IP or user in the partition of its
  * key, so a turn's handshakes cost at most one script call per partition
- * and step; liveness and the registry (`rt:{adm}:partitioned:instances`)
- * stay in `{adm}`.
+ * and step (one per master where it serves several, SlotAdmission);
+ * liveness and the registry (`rt:{adm}:partitioned:instances`) stay in
+ * `{adm}`.
  */
 export class AdmissionKeys {
   readonly instances: string;
@@ -31,6 +33,11 @@ export class AdmissionKeys {
   readonly sharded: boolean;
   /** Partitions' key prefixes on a cluster; empty on one Redis. */
   private readonly partitionPrefixes: string[];
+  /** Partitions' hash slots on a cluster (where their keys' master is found); empty on one Redis. */
+  private readonly partitionSlots: number[];
+  /** On one Redis: the prefixes of count hashes and rate counters (built once, not per handshake). */
+  private readonly countPrefix: string;
+  private readonly ratePrefix: string;
 
   constructor(private readonly redis: RedisConnections) {
     this.sharded = redis.isCluster;
@@ -39,11 +46,14 @@ export class AdmissionKeys {
       ? redis.layout.group('adm', 'partitioned', 'instances')
       : redis.layout.group('adm', 'instances');
     this.alivePrefix = redis.layout.group('adm', 'alive', '');
+    this.countPrefix = redis.layout.group('adm', '');
+    this.ratePrefix = redis.layout.group('adm', 'rate', '');
     this.partitionPrefixes = this.sharded
       ? spreadPartitionTags(ADMISSION_PARTITIONS, (tag) =>
           redis.layout.admissionPartition(tag),
         ).map((tag) => redis.layout.admissionPartition(tag))
       : [];
+    this.partitionSlots = this.partitionPrefixes.map((prefix) => hashSlot(prefix));
   }
 
   /** How many partitions there are (1 on one Redis: the `{adm}` group). */
@@ -59,14 +69,14 @@ export class AdmissionKeys {
   /** The count hash of a tally key; on a cluster in the key's partition. */
   count(tallyKey: string): string {
     if (this.sharded) return this.partitionPrefixes[this.partition(tallyKey)] + tallyKey;
-    return this.redis.layout.group('adm', tallyKey);
+    return this.countPrefix + tallyKey;
   }
 
   /** An IP's connect-rate counter; on a cluster in the IP's partition, with its count. */
   rate(ipTallyKey: string): string {
     if (this.sharded)
       return `${this.partitionPrefixes[this.partition(ipTallyKey)]}rate:${ipTallyKey}`;
-    return this.redis.layout.group('adm', 'rate', ipTallyKey);
+    return this.ratePrefix + ipTallyKey;
   }
 
   alive(instanceId: string): string {
@@ -81,6 +91,11 @@ export class AdmissionKeys {
   /** On a cluster: the instance's held-keys set of one partition, in the partition's slot. */
   partitionHeld(partition: number, instanceId: string): string {
     return `${this.partitionPrefixes[partition]}held:${instanceId}`;
+  }
+
+  /** On a cluster: the hash slot of a partition's keys. */
+  partitionSlot(partition: number): number {
+    return this.partitionSlots[partition];
   }
 
   /** On a cluster: the registry of the layout before partitions (reaped for an upgrade). */

@@ -19,13 +19,23 @@
  * window resets} over the rate, {2, 0} over the IP's limit, {3, 0} over the
  * user's. A handshake's own counts were taken when it arrived, so a later
  * one of the same turn already includes the earlier ones.
+ * Within the call only this instance's fields change and the clock stands
+ * still, so each connect-rate counter is incremented once by its attempts
+ * (the k-th sees the count its own INCR would have) and each count hash is
+ * read once (the other instances' sum cannot move meanwhile) and written once
+ * at the end, with its last handshake's count: the answers and the final
+ * state are those of an INCR, HGETALL and HSET per handshake, at a fraction
+ * of the commands when a call's handshakes share an address (a NAT, a proxy).
  */
 export const RESERVE_BATCH_SCRIPT = `
 local id, alive, window = ARGV[1], ARGV[2], ARGV[3]
 local live = {}
+local counted = {}
 local function others(key)
+  local total = counted[key]
+  if total ~= nil then return total end
   local fields = redis.call('HGETALL', key)
-  local total = 0
+  total = 0
   for i = 1, #fields, 2 do
     local field = fields[i]
     if field ~= id then
@@ -37,28 +47,46 @@ local function others(key)
       if up then total = total + tonumber(fields[i + 1]) end
     end
   end
+  counted[key] = total
   return total
 end
-local held = {}
+local held, own = {}, {}
+local function hold(key, count)
+  if own[key] == nil then held[#held + 1] = key end
+  own[key] = count
+end
+local attempts, counters = {}, {}
+for r = 0, (#KEYS - 1) / 3 - 1 do
+  if tonumber(ARGV[4 + 5 * r]) > 0 then
+    local key = KEYS[2 + 3 * r]
+    if attempts[key] == nil then
+      attempts[key] = 0
+      counters[#counters + 1] = key
+    end
+    attempts[key] = attempts[key] + 1
+  end
+end
+local hits, ttl = {}, {}
+for _, key in ipairs(counters) do
+  local total = redis.call('INCRBY', key, attempts[key])
+  if total == attempts[key] then redis.call('PEXPIRE', key, window) end
+  hits[key] = total - attempts[key]
+end
 local function reserve(rateKey, ipKey, userKey, a)
   local rate = tonumber(ARGV[a])
   if rate > 0 then
-    local hits = redis.call('INCR', rateKey)
-    if hits == 1 then redis.call('PEXPIRE', rateKey, window) end
-    if hits > rate then return 1, redis.call('PTTL', rateKey) end
+    hits[rateKey] = hits[rateKey] + 1
+    if hits[rateKey] > rate then
+      if ttl[rateKey] == nil then ttl[rateKey] = redis.call('PTTL', rateKey) end
+      return 1, ttl[rateKey]
+    end
   end
   local maxIp, ownIp = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local maxUser, ownUser = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   if maxIp > 0 and ownIp + others(ipKey) >= maxIp then return 2, 0 end
   if maxUser > 0 and ownUser + others(userKey) >= maxUser then return 3, 0 end
-  if maxIp > 0 then
-    redis.call('HSET', ipKey, id, ownIp + 1)
-    held[#held + 1] = ipKey
-  end
-  if maxUser > 0 then
-    redis.call('HSET', userKey, id, ownUser + 1)
-    held[#held + 1] = userKey
-  end
+  if maxIp > 0 then hold(ipKey, ownIp + 1) end
+  if maxUser > 0 then hold(userKey, ownUser + 1) end
   return 0, 0
 end
 local replies = {}
@@ -67,6 +95,7 @@ for r = 0, (#KEYS - 1) / 3 - 1 do
   replies[2 * r + 1] = code
   replies[2 * r + 2] = wait
 end
+for _, key in ipairs(held) do redis.call('HSET', key, id, own[key]) end
 if #held > 0 then redis.call('SADD', KEYS[1], unpack(held)) end
 return replies
 `;

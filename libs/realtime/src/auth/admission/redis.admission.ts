@@ -13,17 +13,20 @@ import {
 } from './admission.port';
 import { AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, rateRefusal, USER_REFUSAL } from './admission-refusals';
-import { TurnBatch } from '../../redis/turn-batch';
 import {
   FORGET_INSTANCE_SCRIPT,
   RESERVE_BATCH_SCRIPT,
   SET_COUNTS_SCRIPT,
 } from './admission.scripts';
 import { ConnectionTally, type HeldSlot } from './connection-tally';
-import { SlotAdmission, type SlotReservation, type SlotReserveReply } from './slot-admission';
+import { ReservationBatch } from './reservation-batch';
+import {
+  REDIS_BUDGET_MS,
+  SlotAdmission,
+  type SlotReservation,
+  type SlotReserveReply,
+} from './slot-admission';
 
-/** A handshake waits this long for Redis before admission falls back to local counts. */
-const REDIS_TIMEOUT_MS = 1_000;
 /** Count hashes per SET_COUNTS call at most: a script call holds Redis while it runs. */
 const MAX_KEYS_PER_WRITE = 500;
 
@@ -75,9 +78,10 @@ export class RedisAdmission extends Admission {
   private lastMode: AdmissionMode = 'local';
   /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
-  /** On one Redis: this turn's handshakes, reserved in one script call at its end. */
-  private readonly reserves = new TurnBatch<SlotReservation, ReserveReply>((items) =>
-    this.reserveAll(items),
+  /** On one Redis: the handshakes of a turn (or of a call's round trip) in one script call. */
+  private readonly reserves = new ReservationBatch<SlotReservation, ReserveReply>(
+    (items) => this.reserveAll(items),
+    REDIS_BUDGET_MS,
   );
   /** Tally keys whose count changed by a release this turn: written at its end, once each. */
   private readonly releasing = new Set<string>();
@@ -94,7 +98,7 @@ export class RedisAdmission extends Admission {
     // handshakes. A cluster: the turn's per-slot calls leave in one write per node.
     this.connection = redis.open(
       'admission',
-      { enableOfflineQueue: false, commandTimeout: REDIS_TIMEOUT_MS, maxRetriesPerRequest: 1 },
+      { enableOfflineQueue: false, commandTimeout: REDIS_BUDGET_MS, maxRetriesPerRequest: 1 },
       {},
       { turnBatched: redis.isCluster },
     ) as Redis & AdmissionCommands;
@@ -147,9 +151,7 @@ export class RedisAdmission extends Admission {
       maxUser: slot.user === null ? 0 : maxConnectionsPerUser,
       ownUser,
     };
-    const reserved = this.slots
-      ? this.slots.reserve(reservation)
-      : this.reserves.add(reservation, (slot.ip?.length ?? 0) + (slot.user?.length ?? 0));
+    const reserved = this.slots ? this.slots.reserve(reservation) : this.reserves.add(reservation);
     return reserved.then(
       (reply) => {
         const refusal = refusalOf(reply);

@@ -1,80 +1,29 @@
+import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
-import { TurnBatch } from '../../redis/turn-batch';
+import { groupByMaster, refusedBeforeRunning } from '../../redis/cluster-nodes';
 import type { AdmissionKeys } from './admission-keys';
 import { SET_COUNTS_SCRIPT } from './admission.scripts';
-
-/**
- * Reservations on keys of one partition, in order, in one call.
- * KEYS: the partition's held-keys set of this instance, then per reservation
- * its rate counter (the count hash again when not counted) and its count
- * hash. ARGV: instance id, then per reservation: connect rate (0: not
- * counted), window ms, max (0: not counted), this instance's slots there.
- * Returns two numbers per reservation: {0, 0} reserved, {1, ms until the
- * window resets} over the rate, {2, 0} over the limit. A count hash it
- * writes a field to joins the held-keys set in the same step.
- */
-export const RESERVE_IN_PARTITION_SCRIPT = `
-local id = ARGV[1]
-local held = {}
-local function reserve(rateKey, countKey, a)
-  local rate = tonumber(ARGV[a])
-  if rate > 0 then
-    local hits = redis.call('INCR', rateKey)
-    if hits == 1 then redis.call('PEXPIRE', rateKey, ARGV[a + 1]) end
-    if hits > rate then return 1, redis.call('PTTL', rateKey) end
-  end
-  local max, own = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  if max == 0 then return 0, 0 end
-  local fields = redis.call('HGETALL', countKey)
-  local total = own
-  for i = 1, #fields, 2 do
-    if fields[i] ~= id then total = total + tonumber(fields[i + 1]) end
-  end
-  if total >= max then return 2, 0 end
-  redis.call('HSET', countKey, id, own + 1)
-  held[#held + 1] = countKey
-  return 0, 0
-end
-local replies = {}
-for r = 0, (#KEYS - 1) / 2 - 1 do
-  local code, wait = reserve(KEYS[2 + 2 * r], KEYS[3 + 2 * r], 2 + 4 * r)
-  replies[2 * r + 1] = code
-  replies[2 * r + 2] = wait
-end
-if #held > 0 then redis.call('SADD', KEYS[1], unpack(held)) end
-return replies
-`;
-
-/**
- * Removes every count of one instance in one partition.
- * KEYS: its held-keys set of the partition. ARGV: its id. Returns how many count hashes it was in.
- */
-export const FORGET_IN_PARTITION_SCRIPT = `
-local keys = redis.call('SMEMBERS', KEYS[1])
-for _, key in ipairs(keys) do
-  redis.call('HDEL', key, ARGV[1])
-  if redis.call('HLEN', key) == 0 then redis.call('DEL', key) end
-end
-redis.call('DEL', KEYS[1])
-return #keys
-`;
-
-/**
- * The layout before partitions kept each count hash in a slot of its own:
- * KEYS: one count hash. ARGV: instance id. Deletes the instance's field
- * (and the hash with its last).
- */
-const FORGET_ONE_SCRIPT = `
-redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
-return 0
-`;
+import { MasterBatches } from './master-batches';
+import { withDeadline } from './reservation-batch';
+import {
+  FORGET_IN_PARTITION_SCRIPT,
+  FORGET_ONE_SCRIPT,
+  RESERVE_IN_PARTITION_SCRIPT,
+  RESERVE_ON_NODE_SCRIPT,
+  SET_COUNTS_ON_NODE_SCRIPT,
+} from './slot-admission.scripts';
 
 interface SlotCommands {
   rtAdmissionReserveInPartition(...args: Array<string | number>): Promise<number[]>;
   rtAdmissionSetInPartition(...args: Array<string | number>): Promise<number>;
   rtAdmissionForgetInPartition(...args: Array<string | number>): Promise<number>;
   rtAdmissionForgetOne(...args: Array<string | number>): Promise<number>;
+}
+
+/** The scripts sent to one master's connection (no key declared: they span slots). */
+interface NodeCommands {
+  rtAdmissionReserveOnNode(...args: Array<string | number>): Promise<number[] | null>;
+  rtAdmissionSetOnNode(...args: Array<string | number>): Promise<number | null>;
 }
 
 /** What a cluster-mode reservation answers, as RESERVE_BATCH_SCRIPT's reply does. */
@@ -92,14 +41,19 @@ export interface SlotReservation {
   ownUser: number;
 }
 
-/** One count hash to reserve in, with the reservation it belongs to. */
+/** One count hash to reserve in. */
 interface PartitionCall {
-  index: number;
   partition: number;
   rateKey: string;
   countKey: string;
   args: [rate: number, windowMs: number, max: number, own: number];
 }
+
+/** A partition call's answer: 0 reserved, 1 over the rate (and ms until its window resets), 2 over the limit. */
+type StepReply = readonly [code: number, waitMs: number];
+
+/** A handshake waits this long for Redis before admission falls back to local counts. */
+export const REDIS_BUDGET_MS = 1_000;
 
 const RESERVED: SlotReserveReply = [0];
 /** Count hashes per SET call at most: a script call holds Redis while it runs. */
@@ -110,9 +64,9 @@ const MAX_KEYS_PER_WRITE = 500;
  * spread over ADMISSION_PARTITIONS partitions, each in its own slot
  * (`rt:{adm:<tag>}:ip:…`, `…:rate:ip:…`, `…:user:…`), so handshakes spread
  * over every master and a turn's handshakes cost a bounded number of calls.
- * No script may span slots, so the handshakes of one turn are reserved in
- * two steps, one script call per partition each: their IPs' (connect rate
- * and count), then the users' of those the IP step admitted; a user refused
+ * No script may span slots, so a handshake is reserved in two steps: its
+ * IP's (connect rate and count), then, if the IP step admitted it, its
+ * user's; a refused IP never counts the user. A user refused
  * after the IP was counted gives the IP slot back at once (the IP's count is
  * one too high meanwhile). Other instances' fields count until the cleanup
  * job reaps a dead instance (its liveness key gone: two intervals, reaped
@@ -123,12 +77,29 @@ const MAX_KEYS_PER_WRITE = 500;
  * written by the same script that writes a count (no round trip of its own),
  * so a dead instance's counts are found without a scan: one call per
  * partition.
+ *
+ * Each step is batched per master (MasterBatches): a master gets no call
+ * for a step while its previous one is unanswered, and the handshakes
+ * queued meanwhile leave together in the next, so a storm costs each master
+ * one call per step and round trip, not one per handshake. The partitions
+ * one master serves, per the client's slot map, share that call on the
+ * master's connection (a turn's count writes likewise). A handshake waits
+ * for Redis REDIS_BUDGET_MS in all, both steps included.
+ * A call on a master first checks that it serves every key it names and
+ * writes nothing otherwise (a stale map, a slot migrating, a failover);
+ * then, or when the master refused to run it, its partitions get the
+ * per-partition calls, which ioredis routes and redirects by key. Either
+ * way each reservation and count is written once.
  */
 export class SlotAdmission {
   private readonly redis: Redis & SlotCommands;
-  private readonly batch = new TurnBatch<SlotReservation, SlotReserveReply>((items) =>
-    this.reserveAll(items),
-  );
+  /** The client on Redis Cluster (the reaper's may be one Redis in a test); else undefined. */
+  private readonly cluster: Cluster | undefined;
+  /** Master connections the node scripts are defined on (ioredis adds and drops nodes). */
+  private readonly nodesDefined = new WeakSet<Redis>();
+  /** The IP step (connect rate and count) and the user step, each batched per master. */
+  private readonly ipStep: MasterBatches<PartitionCall, StepReply>;
+  private readonly userStep: MasterBatches<PartitionCall, StepReply>;
   /** Whether this instance has sent Redis a count yet (its id is new at every start). */
   private wrote = false;
 
@@ -145,11 +116,18 @@ export class SlotAdmission {
     });
     connection.defineCommand('rtAdmissionForgetOne', { numberOfKeys: 1, lua: FORGET_ONE_SCRIPT });
     this.redis = connection as Redis & SlotCommands;
+    const cluster = connection as unknown as Cluster;
+    this.cluster = cluster.isCluster ? cluster : undefined;
+    const slotOf = (call: PartitionCall) => keys.partitionSlot(call.partition);
+    const send = (node: Redis | undefined, calls: readonly PartitionCall[]) =>
+      this.reserveOn(node, calls);
+    this.ipStep = new MasterBatches(this.cluster, slotOf, send, REDIS_BUDGET_MS);
+    this.userStep = new MasterBatches(this.cluster, slotOf, send, REDIS_BUDGET_MS);
   }
 
-  /** Reserves with the other handshakes of this turn; the reply comes after the turn's calls. */
+  /** Reserves with the handshakes queued for the same masters; fails past REDIS_BUDGET_MS. */
   reserve(reservation: SlotReservation): Promise<SlotReserveReply> {
-    return this.batch.add(reservation, 0);
+    return withDeadline(this.reserveSteps(reservation), REDIS_BUDGET_MS);
   }
 
   /** This instance's counts of tally keys, as they are (0: its field goes): one call per partition. */
@@ -159,19 +137,18 @@ export class SlotAdmission {
     if (counts.length === 0) return;
     this.wrote = true;
     const byPartition = groupBy(counts, ([tallyKey]) => this.keys.partition(tallyKey));
-    const calls: Promise<number>[] = [];
-    for (const [partition, group] of byPartition) {
-      for (let start = 0; start < group.length; start += MAX_KEYS_PER_WRITE) {
-        const part = group.slice(start, start + MAX_KEYS_PER_WRITE);
-        calls.push(
-          this.redis.rtAdmissionSetInPartition(
-            part.length + 1,
-            this.keys.partitionHeld(partition, this.instanceId),
-            ...part.map(([tallyKey]) => this.keys.count(tallyKey)),
-            this.instanceId,
-            ...part.map(([, count]) => count),
-          ),
-        );
+    const calls: Promise<unknown>[] = [];
+    for (const [node, partitions] of this.byMaster(byPartition.keys())) {
+      const size = partitions.reduce(
+        (sum, partition) => sum + byPartition.get(partition)!.length,
+        0,
+      );
+      if (node && partitions.length > 1 && size <= MAX_KEYS_PER_WRITE) {
+        calls.push(this.setOnNode(node, partitions, byPartition));
+      } else {
+        for (const partition of partitions) {
+          calls.push(this.setInPartition(partition, byPartition.get(partition)!));
+        }
       }
     }
     await Promise.all(calls);
@@ -209,64 +186,173 @@ export class SlotAdmission {
     await this.redis.srem(this.keys.legacyInstances, instanceId);
   }
 
-  private async reserveAll(items: readonly SlotReservation[]): Promise<SlotReserveReply[]> {
+  private async reserveSteps(item: SlotReservation): Promise<SlotReserveReply> {
     this.wrote = true;
-    const replies = items.map(() => RESERVED);
-    const ipCalls: PartitionCall[] = [];
-    items.forEach((item, index) => {
-      if (item.ip === null) return;
-      ipCalls.push({
-        index,
+    if (item.ip !== null) {
+      const [code, waitMs] = await this.ipStep.add({
         partition: this.keys.partition(item.ip),
         rateKey: this.keys.rate(item.ip),
         countKey: this.keys.count(item.ip),
         args: [item.rate, item.windowMs, item.maxIp, item.ownIp],
       });
-    });
-    for (const [index, reply] of await this.callPerPartition(ipCalls)) replies[index] = reply;
-    const userCalls: PartitionCall[] = [];
-    items.forEach((item, index) => {
-      if (item.user === null || item.maxUser === 0 || replies[index][0] !== 0) return;
-      const countKey = this.keys.count(item.user);
-      userCalls.push({
-        index,
-        partition: this.keys.partition(item.user),
-        rateKey: countKey,
-        countKey,
-        args: [0, 0, item.maxUser, item.ownUser],
-      });
-    });
-    for (const [index, reply] of await this.callPerPartition(userCalls)) {
-      // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
-      if (reply[0] === 2) replies[index] = [3];
+      if (code === 1) return [1, waitMs];
+      if (code === 2) return [2];
     }
-    return replies;
+    if (item.user === null || item.maxUser === 0) return RESERVED;
+    const countKey = this.keys.count(item.user);
+    const [code] = await this.userStep.add({
+      partition: this.keys.partition(item.user),
+      rateKey: countKey,
+      countKey,
+      args: [0, 0, item.maxUser, item.ownUser],
+    });
+    // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
+    return code === 2 ? [3] : RESERVED;
   }
 
-  /** One script call per partition; resolves to the refused reservations' replies. */
-  private async callPerPartition(
+  /**
+   * One step's calls queued for one master: one script call on it when they
+   * span several of its partitions, else (or with no ready master) one per
+   * partition, routed by key. Answers each call, in order.
+   */
+  private async reserveOn(
+    node: Redis | undefined,
     calls: readonly PartitionCall[],
-  ): Promise<Array<[number, SlotReserveReply]>> {
-    const refused: Array<[number, SlotReserveReply]> = [];
-    await Promise.all(
-      [...groupBy(calls, (call) => call.partition)].map(async ([partition, group]) => {
-        const keys = group.flatMap((call) => [call.rateKey, call.countKey]);
-        const reply = await this.redis.rtAdmissionReserveInPartition(
-          keys.length + 1,
-          this.keys.partitionHeld(partition, this.instanceId),
-          ...keys,
-          this.instanceId,
-          ...group.flatMap((call) => call.args),
-        );
-        group.forEach((call, i) => {
-          const code = reply[2 * i];
-          if (code === 1) refused.push([call.index, [1, reply[2 * i + 1]]]);
-          else if (code === 2) refused.push([call.index, [2]]);
-        });
-      }),
+  ): Promise<StepReply[]> {
+    const byPartition = groupBy(calls, (call) => call.partition);
+    const partitions = [...byPartition.keys()];
+    const replies =
+      node && partitions.length > 1
+        ? await this.reserveOnNode(node, partitions, byPartition)
+        : await this.reserveInPartitions(partitions, byPartition);
+    const answers = new Map<PartitionCall, StepReply>();
+    partitions.forEach((partition, p) =>
+      byPartition.get(partition)!.forEach((call, i) => answers.set(call, replies[p][i])),
     );
-    return refused;
+    return calls.map((call) => answers.get(call)!);
   }
+
+  /** Each partition's calls in a call of its own; their replies by partition. */
+  private reserveInPartitions(
+    partitions: readonly number[],
+    byPartition: ReadonlyMap<number, PartitionCall[]>,
+  ): Promise<StepReply[][]> {
+    return Promise.all(
+      partitions.map((partition) =>
+        this.reserveInPartition(partition, byPartition.get(partition)!),
+      ),
+    );
+  }
+
+  private async reserveInPartition(
+    partition: number,
+    group: readonly PartitionCall[],
+  ): Promise<StepReply[]> {
+    const keys = group.flatMap((call) => [call.rateKey, call.countKey]);
+    const reply = await this.redis.rtAdmissionReserveInPartition(
+      keys.length + 1,
+      this.keys.partitionHeld(partition, this.instanceId),
+      ...keys,
+      this.instanceId,
+      ...group.flatMap((call) => call.args),
+    );
+    return pairs(reply, 0, group.length);
+  }
+
+  /** The partitions' reservations in one call on their master; per partition if it wrote nothing. */
+  private async reserveOnNode(
+    node: Redis,
+    partitions: readonly number[],
+    byPartition: ReadonlyMap<number, PartitionCall[]>,
+  ): Promise<StepReply[][]> {
+    const args: Array<string | number> = [this.instanceId];
+    for (const partition of partitions) {
+      const group = byPartition.get(partition)!;
+      args.push(this.keys.partitionHeld(partition, this.instanceId), group.length);
+      for (const call of group) args.push(call.rateKey, call.countKey, ...call.args);
+    }
+    const reply = await this.onNode(node)
+      .rtAdmissionReserveOnNode(0, ...args)
+      .catch(nullIfRefusedBeforeRunning);
+    if (reply === null) return this.reserveInPartitions(partitions, byPartition);
+    let offset = 0;
+    return partitions.map((partition) => {
+      const count = byPartition.get(partition)!.length;
+      const replies = pairs(reply, offset, count);
+      offset += count;
+      return replies;
+    });
+  }
+
+  private async setInPartition(
+    partition: number,
+    group: ReadonlyArray<readonly [tallyKey: string, count: number]>,
+  ): Promise<void> {
+    for (let start = 0; start < group.length; start += MAX_KEYS_PER_WRITE) {
+      const part = group.slice(start, start + MAX_KEYS_PER_WRITE);
+      await this.redis.rtAdmissionSetInPartition(
+        part.length + 1,
+        this.keys.partitionHeld(partition, this.instanceId),
+        ...part.map(([tallyKey]) => this.keys.count(tallyKey)),
+        this.instanceId,
+        ...part.map(([, count]) => count),
+      );
+    }
+  }
+
+  /** The partitions' counts in one call on their master; per partition if it wrote nothing. */
+  private async setOnNode(
+    node: Redis,
+    partitions: readonly number[],
+    byPartition: ReadonlyMap<number, Array<readonly [tallyKey: string, count: number]>>,
+  ): Promise<void> {
+    const args: Array<string | number> = [this.instanceId];
+    for (const partition of partitions) {
+      const group = byPartition.get(partition)!;
+      args.push(this.keys.partitionHeld(partition, this.instanceId), group.length);
+      for (const [tallyKey] of group) args.push(this.keys.count(tallyKey));
+      for (const [, count] of group) args.push(count);
+    }
+    const reply = await this.onNode(node)
+      .rtAdmissionSetOnNode(0, ...args)
+      .catch(nullIfRefusedBeforeRunning);
+    if (reply === null) {
+      await Promise.all(
+        partitions.map((partition) => this.setInPartition(partition, byPartition.get(partition)!)),
+      );
+    }
+  }
+
+  /** Partitions grouped by the master serving them per the slot map (one Redis: none). */
+  private byMaster(partitions: Iterable<number>): Map<Redis | undefined, number[]> {
+    if (!this.cluster) return new Map([[undefined, [...partitions]]]);
+    return groupByMaster(this.cluster, partitions, (partition) =>
+      this.keys.partitionSlot(partition),
+    );
+  }
+
+  private onNode(node: Redis): Redis & NodeCommands {
+    if (!this.nodesDefined.has(node)) {
+      node.defineCommand('rtAdmissionReserveOnNode', { lua: RESERVE_ON_NODE_SCRIPT });
+      node.defineCommand('rtAdmissionSetOnNode', { lua: SET_COUNTS_ON_NODE_SCRIPT });
+      this.nodesDefined.add(node);
+    }
+    return node as Redis & NodeCommands;
+  }
+}
+
+/** A node call's reply null where the node refused to run it (it wrote nothing either way). */
+function nullIfRefusedBeforeRunning(error: unknown): null {
+  if (refusedBeforeRunning(error)) return null;
+  throw error;
+}
+
+/** `count` replies of two numbers each from `reply`, starting at the `offset`-th. */
+function pairs(reply: readonly number[], offset: number, count: number): StepReply[] {
+  return Array.from(
+    { length: count },
+    (_, i) => [reply[2 * (offset + i)], reply[2 * (offset + i) + 1]] as const,
+  );
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => number): Map<number, T[]> {

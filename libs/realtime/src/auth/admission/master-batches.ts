@@ -1,0 +1,54 @@
+import type { Cluster } from 'ioredis';
+import type Redis from 'ioredis';
+import { ReservationBatch } from './reservation-batch';
+
+/**
+ * One step of cluster admission, batched per master as ReservationBatch
+ * batches one Redis: an item joins the batch of the master that serves its
+ * slot per the client's slot map, and a master gets no call while its
+ * previous one for this step is unanswered. A loaded instance gets about one
+ * handshake per turn, so a call per turn was a call (and a script run) per
+ * handshake and master; this way each master gets one per round trip, and
+ * the partitions it serves share it. A master's failure fails only its own
+ * items and those queued behind them.
+ *
+ * `send` gets the master's connection when it is ready (else undefined: the
+ * caller routes by key). The map may be stale by then (a slot moved, a
+ * failover): `send` must check, before it writes, that the node serves
+ * every key (RESERVE_ON_NODE_SCRIPT).
+ */
+export class MasterBatches<T, R> {
+  /** By the master's address in the slot map ('' where it names none, or on one Redis). */
+  private readonly batches = new Map<string, ReservationBatch<T, R>>();
+
+  constructor(
+    private readonly cluster: Cluster | undefined,
+    private readonly slotOf: (item: T) => number,
+    private readonly send: (node: Redis | undefined, items: readonly T[]) => Promise<R[]>,
+    private readonly budgetMs: number,
+  ) {}
+
+  add(item: T): Promise<R> {
+    const owner = this.cluster?.slots[this.slotOf(item)]?.[0] ?? '';
+    let batch = this.batches.get(owner);
+    if (!batch) {
+      batch = new ReservationBatch<T, R>(
+        (items) => this.send(this.readyMaster(owner), items),
+        this.budgetMs,
+      );
+      this.batches.set(owner, batch);
+    }
+    return batch.add(item);
+  }
+
+  /** The master at `address` if its connection is ready now (looked up at send time: nodes come and go). */
+  private readyMaster(address: string): Redis | undefined {
+    if (!this.cluster || address === '') return undefined;
+    return this.cluster
+      .nodes('master')
+      .find(
+        (node) =>
+          node.status === 'ready' && `${node.options.host}:${node.options.port}` === address,
+      );
+  }
+}

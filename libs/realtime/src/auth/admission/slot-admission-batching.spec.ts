@@ -1,0 +1,215 @@
+import type { Cluster } from 'ioredis';
+import { Socket } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TestRedisCluster } from '../../../../../test/support/redis-cluster';
+import type { TestRedis } from '../../../../../test/support/redis-server';
+import { resolveRealtimeOptions } from '../../options/resolve-options';
+import { RedisConnections } from '../../redis/redis-connections.service';
+import type { AdmissionRefusal } from './admission.port';
+import { ADMISSION_PARTITIONS, AdmissionKeys } from './admission-keys';
+import { IP_REFUSAL, USER_REFUSAL } from './admission-refusals';
+import { RedisAdmission } from './redis.admission';
+import { REDIS_BUDGET_MS, SlotAdmission, type SlotReservation } from './slot-admission';
+
+const ME = 'instance-a';
+const LIMITS = { maxConnectionsPerIp: 3, maxConnectionsPerUser: 2, connectRate: 8 };
+
+/** Script runs a node answered: EVAL and EVALSHA calls that did not fail (a NOSCRIPT is no run). */
+async function scriptCalls(node: TestRedis): Promise<number> {
+  const info = await node.command('INFO', 'commandstats');
+  let runs = 0;
+  for (const match of info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+),.*failed_calls=(\d+)/g)) {
+    runs += Number(match[1]) - Number(match[2]);
+  }
+  return runs;
+}
+
+/** A reservation of one IP's slot (limit 5) and its connect rate (10 a minute), no user counted. */
+function ipSlot(ip: string): SlotReservation {
+  return {
+    ip: `ip:${ip}`,
+    user: null,
+    rate: 10,
+    windowMs: 60_000,
+    maxIp: 5,
+    ownIp: 0,
+    maxUser: 0,
+    ownUser: 0,
+  };
+}
+
+/**
+ * Cluster admission on a real 3-master cluster while a master's call is
+ * unanswered (the master held with CLIENT PAUSE, as behind a slow script):
+ * the handshakes of the turns meanwhile wait for it and leave together, one
+ * call on that master for all its partitions, answered as a call each would
+ * be; when that call fails they fail at once, and other masters' handshakes
+ * are not held.
+ */
+describe('Cluster admission with a call in flight', () => {
+  let cluster: TestRedisCluster;
+  let connections: RedisConnections;
+  let client: Cluster;
+  let keys: AdmissionKeys;
+  let admission: SlotAdmission;
+  /** The partitions each master serves. */
+  const byMaster = new Map<TestRedis, number[]>();
+  let ips = 0;
+
+  beforeAll(async () => {
+    cluster = await TestRedisCluster.start({ masters: 3 });
+    const options = resolveRealtimeOptions({
+      redis: { keyPrefix: 'inflight:', cluster: { nodes: cluster.startupNodes } },
+    });
+    connections = new RedisConnections(options);
+    // As RedisAdmission opens it: a command unanswered within the budget fails.
+    const connection = connections.open('admission', {
+      enableOfflineQueue: false,
+      commandTimeout: REDIS_BUDGET_MS,
+      maxRetriesPerRequest: 1,
+    });
+    client = connection as unknown as Cluster;
+    keys = new AdmissionKeys(connections);
+    admission = new SlotAdmission(connection, keys, ME);
+    // No offline queue (as RedisAdmission's): the first command waits for the cluster to be ready.
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    await Promise.all(client.nodes('master').map((node) => node.ping()));
+    const owners = await cluster.slotOwners();
+    for (let partition = 0; partition < ADMISSION_PARTITIONS; partition++) {
+      const port = owners.get(keys.partitionSlot(partition));
+      const node = cluster.nodes.find((candidate) => candidate.port === port) as TestRedis;
+      byMaster.set(node, [...(byMaster.get(node) ?? []), partition]);
+    }
+    // Every master has run both scripts once: the counts below are runs, not loads.
+    const warm = [...byMaster.values()].flatMap((partitions) =>
+      partitions.map((partition) => admission.reserve(ipSlot(ipIn(partition)))),
+    );
+    await Promise.all(warm);
+    for (const [, [partition]] of byMaster) await admission.reserve(ipSlot(ipIn(partition)));
+  }, 60_000);
+  afterAll(async () => {
+    await connections?.onApplicationShutdown();
+    await cluster?.stop();
+  });
+
+  /** An IP new to this suite whose counts and connect rate live in `partition`. */
+  function ipIn(partition: number): string {
+    for (;;) {
+      const ip = `10.9.${ips >> 8}.${ips++ & 255}`;
+      if (keys.partition(`ip:${ip}`) === partition) return ip;
+    }
+  }
+
+  /** A master serving at least three partitions, and another master with its partitions. */
+  function masters(): { node: TestRedis; partitions: number[]; other: number[] } {
+    const [node, partitions] = [...byMaster].find(([, list]) => list.length >= 3) as [
+      TestRedis,
+      number[],
+    ];
+    const other = [...byMaster].find(([candidate]) => candidate !== node)![1];
+    return { node, partitions, other };
+  }
+
+  async function countedIp(ip: string): Promise<{ count: string | null; rate: string | null }> {
+    return {
+      count: await client.hget(keys.count(`ip:${ip}`), ME),
+      rate: await client.get(keys.rate(`ip:${ip}`)),
+    };
+  }
+
+  it("sends a master's handshakes queued behind its unanswered call in one call, its partitions together", async () => {
+    const { node, partitions } = masters();
+    const before = await scriptCalls(node);
+    const ips = [partitions[0], partitions[1], partitions[2], partitions[0]].map(ipIn);
+    await node.command('CLIENT', 'PAUSE', '200', 'ALL');
+    const replies: Array<Promise<unknown>> = [];
+    for (const ip of ips) {
+      replies.push(admission.reserve(ipSlot(ip)));
+      await nextTurn();
+    }
+    expect(await Promise.all(replies)).toEqual([[0], [0], [0], [0]]);
+    // The first turn's call, then one for the three partitions of the three turns behind it.
+    expect((await scriptCalls(node)) - before).toBe(2);
+    for (const ip of ips) expect(await countedIp(ip)).toEqual({ count: '1', rate: '1' });
+  });
+
+  it("fails a master's queued handshakes at once, without a call, when its call times out; other masters' are answered", async () => {
+    const { node, partitions, other } = masters();
+    const before = await scriptCalls(node);
+    const [first, queued, elsewhere] = [ipIn(partitions[0]), ipIn(partitions[1]), ipIn(other[0])];
+    // Longer than the 1 s a handshake waits for Redis: the first call times out.
+    await node.command('CLIENT', 'PAUSE', '1500', 'ALL');
+    const held = admission.reserve(ipSlot(first)).catch((error: Error) => error);
+    await nextTurn();
+    const behind = admission.reserve(ipSlot(queued)).catch((error: Error) => error);
+    const answered = admission.reserve(ipSlot(elsewhere));
+    expect(await answered).toEqual([0]);
+    expect(await held).toBeInstanceOf(Error);
+    expect(await behind).toBeInstanceOf(Error);
+    // Only the call that timed out reached the master (and ran once the pause ended).
+    let calls = 0;
+    for (let tries = 0; calls < 1 && tries < 100; tries++) {
+      calls = (await scriptCalls(node)) - before;
+      if (calls < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(calls).toBe(1);
+    expect(await countedIp(queued)).toEqual({ count: null, rate: null });
+    expect(await countedIp(elsewhere)).toEqual({ count: '1', rate: '1' });
+  });
+
+  describe('through RedisAdmission', () => {
+    let redisConnections: RedisConnections;
+    let redisAdmission: RedisAdmission;
+    const sockets: Socket[] = [];
+
+    beforeAll(async () => {
+      const options = resolveRealtimeOptions({
+        redis: { keyPrefix: 'inflight-admission:', cluster: { nodes: cluster.startupNodes } },
+        limits: LIMITS,
+      });
+      redisConnections = new RedisConnections(options);
+      redisAdmission = new RedisAdmission(options, redisConnections);
+      for (let tries = 0; redisAdmission.mode !== 'cluster' && tries < 500; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(redisAdmission.mode).toBe('cluster');
+    });
+    afterAll(async () => {
+      for (const socket of sockets.splice(0)) socket.destroy();
+      await redisAdmission?.beforeApplicationShutdown();
+      await redisConnections?.onApplicationShutdown();
+    });
+
+    it('answers the handshakes that waited behind calls as one call each, in order, would', async () => {
+      await Promise.all(cluster.nodes.map((node) => node.command('CLIENT', 'PAUSE', '200', 'ALL')));
+      const handshakes: Array<[string, string | null]> = [
+        ['10.3.0.1', 'w4'],
+        ['10.3.0.2', 'w4'],
+        ['10.3.0.3', 'w4'],
+        ['10.3.0.4', null],
+        ['10.3.0.4', null],
+        ['10.3.0.4', null],
+        ['10.3.0.4', null],
+      ];
+      const replies: Array<Promise<AdmissionRefusal | undefined>> = [];
+      for (const [ip, userId] of handshakes) {
+        const socket = new Socket();
+        sockets.push(socket);
+        replies.push(
+          Promise.resolve(redisAdmission.reserve(socket, { ip, userId, exempt: false })),
+        );
+        await nextTurn();
+      }
+      expect(await Promise.all(replies)).toEqual([
+        undefined,
+        undefined,
+        USER_REFUSAL,
+        undefined,
+        undefined,
+        undefined,
+        IP_REFUSAL,
+      ]);
+      expect(redisAdmission.mode).toBe('cluster');
+    });
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * Lua of cluster admission (SlotAdmission): counts spread over partitions,
+ * each in its own slot. A call touches one partition (its keys declared,
+ * routed by ioredis like any command), or several partitions that one master
+ * serves (no key declared, sent to that master's connection: a script may
+ * touch undeclared keys of several slots as long as the node serves them all,
+ * Redis 6.2 and 7 alike for scripts without flags; it raises an error at the
+ * first key it does not serve).
+ */
+
+/**
+ * One reservation on one count hash: the connect rate first (0: not
+ * counted), then the count (max 0: not counted). Other instances' fields
+ * count until the cleanup job reaps a dead instance (a script may not read
+ * their liveness keys in `{adm}`). A count it writes joins `held`.
+ * Returns {0, 0} reserved, {1, ms until the window resets} over the rate,
+ * {2, 0} over the limit.
+ */
+const RESERVE_FUNCTION = `
+local function reserve(id, held, rateKey, countKey, rate, window, max, own)
+  rate = tonumber(rate)
+  if rate > 0 then
+    local hits = redis.call('INCR', rateKey)
+    if hits == 1 then redis.call('PEXPIRE', rateKey, window) end
+    if hits > rate then return 1, redis.call('PTTL', rateKey) end
+  end
+  max, own = tonumber(max), tonumber(own)
+  if max == 0 then return 0, 0 end
+  local fields = redis.call('HGETALL', countKey)
+  local total = own
+  for i = 1, #fields, 2 do
+    if fields[i] ~= id then total = total + tonumber(fields[i + 1]) end
+  end
+  if total >= max then return 2, 0 end
+  redis.call('HSET', countKey, id, own + 1)
+  held[#held + 1] = countKey
+  return 0, 0
+end
+`;
+
+/**
+ * Reservations on keys of one partition, in order, in one call.
+ * KEYS: the partition's held-keys set of this instance, then per reservation
+ * its rate counter (the count hash again when not counted) and its count
+ * hash. ARGV: instance id, then per reservation: connect rate (0: not
+ * counted), window ms, max (0: not counted), this instance's slots there.
+ * Returns two numbers per reservation (RESERVE_FUNCTION's). A count hash it
+ * writes a field to joins the held-keys set in the same step.
+ */
+export const RESERVE_IN_PARTITION_SCRIPT = `${RESERVE_FUNCTION}
+local id, held, replies = ARGV[1], {}, {}
+for r = 0, (#KEYS - 1) / 2 - 1 do
+  local a = 2 + 4 * r
+  replies[2 * r + 1], replies[2 * r + 2] =
+    reserve(id, held, KEYS[2 + 2 * r], KEYS[3 + 2 * r], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+end
+if #held > 0 then redis.call('SADD', KEYS[1], unpack(held)) end
+return replies
+`;
+
+/**
+ * Whether the node serves every key the call names, checked before any
+ * write: a key of a slot served elsewhere (a stale slot map, a finished
+ * migration, a failover) or of a slot migrating away without that key here
+ * makes the node raise an error at its access, and a script's writes before
+ * an error stay. Probed with EXISTS under pcall: a refused call writes
+ * nothing, and its caller redoes it by calls routed by key.
+ */
+const SERVES_ALL_FUNCTION = `
+local function servesAll(keys)
+  for _, key in ipairs(keys) do
+    local reply = redis.pcall('EXISTS', key)
+    if type(reply) == 'table' and reply.err then return false end
+  end
+  return true
+end
+`;
+
+/**
+ * Reservations in several partitions that one master serves, in one call,
+ * each partition's in order: RESERVE_IN_PARTITION_SCRIPT's, per partition.
+ * No KEYS (they span slots: the caller sends it to the master's connection).
+ * ARGV: instance id, then per partition: its held-keys set of this
+ * instance, its number of reservations, then per reservation: rate
+ * counter, count hash, connect rate, window ms, max, this instance's slots
+ * there. Returns nil, having written nothing, unless the node serves every
+ * key; else two numbers per reservation, in ARGV's order.
+ */
+export const RESERVE_ON_NODE_SCRIPT = `${RESERVE_FUNCTION}${SERVES_ALL_FUNCTION}
+local id, keys = ARGV[1], {}
+local a = 2
+while a <= #ARGV do
+  keys[#keys + 1] = ARGV[a]
+  for r = 0, tonumber(ARGV[a + 1]) - 1 do
+    local b = a + 2 + 6 * r
+    keys[#keys + 1] = ARGV[b]
+    if ARGV[b + 1] ~= ARGV[b] then keys[#keys + 1] = ARGV[b + 1] end
+  end
+  a = a + 2 + 6 * tonumber(ARGV[a + 1])
+end
+if not servesAll(keys) then return false end
+local replies = {}
+a = 2
+while a <= #ARGV do
+  local held = {}
+  for r = 0, tonumber(ARGV[a + 1]) - 1 do
+    local b = a + 2 + 6 * r
+    local code, wait = reserve(id, held, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5])
+    replies[#replies + 1] = code
+    replies[#replies + 1] = wait
+  end
+  if #held > 0 then redis.call('SADD', ARGV[a], unpack(held)) end
+  a = a + 2 + 6 * tonumber(ARGV[a + 1])
+end
+return replies
+`;
+
+/**
+ * This instance's counts in several partitions that one master serves, as
+ * they are (SET_COUNTS_SCRIPT's, per partition). No KEYS (sent to the
+ * master's connection). ARGV: instance id, then per partition: its
+ * held-keys set, its number of count hashes n, the n count hashes, their n
+ * counts. Returns nil, having written nothing, unless the node serves every
+ * key; else the number of counts written.
+ */
+export const SET_COUNTS_ON_NODE_SCRIPT = `${SERVES_ALL_FUNCTION}
+local id, keys = ARGV[1], {}
+local a = 2
+while a <= #ARGV do
+  local n = tonumber(ARGV[a + 1])
+  keys[#keys + 1] = ARGV[a]
+  for i = 1, n do keys[#keys + 1] = ARGV[a + 1 + i] end
+  a = a + 2 + 2 * n
+end
+if not servesAll(keys) then return false end
+a = 2
+while a <= #ARGV do
+  local held, n = ARGV[a], tonumber(ARGV[a + 1])
+  for i = 1, n do
+    local key, count = ARGV[a + 1 + i], tonumber(ARGV[a + 1 + n + i])
+    if count > 0 then
+      redis.call('HSET', key, id, count)
+      redis.call('SADD', held, key)
+    else
+      redis.call('HDEL', key, id)
+      if redis.call('HLEN', key) == 0 then redis.call('DEL', key) end
+      redis.call('SREM', held, key)
+    end
+  end
+  a = a + 2 + 2 * n
+end
+return #keys
+`;
+
+/**
+ * Removes every count of one instance in one partition.
+ * KEYS: its held-keys set of the partition. ARGV: its id. Returns how many count hashes it was in.
+ */
+export const FORGET_IN_PARTITION_SCRIPT = `
+local keys = redis.call('SMEMBERS', KEYS[1])
+for _, key in ipairs(keys) do
+  redis.call('HDEL', key, ARGV[1])
+  if redis.call('HLEN', key) == 0 then redis.call('DEL', key) end
+end
+redis.call('DEL', KEYS[1])
+return #keys
+`;
+
+/**
+ * The layout before partitions kept each count hash in a slot of its own:
+ * KEYS: one count hash. ARGV: instance id. Deletes the instance's field
+ * (and the hash with its last).
+ */
+export const FORGET_ONE_SCRIPT = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+return 0
+`;
