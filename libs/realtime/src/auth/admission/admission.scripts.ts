@@ -8,8 +8,9 @@
  */
 
 /**
- * The handshakes of one event-loop turn, reserved in order in one call (a
- * connect storm costs one round trip per turn, not one per handshake).
+ * The handshakes queued since the previous call was sent (ReservationBatch),
+ * reserved in order in one call: a connect storm costs one call per round
+ * trip, not one per handshake.
  * KEYS: this instance's held-keys set, then per handshake its rate counter,
  * IP hash and user hash. ARGV: instance id, liveness key prefix, window ms,
  * then per handshake: connect rate (0: not counted), max per IP (0: not
@@ -18,12 +19,12 @@
  * Returns two numbers per handshake: {0, 0} reserved, {1, ms until the
  * window resets} over the rate, {2, 0} over the IP's limit, {3, 0} over the
  * user's. A handshake's own counts were taken when it arrived, so a later
- * one of the same turn already includes the earlier ones.
+ * one of the same call already includes the earlier ones.
  * Within the call only this instance's fields change and the clock stands
  * still, so each connect-rate counter is incremented once by its attempts
  * (the k-th sees the count its own INCR would have) and each count hash is
  * read once (the other instances' sum cannot move meanwhile) and written once
- * at the end, with its last handshake's count: the answers and the final
+ * at the end, with its last admitted handshake's count: the answers and the final
  * state are those of an INCR, HGETALL and HSET per handshake, at a fraction
  * of the commands when a call's handshakes share an address (a NAT, a proxy).
  */

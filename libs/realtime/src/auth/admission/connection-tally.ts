@@ -56,11 +56,6 @@ export class ConnectionTally {
     if (socket.destroyed) this.onClose.call(socket);
   }
 
-  /** Whether `socket` still holds the slot `hold` counted (false once it closed or was dropped). */
-  holds(socket: Socket): boolean {
-    return (socket as SlotSocket)[SLOT] !== undefined;
-  }
-
   /** Gives back a slot that `hold` counted but the reservation then refused. */
   drop(socket: Socket): void {
     socket.removeListener('close', this.onClose);

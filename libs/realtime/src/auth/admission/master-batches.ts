@@ -1,6 +1,6 @@
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
-import { ReservationBatch } from './reservation-batch';
+import { ReservationBatch, ReservationsClosedError } from './reservation-batch';
 
 /**
  * One step of cluster admission, batched per master as ReservationBatch
@@ -20,25 +20,29 @@ import { ReservationBatch } from './reservation-batch';
 export class MasterBatches<T, R> {
   /** By the master's address in the slot map ('' where it names none, or on one Redis). */
   private readonly batches = new Map<string, ReservationBatch<T, R>>();
+  private closed = false;
 
   constructor(
     private readonly cluster: Cluster | undefined,
     private readonly slotOf: (item: T) => number,
     private readonly send: (node: Redis | undefined, items: readonly T[]) => Promise<R[]>,
-    private readonly budgetMs: number,
   ) {}
 
   add(item: T): Promise<R> {
+    if (this.closed) return Promise.reject(new ReservationsClosedError());
     const owner = this.cluster?.slots[this.slotOf(item)]?.[0] ?? '';
     let batch = this.batches.get(owner);
     if (!batch) {
-      batch = new ReservationBatch<T, R>(
-        (items) => this.send(this.readyMaster(owner), items),
-        this.budgetMs,
-      );
+      batch = new ReservationBatch<T, R>((items) => this.send(this.readyMaster(owner), items));
       this.batches.set(owner, batch);
     }
     return batch.add(item);
+  }
+
+  /** At shutdown: every master's queued items fail, and later ones (ReservationBatch.close). */
+  close(): void {
+    this.closed = true;
+    for (const batch of this.batches.values()) batch.close();
   }
 
   /** The master at `address` if its connection is ready now (looked up at send time: nodes come and go). */

@@ -19,13 +19,9 @@ import {
   SET_COUNTS_SCRIPT,
 } from './admission.scripts';
 import { ConnectionTally, type HeldSlot } from './connection-tally';
-import { ReservationBatch } from './reservation-batch';
-import {
-  REDIS_BUDGET_MS,
-  SlotAdmission,
-  type SlotReservation,
-  type SlotReserveReply,
-} from './slot-admission';
+import { ADMISSION_COMMAND_TIMEOUT_MS } from './admission.constants';
+import { ReservationBatch, ReservationsClosedError } from './reservation-batch';
+import { SlotAdmission, type SlotReservation, type SlotReserveReply } from './slot-admission';
 
 /** Count hashes per SET_COUNTS call at most: a script call holds Redis while it runs. */
 const MAX_KEYS_PER_WRITE = 500;
@@ -47,15 +43,20 @@ interface AdmissionCommands {
 }
 
 /**
- * Admission counted across every instance on one Redis: one script call per
- * event-loop turn for the turn's handshakes (connect rate, IP and user
- * counts, and the reservations, in one round trip), and one per turn for the
- * counts its closes changed. Each instance writes only its own field of each
- * count, as absolute values from its tally, and keeps a liveness key alive;
- * a crashed instance's fields stop counting when that key expires (two
- * cleanup intervals) and the cleanup job deletes them.
+ * Admission counted across every instance on one Redis: one script call for
+ * the handshakes that arrived since the previous call was sent (connect
+ * rate, IP and user counts, and the reservations, in one round trip; no
+ * call while the previous one is unanswered: ReservationBatch), and one per
+ * turn for the counts its closes changed. Each instance writes only its own
+ * field of each count, as absolute values from its tally, and keeps a
+ * liveness key alive; a crashed instance's fields stop counting when that
+ * key expires (two cleanup intervals) and the cleanup job deletes them.
  *
- * While Redis does not answer (or takes over a second), a handshake is
+ * A reservation writes its count as it was when the handshake arrived: a
+ * release of the same key while it waited is written again once it is
+ * answered, so the last write of a key is always the tally's.
+ *
+ * While Redis does not answer (a call takes over a second), a handshake is
  * admitted on the handshake's local checks alone (this process's
  * connections and connect-rate window: a client may get up to the limit on
  * each instance, never more); once Redis answers again the instance writes
@@ -79,12 +80,20 @@ export class RedisAdmission extends Admission {
   /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
   /** On one Redis: the handshakes of a turn (or of a call's round trip) in one script call. */
-  private readonly reserves = new ReservationBatch<SlotReservation, ReserveReply>(
-    (items) => this.reserveAll(items),
-    REDIS_BUDGET_MS,
+  private readonly reserves = new ReservationBatch<SlotReservation, ReserveReply>((items) =>
+    this.reserveAll(items),
   );
   /** Tally keys whose count changed by a release this turn: written at its end, once each. */
   private readonly releasing = new Set<string>();
+  /** Tally keys with reservations not answered yet, and how many. */
+  private readonly reserving = new Map<string, number>();
+  /**
+   * Keys whose count a reservation may have written out of date, written
+   * again once their last reservation is answered: released while it waited,
+   * or (on a cluster) a user's reserved twice at once, since each user step
+   * follows its own IP step's reply and the two can reach Redis in either order.
+   */
+  private readonly rewriteWhenAnswered = new Set<string>();
 
   constructor(
     private readonly options: ResolvedRealtimeOptions,
@@ -94,11 +103,15 @@ export class RedisAdmission extends Admission {
     this.keys = new AdmissionKeys(redis);
     this.aliveTtlMs = 2 * options.jobs.cleanupIntervalMs;
     // Its own connection: fail fast instead of queueing while Redis is away (the handshake falls back).
-    // One Redis: not turn-batched, admission already sends one command per turn for its
-    // handshakes. A cluster: the turn's per-slot calls leave in one write per node.
+    // One Redis: not turn-batched, admission sends one call per round trip already.
+    // A cluster: the calls of a turn leave in one write per node.
     this.connection = redis.open(
       'admission',
-      { enableOfflineQueue: false, commandTimeout: REDIS_BUDGET_MS, maxRetriesPerRequest: 1 },
+      {
+        enableOfflineQueue: false,
+        commandTimeout: ADMISSION_COMMAND_TIMEOUT_MS,
+        maxRetriesPerRequest: 1,
+      },
       {},
       { turnBatched: redis.isCluster },
     ) as Redis & AdmissionCommands;
@@ -152,19 +165,20 @@ export class RedisAdmission extends Admission {
       ownUser,
     };
     const reserved = this.slots ? this.slots.reserve(reservation) : this.reserves.add(reservation);
+    this.markReserving(slot);
     return reserved.then(
       (reply) => {
+        this.answered(slot);
         const refusal = refusalOf(reply);
+        // Its slot's counts are written again at the end of the turn (on a cluster the IP step
+        // counted the address before the user step refused).
         if (refusal) this.tally.drop(socket);
-        // Closed while Redis reserved: its release may have been written first; write it again.
-        else if (!this.tally.holds(socket)) this.released(slot);
-        // On a cluster the IP was counted before the user was refused: give that slot back.
-        if (this.slots && reply[0] === 3 && slot.ip !== null)
-          this.released({ ip: slot.ip, user: null });
         return refusal;
       },
       (error: Error) => {
-        this.lost(error);
+        this.answered(slot);
+        // Shutting down: admitted on the local checks, as while Redis is away; nothing was lost.
+        if (!(error instanceof ReservationsClosedError)) this.lost(error);
         return undefined;
       },
     );
@@ -174,6 +188,9 @@ export class RedisAdmission extends Admission {
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     clearInterval(this.ticker);
+    // Nothing may be written after the counts are forgotten below (it would never be reaped).
+    this.reserves.close();
+    this.slots?.close();
     if (this.connection.status !== 'ready') return;
     try {
       await this.forget(this.instanceId);
@@ -209,10 +226,45 @@ export class RedisAdmission extends Admission {
   /** A slot was given back: its counts are written at the end of the turn, with the turn's others. */
   private released(slot: HeldSlot): void {
     if (this.stopping) return;
-    const first = this.releasing.size === 0;
-    if (slot.ip !== null) this.releasing.add(slot.ip);
-    if (slot.user !== null) this.releasing.add(slot.user);
-    if (first && this.releasing.size > 0) setImmediate(() => this.flushReleases());
+    this.write(slot.ip);
+    this.write(slot.user);
+  }
+
+  /** Writes a key's count at the end of the turn (again, once answered, if a reservation holds it). */
+  private write(key: string | null): void {
+    if (key === null) return;
+    if (this.reserving.has(key)) this.rewriteWhenAnswered.add(key);
+    if (this.releasing.size === 0) setImmediate(() => this.flushReleases());
+    this.releasing.add(key);
+  }
+
+  private markReserving({ ip, user }: HeldSlot): void {
+    if (ip !== null) this.reserving.set(ip, (this.reserving.get(ip) ?? 0) + 1);
+    if (user === null) return;
+    const reserving = this.reserving.get(user) ?? 0;
+    if (reserving > 0 && this.slots) this.rewriteWhenAnswered.add(user);
+    this.reserving.set(user, reserving + 1);
+  }
+
+  /**
+   * A reservation was answered: a key it may have written out of date
+   * (rewriteWhenAnswered) is written again from the tally, now that no
+   * reservation of it is unanswered.
+   */
+  private answered({ ip, user }: HeldSlot): void {
+    this.answeredKey(ip);
+    this.answeredKey(user);
+  }
+
+  private answeredKey(key: string | null): void {
+    if (key === null) return;
+    const left = (this.reserving.get(key) ?? 1) - 1;
+    if (left > 0) {
+      this.reserving.set(key, left);
+      return;
+    }
+    this.reserving.delete(key);
+    if (this.rewriteWhenAnswered.delete(key) && !this.stopping) this.write(key);
   }
 
   /** The end of a turn with releases: writes their keys' counts as they are now. */

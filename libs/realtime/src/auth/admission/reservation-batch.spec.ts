@@ -1,10 +1,13 @@
-import { Socket } from 'node:net';
+import Redis from 'ioredis';
+import { connect, createServer, type Server, Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TestRedis } from '../../../../../test/support/redis-server';
+import { sleep, waitUntil } from '../../../../../test/support/waits';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import type { AdmissionRefusal } from './admission.port';
 import { AdmissionKeys } from './admission-keys';
+import { AdmissionReaper } from './admission-reaper';
 import { IP_REFUSAL, USER_REFUSAL } from './admission-refusals';
 import { RedisAdmission } from './redis.admission';
 
@@ -63,7 +66,11 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
     return Promise.resolve(admission.reserve(socket, { ip, userId, exempt: false }));
   }
 
-  /** One handshake per turn, `handshakes` turns, the first call sent while Redis is paused. */
+  /**
+   * One handshake per turn, `handshakes` turns, the first call sent while
+   * Redis is paused (below the 1 s command timeout, and long enough for the
+   * turns to pass on a busy machine).
+   */
   async function turnsWhilePaused(
     pauseMs: number,
     handshakes: Array<[string, string | null]>,
@@ -79,7 +86,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
 
   it('sends the handshakes of the turns behind an unanswered call in one call', async () => {
     const before = await scriptCalls(redis);
-    const replies = await turnsWhilePaused(200, [
+    const replies = await turnsWhilePaused(600, [
       ['10.1.0.1', 'w1'],
       ['10.1.0.1', 'w1'],
       ['10.1.0.1', null],
@@ -99,7 +106,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
   });
 
   it('answers the handshakes that waited behind a call as one call each, in order, would', async () => {
-    const replies = await turnsWhilePaused(200, [
+    const replies = await turnsWhilePaused(600, [
       ['10.3.0.1', 'w4'],
       ['10.3.0.2', 'w4'],
       ['10.3.0.3', 'w4'],
@@ -153,10 +160,115 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
     expect(admission.mode).toBe('local');
     // Only the call that timed out reached Redis (and ran once the pause ended).
     let calls = 0;
-    for (let tries = 0; calls < 1 && tries < 100; tries++) {
+    for (const deadline = Date.now() + 2_000; calls < 1 && Date.now() < deadline;) {
       calls = (await scriptCalls(redis)) - before;
-      if (calls < 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      if (calls < 1) await sleep(20);
     }
     expect(calls).toBe(1);
+  });
+
+  it('writes a count released while a reservation of it waited once that is answered: Redis ends at the tally', async () => {
+    const keys = new AdmissionKeys(connections);
+    const field = () => connections.command.hget(keys.count('ip:10.5.0.1'), admission.instanceId);
+    const open = new Socket();
+    expect(
+      await Promise.resolve(
+        admission.reserve(open, { ip: '10.5.0.1', userId: null, exempt: false }),
+      ),
+    ).toBeUndefined();
+    expect(await field()).toBe('1');
+    await redis.command('CLIENT', 'PAUSE', '600', 'ALL');
+    const inFlight = reserve('10.5.0.2', null);
+    await nextTurn();
+    // Queued behind that call, with this instance's count of the address as it is now (1).
+    const queued = reserve('10.5.0.1', null);
+    await nextTurn();
+    // Its release (count 1) is written at this turn's end, before the queued call (count 2) is sent.
+    open.destroy();
+    expect(await Promise.all([inFlight, queued])).toEqual([undefined, undefined]);
+    let written: string | null = null;
+    for (const deadline = Date.now() + 2_000; written !== '1' && Date.now() < deadline;) {
+      written = await field();
+      if (written !== '1') await sleep(20);
+    }
+    expect(written).toBe('1');
+  });
+
+  it('sends nothing after shutdown forgot the counts: queued reservations fall back, nothing is left in Redis', async () => {
+    const keys = new AdmissionKeys(connections);
+    const id = admission.instanceId;
+    await redis.command('CLIENT', 'PAUSE', '600', 'ALL');
+    const inFlight = reserve('10.6.0.1', null);
+    await nextTurn();
+    const queued = reserve('10.6.0.2', 'w6');
+    await nextTurn();
+    await admission.beforeApplicationShutdown();
+    expect(await Promise.all([inFlight, queued])).toEqual([undefined, undefined]);
+    expect(admission.mode).toBe('local');
+    const command = connections.command;
+    // A later turn would have sent the queued call: let one pass.
+    await sleep(50);
+    expect({
+      held: await command.smembers(keys.held(id)),
+      ip: await command.hget(keys.count('ip:10.6.0.2'), id),
+      user: await command.hget(keys.count('user:w6'), id),
+      registered: await command.sismember(keys.instances, id),
+    }).toEqual({ held: [], ip: null, user: null, registered: 0 });
+    expect(await new AdmissionReaper(connections).reapDeadInstances()).toBe(0);
+  });
+});
+
+/** A TCP proxy that holds every chunk `oneWayMs` each way: a Redis that answers every call, late. */
+function slowProxy(port: number, oneWayMs: number): Promise<Server> {
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    const relay = (from: Socket, to: Socket) =>
+      from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), oneWayMs));
+    relay(client, upstream);
+    relay(upstream, client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+describe('RedisAdmission on a Redis that answers every call in 600 ms', () => {
+  it('checks a handshake queued behind a call against the cluster counts, not the local ones', async () => {
+    const redis = await TestRedis.start();
+    const direct = new Redis(redis.url);
+    const proxy = await slowProxy(redis.port, 300);
+    const options = resolveRealtimeOptions({
+      redis: {
+        url: `redis://127.0.0.1:${(proxy.address() as { port: number }).port}`,
+        keyPrefix: 'slow:',
+      },
+      limits: LIMITS,
+    });
+    const connections = new RedisConnections(options);
+    const admission = new RedisAdmission(options, connections);
+    const reserve = (ip: string) =>
+      Promise.resolve(admission.reserve(new Socket(), { ip, userId: null, exempt: false }));
+    try {
+      await waitUntil(() => admission.mode === 'cluster', 5_000, 'admission in cluster mode');
+      // Another live instance holds all 3 slots of the address.
+      const keys = new AdmissionKeys(connections);
+      await direct.set(keys.alive('other'), '1', 'PX', 60_000);
+      await direct.hset(keys.count('ip:10.7.0.9'), 'other', '3');
+      const first = reserve('10.7.0.1');
+      await nextTurn();
+      // Each call takes 600 ms: this one waits for the first, then gets its own second.
+      const queued = reserve('10.7.0.9');
+      expect(await first).toBeUndefined();
+      expect(await queued).toEqual(IP_REFUSAL);
+      expect(admission.mode).toBe('cluster');
+    } finally {
+      await admission.beforeApplicationShutdown();
+      await connections.onApplicationShutdown();
+      direct.disconnect();
+      proxy.close();
+      await redis.stop();
+    }
   });
 });

@@ -7,119 +7,95 @@ interface Queued<T, R> {
   reject(error: unknown): void;
 }
 
-function flushLater<T, R>(batch: ReservationBatch<T, R>): void {
-  batch.flush();
+/** Why a reservation was turned away without a call: its instance is shutting down. */
+export class ReservationsClosedError extends Error {
+  constructor() {
+    super('admission is shutting down');
+  }
 }
 
 /**
- * The reservations of one Redis, sent at the end of their turn, and never
- * while an earlier call is unanswered: handshakes that arrive meanwhile wait
- * for its reply and leave together in the next call. A loaded instance gets
- * its handshakes spread over turns (about one per turn), so a call per turn
- * was a call per handshake, each with its own write, read and script run on
- * both sides; this way a storm costs one call per round trip. A lone
- * handshake still leaves at the end of its turn.
+ * The reservations bound for one Redis node, sent at the end of their turn,
+ * and never while an earlier call to it is unanswered: handshakes that
+ * arrive meanwhile wait for its reply and leave together in the next call.
+ * A loaded instance gets its handshakes spread over turns (about one per
+ * turn), so a call per turn was a call per handshake, each with its own
+ * write, read and script run on both sides; this way a storm costs one call
+ * per round trip. A lone handshake still leaves at the end of its turn.
  *
- * A handshake waits for Redis `budgetMs` at most in all: a call sent after
- * waiting for another gets what is left of its budget (its items fail when
- * that runs out, as a command timeout fails them), and when the call waited
- * for fails, so do the handshakes behind it (the caller falls back at once).
+ * Each call is bounded by its connection's command timeout, so a handshake
+ * queued behind a call waits for Redis two timeouts at most. When the call
+ * waited for fails, so do the handshakes behind it (their caller falls back
+ * at once, without a call of its own). After close() nothing is sent: what
+ * is queued, and what comes later, fails with ReservationsClosedError.
  */
 export class ReservationBatch<T, R> {
   private queued: Queued<T, R>[] = [];
-  /** When the first handshake queued behind calls in flight arrived (0: none is). */
-  private waitingSince = 0;
   private inFlight = 0;
-  private failure: unknown = undefined;
+  /** The first failure among the calls in flight, for the handshakes queued behind them. */
+  private failure: { error: unknown } | undefined;
   private scheduled = false;
+  private closed = false;
 
-  constructor(
-    private readonly send: (items: readonly T[]) => Promise<R[]>,
-    private readonly budgetMs: number,
-  ) {}
+  constructor(private readonly send: (items: readonly T[]) => Promise<R[]>) {}
 
   add(item: T): Promise<R> {
+    if (this.closed) return Promise.reject(new ReservationsClosedError());
     return new Promise<R>((resolve, reject) => {
       this.queued.push({ item, resolve, reject });
-      if (this.inFlight > 0) {
-        if (this.waitingSince === 0) this.waitingSince = performance.now();
-      } else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(flushLater, this);
-      }
+      if (this.inFlight === 0) this.schedule();
     });
   }
 
-  /** The end of a turn, or of the calls in flight: sends what is queued, unless a call is out. */
-  flush(): void {
-    this.scheduled = false;
-    if (this.inFlight > 0 || this.queued.length === 0) return;
-    const queued = this.queued;
-    const budgetMs =
-      this.waitingSince === 0 ? undefined : this.budgetMs - (performance.now() - this.waitingSince);
-    this.queued = [];
-    this.waitingSince = 0;
-    this.failure = undefined;
-    for (let start = 0; start < queued.length; start += MAX_ITEMS) {
-      this.sendPart(queued.slice(start, start + MAX_ITEMS), budgetMs);
-    }
+  /** At shutdown: fails what is queued and what comes later; calls in flight are answered. */
+  close(): void {
+    this.closed = true;
+    this.rejectQueued(new ReservationsClosedError());
   }
 
-  private sendPart(part: readonly Queued<T, R>[], budgetMs: number | undefined): void {
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  /** The end of a turn, or of the calls in flight: sends what is queued, unless a call is out. */
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.inFlight > 0 || this.queued.length === 0 || this.closed) return;
+    const queued = this.queued;
+    this.queued = [];
+    for (let start = 0; start < queued.length; start += MAX_ITEMS) {
+      this.sendPart(queued.slice(start, start + MAX_ITEMS));
+    }
+  };
+
+  private sendPart(part: readonly Queued<T, R>[]): void {
     this.inFlight++;
     // Runs at the end of a turn, outside any caller: a throw becomes every item's rejection.
-    const reply = new Promise<R[]>((resolve) => resolve(this.send(part.map((q) => q.item))));
-    reply.then(
-      () => this.settled(),
-      (error: unknown) => {
-        this.failure = error;
-        this.settled();
+    new Promise<R[]>((resolve) => resolve(this.send(part.map((q) => q.item)))).then(
+      (results) => {
+        part.forEach((q, i) => q.resolve(results[i]));
+        this.settled(undefined);
       },
-    );
-    const answer = budgetMs === undefined ? reply : withDeadline(reply, budgetMs);
-    answer.then(
-      (results) => part.forEach((q, i) => q.resolve(results[i])),
       (error: unknown) => {
         for (const q of part) q.reject(error);
+        this.settled({ error });
       },
     );
   }
 
-  private settled(): void {
+  private settled(failure: { error: unknown } | undefined): void {
+    this.failure ??= failure;
     if (--this.inFlight > 0) return;
-    const failure = this.failure;
-    if (failure === undefined) {
-      if (this.queued.length > 0 && !this.scheduled) {
-        this.scheduled = true;
-        setImmediate(flushLater, this);
-      }
-      return;
-    }
-    // Redis just failed or timed out: the handshakes behind that call fall back now.
-    const queued = this.queued;
-    this.queued = [];
-    this.waitingSince = 0;
+    const failed = this.failure;
     this.failure = undefined;
-    for (const q of queued) q.reject(failure);
+    // Redis just failed or timed out: the handshakes behind that call fall back now.
+    if (failed) this.rejectQueued(failed.error);
+    else if (this.queued.length > 0) this.schedule();
   }
-}
 
-/** `reply`, or a rejection once `ms` have passed without it. */
-export function withDeadline<R>(reply: Promise<R>, ms: number): Promise<R> {
-  return new Promise<R>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`Redis did not answer within the handshake's budget`)),
-      Math.max(ms, 0),
-    );
-    reply.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: Error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  private rejectQueued(error: unknown): void {
+    for (const q of this.queued.splice(0)) q.reject(error);
+  }
 }

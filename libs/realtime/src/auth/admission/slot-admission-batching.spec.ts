@@ -9,7 +9,8 @@ import type { AdmissionRefusal } from './admission.port';
 import { ADMISSION_PARTITIONS, AdmissionKeys } from './admission-keys';
 import { IP_REFUSAL, USER_REFUSAL } from './admission-refusals';
 import { RedisAdmission } from './redis.admission';
-import { REDIS_BUDGET_MS, SlotAdmission, type SlotReservation } from './slot-admission';
+import { ADMISSION_COMMAND_TIMEOUT_MS } from './admission.constants';
+import { SlotAdmission, type SlotReservation } from './slot-admission';
 
 const ME = 'instance-a';
 const LIMITS = { maxConnectionsPerIp: 3, maxConnectionsPerUser: 2, connectRate: 8 };
@@ -65,7 +66,7 @@ describe('Cluster admission with a call in flight', () => {
     // As RedisAdmission opens it: a command unanswered within the budget fails.
     const connection = connections.open('admission', {
       enableOfflineQueue: false,
-      commandTimeout: REDIS_BUDGET_MS,
+      commandTimeout: ADMISSION_COMMAND_TIMEOUT_MS,
       maxRetriesPerRequest: 1,
     });
     client = connection as unknown as Cluster;
@@ -121,7 +122,7 @@ describe('Cluster admission with a call in flight', () => {
     const { node, partitions } = masters();
     const before = await scriptCalls(node);
     const ips = [partitions[0], partitions[1], partitions[2], partitions[0]].map(ipIn);
-    await node.command('CLIENT', 'PAUSE', '200', 'ALL');
+    await node.command('CLIENT', 'PAUSE', '600', 'ALL');
     const replies: Array<Promise<unknown>> = [];
     for (const ip of ips) {
       replies.push(admission.reserve(ipSlot(ip)));
@@ -181,7 +182,7 @@ describe('Cluster admission with a call in flight', () => {
     });
 
     it('answers the handshakes that waited behind calls as one call each, in order, would', async () => {
-      await Promise.all(cluster.nodes.map((node) => node.command('CLIENT', 'PAUSE', '200', 'ALL')));
+      await Promise.all(cluster.nodes.map((node) => node.command('CLIENT', 'PAUSE', '600', 'ALL')));
       const handshakes: Array<[string, string | null]> = [
         ['10.3.0.1', 'w4'],
         ['10.3.0.2', 'w4'],
@@ -210,6 +211,35 @@ describe('Cluster admission with a call in flight', () => {
         IP_REFUSAL,
       ]);
       expect(redisAdmission.mode).toBe('cluster');
+    });
+
+    it("writes a user's count again when the user steps of two handshakes reached Redis out of order", async () => {
+      const redisKeys = new AdmissionKeys(redisConnections);
+      const owners = await cluster.slotOwners();
+      const masterOf = (tallyKey: string) =>
+        owners.get(redisKeys.partitionSlot(redisKeys.partition(tallyKey)));
+      // The first handshake's address on a master held below, the second's on another.
+      const first = ipIn(masters().partitions[0]);
+      const held = cluster.nodes.find((node) => node.port === masterOf(`ip:${first}`))!;
+      let second = ipIn(0);
+      while (masterOf(`ip:${second}`) === held.port) second = ipIn(ips % ADMISSION_PARTITIONS);
+      const user = 'w5';
+      const field = () => client.hget(redisKeys.count(`user:${user}`), redisAdmission.instanceId);
+
+      await held.command('CLIENT', 'PAUSE', '600', 'ALL');
+      const replies = [first, second].map((ip) => {
+        const socket = new Socket();
+        sockets.push(socket);
+        return Promise.resolve(redisAdmission.reserve(socket, { ip, userId: user, exempt: false }));
+      });
+      // The second's user step (count 2, taken when it arrived) went first, the first's (1) after.
+      expect(await Promise.all(replies)).toEqual([undefined, undefined]);
+      let written: string | null = null;
+      for (const deadline = Date.now() + 2_000; written !== '2' && Date.now() < deadline;) {
+        written = await field();
+        if (written !== '2') await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(written).toBe('2');
     });
   });
 });

@@ -4,7 +4,6 @@ import { groupByMaster, refusedBeforeRunning } from '../../redis/cluster-nodes';
 import type { AdmissionKeys } from './admission-keys';
 import { SET_COUNTS_SCRIPT } from './admission.scripts';
 import { MasterBatches } from './master-batches';
-import { withDeadline } from './reservation-batch';
 import {
   FORGET_IN_PARTITION_SCRIPT,
   FORGET_ONE_SCRIPT,
@@ -52,9 +51,6 @@ interface PartitionCall {
 /** A partition call's answer: 0 reserved, 1 over the rate (and ms until its window resets), 2 over the limit. */
 type StepReply = readonly [code: number, waitMs: number];
 
-/** A handshake waits this long for Redis before admission falls back to local counts. */
-export const REDIS_BUDGET_MS = 1_000;
-
 const RESERVED: SlotReserveReply = [0];
 /** Count hashes per SET call at most: a script call holds Redis while it runs. */
 const MAX_KEYS_PER_WRITE = 500;
@@ -83,8 +79,9 @@ const MAX_KEYS_PER_WRITE = 500;
  * queued meanwhile leave together in the next, so a storm costs each master
  * one call per step and round trip, not one per handshake. The partitions
  * one master serves, per the client's slot map, share that call on the
- * master's connection (a turn's count writes likewise). A handshake waits
- * for Redis REDIS_BUDGET_MS in all, both steps included.
+ * master's connection (a turn's count writes likewise). Each call is
+ * bounded by the connection's command timeout (1 s): a handshake waits at
+ * most two per step, the call it queued behind and its own.
  * A call on a master first checks that it serves every key it names and
  * writes nothing otherwise (a stale map, a slot migrating, a failover);
  * then, or when the master refused to run it, its partitions get the
@@ -121,13 +118,14 @@ export class SlotAdmission {
     const slotOf = (call: PartitionCall) => keys.partitionSlot(call.partition);
     const send = (node: Redis | undefined, calls: readonly PartitionCall[]) =>
       this.reserveOn(node, calls);
-    this.ipStep = new MasterBatches(this.cluster, slotOf, send, REDIS_BUDGET_MS);
-    this.userStep = new MasterBatches(this.cluster, slotOf, send, REDIS_BUDGET_MS);
+    this.ipStep = new MasterBatches(this.cluster, slotOf, send);
+    this.userStep = new MasterBatches(this.cluster, slotOf, send);
   }
 
-  /** Reserves with the handshakes queued for the same masters; fails past REDIS_BUDGET_MS. */
-  reserve(reservation: SlotReservation): Promise<SlotReserveReply> {
-    return withDeadline(this.reserveSteps(reservation), REDIS_BUDGET_MS);
+  /** At shutdown: reservations not sent yet fail, and nothing more is written for this instance. */
+  close(): void {
+    this.ipStep.close();
+    this.userStep.close();
   }
 
   /** This instance's counts of tally keys, as they are (0: its field goes): one call per partition. */
@@ -186,7 +184,8 @@ export class SlotAdmission {
     await this.redis.srem(this.keys.legacyInstances, instanceId);
   }
 
-  private async reserveSteps(item: SlotReservation): Promise<SlotReserveReply> {
+  /** Reserves with the handshakes queued for the same masters, IP step first, then user step. */
+  async reserve(item: SlotReservation): Promise<SlotReserveReply> {
     this.wrote = true;
     if (item.ip !== null) {
       const [code, waitMs] = await this.ipStep.add({
