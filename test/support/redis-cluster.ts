@@ -135,24 +135,9 @@ export class TestRedisCluster {
   async moveSlot(slot: number, toPort: number): Promise<void> {
     const fromPort = (await this.slotOwners()).get(slot);
     if (fromPort === undefined || fromPort === toPort) return;
-    const clients = new Map<number, Redis>();
-    const client = async (port: number) => {
-      let found = clients.get(port);
-      if (!found) {
-        found = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
-        await found.connect();
-        clients.set(port, found);
-      }
-      return found;
-    };
-    try {
+    await this.withClients(async (client) => {
       const [from, to] = [await client(fromPort), await client(toPort)];
-      const [fromId, toId] = (await Promise.all([
-        from.call('CLUSTER', 'MYID'),
-        to.call('CLUSTER', 'MYID'),
-      ])) as string[];
-      await to.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
-      await from.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+      const toId = await this.markMigrating(slot, from, to);
       for (let round = 0; round < 1000; round++) {
         const keys = (await from.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
         if (keys.length === 0) break;
@@ -162,6 +147,47 @@ export class TestRedisCluster {
       for (const port of masters) {
         await (await client(port)).call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
       }
+    });
+  }
+
+  /**
+   * A reshard of `slot` to the master on `toPort` half-way: IMPORTING there,
+   * MIGRATING on its owner, none of its keys moved yet (moveSlot finishes it).
+   */
+  async startMigration(slot: number, toPort: number): Promise<void> {
+    const fromPort = (await this.slotOwners()).get(slot);
+    if (fromPort === undefined || fromPort === toPort) return;
+    await this.withClients(async (client) => {
+      await this.markMigrating(slot, await client(fromPort), await client(toPort));
+    });
+  }
+
+  /** Marks `slot` importing on `to` and migrating on `from`; resolves to `to`'s node id. */
+  private async markMigrating(slot: number, from: Redis, to: Redis): Promise<string> {
+    const [fromId, toId] = (await Promise.all([
+      from.call('CLUSTER', 'MYID'),
+      to.call('CLUSTER', 'MYID'),
+    ])) as string[];
+    await to.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await from.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    return toId;
+  }
+
+  /** Runs `work` with connections to masters by port, opened as asked, closed after. */
+  private async withClients(
+    work: (client: (port: number) => Promise<Redis>) => Promise<void>,
+  ): Promise<void> {
+    const clients = new Map<number, Redis>();
+    try {
+      await work(async (port) => {
+        let found = clients.get(port);
+        if (!found) {
+          found = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+          clients.set(port, found);
+          await found.connect();
+        }
+        return found;
+      });
     } finally {
       for (const connection of clients.values()) connection.disconnect();
     }

@@ -105,6 +105,21 @@ export class TestRedis {
   }
 
   /**
+   * Script runs this server answered (INFO commandstats): EVAL and EVALSHA
+   * calls that did not fail. ioredis sends a script as EVALSHA first and,
+   * where the script cache does not hold it yet, again as EVAL after the
+   * NOSCRIPT: that failed call is not a run.
+   */
+  async scriptRuns(): Promise<number> {
+    const info = await this.command('INFO', 'commandstats');
+    let runs = 0;
+    for (const match of info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+),.*failed_calls=(\d+)/g)) {
+      runs += Number(match[1]) - Number(match[2]);
+    }
+    return runs;
+  }
+
+  /**
    * Waits until every replica of this primary has acknowledged everything it
    * was sent (INFO replication: each `slaveN` offset at `master_repl_offset`).
    * `WAIT` would not do from the test: it counts only the calling

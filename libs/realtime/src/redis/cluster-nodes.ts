@@ -15,10 +15,7 @@ export function groupByMaster<T>(
   items: Iterable<T>,
   slotOf: (item: T) => number,
 ): Map<Redis | undefined, T[]> {
-  const masters = new Map<string, Redis>();
-  for (const node of cluster.nodes('master')) {
-    if (node.status === 'ready') masters.set(`${node.options.host}:${node.options.port}`, node);
-  }
+  const masters = readyMasters(cluster);
   const groups = new Map<Redis | undefined, T[]>();
   for (const item of items) {
     const owner = cluster.slots[slotOf(item)]?.[0];
@@ -28,6 +25,15 @@ export function groupByMaster<T>(
     else groups.set(node, [item]);
   }
   return groups;
+}
+
+/** The masters whose connection is ready, by their address in the slot map (`host:port`). */
+export function readyMasters(cluster: Cluster): Map<string, Redis> {
+  const masters = new Map<string, Redis>();
+  for (const node of cluster.nodes('master')) {
+    if (node.status === 'ready') masters.set(`${node.options.host}:${node.options.port}`, node);
+  }
+  return masters;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
+import { readyMasters } from '../../redis/cluster-nodes';
 import { ReservationBatch, ReservationsClosedError } from './reservation-batch';
 
 /**
@@ -48,11 +49,6 @@ export class MasterBatches<T, R> {
   /** The master at `address` if its connection is ready now (looked up at send time: nodes come and go). */
   private readyMaster(address: string): Redis | undefined {
     if (!this.cluster || address === '') return undefined;
-    return this.cluster
-      .nodes('master')
-      .find(
-        (node) =>
-          node.status === 'ready' && `${node.options.host}:${node.options.port}` === address,
-      );
+    return readyMasters(this.cluster).get(address);
   }
 }

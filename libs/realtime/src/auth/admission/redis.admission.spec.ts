@@ -31,20 +31,6 @@ interface Backend {
 }
 
 /**
- * Script runs: EVAL and EVALSHA calls that did not fail. ioredis sends every
- * script as EVALSHA first and, where the node's script cache does not hold it
- * yet (which depends on what ran on that node before), again as EVAL after the
- * NOSCRIPT: that failed call is not a run.
- */
-function scriptCalls(info: string): number {
-  let runs = 0;
-  for (const match of info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+),.*failed_calls=(\d+)/g)) {
-    runs += Number(match[1]) - Number(match[2]);
-  }
-  return runs;
-}
-
-/**
  * RedisAdmission's batching against a real Redis: the handshakes of one turn
  * are reserved together, in order, with the same answers one call each would
  * give, and a turn's closes are written together.
@@ -235,7 +221,7 @@ describe('RedisAdmission', () => {
 
   admissionSpec('one Redis', () => ({
     redis: (keyPrefix) => ({ url: redis.url, keyPrefix }),
-    scriptCalls: async () => scriptCalls(await redis.command('INFO', 'commandstats')),
+    scriptCalls: () => redis.scriptRuns(),
     sharded: false,
     masters: () => Promise.resolve(1),
   }));
@@ -243,10 +229,8 @@ describe('RedisAdmission', () => {
   admissionSpec('a 3-master Redis Cluster', () => ({
     redis: (keyPrefix) => ({ keyPrefix, cluster: { nodes: cluster.startupNodes } }),
     scriptCalls: async () => {
-      const infos = await Promise.all(
-        cluster.nodes.map((node) => node.command('INFO', 'commandstats')),
-      );
-      return infos.reduce((sum, info) => sum + scriptCalls(info), 0);
+      const runs = await Promise.all(cluster.nodes.map((node) => node.scriptRuns()));
+      return runs.reduce((sum, count) => sum + count, 0);
     },
     sharded: true,
     masters: async (slots) => {

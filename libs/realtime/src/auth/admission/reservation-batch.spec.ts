@@ -13,16 +13,6 @@ import { RedisAdmission } from './redis.admission';
 
 const LIMITS = { maxConnectionsPerIp: 3, maxConnectionsPerUser: 2, connectRate: 8 };
 
-/** Script runs Redis answered: EVAL and EVALSHA calls that did not fail (a NOSCRIPT is no run). */
-async function scriptCalls(redis: TestRedis): Promise<number> {
-  const info = await redis.command('INFO', 'commandstats');
-  let runs = 0;
-  for (const match of info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+),.*failed_calls=(\d+)/g)) {
-    runs += Number(match[1]) - Number(match[2]);
-  }
-  return runs;
-}
-
 /**
  * RedisAdmission on one Redis while a reservation call is unanswered: the
  * handshakes of the turns meanwhile wait for it and leave together, and fall
@@ -85,7 +75,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
   }
 
   it('sends the handshakes of the turns behind an unanswered call in one call', async () => {
-    const before = await scriptCalls(redis);
+    const before = await redis.scriptRuns();
     const replies = await turnsWhilePaused(600, [
       ['10.1.0.1', 'w1'],
       ['10.1.0.1', 'w1'],
@@ -94,7 +84,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
     ]);
     expect(replies).toEqual([undefined, undefined, undefined, undefined]);
     // The first turn's call, then one for the three turns that waited behind it.
-    expect((await scriptCalls(redis)) - before).toBe(2);
+    expect((await redis.scriptRuns()) - before).toBe(2);
     // Each count written once per call, with its last handshake's count; each held key once.
     const keys = new AdmissionKeys(connections);
     const command = connections.command;
@@ -148,7 +138,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
   });
 
   it('falls back to local counts, without a call of their own, for the handshakes behind a call that timed out', async () => {
-    const before = await scriptCalls(redis);
+    const before = await redis.scriptRuns();
     // Longer than the 1 s a handshake waits for Redis: the first call times out.
     const replies = await turnsWhilePaused(1_500, [
       ['10.2.0.1', 'w2'],
@@ -161,7 +151,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
     // Only the call that timed out reached Redis (and ran once the pause ended).
     let calls = 0;
     for (const deadline = Date.now() + 2_000; calls < 1 && Date.now() < deadline;) {
-      calls = (await scriptCalls(redis)) - before;
+      calls = (await redis.scriptRuns()) - before;
       if (calls < 1) await sleep(20);
     }
     expect(calls).toBe(1);

@@ -15,16 +15,6 @@ import { SlotAdmission, type SlotReservation } from './slot-admission';
 const ME = 'instance-a';
 const LIMITS = { maxConnectionsPerIp: 3, maxConnectionsPerUser: 2, connectRate: 8 };
 
-/** Script runs a node answered: EVAL and EVALSHA calls that did not fail (a NOSCRIPT is no run). */
-async function scriptCalls(node: TestRedis): Promise<number> {
-  const info = await node.command('INFO', 'commandstats');
-  let runs = 0;
-  for (const match of info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+),.*failed_calls=(\d+)/g)) {
-    runs += Number(match[1]) - Number(match[2]);
-  }
-  return runs;
-}
-
 /** A reservation of one IP's slot (limit 5) and its connect rate (10 a minute), no user counted. */
 function ipSlot(ip: string): SlotReservation {
   return {
@@ -120,7 +110,7 @@ describe('Cluster admission with a call in flight', () => {
 
   it("sends a master's handshakes queued behind its unanswered call in one call, its partitions together", async () => {
     const { node, partitions } = masters();
-    const before = await scriptCalls(node);
+    const before = await node.scriptRuns();
     const ips = [partitions[0], partitions[1], partitions[2], partitions[0]].map(ipIn);
     await node.command('CLIENT', 'PAUSE', '600', 'ALL');
     const replies: Array<Promise<unknown>> = [];
@@ -130,13 +120,13 @@ describe('Cluster admission with a call in flight', () => {
     }
     expect(await Promise.all(replies)).toEqual([[0], [0], [0], [0]]);
     // The first turn's call, then one for the three partitions of the three turns behind it.
-    expect((await scriptCalls(node)) - before).toBe(2);
+    expect((await node.scriptRuns()) - before).toBe(2);
     for (const ip of ips) expect(await countedIp(ip)).toEqual({ count: '1', rate: '1' });
   });
 
   it("fails a master's queued handshakes at once, without a call, when its call times out; other masters' are answered", async () => {
     const { node, partitions, other } = masters();
-    const before = await scriptCalls(node);
+    const before = await node.scriptRuns();
     const [first, queued, elsewhere] = [ipIn(partitions[0]), ipIn(partitions[1]), ipIn(other[0])];
     // Longer than the 1 s a handshake waits for Redis: the first call times out.
     await node.command('CLIENT', 'PAUSE', '1500', 'ALL');
@@ -150,7 +140,7 @@ describe('Cluster admission with a call in flight', () => {
     // Only the call that timed out reached the master (and ran once the pause ended).
     let calls = 0;
     for (let tries = 0; calls < 1 && tries < 100; tries++) {
-      calls = (await scriptCalls(node)) - before;
+      calls = (await node.scriptRuns()) - before;
       if (calls < 1) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(calls).toBe(1);

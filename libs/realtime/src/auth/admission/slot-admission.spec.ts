@@ -167,19 +167,7 @@ describe('SlotAdmission on a Redis Cluster whose slots move', () => {
 
     // Half-way through a reshard: the slot is migrating, none of its keys moved yet.
     const slot = keys.partitionSlot(migrates);
-    const from = new Redis({ host: '127.0.0.1', port: masters().port });
-    const to = new Redis({ host: '127.0.0.1', port: other });
-    try {
-      const [fromId, toId] = (await Promise.all([
-        from.call('CLUSTER', 'MYID'),
-        to.call('CLUSTER', 'MYID'),
-      ])) as string[];
-      await to.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
-      await from.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
-    } finally {
-      from.disconnect();
-      to.disconnect();
-    }
+    await cluster.startMigration(slot, other);
     const [a, b] = [ipIn(stays), ipIn(migrates)];
     const replies = Promise.all([admission.reserve(ipSlot(a)), admission.reserve(ipSlot(b))]);
     // The reshard goes on meanwhile: its keys move, then the slot.
