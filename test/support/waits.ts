@@ -24,6 +24,20 @@ export async function waitUntil(
   }
 }
 
+/** Reads until `done` holds for the value read, or `ms` have passed; resolves to the last value read. */
+export async function readUntil<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  ms: number,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await sleep(10);
+  }
+}
+
 /**
  * The close code and reason a client got, bounded by `ms`. `at` (ms since the
  * epoch) is when the close event fired only if this was called before it did:

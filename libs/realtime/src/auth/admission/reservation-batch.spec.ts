@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { connect, createServer, type Server, Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TestRedis } from '../../../../../test/support/redis-server';
-import { sleep, waitUntil } from '../../../../../test/support/waits';
+import { readUntil, sleep, waitUntil } from '../../../../../test/support/waits';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import type { AdmissionRefusal } from './admission.port';
@@ -39,10 +39,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
     });
     connections = new RedisConnections(options);
     admission = new RedisAdmission(options, connections);
-    for (let tries = 0; admission.mode !== 'cluster' && tries < 200; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(admission.mode).toBe('cluster');
+    await waitUntil(() => admission.mode === 'cluster', 2_000, 'admission in cluster mode');
   });
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.destroy();
@@ -149,11 +146,11 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
     expect(replies).toEqual([undefined, undefined, undefined]);
     expect(admission.mode).toBe('local');
     // Only the call that timed out reached Redis (and ran once the pause ended).
-    let calls = 0;
-    for (const deadline = Date.now() + 2_000; calls < 1 && Date.now() < deadline;) {
-      calls = (await redis.scriptRuns()) - before;
-      if (calls < 1) await sleep(20);
-    }
+    const calls = await readUntil(
+      async () => (await redis.scriptRuns()) - before,
+      (runs) => runs >= 1,
+      2_000,
+    );
     expect(calls).toBe(1);
   });
 
@@ -176,12 +173,7 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
     // Its release (count 1) is written at this turn's end, before the queued call (count 2) is sent.
     open.destroy();
     expect(await Promise.all([inFlight, queued])).toEqual([undefined, undefined]);
-    let written: string | null = null;
-    for (const deadline = Date.now() + 2_000; written !== '1' && Date.now() < deadline;) {
-      written = await field();
-      if (written !== '1') await sleep(20);
-    }
-    expect(written).toBe('1');
+    expect(await readUntil(field, (written) => written === '1', 2_000)).toBe('1');
   });
 
   it('sends nothing after shutdown forgot the counts: queued reservations fall back, nothing is left in Redis', async () => {

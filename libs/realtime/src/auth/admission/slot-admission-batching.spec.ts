@@ -2,6 +2,7 @@ import type { Cluster } from 'ioredis';
 import { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TestRedisCluster } from '../../../../../test/support/redis-cluster';
+import { readUntil, waitUntil } from '../../../../../test/support/waits';
 import type { TestRedis } from '../../../../../test/support/redis-server';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
@@ -138,11 +139,11 @@ describe('Cluster admission with a call in flight', () => {
     expect(await held).toBeInstanceOf(Error);
     expect(await behind).toBeInstanceOf(Error);
     // Only the call that timed out reached the master (and ran once the pause ended).
-    let calls = 0;
-    for (let tries = 0; calls < 1 && tries < 100; tries++) {
-      calls = (await node.scriptRuns()) - before;
-      if (calls < 1) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const calls = await readUntil(
+      async () => (await node.scriptRuns()) - before,
+      (runs) => runs >= 1,
+      2_000,
+    );
     expect(calls).toBe(1);
     expect(await countedIp(queued)).toEqual({ count: null, rate: null });
     expect(await countedIp(elsewhere)).toEqual({ count: '1', rate: '1' });
@@ -160,10 +161,7 @@ describe('Cluster admission with a call in flight', () => {
       });
       redisConnections = new RedisConnections(options);
       redisAdmission = new RedisAdmission(options, redisConnections);
-      for (let tries = 0; redisAdmission.mode !== 'cluster' && tries < 500; tries++) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      expect(redisAdmission.mode).toBe('cluster');
+      await waitUntil(() => redisAdmission.mode === 'cluster', 5_000, 'admission in cluster mode');
     });
     afterAll(async () => {
       for (const socket of sockets.splice(0)) socket.destroy();
@@ -224,12 +222,7 @@ describe('Cluster admission with a call in flight', () => {
       });
       // The second's user step (count 2, taken when it arrived) went first, the first's (1) after.
       expect(await Promise.all(replies)).toEqual([undefined, undefined]);
-      let written: string | null = null;
-      for (const deadline = Date.now() + 2_000; written !== '2' && Date.now() < deadline;) {
-        written = await field();
-        if (written !== '2') await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      expect(written).toBe('2');
+      expect(await readUntil(field, (written) => written === '2', 2_000)).toBe('2');
     });
   });
 });
