@@ -88,6 +88,18 @@ describe('resolveRealtimeOptions', () => {
     [{ history: { maxTotalBytes: 0 } }, 'history.maxTotalBytes'],
     [{ history: { maxTotalBytes: 2 ** 60 } }, 'history.maxTotalBytes'],
     [{ redis: { options: { keyPrefix: 'x:' } } }, 'redis.options.keyPrefix'],
+    [
+      { redis: { cluster: { nodes: [{ port: 7000 }], options: { keyPrefix: 'x:' } } } },
+      'redis.cluster.options.keyPrefix',
+    ],
+    [
+      {
+        redis: {
+          cluster: { nodes: [{ port: 7000 }], options: { redisOptions: { keyPrefix: 'x:' } } },
+        },
+      },
+      'redis.cluster.options.redisOptions.keyPrefix',
+    ],
     [{ shutdown: { closeCode: 1000 as never } }, 'shutdown.closeCode'],
     // Values whose own toString is no function (found by options.property.spec.ts).
     [{ jwt: { clockToleranceSec: { toString: '' } as never } }, 'jwt.clockToleranceSec'],

@@ -122,9 +122,15 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
     }
     if (o.redis.url !== undefined) fail('redis.url', 'cannot be set with redis.cluster');
   }
+  // ioredis would prefix keys but not channels, nor the key names the scripts build.
   if (o.redis?.options.keyPrefix !== undefined) {
-    // ioredis would prefix keys but not channels, nor the key names the engine's scripts build.
     fail('redis.options.keyPrefix', 'is not supported: use redis.keyPrefix');
+  }
+  if (o.redis?.cluster?.options?.keyPrefix !== undefined) {
+    fail('redis.cluster.options.keyPrefix', 'is not supported: use redis.keyPrefix');
+  }
+  if (o.redis?.cluster?.options?.redisOptions?.keyPrefix !== undefined) {
+    fail('redis.cluster.options.redisOptions.keyPrefix', 'is not supported: use redis.keyPrefix');
   }
   validateOffline(o);
   for (const [key, value] of Object.entries(o.jobs)) positiveInteger(`jobs.${key}`, value);
