@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
  * `muteReplies()` lets requests through but swallows what comes back on
  * the open links (a request that ran but whose reply was lost). `cut()`
  * resets every link and refuses new ones until `restore()` (a network
- * partition).
+ * partition). `delay(ms)` holds every chunk that long each way (a slow or
+ * distant server).
  */
 export class TcpProxy {
   private readonly links = new Set<{
@@ -18,6 +19,7 @@ export class TcpProxy {
     muted: boolean;
   }>();
   private partitioned = false;
+  private oneWayMs = 0;
 
   private constructor(private readonly server: Server) {}
 
@@ -49,6 +51,11 @@ export class TcpProxy {
     }
   }
 
+  /** From now on, every chunk on every link is held `oneWayMs` each way (in order). */
+  delay(oneWayMs: number): void {
+    this.oneWayMs = oneWayMs;
+  }
+
   restore(): void {
     this.partitioned = false;
   }
@@ -69,8 +76,12 @@ export class TcpProxy {
     const upstream = createConnection(targetPort, '127.0.0.1');
     const link = { client, upstream, frozen: false, muted: false };
     this.links.add(link);
-    client.on('data', (chunk) => link.frozen || upstream.write(chunk));
-    upstream.on('data', (chunk) => link.frozen || link.muted || client.write(chunk));
+    const forward = (to: Socket, chunk: Buffer) => {
+      if (this.oneWayMs === 0) to.write(chunk);
+      else setTimeout(() => to.writable && to.write(chunk), this.oneWayMs);
+    };
+    client.on('data', (chunk) => link.frozen || forward(upstream, chunk));
+    upstream.on('data', (chunk) => link.frozen || link.muted || forward(client, chunk));
     const end = () => {
       this.links.delete(link);
       client.destroy();

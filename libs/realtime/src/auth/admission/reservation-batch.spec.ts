@@ -1,7 +1,8 @@
 import Redis from 'ioredis';
-import { connect, createServer, type Server, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TestRedis } from '../../../../../test/support/redis-server';
+import { TcpProxy } from '../../../../../test/support/tcp-proxy';
 import { readUntil, sleep, waitUntil } from '../../../../../test/support/waits';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
@@ -200,32 +201,14 @@ describe('RedisAdmission on one Redis, with a reservation call in flight', () =>
   });
 });
 
-/** A TCP proxy that holds every chunk `oneWayMs` each way: a Redis that answers every call, late. */
-function slowProxy(port: number, oneWayMs: number): Promise<Server> {
-  const server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    const relay = (from: Socket, to: Socket) =>
-      from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), oneWayMs));
-    relay(client, upstream);
-    relay(upstream, client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 describe('RedisAdmission on a Redis that answers every call in 600 ms', () => {
   it('checks a handshake queued behind a call against the cluster counts, not the local ones', async () => {
     const redis = await TestRedis.start();
     const direct = new Redis(redis.url);
-    const proxy = await slowProxy(redis.port, 300);
+    const proxy = await TcpProxy.start(redis.port);
+    proxy.delay(300);
     const options = resolveRealtimeOptions({
-      redis: {
-        url: `redis://127.0.0.1:${(proxy.address() as { port: number }).port}`,
-        keyPrefix: 'slow:',
-      },
+      redis: { url: `redis://127.0.0.1:${proxy.port}`, keyPrefix: 'slow:' },
       limits: LIMITS,
     });
     const connections = new RedisConnections(options);
@@ -249,7 +232,7 @@ describe('RedisAdmission on a Redis that answers every call in 600 ms', () => {
       await admission.beforeApplicationShutdown();
       await connections.onApplicationShutdown();
       direct.disconnect();
-      proxy.close();
+      await proxy.stop();
       await redis.stop();
     }
   });
