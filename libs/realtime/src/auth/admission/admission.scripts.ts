@@ -8,7 +8,7 @@
  */
 
 /**
- * The handshakes queued since the previous call was sent (ReservationBatch),
+ * The handshakes queued since the previous call was sent (RoundTripBatch),
  * reserved in order in one call: a connect storm costs one call per round
  * trip, not one per handshake.
  * KEYS: this instance's held-keys set, then per handshake its rate counter,

@@ -1,10 +1,10 @@
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { readyMasters } from '../../redis/cluster-nodes';
-import { ReservationBatch, ReservationsClosedError } from './reservation-batch';
+import { RoundTripBatch, BatchClosedError } from '../../redis/round-trip-batch';
 
 /**
- * One step of cluster admission, batched per master as ReservationBatch
+ * One step of cluster admission, batched per master as RoundTripBatch
  * batches one Redis: an item joins the batch of the master that serves its
  * slot per the client's slot map, and a master gets no call while its
  * previous one for this step is unanswered. A loaded instance gets about one
@@ -20,7 +20,7 @@ import { ReservationBatch, ReservationsClosedError } from './reservation-batch';
  */
 export class MasterBatches<T, R> {
   /** By the master's address in the slot map ('' where it names none, or on one Redis). */
-  private readonly batches = new Map<string, ReservationBatch<T, R>>();
+  private readonly batches = new Map<string, RoundTripBatch<T, R>>();
   private closed = false;
 
   constructor(
@@ -30,17 +30,17 @@ export class MasterBatches<T, R> {
   ) {}
 
   add(item: T): Promise<R> {
-    if (this.closed) return Promise.reject(new ReservationsClosedError());
+    if (this.closed) return Promise.reject(new BatchClosedError());
     const owner = this.cluster?.slots[this.slotOf(item)]?.[0] ?? '';
     let batch = this.batches.get(owner);
     if (!batch) {
-      batch = new ReservationBatch<T, R>((items) => this.send(this.readyMaster(owner), items));
+      batch = new RoundTripBatch<T, R>((items) => this.send(this.readyMaster(owner), items));
       this.batches.set(owner, batch);
     }
     return batch.add(item);
   }
 
-  /** At shutdown: every master's queued items fail, and later ones (ReservationBatch.close). */
+  /** At shutdown: every master's queued items fail, and later ones (RoundTripBatch.close). */
   close(): void {
     this.closed = true;
     for (const batch of this.batches.values()) batch.close();

@@ -20,7 +20,7 @@ import {
 } from './admission.scripts';
 import { ConnectionTally, type HeldSlot } from './connection-tally';
 import { ADMISSION_COMMAND_TIMEOUT_MS } from './admission.constants';
-import { ReservationBatch, ReservationsClosedError } from './reservation-batch';
+import { RoundTripBatch, BatchClosedError } from '../../redis/round-trip-batch';
 import { SlotAdmission, type SlotReservation, type SlotReserveReply } from './slot-admission';
 
 /** Count hashes per SET_COUNTS call at most: a script call holds Redis while it runs. */
@@ -46,7 +46,7 @@ interface AdmissionCommands {
  * Admission counted across every instance on one Redis: one script call for
  * the handshakes that arrived since the previous call was sent (connect
  * rate, IP and user counts, and the reservations, in one round trip; no
- * call while the previous one is unanswered: ReservationBatch), and one per
+ * call while the previous one is unanswered: RoundTripBatch), and one per
  * turn for the counts its closes changed. Each instance writes only its own
  * field of each count, as absolute values from its tally, and keeps a
  * liveness key alive; a crashed instance's fields stop counting when that
@@ -80,7 +80,7 @@ export class RedisAdmission extends Admission {
   /** On Redis Cluster: the writes with IPs' and users' counters spread over partitions. */
   private readonly slots: SlotAdmission | undefined;
   /** On one Redis: the handshakes of a turn (or of a call's round trip) in one script call. */
-  private readonly reserves = new ReservationBatch<SlotReservation, ReserveReply>((items) =>
+  private readonly reserves = new RoundTripBatch<SlotReservation, ReserveReply>((items) =>
     this.reserveAll(items),
   );
   /** Tally keys whose count changed by a release this turn: written at its end, once each. */
@@ -178,7 +178,7 @@ export class RedisAdmission extends Admission {
       (error: Error) => {
         this.answered(slot);
         // Shutting down: admitted on the local checks, as while Redis is away; nothing was lost.
-        if (!(error instanceof ReservationsClosedError)) this.lost(error);
+        if (!(error instanceof BatchClosedError)) this.lost(error);
         return undefined;
       },
     );

@@ -8,7 +8,7 @@ interface Queued<T, R> {
 }
 
 /** Why a reservation was turned away without a call: its instance is shutting down. */
-export class ReservationsClosedError extends Error {
+export class BatchClosedError extends Error {
   constructor() {
     super('admission is shutting down');
   }
@@ -27,9 +27,9 @@ export class ReservationsClosedError extends Error {
  * queued behind a call waits for Redis two timeouts at most. When the call
  * waited for fails, so do the handshakes behind it (their caller falls back
  * at once, without a call of its own). After close() nothing is sent: what
- * is queued, and what comes later, fails with ReservationsClosedError.
+ * is queued, and what comes later, fails with BatchClosedError.
  */
-export class ReservationBatch<T, R> {
+export class RoundTripBatch<T, R> {
   private queued: Queued<T, R>[] = [];
   private inFlight = 0;
   /** The first failure among the calls in flight, for the handshakes queued behind them. */
@@ -40,7 +40,7 @@ export class ReservationBatch<T, R> {
   constructor(private readonly send: (items: readonly T[]) => Promise<R[]>) {}
 
   add(item: T): Promise<R> {
-    if (this.closed) return Promise.reject(new ReservationsClosedError());
+    if (this.closed) return Promise.reject(new BatchClosedError());
     return new Promise<R>((resolve, reject) => {
       this.queued.push({ item, resolve, reject });
       if (this.inFlight === 0) this.schedule();
@@ -50,7 +50,7 @@ export class ReservationBatch<T, R> {
   /** At shutdown: fails what is queued and what comes later; calls in flight are answered. */
   close(): void {
     this.closed = true;
-    this.rejectQueued(new ReservationsClosedError());
+    this.rejectQueued(new BatchClosedError());
   }
 
   private schedule(): void {
