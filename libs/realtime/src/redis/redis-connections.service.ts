@@ -3,6 +3,7 @@ import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { KeyLayout } from './key-layout';
+import type { BatchAhead } from './round-trip-batch';
 import { batchTurnsPerNode, TurnBatchedRedis } from './turn-batched-redis';
 
 /** Default `commandTimeout` of the shared command connection (the `redis.options` may set another). */
@@ -39,6 +40,15 @@ export class RedisConnections implements OnApplicationShutdown {
   private readonly opened = new Set<Redis>();
   /** Where every key and channel lives (hash tags on a cluster). */
   readonly layout: KeyLayout;
+  /**
+   * Presence's user calls (each connection's connect and disconnect, a
+   * RoundTripBatch on the command connection), set by the presence store:
+   * a connection's inbox read follows its presence write there
+   * (RedisOfflineStore.pending).
+   */
+  connectWrites: BatchAhead | undefined;
+  /** Batches whose queued calls still go out at shutdown, before the connections close. */
+  private readonly drained = new Set<{ idle(): Promise<void> }>();
 
   constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
     this.settings = options.redis;
@@ -170,7 +180,25 @@ export class RedisConnections implements OnApplicationShutdown {
     await Promise.all([...this.opened].filter(isConnecting).map(settled));
   }
 
+  /**
+   * A batch (RoundTripBatch) that shutdown lets finish before it closes the
+   * connections: the closes of shutdown's own connections, queued behind a
+   * call in flight, still reach Redis.
+   */
+  drainOnShutdown(batch: { idle(): Promise<void> }): void {
+    this.drained.add(batch);
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (this.drained.size > 0) {
+      // Bounded: each call by its command timeout, and what was queued behind it by one more.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.drained].map((batch) => batch.idle())),
+        new Promise((resolve) => (timer = setTimeout(resolve, 2 * COMMAND_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     const connections = [...this.opened];
     this.opened.clear();
     this.commandConnection = undefined;
