@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../engine/engine-unavailable.error';
 import { USER_ID_PATTERN } from '../protocol';
 import type { RedisConnections } from '../redis/redis-connections.service';
-import { TurnBatch } from '../redis/turn-batch';
+import { RoundTripBatch } from '../redis/round-trip-batch';
 import { entryMember, PresenceKeys, userMember } from './presence-keys';
 import {
   type DueOffline,
@@ -76,9 +76,15 @@ export interface RedisPresenceOptions {
 export class RedisPresenceStore implements PresenceStore {
   private readonly keys: PresenceKeys;
   private defined: (Redis & PresenceCommands) | undefined;
-  /** A turn's connects and disconnects: one script call (one slot, `presence-users`) at its end. */
-  private readonly userCalls = new TurnBatch<UserCall, number>((calls) =>
-    this.sendUserCalls(calls),
+  /**
+   * Connects and disconnects: one script call (one slot, `presence-users`)
+   * per round trip, in the order they were made (no call while the previous
+   * one is unanswered: a loaded instance gets about one handshake per turn).
+   * A failed call fails only its own (the next renewal writes them again).
+   */
+  private readonly userCalls = new RoundTripBatch<UserCall, number>(
+    (calls) => this.sendUserCalls(calls),
+    { queuedOnFailure: 'send' },
   );
 
   constructor(
@@ -86,6 +92,10 @@ export class RedisPresenceStore implements PresenceStore {
     private readonly options: RedisPresenceOptions,
   ) {
     this.keys = new PresenceKeys(redis.layout);
+    // A new connection's inbox read follows its presence write (RedisOfflineStore.pending), and
+    // the closes of shutdown's own connections still reach Redis.
+    redis.connectWrites = this.userCalls;
+    redis.drainOnShutdown(this.userCalls);
   }
 
   async join(instanceId: string, slot: PresenceSlot, deadline: number): Promise<void> {
@@ -307,9 +317,7 @@ export class RedisPresenceStore implements PresenceStore {
       now,
       graceUntil,
     };
-    return orEngineUnavailable(
-      this.userCalls.add(call, call.key.length + call.member.length + call.userId.length),
-    );
+    return orEngineUnavailable(this.userCalls.add(call));
   }
 
   private sendUserCalls(calls: readonly UserCall[]): Promise<number[]> {
