@@ -1,10 +1,14 @@
 import { resolveRealtimeOptions } from '@nest-realtime/server';
 import Redis from 'ioredis';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { InboxLimits } from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
+import { PresenceKeys } from '../../libs/realtime/src/presence/presence-keys';
+import { RedisPresenceStore } from '../../libs/realtime/src/presence/redis-presence.store';
 import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
 import { TestRedisCluster } from '../support/redis-cluster';
 import { TestRedis } from '../support/redis-server';
+import { waitUntil } from '../support/waits';
 
 const LIMITS: InboxLimits = {
   maxMessages: 10,
@@ -88,4 +92,136 @@ describe('Redis offline store: cost and placement', () => {
       await cluster.stop();
     }
   }, 60_000);
+});
+
+/**
+ * The inbox reads at connect on one Redis while a read is unanswered (Redis
+ * held with CLIENT PAUSE: its clients' writes and scripts wait): the reads
+ * of the turns meanwhile leave together in the next call.
+ */
+describe('Redis offline store: inbox reads, one script call per round trip (one Redis)', () => {
+  let redis: TestRedis;
+  let direct: Redis;
+  let connections: RedisConnections;
+  let store: RedisOfflineStore;
+  let prefix = 0;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    direct = new Redis(redis.url);
+  });
+  afterAll(async () => {
+    direct.disconnect();
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    connections = new RedisConnections(
+      resolveRealtimeOptions({ redis: { url: redis.url, keyPrefix: `r${++prefix}:` } }),
+    );
+    store = new RedisOfflineStore(connections);
+    // Warm: the first read moves an older layout's messages, and loads the script.
+    await store.pending('warm', Date.now());
+  });
+  afterEach(() => connections.onApplicationShutdown());
+
+  function message(userId: string, id: string, expiresAt: number) {
+    const ts = Date.now();
+    return { id, userId, type: 't', payload: { id }, ts, expiresAt };
+  }
+
+  /** One call per turn, the first sent while Redis is paused. */
+  async function turnsWhilePaused<T>(calls: Array<() => Promise<T>>): Promise<Array<Promise<T>>> {
+    await redis.command('CLIENT', 'PAUSE', '300', 'WRITE');
+    const replies: Array<Promise<T>> = [];
+    for (const call of calls) {
+      const reply = call();
+      reply.catch(() => undefined);
+      replies.push(reply);
+      // A read is queued a microtask after its call (once the layout migration is known done),
+      // so behind the turn's end the test awaits: a second turn lets its batch send it first.
+      await nextTurn();
+      await nextTurn();
+    }
+    return replies;
+  }
+
+  const ids = (messages: Array<{ id: string }>) => messages.map((m) => m.id);
+
+  it('reads the inboxes of the turns behind an unanswered read in one call, each oldest first and by its own clock', async () => {
+    const now = Date.now();
+    for (const [userId, id, ttl] of [
+      ['a', 'a1', 60_000],
+      ['b', 'b1', 60_000],
+      ['a', 'a2', 60_000],
+      ['b', 'b2', 1_000],
+      ['c', 'c1', 60_000],
+    ] as const) {
+      await store.add(message(userId, id, now + ttl), LIMITS);
+    }
+    const before = await redis.scriptRuns();
+    const replies = await turnsWhilePaused([
+      () => store.pending('a', now),
+      // b2 has expired by this reader's clock, not by the others'.
+      () => store.pending('b', now + 2_000),
+      () => store.pending('c', now),
+      () => store.pending('nobody', now),
+    ]);
+    expect((await Promise.all(replies)).map(ids)).toEqual([['a1', 'a2'], ['b1'], ['c1'], []]);
+    // The first turn's read, then one for the three turns that waited behind it.
+    expect((await redis.scriptRuns()) - before).toBe(2);
+  });
+
+  it('a failed read fails only the reads it carried; those queued behind it leave in the next call', async () => {
+    const now = Date.now();
+    await store.add(message('d', 'd1', now + 60_000), LIMITS);
+    // Not a hash: the read script fails at it, as on a Redis error.
+    const boxOfBroken = (await direct.keys(`r${prefix}:*box:d`))[0].replace(/d$/, 'broken');
+    await direct.set(boxOfBroken, 'x');
+    const replies = await turnsWhilePaused([
+      () => store.pending('broken', now),
+      () => store.pending('d', now),
+      () => store.pending('e', now),
+    ]);
+    const settled = await Promise.all(
+      replies.map((reply) => reply.then(ids, (error: Error) => error.message.slice(0, 9))),
+    );
+    expect(settled).toEqual(['WRONGTYPE', ['d1'], []]);
+    // And the next read gets a call of its own.
+    expect(ids(await store.pending('d', now))).toEqual(['d1']);
+  });
+
+  it("sends a connection's inbox read after its presence write, even when that write waits for an earlier call", async () => {
+    const presence = new RedisPresenceStore(connections, { maxLogEntries: 256, keepMs: 600_000 });
+    const keys = new PresenceKeys(connections.layout);
+    const now = Date.now();
+    await presence.connect('i1', { connectionId: 'c0', userId: 'warm' }, now + 60_000, now);
+    const monitor = await direct.duplicate().monitor();
+    const executed: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => executed.push(args));
+    try {
+      const [first] = await turnsWhilePaused([
+        () => presence.connect('i1', { connectionId: 'c1', userId: 'u1' }, now + 60_000, now),
+      ]);
+      // As a handshake does: the presence write is queued (behind the unanswered call), then the read.
+      const second = presence.connect(
+        'i1',
+        { connectionId: 'c2', userId: 'u2' },
+        now + 60_000,
+        now,
+      );
+      const read = store.pending('u2', now);
+      expect(await Promise.all([first, second, read])).toEqual([true, true, []]);
+      const isRead = (args: string[]) =>
+        args[0].toLowerCase() === 'hvals' && args[1].endsWith('box:u2');
+      await waitUntil(() => executed.some(isRead), 2_000, 'the read in MONITOR');
+      const written = executed.findIndex(
+        (args) => args[0].toLowerCase() === 'zadd' && args[1] === keys.user('u2'),
+      );
+      const readAt = executed.findIndex(isRead);
+      expect(written).toBeGreaterThanOrEqual(0);
+      expect(readAt).toBeGreaterThan(written);
+    } finally {
+      monitor.disconnect();
+    }
+  });
 });

@@ -305,3 +305,14 @@ end
 if removed > 0 then redis.call('HINCRBY', KEYS[2], 'pending', -removed) end
 return removed
 `;
+
+/**
+ * The inbox reads of one round trip at connect (one Redis: one partition).
+ * KEYS: the users' boxes. Returns, per box, its values (`<seq>:<json>`, in
+ * no order). Reads only.
+ */
+export const READ_BOXES = `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('HVALS', KEYS[i]) end
+return out
+`;

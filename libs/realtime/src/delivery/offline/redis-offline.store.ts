@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
 import { partitionOf, spreadPartitionTags } from '../../redis/partition-tags';
 import type { RedisConnections } from '../../redis/redis-connections.service';
+import { RoundTripBatch } from '../../redis/round-trip-batch';
 import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
@@ -22,6 +23,7 @@ import {
   MIGRATE_IN,
   OLD_READ,
   OLD_REMOVE,
+  READ_BOXES,
 } from './redis-offline.scripts';
 
 type Args = Array<string | number>;
@@ -34,6 +36,7 @@ interface OfflineCommands {
   rtOfflineOldRead(...args: Args): Promise<Array<[string, string | null, string]>>;
   rtOfflineMigrateIn(...args: Args): Promise<number>;
   rtOfflineOldRemove(...args: Args): Promise<number>;
+  rtOfflineReadBoxes(...args: Args): Promise<string[][]>;
 }
 
 /** Messages of the layout before partitions moved per step (see migrateOldLayout). */
@@ -92,6 +95,13 @@ interface Partition {
 export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
   private readonly writes = new TurnBatch<InboxWrite, AddOutcome>((items) => this.addBatch(items));
+  /**
+   * On one Redis: the inbox reads at connect, one script call per round trip
+   * (a loaded instance gets about one handshake per turn), each after the
+   * presence writes queued before it (see pending). Undefined on a cluster:
+   * there each read goes to its user's partition.
+   */
+  private readonly reads: RoundTripBatch<string, string[]> | undefined;
   private readonly partitions: Partition[];
   /**
    * The dead-letter limit of the latest write: each partition keeps that many,
@@ -123,6 +133,15 @@ export class RedisOfflineStore implements OfflineStore {
       };
     });
     this.usersOnline = layout.cluster ? undefined : layout.usersOnline;
+    this.reads = layout.cluster
+      ? undefined
+      : new RoundTripBatch<string, string[]>(
+          (boxes) => this.client.rtOfflineReadBoxes(boxes.length, ...boxes),
+          {
+            queuedOnFailure: 'send',
+            follows: () => redis.connectWrites,
+          },
+        );
   }
 
   add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
@@ -136,14 +155,20 @@ export class RedisOfflineStore implements OfflineStore {
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
     await this.migrated();
-    // Sent at the end of the turn, after the turn's presence writes (a turn batch on the same
-    // connection, queued when the connection was registered, before its inbox is read): Redis
-    // runs a new connection's presence write before its inbox read, so an add that found the
-    // user offline (no live push) ran before the read, which then returns its message.
-    await endOfTurn();
-    const stored = await this.redis.command.hgetall(this.userKeys(userId)[0]);
+    // Sent after the presence writes queued before it (on one Redis the reads' batch follows
+    // presence's user calls, on a cluster the end of the turn does: turn batches queued before,
+    // on the same connection): Redis runs a new connection's presence write before its inbox
+    // read, so an add that found the user offline (no live push) ran before the read, which
+    // then returns its message.
+    const box = this.userKeys(userId)[0];
+    let stored: string[];
+    if (this.reads) stored = await this.reads.add(box);
+    else {
+      await endOfTurn();
+      stored = await this.redis.command.hvals(box);
+    }
     const ordered: Array<{ seq: number; json: string }> = [];
-    for (const value of Object.values(stored)) {
+    for (const value of stored) {
       const cut = value.indexOf(':');
       ordered.push({ seq: Number(value.slice(0, cut)), json: value.slice(cut + 1) });
     }
@@ -388,6 +413,7 @@ export class RedisOfflineStore implements OfflineStore {
       client.defineCommand('rtOfflineOldRead', { numberOfKeys: 1, lua: OLD_READ });
       client.defineCommand('rtOfflineMigrateIn', { numberOfKeys: 2, lua: MIGRATE_IN });
       client.defineCommand('rtOfflineOldRemove', { numberOfKeys: 2, lua: OLD_REMOVE });
+      client.defineCommand('rtOfflineReadBoxes', { lua: READ_BOXES });
       this.defined = client as Redis & OfflineCommands;
     }
     return this.defined;
