@@ -103,9 +103,9 @@ export class RealtimeWsAdapter extends WsAdapter {
    * one and the app's others): the upgrade goes to the ws server whose path
    * equals the request's, as WsAdapter decides it (UpgradePath: the same
    * pathname, without building a URL for a plain target). An upgrade no
-   * server takes is answered 404, one whose target does not parse 400, both
-   * through SocketWriter, where WsAdapter destroyed the socket or wrote a
-   * bare status line.
+   * server takes is dropped (socket destroyed, no response) as there, one
+   * whose target does not parse is answered 400 (WsAdapter wrote a bare
+   * status line); both through SocketWriter.
    */
   protected override ensureHttpServerExists(
     port: number,
@@ -128,7 +128,7 @@ export class RealtimeWsAdapter extends WsAdapter {
             return;
           }
         }
-        SocketWriter.refuseUpgrade(socket, 404, 'not found');
+        SocketWriter.dropUpgrade(socket);
       } catch {
         SocketWriter.refuseUpgrade(socket, 400, 'bad request');
       }

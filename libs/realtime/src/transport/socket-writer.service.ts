@@ -144,12 +144,19 @@ export class SocketWriter {
   }
 
   /**
-   * Answers an HTTP upgrade that no WebSocket server of the app's port takes
-   * (404), or whose target cannot be read (400), then closes its socket: a
-   * status line and a short text body, never upgraded. Static: it needs no
-   * option, and the app's other gateways use it before any realtime socket.
+   * Drops an HTTP upgrade that no WebSocket server of the app's port takes:
+   * the socket is destroyed without a response, as WsAdapter does. Static, as
+   * is refuseUpgrade: the app's other gateways use them before any realtime socket.
    */
-  static refuseUpgrade(socket: Duplex, status: 400 | 404, body: string): void {
+  static dropUpgrade(socket: Duplex): void {
+    socket.destroy();
+  }
+
+  /**
+   * Answers an HTTP upgrade whose target cannot be read with 400 and a short
+   * text body (WsAdapter wrote a bare status line), then closes its socket.
+   */
+  static refuseUpgrade(socket: Duplex, status: 400, body: string): void {
     if (!socket.writable) {
       socket.destroy();
       return;
