@@ -10,6 +10,8 @@
 export class UpgradePath {
   /** Host headers that make a valid base URL (bounded: the header is the client's). */
   private readonly validHosts = new Set<string>();
+  /** The last valid host seen: clients of one server send the same one (compared, not hashed). */
+  private lastHost: string | undefined;
 
   pathname(url: string | undefined, host: string | undefined): string {
     if (url !== undefined && host !== undefined && this.isValidHost(host)) {
@@ -21,7 +23,11 @@ export class UpgradePath {
 
   /** Whether `ws://<host>/` parses: only then can a path be read without the URL parser. */
   private isValidHost(host: string): boolean {
-    if (this.validHosts.has(host)) return true;
+    if (host === this.lastHost) return true;
+    if (this.validHosts.has(host)) {
+      this.lastHost = host;
+      return true;
+    }
     if (host.length > MAX_CACHED_HOST || this.validHosts.size >= MAX_CACHED_HOSTS) return false;
     try {
       new URL('ws://' + host + '/');
@@ -29,6 +35,7 @@ export class UpgradePath {
       return false;
     }
     this.validHosts.add(host);
+    this.lastHost = host;
     return true;
   }
 }
