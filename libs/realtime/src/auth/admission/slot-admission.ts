@@ -96,19 +96,24 @@ const MAX_KEYS_PER_WRITE = 500;
  * so a dead instance's counts are found without a scan: one call per
  * partition.
  *
- * Each step is batched per master (MasterBatches): a master gets no call
- * for a step while its previous one is unanswered, and the handshakes
- * queued meanwhile leave together in the next, so a storm costs each master
- * one call per step and round trip, not one per handshake. The partitions
- * one master serves, per the client's slot map, share that call on the
- * master's connection (a turn's count writes likewise). Each call is
- * bounded by the connection's command timeout (1 s): a handshake waits at
- * most two per step, the call it queued behind and its own.
+ * Both steps are batched per master together (MasterBatches): a master
+ * gets no call while its previous one is unanswered, and the IP and user
+ * steps queued meanwhile leave together in the next, so a storm costs each
+ * master one call per round trip, not one per handshake and step. Where
+ * the slot map puts the user's partition on the IP's master, the user step
+ * rides in the IP step's call (run there only if the IP step admitted it):
+ * no round trip of its own. The partitions one master serves, per the
+ * client's slot map, share that call on the master's connection (a turn's
+ * count writes likewise). Each call is bounded by the connection's command
+ * timeout (1 s): a handshake waits at most two per step, the call it queued
+ * behind and its own.
  * A call on a master first checks that it serves every key it names and
  * writes nothing otherwise (a stale map, a slot migrating, a failover);
  * then, or when the master refused to run it, its partitions get the
- * per-partition calls, which ioredis routes and redirects by key. Either
- * way each reservation and count is written once.
+ * per-partition calls, which ioredis routes and redirects by key, and a
+ * user step that rode in it is sent as a step of its own once its IP
+ * step's reply admitted it. Either way each reservation and count is
+ * written once.
  */
 export class SlotAdmission {
   private readonly redis: Redis & SlotCommands;
