@@ -1,6 +1,7 @@
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { markAdmitted } from '../auth/admitted-client';
@@ -122,6 +123,8 @@ export class RealtimeWsAdapter extends WsAdapter {
         const pathname = paths.pathname(request.url, request.headers.host);
         for (const server of servers) {
           if (pathname === server.path) {
+            // Only the realtime path's sockets stay pending until their handshake is done.
+            if (!this.realtimeServers.has(server)) this.pending?.settle(socket as Socket);
             server.handleUpgrade(request, socket, head, (ws) =>
               server.emit('connection', ws, request),
             );
