@@ -541,7 +541,9 @@ ${capacity ?? ''}
   two-instance cluster gets ${config.setupWarmUp * 2}, spread over both): the rate measured is the
   connection path's, not the JIT compilation of it (which costs the demo, with more code on that
   path, more than the peers). The four then run ${config.setupTrials} time(s) in turn, and each row
-  is the median of its trials.
+  is the median of its trials. A round that follows one with JWT (the demo) starts once that
+  round's users are past their offline grace and their \`user.offline\` events handled: that work
+  is no setup's, and it used to fall inside whichever round was running 5 s later.
 - **Notifications to offline users** (the demo, both modes): \`POST /admin/notify\` with an admin
   JWT for ${config.notifies} distinct users who are not connected, ${config.notifyConcurrency} requests in flight over keep-alive
   connections (spread over the instances), after an unmeasured warm-up of 1,000. Each one is

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { TopicAuthorizer } from '@nest-realtime/server';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { nowSeconds, signJwt, unsecuredJwt } from '../support/jwt';
 import { ALLOWED_ORIGIN, PROTECTED_TOPICS, ProtectedApp } from '../support/protected-app';
 import { expectAccepted, expectRefused } from '../support/refusals';
@@ -447,6 +448,39 @@ describe('handshake refusals', () => {
         expect(await waiting).toMatchObject({ kind: 'refused', status: 503, body: 'server full' });
         expect(app.stats().connections).toBe(2);
       } finally {
+        await app.stop();
+      }
+    });
+
+    it('a target that only normalises to the realtime path stays pending until its handshake ends', async () => {
+      const app = await startHeld({ maxPendingPerIp: 1, handshakeTimeoutMs: 30_000 });
+      // Another loopback address, so that the limit is this test's alone.
+      const from = { host: '127.0.0.1', port: app.port, localAddress: '127.0.0.3' };
+      const held = tcpConnect(from);
+      let next: Socket | undefined;
+      try {
+        held.on('error', () => undefined);
+        held.write(
+          `GET /x/../ws?token=${app.token('amy')}&subscribe=gated:1 HTTP/1.1\r\n` +
+            'Host: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        await waitUntil(
+          () => app.app.get(HeldAuthorizer).entered === 1,
+          3_000,
+          'authorizer entered',
+        );
+        // The held handshake is still its address's one pending socket: the next is cut at accept
+        // (it was released at the upgrade, as if another gateway's, and this one stayed open).
+        next = tcpConnect(from);
+        next.on('error', () => undefined);
+        let closed = false;
+        next.on('close', () => (closed = true));
+        await waitUntil(() => closed, 3_000, 'second socket cut at accept');
+      } finally {
+        held.destroy();
+        next?.destroy();
+        app.app.get(HeldAuthorizer).releaseAll();
         await app.stop();
       }
     });

@@ -65,7 +65,6 @@ export class PendingSockets {
     server.maxConnections ??= defaultMaxSockets();
     server.prependListener('connection', this.onConnection);
     server.prependListener('request', this.onRequest);
-    server.prependListener('upgrade', this.onUpgrade);
   }
 
   detach(): void {
@@ -74,10 +73,12 @@ export class PendingSockets {
     this.timer = undefined;
     this.server.off('connection', this.onConnection);
     this.server.off('request', this.onRequest);
-    this.server.off('upgrade', this.onUpgrade);
   }
 
-  /** The WebSocket handshake is over (opened, or refused and answered). */
+  /**
+   * The WebSocket handshake is over (opened, or refused and answered), or the
+   * upgrade went to another gateway of the app (RealtimeWsAdapter routes them).
+   */
   readonly settle = (tlsOrTcp: Socket): void => {
     const socket = tcpSocketOf(tlsOrTcp);
     const pending = this.pending.get(socket);
@@ -125,11 +126,6 @@ export class PendingSockets {
   };
 
   private readonly onRequest = (req: IncomingMessage): void => this.settle(req.socket);
-
-  /** Upgrades to other paths are the app's; ours stay pending until the handshake is done. */
-  private readonly onUpgrade = (req: IncomingMessage, socket: Socket): void => {
-    if (pathOf(req.url) !== this.options.path) this.settle(socket);
-  };
 }
 
 /**
@@ -139,10 +135,4 @@ export class PendingSockets {
  */
 function tcpSocketOf(socket: Socket): Socket {
   return (socket as Socket & { _parent?: Socket | null })._parent ?? socket;
-}
-
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return '';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }

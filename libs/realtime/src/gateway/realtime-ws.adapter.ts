@@ -1,6 +1,8 @@
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
-import type { IncomingMessage, Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { markAdmitted } from '../auth/admitted-client';
 import { type AdmittedClient, HandshakeRefusal, HandshakeService } from '../auth/handshake.service';
@@ -11,9 +13,14 @@ import { MessageDispatcher } from './message-dispatcher';
 import { PendingSockets } from './pending-sockets';
 import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
 import { SessionService } from './session.service';
+import { UpgradePath } from './upgrade-path';
 import { SocketWriter } from '../transport/socket-writer.service';
 
 const logger = new Logger('Realtime');
+
+/** A ws server in WsAdapter's registry: addWsServerToRegistry sets its normalised path. */
+type RoutedServer = WebSocketServer & { path: string };
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** The only WebSocket version served: older drafts carry the origin in another header. */
 const WEBSOCKET_VERSION = '13';
@@ -46,6 +53,8 @@ type VerifyCallback = (
 export class RealtimeWsAdapter extends WsAdapter {
   private readonly realtimeServers = new WeakSet<WebSocketServer>();
   private pending: PendingSockets | undefined;
+  /** The upgrade listener this adapter added to each port's HTTP server. */
+  private readonly upgradeListeners = new Map<number, UpgradeListener>();
 
   constructor(private readonly app: INestApplicationContext) {
     super(app);
@@ -81,7 +90,55 @@ export class RealtimeWsAdapter extends WsAdapter {
   override async dispose(): Promise<void> {
     this.pending?.detach();
     this.pending = undefined;
+    // A server passed in outlives the adapter: take the listener off (servers created here are
+    // closed by WsAdapter.dispose, whose registry this reads before it clears it).
+    for (const [port, listener] of this.upgradeListeners) {
+      (this.httpServersRegistry.get(port) as Server | undefined)?.off('upgrade', listener);
+    }
+    this.upgradeListeners.clear();
     await super.dispose();
+  }
+
+  /**
+   * WsAdapter's upgrade routing, for every gateway of the port (the realtime
+   * one and the app's others): the upgrade goes to the ws server whose path
+   * equals the request's, as WsAdapter decides it (UpgradePath: the same
+   * pathname, without building a URL for a plain target). An upgrade no
+   * server takes is dropped (socket destroyed, no response) as there, one
+   * whose target does not parse is answered 400 (WsAdapter wrote a bare
+   * status line); both through SocketWriter.
+   */
+  protected override ensureHttpServerExists(
+    port: number,
+    httpServer: Server = createServer(),
+  ): Server | undefined {
+    if (this.httpServersRegistry.has(port)) return undefined;
+    this.httpServersRegistry.set(port, httpServer);
+    const servers = (this.wsServersRegistry.get(port) ?? []) as RoutedServer[];
+    // WsAdapter fills the port's list after this call (addWsServerToRegistry): hold that list.
+    this.wsServersRegistry.set(port, servers);
+    const paths = new UpgradePath();
+    const listener: UpgradeListener = (request, socket, head) => {
+      try {
+        const pathname = paths.pathname(request.url, request.headers.host);
+        for (const server of servers) {
+          if (pathname === server.path) {
+            // Only the realtime path's sockets stay pending until their handshake is done.
+            if (!this.realtimeServers.has(server)) this.pending?.settle(socket as Socket);
+            server.handleUpgrade(request, socket, head, (ws) =>
+              server.emit('connection', ws, request),
+            );
+            return;
+          }
+        }
+        SocketWriter.dropUpgrade(socket);
+      } catch {
+        SocketWriter.refuseUpgrade(socket, 400, 'bad request');
+      }
+    };
+    httpServer.on('upgrade', listener);
+    this.upgradeListeners.set(port, listener);
+    return httpServer;
   }
 
   /**

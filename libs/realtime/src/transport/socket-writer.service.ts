@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
@@ -16,6 +18,11 @@ const OPEN = 1;
 /** closeAfterPending's deadline; closing an already closed link does nothing. */
 function closeLate(writer: SocketWriter, link: SocketLink, code: CloseCode): void {
   writer.close(link, code);
+}
+
+/** A refused upgrade's socket, once its answer is handed to the kernel; `this` is the socket. */
+function destroyOnFinish(this: Duplex): void {
+  this.destroy();
 }
 
 /** The close grace's end: the peer had its chance to answer the close frame. */
@@ -134,6 +141,34 @@ export class SocketWriter {
     if (socket.readyState > OPEN) return;
     socket.close(code, CloseReason[code]);
     setTimeout(cut, graceMs, socket).unref();
+  }
+
+  /**
+   * Drops an HTTP upgrade that no WebSocket server of the app's port takes:
+   * the socket is destroyed without a response, as WsAdapter does. Static, as
+   * is refuseUpgrade: the app's other gateways use them before any realtime socket.
+   */
+  static dropUpgrade(socket: Duplex): void {
+    socket.destroy();
+  }
+
+  /**
+   * Answers an HTTP upgrade whose target cannot be read with 400 and a short
+   * text body (WsAdapter wrote a bare status line), then closes its socket.
+   */
+  static refuseUpgrade(socket: Duplex, status: 400, body: string): void {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.once('finish', destroyOnFinish);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Connection: close\r\n' +
+        'Content-Type: text/plain; charset=utf-8\r\n' +
+        'X-Content-Type-Options: nosniff\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   /**

@@ -4,10 +4,10 @@ import { readyMasters } from '../../redis/cluster-nodes';
 import { RoundTripBatch, BatchClosedError } from '../../redis/round-trip-batch';
 
 /**
- * One step of cluster admission, batched per master as RoundTripBatch
+ * Cluster admission's steps, batched per master as RoundTripBatch
  * batches one Redis: an item joins the batch of the master that serves its
  * slot per the client's slot map, and a master gets no call while its
- * previous one for this step is unanswered. A loaded instance gets about one
+ * previous one is unanswered. A loaded instance gets about one
  * handshake per turn, so a call per turn was a call (and a script run) per
  * handshake and master; this way each master gets one per round trip, and
  * the partitions it serves share it. A master's failure fails only its own

@@ -30,6 +30,11 @@ function ipSlot(ip: string): SlotReservation {
   };
 }
 
+/** A reservation of one user's slot (limit 1), no IP counted. */
+function userSlot(user: string): SlotReservation {
+  return { ...ipSlot('0.0.0.0'), ip: null, user: `user:${user}`, rate: 0, maxIp: 0, maxUser: 1 };
+}
+
 /**
  * Cluster admission on a real 3-master cluster while a master's call is
  * unanswered (the master held with CLIENT PAUSE, as behind a slow script):
@@ -92,6 +97,14 @@ describe('Cluster admission with a call in flight', () => {
     }
   }
 
+  /** A user id new to this suite whose count lives in `partition`. */
+  function userIn(partition: number): string {
+    for (;;) {
+      const user = `b${ips++}`;
+      if (keys.partition(`user:${user}`) === partition) return user;
+    }
+  }
+
   /** A master serving at least three partitions, and another master with its partitions. */
   function masters(): { node: TestRedis; partitions: number[]; other: number[] } {
     const [node, partitions] = [...byMaster].find(([, list]) => list.length >= 3) as [
@@ -123,6 +136,26 @@ describe('Cluster admission with a call in flight', () => {
     // The first turn's call, then one for the three partitions of the three turns behind it.
     expect((await node.scriptRuns()) - before).toBe(2);
     for (const ip of ips) expect(await countedIp(ip)).toEqual({ count: '1', rate: '1' });
+  });
+
+  it("sends a master's IP steps and user steps queued behind its unanswered call together in one call", async () => {
+    const { node, partitions } = masters();
+    const before = await node.scriptRuns();
+    const users = [userIn(partitions[1]), userIn(partitions[2])];
+    const ip = ipIn(partitions[0]);
+    await node.command('CLIENT', 'PAUSE', '600', 'ALL');
+    const replies: Array<Promise<unknown>> = [admission.reserve(userSlot(users[0]))];
+    await nextTurn();
+    replies.push(admission.reserve(ipSlot(ip)));
+    await nextTurn();
+    replies.push(admission.reserve(userSlot(users[1])));
+    expect(await Promise.all(replies)).toEqual([[0], [0], [0]]);
+    // The first turn's call, then one for the IP step and the user step behind it.
+    expect((await node.scriptRuns()) - before).toBe(2);
+    expect(await countedIp(ip)).toEqual({ count: '1', rate: '1' });
+    for (const user of users) {
+      expect(await client.hget(keys.count(`user:${user}`), ME)).toBe('1');
+    }
   });
 
   it("fails a master's queued handshakes at once, without a call, when its call times out; other masters' are answered", async () => {

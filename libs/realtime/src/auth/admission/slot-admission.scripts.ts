@@ -63,13 +63,16 @@ return replies
  * write: a key of a slot served elsewhere (a stale slot map, a finished
  * migration, a failover) or of a slot migrating away without that key here
  * makes the node raise an error at its access, and a script's writes before
- * an error stay. Probed with EXISTS under pcall: a refused call writes
+ * an error stay. Probed with one EXISTS under pcall per partition (`groups`:
+ * each a list of keys of one slot), all its keys at once: the node checks a
+ * multi-key command's keys as it checks each one's (an error if any is
+ * served elsewhere or missing from a migrating slot). A refused call writes
  * nothing, and its caller redoes it by calls routed by key.
  */
 const SERVES_ALL_FUNCTION = `
-local function servesAll(keys)
-  for _, key in ipairs(keys) do
-    local reply = redis.pcall('EXISTS', key)
+local function servesAll(groups)
+  for _, keys in pairs(groups) do
+    local reply = redis.pcall('EXISTS', unpack(keys))
     if type(reply) == 'table' and reply.err then return false end
   end
   return true
@@ -77,40 +80,52 @@ end
 `;
 
 /**
- * Reservations in several partitions that one master serves, in one call,
- * each partition's in order: RESERVE_IN_PARTITION_SCRIPT's, per partition.
- * No KEYS (they span slots: the caller sends it to the master's connection).
- * ARGV: instance id, then per partition: its held-keys set of this
- * instance, its number of reservations, then per reservation: rate
- * counter, count hash, connect rate, window ms, max, this instance's slots
- * there. Returns nil, having written nothing, unless the node serves every
- * key; else two numbers per reservation, in ARGV's order.
+ * Reservations in the partitions that one master serves, in one call, in
+ * order: IP steps and user steps (RESERVE_FUNCTION's each), and IP steps
+ * that carry their handshake's user step, run here only if the IP step
+ * admitted it (a refused IP never counts its user).
+ * No KEYS (they span slots: the caller sends it to the master's
+ * connection). ARGV: instance id, the number of partitions P, their P
+ * held-keys sets of this instance, then per reservation 11 values: its
+ * partition's index among the P (1-based), rate counter, count hash,
+ * connect rate, window ms, max, this instance's slots there, then the
+ * user step it carries: its partition's index (0: none), count hash, max,
+ * this instance's slots there.
+ * Returns nil, having written nothing, unless the node serves every key;
+ * else two numbers per reservation, in ARGV's order: RESERVE_FUNCTION's,
+ * except that an admitted reservation that carries a user step answers
+ * {0, the user step's code} (0 reserved, 2 over the limit).
  */
 export const RESERVE_ON_NODE_SCRIPT = `${RESERVE_FUNCTION}${SERVES_ALL_FUNCTION}
-local id, keys = ARGV[1], {}
-local a = 2
-while a <= #ARGV do
-  keys[#keys + 1] = ARGV[a]
-  for r = 0, tonumber(ARGV[a + 1]) - 1 do
-    local b = a + 2 + 6 * r
-    keys[#keys + 1] = ARGV[b]
-    if ARGV[b + 1] ~= ARGV[b] then keys[#keys + 1] = ARGV[b + 1] end
-  end
-  a = a + 2 + 6 * tonumber(ARGV[a + 1])
+local id, parts = ARGV[1], tonumber(ARGV[2])
+local first = 3 + parts
+local groups, held = {}, {}
+for p = 1, parts do
+  groups[p], held[p] = { ARGV[2 + p] }, {}
 end
-if not servesAll(keys) then return false end
-local replies = {}
-a = 2
-while a <= #ARGV do
-  local held = {}
-  for r = 0, tonumber(ARGV[a + 1]) - 1 do
-    local b = a + 2 + 6 * r
-    local code, wait = reserve(id, held, ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5])
-    replies[#replies + 1] = code
-    replies[#replies + 1] = wait
+for b = first, #ARGV, 11 do
+  local keys = groups[tonumber(ARGV[b])]
+  keys[#keys + 1] = ARGV[b + 1]
+  if ARGV[b + 2] ~= ARGV[b + 1] then keys[#keys + 1] = ARGV[b + 2] end
+  local userPart = tonumber(ARGV[b + 7])
+  if userPart > 0 then
+    keys = groups[userPart]
+    keys[#keys + 1] = ARGV[b + 8]
   end
-  if #held > 0 then redis.call('SADD', ARGV[a], unpack(held)) end
-  a = a + 2 + 6 * tonumber(ARGV[a + 1])
+end
+if not servesAll(groups) then return false end
+local replies = {}
+for b = first, #ARGV, 11 do
+  local code, aux = reserve(id, held[tonumber(ARGV[b])], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6])
+  local userPart = tonumber(ARGV[b + 7])
+  if code == 0 and userPart > 0 then
+    aux = reserve(id, held[userPart], ARGV[b + 8], ARGV[b + 8], 0, 0, ARGV[b + 9], ARGV[b + 10])
+  end
+  replies[#replies + 1] = code
+  replies[#replies + 1] = aux
+end
+for p = 1, parts do
+  if #held[p] > 0 then redis.call('SADD', ARGV[2 + p], unpack(held[p])) end
 end
 return replies
 `;
@@ -121,18 +136,19 @@ return replies
  * master's connection). ARGV: instance id, then per partition: its
  * held-keys set, its number of count hashes n, the n count hashes, their n
  * counts. Returns nil, having written nothing, unless the node serves every
- * key; else the number of counts written.
+ * key; else 1.
  */
 export const SET_COUNTS_ON_NODE_SCRIPT = `${SERVES_ALL_FUNCTION}
-local id, keys = ARGV[1], {}
+local id, groups = ARGV[1], {}
 local a = 2
 while a <= #ARGV do
   local n = tonumber(ARGV[a + 1])
-  keys[#keys + 1] = ARGV[a]
+  local keys = { ARGV[a] }
   for i = 1, n do keys[#keys + 1] = ARGV[a + 1 + i] end
+  groups[#groups + 1] = keys
   a = a + 2 + 2 * n
 end
-if not servesAll(keys) then return false end
+if not servesAll(groups) then return false end
 a = 2
 while a <= #ARGV do
   local held, n = ARGV[a], tonumber(ARGV[a + 1])
@@ -149,7 +165,7 @@ while a <= #ARGV do
   end
   a = a + 2 + 2 * n
 end
-return #keys
+return 1
 `;
 
 /**

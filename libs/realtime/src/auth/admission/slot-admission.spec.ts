@@ -37,6 +37,11 @@ function ipSlot(ip: string): SlotReservation {
   };
 }
 
+/** A handshake's reservation: its IP's (limit `maxIp`, 10 a minute) and its user's (limit 1). */
+function handshake(ip: string, user: string, maxIp = 5): SlotReservation {
+  return { ...ipSlot(ip), user: `user:${user}`, maxIp, maxUser: 1 };
+}
+
 /**
  * SlotAdmission's calls per master on a real 3-master cluster whose slots
  * move under it: a master's partitions share one call while ioredis's slot
@@ -124,17 +129,38 @@ describe('SlotAdmission on a Redis Cluster whose slots move', () => {
     return { port, partitions, other };
   }
 
+  /**
+   * A master with at least three partitions that it serves and the slot map
+   * knows it serves (earlier tests moved some), and another master.
+   */
+  async function settled(): Promise<{ port: number; partitions: number[]; other: number }> {
+    const owners = await cluster.slotOwners();
+    const byPort = new Map<number, number[]>();
+    for (let partition = 0; partition < ADMISSION_PARTITIONS; partition++) {
+      const slot = keys.partitionSlot(partition);
+      const port = owners.get(slot) as number;
+      if (client.slots[slot]?.[0] !== `127.0.0.1:${port}`) continue;
+      byPort.set(port, [...(byPort.get(port) ?? []), partition]);
+    }
+    const [port, partitions] = [...byPort].sort(([, a], [, b]) => b.length - a.length)[0];
+    expect(partitions.length).toBeGreaterThanOrEqual(3);
+    const other = [...byMaster.keys()].find((candidate) => candidate !== port) as number;
+    return { port, partitions, other };
+  }
+
   it('writes nothing in a call on a master that does not serve every key it names', async () => {
     const { port, partitions, other } = masters();
     const [here, elsewhere] = [userIn(partitions[0]), userIn(byMaster.get(other)![0])];
     const node = new Redis({ host: '127.0.0.1', port });
     try {
-      const args: Array<string | number> = [ME];
-      for (const user of [here, elsewhere]) {
-        const partition = keys.partition(`user:${user}`);
+      const held = [here, elsewhere].map((user) =>
+        keys.partitionHeld(keys.partition(`user:${user}`), ME),
+      );
+      const args: Array<string | number> = [ME, held.length, ...held];
+      [here, elsewhere].forEach((user, i) => {
         const count = keys.count(`user:${user}`);
-        args.push(keys.partitionHeld(partition, ME), 1, count, count, 0, 0, 1, 0);
-      }
+        args.push(i + 1, count, count, 0, 0, 1, 0, 0, '', 0, 0);
+      });
       expect(await node.eval(RESERVE_ON_NODE_SCRIPT, 0, ...args)).toBeNull();
       expect(await counted(here)).toEqual({ count: null, held: false });
     } finally {
@@ -194,5 +220,53 @@ describe('SlotAdmission on a Redis Cluster whose slots move', () => {
     expect(await counted(b)).toEqual({ count: null, held: false });
     await admission.forget(ME);
     expect(await counted(a)).toEqual({ count: null, held: false });
+  });
+
+  it("runs a handshake's user step in its IP step's call when one master serves both, never after a refused IP", async () => {
+    const { port, partitions } = await settled();
+    const node = cluster.nodes.find((candidate) => candidate.port === port)!;
+    const ip = ipIn(partitions[0]);
+    const [first, second] = [userIn(partitions[1]), userIn(partitions[2])];
+    const before = await node.scriptRuns();
+    expect(await admission.reserve(handshake(ip, first, 1))).toEqual([0]);
+    // One script run for both steps (the user's partition is another slot of the same master).
+    expect((await node.scriptRuns()) - before).toBe(1);
+    expect(await countedIp(ip)).toEqual({ count: '1', held: true, rate: '1' });
+    expect(await counted(first)).toEqual({ count: '1', held: true });
+    // The IP is full: its handshake's user is not counted.
+    expect(await admission.reserve({ ...handshake(ip, second, 1), ownIp: 1 })).toEqual([2]);
+    expect(await counted(second)).toEqual({ count: null, held: false });
+    // The user is full: refused after the IP step counted the address.
+    const other = ipIn(partitions[0]);
+    expect(await admission.reserve({ ...handshake(other, first), ownUser: 1 })).toEqual([3]);
+    expect(await countedIp(other)).toEqual({ count: '1', held: true, rate: '1' });
+    expect(await counted(first)).toEqual({ count: '1', held: true });
+  });
+
+  it("counts a handshake's IP and user once each when the user's partition moved and the slot map does not know yet", async () => {
+    const { port, partitions, other } = await settled();
+    const [stays, moves] = [partitions[0], partitions[1]];
+    await cluster.moveSlot(keys.partitionSlot(moves), other);
+    expect(client.slots[keys.partitionSlot(moves)][0]).toBe(`127.0.0.1:${port}`);
+    const [ip, user] = [ipIn(stays), userIn(moves)];
+    expect(await admission.reserve(handshake(ip, user))).toEqual([0]);
+    expect(await countedIp(ip)).toEqual({ count: '1', held: true, rate: '1' });
+    expect(await counted(user)).toEqual({ count: '1', held: true });
+  });
+
+  it("counts a handshake's IP and user once each when the user's partition is migrating while its master is called", async () => {
+    const { partitions, other } = await settled();
+    const [stays, migrates] = [partitions[0], partitions[2]];
+    const warm = [userSlot(userIn(stays)), userSlot(userIn(migrates))];
+    expect(await Promise.all(warm.map((slot) => admission.reserve(slot)))).toEqual([[0], [0]]);
+
+    const slot = keys.partitionSlot(migrates);
+    await cluster.startMigration(slot, other);
+    const [ip, user] = [ipIn(stays), userIn(migrates)];
+    const reply = admission.reserve(handshake(ip, user));
+    await cluster.moveSlot(slot, other);
+    expect(await reply).toEqual([0]);
+    expect(await countedIp(ip)).toEqual({ count: '1', held: true, rate: '1' });
+    expect(await counted(user)).toEqual({ count: '1', held: true });
   });
 });

@@ -46,10 +46,32 @@ interface PartitionCall {
   rateKey: string;
   countKey: string;
   args: [rate: number, windowMs: number, max: number, own: number];
+  /**
+   * An IP step's user step, run in the same script call if the IP step
+   * admitted it: set when the user's partition has the IP's master in the
+   * slot map (the call checks that it still serves both before writing).
+   */
+  user?: UserCall;
 }
 
-/** A partition call's answer: 0 reserved, 1 over the rate (and ms until its window resets), 2 over the limit. */
-type StepReply = readonly [code: number, waitMs: number];
+/** A user step carried by its IP step's call. */
+interface UserCall {
+  partition: number;
+  countKey: string;
+  max: number;
+  own: number;
+}
+
+/**
+ * A partition call's answer: 0 reserved, 1 over the rate (and ms until its
+ * window resets), 2 over the limit; then the user step it carried (0
+ * reserved, 2 over the limit; NOT_RUN if it was not run: the IP was not
+ * admitted, or the call went per partition).
+ */
+type StepReply = readonly [code: number, waitMs: number, userCode: number];
+
+/** A carried user step's code when the call did not run it. */
+const NOT_RUN = -1;
 
 const RESERVED: SlotReserveReply = [0];
 /** Count hashes per SET call at most: a script call holds Redis while it runs. */
@@ -74,19 +96,24 @@ const MAX_KEYS_PER_WRITE = 500;
  * so a dead instance's counts are found without a scan: one call per
  * partition.
  *
- * Each step is batched per master (MasterBatches): a master gets no call
- * for a step while its previous one is unanswered, and the handshakes
- * queued meanwhile leave together in the next, so a storm costs each master
- * one call per step and round trip, not one per handshake. The partitions
- * one master serves, per the client's slot map, share that call on the
- * master's connection (a turn's count writes likewise). Each call is
- * bounded by the connection's command timeout (1 s): a handshake waits at
- * most two per step, the call it queued behind and its own.
+ * Both steps are batched per master together (MasterBatches): a master
+ * gets no call while its previous one is unanswered, and the IP and user
+ * steps queued meanwhile leave together in the next, so a storm costs each
+ * master one call per round trip, not one per handshake and step. Where
+ * the slot map puts the user's partition on the IP's master, the user step
+ * rides in the IP step's call (run there only if the IP step admitted it):
+ * no round trip of its own. The partitions one master serves, per the
+ * client's slot map, share that call on the master's connection (a turn's
+ * count writes likewise). Each call is bounded by the connection's command
+ * timeout (1 s): a handshake waits at most two per step, the call it queued
+ * behind and its own.
  * A call on a master first checks that it serves every key it names and
  * writes nothing otherwise (a stale map, a slot migrating, a failover);
  * then, or when the master refused to run it, its partitions get the
- * per-partition calls, which ioredis routes and redirects by key. Either
- * way each reservation and count is written once.
+ * per-partition calls, which ioredis routes and redirects by key, and a
+ * user step that rode in it is sent as a step of its own once its IP
+ * step's reply admitted it. Either way each reservation and count is
+ * written once.
  */
 export class SlotAdmission {
   private readonly redis: Redis & SlotCommands;
@@ -94,9 +121,8 @@ export class SlotAdmission {
   private readonly cluster: Cluster | undefined;
   /** Master connections the node scripts are defined on (ioredis adds and drops nodes). */
   private readonly nodesDefined = new WeakSet<Redis>();
-  /** The IP step (connect rate and count) and the user step, each batched per master. */
-  private readonly ipStep: MasterBatches<PartitionCall, StepReply>;
-  private readonly userStep: MasterBatches<PartitionCall, StepReply>;
+  /** The IP steps (connect rate and count) and user steps, batched per master together. */
+  private readonly steps: MasterBatches<PartitionCall, StepReply>;
   /** Whether this instance has sent Redis a count yet (its id is new at every start). */
   private wrote = false;
 
@@ -118,14 +144,12 @@ export class SlotAdmission {
     const slotOf = (call: PartitionCall) => keys.partitionSlot(call.partition);
     const send = (node: Redis | undefined, calls: readonly PartitionCall[]) =>
       this.reserveOn(node, calls);
-    this.ipStep = new MasterBatches(this.cluster, slotOf, send);
-    this.userStep = new MasterBatches(this.cluster, slotOf, send);
+    this.steps = new MasterBatches(this.cluster, slotOf, send);
   }
 
   /** At shutdown: reservations not sent yet fail, and nothing more is written for this instance. */
   close(): void {
-    this.ipStep.close();
-    this.userStep.close();
+    this.steps.close();
   }
 
   /** This instance's counts of tally keys, as they are (0: its field goes): one call per partition. */
@@ -184,63 +208,81 @@ export class SlotAdmission {
     await this.redis.srem(this.keys.legacyInstances, instanceId);
   }
 
-  /** Reserves with the handshakes queued for the same masters, IP step first, then user step. */
+  /**
+   * Reserves with the handshakes queued for the same masters, IP step
+   * first, then user step: in the IP step's call when the slot map puts
+   * both partitions on one master, else once the IP step's reply admitted
+   * it, in the next call to the user's master (with that master's other
+   * steps, IP or user).
+   */
   async reserve(item: SlotReservation): Promise<SlotReserveReply> {
     this.wrote = true;
+    const user = item.user === null || item.maxUser === 0 ? null : item.user;
     if (item.ip !== null) {
-      const [code, waitMs] = await this.ipStep.add({
-        partition: this.keys.partition(item.ip),
+      const partition = this.keys.partition(item.ip);
+      const userPartition = user === null ? -1 : this.keys.partition(user);
+      const [code, waitMs, userCode] = await this.steps.add({
+        partition,
         rateKey: this.keys.rate(item.ip),
         countKey: this.keys.count(item.ip),
         args: [item.rate, item.windowMs, item.maxIp, item.ownIp],
+        user:
+          user !== null && this.sameMaster(partition, userPartition)
+            ? {
+                partition: userPartition,
+                countKey: this.keys.count(user),
+                max: item.maxUser,
+                own: item.ownUser,
+              }
+            : undefined,
       });
       if (code === 1) return [1, waitMs];
       if (code === 2) return [2];
+      // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
+      if (userCode !== NOT_RUN) return userCode === 2 ? [3] : RESERVED;
     }
-    if (item.user === null || item.maxUser === 0) return RESERVED;
-    const countKey = this.keys.count(item.user);
-    const [code] = await this.userStep.add({
-      partition: this.keys.partition(item.user),
+    if (user === null) return RESERVED;
+    const countKey = this.keys.count(user);
+    const [code] = await this.steps.add({
+      partition: this.keys.partition(user),
       rateKey: countKey,
       countKey,
       args: [0, 0, item.maxUser, item.ownUser],
     });
-    // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
     return code === 2 ? [3] : RESERVED;
   }
 
+  /** Whether the client's slot map puts both partitions on one master (on a cluster). */
+  private sameMaster(a: number, b: number): boolean {
+    if (!this.cluster) return false;
+    if (a === b) return true;
+    const owner = this.cluster.slots[this.keys.partitionSlot(a)]?.[0];
+    return owner !== undefined && owner === this.cluster.slots[this.keys.partitionSlot(b)]?.[0];
+  }
+
   /**
-   * One step's calls queued for one master: one script call on it when they
-   * span several of its partitions, else (or with no ready master) one per
-   * partition, routed by key. Answers each call, in order.
+   * One master's queued calls: one script call on it when they span
+   * several of its partitions or carry user steps, else (or with no ready
+   * master) one per partition, routed by key, carried user steps not run.
+   * Answers each call, in order.
    */
   private async reserveOn(
     node: Redis | undefined,
     calls: readonly PartitionCall[],
   ): Promise<StepReply[]> {
+    if (node && calls.some((call) => call.user || call.partition !== calls[0].partition)) {
+      const replies = await this.reserveOnNode(node, calls);
+      if (replies) return replies;
+    }
     const byPartition = groupBy(calls, (call) => call.partition);
-    const partitions = [...byPartition.keys()];
-    const replies =
-      node && partitions.length > 1
-        ? await this.reserveOnNode(node, partitions, byPartition)
-        : await this.reserveInPartitions(partitions, byPartition);
+    const replies = await Promise.all(
+      [...byPartition].map(([partition, group]) => this.reserveInPartition(partition, group)),
+    );
     const answers = new Map<PartitionCall, StepReply>();
-    partitions.forEach((partition, p) =>
-      byPartition.get(partition)!.forEach((call, i) => answers.set(call, replies[p][i])),
+    [...byPartition.values()].forEach((group, p) =>
+      group.forEach((call, i) => answers.set(call, replies[p][i])),
     );
     return calls.map((call) => answers.get(call)!);
-  }
-
-  /** Each partition's calls in a call of its own; their replies by partition. */
-  private reserveInPartitions(
-    partitions: readonly number[],
-    byPartition: ReadonlyMap<number, PartitionCall[]>,
-  ): Promise<StepReply[][]> {
-    return Promise.all(
-      partitions.map((partition) =>
-        this.reserveInPartition(partition, byPartition.get(partition)!),
-      ),
-    );
   }
 
   private async reserveInPartition(
@@ -255,31 +297,46 @@ export class SlotAdmission {
       this.instanceId,
       ...group.flatMap((call) => call.args),
     );
-    return pairs(reply, 0, group.length);
+    return Array.from(
+      { length: group.length },
+      (_, i) => [reply[2 * i], reply[2 * i + 1], NOT_RUN] as const,
+    );
   }
 
-  /** The partitions' reservations in one call on their master; per partition if it wrote nothing. */
+  /**
+   * The calls in one script call on their master, in order; null if it
+   * wrote nothing (the master did not serve every key, or refused to run it).
+   */
   private async reserveOnNode(
     node: Redis,
-    partitions: readonly number[],
-    byPartition: ReadonlyMap<number, PartitionCall[]>,
-  ): Promise<StepReply[][]> {
-    const args: Array<string | number> = [this.instanceId];
-    for (const partition of partitions) {
-      const group = byPartition.get(partition)!;
-      args.push(this.keys.partitionHeld(partition, this.instanceId), group.length);
-      for (const call of group) args.push(call.rateKey, call.countKey, ...call.args);
+    calls: readonly PartitionCall[],
+  ): Promise<StepReply[] | null> {
+    // Each partition's held-keys set once, the reservations naming it by its index (1-based).
+    const indexOf = new Map<number, number>();
+    const held: string[] = [];
+    const index = (partition: number): number => {
+      let i = indexOf.get(partition);
+      if (i === undefined) {
+        held.push(this.keys.partitionHeld(partition, this.instanceId));
+        i = held.length;
+        indexOf.set(partition, i);
+      }
+      return i;
+    };
+    const tail: Array<string | number> = [];
+    for (const { partition, rateKey, countKey, args, user } of calls) {
+      tail.push(index(partition), rateKey, countKey, ...args);
+      if (user) tail.push(index(user.partition), user.countKey, user.max, user.own);
+      else tail.push(0, '', 0, 0);
     }
     const reply = await this.onNode(node)
-      .rtAdmissionReserveOnNode(0, ...args)
+      .rtAdmissionReserveOnNode(0, this.instanceId, held.length, ...held, ...tail)
       .catch(nullIfRefusedBeforeRunning);
-    if (reply === null) return this.reserveInPartitions(partitions, byPartition);
-    let offset = 0;
-    return partitions.map((partition) => {
-      const count = byPartition.get(partition)!.length;
-      const replies = pairs(reply, offset, count);
-      offset += count;
-      return replies;
+    if (reply === null) return null;
+    return calls.map((call, i) => {
+      const code = reply[2 * i];
+      if (call.user && code === 0) return [0, 0, reply[2 * i + 1]] as const;
+      return [code, reply[2 * i + 1], NOT_RUN] as const;
     });
   }
 
@@ -344,14 +401,6 @@ export class SlotAdmission {
 function nullIfRefusedBeforeRunning(error: unknown): null {
   if (refusedBeforeRunning(error)) return null;
   throw error;
-}
-
-/** `count` replies of two numbers each from `reply`, starting at the `offset`-th. */
-function pairs(reply: readonly number[], offset: number, count: number): StepReply[] {
-  return Array.from(
-    { length: count },
-    (_, i) => [reply[2 * (offset + i)], reply[2 * (offset + i) + 1]] as const,
-  );
 }
 
 function groupBy<T>(items: readonly T[], keyOf: (item: T) => number): Map<number, T[]> {

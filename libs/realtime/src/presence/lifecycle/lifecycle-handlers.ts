@@ -71,21 +71,35 @@ export class LifecycleHandlers implements OnModuleInit {
   }
 }
 
-/** Runs one handler on one event; rejects on a throw or once `timeoutMs` passed (the call is then abandoned). */
+/**
+ * Runs one handler on one event; rejects on a throw or once `timeoutMs`
+ * passed (the call is then abandoned). Only a handler that returns a promise
+ * gets a timer: a synchronous one has finished when it returns (a timer could
+ * not have fired during it anyway), so a connect storm with a counter as its
+ * `connected` handler sets no timer per event.
+ */
 export async function runHandler(
   handler: LifecycleHandler,
   event: RealtimeEvent,
   timeoutMs: number,
 ): Promise<void> {
+  // A microtask later: the handler never runs inside the emitter's own work (a handshake, a close).
+  await Promise.resolve();
+  const result = handler.call(event);
+  if (!isThenable(result)) return;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new HandlerTimeoutError(handler.key, timeoutMs)), timeoutMs);
     timer.unref();
   });
   try {
-    // A synchronous throw becomes a rejection; an async handler runs on without blocking the caller.
-    await Promise.race([Promise.resolve().then(() => handler.call(event)), timeout]);
+    // An async handler runs on without blocking the caller.
+    await Promise.race([result, timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
