@@ -195,7 +195,7 @@ describe('Redis offline store: inbox reads, one script call per round trip (one 
     const keys = new PresenceKeys(connections.layout);
     const now = Date.now();
     await presence.connect('i1', { connectionId: 'c0', userId: 'warm' }, now + 60_000, now);
-    const monitor = await direct.duplicate().monitor();
+    const monitor = await direct.monitor();
     const executed: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[]) => executed.push(args));
     try {
