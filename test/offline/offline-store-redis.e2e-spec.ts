@@ -1,6 +1,5 @@
 import { resolveRealtimeOptions } from '@nest-realtime/server';
 import Redis from 'ioredis';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { InboxLimits } from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
 import { PresenceKeys } from '../../libs/realtime/src/presence/presence-keys';
@@ -129,21 +128,11 @@ describe('Redis offline store: inbox reads, one script call per round trip (one 
     return { id, userId, type: 't', payload: { id }, ts, expiresAt };
   }
 
-  /** One call per turn, the first sent while Redis is paused. */
-  async function turnsWhilePaused<T>(calls: Array<() => Promise<T>>): Promise<Array<Promise<T>>> {
-    await redis.command('CLIENT', 'PAUSE', '300', 'WRITE');
-    const replies: Array<Promise<T>> = [];
-    for (const call of calls) {
-      const reply = call();
-      reply.catch(() => undefined);
-      replies.push(reply);
-      // A read is queued a microtask after its call (once the layout migration is known done),
-      // so behind the turn's end the test awaits: a second turn lets its batch send it first.
-      await nextTurn();
-      await nextTurn();
-    }
-    return replies;
-  }
+  /**
+   * A read is queued a microtask after its call (once the layout migration is
+   * known done), so behind the turn's end: a second turn lets its batch send it.
+   */
+  const READ_QUEUED_TURNS = 2;
 
   const ids = (messages: Array<{ id: string }>) => messages.map((m) => m.id);
 
@@ -159,13 +148,16 @@ describe('Redis offline store: inbox reads, one script call per round trip (one 
       await store.add(message(userId, id, now + ttl), LIMITS);
     }
     const before = await redis.scriptRuns();
-    const replies = await turnsWhilePaused([
-      () => store.pending('a', now),
-      // b2 has expired by this reader's clock, not by the others'.
-      () => store.pending('b', now + 2_000),
-      () => store.pending('c', now),
-      () => store.pending('nobody', now),
-    ]);
+    const replies = await redis.callsWhilePaused(
+      [
+        () => store.pending('a', now),
+        // b2 has expired by this reader's clock, not by the others'.
+        () => store.pending('b', now + 2_000),
+        () => store.pending('c', now),
+        () => store.pending('nobody', now),
+      ],
+      READ_QUEUED_TURNS,
+    );
     expect((await Promise.all(replies)).map(ids)).toEqual([['a1', 'a2'], ['b1'], ['c1'], []]);
     // The first turn's read, then one for the three turns that waited behind it.
     expect((await redis.scriptRuns()) - before).toBe(2);
@@ -177,11 +169,14 @@ describe('Redis offline store: inbox reads, one script call per round trip (one 
     // Not a hash: the read script fails at it, as on a Redis error.
     const boxOfBroken = (await direct.keys(`r${prefix}:*box:d`))[0].replace(/d$/, 'broken');
     await direct.set(boxOfBroken, 'x');
-    const replies = await turnsWhilePaused([
-      () => store.pending('broken', now),
-      () => store.pending('d', now),
-      () => store.pending('e', now),
-    ]);
+    const replies = await redis.callsWhilePaused(
+      [
+        () => store.pending('broken', now),
+        () => store.pending('d', now),
+        () => store.pending('e', now),
+      ],
+      READ_QUEUED_TURNS,
+    );
     const settled = await Promise.all(
       replies.map((reply) => reply.then(ids, (error: Error) => error.message.slice(0, 9))),
     );
@@ -199,9 +194,10 @@ describe('Redis offline store: inbox reads, one script call per round trip (one 
     const executed: string[][] = [];
     monitor.on('monitor', (_time: string, args: string[]) => executed.push(args));
     try {
-      const [first] = await turnsWhilePaused([
-        () => presence.connect('i1', { connectionId: 'c1', userId: 'u1' }, now + 60_000, now),
-      ]);
+      const [first] = await redis.callsWhilePaused(
+        [() => presence.connect('i1', { connectionId: 'c1', userId: 'u1' }, now + 60_000, now)],
+        READ_QUEUED_TURNS,
+      );
       // As a handshake does: the presence write is queued (behind the unanswered call), then the read.
       const second = presence.connect(
         'i1',

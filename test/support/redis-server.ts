@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { freePort } from './free-port';
 
 const START_DEADLINE_MS = 10_000;
@@ -110,6 +111,28 @@ export class TestRedis {
    * where the script cache does not hold it yet, again as EVAL after the
    * NOSCRIPT: that failed call is not a run.
    */
+  /**
+   * Starts each call in a turn of its own (`turnsApart` turns between
+   * them), the first sent while this Redis holds its clients' writes and
+   * scripts (CLIENT PAUSE for `pauseMs`): what a batch queues behind an
+   * unanswered call. A rejection is a result here, not an unhandled one.
+   */
+  async callsWhilePaused<T>(
+    calls: Array<() => Promise<T>>,
+    turnsApart = 1,
+    pauseMs = 300,
+  ): Promise<Array<Promise<T>>> {
+    await this.command('CLIENT', 'PAUSE', String(pauseMs), 'WRITE');
+    const replies: Array<Promise<T>> = [];
+    for (const call of calls) {
+      const reply = call();
+      reply.catch(() => undefined);
+      replies.push(reply);
+      for (let turn = 0; turn < turnsApart; turn++) await nextTurn();
+    }
+    return replies;
+  }
+
   async scriptRuns(): Promise<number> {
     const info = await this.command('INFO', 'commandstats');
     let runs = 0;

@@ -1,5 +1,4 @@
 import Redis from 'ioredis';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TestRedis } from '../../../../test/support/redis-server';
 import { EngineUnavailableError } from '../engine/engine-unavailable.error';
 import { resolveRealtimeOptions } from '../options/resolve-options';
@@ -54,20 +53,6 @@ describe('RedisPresenceStore user calls, one script call per round trip', () => 
     return { store, connections, keys: new PresenceKeys(connections.layout) };
   }
 
-  /** One call per turn, the first sent while Redis is paused. */
-  async function turnsWhilePaused<T>(calls: Array<() => Promise<T>>): Promise<Array<Promise<T>>> {
-    await redis.command('CLIENT', 'PAUSE', '300', 'WRITE');
-    const replies: Array<Promise<T>> = [];
-    for (const call of calls) {
-      const reply = call();
-      // Observed at once: a rejection is a result here, not an unhandled one.
-      reply.catch(() => undefined);
-      replies.push(reply);
-      await nextTurn();
-    }
-    return replies;
-  }
-
   const outcome = (reply: Promise<boolean>) =>
     reply.then(String, (error: Error) => error.constructor.name);
 
@@ -82,7 +67,7 @@ describe('RedisPresenceStore user calls, one script call per round trip', () => 
     );
     const before = await redis.scriptRuns();
     const now = Date.now();
-    const replies = await turnsWhilePaused(
+    const replies = await redis.callsWhilePaused(
       [
         ['c1', 'u1'],
         ['c2', 'u2'],
@@ -106,7 +91,7 @@ describe('RedisPresenceStore user calls, one script call per round trip', () => 
     const now = Date.now();
     // A key of the wrong type: the script fails at it, as on a Redis error.
     await direct.set(keys.user('broken'), 'x');
-    const replies = await turnsWhilePaused([
+    const replies = await redis.callsWhilePaused([
       () => store.connect(INSTANCE, { connectionId: 'c1', userId: 'broken' }, now + TTL, now),
       () => store.connect(INSTANCE, { connectionId: 'c2', userId: 'v1' }, now + TTL, now),
       () => store.connect(INSTANCE, { connectionId: 'c3', userId: 'v2' }, now + TTL, now),
@@ -124,7 +109,7 @@ describe('RedisPresenceStore user calls, one script call per round trip', () => 
     const { store, connections, keys } = await storeWithKeys();
     const now = Date.now();
     const slot = { connectionId: 'c1', userId: 'w1' };
-    const replies = await turnsWhilePaused([
+    const replies = await redis.callsWhilePaused([
       () => store.connect(INSTANCE, slot, now + TTL, now),
       () => store.disconnect(INSTANCE, slot, now + 1, now + 5_000),
     ]);
