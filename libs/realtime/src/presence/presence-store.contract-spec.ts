@@ -232,6 +232,23 @@ export function presenceStoreContract(name: string, makeStore: PresenceStoreFact
       );
     });
 
+    it("counts no expired connection of a crashed instance at a user's next connect or close", async () => {
+      const [live, crashed] = [await makeStore(), await makeStore()];
+      await crashed.connect('dead', { connectionId: 'c1', userId: 'ann' }, now + 1_000, now);
+      await crashed.connect('dead', { connectionId: 'c2', userId: 'bob' }, now + 1_000, now);
+      // Before any sweep: ann's expired connection does not make her new one a second one.
+      expect(
+        await live.connect('live', { connectionId: 'c1', userId: 'ann' }, later, now + 1_001),
+      ).toBe(true);
+      await live.connect('live', { connectionId: 'c2', userId: 'bob' }, now + 1_000, now + 500);
+      // Nor does bob's keep his last live one from being his last.
+      expect(
+        await live.disconnect('live', { connectionId: 'c2', userId: 'bob' }, now + 1_001),
+      ).toBe(true);
+      expect(await live.isOnline('ann', now + 1_001)).toBe(true);
+      expect(await live.isOnline('bob', now + 1_001)).toBe(false);
+    });
+
     it("drops a crashed instance's users once their deadline passes; the sweep removes what is left", async () => {
       const [live, crashed] = [await makeStore(), await makeStore()];
       await live.connect('live', { connectionId: 'c1', userId: 'ann' }, now + 1_000, now);

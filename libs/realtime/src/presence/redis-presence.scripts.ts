@@ -117,53 +117,59 @@ return {c[1], c[2], epoch, seq, 1, redis.call('LRANGE', KEYS[5], -n, -1)}
 `;
 
 /**
- * Users' connections opened and closed, in call order, in one call (a turn's
- * connects and disconnects share it). KEYS: online, graces, last seen, then
- * one user's zset per call. ARGV: keepMs, then per call: 1 (connect) or 0
- * (disconnect), member, user, deadline (connect), now, grace end (disconnect;
- * '' for none). Returns one number per call: for a connect 1 when it is the
- * user's first live connection and no offline grace of theirs was pending
- * (cancelling one here, in the same step as the count, is what makes a
- * reconnect on any instance no flap); for a disconnect 1 when no live
+ * Users' connections opened, renewed and closed, in call order, in one call
+ * (a turn's connects and disconnects share it). KEYS: online, graces, last
+ * seen, then one user's zset per call. ARGV: keepMs, then per call: 1
+ * (connect), 2 (renewal: a connect that also refreshes the user key's TTL) or
+ * 0 (disconnect), member, user, deadline (connect, renewal), now, grace end
+ * (disconnect; '' for none). Returns one number per call: for a connect 1
+ * when it is the user's first live connection and no offline grace of theirs
+ * was pending (cancelling one here, in the same step as the count, is what
+ * makes a reconnect on any instance no flap); for a disconnect 1 when no live
  * connection of the user is left, which then starts the user's grace when
  * one is given (graces: user → its end; last seen: user → now).
+ *
+ * A user with one connection, the usual case, costs a connect ZADD, ZCARD,
+ * ZADD online and ZREM graces, and a close ZREM, ZCARD and ZREM online:
+ * expired members (a crashed instance's) are looked for only when the count
+ * says there are others, and an emptied zset is gone without a DEL. A
+ * connect sets no TTL: renewals do (an abandoned key meanwhile is the
+ * sweep's, as the user's deadline in online passes).
  */
 export const USERS_SCRIPT = `
+local function live(key, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  return redis.call('ZCARD', key)
+end
 local replies = {}
 for i = 4, #KEYS do
   local key, a = KEYS[i], 2 + (i - 4) * 6
-  local member, user, now = ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
-  if ARGV[a] == '1' then
+  local mode, member, user, now = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 4]
+  local reply = 0
+  if mode ~= '0' then
     local deadline = ARGV[a + 3]
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
     local added = redis.call('ZADD', key, deadline, member)
-    redis.call('PEXPIRE', key, ARGV[1])
+    if mode == '2' then redis.call('PEXPIRE', key, ARGV[1]) end
     redis.call('ZADD', KEYS[1], 'GT', deadline, user)
-    if added == 1 and redis.call('ZCARD', key) == 1 then
+    if added == 1 and (redis.call('ZCARD', key) == 1 or live(key, now) == 1) then
       if redis.call('ZREM', KEYS[2], user) == 1 then
         redis.call('HDEL', KEYS[3], user)
-        replies[i - 3] = 0
       else
-        replies[i - 3] = 1
+        reply = 1
       end
-    else
-      replies[i - 3] = 0
     end
   else
     redis.call('ZREM', key, member)
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    if redis.call('ZCARD', key) > 0 then
-      replies[i - 3] = 0
-    else
-      redis.call('DEL', key)
+    if redis.call('ZCARD', key) == 0 or live(key, now) == 0 then
       redis.call('ZREM', KEYS[1], user)
       if ARGV[a + 5] ~= '' then
         redis.call('ZADD', KEYS[2], ARGV[a + 5], user)
         redis.call('HSET', KEYS[3], user, now)
       end
-      replies[i - 3] = 1
+      reply = 1
     end
   end
+  replies[i - 3] = reply
 end
 return replies
 `;
@@ -183,12 +189,6 @@ for _, user in ipairs(users) do
   redis.call('HDEL', KEYS[2], user)
 end
 return out
-`;
-
-/** KEYS: the user's zset. ARGV: now. Drops expired connections; deletes the key when none is left. */
-export const SWEEP_USER_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
 `;
 
 /** KEYS: online. ARGV: user, now. Removes the user if their deadline has passed; returns 1 if it did. */

@@ -86,6 +86,19 @@ describe('RedisPresenceStore user calls, one script call per round trip', () => 
     expect(await store.onlineUsers(now)).toBe(4);
   });
 
+  it("sets a user key's TTL at renewals (a connect leaves it to them) and drops the key at the last close", async () => {
+    const { store, keys } = await storeWithKeys();
+    const now = Date.now();
+    const slot = { connectionId: 'c1', userId: 'x1' };
+    await store.connect(INSTANCE, slot, now + TTL, now);
+    await store.renew(INSTANCE, [], [slot], now + TTL);
+    const ttl = await direct.pttl(keys.user('x1'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(600_000);
+    await store.disconnect(INSTANCE, slot, now + 1);
+    expect(await direct.exists(keys.user('x1'))).toBe(0);
+  });
+
   it('a failed call fails only the calls it carried; those queued behind it leave in the next one', async () => {
     const { store, keys } = await storeWithKeys();
     const now = Date.now();

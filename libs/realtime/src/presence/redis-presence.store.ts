@@ -25,7 +25,6 @@ import {
   JOIN_SCRIPT,
   LEAVE_SCRIPT,
   MEMBERS_SCRIPT,
-  SWEEP_USER_SCRIPT,
   USERS_SCRIPT,
 } from './redis-presence.scripts';
 
@@ -38,12 +37,18 @@ const SWEEP_PAGE = 500;
 
 type Reply = [number, number, ...unknown[]];
 
-/** A connect (deadline set) or a disconnect of one user's connection, for USERS_SCRIPT. */
+/** USERS_SCRIPT's modes: a renewal is a connect that also refreshes the user key's TTL. */
+const UserCallMode = { Disconnect: 0, Connect: 1, Renew: 2 } as const;
+type UserCallMode = (typeof UserCallMode)[keyof typeof UserCallMode];
+
+/** A connect, renewal or disconnect of one user's connection, for USERS_SCRIPT. */
 interface UserCall {
+  mode: UserCallMode;
   key: string;
   member: string;
   userId: string;
-  deadline: number | undefined;
+  /** A connect's or renewal's; 0 for a disconnect. */
+  deadline: number;
   now: number;
   /** A disconnect's grace end: its user's offline grace starts if it was their last connection. */
   graceUntil: number | undefined;
@@ -56,7 +61,6 @@ interface PresenceCommands {
   rtPresenceMembers(...args: Array<string | number>): Promise<Reply>;
   rtPresenceChanges(...args: Array<string | number>): Promise<Reply>;
   rtPresenceUsers(...args: Array<string | number>): Promise<number[]>;
-  rtPresenceSweepUser(...args: Array<string | number>): Promise<null>;
   rtPresenceForget(...args: Array<string | number>): Promise<number>;
   rtPresenceDueOffline(...args: Array<string | number>): Promise<string[]>;
 }
@@ -120,7 +124,9 @@ export class RedisPresenceStore implements PresenceStore {
     deadline: number,
     now: number,
   ): Promise<boolean> {
-    return (await this.userCall(instanceId, slot, deadline, now, undefined)) === 1;
+    return (
+      (await this.userCall(UserCallMode.Connect, instanceId, slot, deadline, now, undefined)) === 1
+    );
   }
 
   async disconnect(
@@ -129,7 +135,9 @@ export class RedisPresenceStore implements PresenceStore {
     now: number,
     graceUntil?: number,
   ): Promise<boolean> {
-    return (await this.userCall(instanceId, slot, undefined, now, graceUntil)) === 1;
+    return (
+      (await this.userCall(UserCallMode.Disconnect, instanceId, slot, 0, now, graceUntil)) === 1
+    );
   }
 
   async dueOffline(now: number, limit: number): Promise<DueOffline[]> {
@@ -161,7 +169,9 @@ export class RedisPresenceStore implements PresenceStore {
         calls.push(this.joinAll(instanceId, topic, list.slice(i, i + RENEW_CHUNK), deadline));
       }
     }
-    for (const user of users) calls.push(this.connect(instanceId, user, deadline, 0));
+    for (const user of users) {
+      calls.push(this.userCall(UserCallMode.Renew, instanceId, user, deadline, 0, undefined));
+    }
     await Promise.all(calls);
   }
 
@@ -264,8 +274,9 @@ export class RedisPresenceStore implements PresenceStore {
     for (let i = 0; i < expired.length; i += 2) {
       gone.push({ userId: expired[i], deadline: Number(expired[i + 1]) });
     }
+    // Their zsets' expired connections go (a zset left empty is gone with them).
     await Promise.all(
-      gone.map(({ userId }) => this.client.rtPresenceSweepUser(this.keys.user(userId), now)),
+      gone.map(({ userId }) => redis.zremrangebyscore(this.keys.user(userId), '-inf', now)),
     );
     // Each removed only while still expired (a user who connected meanwhile has a later
     // deadline), and by one sweeper only: the users this call removed are the ones it reports.
@@ -303,13 +314,15 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   private userCall(
+    mode: UserCallMode,
     instanceId: string,
     slot: UserSlot,
-    deadline: number | undefined,
+    deadline: number,
     now: number,
     graceUntil: number | undefined,
   ): Promise<number> {
     const call: UserCall = {
+      mode,
       key: this.keys.user(slot.userId),
       member: userMember(instanceId, slot.connectionId),
       userId: slot.userId,
@@ -324,10 +337,10 @@ export class RedisPresenceStore implements PresenceStore {
     const args: Array<string | number> = [this.options.keepMs];
     for (const call of calls) {
       args.push(
-        call.deadline === undefined ? 0 : 1,
+        call.mode,
         call.member,
         call.userId,
-        call.deadline ?? 0,
+        call.deadline,
         call.now,
         call.graceUntil ?? '',
       );
@@ -353,7 +366,6 @@ export class RedisPresenceStore implements PresenceStore {
       client.defineCommand('rtPresenceMembers', topicScript(MEMBERS_SCRIPT));
       client.defineCommand('rtPresenceChanges', topicScript(CHANGES_SCRIPT));
       client.defineCommand('rtPresenceUsers', { lua: USERS_SCRIPT });
-      client.defineCommand('rtPresenceSweepUser', { numberOfKeys: 1, lua: SWEEP_USER_SCRIPT });
       client.defineCommand('rtPresenceForget', { numberOfKeys: 1, lua: FORGET_ONLINE_SCRIPT });
       client.defineCommand('rtPresenceDueOffline', { numberOfKeys: 2, lua: DUE_OFFLINE_SCRIPT });
       this.defined = client as Redis & PresenceCommands;
