@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { OnRealtimeEvent, type RealtimeEvent, RealtimeJobs } from '@nest-realtime/server';
+import { PresenceKeys } from '../../libs/realtime/src/presence/presence-keys';
+import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
 import { DemoProcess } from '../support/demo-process';
 import { LibraryApp } from '../support/library-app';
 import { REDIS_BACKENDS, type RedisBackend } from '../support/redis-backends';
@@ -147,6 +149,28 @@ describe.each([
     expect(more).toEqual([]);
     expect(offline.data.lastSeen).toBeGreaterThanOrEqual(closedAt - 100);
     expect(offline.at - offline.data.lastSeen).toBeGreaterThanOrEqual(GRACE_MS);
+  });
+
+  it("a user's tabs on one instance (one user entry there): one user.online, user.offline only after the last closes", async () => {
+    const firstTab = await a.connect('tabs');
+    const secondTab = await a.connect('tabs');
+    await until(() => of(seen.online, 'tabs').length === 1);
+    // The instance's one entry for the user: the second tab wrote nothing to Redis.
+    const redis = a.app.get(RedisConnections);
+    const entries = await redis.command.zrange(new PresenceKeys(redis.layout).user('tabs'), 0, -1);
+    expect(entries).toHaveLength(1);
+    await firstTab.close();
+    await sleep(GRACE_MS * 2);
+    expect(of(seen.online, 'tabs')).toHaveLength(1);
+    expect(of(seen.offline, 'tabs')).toEqual([]);
+
+    const closedAt = Date.now();
+    await secondTab.close();
+    await until(() => of(seen.offline, 'tabs').length > 0);
+    await sleep(CHECK_MS * 4);
+    const [offline, ...more] = of(seen.offline, 'tabs');
+    expect(more).toEqual([]);
+    expect(offline.data.lastSeen).toBeGreaterThanOrEqual(closedAt - 100);
   });
 
   it('a user whose last connection was on an instance that shut down gracefully gets user.offline from the other', async () => {

@@ -7,7 +7,12 @@ export interface PresenceSlot {
   userId: string | null;
 }
 
-/** An authenticated connection, for user-level presence (`isOnline`, `onlineUsers`). */
+/**
+ * A user's entry on an instance, for user-level presence (`isOnline`,
+ * `onlineUsers`): the tracker keeps one per user per instance (its
+ * `connectionId` the same for all of them), however many of the user's
+ * connections the instance holds.
+ */
 export interface UserSlot {
   connectionId: string;
   userId: string;

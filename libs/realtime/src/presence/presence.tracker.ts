@@ -18,6 +18,14 @@ import { type NetChanges, netChanges } from './net-changes';
 import { PRESENCE_STORE } from './presence.constants';
 import type { PresenceChange, PresenceSlot, PresenceStore, UserSlot } from './presence-store.port';
 
+/**
+ * The connection id of the one user entry an instance keeps per user: all
+ * of the user's connections here share it, so only their first open and
+ * last close on the instance reach the store (a user's second tab costs
+ * Redis nothing).
+ */
+const INSTANCE_USER_ENTRY = '*';
+
 /** Users whose grace is over that one store read hands out at most. */
 const OFFLINE_BATCH = 500;
 
@@ -187,10 +195,11 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     }
     // The registry is the one index of this instance's users: a map of its own here would cost
     // every connection another entry (docs/benchmarks.md, heap per idle connection).
-    const users: UserSlot[] = [];
-    for (const { id, principal } of this.connections.all()) {
-      if (principal.userId !== null) users.push({ connectionId: id, userId: principal.userId });
+    const named = new Set<string>();
+    for (const { principal } of this.connections.all()) {
+      if (principal.userId !== null) named.add(principal.userId);
     }
+    const users = [...named].map(userEntry);
     this.store.renew(this.instanceId, slots, users, this.deadline()).then(() => {
       if (!this.failing) return;
       this.failing = false;
@@ -352,31 +361,28 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
     return this.events.wants('user.offline') || this.events.wants('user.online');
   }
 
+  /** Called once the registry counts the connection for its user. */
   private connected(connection: Connection): void {
     const { userId } = connection.principal;
-    if (userId === null) return;
+    if (userId === null || this.connections.countForUser(userId) > 1) return;
     // The store decides, atomically with the count: false too for a user back within their grace.
     this.store
-      .connect(
-        this.instanceId,
-        { connectionId: connection.id, userId },
-        this.deadline(),
-        Date.now(),
-      )
+      .connect(this.instanceId, userEntry(userId), this.deadline(), Date.now())
       .then((online) => {
         if (online) this.events.emit('user.online', { userId });
       }, this.failed);
   }
 
+  /** Called once the registry no longer counts the connection. */
   private disconnected(connection: Connection): void {
     const { userId } = connection.principal;
-    if (userId === null) return;
+    if (userId === null || this.connections.countForUser(userId) > 0) return;
     const lastSeen = Date.now();
     const graceUntil = this.tracksGraces()
       ? lastSeen + this.options.events.offlineGraceMs
       : undefined;
     this.store
-      .disconnect(this.instanceId, { connectionId: connection.id, userId }, lastSeen, graceUntil)
+      .disconnect(this.instanceId, userEntry(userId), lastSeen, graceUntil)
       .catch(this.failed);
   }
 
@@ -403,4 +409,8 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   private deadline(): number {
     return Date.now() + this.ttlMs;
   }
+}
+
+function userEntry(userId: string): UserSlot {
+  return { connectionId: INSTANCE_USER_ENTRY, userId };
 }
