@@ -409,15 +409,17 @@ export class RedisOfflineStore implements OfflineStore {
 
   /**
    * One master's inbox reads (one Redis: all of them): one script call on
-   * the master when they span several of its partitions, else (or with no
-   * ready master, or when it refused the call: a stale slot map) one per
-   * partition, routed by key. A partition's failed call fails only its reads.
+   * the master's connection, whichever of its partitions they are in (sent
+   * there directly, the cluster client does not hash every box to route
+   * it); else (no ready master, or it refused the call: a stale slot map)
+   * one per partition, routed by key. A partition's failed call fails only
+   * its reads.
    */
   private async readBoxes(
     node: Redis | undefined,
     reads: readonly InboxRead[],
   ): Promise<BoxValues[]> {
-    if (node && reads.some((read) => read.partition !== reads[0].partition)) {
+    if (node) {
       const boxes = reads.map((read) => read.box);
       const values = await this.onNode(node)
         .rtOfflineReadBoxes(0, ...boxes)
