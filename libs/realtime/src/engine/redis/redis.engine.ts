@@ -26,6 +26,7 @@ import {
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
+import { LinkWatch } from '../../redis/link-watch';
 import { TurnBatch } from '../../redis/turn-batch';
 import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
 import {
@@ -42,6 +43,8 @@ export interface RedisEngineOptions extends EngineHistoryOptions {
   maxRevocations: number;
   /** How long start() waits for Redis before the app starts unhealthy. */
   startTimeoutMs?: number;
+  /** PINGs on the engine's connections that find a link open but dead (LinkWatch); none when unset. */
+  linkCheck?: { intervalMs: number; timeoutMs: number };
 }
 
 const START_TIMEOUT_MS = 5_000;
@@ -124,6 +127,7 @@ export class RedisEngine implements RealtimeEngine {
   /** When the subscriber last lost a synced connection: revocations older than that are known. */
   private disconnectedAt: number | undefined;
   private refresher: NodeJS.Timeout | undefined;
+  private linkWatch: LinkWatch | undefined;
   private closed = false;
   private published = 0;
   private readonly batch: PublishBatch;
@@ -187,6 +191,7 @@ export class RedisEngine implements RealtimeEngine {
     });
     this.refresher = setInterval(() => void this.refreshWatched(), this.refreshMs);
     this.refresher.unref();
+    this.watchLinks(subscriber, publisher);
     const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
     const ready = await this.untilSynced(timeoutMs).then(
       () => true,
@@ -202,6 +207,8 @@ export class RedisEngine implements RealtimeEngine {
     clearTimeout(this.retry);
     clearInterval(this.refresher);
     this.refresher = undefined;
+    this.linkWatch?.stop();
+    this.linkWatch = undefined;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.publisher = undefined;
@@ -211,6 +218,36 @@ export class RedisEngine implements RealtimeEngine {
     const sharded: unknown = subscriber;
     if (sharded instanceof ShardedSubscriber) sharded.disconnect();
     return Promise.resolve();
+  }
+
+  /**
+   * A subscriber whose link is open but dead gets no 'close', so it would
+   * neither reconnect nor re-subscribe: revocations and topic messages would
+   * stop reaching this instance, with no replay ever (replayRevocations runs
+   * on a reconnect). The replay and catch-up read through the command
+   * connection, and publishes use their own: all three are watched. Dropped
+   * by LinkWatch, a link reconnects and resyncs as after any other drop,
+   * within the PING interval plus its timeout, far inside CLOCK_SKEW_MS.
+   * A cluster's connections are per node and not watched here.
+   */
+  private watchLinks(subscriber: Redis, publisher: Redis): void {
+    const check = this.options.linkCheck;
+    if (!check || this.layout.cluster) return;
+    this.linkWatch = new LinkWatch(
+      [
+        ['subscriber', subscriber],
+        ['command', this.redis.command],
+        ['publisher', publisher],
+      ],
+      {
+        ...check,
+        onDead: (name) =>
+          this.logger.warn(
+            `redis ${name} connection: no answer to PING within ${check.timeoutMs} ms (reconnecting)`,
+          ),
+      },
+    );
+    this.linkWatch.start();
   }
 
   async publish(topic: string, type: string, payload: unknown): Promise<PublishedMessage> {
