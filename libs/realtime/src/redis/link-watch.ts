@@ -20,8 +20,8 @@ export interface LinkWatchOptions {
  */
 export class LinkWatch {
   private timer: NodeJS.Timeout | undefined;
-  /** The deadline of each connection's PING in flight. */
-  private readonly deadlines = new Map<Redis, NodeJS.Timeout>();
+  /** Each connection's PING in flight, with its deadline. */
+  private readonly probes = new Map<Redis, Probe>();
 
   constructor(
     private readonly links: ReadonlyArray<readonly [name: string, connection: Redis]>,
@@ -36,13 +36,13 @@ export class LinkWatch {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    for (const deadline of this.deadlines.values()) clearTimeout(deadline);
-    this.deadlines.clear();
+    for (const probe of this.probes.values()) clearTimeout(probe.deadline);
+    this.probes.clear();
   }
 
   private probeAll(): void {
     for (const [name, connection] of this.links) {
-      if (connection.status === 'ready' && !this.deadlines.has(connection)) {
+      if (connection.status === 'ready' && !this.probes.has(connection)) {
         this.probe(name, connection);
       }
     }
@@ -50,22 +50,39 @@ export class LinkWatch {
 
   private probe(name: string, connection: Redis): void {
     const stream = connection.stream;
-    const deadline = setTimeout(() => {
-      this.deadlines.delete(connection);
+    const probe: Probe = { deadline: undefined };
+    const arm = () => {
+      probe.deadline = setTimeout(
+        expire,
+        this.options.timeoutMs,
+        Date.now() + this.options.timeoutMs,
+      );
+      probe.deadline.unref();
+    };
+    const expire = (due: number) => {
+      // A deadline that fired this late means this process stalled (a long GC, SIGSTOP), not the
+      // link: the answer may be waiting unread in the socket. The link gets a whole timeout more.
+      if (Date.now() - due > this.options.timeoutMs / 2) return arm();
+      this.probes.delete(connection);
       // Dropped and reconnected meanwhile: the new link is another socket, not known dead.
       if (connection.stream !== stream || stream.destroyed) return;
       this.options.onDead(name);
       stream.destroy();
-    }, this.options.timeoutMs);
-    deadline.unref();
-    this.deadlines.set(connection, deadline);
-    const answered = () => {
-      clearTimeout(deadline);
-      // A PING resent after a reconnect may answer after a newer one went out.
-      if (this.deadlines.get(connection) === deadline) this.deadlines.delete(connection);
     };
+    const answered = () => {
+      // A PING resent after a reconnect may answer after a newer probe went out: not its answer.
+      if (this.probes.get(connection) !== probe) return;
+      clearTimeout(probe.deadline);
+      this.probes.delete(connection);
+    };
+    this.probes.set(connection, probe);
+    arm();
     // Only an answer counts: a PING that failed (its command timeout, a drop) leaves it to the
     // deadline, which spares a link that was replaced meanwhile.
     connection.ping().then(answered, () => undefined);
   }
+}
+
+interface Probe {
+  deadline: NodeJS.Timeout | undefined;
 }

@@ -446,6 +446,21 @@ describe('RedisEngine when its link to Redis fails', () => {
     expect(b.engine['synced']).toBe(true);
   });
 
+  it('keeps a link whose answer waited unread while this process stalled', async () => {
+    const b = await redisNode({}, 100, `redis://127.0.0.1:${proxy.port}`, {
+      intervalMs: 100,
+      timeoutMs: 300,
+    });
+    const connections = () => [b.engine['subscriber'] as Redis, b.engine['redis'].command];
+    const links = connections().map((c) => c.stream);
+    await eventually(() => b.engine['linkWatch']?.['probes'].size === 3);
+    // A long GC or SIGSTOP: every deadline is past when the loop runs again, the PONGs unread.
+    const stalledUntil = Date.now() + 1_000;
+    while (Date.now() < stalledUntil);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(connections().map((c) => c.stream)).toEqual(links);
+  });
+
   it('never runs a publish twice when its connection drops before the reply', async () => {
     const [observer, publisher] = [await redisNode(), await proxied()];
     await observer.engine.watch('t');
