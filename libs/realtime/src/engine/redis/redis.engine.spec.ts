@@ -396,6 +396,31 @@ describe('RedisEngine when its link to Redis fails', () => {
     expect(b.delivered.map(placed)).toEqual(sent);
   });
 
+  it('lets only the newest link resync: one overtaken while catching up delivers nothing twice', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    const first = await a.engine.publish('t', 'x', 1);
+    await eventually(() => b.delivered.length === 1);
+    // b's command connection holds its replies back, so each resync stops at its first read.
+    const command = b.engine['redis'].command;
+    const sentAndUnanswered = () =>
+      (command as unknown as { commandQueue: unknown[] }).commandQueue.length;
+    command.stream.pause();
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => sentAndUnanswered() === 1);
+    // The first resync is past its SUBSCRIBE, waiting on the command connection: its link drops.
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => sentAndUnanswered() === 2);
+    const missed = await a.engine.publish('t', 'x', 2);
+    command.stream.resume();
+    await eventually(() => b.engine['synced'] === true);
+    const next = await a.engine.publish('t', 'x', 3);
+    await eventually(() => b.delivered.length >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(b.delivered.map(placed)).toEqual([first, missed, next]);
+  });
+
   it('tries a failed re-subscription again, so it catches up and replays what it missed', async () => {
     const [a, b] = [await redisNode(), await redisNode()];
     await b.engine.watch('t');

@@ -124,6 +124,13 @@ export class RedisEngine implements RealtimeEngine {
   private publisher: (Redis & ScriptedRedis) | undefined;
   /** True once the subscriber has (re)subscribed to every channel since it last connected. */
   private synced = false;
+  /**
+   * Bumped by every close and every (re)connect of the subscriber: a resync
+   * still running for an earlier link (its reads go through the command
+   * connection, which stayed up) must not mark the engine synced nor deliver
+   * its catch-up beside the newer link's.
+   */
+  private link = 0;
   /** When the subscriber last lost a synced connection: revocations older than that are known. */
   private disconnectedAt: number | undefined;
   private refresher: NodeJS.Timeout | undefined;
@@ -186,6 +193,7 @@ export class RedisEngine implements RealtimeEngine {
     });
     subscriber.on('close', () => {
       clearTimeout(this.retry);
+      this.link++;
       if (this.synced) this.disconnectedAt = Date.now();
       this.synced = false;
     });
@@ -486,6 +494,7 @@ export class RedisEngine implements RealtimeEngine {
   /** After every (re)connect: subscribe to the command channel and every watched topic, then replay revocations. */
   private async resync(subscriber: Redis): Promise<void> {
     if (this.closed) return;
+    const link = ++this.link;
     // Live messages wait from the first SUBSCRIBE on, until the missed ones are delivered.
     const waiting = this.holdBackLive();
     try {
@@ -498,12 +507,15 @@ export class RedisEngine implements RealtimeEngine {
       }
       await this.commandReady();
       await this.replayRevocations();
+      if (link !== this.link) return;
       await this.catchUp(waiting);
+      if (link !== this.link) return;
       this.synced = true;
       this.disconnectedAt = undefined;
       for (const waiter of this.syncWaiters) waiter();
       this.syncWaiters.clear();
     } catch (error) {
+      if (link !== this.link) return;
       // Until it succeeds the instance has not caught up nor replayed the revocations it missed.
       this.logger.warn(`Redis re-subscription failed: ${(error as Error).message} (retrying)`);
       if (!this.closed && subscriber.status === 'ready') {
@@ -562,23 +574,35 @@ export class RedisEngine implements RealtimeEngine {
       // Read this time: what an earlier failed attempt could not know is known now.
       if (recovery) this.unsure.delete(topic);
       if (recovery?.recovered === true) {
-        for (const message of recovery.messages) this.deliverLive(message);
+        for (const message of recovery.messages) this.deliverIfNew(message);
       } else if (recovery) {
         this.announceResync(topic, recovery.offset);
       } else {
         this.unsure.add(topic);
       }
-      const last = this.lastDelivered.get(topic);
-      for (const message of live) {
-        if (last === undefined || isAfterOffset(message.offset, last)) this.deliverLive(message);
-      }
+      for (const message of live) this.deliverIfNew(message);
     });
   }
 
-  /** Whatever is still held back (a failed re-subscription) goes out as it came, after a resync. */
+  /** Catch-up's delivery: a message another path (an earlier link's resync) delivered is not sent twice. */
+  private deliverIfNew(message: EngineMessage): void {
+    const last = this.lastDelivered.get(message.topic);
+    if (last === undefined || isAfterOffset(message.offset, last)) this.deliverLive(message);
+  }
+
+  /**
+   * Whatever is still held back goes out as it came, after a resync (a failed
+   * re-subscription); a resync overtaken by a newer link's hands its held
+   * messages to that one's catch-up instead, which delivers them in order.
+   */
   private releaseLive(waiting: Map<string, EngineMessage[]>): void {
     if (this.catchingUp === waiting) this.catchingUp = undefined;
     for (const [topic, live] of waiting) {
+      const newer = this.catchingUp?.get(topic);
+      if (newer) {
+        newer.unshift(...live);
+        continue;
+      }
       this.unsure.add(topic);
       for (const message of live) this.deliverLive(message);
     }
