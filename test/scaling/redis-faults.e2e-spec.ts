@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DemoProcess } from '../support/demo-process';
 import { TestRedis } from '../support/redis-server';
-import { sleep } from '../support/waits';
+import { TcpProxy } from '../support/tcp-proxy';
+import { closeOf, sleep } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
 
 jest.setTimeout(30_000);
@@ -115,5 +119,60 @@ describe('a Redis outage under live clients', () => {
   it('shuts down cleanly in Redis mode: SIGTERM exits 0', async () => {
     await c.stop();
     expect(await c.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+/**
+ * PROTOCOL.md §7 and docs/guarantees.md "Revocations reach every instance":
+ * the chaos run's sequence. Redis restarts from its AOF while a revocation
+ * is asked for (503), and the link of instance C (through a proxy) then goes
+ * dead without closing (half-open: a NAT, a vanished peer). The revocation
+ * made on A after the restart reaches C's clients anyway: C's PINGs find the
+ * dead link within redis.pingIntervalMs + pingTimeoutMs (5 s + 3 s), its
+ * subscriber reconnects and replays what it missed.
+ */
+describe('a revocation around a Redis restart (AOF), on an instance whose link then goes dead', () => {
+  const aofDir = mkdtempSync(join(tmpdir(), 'revocation-aof-'));
+  let redis: TestRedis;
+  let proxy: TcpProxy;
+  let a: DemoProcess;
+  let c: DemoProcess;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start({ appendOnlyDir: aofDir });
+    proxy = await TcpProxy.start(redis.port);
+    [a, c] = await Promise.all([
+      DemoProcess.start({ REDIS_URL: redis.url }),
+      DemoProcess.start({ REDIS_URL: `redis://127.0.0.1:${proxy.port}` }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), c?.stop()]);
+    await proxy?.stop();
+    await redis?.stop();
+    rmSync(aofDir, { recursive: true, force: true });
+  });
+
+  it('closes the user’s sockets on C with 4003 within the bound, and C refuses the token', async () => {
+    const admin = await a.token('root', ['admin']);
+    const token = await a.token('revoked-around-restart');
+    const clients = [await c.connect({ token }), await c.connect({ token })];
+    const bystander = await c.connect({ token: await a.token('bystander') });
+    const revoke = () =>
+      a.http('POST', '/admin/revoke', { userId: 'revoked-around-restart' }, admin);
+
+    await redis.stop({ graceful: true });
+    expect((await revoke()).status).toBe(503);
+    await redis.restart();
+    await healthBecomes(a, 200);
+    await healthBecomes(c, 200);
+    proxy.freeze();
+
+    const closes = clients.map((client) => closeOf(client, 12_000));
+    expect((await revoke()).status).toBe(202);
+    // 2 s on a live link, plus finding the dead one (5 s + 3 s), plus the reconnect.
+    for (const closed of await Promise.all(closes)) expect(closed.code).toBe(4003);
+    expect(bystander.isOpen).toBe(true);
+    expect(await c.tryConnect({ token })).toMatchObject({ kind: 'refused', status: 401 });
   });
 });

@@ -19,6 +19,10 @@ export function createEngine(
     return new RedisEngine(redis, {
       ...historyOptions(options),
       maxRevocations: options.limits.maxTrackedKeys,
+      linkCheck: options.redis && {
+        intervalMs: options.redis.pingIntervalMs,
+        timeoutMs: options.redis.pingTimeoutMs,
+      },
     });
   }
   return new MemoryEngine(historyOptions(options));

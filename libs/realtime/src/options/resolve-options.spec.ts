@@ -88,6 +88,8 @@ describe('resolveRealtimeOptions', () => {
     [{ history: { maxTotalBytes: 0 } }, 'history.maxTotalBytes'],
     [{ history: { maxTotalBytes: 2 ** 60 } }, 'history.maxTotalBytes'],
     [{ redis: { options: { keyPrefix: 'x:' } } }, 'redis.options.keyPrefix'],
+    [{ redis: { pingIntervalMs: 0 } }, 'redis.pingIntervalMs'],
+    [{ redis: { pingTimeoutMs: 60_000 } }, 'redis.pingTimeoutMs'],
     [
       { redis: { cluster: { nodes: [{ port: 7000 }], options: { keyPrefix: 'x:' } } } },
       'redis.cluster.options.keyPrefix',

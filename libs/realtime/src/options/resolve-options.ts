@@ -89,6 +89,8 @@ export function resolveRealtimeOptions(
         nodes: options.redis.cluster.nodes,
         options: options.redis.cluster.options ?? {},
       },
+      pingIntervalMs: options.redis.pingIntervalMs ?? 5_000,
+      pingTimeoutMs: options.redis.pingTimeoutMs ?? 3_000,
     },
     engine: options.engine ?? { type: options.redis ? 'redis' : 'memory' },
     offline: {

@@ -58,6 +58,8 @@ export interface ResolvedRealtimeOptions {
         options: RedisOptions;
         keyPrefix: string;
         cluster: { nodes: ClusterNode[]; options: ClusterOptions } | undefined;
+        pingIntervalMs: number;
+        pingTimeoutMs: number;
       }
     | undefined;
   engine: { type: 'memory' | 'redis' };

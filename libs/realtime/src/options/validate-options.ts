@@ -7,6 +7,7 @@ import type { ResolvedRealtimeOptions } from './resolved-options';
 const SIMPLE_RULES: ReadonlySet<unknown> = new Set(['public', 'authenticated', 'owner', 'none']);
 const HMAC_ALGORITHMS = /^HS/;
 const MIN_SECRET_LENGTH = 32;
+const MAX_REDIS_PING_MS = 30_000;
 
 export class RealtimeOptionsError extends Error {
   constructor(option: string, problem: string) {
@@ -121,6 +122,13 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
       fail('redis.cluster.nodes', 'must list at least one node');
     }
     if (o.redis.url !== undefined) fail('redis.url', 'cannot be set with redis.cluster');
+  }
+  for (const key of ['pingIntervalMs', 'pingTimeoutMs'] as const) {
+    if (!o.redis) break;
+    positiveInteger(`redis.${key}`, o.redis[key]);
+    // A dead link must be found well inside the margin the revocation replay keeps (60 s).
+    if (o.redis[key] > MAX_REDIS_PING_MS)
+      fail(`redis.${key}`, `must be at most ${MAX_REDIS_PING_MS}`);
   }
   // ioredis would prefix keys but not channels, nor the key names the scripts build.
   if (o.redis?.options.keyPrefix !== undefined) {

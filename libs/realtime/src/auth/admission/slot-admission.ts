@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import { groupByMaster, refusedBeforeRunning } from '../../redis/cluster-nodes';
 import type { AdmissionKeys } from './admission-keys';
 import { SET_COUNTS_SCRIPT } from './admission.scripts';
-import { MasterBatches } from './master-batches';
+import { MasterBatches } from '../../redis/master-batches';
 import {
   FORGET_IN_PARTITION_SCRIPT,
   FORGET_ONE_SCRIPT,

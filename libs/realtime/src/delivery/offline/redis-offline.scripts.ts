@@ -307,12 +307,16 @@ return removed
 `;
 
 /**
- * The inbox reads of one round trip at connect (one Redis: one partition).
- * KEYS: the users' boxes. Returns, per box, its values (`<seq>:<json>`, in
- * no order). Reads only.
+ * The inbox reads of one round trip at connect. KEYS: the users' boxes, of
+ * one partition; or no KEYS and ARGV the boxes, of several partitions that
+ * one master serves (sent to that master's connection: a script may read
+ * undeclared keys of several slots as long as the node serves them all; it
+ * raises an error at the first it does not). Returns, per box, its values
+ * (`<seq>:<json>`, in no order). Reads only.
  */
 export const READ_BOXES = `
+local boxes = #KEYS > 0 and KEYS or ARGV
 local out = {}
-for i = 1, #KEYS do out[i] = redis.call('HVALS', KEYS[i]) end
+for i = 1, #boxes do out[i] = redis.call('HVALS', boxes[i]) end
 return out
 `;

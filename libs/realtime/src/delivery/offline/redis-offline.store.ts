@@ -1,8 +1,10 @@
+import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
 import { orEngineUnavailable } from '../../engine/engine-unavailable.error';
+import { hashSlot } from '../../redis/hash-slot';
+import { MasterBatches } from '../../redis/master-batches';
 import { partitionOf, spreadPartitionTags } from '../../redis/partition-tags';
 import type { RedisConnections } from '../../redis/redis-connections.service';
-import { RoundTripBatch } from '../../redis/round-trip-batch';
 import { TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
@@ -39,6 +41,11 @@ interface OfflineCommands {
   rtOfflineReadBoxes(...args: Args): Promise<string[][]>;
 }
 
+/** READ_BOXES on one master's connection, the boxes of several of its partitions (no key declared). */
+interface NodeCommands {
+  rtOfflineReadBoxes(...args: Args): Promise<string[][]>;
+}
+
 /** Messages of the layout before partitions moved per step (see migrateOldLayout). */
 const MIGRATE_CHUNK = 200;
 
@@ -71,8 +78,19 @@ interface UnusualAdd {
 /** An add's outcome: a shared StoredMessage for a plain success, else the script's entry. */
 type AddOutcome = StoredMessage | UnusualAdd;
 
+/** One inbox read at connect: its user's box, and the partition it is in. */
+interface InboxRead {
+  box: string;
+  partition: number;
+}
+
+/** An inbox read's outcome: the box's values, or why its partition's call failed. */
+type BoxValues = string[] | { failed: unknown };
+
 /** A partition's key names. */
 interface Partition {
+  /** Its hash slot (on a cluster; every key below is in it). */
+  slot: number;
   /** The prefix of a user's box (hash id → `<seq>:<json>`). */
   box: string;
   /** The prefix of a user's state (`<count> <bytes> <seq>`). */
@@ -96,12 +114,14 @@ export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
   private readonly writes = new TurnBatch<InboxWrite, AddOutcome>((items) => this.addBatch(items));
   /**
-   * On one Redis: the inbox reads at connect, one script call per round trip
-   * (a loaded instance gets about one handshake per turn), each after the
-   * presence writes queued before it (see pending). Undefined on a cluster:
-   * there each read goes to its user's partition.
+   * The inbox reads at connect, one script call per round trip (a loaded
+   * instance gets about one handshake per turn) and master (on a cluster,
+   * the partitions one master serves share it), each after the presence
+   * writes queued before it (see pending).
    */
-  private readonly reads: RoundTripBatch<string, string[]> | undefined;
+  private readonly reads: MasterBatches<InboxRead, BoxValues>;
+  /** Master connections READ_BOXES is defined on (ioredis adds and drops nodes). */
+  private readonly nodesDefined = new WeakSet<Redis>();
   private readonly partitions: Partition[];
   /**
    * The dead-letter limit of the latest write: each partition keeps that many,
@@ -125,6 +145,7 @@ export class RedisOfflineStore implements OfflineStore {
     this.partitions = tags.map((tag) => {
       const prefix = layout.offlinePartition(tag);
       return {
+        slot: hashSlot(prefix),
         box: `${prefix}box:`,
         state: `${prefix}state:`,
         deadlines: `${prefix}deadlines`,
@@ -133,15 +154,12 @@ export class RedisOfflineStore implements OfflineStore {
       };
     });
     this.usersOnline = layout.cluster ? undefined : layout.usersOnline;
-    this.reads = layout.cluster
-      ? undefined
-      : new RoundTripBatch<string, string[]>(
-          (boxes) => this.client.rtOfflineReadBoxes(boxes.length, ...boxes),
-          {
-            queuedOnFailure: 'send',
-            follows: () => redis.connectWrites,
-          },
-        );
+    this.reads = new MasterBatches<InboxRead, BoxValues>(
+      layout.cluster ? (redis.command as unknown as Cluster) : undefined,
+      (read) => this.partitions[read.partition].slot,
+      (node, reads) => this.readBoxes(node, reads),
+      { queuedOnFailure: 'send', follows: () => redis.connectWrites },
+    );
   }
 
   add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
@@ -155,18 +173,16 @@ export class RedisOfflineStore implements OfflineStore {
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
     await this.migrated();
-    // Sent after the presence writes queued before it (on one Redis the reads' batch follows
-    // presence's user calls, on a cluster the end of the turn does: turn batches queued before,
-    // on the same connection): Redis runs a new connection's presence write before its inbox
-    // read, so an add that found the user offline (no live push) ran before the read, which
-    // then returns its message.
-    const box = this.userKeys(userId)[0];
-    let stored: string[];
-    if (this.reads) stored = await this.reads.add(box);
-    else {
-      await endOfTurn();
-      stored = await this.redis.command.hvals(box);
-    }
+    // Sent after the presence writes queued before it (the reads' batches follow presence's user
+    // calls): on one Redis, and on the master that serves presence's users, Redis runs a new
+    // connection's presence write before its inbox read, so an add that found the user offline
+    // (no live push) ran before the read, which then returns its message.
+    const partition = this.partitionOf(userId);
+    const stored = await this.reads.add({
+      box: this.partitions[partition].box + userId,
+      partition,
+    });
+    if (!Array.isArray(stored)) throw stored.failed;
     const ordered: Array<{ seq: number; json: string }> = [];
     for (const value of stored) {
       const cut = value.indexOf(':');
@@ -391,6 +407,46 @@ export class RedisOfflineStore implements OfflineStore {
     }
   }
 
+  /**
+   * One master's inbox reads (one Redis: all of them): one script call on
+   * the master's connection, whichever of its partitions they are in (sent
+   * there directly, the cluster client does not hash every box to route
+   * it); else (no ready master, or it refused the call: a stale slot map)
+   * one per partition, routed by key. A partition's failed call fails only
+   * its reads.
+   */
+  private async readBoxes(
+    node: Redis | undefined,
+    reads: readonly InboxRead[],
+  ): Promise<BoxValues[]> {
+    if (node) {
+      const boxes = reads.map((read) => read.box);
+      const values = await this.onNode(node)
+        .rtOfflineReadBoxes(0, ...boxes)
+        .catch(nullIfRefused);
+      if (values) return values;
+    }
+    const byPartition = new Map<number, number[]>();
+    reads.forEach((read, index) => {
+      const indexes = byPartition.get(read.partition);
+      if (indexes) indexes.push(index);
+      else byPartition.set(read.partition, [index]);
+    });
+    const outcomes = new Array<BoxValues>(reads.length);
+    await Promise.all(
+      [...byPartition.values()].map(async (indexes) => {
+        const boxes = indexes.map((index) => reads[index].box);
+        try {
+          const values = await this.client.rtOfflineReadBoxes(boxes.length, ...boxes);
+          indexes.forEach((index, i) => (outcomes[index] = values[i]));
+        } catch (failed) {
+          for (const index of indexes) outcomes[index] = { failed };
+        }
+      }),
+    );
+    return outcomes;
+  }
+
   private partitionOf(userId: string): number {
     return this.partitions.length === 1 ? 0 : partitionOf(userId, this.partitions.length);
   }
@@ -418,6 +474,26 @@ export class RedisOfflineStore implements OfflineStore {
     }
     return this.defined;
   }
+
+  /** A master's connection, with READ_BOXES (sent with no key declared: it spans slots). */
+  private onNode(node: Redis): Redis & NodeCommands {
+    if (!this.nodesDefined.has(node)) {
+      node.defineCommand('rtOfflineReadBoxes', { lua: READ_BOXES });
+      this.nodesDefined.add(node);
+    }
+    return node as Redis & NodeCommands;
+  }
+}
+
+/**
+ * A node call's reply null where the node answered with an error (it served
+ * no key of a slot the map put there, a box was no hash): the reads are
+ * redone per partition, routed by key. A timeout or a dropped connection
+ * fails them (Redis is not answering: another call would only wait again).
+ */
+function nullIfRefused(error: unknown): null {
+  if (error instanceof Error && error.name === 'ReplyError') return null;
+  throw error;
 }
 
 /** An add the script did not simply accept: evicted letters to hand over, or a refusal. */
@@ -439,11 +515,6 @@ function settleAdd(
     );
   }
   return { evicted: rest.map((letter) => JSON.parse(String(letter)) as DeadLetter), online };
-}
-
-/** Resolves once the current event-loop turn has ended (after the turn batches queued before). */
-function endOfTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sameLimits(a: InboxLimits, b: InboxLimits): boolean {

@@ -14,18 +14,27 @@ import {
   recover,
 } from '../realtime-engine.contract-spec';
 import type { EngineCommand, EngineMessage, PublishedMessage } from '../realtime-engine.port';
-import { RedisEngine } from './redis.engine';
+import { RedisEngine, type RedisEngineOptions } from './redis.engine';
 
 let redis: TestRedis;
 const opened: { connections: RedisConnections; engine: RedisEngine }[] = [];
 let prefix = 0;
 
 /** A node on the suite's Redis; each test gets a key prefix of its own, shared by its nodes. */
-async function redisNode(history: ContractHistory = {}, maxRevocations = 100, url = redis.url) {
+async function redisNode(
+  history: ContractHistory = {},
+  maxRevocations = 100,
+  url = redis.url,
+  linkCheck?: RedisEngineOptions['linkCheck'],
+) {
   const connections = new RedisConnections(
     resolveRealtimeOptions({ redis: { url, keyPrefix: `t${prefix}:` } }),
   );
-  const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations });
+  const engine = new RedisEngine(connections, {
+    ...contractHistory(history),
+    maxRevocations,
+    linkCheck,
+  });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
   /** Messages (as their publishers saw them) and resyncs, in the order the sink got them. */
@@ -387,6 +396,31 @@ describe('RedisEngine when its link to Redis fails', () => {
     expect(b.delivered.map(placed)).toEqual(sent);
   });
 
+  it('lets only the newest link resync: one overtaken while catching up delivers nothing twice', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    const first = await a.engine.publish('t', 'x', 1);
+    await eventually(() => b.delivered.length === 1);
+    // b's command connection holds its replies back, so each resync stops at its first read.
+    const command = b.engine['redis'].command;
+    const sentAndUnanswered = () =>
+      (command as unknown as { commandQueue: unknown[] }).commandQueue.length;
+    command.stream.pause();
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => sentAndUnanswered() === 1);
+    // The first resync is past its SUBSCRIBE, waiting on the command connection: its link drops.
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => sentAndUnanswered() === 2);
+    const missed = await a.engine.publish('t', 'x', 2);
+    command.stream.resume();
+    await eventually(() => b.engine['synced'] === true);
+    const next = await a.engine.publish('t', 'x', 3);
+    await eventually(() => b.delivered.length >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(b.delivered.map(placed)).toEqual([first, missed, next]);
+  });
+
   it('tries a failed re-subscription again, so it catches up and replays what it missed', async () => {
     const [a, b] = [await redisNode(), await redisNode()];
     await b.engine.watch('t');
@@ -403,6 +437,53 @@ describe('RedisEngine when its link to Redis fails', () => {
     const next = await a.engine.publish('t', 'x', 2);
     await eventually(() => b.delivered.length >= 2);
     expect(b.delivered.map(placed)).toEqual([missed, next]);
+  });
+
+  it('drops a link that stays open but carries nothing, so a revocation made meanwhile still arrives', async () => {
+    const a = await redisNode();
+    const b = await redisNode({}, 100, `redis://127.0.0.1:${proxy.port}`, {
+      intervalMs: 100,
+      timeoutMs: 300,
+    });
+    const subscriber = b.engine['subscriber'] as Redis;
+    const firstLink = subscriber.stream;
+    // Half-open: b's links stay up and swallow every byte; no close ever comes.
+    proxy.freeze();
+    const at = Date.now();
+    const revocation = { kind: 'revoke' as const, userId: 'u1', at, expiresAt: at + 60_000 };
+    await a.engine.command(revocation);
+    await eventually(() => b.executed.length === 1, 5_000);
+    expect(b.executed).toEqual([revocation]);
+    expect(subscriber.stream).not.toBe(firstLink);
+  });
+
+  it('keeps a slow link that still answers within the PING timeout', async () => {
+    const b = await redisNode({}, 100, `redis://127.0.0.1:${proxy.port}`, {
+      intervalMs: 100,
+      timeoutMs: 500,
+    });
+    const links = [b.engine['subscriber'] as Redis, b.engine['redis'].command].map((c) => c.stream);
+    proxy.delay(100);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(
+      [b.engine['subscriber'] as Redis, b.engine['redis'].command].map((c) => c.stream),
+    ).toEqual(links);
+    expect(b.engine['synced']).toBe(true);
+  });
+
+  it('keeps a link whose answer waited unread while this process stalled', async () => {
+    const b = await redisNode({}, 100, `redis://127.0.0.1:${proxy.port}`, {
+      intervalMs: 100,
+      timeoutMs: 300,
+    });
+    const connections = () => [b.engine['subscriber'] as Redis, b.engine['redis'].command];
+    const links = connections().map((c) => c.stream);
+    await eventually(() => b.engine['linkWatch']?.['probes'].size === 3);
+    // A long GC or SIGSTOP: every deadline is past when the loop runs again, the PONGs unread.
+    const stalledUntil = Date.now() + 1_000;
+    while (Date.now() < stalledUntil);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(connections().map((c) => c.stream)).toEqual(links);
   });
 
   it('never runs a publish twice when its connection drops before the reply', async () => {

@@ -26,6 +26,7 @@ import {
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
+import { LinkWatch } from '../../redis/link-watch';
 import { TurnBatch } from '../../redis/turn-batch';
 import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
 import {
@@ -42,6 +43,8 @@ export interface RedisEngineOptions extends EngineHistoryOptions {
   maxRevocations: number;
   /** How long start() waits for Redis before the app starts unhealthy. */
   startTimeoutMs?: number;
+  /** PINGs on the engine's connections that find a link open but dead (LinkWatch); none when unset. */
+  linkCheck?: { intervalMs: number; timeoutMs: number };
 }
 
 const START_TIMEOUT_MS = 5_000;
@@ -121,9 +124,17 @@ export class RedisEngine implements RealtimeEngine {
   private publisher: (Redis & ScriptedRedis) | undefined;
   /** True once the subscriber has (re)subscribed to every channel since it last connected. */
   private synced = false;
+  /**
+   * Bumped by every close and every (re)connect of the subscriber: a resync
+   * still running for an earlier link (its reads go through the command
+   * connection, which stayed up) must not mark the engine synced nor deliver
+   * its catch-up beside the newer link's.
+   */
+  private link = 0;
   /** When the subscriber last lost a synced connection: revocations older than that are known. */
   private disconnectedAt: number | undefined;
   private refresher: NodeJS.Timeout | undefined;
+  private linkWatch: LinkWatch | undefined;
   private closed = false;
   private published = 0;
   private readonly batch: PublishBatch;
@@ -182,11 +193,13 @@ export class RedisEngine implements RealtimeEngine {
     });
     subscriber.on('close', () => {
       clearTimeout(this.retry);
+      this.link++;
       if (this.synced) this.disconnectedAt = Date.now();
       this.synced = false;
     });
     this.refresher = setInterval(() => void this.refreshWatched(), this.refreshMs);
     this.refresher.unref();
+    this.watchLinks(subscriber, publisher);
     const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
     const ready = await this.untilSynced(timeoutMs).then(
       () => true,
@@ -202,6 +215,8 @@ export class RedisEngine implements RealtimeEngine {
     clearTimeout(this.retry);
     clearInterval(this.refresher);
     this.refresher = undefined;
+    this.linkWatch?.stop();
+    this.linkWatch = undefined;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.publisher = undefined;
@@ -211,6 +226,36 @@ export class RedisEngine implements RealtimeEngine {
     const sharded: unknown = subscriber;
     if (sharded instanceof ShardedSubscriber) sharded.disconnect();
     return Promise.resolve();
+  }
+
+  /**
+   * A subscriber whose link is open but dead gets no 'close', so it would
+   * neither reconnect nor re-subscribe: revocations and topic messages would
+   * stop reaching this instance, with no replay ever (replayRevocations runs
+   * on a reconnect). The replay and catch-up read through the command
+   * connection, and publishes use their own: all three are watched. Dropped
+   * by LinkWatch, a link reconnects and resyncs as after any other drop,
+   * within the PING interval plus its timeout, far inside CLOCK_SKEW_MS.
+   * A cluster's connections are per node and not watched here.
+   */
+  private watchLinks(subscriber: Redis, publisher: Redis): void {
+    const check = this.options.linkCheck;
+    if (!check || this.layout.cluster) return;
+    this.linkWatch = new LinkWatch(
+      [
+        ['subscriber', subscriber],
+        ['command', this.redis.command],
+        ['publisher', publisher],
+      ],
+      {
+        ...check,
+        onDead: (name) =>
+          this.logger.warn(
+            `redis ${name} connection: no answer to PING within ${check.timeoutMs} ms (reconnecting)`,
+          ),
+      },
+    );
+    this.linkWatch.start();
   }
 
   async publish(topic: string, type: string, payload: unknown): Promise<PublishedMessage> {
@@ -449,6 +494,7 @@ export class RedisEngine implements RealtimeEngine {
   /** After every (re)connect: subscribe to the command channel and every watched topic, then replay revocations. */
   private async resync(subscriber: Redis): Promise<void> {
     if (this.closed) return;
+    const link = ++this.link;
     // Live messages wait from the first SUBSCRIBE on, until the missed ones are delivered.
     const waiting = this.holdBackLive();
     try {
@@ -461,12 +507,15 @@ export class RedisEngine implements RealtimeEngine {
       }
       await this.commandReady();
       await this.replayRevocations();
+      if (link !== this.link) return;
       await this.catchUp(waiting);
+      if (link !== this.link) return;
       this.synced = true;
       this.disconnectedAt = undefined;
       for (const waiter of this.syncWaiters) waiter();
       this.syncWaiters.clear();
     } catch (error) {
+      if (link !== this.link) return;
       // Until it succeeds the instance has not caught up nor replayed the revocations it missed.
       this.logger.warn(`Redis re-subscription failed: ${(error as Error).message} (retrying)`);
       if (!this.closed && subscriber.status === 'ready') {
@@ -525,23 +574,35 @@ export class RedisEngine implements RealtimeEngine {
       // Read this time: what an earlier failed attempt could not know is known now.
       if (recovery) this.unsure.delete(topic);
       if (recovery?.recovered === true) {
-        for (const message of recovery.messages) this.deliverLive(message);
+        for (const message of recovery.messages) this.deliverIfNew(message);
       } else if (recovery) {
         this.announceResync(topic, recovery.offset);
       } else {
         this.unsure.add(topic);
       }
-      const last = this.lastDelivered.get(topic);
-      for (const message of live) {
-        if (last === undefined || isAfterOffset(message.offset, last)) this.deliverLive(message);
-      }
+      for (const message of live) this.deliverIfNew(message);
     });
   }
 
-  /** Whatever is still held back (a failed re-subscription) goes out as it came, after a resync. */
+  /** Catch-up's delivery: a message another path (an earlier link's resync) delivered is not sent twice. */
+  private deliverIfNew(message: EngineMessage): void {
+    const last = this.lastDelivered.get(message.topic);
+    if (last === undefined || isAfterOffset(message.offset, last)) this.deliverLive(message);
+  }
+
+  /**
+   * Whatever is still held back goes out as it came, after a resync (a failed
+   * re-subscription); a resync overtaken by a newer link's hands its held
+   * messages to that one's catch-up instead, which delivers them in order.
+   */
   private releaseLive(waiting: Map<string, EngineMessage[]>): void {
     if (this.catchingUp === waiting) this.catchingUp = undefined;
     for (const [topic, live] of waiting) {
+      const newer = this.catchingUp?.get(topic);
+      if (newer) {
+        newer.unshift(...live);
+        continue;
+      }
       this.unsure.add(topic);
       for (const message of live) this.deliverLive(message);
     }

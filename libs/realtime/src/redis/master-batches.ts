@@ -1,22 +1,24 @@
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
-import { readyMasters } from '../../redis/cluster-nodes';
-import { RoundTripBatch, BatchClosedError } from '../../redis/round-trip-batch';
+import { readyMasters } from './cluster-nodes';
+import { BatchClosedError, RoundTripBatch, type RoundTripBatchOptions } from './round-trip-batch';
 
 /**
- * Cluster admission's steps, batched per master as RoundTripBatch
- * batches one Redis: an item joins the batch of the master that serves its
- * slot per the client's slot map, and a master gets no call while its
- * previous one is unanswered. A loaded instance gets about one
- * handshake per turn, so a call per turn was a call (and a script run) per
- * handshake and master; this way each master gets one per round trip, and
- * the partitions it serves share it. A master's failure fails only its own
- * items and those queued behind them.
+ * Calls on Redis Cluster batched per master as RoundTripBatch batches one
+ * Redis (admission's steps, the inbox reads at connect): an item joins the
+ * batch of the master that serves its slot per the client's slot map, and
+ * a master gets no call while its previous one is unanswered. A loaded
+ * instance gets about one handshake per turn, so a call per turn was a call
+ * (and a script run) per handshake and master; this way each master gets
+ * one per round trip, and the partitions it serves share it. A master's
+ * failure fails only its own items (and, per `options.queuedOnFailure`,
+ * those queued behind them).
  *
  * `send` gets the master's connection when it is ready (else undefined: the
  * caller routes by key). The map may be stale by then (a slot moved, a
- * failover): `send` must check, before it writes, that the node serves
- * every key (RESERVE_ON_NODE_SCRIPT).
+ * failover): a `send` that writes must check, before it writes, that the
+ * node serves every key (RESERVE_ON_NODE_SCRIPT); one that reads redoes a
+ * refused call by calls routed by key.
  */
 export class MasterBatches<T, R> {
   /** By the master's address in the slot map ('' where it names none, or on one Redis). */
@@ -27,6 +29,7 @@ export class MasterBatches<T, R> {
     private readonly cluster: Cluster | undefined,
     private readonly slotOf: (item: T) => number,
     private readonly send: (node: Redis | undefined, items: readonly T[]) => Promise<R[]>,
+    private readonly options: RoundTripBatchOptions = {},
   ) {}
 
   add(item: T): Promise<R> {
@@ -34,7 +37,10 @@ export class MasterBatches<T, R> {
     const owner = this.cluster?.slots[this.slotOf(item)]?.[0] ?? '';
     let batch = this.batches.get(owner);
     if (!batch) {
-      batch = new RoundTripBatch<T, R>((items) => this.send(this.readyMaster(owner), items));
+      batch = new RoundTripBatch<T, R>(
+        (items) => this.send(this.readyMaster(owner), items),
+        this.options,
+      );
       this.batches.set(owner, batch);
     }
     return batch.add(item);
