@@ -1,5 +1,6 @@
 import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
+import type { WatchedLink } from './link-watch';
 
 /**
  * Groups `items` by the master that serves their slot in the client's slot
@@ -34,6 +35,17 @@ export function readyMasters(cluster: Cluster): Map<string, Redis> {
     if (node.status === 'ready') masters.set(`${node.options.host}:${node.options.port}`, node);
   }
   return masters;
+}
+
+/**
+ * The client's node connections as they are now (ioredis opens and drops
+ * them as the slot map changes), each named `<name>:<host>:<port>`: what
+ * LinkWatch PINGs on a cluster.
+ */
+export function nodeLinks(name: string, cluster: Cluster): WatchedLink[] {
+  return cluster
+    .nodes('all')
+    .map((node): WatchedLink => [`${name}:${node.options.host}:${node.options.port}`, node]);
 }
 
 /**

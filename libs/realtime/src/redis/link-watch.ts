@@ -1,5 +1,8 @@
 import type Redis from 'ioredis';
 
+/** A connection to watch, with its name for the log. */
+export type WatchedLink = readonly [name: string, connection: Redis];
+
 export interface LinkWatchOptions {
   /** How often each watched connection that is ready gets a PING. */
   intervalMs: number;
@@ -17,6 +20,10 @@ export interface LinkWatchOptions {
  * silence. Each connection that is ready gets a PING every `intervalMs`; one
  * not answered within `timeoutMs` has its socket destroyed, and ioredis
  * reconnects as after any other drop. One PING at a time per connection.
+ * The connections are asked for at every round (`links`), so that those
+ * which come and go (a cluster's node connections, its sharded subscribers)
+ * are watched while they exist and forgotten once gone: no listener on
+ * them, and a probe of one that went away ends at its deadline.
  */
 export class LinkWatch {
   private timer: NodeJS.Timeout | undefined;
@@ -24,7 +31,7 @@ export class LinkWatch {
   private readonly probes = new Map<Redis, Probe>();
 
   constructor(
-    private readonly links: ReadonlyArray<readonly [name: string, connection: Redis]>,
+    private readonly links: () => Iterable<WatchedLink>,
     private readonly options: LinkWatchOptions,
   ) {}
 
@@ -41,7 +48,7 @@ export class LinkWatch {
   }
 
   private probeAll(): void {
-    for (const [name, connection] of this.links) {
+    for (const [name, connection] of this.links()) {
       if (connection.status === 'ready' && !this.probes.has(connection)) {
         this.probe(name, connection);
       }

@@ -1,7 +1,9 @@
-import Redis, { Cluster } from 'ioredis';
+import Redis, { Cluster, type ClusterOptions } from 'ioredis';
 import { TestRedisCluster } from '../../../../../test/support/redis-cluster';
+import { TcpProxy } from '../../../../../test/support/tcp-proxy';
 import { AdmissionKeys } from '../../auth/admission/admission-keys';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
+import { nodeLinks } from '../../redis/cluster-nodes';
 import { hashSlot } from '../../redis/hash-slot';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import {
@@ -13,42 +15,59 @@ import {
   placed,
 } from '../realtime-engine.contract-spec';
 import type { EngineCommand, EngineMessage, PublishedMessage } from '../realtime-engine.port';
-import { RedisEngine } from './redis.engine';
+import { RedisEngine, type RedisEngineOptions } from './redis.engine';
+import type { ShardedSubscriber } from './sharded-subscriber';
 
 /** One 3-master cluster for the file; each test gets a key prefix of its own. */
 let cluster: TestRedisCluster;
 const opened: { connections: RedisConnections; engine: RedisEngine }[] = [];
 let prefix = 0;
 
-async function clusterNode(history: ContractHistory = {}) {
+async function clusterNode(
+  history: ContractHistory = {},
+  {
+    natMap,
+    linkCheck,
+  }: { natMap?: ClusterOptions['natMap']; linkCheck?: RedisEngineOptions['linkCheck'] } = {},
+) {
   const connections = new RedisConnections(
     resolveRealtimeOptions({
-      redis: { keyPrefix: `c${prefix}:`, cluster: { nodes: cluster.startupNodes } },
+      redis: {
+        keyPrefix: `c${prefix}:`,
+        cluster: { nodes: cluster.startupNodes, options: natMap && { natMap } },
+      },
     }),
   );
-  const engine = new RedisEngine(connections, { ...contractHistory(history), maxRevocations: 100 });
+  const engine = new RedisEngine(connections, {
+    ...contractHistory(history),
+    maxRevocations: 100,
+    linkCheck,
+  });
   const delivered: EngineMessage[] = [];
   const executed: EngineCommand[] = [];
+  const resyncs: string[] = [];
   engine.attach({
     deliver: (m) => delivered.push(m),
     execute: (c) => executed.push(c),
-    resync: () => undefined,
+    resync: (topic) => resyncs.push(topic),
   });
   opened.push({ connections, engine });
   await engine.start();
-  return { engine, delivered, executed, connections };
+  return { engine, delivered, executed, resyncs, connections };
 }
 
 beforeAll(async () => {
   cluster = await TestRedisCluster.start({ masters: 3 });
 }, 30_000);
-beforeEach(() => prefix++);
-afterEach(async () => {
+async function closeOpened(): Promise<void> {
   for (const { engine, connections } of opened.splice(0)) {
     await engine.close();
     await connections.onApplicationShutdown();
   }
-});
+}
+
+beforeEach(() => prefix++);
+afterEach(closeOpened);
 afterAll(() => cluster?.stop());
 
 engineContract('RedisEngine on a 3-master Redis Cluster', clusterNode);
@@ -173,5 +192,64 @@ describe('RedisEngine on Redis Cluster', () => {
     } finally {
       probe.disconnect();
     }
+  });
+});
+
+/**
+ * A half-open link on a cluster: instance b reaches the master of the
+ * topic's slot through a proxy (ioredis `natMap`: the cluster announces the
+ * master's own address), which then stops relaying without closing. b's
+ * subscriber, command and publish connections to that master all go dead
+ * and no close ever comes; the PINGs find each and drop it.
+ */
+describe('RedisEngine on Redis Cluster when its link to a master goes dead', () => {
+  let proxy: TcpProxy | undefined;
+  afterEach(async () => {
+    // The instances first, so that their connections through the proxy can QUIT.
+    await closeOpened();
+    await proxy?.stop();
+    proxy = undefined;
+  });
+
+  it('drops the frozen node links, so a message published meanwhile still arrives: no gap, no duplicate', async () => {
+    const master = await cluster.masterOf(hashSlot(`c${prefix}:topic:{t}`));
+    proxy = await TcpProxy.start(master.port);
+    const a = await clusterNode();
+    const b = await clusterNode(
+      {},
+      {
+        natMap: { [`127.0.0.1:${master.port}`]: { host: '127.0.0.1', port: proxy.port } },
+        linkCheck: { intervalMs: 100, timeoutMs: 300 },
+      },
+    );
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    const sent = [await b.engine.publish('t', 'x', 0)];
+    await eventually(() => b.delivered.length === 1);
+    const proxied = `:127.0.0.1:${proxy.port}`;
+    /** b's links to the proxied master as they are now: subscriber, command, publisher. */
+    const linksToMaster = () =>
+      [
+        ...(b.engine['subscriber'] as unknown as ShardedSubscriber).links(),
+        ...nodeLinks('command', b.connections.cluster as Cluster),
+        ...nodeLinks('publisher', b.engine['publisher'] as unknown as Cluster),
+      ]
+        .filter(([name]) => name.endsWith(proxied))
+        .map(([name, connection]) => ({ name: name.split(':')[0], socket: connection.stream }));
+
+    // Twice: the links ioredis opened after the first drop are watched too.
+    for (const round of [1, 2]) {
+      const frozen = linksToMaster();
+      expect(frozen.map(({ name }) => name).sort()).toEqual(['command', 'publisher', 'subscriber']);
+      proxy.freeze();
+      sent.push(await a.engine.publish('t', 'x', round));
+      await eventually(() => b.delivered.length === sent.length, 5_000);
+      // No close came through the proxy: each socket was dropped on this side, by the PINGs.
+      await eventually(() => frozen.every(({ socket }) => socket.destroyed), 5_000);
+      sent.push(await b.engine.publish('t', 'x', round + 10));
+      await eventually(() => b.delivered.length === sent.length);
+    }
+    expect(b.delivered.map(placed)).toEqual(sent);
+    expect(b.resyncs).toEqual([]);
   });
 });

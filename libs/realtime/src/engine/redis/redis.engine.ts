@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
+import type { Cluster } from 'ioredis';
 import type Redis from 'ioredis';
+import { nodeLinks } from '../../redis/cluster-nodes';
 import { hashSlot } from '../../redis/hash-slot';
 import type { KeyLayout } from '../../redis/key-layout';
 import { AT_MOST_ONCE, type RedisConnections } from '../../redis/redis-connections.service';
@@ -26,7 +28,7 @@ import {
   roundTrip,
   type StreamEntry,
 } from './redis-engine.codec';
-import { LinkWatch } from '../../redis/link-watch';
+import { LinkWatch, type WatchedLink } from '../../redis/link-watch';
 import { TurnBatch } from '../../redis/turn-batch';
 import { type BatchReply, PublishBatch, type QueuedPublish } from './publish-batch';
 import {
@@ -236,25 +238,36 @@ export class RedisEngine implements RealtimeEngine {
    * connection, and publishes use their own: all three are watched. Dropped
    * by LinkWatch, a link reconnects and resyncs as after any other drop,
    * within the PING interval plus its timeout, far inside CLOCK_SKEW_MS.
-   * A cluster's connections are per node and not watched here.
+   * On a cluster each of the three is one connection per node, opened and
+   * dropped as the slot map changes: the ones that exist at each round are
+   * watched. ioredis forgets a dropped node connection of the command or
+   * publish client and opens a new one when a command for its slots is
+   * answered MOVED (or at its next slot map refresh); a dropped sharded
+   * subscriber connection reconnects, and the engine resyncs.
    */
   private watchLinks(subscriber: Redis, publisher: Redis): void {
     const check = this.options.linkCheck;
-    if (!check || this.layout.cluster) return;
-    this.linkWatch = new LinkWatch(
-      [
-        ['subscriber', subscriber],
-        ['command', this.redis.command],
-        ['publisher', publisher],
-      ],
-      {
-        ...check,
-        onDead: (name) =>
-          this.logger.warn(
-            `redis ${name} connection: no answer to PING within ${check.timeoutMs} ms (reconnecting)`,
-          ),
-      },
-    );
+    if (!check) return;
+    const command = this.redis.command;
+    const cluster = this.redis.cluster;
+    const links: () => WatchedLink[] = cluster
+      ? () => [
+          ...(subscriber as unknown as ShardedSubscriber).links(),
+          ...nodeLinks('command', cluster),
+          ...nodeLinks('publisher', publisher as unknown as Cluster),
+        ]
+      : () => [
+          ['subscriber', subscriber],
+          ['command', command],
+          ['publisher', publisher],
+        ];
+    this.linkWatch = new LinkWatch(links, {
+      ...check,
+      onDead: (name) =>
+        this.logger.warn(
+          `redis ${name} connection: no answer to PING within ${check.timeoutMs} ms (reconnecting)`,
+        ),
+    });
     this.linkWatch.start();
   }
 

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
 import { hashSlot } from '../../redis/hash-slot';
+import type { WatchedLink } from '../../redis/link-watch';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 import { EngineUnavailableError } from '../engine-unavailable.error';
 
@@ -95,6 +96,14 @@ export class ShardedSubscriber extends EventEmitter {
       }),
     );
     return 'PONG';
+  }
+
+  /** Its node connections as they are now (one per master in use), for LinkWatch. */
+  links(): WatchedLink[] {
+    return [...this.feeds].map(([node, feed]): WatchedLink => [
+      `subscriber:${node}`,
+      feed.connection,
+    ]);
   }
 
   /** Drops every node connection (RedisConnections would close them too, on shutdown). */
