@@ -213,8 +213,9 @@ export interface RealtimeRedisOptions {
   cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
   /**
    * How often the engine PINGs its connections (subscriber, command,
-   * publisher) to find a link that is open but dead (half-open TCP: no close
-   * ever comes, so nothing would reconnect). Default 5000, at most 30000.
+   * publisher; on a cluster each of their node connections) to find a link
+   * that is open but dead (half-open TCP: no close ever comes, so nothing
+   * would reconnect). Default 5000, at most 30000.
    */
   pingIntervalMs?: number;
   /** A PING unanswered this long drops the link, which then reconnects and resyncs. Default 3000, at most 30000. */

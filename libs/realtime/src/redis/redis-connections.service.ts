@@ -17,6 +17,15 @@ const COMMAND_TIMEOUT_MS = 2_000;
  */
 export const AT_MOST_ONCE: RedisOptions = { autoResendUnfulfilledCommands: false };
 
+/**
+ * AT_MOST_ONCE on a cluster. A node connection that drops fails the commands
+ * in flight on it (it does not reconnect itself), and the Cluster would send
+ * them again `retryDelayOnFailover` later, to the slot's master over a new
+ * connection: a script that ran but whose reply was lost would run twice.
+ * With no delay the Cluster fails them instead.
+ */
+const CLUSTER_AT_MOST_ONCE: ClusterOptions = { retryDelayOnFailover: 0 };
+
 /** Cluster-level options that follow a connection's own (the others apply per node). */
 const CLUSTER_LEVEL: ReadonlyArray<keyof RedisOptions & keyof ClusterOptions> = [
   'enableOfflineQueue',
@@ -123,6 +132,7 @@ export class RedisConnections implements OnApplicationShutdown {
       const client = new Cluster(cluster.nodes, {
         ...clusterLevel,
         ...cluster.options,
+        ...(settings.autoResendUnfulfilledCommands === false ? CLUSTER_AT_MOST_ONCE : {}),
         redisOptions: { ...settings, ...cluster.options.redisOptions },
       });
       if (turnBatched) batchTurnsPerNode(client);

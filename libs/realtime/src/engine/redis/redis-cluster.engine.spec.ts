@@ -211,22 +211,29 @@ describe('RedisEngine on Redis Cluster when its link to a master goes dead', () 
     proxy = undefined;
   });
 
-  it('drops the frozen node links, so a message published meanwhile still arrives: no gap, no duplicate', async () => {
+  /** An instance that reaches the master of topic `t` through the proxy and PINGs its links. */
+  async function proxiedNode() {
     const master = await cluster.masterOf(hashSlot(`c${prefix}:topic:{t}`));
-    proxy = await TcpProxy.start(master.port);
-    const a = await clusterNode();
-    const b = await clusterNode(
+    const relay = await TcpProxy.start(master.port);
+    proxy = relay;
+    const node = await clusterNode(
       {},
       {
-        natMap: { [`127.0.0.1:${master.port}`]: { host: '127.0.0.1', port: proxy.port } },
+        natMap: { [`127.0.0.1:${master.port}`]: { host: '127.0.0.1', port: relay.port } },
         linkCheck: { intervalMs: 100, timeoutMs: 300 },
       },
     );
+    return { ...node, proxy: relay };
+  }
+
+  it('drops the frozen node links, so a message published meanwhile still arrives: no gap, no duplicate', async () => {
+    const a = await clusterNode();
+    const b = await proxiedNode();
     await b.engine.watch('t');
     await b.engine.recover('t', undefined);
     const sent = [await b.engine.publish('t', 'x', 0)];
     await eventually(() => b.delivered.length === 1);
-    const proxied = `:127.0.0.1:${proxy.port}`;
+    const proxied = `:127.0.0.1:${b.proxy.port}`;
     /** b's links to the proxied master as they are now: subscriber, command, publisher. */
     const linksToMaster = () =>
       [
@@ -241,7 +248,7 @@ describe('RedisEngine on Redis Cluster when its link to a master goes dead', () 
     for (const round of [1, 2]) {
       const frozen = linksToMaster();
       expect(frozen.map(({ name }) => name).sort()).toEqual(['command', 'publisher', 'subscriber']);
-      proxy.freeze();
+      b.proxy.freeze();
       sent.push(await a.engine.publish('t', 'x', round));
       await eventually(() => b.delivered.length === sent.length, 5_000);
       // No close came through the proxy: each socket was dropped on this side, by the PINGs.
@@ -251,5 +258,25 @@ describe('RedisEngine on Redis Cluster when its link to a master goes dead', () 
     }
     expect(b.delivered.map(placed)).toEqual(sent);
     expect(b.resyncs).toEqual([]);
+  });
+
+  it('never runs a publish twice when its node connection is dropped before the reply', async () => {
+    const observer = await clusterNode();
+    const publisher = await proxiedNode();
+    await observer.engine.watch('t');
+    await publisher.engine.publish('t', 'x', 0);
+    await eventually(() => observer.delivered.length === 1);
+    // Requests still reach the master, replies never come back: the PINGs drop the link.
+    publisher.proxy.muteReplies();
+    const publishing = publisher.engine.publish('t', 'x', 1);
+    // The master ran it: the observer has it; the publisher never hears back.
+    await eventually(() => observer.delivered.length === 2);
+    await expect(publishing).rejects.toThrow(/realtime engine unavailable/);
+    await publisher.engine.publish('t', 'x', 2);
+    await eventually(() => observer.delivered.length >= 3);
+    // Its other links to that master were muted too: they were dropped and it resynced.
+    await eventually(() => publisher.engine['synced'] === true, 5_000);
+    await observer.engine.recover('t', undefined);
+    expect(observer.delivered.map((m) => frameData(m).payload)).toEqual([0, 1, 2]);
   });
 });
