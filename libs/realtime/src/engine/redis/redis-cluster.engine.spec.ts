@@ -258,6 +258,10 @@ describe('RedisEngine on Redis Cluster when its link to a master goes dead', () 
     }
     expect(b.delivered.map(placed)).toEqual(sent);
     expect(b.resyncs).toEqual([]);
+    // The watch holds on to no connection that went away (its probe ended at its deadline).
+    const watch = b.engine['linkWatch'];
+    const watched = new Set([...(watch?.['links']() ?? [])].map(([, connection]) => connection));
+    await eventually(() => [...(watch?.['probes'].keys() ?? [])].every((c) => watched.has(c)));
   });
 
   it('never runs a publish twice when its node connection is dropped before the reply', async () => {
