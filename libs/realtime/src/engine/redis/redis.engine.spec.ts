@@ -396,6 +396,34 @@ describe('RedisEngine when its link to Redis fails', () => {
     expect(b.delivered.map(placed)).toEqual(sent);
   });
 
+  it('answers a new subscriber of a followed topic without reading Redis, its head never behind a publish before it', async () => {
+    const scriptCalls = async () => {
+      const stats = await redis.command('INFO', 'commandstats');
+      const calls = (name: string) =>
+        Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      return calls('evalsha') + calls('eval');
+    };
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    const subscriber = b.engine['subscriber'] as Redis;
+    subscriber.stream.pause();
+    const sent = [await a.engine.publish('t', 'x', 1), await a.engine.publish('t', 'x', 2)];
+    const before = await scriptCalls();
+    const resume = setTimeout(() => subscriber.stream.resume(), 300);
+    const recoveries = await Promise.all([
+      b.engine.recover('t', undefined),
+      b.engine.recover('t', undefined),
+    ]);
+    clearTimeout(resume);
+    subscriber.stream.resume();
+    expect((await scriptCalls()) - before).toBe(0);
+    for (const recovery of recoveries) {
+      expect(recovery).toEqual({ offset: sent[1].offset, recovered: undefined, messages: [] });
+    }
+    expect(b.delivered.map(placed)).toEqual(sent);
+  });
+
   it('lets only the newest link resync: one overtaken while catching up delivers nothing twice', async () => {
     const [a, b] = [await redisNode(), await redisNode()];
     await b.engine.watch('t');

@@ -369,8 +369,22 @@ export class RedisEngine implements RealtimeEngine {
    * live messages until it has sent the recovery, and one still on its way
    * would otherwise come after it, twice or out of order. A resync of the
    * topic while it waited (history lost meanwhile) makes it read again.
+   *
+   * A subscribe without `since` to a topic this instance already follows
+   * reads nothing: once the fence is back, the last message delivered here
+   * is at least the head Redis had when the subscribe came, and every later
+   * one is still to be delivered here. A storm of new subscribers to one
+   * topic then costs its master nothing (a read each, before).
    */
   async recover(topic: string, since: string | undefined): Promise<Recovery> {
+    if (since === undefined && this.followedHead(topic) !== undefined) {
+      const resyncs = this.resyncs;
+      await this.fence();
+      const head = this.followedHead(topic);
+      if (head !== undefined && this.resyncs === resyncs) {
+        return { offset: head, recovered: undefined, messages: [] };
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       const resyncs = this.resyncs;
       const recovery = await this.readHistory(topic, since);
@@ -383,6 +397,12 @@ export class RedisEngine implements RealtimeEngine {
       }
       return recovery;
     }
+  }
+
+  /** The last offset delivered here of a topic whose every later message will be delivered here too. */
+  private followedHead(topic: string): string | undefined {
+    if (!this.synced || !this.watched.has(topic) || this.unsure.has(topic)) return undefined;
+    return this.lastDelivered.get(topic);
   }
 
   /** The recover script: the head, and with `since` the messages after it or `recovered: false`. */
