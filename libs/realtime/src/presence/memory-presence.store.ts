@@ -37,6 +37,11 @@ class InstancePresence {
   earliest = Infinity;
   /** `topic \n connectionId` → entry. */
   readonly slots = new Map<string, Held & { topic: string }>();
+  /**
+   * `userId \n connectionId` → user entry. The user is part of the key: the
+   * tracker gives each user's entry on an instance the same connection id
+   * (`*`), and Redis keeps them apart under each user's own key.
+   */
   readonly users = new Map<string, Held & { userId: string }>();
 }
 
@@ -85,13 +90,14 @@ export class MemoryPresenceStore implements PresenceStore {
   connect(instanceId: string, slot: UserSlot, deadline: number, now: number): Promise<boolean> {
     this.expire(now);
     const instance = this.instance(instanceId);
-    const held = instance.users.get(slot.connectionId);
+    const key = userEntryKey(slot);
+    const held = instance.users.get(key);
     instance.earliest = Math.min(instance.earliest, deadline);
     if (held) {
       held.deadline = Math.max(held.deadline, deadline);
       return Promise.resolve(false);
     }
-    instance.users.set(slot.connectionId, { deadline, userId: slot.userId });
+    instance.users.set(key, { deadline, userId: slot.userId });
     const count = (this.online.get(slot.userId) ?? 0) + 1;
     this.online.set(slot.userId, count);
     return Promise.resolve(count === 1 && !this.graces.delete(slot.userId));
@@ -105,7 +111,7 @@ export class MemoryPresenceStore implements PresenceStore {
   ): Promise<boolean> {
     this.expire(now);
     const instance = this.instances.get(instanceId);
-    if (!instance?.users.delete(slot.connectionId)) {
+    if (!instance?.users.delete(userEntryKey(slot))) {
       return Promise.resolve(!this.online.has(slot.userId));
     }
     this.offline(slot.userId);
@@ -228,10 +234,10 @@ export class MemoryPresenceStore implements PresenceStore {
           removed++;
         }
       }
-      for (const [connectionId, held] of instance.users) {
+      for (const [key, held] of instance.users) {
         if (held.deadline > now) earliest = Math.min(earliest, held.deadline);
         else {
-          instance.users.delete(connectionId);
+          instance.users.delete(key);
           this.offline(held.userId);
           if (!this.online.has(held.userId) && this.gone.size < MAX_GONE) {
             this.gone.set(held.userId, held.deadline);
@@ -301,6 +307,10 @@ export class MemoryPresenceStore implements PresenceStore {
 
 /** Users gone without a disconnect that one sweep reports at most (memory: one process rarely has any). */
 const MAX_GONE = 10_000;
+
+function userEntryKey({ userId, connectionId }: UserSlot): string {
+  return `${userId}\n${connectionId}`;
+}
 
 function isPosition(value: string): boolean {
   return /^(0|[1-9]\d{0,9})$/.test(value);

@@ -186,6 +186,26 @@ export function presenceStoreContract(name: string, makeStore: PresenceStoreFact
       expect(await a.onlineUsers(now)).toBe(1);
     });
 
+    it("keeps each user's entry apart under one connection id (the tracker names every user's entry on an instance '*')", async () => {
+      const store = await makeStore();
+      const ann = { connectionId: '*', userId: 'ann' };
+      const bob = { connectionId: '*', userId: 'bob' };
+      expect(await store.connect('a', ann, later, now)).toBe(true);
+      expect(await store.connect('a', bob, later, now)).toBe(true);
+      expect(await store.onlineUsers(now)).toBe(2);
+      await store.renew('a', [], [ann, bob], later);
+      expect(await store.onlineUsers(now)).toBe(2);
+      expect(await store.disconnect('a', bob, now, now + 1_000)).toBe(true);
+      expect(await store.isOnline('ann', now)).toBe(true);
+      expect(await store.isOnline('bob', now)).toBe(false);
+      expect(await store.disconnect('a', ann, now + 10, now + 1_010)).toBe(true);
+      expect(await store.onlineUsers(now)).toBe(0);
+      expect(await store.dueOffline(now + 1_000, 10)).toEqual([{ userId: 'bob', lastSeen: now }]);
+      expect(await store.dueOffline(now + 1_010, 10)).toEqual([
+        { userId: 'ann', lastSeen: now + 10 },
+      ]);
+    });
+
     it('starts an offline grace at the last close only; hands each user out once when it is over', async () => {
       const [a, b] = [await makeStore(), await makeStore()];
       const ann = { connectionId: 'c1', userId: 'ann' };

@@ -11,7 +11,8 @@ export interface PresenceSlot {
  * A user's entry on an instance, for user-level presence (`isOnline`,
  * `onlineUsers`): the tracker keeps one per user per instance (its
  * `connectionId` the same for all of them), however many of the user's
- * connections the instance holds.
+ * connections the instance holds. A store keys it by user and connection id,
+ * never by the connection id alone.
  */
 export interface UserSlot {
   connectionId: string;

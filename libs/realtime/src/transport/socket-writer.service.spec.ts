@@ -152,6 +152,33 @@ describe('SocketWriter', () => {
     }
   });
 
+  it("hands the kernel a handshake turn's frames, replies answered in its microtasks included, in one write", async () => {
+    const { pairs, connection, writer, seen } = await pair();
+    try {
+      const tcp = connection.tcp as unknown as Record<'_write' | '_writev', () => unknown>;
+      let writes = 0;
+      for (const method of ['_write', '_writev'] as const) {
+        const original = tcp[method];
+        tcp[method] = function (this: unknown, ...args: []) {
+          writes++;
+          return original.apply(this, args);
+        };
+      }
+      writer.inOneWrite(
+        connection.tcp!,
+        () => {
+          writer.send(connection, numbered(1)); // `connected`
+          writer.request(connection, () => Promise.resolve(numbered(2))); // `?subscribe=`
+        },
+        undefined,
+      );
+      await untilSeen(seen, 2);
+      expect(seen).toEqual([1, 2]);
+      expect(writes).toBe(1);
+    } finally {
+      await pairs.close();
+    }
+  });
   it('sends frames, pings, pongs and the close through ws, in order, where permessage-deflate was negotiated', async () => {
     const { pairs, connection, writer, seen, closed } = await pair({}, { perMessageDeflate: true });
     try {

@@ -172,16 +172,20 @@ export class SocketWriter {
   }
 
   /**
-   * Runs `admit(arg)` with the handshake's TCP socket corked: the 101 response
-   * ws writes and the `connected` frame the new session writes leave in one
-   * write. (The argument is passed through, so a caller needs no closure.)
+   * Runs `admit(arg)` with the handshake's TCP socket corked until the end of
+   * the turn: the 101 response ws writes, the `connected` frame the new
+   * session writes and what its first requests write in this turn (the
+   * `subscribed` of `?subscribe=` where nothing waits, as in memory mode)
+   * leave in one write. (The argument is passed through, so a caller needs no
+   * closure.)
    */
   inOneWrite<A>(tcp: Socket, admit: (arg: A) => void, arg: A): void {
     tcp.cork();
     try {
       admit(arg);
     } finally {
-      tcp.uncork();
+      this.corked.push(tcp);
+      this.scheduleTurnEnd();
     }
   }
 
