@@ -142,6 +142,43 @@ describe('RedisEngine on Redis Cluster', () => {
     expect(b.executed[0]).toMatchObject({ kind: 'broadcast', type: 'hello' });
   });
 
+  it("answers a turn's new subscribers of a followed topic with one PING, on the topic's master, and no script", async () => {
+    // Link checks out of the way: their PINGs would count.
+    const quiet = { linkCheck: { intervalMs: 30_000, timeoutMs: 30_000 } };
+    const [a, b] = [await clusterNode({}, quiet), await clusterNode({}, quiet)];
+    const owners = await cluster.slotOwners();
+    const ownerOf = (topic: string) =>
+      owners.get(hashSlot(b.connections.layout.topic('topic', topic)));
+    const elsewhere = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7'].find(
+      (topic) => ownerOf(topic) !== ownerOf('t'),
+    )!;
+    for (const topic of ['t', elsewhere]) {
+      await b.engine.watch(topic);
+      await b.engine.recover(topic, undefined);
+    }
+    const sent = await a.engine.publish('t', 'x', 1);
+    const calls = async () => {
+      const counts = new Map<number, { ping: number; scripts: number }>();
+      for (const node of cluster.nodes) {
+        const stats = await node.command('INFO', 'commandstats');
+        const of = (name: string) =>
+          Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+        counts.set(node.port, { ping: of('ping'), scripts: of('evalsha') + of('eval') });
+      }
+      return counts;
+    };
+    const before = await calls();
+    const recoveries = await Promise.all(
+      Array.from({ length: 5 }, () => b.engine.recover('t', undefined)),
+    );
+    const after = await calls();
+    for (const recovery of recoveries) expect(recovery.offset).toBe(sent.offset);
+    for (const [port, { ping, scripts }] of after) {
+      expect(scripts - before.get(port)!.scripts).toBe(0);
+      expect(ping - before.get(port)!.ping).toBe(port === ownerOf('t') ? 1 : 0);
+    }
+  });
+
   it('follows a watched topic whose slot moves to another master: no gap, no duplicate', async () => {
     const [a, b] = [await clusterNode({ size: 10 }), await clusterNode({ size: 10 })];
     await b.engine.watch('moving');

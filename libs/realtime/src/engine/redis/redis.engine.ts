@@ -113,6 +113,9 @@ export class RedisEngine implements RealtimeEngine {
   private readonly syncWaiters = new Set<() => void>();
   /** The PING the recoveries of this turn share (see fence()). */
   private pendingFence: Promise<void> | undefined;
+  /** The topics the pending fence is for, unless it is for every channel (a catch-up). */
+  private readonly fenced = new Set<string>();
+  private fencesAll = false;
   /** The next attempt of a re-subscription that failed. */
   private retry: NodeJS.Timeout | undefined;
   private readonly layout: KeyLayout;
@@ -392,7 +395,7 @@ export class RedisEngine implements RealtimeEngine {
   async recover(topic: string, since: string | undefined): Promise<Recovery> {
     if (since === undefined && this.followedHead(topic) !== undefined) {
       const resyncs = this.resyncs;
-      await this.fence();
+      await this.fence(topic);
       const head = this.followedHead(topic);
       if (head !== undefined && this.resyncs === resyncs) {
         return { offset: head, recovered: undefined, messages: [] };
@@ -402,7 +405,7 @@ export class RedisEngine implements RealtimeEngine {
       const resyncs = this.resyncs;
       const recovery = await this.readHistory(topic, since);
       if (!this.synced) await this.untilSynced(SYNC_TIMEOUT_MS);
-      await this.fence();
+      await this.fence(topic);
       if (this.resyncs !== resyncs && attempt < RECOVER_ATTEMPTS) continue;
       // A watched topic's catch-up starts from here until a message is delivered.
       if (this.watched.has(topic) && !this.lastDelivered.has(topic)) {
@@ -677,17 +680,27 @@ export class RedisEngine implements RealtimeEngine {
    * A PING on the subscriber connection, sent after the caller's read was
    * answered: Redis answers it after every message it published before that
    * read, so once it is back those messages have reached onMessage. The
-   * callers of one turn share one PING.
+   * callers of one turn share one PING. On a cluster a topic's messages come
+   * from its slot's master only: a turn's recoveries ping the masters of
+   * their topics, a catch-up (`topic` undefined) every master with channels.
    */
-  private fence(): Promise<void> {
+  private fence(topic?: string): Promise<void> {
+    if (topic === undefined) this.fencesAll = true;
+    else this.fenced.add(topic);
     this.pendingFence ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
       this.pendingFence = undefined;
+      const channels = this.fencesAll
+        ? undefined
+        : [...this.fenced].map((fenced) => this.layout.topic('topic', fenced));
+      this.fencesAll = false;
+      this.fenced.clear();
       const subscriber = this.subscriber;
       if (subscriber?.status !== 'ready') {
         throw new EngineUnavailableError(`Redis subscriber is ${subscriber?.status ?? 'closed'}`);
       }
+      const sharded: unknown = subscriber;
       try {
-        await subscriber.ping();
+        await (sharded instanceof ShardedSubscriber ? sharded.ping(channels) : subscriber.ping());
       } catch (error) {
         throw new EngineUnavailableError((error as Error).message);
       }

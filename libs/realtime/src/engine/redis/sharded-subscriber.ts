@@ -81,12 +81,15 @@ export class ShardedSubscriber extends EventEmitter {
   }
 
   /**
-   * A PING on every node connection that carries channels: once all are
-   * answered, every message those nodes published before is in (the fence
-   * of a recovery, as on one Redis).
+   * A PING on every node connection that carries channels, or with
+   * `channels` on those that carry one of them: once all are answered, every
+   * message those nodes published before is in (the fence of a recovery, as
+   * on one Redis).
    */
-  async ping(): Promise<string> {
-    const feeds = [...this.feeds.values()].filter(hasChannels);
+  async ping(channels?: readonly string[]): Promise<string> {
+    const feeds = [...this.feeds.values()].filter((feed) =>
+      channels === undefined ? hasChannels(feed) : channels.some((c) => feed.channels.has(c)),
+    );
     await Promise.all(
       feeds.map((feed) => {
         if (feed.connection.status !== 'ready') {
