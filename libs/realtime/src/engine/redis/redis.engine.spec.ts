@@ -50,6 +50,14 @@ async function redisNode(
   return { engine, delivered, executed, received };
 }
 
+/** Script calls (EVALSHA and EVAL) the suite's Redis has run so far. */
+async function scriptCalls(): Promise<number> {
+  const stats = await redis.command('INFO', 'commandstats');
+  const calls = (name: string) =>
+    Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  return calls('evalsha') + calls('eval');
+}
+
 beforeAll(async () => {
   redis = await TestRedis.start();
 });
@@ -159,12 +167,6 @@ describe('RedisEngine across instances', () => {
   });
 
   it('sends the publishes of one turn as one script call, in order, several calls past the bound', async () => {
-    const scriptCalls = async () => {
-      const stats = await redis.command('INFO', 'commandstats');
-      const calls = (name: string) =>
-        Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-      return calls('evalsha') + calls('eval');
-    };
     const [a, b] = [await redisNode(), await redisNode()];
     await b.engine.watch('t1');
     await b.engine.watch('t2');
@@ -397,12 +399,6 @@ describe('RedisEngine when its link to Redis fails', () => {
   });
 
   it('answers a new subscriber of a followed topic without reading Redis, its head never behind a publish before it', async () => {
-    const scriptCalls = async () => {
-      const stats = await redis.command('INFO', 'commandstats');
-      const calls = (name: string) =>
-        Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-      return calls('evalsha') + calls('eval');
-    };
     const [a, b] = [await redisNode(), await redisNode()];
     await b.engine.watch('t');
     await b.engine.recover('t', undefined);
