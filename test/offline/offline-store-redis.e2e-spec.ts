@@ -64,6 +64,33 @@ describe('Redis offline store: cost and placement', () => {
     }
   }, 30_000);
 
+  it("a burst's script calls carry its messages in one argument each, not one per message (one Redis)", async () => {
+    const redis = await TestRedis.start();
+    const connections = new RedisConnections(resolveRealtimeOptions({ redis: { url: redis.url } }));
+    const client = new Redis(redis.url);
+    const monitor = await client.monitor();
+    try {
+      const store = new RedisOfflineStore(connections);
+      await burst(store, 'warm', 10);
+      const calls: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[0].toLowerCase() === 'evalsha') calls.push(args);
+      });
+      await burst(store, 'burst', 400);
+      await waitUntil(() => calls.length >= 2, 5_000, 'the burst in MONITOR');
+      // Two calls (at most 200 adds each), each: sha, key count, 4 keys, 6 shared values, messages
+      // (MONITOR shows their newlines escaped).
+      expect(calls.map((args) => args.length)).toEqual([14, 14]);
+      expect(calls.map((args) => args[13].split('\\n').length)).toEqual([200, 200]);
+      expect((await store.stats()).pending).toBe(410);
+    } finally {
+      monitor.disconnect();
+      client.disconnect();
+      await connections.onApplicationShutdown();
+      await redis.stop();
+    }
+  }, 30_000);
+
   it('spreads the inboxes of 300 users over 3 masters, none holding more than 60%', async () => {
     const cluster = await TestRedisCluster.start({ masters: 3 });
     const connections = new RedisConnections(

@@ -234,6 +234,32 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     expect((rejected as Error).name).toBe('OfflineInboxFullError');
   });
 
+  it('adds of one turn with the same limits: a refused one fails alone, line breaks stay whole', async () => {
+    const strict = limits({ maxMessages: 1, whenFull: 'reject' });
+    await store.add(message('strict-full', 'first'), strict);
+    const text = { text: 'one\ntwo\r\nthree\u2028four' };
+    const [before, refused, after] = [
+      message('strict\nbefore', text),
+      message('strict-full', 'second'),
+      message('strict-after', text),
+    ];
+    const results = await Promise.allSettled([
+      store.add(before, strict),
+      store.add(refused, strict),
+      store.add(after, strict),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({
+      name: 'OfflineInboxFullError',
+      userId: 'strict-full',
+    });
+    expect(await store.pending('strict\nbefore', Date.now())).toEqual([before]);
+    expect(await store.pending('strict-after', Date.now())).toEqual([after]);
+    expect((await store.pending('strict-full', Date.now())).map((m) => m.payload)).toEqual([
+      'first',
+    ]);
+  });
+
   it('idempotency: a failed publish leaves the key free; a success is remembered', async () => {
     await expect(
       idempotency.once('key-1', 60_000, () => Promise.reject(new Error('engine unreachable'))),

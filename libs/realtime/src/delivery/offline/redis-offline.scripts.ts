@@ -62,19 +62,26 @@ local function deadStamp()
 end
 `;
 
-/** ADD_BATCH's ARGV: this many shared values first, then one per message (its JSON). */
+/** ADD_BATCH's ARGV: this many shared values first, then the messages (one argument). */
 export const ADD_HEADER = 6;
+
+/**
+ * What separates the messages' JSON in ADD_BATCH's last argument: JSON text
+ * never holds a raw newline (JSON.stringify escapes every control character).
+ */
+export const ADD_SEPARATOR = '\n';
 
 /**
  * The inbox writes of one turn for one partition (with the same limits).
  * KEYS: deadlines, stats, dead, and on one Redis presence's users online
  * (absent on a cluster, where it lives in another slot). ARGV: the key
  * prefixes of a user's box and state, maxMessages, maxBytes, whenFull,
- * deadLetterLimit; then per message its JSON alone: its `id` and `userId`
- * are read from its head, its `ts` and `expiresAt` from its tail, where
- * serializeMessage puts them (a message's bytes cross the wire once, and
- * the client encodes one argument per message, not three). An id or user
- * id JSON had to escape does not match the head's pattern and is decoded.
+ * deadLetterLimit; then the messages' JSON, joined by ADD_SEPARATOR into one
+ * argument (the client encodes one argument per call, not one per message):
+ * a message's `id` and `userId` are read from its head, its `ts` and
+ * `expiresAt` from its tail, where serializeMessage puts them (its bytes
+ * cross the wire once). An id or user id JSON had to escape does not match
+ * the head's pattern and is decoded.
  * Returns {outcomes, online}. Outcomes: only what is not a plain success,
  * per such message its index (1-based) and {'evicted', letters…}, {'full',
  * count, bytes} or {'too-large'}; empty when every add simply succeeded.
@@ -88,10 +95,17 @@ local deadlines, stats, dead = KEYS[1], KEYS[2], KEYS[3]
 local boxPrefix, statePrefix = ARGV[1], ARGV[2]
 local maxMessages, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local reject, deadLimit = ARGV[5] == 'reject', tonumber(ARGV[6]) - 1
-local n = #ARGV - ${ADD_HEADER}
+local joined, jsons, from = ARGV[${ADD_HEADER} + 1], {}, 1
+while true do
+  local cut = string.find(joined, '\\n', from, true)
+  if not cut then jsons[#jsons + 1] = string.sub(joined, from); break end
+  jsons[#jsons + 1] = string.sub(joined, from, cut - 1)
+  from = cut + 1
+end
+local n = #jsons
 local ids, owners, users, states = {}, {}, {}, {}
 for m = 1, n do
-  local json = ARGV[${ADD_HEADER} + m]
+  local json = jsons[m]
   local id, user = string.match(json, '^{"id":"([^"\\\\]*)","userId":"([^"\\\\]*)",')
   if not id then
     local decoded = cjson.decode(json)
@@ -112,7 +126,7 @@ end
 local results, due, pushes = {}, {}, {}
 local added, evicted, stamp = 0, 0, nil
 for m = 1, n do
-  local user, id, json = owners[m], ids[m], ARGV[${ADD_HEADER} + m]
+  local user, id, json = owners[m], ids[m], jsons[m]
   local ts, expiresAt = string.match(json, '"ts":(%d+),"expiresAt":(%d+)}$')
   local box, s, size = boxPrefix .. user, states[user], #json
   if size > maxBytes then

@@ -5,7 +5,7 @@ import { hashSlot } from '../../redis/hash-slot';
 import { MasterBatches } from '../../redis/master-batches';
 import { partitionOf, spreadPartitionTags } from '../../redis/partition-tags';
 import type { RedisConnections } from '../../redis/redis-connections.service';
-import { TurnBatch } from '../../redis/turn-batch';
+import { ItemFailed, TurnBatch } from '../../redis/turn-batch';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
 import {
@@ -20,6 +20,7 @@ import {
   ACK,
   ADD_BATCH,
   ADD_HEADER,
+  ADD_SEPARATOR,
   EXPIRE,
   EXPIRE_DUE,
   MIGRATE_IN,
@@ -69,14 +70,11 @@ interface InboxWrite {
 /** ADD_BATCH's reply: the outcomes that are not a plain success, the indexes of users online. */
 type AddBatchReply = [Array<Array<string | number>>, number[]];
 
-/** An add the script did not simply accept: its entry, and whether its user is online. */
-interface UnusualAdd {
-  entry: Array<string | number>;
-  online: boolean;
-}
-
-/** An add's outcome: a shared StoredMessage for a plain success, else the script's entry. */
-type AddOutcome = StoredMessage | UnusualAdd;
+/**
+ * An add's outcome: a shared StoredMessage for a plain success (no object of its own), or its
+ * refusal, which rejects that add alone.
+ */
+type AddOutcome = StoredMessage | ItemFailed;
 
 /** One inbox read at connect: its user's box, and the partition it is in. */
 interface InboxRead {
@@ -112,7 +110,9 @@ interface Partition {
  */
 export class RedisOfflineStore implements OfflineStore {
   private defined: (Redis & OfflineCommands) | undefined;
-  private readonly writes = new TurnBatch<InboxWrite, AddOutcome>((items) => this.addBatch(items));
+  private readonly writes = new TurnBatch<InboxWrite, StoredMessage>((items) =>
+    this.addBatch(items),
+  );
   /**
    * The inbox reads at connect, one script call per round trip (a loaded
    * instance gets about one handshake per turn) and master (on a cluster,
@@ -166,9 +166,9 @@ export class RedisOfflineStore implements OfflineStore {
     this.deadLetterLimit = limits.deadLetterLimit;
     const json = serializeMessage(message);
     const partition = this.partitionOf(message.userId);
-    return this.writes
-      .add({ message, json, limits, partition }, json.length)
-      .then((outcome) => ('entry' in outcome ? settleAdd(message, limits, outcome) : outcome));
+    // The batch's own promise, settled with the add's final outcome: no promise, closure or
+    // microtask of its own per add.
+    return this.writes.add({ message, json, limits, partition }, json.length);
   }
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
@@ -312,26 +312,16 @@ export class RedisOfflineStore implements OfflineStore {
   private async addBatch(writes: readonly InboxWrite[]): Promise<AddOutcome[]> {
     const plain = this.usersOnline === undefined ? STORED_ONLINE : STORED_OFFLINE;
     const outcomes = new Array<AddOutcome>(writes.length).fill(plain);
-    const runs: number[][] = [];
-    const current = new Map<number, number[]>();
-    writes.forEach((write, index) => {
-      const run = current.get(write.partition);
-      if (run && sameLimits(writes[run[0]].limits, write.limits)) {
-        run.push(index);
-        return;
-      }
-      const started = [index];
-      runs.push(started);
-      current.set(write.partition, started);
-    });
+    const runs = runsOf(writes);
     await orEngineUnavailable(
       Promise.all(
         runs.map(async (indexes) => {
-          const [unusual, online] = await this.addRun(indexes.map((index) => writes[index]));
+          const [unusual, online] = await this.addRun(writes, indexes);
           for (const at of online) outcomes[indexes[at - 1]] = STORED_ONLINE;
           for (const entry of unusual) {
             const index = indexes[Number(entry[0]) - 1];
-            outcomes[index] = { entry, online: outcomes[index].online };
+            const userOnline = (outcomes[index] as StoredMessage).online;
+            outcomes[index] = settleAdd(writes[index], entry, userOnline);
           }
         }),
       ),
@@ -339,18 +329,23 @@ export class RedisOfflineStore implements OfflineStore {
     return outcomes;
   }
 
-  private addRun(writes: readonly InboxWrite[]): Promise<AddBatchReply> {
-    const { maxMessages, maxBytes, whenFull, deadLetterLimit } = writes[0].limits;
-    const partition = this.partitions[writes[0].partition];
+  /** The writes at `indexes` (one partition, the same limits), in one script call. */
+  private addRun(
+    writes: readonly InboxWrite[],
+    indexes: readonly number[],
+  ): Promise<AddBatchReply> {
+    const first = writes[indexes[0]];
+    const { maxMessages, maxBytes, whenFull, deadLetterLimit } = first.limits;
+    const partition = this.partitions[first.partition];
     const online = this.usersOnline;
     const args: Args =
       online === undefined
         ? [3, partition.deadlines, partition.stats, partition.dead]
         : [4, partition.deadlines, partition.stats, partition.dead, online];
     args.push(partition.box, partition.state, maxMessages, maxBytes, whenFull, deadLetterLimit);
-    for (const { json } of writes) args.push(json);
+    args.push(joinedJson(writes, indexes));
     // The script's layout (the key count, KEYS, then ARGV), kept in one place with it.
-    if (args.length !== 1 + Number(args[0]) + ADD_HEADER + writes.length) {
+    if (args.length !== 1 + Number(args[0]) + ADD_HEADER + 1) {
       throw new Error('offline add batch: arguments out of step with the script');
     }
     return this.client.rtOfflineAddBatch(...args);
@@ -498,23 +493,55 @@ function nullIfRefused(error: unknown): null {
 
 /** An add the script did not simply accept: evicted letters to hand over, or a refusal. */
 function settleAdd(
-  message: OfflineMessage,
-  limits: InboxLimits,
-  { entry: [, status, ...rest], online }: UnusualAdd,
-): StoredMessage {
+  { message, limits }: InboxWrite,
+  [, status, ...rest]: Array<string | number>,
+  online: boolean,
+): AddOutcome {
   if (status === 'too-large') {
-    throw new OfflineInboxFullError(
-      message.userId,
-      `the message alone is over ${limits.maxBytes} bytes`,
+    return new ItemFailed(
+      new OfflineInboxFullError(
+        message.userId,
+        `the message alone is over ${limits.maxBytes} bytes`,
+      ),
     );
   }
   if (status === 'full') {
-    throw new OfflineInboxFullError(
-      message.userId,
-      `${rest[0]} messages, ${rest[1]} bytes waiting`,
+    return new ItemFailed(
+      new OfflineInboxFullError(message.userId, `${rest[0]} messages, ${rest[1]} bytes waiting`),
     );
   }
   return { evicted: rest.map((letter) => JSON.parse(String(letter)) as DeadLetter), online };
+}
+
+/**
+ * The writes' indexes in runs, one per partition and limits (in practice one
+ * per partition), each in call order. The per-write loops of a batch are
+ * small functions of their own (here and joinedJson): the JIT compiles them
+ * alone, not the batch's whole call path with them.
+ */
+function runsOf(writes: readonly InboxWrite[]): number[][] {
+  const runs: number[][] = [];
+  /** Per partition, its run that takes the next write while the limits are the same. */
+  const current: Array<number[] | undefined> = [];
+  for (let index = 0; index < writes.length; index++) {
+    const write = writes[index];
+    const run = current[write.partition];
+    if (run !== undefined && sameLimits(writes[run[0]].limits, write.limits)) {
+      run.push(index);
+    } else {
+      const started = [index];
+      runs.push(started);
+      current[write.partition] = started;
+    }
+  }
+  return runs;
+}
+
+/** ADD_BATCH's last argument: the JSON of the writes at `indexes`, in that order. */
+function joinedJson(writes: readonly InboxWrite[], indexes: readonly number[]): string {
+  let joined = writes[indexes[0]].json;
+  for (let i = 1; i < indexes.length; i++) joined += ADD_SEPARATOR + writes[indexes[i]].json;
+  return joined;
 }
 
 function sameLimits(a: InboxLimits, b: InboxLimits): boolean {
