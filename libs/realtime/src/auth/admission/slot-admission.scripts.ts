@@ -1,5 +1,3 @@
-import { SERVES_ALL_FUNCTION } from '../../redis/node-scripts';
-
 /**
  * Lua of cluster admission (SlotAdmission): counts spread over partitions,
  * each in its own slot. A call touches one partition (its keys declared,
@@ -103,6 +101,27 @@ end
 writeCounts(id)
 if #held > 0 then redis.call('SADD', KEYS[1], unpack(held)) end
 return replies
+`;
+
+/**
+ * Whether the node serves every key the call names, checked before any
+ * write: a key of a slot served elsewhere (a stale slot map, a finished
+ * migration, a failover) or of a slot migrating away without that key here
+ * makes the node raise an error at its access, and a script's writes before
+ * an error stay. Probed with one EXISTS under pcall per partition (`groups`:
+ * each a list of keys of one slot), all its keys at once: the node checks a
+ * multi-key command's keys as it checks each one's (an error if any is
+ * served elsewhere or missing from a migrating slot). A refused call writes
+ * nothing, and its caller redoes it by calls routed by key.
+ */
+const SERVES_ALL_FUNCTION = `
+local function servesAll(groups)
+  for _, keys in pairs(groups) do
+    local reply = redis.pcall('EXISTS', unpack(keys))
+    if type(reply) == 'table' and reply.err then return false end
+  end
+  return true
+end
 `;
 
 /**
