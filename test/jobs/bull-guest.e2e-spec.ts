@@ -147,6 +147,36 @@ describe('Bull: the library is a guest in the host app', () => {
     }
   });
 
+  it('runs the cleanup again when the chain of occurrences broke', async () => {
+    const intervalMs = 400;
+    const app = await initApp([
+      RealtimeModule.forRoot({
+        redis: { url: redis.url, keyPrefix: 'chain:' },
+        jobs: { cleanupIntervalMs: intervalMs },
+      }),
+    ]);
+    const jobs = app.get(RealtimeJobs);
+    const queue = jobs.queue('realtime-maintenance');
+    const ran = () => jobs.runs().completed['realtime-maintenance/cleanup'] ?? 0;
+    try {
+      await waitUntil(() => ran() > 0, 5_000);
+      // What a worker killed between taking an occurrence and adding the next one leaves behind:
+      // no next occurrence. Paused here, nothing takes (nor, with it, adds) one meanwhile.
+      await queue.pause(true);
+      for (const job of [...(await queue.getWaiting()), ...(await queue.getDelayed())]) {
+        await job.remove();
+      }
+      const before = ran();
+      await queue.resume(true);
+      await waitUntilAsync(() => Promise.resolve(ran() > before), {
+        ms: 10 * intervalMs,
+        what: async () => `no cleanup ran; delayed: ${(await queue.getDelayed()).length}`,
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('works when RealtimeModule is not global', async () => {
     const app = await initApp([
       RealtimeModule.forRoot({ isGlobal: false, redis: { url: redis.url, keyPrefix: 'local:' } }),

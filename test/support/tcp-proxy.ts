@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
  * the open links (a request that ran but whose reply was lost). `cut()`
  * resets every link and refuses new ones until `restore()` (a network
  * partition). `delay(ms)` holds every chunk that long each way (a slow or
- * distant server).
+ * distant server); `slowLinksSaying(marker, ms)` only on the links whose
+ * client sent `marker` (one connection of several slow to get ready).
  */
 export class TcpProxy {
   private readonly links = new Set<{
@@ -17,9 +18,11 @@ export class TcpProxy {
     upstream: Socket;
     frozen: boolean;
     muted: boolean;
+    oneWayMs: number;
   }>();
   private partitioned = false;
   private oneWayMs = 0;
+  private slowLinks: { marker: string; oneWayMs: number } | undefined;
 
   private constructor(private readonly server: Server) {}
 
@@ -56,6 +59,11 @@ export class TcpProxy {
     this.oneWayMs = oneWayMs;
   }
 
+  /** From now on, a link whose client sends `marker` has that chunk and every later one held `oneWayMs` each way. */
+  slowLinksSaying(marker: string, oneWayMs: number): void {
+    this.slowLinks = { marker, oneWayMs };
+  }
+
   restore(): void {
     this.partitioned = false;
   }
@@ -74,13 +82,19 @@ export class TcpProxy {
       return;
     }
     const upstream = createConnection(targetPort, '127.0.0.1');
-    const link = { client, upstream, frozen: false, muted: false };
+    const link = { client, upstream, frozen: false, muted: false, oneWayMs: 0 };
     this.links.add(link);
     const forward = (to: Socket, chunk: Buffer) => {
-      if (this.oneWayMs === 0) to.write(chunk);
-      else setTimeout(() => to.writable && to.write(chunk), this.oneWayMs);
+      const oneWayMs = Math.max(this.oneWayMs, link.oneWayMs);
+      if (oneWayMs === 0) to.write(chunk);
+      else setTimeout(() => to.writable && to.write(chunk), oneWayMs);
     };
-    client.on('data', (chunk) => link.frozen || forward(upstream, chunk));
+    client.on('data', (chunk: Buffer) => {
+      if (this.slowLinks && chunk.includes(this.slowLinks.marker)) {
+        link.oneWayMs = this.slowLinks.oneWayMs;
+      }
+      if (!link.frozen) forward(upstream, chunk);
+    });
     upstream.on('data', (chunk) => link.frozen || link.muted || forward(client, chunk));
     const end = () => {
       this.links.delete(link);

@@ -31,7 +31,7 @@ export interface JobRuns {
 export class RealtimeJobs implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Realtime');
   private readonly queues: ReadonlyMap<string, Queue>;
-  private readonly retries = new Set<NodeJS.Timeout>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly completed = new Map<string, number>();
   private readonly failedAttempts = new Map<string, number>();
   private closed = false;
@@ -75,19 +75,39 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
    * with another interval (an old deployment's setting) is removed, since
    * Bull would keep firing it too. While Redis is unreachable the call is
    * retried every interval in the background.
+   *
+   * Bull adds an occurrence's successor from the worker that takes it, a few
+   * round trips after the take: a worker killed in between ends the chain
+   * until its stalled occurrence is recovered (lock duration plus stall
+   * check, about a minute), and the cluster's housekeeping (presence of dead
+   * instances, their admission counts, their users' `user.offline`) waits
+   * with it. So every instance also adds the next occurrence itself once per
+   * interval: Bull keeps one job per occurrence id, so while the chain holds
+   * this adds nothing, and after a break the next interval runs again. (It
+   * is the whole upsert, so that once a rolling deploy that changed the
+   * interval is over, the old interval's repeatable, which an old instance
+   * may have added back, is gone again.)
    */
   schedule(queueName: string, jobName: string, everyMs: number): void {
     const queue = this.queue(queueName);
+    const keepChain = setInterval(() => {
+      this.upsertRepeatable(queue, jobName, everyMs).catch((error: Error) => {
+        // Redis away: the first attempt's retries already say so.
+        if (!this.closed) this.logger.debug(`re-adding ${queueName}/${jobName}: ${error.message}`);
+      });
+    }, everyMs);
+    keepChain.unref();
+    this.timers.add(keepChain);
     const attempt = () => {
       void this.upsertRepeatable(queue, jobName, everyMs).catch((error: Error) => {
         if (this.closed) return;
         this.logger.warn(`scheduling ${queueName}/${jobName} failed, retrying: ${error.message}`);
         const timer = setTimeout(() => {
-          this.retries.delete(timer);
+          this.timers.delete(timer);
           attempt();
         }, everyMs);
         timer.unref();
-        this.retries.add(timer);
+        this.timers.add(timer);
       });
     };
     attempt();
@@ -130,8 +150,8 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
-    for (const timer of this.retries) clearTimeout(timer);
-    this.retries.clear();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     // Bull names a worker's blocking connection with a command it never awaits: closed while that
     // connection still connects, the command would reject unheard.
     await this.redis.settle();
@@ -150,6 +170,7 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
         await queue.removeRepeatableByKey(repeatable.key);
       }
     }
+    // Bull's add of a repeatable adds its next occurrence, unless a job of that occurrence exists.
     // A run that hangs (Redis stalled) fails and is retried rather than block the next ones.
     await queue.add(jobName, {}, { jobId: jobName, repeat: { every: everyMs }, timeout: everyMs });
   }

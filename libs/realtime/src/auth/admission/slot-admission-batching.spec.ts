@@ -138,6 +138,34 @@ describe('Cluster admission with a call in flight', () => {
     for (const ip of ips) expect(await countedIp(ip)).toEqual({ count: '1', rate: '1' });
   });
 
+  /** Calls of each of `commands` this master answered (INFO commandstats). */
+  async function commandCalls(node: TestRedis, commands: string[]): Promise<number[]> {
+    const info = await node.command('INFO', 'commandstats');
+    return commands.map((command) =>
+      Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0),
+    );
+  }
+
+  it("reads and writes an IP's counters once for the handshakes of one call from that IP", async () => {
+    const { node, partitions } = masters();
+    const [ip, other] = [ipIn(partitions[0]), ipIn(partitions[1])];
+    const commands = ['incr', 'incrby', 'hgetall', 'hset', 'pexpire'];
+    const before = await commandCalls(node, commands);
+    await node.command('CLIENT', 'PAUSE', '600', 'ALL');
+    // The first turn's call (another IP), then the IP's three handshakes in the call behind it.
+    const replies: Array<Promise<unknown>> = [admission.reserve(ipSlot(other))];
+    await nextTurn();
+    for (let own = 0; own < 3; own++) {
+      replies.push(admission.reserve({ ...ipSlot(ip), ownIp: own }));
+    }
+    expect(await Promise.all(replies)).toEqual([[0], [0], [0], [0]]);
+    const after = await commandCalls(node, commands);
+    const delta = Object.fromEntries(commands.map((command, i) => [command, after[i] - before[i]]));
+    // One of each per call: the IP's three cost what one handshake's would.
+    expect(delta).toEqual({ incr: 0, incrby: 2, hgetall: 2, hset: 2, pexpire: 2 });
+    expect(await countedIp(ip)).toEqual({ count: '3', rate: '3' });
+  });
+
   it("sends a master's IP steps and user steps queued behind its unanswered call together in one call", async () => {
     const { node, partitions } = masters();
     const before = await node.scriptRuns();

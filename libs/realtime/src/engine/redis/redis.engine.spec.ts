@@ -481,6 +481,15 @@ describe('RedisEngine when its link to Redis fails', () => {
     expect(subscriber.stream).not.toBe(firstLink);
   });
 
+  it('starts once its publish connection is ready too, not only its subscriber', async () => {
+    // The publisher's link alone is slow (its connection name is in its first bytes): ready
+    // well after the subscriber and the command connection, as seen on a loaded machine.
+    proxy.slowLinksSaying('realtime:publisher', 300);
+    const b = await proxied();
+    const message = await b.engine.publish('t', 'x', 1);
+    expect(message.offset).toBeDefined();
+  });
+
   it('keeps a slow link that still answers within the PING timeout', async () => {
     const b = await redisNode({}, 100, `redis://127.0.0.1:${proxy.port}`, {
       intervalMs: 100,

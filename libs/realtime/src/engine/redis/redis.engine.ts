@@ -206,10 +206,13 @@ export class RedisEngine implements RealtimeEngine {
     this.refresher.unref();
     this.watchLinks(subscriber, publisher);
     const timeoutMs = this.options.startTimeoutMs ?? START_TIMEOUT_MS;
-    const ready = await this.untilSynced(timeoutMs).then(
+    const startedAt = Date.now();
+    const synced = await this.untilSynced(timeoutMs).then(
       () => true,
       () => false,
     );
+    // Synced says nothing of the publish connection: started, the engine takes publishes.
+    const ready = synced && (await whenReady(publisher, startedAt + timeoutMs - Date.now()));
     if (!ready) {
       this.logger.warn(`Redis not reachable after ${timeoutMs} ms: starting unhealthy, retrying`);
     }
@@ -541,7 +544,8 @@ export class RedisEngine implements RealtimeEngine {
       for (let i = 0; i < channels.length; i += SUBSCRIBE_BATCH) {
         await subscriber.subscribe(...channels.slice(i, i + SUBSCRIBE_BATCH));
       }
-      await this.commandReady();
+      // The command connection reconnects on its own schedule.
+      await whenReady(this.redis.command, START_TIMEOUT_MS);
       await this.replayRevocations();
       if (link !== this.link) return;
       await this.catchUp(waiting);
@@ -560,21 +564,6 @@ export class RedisEngine implements RealtimeEngine {
     } finally {
       this.releaseLive(waiting);
     }
-  }
-
-  /** Waits (bounded) for the command connection, which reconnects on its own schedule. */
-  private async commandReady(): Promise<void> {
-    const command = this.redis.command;
-    if (command.status === 'ready') return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        command.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, START_TIMEOUT_MS);
-      command.once('ready', done);
-    });
   }
 
   /** Topics delivered before this (re)connect: their live messages are held until caught up. */
@@ -775,4 +764,21 @@ export class RedisEngine implements RealtimeEngine {
 function offsetBefore(offset: string): string {
   const position = parseOffset(offset);
   return position ? formatOffset(position.epoch, Math.max(0, position.sequence - 1)) : offset;
+}
+
+/** Resolves true once the connection is ready, false if it is not within `ms`. */
+function whenReady(connection: Redis, ms: number): Promise<boolean> {
+  if (connection.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      connection.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), Math.max(0, ms));
+    // A wait still running at shutdown (Redis away) does not hold the process open.
+    timer.unref();
+    connection.once('ready', onReady);
+  });
 }
