@@ -95,14 +95,15 @@ local deadlines, stats, dead = KEYS[1], KEYS[2], KEYS[3]
 local boxPrefix, statePrefix = ARGV[1], ARGV[2]
 local maxMessages, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local reject, deadLimit = ARGV[5] == 'reject', tonumber(ARGV[6]) - 1
-local joined, jsons, from = ARGV[${ADD_HEADER} + 1], {}, 1
+local find, sub = string.find, string.sub
+local joined, jsons, n, from = ARGV[${ADD_HEADER} + 1], {}, 0, 1
 while true do
-  local cut = string.find(joined, '\\n', from, true)
-  if not cut then jsons[#jsons + 1] = string.sub(joined, from); break end
-  jsons[#jsons + 1] = string.sub(joined, from, cut - 1)
+  local cut = find(joined, '\\n', from, true)
+  n = n + 1
+  if not cut then jsons[n] = sub(joined, from); break end
+  jsons[n] = sub(joined, from, cut - 1)
   from = cut + 1
 end
-local n = #jsons
 local ids, owners, users, states = {}, {}, {}, {}
 for m = 1, n do
   local json = jsons[m]
