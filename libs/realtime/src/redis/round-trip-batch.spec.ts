@@ -1,23 +1,14 @@
 import Redis from 'ioredis';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { APPEND_SCRIPT as APPEND } from '../../../../test/support/append-script';
 import { TestRedis } from '../../../../test/support/redis-server';
 import { BatchClosedError, RoundTripBatch, type RoundTripBatchOptions } from './round-trip-batch';
 
-/**
- * Each call of a batch is one script run on a real Redis: it appends its
- * items to a list (so the list is the order Redis ran them in) and answers
- * each with its position there; an item named 'bad' makes the whole call
- * fail, as a script error does. Redis is held with CLIENT PAUSE (commands
- * wait as behind a slow script) so that calls stay unanswered for a while.
+/*
+ * Each call of a batch is one APPEND_SCRIPT run on a real Redis. Redis is
+ * held with CLIENT PAUSE (commands wait as behind a slow script) so that
+ * calls stay unanswered for a while.
  */
-const APPEND = `
-for i = 1, #ARGV do
-  if ARGV[i] == 'bad' then return redis.error_reply('ERR bad item') end
-end
-local replies = {}
-for i = 1, #ARGV do replies[i] = redis.call('RPUSH', KEYS[1], ARGV[i]) end
-return replies
-`;
 
 let redis: TestRedis;
 let client: Redis;

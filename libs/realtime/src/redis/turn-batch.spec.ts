@@ -1,22 +1,8 @@
 import Redis from 'ioredis';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { APPEND_SCRIPT as APPEND } from '../../../../test/support/append-script';
 import { TestRedis } from '../../../../test/support/redis-server';
 import { ItemFailed, TurnBatch } from './turn-batch';
-
-/**
- * Each send is one script run on a real Redis: it appends its items to a
- * list (so the list is the order Redis ran them in) and answers each with
- * its position there; an item named 'bad' makes the whole call fail, as a
- * script error does.
- */
-const APPEND = `
-for i = 1, #ARGV do
-  if ARGV[i] == 'bad' then return redis.error_reply('ERR bad item') end
-end
-local replies = {}
-for i = 1, #ARGV do replies[i] = redis.call('RPUSH', KEYS[1], ARGV[i]) end
-return replies
-`;
 
 let redis: TestRedis;
 let client: Redis;
