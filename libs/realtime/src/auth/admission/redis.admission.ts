@@ -170,8 +170,8 @@ export class RedisAdmission extends Admission {
       (reply) => {
         this.answered(slot);
         const refusal = refusalOf(reply);
-        // Its slot's counts are written again at the end of the turn (on a cluster the IP step
-        // counted the address before the user step refused).
+        // Its slot's counts are written again at the end of the turn (on a cluster one step may
+        // have counted before the other refused).
         if (refusal) this.tally.drop(socket);
         return refusal;
       },

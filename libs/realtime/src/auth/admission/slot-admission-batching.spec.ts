@@ -186,6 +186,22 @@ describe('Cluster admission with a call in flight', () => {
     }
   });
 
+  it("sends a handshake's user step beside its IP step when another master serves the user: one round trip", async () => {
+    const { node, partitions, other } = masters();
+    const [ip, user] = [ipIn(partitions[0]), userIn(other[0])];
+    await node.command('CLIENT', 'PAUSE', '800', 'ALL');
+    let answered = false;
+    const reply = admission
+      .reserve({ ...ipSlot(ip), user: `user:${user}`, maxUser: 1 })
+      .finally(() => (answered = true));
+    // The user's master counts the user while the IP's master still holds the IP step.
+    const userCount = () => client.hget(keys.count(`user:${user}`), ME);
+    expect(await readUntil(userCount, (count) => count === '1', 700)).toBe('1');
+    expect(answered).toBe(false);
+    expect(await reply).toEqual([0]);
+    expect(await countedIp(ip)).toEqual({ count: '1', rate: '1' });
+  });
+
   it("fails a master's queued handshakes at once, without a call, when its call times out; other masters' are answered", async () => {
     const { node, partitions, other } = masters();
     const before = await node.scriptRuns();
@@ -260,6 +276,32 @@ describe('Cluster admission with a call in flight', () => {
         IP_REFUSAL,
       ]);
       expect(redisAdmission.mode).toBe('cluster');
+    });
+
+    it('gives back the user its step counted beside an IP step that refused', async () => {
+      const redisKeys = new AdmissionKeys(redisConnections);
+      const owners = await cluster.slotOwners();
+      const masterOf = (tallyKey: string) =>
+        owners.get(redisKeys.partitionSlot(redisKeys.partition(tallyKey)));
+      const ip = '10.3.1.1';
+      let user = 'g0';
+      for (let n = 1; masterOf(`user:${user}`) === masterOf(`ip:${ip}`); n++) user = `g${n}`;
+      const field = () => client.hget(redisKeys.count(`user:${user}`), redisAdmission.instanceId);
+      const reserve = (userId: string | null) => {
+        const socket = new Socket();
+        sockets.push(socket);
+        return Promise.resolve(redisAdmission.reserve(socket, { ip, userId, exempt: false }));
+      };
+      for (let n = 0; n < LIMITS.maxConnectionsPerIp; n++)
+        expect(await reserve(null)).toBeUndefined();
+      expect(await reserve(user)).toEqual(IP_REFUSAL);
+      expect(await readUntil(field, (count) => count === null, 2_000)).toBeNull();
+      // The user is not held: their own handshakes get every slot.
+      const socket = new Socket();
+      sockets.push(socket);
+      const elsewhere = { ip: '10.3.1.2', userId: user, exempt: false };
+      expect(await Promise.resolve(redisAdmission.reserve(socket, elsewhere))).toBeUndefined();
+      expect(await readUntil(field, (count) => count === '1', 2_000)).toBe('1');
     });
 
     it("writes a user's count again when the user steps of two handshakes reached Redis out of order", async () => {

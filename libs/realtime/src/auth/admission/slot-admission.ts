@@ -82,14 +82,13 @@ const MAX_KEYS_PER_WRITE = 500;
  * spread over ADMISSION_PARTITIONS partitions, each in its own slot
  * (`rt:{adm:<tag>}:ip:…`, `…:rate:ip:…`, `…:user:…`), so handshakes spread
  * over every master and a turn's handshakes cost a bounded number of calls.
- * No script may span slots, so a handshake is reserved in two steps: its
- * IP's (connect rate and count), then, if the IP step admitted it, its
- * user's; a refused IP never counts the user. A user refused
- * after the IP was counted gives the IP slot back at once (the IP's count is
- * one too high meanwhile). Other instances' fields count until the cleanup
- * job reaps a dead instance (its liveness key gone: two intervals, reaped
- * within the third), since a script may not read their liveness keys in
- * `{adm}`.
+ * No script may span slots, so a handshake is reserved in two steps, its
+ * IP's (connect rate and count) and its user's, sent together. A step that
+ * refuses after the other counted gives that slot back at once (its count
+ * is one too high meanwhile, for about a round trip). Other instances'
+ * fields count until the cleanup job reaps a dead instance (its liveness
+ * key gone: two intervals, reaped within the third), since a script may
+ * not read their liveness keys in `{adm}`.
  *
  * Each partition holds this instance's held-keys set of its count hashes,
  * written by the same script that writes a count (no round trip of its own),
@@ -101,19 +100,21 @@ const MAX_KEYS_PER_WRITE = 500;
  * steps queued meanwhile leave together in the next, so a storm costs each
  * master one call per round trip, not one per handshake and step. Where
  * the slot map puts the user's partition on the IP's master, the user step
- * rides in the IP step's call (run there only if the IP step admitted it):
- * no round trip of its own. The partitions one master serves, per the
- * client's slot map, share that call on the master's connection (a turn's
- * count writes likewise). Each call is bounded by the connection's command
- * timeout (1 s): a handshake waits at most two per step, the call it queued
- * behind and its own.
+ * rides in the IP step's call (run there only if the IP step admitted it:
+ * a refused IP never counts that user); on another master it is queued at
+ * once, beside the IP step, so a handshake waits for one round trip either
+ * way. The partitions one master serves, per the client's slot map, share
+ * that call on the master's connection (a turn's count writes likewise).
+ * Each call is bounded by the connection's command timeout (1 s): a
+ * handshake waits at most two per step, the call it queued behind and its
+ * own.
  * A call on a master first checks that it serves every key it names and
  * writes nothing otherwise (a stale map, a slot migrating, a failover);
  * then, or when the master refused to run it, its partitions get the
  * per-partition calls, which ioredis routes and redirects by key, and a
  * user step that rode in it is sent as a step of its own once its IP
- * step's reply admitted it. Either way each reservation and count is
- * written once.
+ * step's reply admitted it (the one case of two round trips). Either way
+ * each reservation and count is written once.
  */
 export class SlotAdmission {
   private readonly redis: Redis & SlotCommands;
@@ -209,39 +210,54 @@ export class SlotAdmission {
   }
 
   /**
-   * Reserves with the handshakes queued for the same masters, IP step
-   * first, then user step: in the IP step's call when the slot map puts
-   * both partitions on one master, else once the IP step's reply admitted
-   * it, in the next call to the user's master (with that master's other
-   * steps, IP or user).
+   * Reserves with the handshakes queued for the same masters: the IP step,
+   * and the user step in the IP step's call when the slot map puts both
+   * partitions on one master (run there only if the IP step admitted it),
+   * else at once beside it, in the next call to the user's master (with that
+   * master's other steps, IP or user): the handshake waits for one round
+   * trip, not two. A user step sent beside an IP step that refuses has
+   * counted the user meanwhile: RedisAdmission writes that count again once
+   * both are answered, as it does the IP's when the user step refuses.
    */
   async reserve(item: SlotReservation): Promise<SlotReserveReply> {
     this.wrote = true;
     const user = item.user === null || item.maxUser === 0 ? null : item.user;
-    if (item.ip !== null) {
-      const partition = this.keys.partition(item.ip);
-      const userPartition = user === null ? -1 : this.keys.partition(user);
-      const [code, waitMs, userCode] = await this.steps.add({
-        partition,
-        rateKey: this.keys.rate(item.ip),
-        countKey: this.keys.count(item.ip),
-        args: [item.rate, item.windowMs, item.maxIp, item.ownIp],
-        user:
-          user !== null && this.sameMaster(partition, userPartition)
-            ? {
-                partition: userPartition,
-                countKey: this.keys.count(user),
-                max: item.maxUser,
-                own: item.ownUser,
-              }
-            : undefined,
-      });
-      if (code === 1) return [1, waitMs];
-      if (code === 2) return [2];
-      // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
-      if (userCode !== NOT_RUN) return userCode === 2 ? [3] : RESERVED;
-    }
-    if (user === null) return RESERVED;
+    if (item.ip === null) return user === null ? RESERVED : this.reserveUser(user, item);
+    const partition = this.keys.partition(item.ip);
+    const carried = user !== null && this.sameMaster(partition, this.keys.partition(user));
+    const ipStep = this.steps.add({
+      partition,
+      rateKey: this.keys.rate(item.ip),
+      countKey: this.keys.count(item.ip),
+      args: [item.rate, item.windowMs, item.maxIp, item.ownIp],
+      user: carried ? this.userCall(user, item) : undefined,
+    });
+    const beside = user !== null && !carried ? this.reserveUser(user, item) : undefined;
+    // Both are answered before the handshake is: its counts are written again only after both.
+    const [ipReply, userReply] = await Promise.allSettled([ipStep, beside]);
+    if (ipReply.status === 'rejected') throw ipReply.reason;
+    if (userReply.status === 'rejected') throw userReply.reason;
+    const [code, waitMs, userCode] = ipReply.value;
+    if (code === 1) return [1, waitMs];
+    if (code === 2) return [2];
+    // The IP slot counted above is given back by RedisAdmission once its tally dropped it.
+    if (userReply.value) return userReply.value;
+    if (userCode !== NOT_RUN) return userCode === 2 ? [3] : RESERVED;
+    // A carried step not run (its call went per partition): the IP admitted it, so it goes now.
+    return user === null ? RESERVED : this.reserveUser(user, item);
+  }
+
+  private userCall(user: string, item: SlotReservation): UserCall {
+    return {
+      partition: this.keys.partition(user),
+      countKey: this.keys.count(user),
+      max: item.maxUser,
+      own: item.ownUser,
+    };
+  }
+
+  /** A user step of its own, in the next call to the user's master. */
+  private async reserveUser(user: string, item: SlotReservation): Promise<SlotReserveReply> {
     const countKey = this.keys.count(user);
     const [code] = await this.steps.add({
       partition: this.keys.partition(user),
