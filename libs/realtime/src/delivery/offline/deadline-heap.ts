@@ -1,8 +1,6 @@
-/** One message's deadline: when it expires, and whose inbox holds it. */
+/** Anything with a deadline: `at`, ms since the epoch. */
 export interface Deadline {
-  at: number;
-  userId: string;
-  id: string;
+  readonly at: number;
 }
 
 /**
@@ -13,15 +11,15 @@ export interface Deadline {
  * the live ones by much: past that the heap is rebuilt from the live
  * messages (`compact`), so memory follows what waits, not what was acked.
  */
-export class DeadlineHeap {
-  private heap: Deadline[] = [];
+export class DeadlineHeap<T extends Deadline> {
+  private heap: T[] = [];
   private stale = 0;
 
   get size(): number {
     return this.heap.length;
   }
 
-  push(deadline: Deadline): void {
+  push(deadline: T): void {
     const heap = this.heap;
     heap.push(deadline);
     let i = heap.length - 1;
@@ -35,7 +33,7 @@ export class DeadlineHeap {
   }
 
   /** The soonest deadline at or before `now`, removed; undefined when none has passed. */
-  popDue(now: number): Deadline | undefined {
+  popDue(now: number): T | undefined {
     const heap = this.heap;
     if (heap.length === 0 || heap[0].at > now) return undefined;
     const top = heap[0];
@@ -49,7 +47,7 @@ export class DeadlineHeap {
    * the live ones (and a floor, so small heaps are not rebuilt all the
    * time), `live()` lists what still waits and the heap is rebuilt from it.
    */
-  markStale(live: () => Iterable<Deadline>): void {
+  markStale(live: () => Iterable<T>): void {
     this.stale++;
     if (this.stale > 1024 && this.stale > this.heap.length - this.stale) this.compact(live());
   }
@@ -59,13 +57,13 @@ export class DeadlineHeap {
     if (this.stale > 0) this.stale--;
   }
 
-  private compact(live: Iterable<Deadline>): void {
+  private compact(live: Iterable<T>): void {
     this.heap = [];
     this.stale = 0;
     for (const deadline of live) this.push(deadline);
   }
 
-  private siftDown(moving: Deadline): void {
+  private siftDown(moving: T): void {
     const heap = this.heap;
     const length = heap.length;
     let i = 0;

@@ -1,4 +1,4 @@
-import { type Deadline, DeadlineHeap } from './deadline-heap';
+import { DeadlineHeap } from './deadline-heap';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineInboxFullError } from './offline-message';
 import {
@@ -10,9 +10,21 @@ import {
   type StoredMessage,
 } from './offline-store.port';
 
+/**
+ * A waiting message, which is also its own entry in the deadline heap (`at`
+ * is its expiry): no deadline object per message, and the heap knows an
+ * entry is stale without looking it up, by `message` cleared when it left
+ * its inbox (which also lets the payload go before the heap drops the entry).
+ */
+interface Entry {
+  message: OfflineMessage | undefined;
+  readonly bytes: number;
+  readonly at: number;
+}
+
 interface Inbox {
   /** Insertion order is send order: the first entry is the oldest. */
-  messages: Map<string, { message: OfflineMessage; bytes: number }>;
+  messages: Map<string, Entry>;
   bytes: number;
 }
 
@@ -22,8 +34,8 @@ export class MemoryOfflineStore implements OfflineStore {
   /** Oldest first; trimmed to the dead-letter limit. */
   private readonly dead: DeadLetter[] = [];
   private readonly counts: OfflineStats = { pending: 0, delivered: 0, deadLettered: 0 };
-  /** Every waiting message's deadline (and a bounded number of stale ones). */
-  private readonly deadlines = new DeadlineHeap();
+  /** Every waiting message (and a bounded number of stale entries). */
+  private readonly deadlines = new DeadlineHeap<Entry>();
   private readonly liveDeadlines = () => this.waitingDeadlines();
 
   /**
@@ -75,10 +87,11 @@ export class MemoryOfflineStore implements OfflineStore {
       this.deadlines.markStale(this.liveDeadlines);
     }
     if (fresh) this.inboxes.set(message.userId, inbox);
-    inbox.messages.set(message.id, { message, bytes });
+    const entry: Entry = { message, bytes, at: message.expiresAt };
+    inbox.messages.set(message.id, entry);
     inbox.bytes += bytes;
     this.counts.pending++;
-    this.deadlines.push({ at: message.expiresAt, userId: message.userId, id: message.id });
+    this.deadlines.push(entry);
     const online = this.isOnline(message.userId);
     if (evicted) return Promise.resolve({ evicted, online });
     return Promise.resolve(online ? STORED_ONLINE : STORED_OFFLINE);
@@ -88,8 +101,8 @@ export class MemoryOfflineStore implements OfflineStore {
     const inbox = this.inboxes.get(userId);
     if (!inbox) return Promise.resolve([]);
     const waiting: OfflineMessage[] = [];
-    for (const { message } of inbox.messages.values()) {
-      if (message.expiresAt > now) waiting.push(message);
+    for (const { message, at } of inbox.messages.values()) {
+      if (at > now) waiting.push(message!);
     }
     return Promise.resolve(waiting);
   }
@@ -101,7 +114,7 @@ export class MemoryOfflineStore implements OfflineStore {
       for (const id of ids) {
         const entry = inbox.messages.get(id);
         if (!entry) continue;
-        this.take(inbox, userId, id, entry.bytes);
+        this.take(inbox, entry);
         this.deadlines.markStale(this.liveDeadlines);
         removed++;
       }
@@ -128,11 +141,11 @@ export class MemoryOfflineStore implements OfflineStore {
     while (letters.length < limit) {
       const due = this.deadlines.popDue(now);
       if (due === undefined) break;
-      const inbox = this.inboxes.get(due.userId);
-      if (inbox?.messages.has(due.id)) {
-        letters.push(this.remove(inbox, due.id, 'expired', now, deadLetterLimit));
-      } else {
+      if (due.message === undefined) {
         this.deadlines.skippedStale();
+      } else {
+        const inbox = this.inboxes.get(due.message.userId)!;
+        letters.push(this.remove(inbox, due.message.id, 'expired', now, deadLetterLimit));
       }
     }
     return Promise.resolve(letters);
@@ -159,26 +172,26 @@ export class MemoryOfflineStore implements OfflineStore {
     deadLetterLimit: number,
   ): DeadLetter {
     const entry = inbox.messages.get(id)!;
-    this.take(inbox, entry.message.userId, id, entry.bytes);
-    const letter: DeadLetter = { ...entry.message, reason, deadAt: now };
+    const message = entry.message!;
+    this.take(inbox, entry);
+    const letter: DeadLetter = { ...message, reason, deadAt: now };
     this.dead.push(letter);
     if (this.dead.length > deadLetterLimit) this.dead.splice(0, this.dead.length - deadLetterLimit);
     this.counts.deadLettered++;
     return letter;
   }
 
-  private take(inbox: Inbox, userId: string, id: string, bytes: number): void {
+  /** Takes a waiting entry out of its inbox; its heap entry is stale from then on. */
+  private take(inbox: Inbox, entry: Entry): void {
+    const { userId, id } = entry.message!;
+    entry.message = undefined;
     inbox.messages.delete(id);
-    inbox.bytes -= bytes;
+    inbox.bytes -= entry.bytes;
     this.counts.pending--;
     if (inbox.messages.size === 0) this.inboxes.delete(userId);
   }
 
-  private *waitingDeadlines(): Iterable<Deadline> {
-    for (const [userId, inbox] of this.inboxes) {
-      for (const [id, { message }] of inbox.messages) {
-        yield { at: message.expiresAt, userId, id };
-      }
-    }
+  private *waitingDeadlines(): Iterable<Entry> {
+    for (const inbox of this.inboxes.values()) yield* inbox.messages.values();
   }
 }
