@@ -21,18 +21,24 @@ if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) end`;
  * Times only move forward (a retried, older event never overwrites a newer one),
  * and both are bounded (LAST_SEEN_MAX_USERS).
  */
+type LastSeenRedis = Redis & {
+  recordLastSeen(key: string, userId: string, at: string, maxUsers: string): Promise<unknown>;
+};
+
 @Injectable()
 export class LastSeenStore implements OnApplicationShutdown {
   private readonly local = new Map<string, number>();
-  private readonly redis: Redis | undefined;
+  private readonly redis: LastSeenRedis | undefined;
 
   constructor(
     redisUrl: string | undefined,
     private readonly maxUsers = LAST_SEEN_MAX_USERS,
   ) {
     this.redis = redisUrl
-      ? new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 })
+      ? (new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) as LastSeenRedis)
       : undefined;
+    // EVALSHA: the script's text goes to Redis once, not with every user who goes offline.
+    this.redis?.defineCommand('recordLastSeen', { numberOfKeys: 1, lua: RECORD_SCRIPT });
     // ioredis reconnects by itself; an unhandled 'error' event would crash the demo.
     this.redis?.on('error', () => undefined);
   }
@@ -48,7 +54,7 @@ export class LastSeenStore implements OnApplicationShutdown {
       }
       return;
     }
-    await this.redis.eval(RECORD_SCRIPT, 1, KEY, userId, String(at), String(this.maxUsers));
+    await this.redis.recordLastSeen(KEY, userId, String(at), String(this.maxUsers));
   }
 
   async lastSeen(userId: string): Promise<number | null> {
