@@ -29,6 +29,12 @@ const key = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 12 }),
   anything,
 );
+/**
+ * A generated sku as the URL path segment it becomes: a string as it is, any other value as its
+ * JSON (String() throws on some, e.g. an object whose `toString` is null).
+ */
+const pathSegment = (value: unknown): string =>
+  typeof value === 'string' ? value : JSON.stringify(value);
 const count = fc.oneof(fc.integer({ min: -2, max: 10_002 }), anything);
 /** A field that is missing, or any value; an object of such fields, sometimes with one more. */
 const fields = (shape: Record<string, fc.Arbitrary<unknown>>) =>
@@ -89,16 +95,16 @@ const ROUTES: Record<string, Route> = {
   },
   'PUT /inventory/:sku': {
     method: 'PUT',
-    path: (input) => `/inventory/${encodeURIComponent(String(input.sku))}`,
+    path: (input) => `/inventory/${encodeURIComponent(pathSegment(input.sku))}`,
     admin: true,
     body: bodyOf({ stock: fc.oneof(fc.integer({ min: -1, max: 1_000_000_001 }), anything) }),
     valid: (b, input) =>
       isObject(b) &&
       only(b, 'stock') &&
       int(b.stock, 0, 1_000_000_000) &&
-      KEY.test(String(input.sku)) &&
+      KEY.test(pathSegment(input.sku)) &&
       // A URL path cannot name `.` or `..`: clients resolve them away.
-      !['.', '..'].includes(String(input.sku)),
+      !['.', '..'].includes(pathSegment(input.sku)),
     effect: 1,
   },
   'POST /admin/broadcast': {
