@@ -80,9 +80,9 @@ export class MemoryOfflineStore implements OfflineStore {
           ),
         );
       }
-      const [oldestId] = inbox.messages.keys();
+      const [oldest] = inbox.messages.values();
       (evicted ??= []).push(
-        this.remove(inbox, oldestId, 'evicted', message.ts, limits.deadLetterLimit),
+        this.remove(inbox, oldest, 'evicted', message.ts, limits.deadLetterLimit),
       );
       this.deadlines.markStale(this.liveDeadlines);
     }
@@ -130,8 +130,9 @@ export class MemoryOfflineStore implements OfflineStore {
     deadLetterLimit: number,
   ): Promise<DeadLetter | undefined> {
     const inbox = this.inboxes.get(userId);
-    if (!inbox?.messages.has(id)) return Promise.resolve(undefined);
-    const letter = this.remove(inbox, id, 'expired', now, deadLetterLimit);
+    const entry = inbox?.messages.get(id);
+    if (!inbox || !entry) return Promise.resolve(undefined);
+    const letter = this.remove(inbox, entry, 'expired', now, deadLetterLimit);
     this.deadlines.markStale(this.liveDeadlines);
     return Promise.resolve(letter);
   }
@@ -145,7 +146,7 @@ export class MemoryOfflineStore implements OfflineStore {
         this.deadlines.skippedStale();
       } else {
         const inbox = this.inboxes.get(due.message.userId)!;
-        letters.push(this.remove(inbox, due.message.id, 'expired', now, deadLetterLimit));
+        letters.push(this.remove(inbox, due, 'expired', now, deadLetterLimit));
       }
     }
     return Promise.resolve(letters);
@@ -166,12 +167,11 @@ export class MemoryOfflineStore implements OfflineStore {
 
   private remove(
     inbox: Inbox,
-    id: string,
+    entry: Entry,
     reason: DeadLetter['reason'],
     now: number,
     deadLetterLimit: number,
   ): DeadLetter {
-    const entry = inbox.messages.get(id)!;
     const message = entry.message!;
     this.take(inbox, entry);
     const letter: DeadLetter = { ...message, reason, deadAt: now };
