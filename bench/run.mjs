@@ -1,14 +1,16 @@
 // Benchmark harness: `npm run bench` (= node bench/run.mjs). See docs/benchmarks.md for the
 // method and `node bench/run.mjs --help` for the options.
 //
-// One run measures every server under the same conditions: each repetition starts each server
-// fresh (as its own process), runs all scenarios against it (bench/lib/scenarios.mjs) and stops
-// it before the next server starts, so servers alternate and drift on the machine (thermal,
-// noisy neighbours) spreads over all of them instead of biasing one.
+// One run measures every server under the same conditions. Each repetition first starts every
+// server at once and measures their connection setup in turn, round by round
+// (bench/lib/setup-rounds.mjs); then it starts each server fresh (as its own process), runs the
+// other scenarios against it (bench/lib/scenarios.mjs) and stops it before the next server
+// starts. Servers alternate, so drift on the machine (thermal, noisy neighbours) spreads over all
+// of them instead of biasing one.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { installCleanupHandlers, killAllChildren } from './lib/children.mjs';
-import { burstMessages, loadConfig, USAGE } from './lib/config.mjs';
+import { burstMessages, loadConfig, PHASES, USAGE } from './lib/config.mjs';
 import { LoadPool } from './lib/loadpool.mjs';
 import { machineInfo, readMachineBusy } from './lib/proc.mjs';
 import {
@@ -22,6 +24,7 @@ import {
   summarize,
 } from './lib/report.mjs';
 import { runSession } from './lib/scenarios.mjs';
+import { setupRounds } from './lib/setup-rounds.mjs';
 import { BenchRedis, BenchRedisCluster } from './lib/redis.mjs';
 import {
   DEMO_MAIN,
@@ -44,14 +47,17 @@ const log = (text) => console.log(`[${elapsed()}s] ${text}`);
 /** Share of a core used by processes outside the benchmark before a session is flagged. */
 const FOREIGN_CPU_WARNING = 0.1;
 
-/** Machine-wide busy CPU, and the part of it that is ours (server, load workers, harness). */
-function ownAndMachineCpu(server, pool) {
-  const s = server.procCpu();
+/** Machine-wide busy CPU, and the part of it that is ours (servers, load workers, harness). */
+function ownAndMachineCpu(servers, pool) {
   const self = process.cpuUsage();
+  const serversCpu = servers.reduce((total, server) => {
+    const s = server.procCpu();
+    return total + s.user + s.system;
+  }, 0);
   return {
     at: performance.now(),
     machine: readMachineBusy(),
-    own: s.user + s.system + pool.cpu() + self.user + self.system,
+    own: serversCpu + pool.cpu() + self.user + self.system,
   };
 }
 
@@ -142,40 +148,99 @@ async function main() {
   const notes = [];
   const available = () => serverInfo.filter((s) => s.available);
 
+  const overTime = () => performance.now() - t0 > MAX_RUN_MINUTES * 60_000;
+  const sessions = PHASES.some((phase) => phase !== 'setup' && config.phases.has(phase));
+
+  /** Starts a server for repetition `rep`; null (and the server dropped) if it cannot start. */
+  async function startServer(name, rep, options) {
+    const info = serverInfo.find((s) => s.name === name);
+    const def = defs.find((d) => d.name === name);
+    if (def.script === DEMO_MAIN && demoBuildStamp() !== demoStamp) {
+      const text =
+        'dist/ was rebuilt with other code since the run started: this repetition measures another build';
+      notes.push({ server: name, rep, text });
+      log(`  ! ${text}`);
+    }
+    try {
+      return await ServerGroup.start(def, config.secret, redis, {}, redisCluster, options);
+    } catch (err) {
+      // A server that cannot start will not start next time either: drop it from the run.
+      Object.assign(info, { available: false, reason: `failed to start: ${err.message}` });
+      notes.push({ server: name, rep, text: info.reason });
+      log(`${name} unavailable: ${err.message}`);
+      return null;
+    }
+  }
+
+  function flagForeignCpu(name, rep, before, after) {
+    const foreign = foreignCpuShare(before, after);
+    if (foreign > FOREIGN_CPU_WARNING) {
+      const text =
+        `other processes used ${(foreign * 100).toFixed(0)}% of a core during this ` +
+        'session: its numbers may be disturbed';
+      notes.push({ server: name, rep, text });
+      log(`  ! ${text}`);
+    }
+    return foreign;
+  }
+
+  /** Every server's setup rounds in turn, all servers running (bench/lib/setup-rounds.mjs). */
+  async function setupStage(names, rep) {
+    if (overTime()) {
+      for (const name of names)
+        notes.push({
+          server: name,
+          rep,
+          text: `setup skipped: run exceeded ${MAX_RUN_MINUTES} min`,
+        });
+      return;
+    }
+    log(`repetition ${rep}/${config.repeat}: setup, in turn: ${names.join(', ')}`);
+    // Emptied once: each server's start must not empty what the others already keep there.
+    await redis?.command('FLUSHALL');
+    await redisCluster?.flushAll();
+    const servers = [];
+    for (const name of names) {
+      const server = await startServer(name, rep, { flush: false });
+      if (server) servers.push(server);
+    }
+    const before = ownAndMachineCpu(servers, pool);
+    try {
+      const results = await setupRounds(servers, pool, config, log);
+      const foreign = flagForeignCpu('setup', rep, before, ownAndMachineCpu(servers, pool));
+      for (const [name, { metrics, notes: texts }] of results) {
+        runs.push({ server: name, rep, metrics, foreignCpuShare: foreign });
+        for (const text of texts) notes.push({ server: name, rep, text });
+      }
+    } catch (err) {
+      notes.push({ server: 'setup', rep, text: `setup stage failed: ${err.message}` });
+      log(`setup stage failed: ${err.stack ?? err}`);
+      await pool.closeAll().catch(() => {});
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+    }
+  }
+
   for (let rep = 1; rep <= config.repeat; rep++) {
     // Rotate the order each repetition so no server always runs first (or right after another).
     const order = available().map((s) => s.name);
     const rotated = order.map((_, i) => order[(i + rep - 1) % order.length]);
-    for (const name of rotated) {
-      if (performance.now() - t0 > MAX_RUN_MINUTES * 60_000) {
+    if (config.phases.has('setup')) await setupStage(rotated, rep);
+    for (const name of sessions ? rotated : []) {
+      if (overTime()) {
         notes.push({ server: name, rep, text: `skipped: run exceeded ${MAX_RUN_MINUTES} min` });
         continue;
       }
-      const info = serverInfo.find((s) => s.name === name);
-      if (!info.available) continue;
-      const def = defs.find((d) => d.name === name);
+      if (!serverInfo.find((s) => s.name === name).available) continue;
       log(`repetition ${rep}/${config.repeat}: ${name}`);
-      if (def.script === DEMO_MAIN && demoBuildStamp() !== demoStamp) {
-        const text =
-          'dist/ was rebuilt with other code since the run started: this repetition measures another build';
-        notes.push({ server: name, rep, text });
-        log(`  ! ${text}`);
-      }
-      let server;
-      try {
-        server = await ServerGroup.start(def, config.secret, redis, {}, redisCluster);
-      } catch (err) {
-        // A server that cannot start will not start next time either: drop it from the run.
-        Object.assign(info, { available: false, reason: `failed to start: ${err.message}` });
-        notes.push({ server: name, rep, text: info.reason });
-        log(`${name} unavailable: ${err.message}`);
-        continue;
-      }
-      const busyBefore = ownAndMachineCpu(server, pool);
+      const server = await startServer(name, rep);
+      if (!server) continue;
+      const def = defs.find((d) => d.name === name);
+      const busyBefore = ownAndMachineCpu([server], pool);
       const nodesBefore = def.redisCluster ? redisCluster.nodeCpu() : null;
       try {
         const result = await runSession(server, pool, config, log);
-        const foreign = foreignCpuShare(busyBefore, ownAndMachineCpu(server, pool));
+        const foreign = flagForeignCpu(name, rep, busyBefore, ownAndMachineCpu([server], pool));
         runs.push({ server: name, rep, metrics: result.metrics, foreignCpuShare: foreign });
         if (nodesBefore) {
           // How the session's Redis work spread over the masters (CPU seconds each).
@@ -188,13 +253,6 @@ async function main() {
           log(`  ${text}`);
         }
         for (const text of result.notes) notes.push({ server: name, rep, text });
-        if (foreign > FOREIGN_CPU_WARNING) {
-          const text =
-            `other processes used ${(foreign * 100).toFixed(0)}% of a core during this ` +
-            'session: its numbers may be disturbed';
-          notes.push({ server: name, rep, text });
-          log(`  ! ${text}`);
-        }
       } catch (err) {
         const tail = server.alive ? '' : `\n(server exited; last output:)\n${server.outputTail()}`;
         notes.push({ server: name, rep, text: `session failed: ${err.message}${tail}` });

@@ -23,7 +23,7 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SETUP_HIGH        connections in flight in all, second setup row (a reconnect
                           storm's hundreds of handshakes at once) [500]
   BENCH_SETUP_TRIALS      measured trials of each setup, presence and connected round per
-                          session; a session reports each row's median trial, and the presence
+                          repetition; each row reports a repetition's median trial, the presence
                           ratios the median of the trials' ratios (each trial's two sides run
                           back to back) [3 / 1]
   BENCH_SETUP_WARMUP      unmeasured connections per server process before the setup rate,
@@ -33,8 +33,9 @@ Environment (defaults in brackets, quick-run values after the slash):
                           and in process (bench/notify.mjs, no HTTP) [10000 / 2000]
   BENCH_STORM_CLIENTS     reconnect storm (demo only): subscribed clients closed by a restart
                           of the (first) instance, each reconnecting with \`since\` [10000 / 1000]
-  BENCH_PHASES            phases to run, comma-separated, of: fanout (idle memory, bursts,
-                          paced latency), setup, notify, storm, presence (demo only: restarts
+  BENCH_PHASES            phases to run, comma-separated, of: setup (every server at once, their
+                          rounds in turn, before each repetition's sessions), fanout (idle
+                          memory, bursts, paced latency), notify, storm, presence (demo only: restarts
                           the demo with the heartbeat at 10 min, then setup with every
                           connection subscribing with presence: true, beside without),
                           connected (demo only: setup with an app \`connected\` handler, beside
@@ -42,7 +43,7 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
   BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]
   BENCH_SERVERS           same as --servers
-  BENCH_MAX_MINUTES       no new server session starts after this [60]
+  BENCH_MAX_MINUTES       no new server session (or setup stage) starts after this [60]
   BENCH_WORKER_PROF       set to 1: CPU profiles of the load workers in bench/results/
   BENCH_HEAP_SNAPSHOT     set to 1: a heap snapshot of the (first) server instance after each
                           idle-memory measurement, bench/results/server-<name>-<scale>.heapsnapshot
@@ -54,8 +55,8 @@ Environment (defaults in brackets, quick-run values after the slash):
                           a reduced run, written to bench/results/quick.json like --quick
 `;
 
-/** What BENCH_PHASES may name, in the order a session runs them (all by default). */
-export const PHASES = ['fanout', 'setup', 'notify', 'storm', 'presence', 'connected'];
+/** What BENCH_PHASES may name, in the order they run (all by default). */
+export const PHASES = ['setup', 'fanout', 'notify', 'storm', 'presence', 'connected'];
 
 function list(value, fallback) {
   if (!value) return fallback;
@@ -98,7 +99,6 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
   const config = {
     help: flags.has('--help') || flags.has('-h'),
     quick,
-    setupOnly,
     build: !flags.has('--no-build'),
     servers: list(options.servers ?? env.BENCH_SERVERS, [
       'demo',
@@ -120,7 +120,7 @@ export function loadConfig(argv = process.argv.slice(2), env = process.env) {
     setupHighInFlight: int(env.BENCH_SETUP_HIGH, 500),
     setupTrials: int(env.BENCH_SETUP_TRIALS, quick ? 1 : 3),
     stormClients: int(env.BENCH_STORM_CLIENTS, quick ? 1000 : 10_000),
-    phases: new Set(list(env.BENCH_PHASES, PHASES)),
+    phases: new Set(setupOnly ? ['setup'] : list(env.BENCH_PHASES, PHASES)),
     setupWarmUp: int(env.BENCH_SETUP_WARMUP, quick ? 500 : 4000),
     notifies: int(env.BENCH_NOTIFIES, quick ? 2000 : 10_000),
     notifyConcurrency: 64,

@@ -536,14 +536,18 @@ ${capacity ?? ''}
   \`connected\`. Then the same again without a token (anonymous), from an empty server.
   Then both again with ${config.setupHighInFlight} handshakes in flight in all (split over the workers): a
   reconnect storm has hundreds at once, not ${config.setupConcurrency}.
-  Each server process is started afresh per repetition, so every server process first gets the
-  same unmeasured warm-up round of ${config.setupWarmUp} connections of each of those four kinds (a
+  Setup is measured side by side: at the start of each repetition every server is started
+  afresh, all at once (idle, each its own process), and their rounds take turns: each kind of
+  round on every server one after the other (the order rotated per trial), so the servers
+  compared are measured seconds apart, not in sessions minutes apart (the same server's rate
+  moved by nearly 2× between sessions on this shared machine). Every server process first gets
+  the same unmeasured warm-up round of ${config.setupWarmUp} connections of each of those four kinds (a
   two-instance cluster gets ${config.setupWarmUp * 2}, spread over both): the rate measured is the
   connection path's, not the JIT compilation of it (which costs the demo, with more code on that
-  path, more than the peers). The four then run ${config.setupTrials} time(s) in turn, and each row
-  is the median of its trials. A round that follows one with JWT (the demo) starts once that
-  round's users are past their offline grace and their \`user.offline\` events handled: that work
-  is no setup's, and it used to fall inside whichever round was running 5 s later.
+  path, more than the peers). The four then run ${config.setupTrials} time(s) on every server, and each
+  row is a repetition's median trial. A round starts once every server is idle, and a round with
+  JWT on the demo is followed by its users' offline grace and their \`user.offline\` events:
+  that work is no setup's.
 - **Notifications to offline users** (the demo, both modes): \`POST /admin/notify\` with an admin
   JWT for ${config.notifies} distinct users who are not connected, ${config.notifyConcurrency} requests in flight over keep-alive
   connections (spread over the instances), after an unmeasured warm-up of 1,000. Each one is

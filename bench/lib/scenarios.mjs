@@ -1,10 +1,12 @@
-// One benchmark session against one running server: idle memory, burst fan-out, paced latency
-// and connection setup, in that order, on the same process. Returns flat metrics
-// ({ 'cpuPerDelivery.10000': 11.9, ... }) and notes on anything that went wrong.
+// One benchmark session against one running server: idle memory, burst fan-out, paced latency,
+// offline notifications, a reconnect storm and (the demo) setup with presence and with a
+// `connected` handler, in that order, on the same process. Returns flat metrics
+// ({ 'cpuPerDelivery.10000': 11.9, ... }) and notes on anything that went wrong. The connection
+// setup rows are measured apart, every server's rounds in turn (setup-rounds.mjs).
 //
 // Order matters and is chosen so each measurement sees as little of the others as possible:
 // memory at N is taken before the first burst at N; sockets are closed and the server left to
-// settle before the setup test, which starts from an empty server.
+// settle before the next phase.
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
@@ -16,10 +18,10 @@ import { latencySummary, spread } from './stats.mjs';
 import { Publisher } from '../load/publisher.mjs';
 
 const KB = 1024;
-const NO_LOG = () => {};
+export const NO_LOG = () => {};
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function describeErrors(errors) {
+export function describeErrors(errors) {
   return Object.entries(errors)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 5)
@@ -43,11 +45,6 @@ export async function runSession(server, pool, config, log) {
   });
 
   try {
-    if (config.setupOnly) {
-      await server.settle();
-      Object.assign(metrics, await setupBoth(server, pool, config, note, log));
-      return { metrics, notes };
-    }
     // The publisher's connection warmed the connect path; the baseline includes it.
     await server.settle();
     const base = await server.memory();
@@ -113,13 +110,7 @@ export async function runSession(server, pool, config, log) {
       note(`${closed.unexpectedMessages} messages outside any run`);
     await offlineGracePassed(server);
 
-    // d. Connection setup, with JWT verification and anonymous, each from an empty server.
-    if (config.phases.has('setup')) {
-      Object.assign(metrics, await setupBoth(server, pool, config, note, log));
-      await offlineGracePassed(server);
-    }
-
-    // e. A burst of notifications to users who are offline (retained for later delivery), over
+    // d. A burst of notifications to users who are offline (retained for later delivery), over
     // HTTP to the server, then in process (the library alone, bench/notify.mjs).
     if (server.notifies && config.phases.has('notify')) {
       await server.settle();
@@ -127,13 +118,13 @@ export async function runSession(server, pool, config, log) {
       Object.assign(metrics, await inProcessNotify(server, config, note, log));
     }
 
-    // f. A reconnect storm: every subscribed client of the (first) instance closed by its restart.
+    // e. A reconnect storm: every subscribed client of the (first) instance closed by its restart.
     if (server.notifies && config.phases.has('storm')) {
       await server.settle();
       Object.assign(metrics, await reconnectStorm(server, pool, config, note, log));
     }
 
-    // g. Setup with every new connection subscribing with presence to a topic that keeps it,
+    // f. Setup with every new connection subscribing with presence to a topic that keeps it,
     // beside the same subscribe to a topic that keeps none. It restarts the server (the
     // heartbeat is a start-up setting), so the publisher, connected to the old process, goes first.
     if (server.presence && config.phases.has('presence')) {
@@ -142,7 +133,7 @@ export async function runSession(server, pool, config, log) {
       Object.assign(metrics, await presenceSetup(server, pool, config, note, log));
     }
 
-    // h. Setup with and without an app `connected` handler. Last: it restarts the server (the
+    // g. Setup with and without an app `connected` handler. Last: it restarts the server (the
     // handler is a start-up switch).
     if (server.presence && config.phases.has('connected')) {
       publisher.close();
@@ -264,124 +255,16 @@ async function paced(server, pool, publisher, config, rate, note, log) {
   };
 }
 
-/**
- * Setup with a JWT per connection, then anonymous (no token); metric keys `setup*` and
- * `anonSetup*`. Every server process first gets the same unmeasured warm-up rounds (one of each
- * kind), so the rate is the connection path's, not its JIT compilation's: a cluster of N instances
- * gets N times the connections, spread over them, so each of its processes is as warm as a single
- * one.
- */
-async function setupBoth(server, pool, config, note, log) {
-  const warmUp = config.setupWarmUp * server.ports.length;
-  // Second of each pair: the same with hundreds of handshakes in flight at once, as after a
-  // deploy or a network blip.
-  const high = Math.max(1, Math.ceil(config.setupHighInFlight / pool.workers.length));
-  const kinds = {
-    setup: [true, undefined],
-    anonSetup: [false, undefined],
-    setupHigh: [true, high],
-    anonSetupHigh: [false, high],
-  };
-  // An unmeasured warm-up round of each kind: each path measured compiled, whatever its order.
-  for (const [auth, concurrency] of Object.values(kinds)) {
-    await setup(server, pool, config, note, NO_LOG, auth, warmUp, concurrency);
-  }
-  // The users of a round with JWT go offline a grace period after it closes, and the demo
-  // handles their `user.offline` (a job and a Redis write each in Redis mode): that work belongs
-  // to no setup, but it fell inside whichever round was running 5 s later (how many of its
-  // events did depended on the machine's speed). So a round after one with users waits it out.
-  let usersLeft = true;
-  const trials = Object.fromEntries(Object.keys(kinds).map((kind) => [kind, []]));
-  for (let trial = 0; trial < config.setupTrials; trial++) {
-    for (const [kind, [auth, concurrency]] of Object.entries(kinds)) {
-      await (usersLeft ? offlineGracePassed(server) : server.settle());
-      const logged = trial === 0 ? log : quiet(log);
-      trials[kind].push(
-        await setup(server, pool, config, note, logged, auth, undefined, concurrency),
-      );
-      usersLeft = auth;
-    }
-  }
-  const out = {};
-  for (const [kind, results] of Object.entries(trials)) {
-    out[`${kind}PerSec`] = medianOf(results.map((r) => r.perSec));
-    out[`${kind}CpuPerConn`] = medianOf(results.map((r) => r.cpuPerConn));
-    if (server.redis)
-      out[`${kind}RedisCpuPerConn`] = medianOf(results.map((r) => r.redisCpuPerConn));
-  }
-  return out;
-}
-
 /** Median of the trials' numbers (the middle one of an odd count; the mean of two); null if none. */
-function medianOf(values) {
+export function medianOf(values) {
   return spread(values)?.median ?? null;
 }
 
 /** Logs like `log` but takes no CPU profile: only a session's first trial is profiled. */
-function quiet(log) {
+export function quiet(log) {
   const logged = (text) => log(text);
   logged.unprofiled = true;
   return logged;
-}
-
-async function setup(
-  server,
-  pool,
-  config,
-  note,
-  log,
-  auth,
-  count = config.setupConnections,
-  concurrency = config.setupConcurrency,
-) {
-  const inFlight = concurrency * pool.workers.length;
-  const label = `${auth ? 'setup with JWT' : 'setup anonymous'}, ${inFlight} in flight`;
-  // BENCH_SERVER_PROF=1: a CPU profile of the first instance during each measured setup.
-  const profile =
-    process.env.BENCH_SERVER_PROF === '1' && log !== NO_LOG && !log.unprofiled
-      ? path.join(
-          import.meta.dirname,
-          '../results',
-          `server-${server.name}-setup-${auth ? 'jwt' : 'anon'}-${inFlight}.cpuprofile`,
-        )
-      : undefined;
-  if (profile) await server.instances[0].profileStart();
-  const cpuBefore = await server.cpu();
-  const redisBefore = server.redis?.cpu();
-  const res = await pool.connect(count, {
-    ports: server.ports,
-    protocol: server.protocol,
-    auth,
-    secret: config.secret,
-    userPrefix: 's',
-    userOffset: 0,
-    subscribe: null,
-    ready: 'connected',
-    concurrency,
-    sampleEvery: 1_000_000,
-    timeoutMs: 60_000,
-  });
-  const cpuAfter = await server.cpu();
-  const redisAfter = server.redis?.cpu();
-  if (profile) {
-    await server.instances[0].profileStop(profile);
-    log(`  (server CPU profile: ${path.relative(process.cwd(), profile)})`);
-  }
-  if (res.failed > 0)
-    note(`${label}: ${res.failed} connections failed: ${describeErrors(res.errors)}`);
-  const seconds = (res.finishedAt - res.startedAt) / 1000;
-  const used = (before, after) => after.user + after.system - before.user - before.system;
-  const out = {
-    perSec: res.opened / seconds,
-    cpuPerConn: used(cpuBefore, cpuAfter) / Math.max(1, res.opened),
-    redisCpuPerConn: redisBefore && used(redisBefore, redisAfter) / Math.max(1, res.opened),
-  };
-  log(
-    `  ${label}: ${res.opened} connections in ${seconds.toFixed(2)} s = ${out.perSec.toFixed(0)}/s, ` +
-      `${out.cpuPerConn.toFixed(0)} µs server CPU each`,
-  );
-  await pool.closeAll();
-  return out;
 }
 
 /** Demo topics (src/config/topic-policies.ts): `chat:*` keeps presence and sends joins and leaves. */
@@ -497,7 +380,7 @@ async function setupUntilIdle(
  * last close: let them pass before the next measurement, not in it (the setup phase's used to
  * land in the notification burst's CPU and Redis commands).
  */
-async function offlineGracePassed(server) {
+export async function offlineGracePassed(server) {
   if (server.presence) await delay(OFFLINE_GRACE_MS + 500);
   await server.settle();
 }

@@ -344,9 +344,17 @@ export class ServerProcess {
  * the instances' (both summed).
  */
 export class ServerGroup {
-  static async start(def, secret, redis, extraEnv = {}, redisCluster = null) {
-    if (def.redis) await redis.command('FLUSHALL');
-    if (def.redisCluster) await redisCluster.flushAll();
+  /** `flush: false` when other servers already run on the same Redis (the setup stage). */
+  static async start(
+    def,
+    secret,
+    redis,
+    extraEnv = {},
+    redisCluster = null,
+    { flush = true } = {},
+  ) {
+    if (def.redis && flush) await redis.command('FLUSHALL');
+    if (def.redisCluster && flush) await redisCluster.flushAll();
     const env = {
       ...extraEnv,
       ...(def.redis ? { REDIS_URL: redis.url } : {}),
