@@ -43,7 +43,7 @@ Environment (defaults in brackets, quick-run values after the slash):
   BENCH_SAMPLE_EVERY      1 in N sockets parses messages for latency [50 / 10]
   BENCH_WORKERS           load-generator processes [2, more if a worker would pass 9000 sockets]
   BENCH_SERVERS           same as --servers
-  BENCH_MAX_MINUTES       no new server session (or setup stage) starts after this [60]
+  BENCH_MAX_MINUTES       no new server session (or setup stage) starts after this [90]
   BENCH_WORKER_PROF       set to 1: CPU profiles of the load workers in bench/results/
   BENCH_HEAP_SNAPSHOT     set to 1: a heap snapshot of the (first) server instance after each
                           idle-memory measurement, bench/results/server-<name>-<scale>.heapsnapshot
