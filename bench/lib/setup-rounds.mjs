@@ -51,9 +51,9 @@ export async function setupRounds(servers, pool, config, log) {
     const warmUp = config.setupWarmUp * server.ports.length;
     for (const [auth, concurrency] of Object.values(kinds)) {
       await round(server, pool, config, noteFor(server), NO_LOG, auth, concurrency, warmUp);
-      await afterRound(server, auth);
     }
   }
+  await Promise.all(servers.map(offlineGracePassed));
   for (let trial = 0; trial < config.setupTrials; trial++) {
     const order = servers.map((_, i) => servers[(i + trial) % servers.length]);
     for (const [kind, [auth, concurrency]] of Object.entries(kinds)) {
@@ -71,7 +71,7 @@ export async function setupRounds(servers, pool, config, log) {
           concurrency,
         );
         results.get(server.name).trials[kind].push(measured);
-        await afterRound(server, auth);
+        if (auth) await offlineGracePassed(server);
       }
     }
   }
@@ -89,11 +89,6 @@ export async function setupRounds(servers, pool, config, log) {
     out.set(server.name, { metrics, notes });
   }
   return out;
-}
-
-/** A round with JWT leaves users whose `user.offline` falls due later: past that, and idle. */
-function afterRound(server, auth) {
-  return auth ? offlineGracePassed(server) : server.settle();
 }
 
 /** `count` connections to `server`, `concurrency` in flight per load worker, then all closed. */
