@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type WebSocket from 'ws';
+import { closePayload, OPCODE_CLOSE, OPCODE_TEXT, openRawPeer } from '../../test/raw-ws-client';
 import { openSocketPairs } from '../../test/socket-pair';
 import { ANONYMOUS } from '../auth/principal';
 import { RealtimeCounters } from '../metrics/realtime-counters';
@@ -9,6 +10,7 @@ import { Connection } from '../registry/connection';
 import { encodeFrame } from '../framing/outbound-frame';
 import { PendingReply } from './reply-queue';
 import { SocketWriter } from './socket-writer.service';
+import { tcpSocketOf } from './ws-internals';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -243,6 +245,41 @@ describe('SocketWriter', () => {
     } finally {
       logged.mockRestore();
       await pairs.close();
+    }
+  });
+
+  it("releases a connection's socket once the closing handshake is over, without waiting for the peer's FIN", async () => {
+    const peer = await openRawPeer();
+    try {
+      const writer = new SocketWriter(resolveRealtimeOptions({}), new RealtimeCounters());
+      const tcp = tcpSocketOf(peer.server)!;
+      writer.inOneWrite(tcp, () => undefined, undefined);
+      const released = new Promise((resolve) => tcp.once('close', resolve));
+      peer.sendFrame(OPCODE_CLOSE, closePayload(1000));
+      await released;
+      await peer.ended;
+      expect(peer.tcp.writableEnded).toBe(false); // the peer never sent its FIN
+      expect(peer.received()).toEqual(Buffer.from([0x88, 0x02, 0x03, 0xe8])); // the answer went first
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('leaves a socket closed after a broken frame to ws, which waits for the peer', async () => {
+    const peer = await openRawPeer();
+    try {
+      const writer = new SocketWriter(resolveRealtimeOptions({}), new RealtimeCounters());
+      const tcp = tcpSocketOf(peer.server)!;
+      writer.inOneWrite(tcp, () => undefined, undefined);
+      peer.server.on('error', () => undefined);
+      // Registered after the writer's own listener, so this runs after it.
+      const afterFinish = new Promise<boolean>((resolve) =>
+        tcp.once('finish', () => resolve(tcp.destroyed)),
+      );
+      peer.sendFrame(OPCODE_TEXT, Buffer.from('{}'), { masked: false });
+      expect(await afterFinish).toBe(false);
+    } finally {
+      await peer.close();
     }
   });
 });

@@ -11,6 +11,7 @@ import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
 import { encodePong, PING_FRAME } from './control-frames';
 import type { PendingReply, Reply } from './reply-queue';
 import type { SocketLink } from './socket-link';
+import { closingHandshakeDone } from './ws-internals';
 
 /** WebSocket's readyState of an open socket. */
 const OPEN = 1;
@@ -23,6 +24,18 @@ function closeLate(writer: SocketWriter, link: SocketLink, code: CloseCode): voi
 /** A refused upgrade's socket, once its answer is handed to the kernel; `this` is the socket. */
 function destroyOnFinish(this: Duplex): void {
   this.destroy();
+}
+
+/**
+ * A connection's TCP socket once this side's FIN is handed to the kernel (`this` is the socket).
+ * With the closing handshake over, the peer sends nothing more but its FIN, so the socket is
+ * released now, as RFC 6455 §7.1.1 has the server close first. Left open until that FIN, ws
+ * would end the finished socket a second time, and Node builds an error with a stack trace for
+ * the call it ignores: about a tenth of a short-lived connection's CPU. A close that ended
+ * otherwise (an invalid frame: the peer may still be sending) keeps ws's own course.
+ */
+function releaseAfterClosingHandshake(this: Socket): void {
+  if (closingHandshakeDone(this)) this.destroy();
 }
 
 /** The close grace's end: the peer had its chance to answer the close frame. */
@@ -177,9 +190,11 @@ export class SocketWriter {
    * session writes and what its first requests write in this turn (the
    * `subscribed` of `?subscribe=` where nothing waits, as in memory mode)
    * leave in one write. (The argument is passed through, so a caller needs no
-   * closure.)
+   * closure.) The socket is released as soon as its closing handshake is over
+   * (releaseAfterClosingHandshake).
    */
   inOneWrite<A>(tcp: Socket, admit: (arg: A) => void, arg: A): void {
+    tcp.on('finish', releaseAfterClosingHandshake);
     tcp.cork();
     try {
       admit(arg);

@@ -2,7 +2,15 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { openSocketPairs } from '../../test/socket-pair';
 import { encodeFrame } from '../framing/outbound-frame';
-import { forgetCachedPeerAddress, tcpSocketOf, WS_VERSION_READ } from './ws-internals';
+import { closePayload, OPCODE_CLOSE, OPCODE_TEXT, openRawPeer } from '../../test/raw-ws-client';
+import {
+  closingHandshakeDone,
+  forgetCachedPeerAddress,
+  tcpSocketOf,
+  WS_VERSION_READ,
+} from './ws-internals';
+
+const finished = (tcp: Socket) => new Promise((resolve) => tcp.once('finish', resolve));
 
 /** The ws release @nestjs/platform-ws creates the server's sockets with. */
 function serverWsVersion(): string {
@@ -81,6 +89,35 @@ describe('ws internals', () => {
       expect(tcp.remotePort).toBeGreaterThan(0);
     } finally {
       await pairs.close();
+    }
+  });
+
+  it('tell when the closing handshake is over: both close frames exchanged', async () => {
+    const peer = await openRawPeer();
+    try {
+      const tcp = tcpSocketOf(peer.server)!;
+      expect(closingHandshakeDone(tcp)).toBe(false);
+      const ended = finished(tcp);
+      peer.sendFrame(OPCODE_CLOSE, closePayload(1000));
+      await ended; // ws answered with its close frame, then ended its side
+      expect(closingHandshakeDone(tcp)).toBe(true);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('tell a close after a broken frame from a closing handshake (the peer may still be sending)', async () => {
+    const peer = await openRawPeer();
+    try {
+      const tcp = tcpSocketOf(peer.server)!;
+      peer.server.on('error', () => undefined);
+      const ended = finished(tcp);
+      peer.sendFrame(OPCODE_TEXT, Buffer.from('{}'), { masked: false });
+      await ended; // ws closed with 1002 and ended its side
+      expect(closingHandshakeDone(tcp)).toBe(false);
+      expect(closingHandshakeDone(new Socket())).toBe(false);
+    } finally {
+      await peer.close();
     }
   });
 });

@@ -14,7 +14,17 @@ interface WebSocketInternals {
   _socket?: unknown;
   /** The extensions negotiated in the handshake, by name. */
   _extensions?: unknown;
+  /** Set once the peer's close frame has arrived. */
+  _closeFrameReceived?: unknown;
+  /** Set once this side's close frame has been written. */
+  _closeFrameSent?: unknown;
 }
+
+/** The description of the symbol under which ws keeps a TCP socket's WebSocket (`kWebSocket`). */
+const WEBSOCKET_KEY_DESCRIPTION = 'websocket';
+
+/** That symbol, once found on a socket (it is ws's own, not exported). */
+let webSocketKey: symbol | undefined;
 
 /**
  * The TCP socket under a server-side WebSocket, for writing pre-built frames
@@ -54,4 +64,19 @@ export function forgetCachedPeerAddress(socket: Socket): void {
   if (typeof cached === 'object' && cached !== null && 'address' in cached) {
     internals._peername = undefined;
   }
+}
+
+/**
+ * Whether the WebSocket over this TCP (or TLS) socket has both sent and
+ * received its close frame: the closing handshake is over and the peer has
+ * nothing left to send. False when that cannot be told (a socket ws does not
+ * serve, or ws's internals not what they were in WS_VERSION_READ).
+ */
+export function closingHandshakeDone(tcp: Socket): boolean {
+  webSocketKey ??= Object.getOwnPropertySymbols(tcp).find(
+    (key) => key.description === WEBSOCKET_KEY_DESCRIPTION,
+  );
+  if (webSocketKey === undefined) return false;
+  const socket = (tcp as unknown as Record<symbol, WebSocketInternals | undefined>)[webSocketKey];
+  return socket?._closeFrameReceived === true && socket._closeFrameSent === true;
 }
