@@ -19,7 +19,7 @@ function serverWsVersion(): string {
 }
 
 /**
- * ws-internals.ts reads two private fields of ws's WebSocket. This pins them
+ * ws-internals.ts reads private fields of ws's WebSocket. This pins them
  * to the ws release they were read against: another release fails here first,
  * loudly, and the fields are checked again (ws/lib/websocket.js: `setSocket`
  * stores `_socket`; the handshake stores `_extensions`) before
@@ -31,8 +31,10 @@ describe('ws internals', () => {
     if (running !== WS_VERSION_READ) {
       throw new Error(
         `@nestjs/platform-ws now serves sockets with ws ${running}, not ${WS_VERSION_READ}: ` +
-          'check that ws still keeps the TCP socket in `_socket` and the negotiated extensions in ' +
-          '`_extensions` (libs/realtime/src/transport/ws-internals.ts), then update WS_VERSION_READ.',
+          'check that ws still keeps the TCP socket in `_socket`, the negotiated extensions in ' +
+          '`_extensions`, the closing handshake in `_closeFrameSent` and `_closeFrameReceived`, and ' +
+          'the WebSocket on its TCP socket under `Symbol(websocket)` ' +
+          '(libs/realtime/src/transport/ws-internals.ts), then update WS_VERSION_READ.',
       );
     }
   });
