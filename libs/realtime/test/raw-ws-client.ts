@@ -32,7 +32,7 @@ export const OPCODE_CLOSE = 0x8;
 export const OPCODE_TEXT = 0x1;
 
 /** A ws server (the release @nestjs/platform-ws serves with) on loopback and one raw peer of it. */
-export async function openRawPeer(): Promise<RawPeer> {
+async function openRawPeer(): Promise<RawPeer> {
   const wss: WebSocketServer = new serverWs.WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => wss.once('listening', resolve));
   const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
@@ -84,4 +84,14 @@ export async function openRawPeer(): Promise<RawPeer> {
       await new Promise((resolve) => wss.close(resolve));
     },
   };
+}
+
+/** Runs `test` with a raw peer, closed afterwards whatever the test did. */
+export async function withRawPeer(test: (peer: RawPeer) => Promise<void>): Promise<void> {
+  const peer = await openRawPeer();
+  try {
+    await test(peer);
+  } finally {
+    await peer.close();
+  }
 }

@@ -1,6 +1,13 @@
 import { Logger } from '@nestjs/common';
 import type WebSocket from 'ws';
-import { closePayload, OPCODE_CLOSE, OPCODE_TEXT, openRawPeer } from '../../test/raw-ws-client';
+import type { Socket } from 'node:net';
+import {
+  closePayload,
+  OPCODE_CLOSE,
+  OPCODE_TEXT,
+  type RawPeer,
+  withRawPeer,
+} from '../../test/raw-ws-client';
 import { openSocketPairs } from '../../test/socket-pair';
 import { ANONYMOUS } from '../auth/principal';
 import { RealtimeCounters } from '../metrics/realtime-counters';
@@ -50,6 +57,14 @@ async function pair(
     }),
   );
   return { pairs, connection, writer, counters, client, seen, closed };
+}
+
+/** The peer's server-side TCP socket, handed to the writer at the upgrade as the adapter does. */
+function upgradedThroughWriter(peer: RawPeer): Socket {
+  const tcp = tcpSocketOf(peer.server)!;
+  const writer = new SocketWriter(resolveRealtimeOptions({}), new RealtimeCounters());
+  writer.inOneWrite(tcp, () => undefined, undefined);
+  return tcp;
 }
 
 const numbered = (n: number) => ({ event: ServerEvent.Message, data: { n } }) as never;
@@ -248,29 +263,20 @@ describe('SocketWriter', () => {
     }
   });
 
-  it("releases a connection's socket once the closing handshake is over, without waiting for the peer's FIN", async () => {
-    const peer = await openRawPeer();
-    try {
-      const writer = new SocketWriter(resolveRealtimeOptions({}), new RealtimeCounters());
-      const tcp = tcpSocketOf(peer.server)!;
-      writer.inOneWrite(tcp, () => undefined, undefined);
+  it("releases a connection's socket once the closing handshake is over, without waiting for the peer's FIN", () =>
+    withRawPeer(async (peer) => {
+      const tcp = upgradedThroughWriter(peer);
       const released = new Promise((resolve) => tcp.once('close', resolve));
       peer.sendFrame(OPCODE_CLOSE, closePayload(1000));
       await released;
       await peer.ended;
       expect(peer.tcp.writableEnded).toBe(false); // the peer never sent its FIN
       expect(peer.received()).toEqual(Buffer.from([0x88, 0x02, 0x03, 0xe8])); // the answer went first
-    } finally {
-      await peer.close();
-    }
-  });
+    }));
 
-  it('leaves a socket closed after a broken frame to ws, which waits for the peer', async () => {
-    const peer = await openRawPeer();
-    try {
-      const writer = new SocketWriter(resolveRealtimeOptions({}), new RealtimeCounters());
-      const tcp = tcpSocketOf(peer.server)!;
-      writer.inOneWrite(tcp, () => undefined, undefined);
+  it('leaves a socket closed after a broken frame to ws, which waits for the peer', () =>
+    withRawPeer(async (peer) => {
+      const tcp = upgradedThroughWriter(peer);
       peer.server.on('error', () => undefined);
       // Registered after the writer's own listener, so this runs after it.
       const afterFinish = new Promise<boolean>((resolve) =>
@@ -278,8 +284,5 @@ describe('SocketWriter', () => {
       );
       peer.sendFrame(OPCODE_TEXT, Buffer.from('{}'), { masked: false });
       expect(await afterFinish).toBe(false);
-    } finally {
-      await peer.close();
-    }
-  });
+    }));
 });

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { openSocketPairs } from '../../test/socket-pair';
 import { encodeFrame } from '../framing/outbound-frame';
-import { closePayload, OPCODE_CLOSE, OPCODE_TEXT, openRawPeer } from '../../test/raw-ws-client';
+import { closePayload, OPCODE_CLOSE, OPCODE_TEXT, withRawPeer } from '../../test/raw-ws-client';
 import {
   closingHandshakeDone,
   forgetCachedPeerAddress,
@@ -94,23 +94,18 @@ describe('ws internals', () => {
     }
   });
 
-  it('tell when the closing handshake is over: both close frames exchanged', async () => {
-    const peer = await openRawPeer();
-    try {
+  it('tell when the closing handshake is over: both close frames exchanged', () =>
+    withRawPeer(async (peer) => {
       const tcp = tcpSocketOf(peer.server)!;
       expect(closingHandshakeDone(tcp)).toBe(false);
       const ended = finished(tcp);
       peer.sendFrame(OPCODE_CLOSE, closePayload(1000));
       await ended; // ws answered with its close frame, then ended its side
       expect(closingHandshakeDone(tcp)).toBe(true);
-    } finally {
-      await peer.close();
-    }
-  });
+    }));
 
-  it('tell a close after a broken frame from a closing handshake (the peer may still be sending)', async () => {
-    const peer = await openRawPeer();
-    try {
+  it('tell a close after a broken frame from a closing handshake (the peer may still be sending)', () =>
+    withRawPeer(async (peer) => {
       const tcp = tcpSocketOf(peer.server)!;
       peer.server.on('error', () => undefined);
       const ended = finished(tcp);
@@ -118,8 +113,5 @@ describe('ws internals', () => {
       await ended; // ws closed with 1002 and ended its side
       expect(closingHandshakeDone(tcp)).toBe(false);
       expect(closingHandshakeDone(new Socket())).toBe(false);
-    } finally {
-      await peer.close();
-    }
-  });
+    }));
 });
