@@ -16,7 +16,7 @@ export interface RawPeer {
   received(): Buffer;
   /** Settles when the server's FIN arrives, after every byte it sent. */
   ended: Promise<void>;
-  /** Writes one frame with FIN set, masked as a client must unless `masked: false`. */
+  /** Writes one short frame with FIN set, masked as a client must unless `masked: false`. */
   sendFrame(opcode: number, payload: Buffer, options?: { masked?: boolean }): void;
   close(): Promise<void>;
 }
@@ -68,15 +68,9 @@ async function openRawPeer(): Promise<RawPeer> {
     ended,
     sendFrame(opcode, payload, { masked = true } = {}) {
       if (payload.length > 125) throw new Error('short frames only');
-      const mask = masked ? randomBytes(4) : Buffer.alloc(0);
-      const body = Buffer.from(payload.map((byte, i) => (masked ? byte ^ mask[i % 4] : byte)));
-      tcp.write(
-        Buffer.concat([
-          Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | payload.length]),
-          mask,
-          body,
-        ]),
-      );
+      // Masked with the all-zero key (RFC 6455 lets the client choose any): the payload as is.
+      const head = Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | payload.length]);
+      tcp.write(Buffer.concat([head, masked ? Buffer.alloc(4) : Buffer.alloc(0), payload]));
     },
     close: async () => {
       tcp.destroy();
