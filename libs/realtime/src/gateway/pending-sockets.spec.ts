@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, Socket, type AddressInfo } from 'node:net';
 import { resolveRealtimeOptions } from '../options/resolve-options';
 import { PendingSockets } from './pending-sockets';
 
@@ -76,5 +76,25 @@ describe('PendingSockets', () => {
     await until(() => pending.pendingFor('127.0.0.1') === 2);
     for (const client of waiting) client.socket.destroy();
     await until(() => pending.pendingFor('127.0.0.1') === 0);
+  });
+
+  it('counts the addresses of one IPv6 /64 as one client, as the connection limits do', async () => {
+    await start(60_000);
+    // Loopback has one IPv6 address, so the sockets come from no network: real sockets, never
+    // connected, each given its peer address, handed to the server as it hands accepted ones.
+    const fromAddress = (address: string): Socket => {
+      const socket = new Socket();
+      Object.defineProperty(socket, 'remoteAddress', { value: address });
+      server.emit('connection', socket);
+      return socket;
+    };
+    const sameHost = Array.from({ length: 5 }, (_, i) => fromAddress(`2001:db8::${i + 1}`));
+    expect(sameHost.map((socket) => socket.destroyed)).toEqual([false, false, false, true, true]);
+    expect(pending.refused).toBe(2);
+    expect(pending.pendingFor('2001:db8::ffff')).toBe(3);
+    // Another /64 is another client.
+    expect(fromAddress('2001:db8:0:1::1').destroyed).toBe(false);
+    for (const socket of sameHost) socket.destroy();
+    await until(() => pending.pendingFor('2001:db8::1') === 0);
   });
 });

@@ -3,9 +3,11 @@ import type { Socket } from 'node:net';
 import { canonicalIp } from '../auth/client-address';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { defaultMaxSockets } from '../options/open-file-limit';
+import { ipLimitKey } from '../registry/connection.registry';
 
 interface Pending {
-  ip: string;
+  /** The key its IP counts under (ipLimitKey: an IPv6 /64 as one client). */
+  limitKey: string;
   /** When the socket is destroyed if still pending (performance.now(): a clock step moves no deadline). */
   deadline: number;
 }
@@ -16,6 +18,8 @@ interface Pending {
  * HTTP request, or, on the realtime path, until its WebSocket handshake is
  * done. Per IP, at most `limits.maxPendingPerIp` sockets may be pending (the
  * next one is destroyed at once), and each gets `limits.handshakeTimeoutMs`.
+ * IPs count as the connection limits count them (ipLimitKey): a host owns
+ * its whole IPv6 /64, and would otherwise hold that many per address.
  * The server's `headersTimeout` and `requestTimeout` are lowered to the
  * configured ones, and `maxConnections` is set below the open-file limit
  * unless the app set it. Trusted proxies and allow-listed IPs are exempt.
@@ -85,26 +89,27 @@ export class PendingSockets {
     if (pending === undefined) return;
     this.pending.delete(socket);
     socket.off('close', this.onClose);
-    const left = (this.perIp.get(pending.ip) ?? 1) - 1;
-    if (left > 0) this.perIp.set(pending.ip, left);
-    else this.perIp.delete(pending.ip);
+    const left = (this.perIp.get(pending.limitKey) ?? 1) - 1;
+    if (left > 0) this.perIp.set(pending.limitKey, left);
+    else this.perIp.delete(pending.limitKey);
   };
 
   pendingFor(ip: string): number {
-    return this.perIp.get(canonicalIp(ip)) ?? 0;
+    return this.perIp.get(ipLimitKey(canonicalIp(ip))) ?? 0;
   }
 
   private readonly onConnection = (socket: Socket): void => {
     const ip = canonicalIp(socket.remoteAddress ?? '');
     if (this.exempt.has(ip)) return;
-    const count = (this.perIp.get(ip) ?? 0) + 1;
+    const limitKey = ipLimitKey(ip);
+    const count = (this.perIp.get(limitKey) ?? 0) + 1;
     if (count > this.max) {
       this.refused++;
       socket.destroy();
       return;
     }
-    this.perIp.set(ip, count);
-    this.pending.set(socket, { ip, deadline: performance.now() + this.timeoutMs });
+    this.perIp.set(limitKey, count);
+    this.pending.set(socket, { limitKey, deadline: performance.now() + this.timeoutMs });
     socket.on('close', this.onClose);
     if (this.timer === undefined) this.arm(this.timeoutMs);
   };
