@@ -57,4 +57,19 @@ describe('DeadlineSlots', () => {
     jest.advanceTimersByTime(5_000);
     expect(due).toEqual(['far']);
   });
+
+  it('holds no more slots than twice the live ones, however often items are re-armed', () => {
+    const due: string[] = [];
+    const slots = new DeadlineSlots<Item>(250, (item) => due.push(item.name));
+    const kept = new Item('kept');
+    slots.add(kept, Date.now() + 60_000);
+    // A connection sending `auth` again and again: its expiry moved each time, by a slot or none.
+    const rearmed = new Item('rearmed');
+    for (let i = 0; i < 100_000; i++) slots.add(rearmed, Date.now() + 10_000 + (i % 2) * 250);
+    expect(slots.size).toBe(2);
+    expect(slots.scheduledSlots).toBeLessThanOrEqual(2 * 2 + 64);
+    jest.advanceTimersByTime(60_250);
+    expect(due.sort()).toEqual(['kept', 'rearmed']);
+    expect(slots.scheduledSlots).toBe(0);
+  });
 });

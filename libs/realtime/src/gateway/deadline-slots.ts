@@ -1,5 +1,7 @@
 /** setTimeout cannot wait longer than this; a later slot is reached in several waits. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Emptied slots the heap may hold beyond its live ones before it is rebuilt (a few: no rebuild per add). */
+const REBUILD_SLACK = 64;
 
 /** What DeadlineSlots keeps on each item: the slot it waits in, to leave it in O(1). */
 export interface Slotted {
@@ -16,8 +18,12 @@ export interface Slotted {
  */
 export class DeadlineSlots<T extends Slotted> {
   private readonly slots = new Map<number, Set<T>>();
-  /** Slot numbers with items, soonest first (a binary min-heap; emptied slots are skipped). */
-  private readonly order: number[] = [];
+  /**
+   * Slot numbers with items, soonest first (a binary min-heap). A slot
+   * emptied by remove() stays until the timer reaches it or the heap is
+   * rebuilt (pushSlot), so the same number may be in it more than once.
+   */
+  private order: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private armedSlot = Infinity;
   /** Slots count from here: small integers (a slot number from the epoch would be a heap number per item). */
@@ -57,6 +63,11 @@ export class DeadlineSlots<T extends Slotted> {
     let size = 0;
     for (const members of this.slots.values()) size += members.size;
     return size;
+  }
+
+  /** Slot numbers the timer may still visit, emptied ones included (what the heap holds). */
+  get scheduledSlots(): number {
+    return this.order.length;
   }
 
   close(): void {
@@ -104,7 +115,18 @@ export class DeadlineSlots<T extends Slotted> {
     return this.origin + slot * this.slotMs;
   }
 
+  /**
+   * Adds a slot to the heap; when emptied slots make up most of it (items
+   * re-armed again and again: a connection sending `auth` at every turn it
+   * may), rebuilds it from the slots that have items, so it stays within
+   * twice their number instead of growing with every re-arm.
+   */
   private pushSlot(slot: number): void {
+    if (this.order.length >= 2 * this.slots.size + REBUILD_SLACK) {
+      // Ascending order is a valid min-heap.
+      this.order = [...this.slots.keys()].sort((a, b) => a - b);
+      return;
+    }
     const heap = this.order;
     let i = heap.push(slot) - 1;
     while (i > 0) {
