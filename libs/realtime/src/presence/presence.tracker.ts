@@ -49,6 +49,8 @@ interface WatchedTopic {
   watchers: number;
   /** Undefined until the first read (started when the topic was first watched) answered. */
   cursor: string | undefined;
+  /** That first read is in flight. */
+  starting: boolean;
   counts: PresenceCounts | undefined;
   /** Diff rounds done: a watcher remembers how many were done when it started watching. */
   rounds: number;
@@ -176,15 +178,33 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
         rounds: 0,
         previous: [],
         countedBefore: undefined,
+        starting: false,
       };
       this.watched.set(topic, fresh);
-      // Where the log is now: the first diff tells what happens after the topic was first watched.
-      this.store.changes(topic, undefined, Date.now()).then(({ cursor, connections, users }) => {
-        fresh.cursor ??= cursor;
-        fresh.counts ??= { connections, users };
-        fresh.countedBefore ??= fresh.counts;
-      }, this.failed);
+      this.readStart(topic, fresh);
     }
+  }
+
+  /**
+   * Where the topic's log is now: the first diff tells what happens after
+   * the topic was first watched. Until it answers the topic gets no diff; a
+   * failed read is made again at the next round (diffTopic), else the topic
+   * would wait for it until its last watcher left.
+   */
+  private readStart(topic: string, watched: WatchedTopic): void {
+    watched.starting = true;
+    this.store.changes(topic, undefined, Date.now()).then(
+      ({ cursor, connections, users }) => {
+        watched.starting = false;
+        watched.cursor ??= cursor;
+        watched.counts ??= { connections, users };
+        watched.countedBefore ??= watched.counts;
+      },
+      (error: unknown) => {
+        watched.starting = false;
+        this.failed(error);
+      },
+    );
   }
 
   /** A renewal: every entry of this instance, with a new deadline (Redis: one script per topic). */
@@ -234,7 +254,10 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
    * join, as many as all the regular diffs together.
    */
   private async diffTopic(topic: string, watched: WatchedTopic, now: number): Promise<void> {
-    if (watched.cursor === undefined) return;
+    if (watched.cursor === undefined) {
+      if (!watched.starting) this.readStart(topic, watched);
+      return;
+    }
     const read = await this.store.changes(topic, watched.cursor, now);
     const round = ++watched.rounds;
     watched.cursor = read.cursor;
