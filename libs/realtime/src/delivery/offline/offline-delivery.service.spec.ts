@@ -107,6 +107,28 @@ describe('OfflineDeliveryService.send', () => {
     ]);
   });
 
+  it('keeps a message that evicted another even when the eviction cannot be handed over', async () => {
+    const options = resolveRealtimeOptions({
+      offline: { maxMessagesPerUser: 1, whenFull: 'dead-letter-oldest' },
+    });
+    const kept = new MemoryOfflineStore(options.offline.maxUsers);
+    const offline = new OfflineDeliveryService(
+      kept,
+      new UnreachableScheduler(),
+      new MemoryEngine(contractHistory()),
+      options,
+      new SocketWriter(options, new RealtimeCounters()),
+      {} as ModuleRef,
+    );
+
+    await offline.send('ann', 'notification', { n: 1 }, 60);
+    await expect(offline.send('ann', 'notification', { n: 2 }, 60)).resolves.toEqual(
+      expect.any(String),
+    );
+
+    expect(await kept.stats()).toEqual({ pending: 1, delivered: 0, deadLettered: 1 });
+  });
+
   it("reads a new connection's inbox again when Redis failed it, and sends what waits", async () => {
     const options = resolveRealtimeOptions();
     const kept = new MemoryOfflineStore(options.offline.maxUsers);

@@ -113,7 +113,15 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
     const { evicted, online } = await this.store.add(message, this.limits);
-    for (const letter of evicted) await this.deadLettered(letter);
+    for (const letter of evicted) {
+      // Kept already, and the letters dead-lettered in the same write: a failed hand-over must
+      // not fail the send (its caller would send it again, kept twice), as in the sweep.
+      await this.deadLettered(letter).catch((error: unknown) =>
+        this.logger.error(
+          `hand-over of dead letter ${letter.id} failed: ${(error as Error)?.message}`,
+        ),
+      );
+    }
     if (!online) return message.id;
     try {
       await this.engine.command({ kind: 'user', userId, type, payload, ts, id: message.id });
