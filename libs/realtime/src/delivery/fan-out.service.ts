@@ -56,8 +56,11 @@ export class FanOutService implements EngineSink, OnModuleInit {
   /**
    * Tells the topic's subscribers that messages were lost: a `subscribed`
    * frame without `ref`, `recovered: false`, the new head (docs/protocol.md
-   * §7). A connection whose subscribe is still recovering is skipped: the
-   * engine answers its recovery with a head read after the loss.
+   * §5). A connection whose subscribe is recovering the topic is not skipped:
+   * its recovery may have read history before the loss, or be answered
+   * already with its reply waiting behind an earlier one. The announcement is
+   * held back with its live messages, at the new head's offset, and its reply
+   * writes it in its place unless the recovery read a head at or past it.
    */
   resync(topic: string, offset: string): void {
     const subscribers = this.subscriptions.subscribersOf(topic);
@@ -65,9 +68,11 @@ export class FanOutService implements EngineSink, OnModuleInit {
     const frame = encodeFrame(ServerEvent.Subscribed, {
       topics: [{ topic, offset, recovered: false }],
     });
+    const announcement: EngineMessage = { topic, offset, ts: Date.now(), frame };
     for (const connection of subscribers) {
-      if (connection.recovering?.has(topic)) continue;
-      this.writer.write(connection, frame);
+      const heldBack = connection.recovering?.get(topic);
+      if (heldBack !== undefined) heldBack.push(announcement);
+      else this.writer.write(connection, frame);
     }
   }
 

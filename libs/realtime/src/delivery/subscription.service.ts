@@ -85,7 +85,13 @@ export class SubscriptionService {
     };
   }
 
-  /** Writes a topic's recovered messages, then the live ones held back that came after them. */
+  /**
+   * Writes a topic's recovered messages, then the live ones held back that
+   * came after them. A resync announced meanwhile is held back among them at
+   * its new head (FanOutService.resync), so it goes out in its place, and
+   * only when that head is past the recovery's: a client is told of a loss
+   * its `recovered: true` did not cover, and of no other.
+   */
   private catchUp(connection: Connection, topic: string, recovery: Recovery): void {
     const live = connection.recovering?.get(topic);
     if (live === undefined) return;
