@@ -247,6 +247,58 @@ describe('SocketWriter', () => {
     }
   });
 
+  // A full offline inbox in memory mode: `connected`, then every retained message, in the turn
+  // whose handshake inOneWrite corked. The bound's check must release that cork too.
+  it("lets a reader that reads take a burst longer than maxQueuedMessages in its handshake's turn", async () => {
+    const { pairs, connection, writer, counters, seen } = await pair({ maxQueuedMessages: 10 });
+    try {
+      const burst = () => {
+        for (let n = 1; n < 50; n++)
+          writer.write(connection, encodeFrame(ServerEvent.Message, { n }));
+      };
+      writer.inOneWrite(
+        connection.tcp!,
+        () => {
+          writer.send(connection, numbered(0)); // `connected`
+          void Promise.resolve().then(burst); // the inbox, read without waiting for I/O
+        },
+        undefined,
+      );
+      await untilSeen(seen, 50);
+      expect(counters.slowConsumers).toBe(0);
+      expect(seen).toEqual(Array.from({ length: 50 }, (_, n) => n));
+      expect(connection.isOpen).toBe(true);
+    } finally {
+      await pairs.close();
+    }
+  });
+
+  it("closes a reader that does not read a burst over the bound in its handshake's turn", async () => {
+    const { pairs, connection, writer, counters, client, closed } = await pair({
+      maxQueuedBytes: 256 * 1024,
+      maxQueuedMessages: 10_000,
+    });
+    try {
+      client.pause();
+      const big = encodeFrame(ServerEvent.Message, { n: 0, filler: 'x'.repeat(64 * 1024) });
+      let written = 0;
+      writer.inOneWrite(
+        connection.tcp!,
+        () => {
+          for (let i = 0; i < 1_000; i++) if (writer.write(connection, big)) written++;
+        },
+        undefined,
+      );
+      expect(counters.slowConsumers).toBe(1);
+      expect(written).toBeLessThan(200);
+      expect(connection.isOpen).toBe(false);
+      client.resume();
+      expect(await closed).toBe(CloseCode.SlowConsumer);
+    } finally {
+      await pairs.close();
+    }
+  });
+
   it('drops a reply that fails while it is written, logged, and writes the replies after it', async () => {
     const { pairs, connection, writer, seen } = await pair();
     const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);

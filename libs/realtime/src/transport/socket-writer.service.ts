@@ -17,8 +17,8 @@ import { closingHandshakeDone } from './ws-internals';
 const OPEN = 1;
 
 /** closeAfterPending's deadline; closing an already closed link does nothing. */
-function closeLate(writer: SocketWriter, link: SocketLink, code: CloseCode): void {
-  writer.close(link, code);
+function closeLate(writer: SocketWriter, link: SocketLink, code: CloseCode, graceMs: number): void {
+  writer.close(link, code, graceMs);
 }
 
 /** A refused upgrade's socket, once its answer is handed to the kernel; `this` is the socket. */
@@ -126,13 +126,15 @@ export class SocketWriter {
   /**
    * Closes once every reply owed so far has been written; frames arriving from
    * now on are dropped. A reply that never comes (an authorizer that hangs)
-   * holds the close back for `closeGraceMs` at most.
+   * holds the close back for `graceMs` at most, and the socket is cut if the
+   * peer has not answered the close frame within `graceMs` after it is sent.
+   * A link already closing keeps the close decided first.
    */
-  closeAfterPending(link: SocketLink, code: CloseCode): void {
+  closeAfterPending(link: SocketLink, code: CloseCode, graceMs = this.closeGraceMs): void {
     if (link.closing) return;
     link.closing = true;
-    link.replies.queue(() => this.close(link, code));
-    setTimeout(closeLate, this.closeGraceMs, this, link, code).unref();
+    link.replies.queue(() => this.close(link, code, graceMs));
+    setTimeout(closeLate, graceMs, this, link, code, graceMs).unref();
   }
 
   /**
@@ -190,7 +192,9 @@ export class SocketWriter {
    * session writes and what its first requests write in this turn (the
    * `subscribed` of `?subscribe=` where nothing waits, as in memory mode)
    * leave in one write. (The argument is passed through, so a caller needs no
-   * closure.) The socket is released as soon as its closing handshake is over
+   * closure.) The link's first frame takes this cork as its cork of the turn
+   * (firstWriteOfTurn), so the slow-consumer check and close release it. The
+   * socket is released as soon as its closing handshake is over
    * (releaseAfterClosingHandshake).
    */
   inOneWrite<A>(tcp: Socket, admit: (arg: A) => void, arg: A): void {
@@ -231,13 +235,28 @@ export class SocketWriter {
       tcp.cork();
       this.corked.push(tcp);
     } else if (link.writeTick !== -tick) {
-      // The first frame in this turn goes out at once: a lone message pays no corking.
-      link.writeTick = tick;
-      this.scheduleTurnEnd();
+      this.firstWriteOfTurn(link, tcp, tick);
     }
     link.queuedFrames++;
     tcp.write(bytes);
     return true;
+  }
+
+  /**
+   * The first frame in this turn goes out at once: a lone message pays no corking. Unless the
+   * socket is still corked by its handshake (inOneWrite, until the end of the turn): only this
+   * writer corks a socket, so that cork is taken as this turn's cork of the link. The bound's
+   * check and close then release it, as they release the writer's own: otherwise a burst in the
+   * handshake turn (a full offline inbox in memory mode) stays behind it, the backlog never
+   * reaches the kernel, and a reading client is closed as a slow consumer.
+   */
+  private firstWriteOfTurn(link: SocketLink, tcp: Socket, tick: number): void {
+    if (tcp.writableCorked > 0) {
+      link.writeTick = -tick;
+      return;
+    }
+    link.writeTick = tick;
+    this.scheduleTurnEnd();
   }
 
   private isSlow(link: SocketLink, tcp: Socket): boolean {
