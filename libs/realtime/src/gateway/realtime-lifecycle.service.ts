@@ -10,9 +10,10 @@ const POLL_MS = 20;
 
 /**
  * Graceful shutdown. Nest's adapter would terminate sockets (1006, no close
- * frame); this runs first: new handshakes get 503, every client gets a close
- * frame, and shutdown waits (up to `shutdown.graceMs`) for the handshakes to
- * finish. Call drain(1012) yourself before a planned restart.
+ * frame); this runs first: new handshakes get 503, every client gets the
+ * replies it is owed and then a close frame, and shutdown waits (up to
+ * `shutdown.graceMs`) for the handshakes to finish. Call drain(1012) yourself
+ * before a planned restart.
  *
  * @publicApi
  */
@@ -40,8 +41,11 @@ export class RealtimeLifecycleService implements BeforeApplicationShutdown {
     if (open === 0) return;
     this.logger.log(`closing ${open} connections with ${code}`);
     const graceMs = this.options.shutdown.graceMs;
+    // After the replies owed: a publish whose engine call went out must get its `published`, or
+    // its client, reconnecting, publishes again. A reply that never comes holds its close back
+    // for the grace at most; requests arriving from now on are dropped unread.
     for (const connection of [...this.connections.all()])
-      this.writer.close(connection, code, graceMs);
+      this.writer.closeAfterPending(connection, code, graceMs);
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
