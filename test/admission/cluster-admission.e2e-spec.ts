@@ -252,6 +252,43 @@ function countsAcrossInstances(instancesOf: () => DemoProcess[]): void {
     opened(result);
   });
 
+  it('counts an anonymous connection that signs in toward its user across instances', async () => {
+    const [a, b, c] = instancesOf();
+    const token = await a.token('signin-user');
+    const signIn = (client: TestClient) => client.request('auth', { token });
+    opened(await a.tryConnect({ token }, from('127.0.0.8')));
+    const signedIn = opened(await b.tryConnect({}, from('127.0.0.8')));
+    expect((await signIn(signedIn)).event).toBe('authenticated');
+
+    // The user's two connections are on a and b: c has none of them, and still refuses a third.
+    const anonymous = opened(await c.tryConnect({}, from('127.0.0.8')));
+    const refused = await signIn(anonymous);
+    expect(refused.event).toBe('error');
+    expect(refused.data).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: 'too many connections for this user',
+    });
+    expect(anonymous.isOpen).toBe(true);
+    expect(refusal(await c.tryConnect({ token }, from('127.0.0.8')))).toEqual({
+      status: 429,
+      body: 'too many connections for this user',
+    });
+
+    // The signed-in connection gives its user's slot back when it closes; the refused sign-in
+    // took none: exactly one slot frees (another address: the polls do not touch this one's rate).
+    await signedIn.close();
+    let result = await c.tryConnect({ token }, from('127.0.0.9'));
+    for (let tries = 0; result.kind !== 'open' && tries < 20; tries++) {
+      await sleep(50);
+      result = await c.tryConnect({ token }, from('127.0.0.9'));
+    }
+    opened(result);
+    expect(refusal(await b.tryConnect({ token }, from('127.0.0.8')))).toEqual({
+      status: 429,
+      body: 'too many connections for this user',
+    });
+  });
+
   it('counts an IP across instances', async () => {
     const [a, b, c] = instancesOf();
     for (const instance of [a, a, b, c]) opened(await instance.tryConnect({}, from('127.0.0.3')));

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
+import { Admission } from '../auth/admission/admission.port';
 import { admittedClientOf } from '../auth/admitted-client';
 import type { Principal } from '../auth/principal';
 import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';
@@ -54,6 +55,7 @@ export class SessionService implements OnApplicationShutdown {
     private readonly counters: RealtimeCounters,
     private readonly offline: OfflineDeliveryService,
     private readonly events: RealtimeEvents,
+    private readonly admission: Admission,
   ) {
     const release = this.release.bind(this);
     this.onClose = function (this: WebSocket, code: number, reason: Buffer) {
@@ -166,16 +168,34 @@ export class SessionService implements OnApplicationShutdown {
       throw new RealtimeException(ErrorCode.Unauthorized, 'token is for another user');
     }
     // An anonymous connection signing in joins its user's connections: the per-user cap applies.
-    const problem = this.rules.problem(principal, previous === null);
+    const joining = previous === null;
+    const problem = this.rules.problem(principal, joining);
     if (problem) throw realtimeExceptionFor(problem);
     // The new token may carry fewer rights: topics it may not hold are dropped and the client told.
     const dropped = await this.subscriptions.disallowed(principal, connection.topics);
+    // The last step that may refuse: nothing can fail between a reservation and the sign-in.
+    if (joining && connection.isOpen) await this.reserveUserSlot(connection, principal);
     if (!connection.isOpen) return { principal, dropped: [] };
     connection.principal = principal;
     if (previous === null) this.connections.reindexUser(connection, previous);
     this.armExpiry(connection);
     if (dropped.length > 0) this.subscriptions.release(connection, dropped);
     return { principal, dropped };
+  }
+
+  /**
+   * The per-user cap across the cluster (Redis mode; the memory engine's
+   * whole cap is SessionRules' local check, already passed). The user's slot
+   * is held until the socket closes, whether or not the sign-in completes;
+   * refused, nothing is counted. A connection's `auth`s run one after another
+   * (ReplyQueue), so it reserves once.
+   */
+  private async reserveUserSlot(connection: Connection, { userId }: Principal): Promise<void> {
+    if (userId === null) return;
+    const reserved = this.admission.reserveUser(connection.socket, userId);
+    const refusal = reserved instanceof Promise ? await reserved : reserved;
+    // A user's reservation is refused for the user's cap alone: the same answer as the local check.
+    if (refusal) throw realtimeExceptionFor('user-limit');
   }
 
   onApplicationShutdown(): void {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
 
 export type AdmissionMode = 'cluster' | 'local';
 
@@ -37,5 +38,17 @@ export abstract class Admission {
   abstract reserve(
     socket: Socket,
     request: AdmissionRequest,
+  ): AdmissionRefusal | undefined | Promise<AdmissionRefusal | undefined>;
+
+  /**
+   * An anonymous connection signs in (`auth`): reserves a slot of its user
+   * until `socket` closes, or says why not (the user is at its cap; nothing
+   * is then counted). The handshake's slot stays as it was (its IP's).
+   * Synchronous when there is nothing to wait for. SessionRules' local
+   * per-user check runs first and is the whole check of the memory engine.
+   */
+  abstract reserveUser(
+    socket: WebSocket,
+    userId: string,
   ): AdmissionRefusal | undefined | Promise<AdmissionRefusal | undefined>;
 }

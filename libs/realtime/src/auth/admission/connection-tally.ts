@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
 import { ipLimitKey } from '../../registry/connection.registry';
 
 /** The slot a socket holds: the tally keys it counts toward (null: not counted there). */
@@ -8,7 +9,15 @@ export interface HeldSlot {
 }
 
 const SLOT = Symbol('realtime.admission-slot');
-type SlotSocket = Socket & { [SLOT]?: HeldSlot };
+
+/** WebSocket's readyState once its `close` event has been emitted. */
+const CLOSED = 3;
+
+/**
+ * What a slot is held on until it closes: a handshake's TCP socket, or the
+ * WebSocket of a connection that signed in with `auth` (its user's slot).
+ */
+type SlotHolder = (Socket | WebSocket) & { [SLOT]?: HeldSlot };
 
 /**
  * This process's slots per IP and per user as Redis should see them:
@@ -19,7 +28,7 @@ type SlotSocket = Socket & { [SLOT]?: HeldSlot };
 export class ConnectionTally {
   private readonly counts = new Map<string, number>();
   /** One close listener for every socket; `this` is the socket. */
-  private readonly onClose: (this: Socket) => void;
+  private readonly onClose: (this: SlotHolder) => void;
 
   constructor(onRelease: (slot: HeldSlot) => void) {
     const release = (slot: HeldSlot) => {
@@ -27,7 +36,7 @@ export class ConnectionTally {
       if (slot.user !== null) this.decrement(slot.user);
       onRelease(slot);
     };
-    this.onClose = function (this: SlotSocket) {
+    this.onClose = function (this: SlotHolder) {
       const slot = this[SLOT];
       if (slot === undefined) return;
       this[SLOT] = undefined;
@@ -49,21 +58,35 @@ export class ConnectionTally {
 
   /** Counts the slot now and releases it when the socket closes (at once if it already has). */
   hold(socket: Socket, slot: HeldSlot): void {
-    if (slot.ip !== null) this.increment(slot.ip);
-    if (slot.user !== null) this.increment(slot.user);
-    (socket as SlotSocket)[SLOT] = slot;
-    socket.on('close', this.onClose);
-    if (socket.destroyed) this.onClose.call(socket);
+    this.attach(socket, slot, socket.destroyed);
   }
 
-  /** Gives back a slot that `hold` counted but the reservation then refused. */
-  drop(socket: Socket): void {
+  /**
+   * The same for the user's slot of a connection that signed in: held on its
+   * WebSocket (the handshake's slot stays on the TCP socket under it, which
+   * the session does not see), released when that closes, as the
+   * handshake's is. One at a time: a connection's `auth`s run one after another.
+   */
+  holdUntilClosed(socket: WebSocket, slot: HeldSlot): void {
+    this.attach(socket, slot, socket.readyState === CLOSED);
+  }
+
+  /** Gives back a slot that `hold` or `holdUntilClosed` counted but the reservation then refused. */
+  drop(socket: Socket | WebSocket): void {
     socket.removeListener('close', this.onClose);
     this.onClose.call(socket);
   }
 
   entries(): IterableIterator<[string, number]> {
     return this.counts.entries();
+  }
+
+  private attach(holder: SlotHolder, slot: HeldSlot, closed: boolean): void {
+    if (slot.ip !== null) this.increment(slot.ip);
+    if (slot.user !== null) this.increment(slot.user);
+    holder[SLOT] = slot;
+    holder.on('close', this.onClose);
+    if (closed) this.onClose.call(holder);
   }
 
   private increment(key: string): void {

@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { WebSocket, WebSocketServer } from 'ws';
 import { hashSlot } from '../../redis/hash-slot';
 import { TestRedisCluster } from '../../../../../test/support/redis-cluster';
 import { TestRedis } from '../../../../../test/support/redis-server';
@@ -26,6 +29,8 @@ interface Backend {
   scriptCalls(): Promise<number>;
   /** Redis Cluster: IPs' and users' counters spread over partitions, each a slot of its own. */
   sharded: boolean;
+  /** Holds every node's writes and scripts for `ms` (CLIENT PAUSE): calls sent meanwhile wait. */
+  pause(ms: number): Promise<void>;
   /** How many masters serve these slots (one Redis: 1). */
   masters(slots: number[]): Promise<number>;
 }
@@ -39,11 +44,19 @@ function admissionSpec(name: string, backend: () => Backend): void {
   describe(name, () => {
     const started: Instance[] = [];
     const sockets: Socket[] = [];
+    const clients: WebSocket[] = [];
+    let webSockets: WebSocketServer;
     let prefix = 0;
 
+    beforeAll(async () => {
+      webSockets = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+      await once(webSockets, 'listening');
+    });
+    afterAll(() => new Promise((resolve) => webSockets.close(resolve)));
     beforeEach(() => prefix++);
     afterEach(async () => {
       for (const socket of sockets.splice(0)) socket.destroy();
+      for (const client of clients.splice(0)) client.terminate();
       for (const { admission, connections } of started.splice(0)) {
         await admission.beforeApplicationShutdown();
         await connections.onApplicationShutdown();
@@ -63,6 +76,46 @@ function admissionSpec(name: string, backend: () => Backend): void {
       }
       expect(admission.mode).toBe('cluster');
       return admission;
+    }
+
+    /** The server's side of a WebSocket over loopback: what a connection signing in holds. */
+    async function webSocket(): Promise<WebSocket> {
+      const accepted = once(webSockets, 'connection') as Promise<[WebSocket]>;
+      clients.push(new WebSocket(`ws://127.0.0.1:${(webSockets.address() as AddressInfo).port}`));
+      const [socket] = await accepted;
+      return socket;
+    }
+
+    /** Another user whose count is in the same partition (one Redis: any other user). */
+    function userBeside(userId: string): string {
+      const keys = new AdmissionKeys(started[0].connections);
+      const partition = keys.partition(`user:${userId}`);
+      for (let i = 0; ; i++) {
+        if (keys.partition(`user:${userId}-beside${i}`) === partition)
+          return `${userId}-beside${i}`;
+      }
+    }
+
+    function reserveUser(
+      admission: RedisAdmission,
+      socket: WebSocket,
+      userId: string,
+    ): Promise<AdmissionRefusal | undefined> {
+      return Promise.resolve(admission.reserveUser(socket, userId));
+    }
+
+    /** Reserves the user until one reservation is admitted (another instance's close reaches Redis). */
+    async function reservedOnceFree(
+      admission: RedisAdmission,
+      ip: string,
+      userId: string,
+    ): Promise<AdmissionRefusal | undefined> {
+      let reply = await reserve(admission, ip, userId).reply;
+      for (let tries = 0; reply !== undefined && tries < 50; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        reply = await reserve(admission, ip, userId).reply;
+      }
+      return reply;
     }
 
     function reserve(
@@ -213,6 +266,61 @@ function admissionSpec(name: string, backend: () => Backend): void {
       }
       expect(replies).toEqual([undefined, undefined]);
     });
+
+    it('counts a connection that signs in toward its user across instances, until it closes', async () => {
+      const [a, b] = [await instance(), await instance()];
+      expect(await reserve(a, '10.0.5.1', 'u5').reply).toBeUndefined();
+      const signedIn = await webSocket();
+      expect(await reserveUser(a, signedIn, 'u5')).toBeUndefined();
+      expect(await reserve(b, '10.0.5.2', 'u5').reply).toEqual(USER_REFUSAL);
+      expect(await reserveUser(b, await webSocket(), 'u5')).toEqual(USER_REFUSAL);
+
+      signedIn.terminate();
+      expect(await reservedOnceFree(b, '10.0.5.3', 'u5')).toBeUndefined();
+      expect(await reserve(b, '10.0.5.4', 'u5').reply).toEqual(USER_REFUSAL);
+    });
+
+    it('counts nothing for a refused sign-in, and nothing less once its socket closes', async () => {
+      const [a, b] = [await instance(), await instance()];
+      const first = reserve(a, '10.0.6.1', 'u6');
+      expect(await first.reply).toBeUndefined();
+      expect(await reserve(b, '10.0.6.2', 'u6').reply).toBeUndefined();
+      const refused = await webSocket();
+      expect(await reserveUser(b, refused, 'u6')).toEqual(USER_REFUSAL);
+
+      // Its socket still open, the refused sign-in holds nothing: a's slot, once free, is b's.
+      first.socket.destroy();
+      expect(await reservedOnceFree(b, '10.0.6.3', 'u6')).toBeUndefined();
+      // Its close gives nothing back either: b's two slots still count.
+      refused.terminate();
+      await once(refused, 'close');
+      expect(await reserve(b, '10.0.6.4', 'u6').reply).toEqual(USER_REFUSAL);
+    });
+
+    it('leaves no count behind for a WebSocket closed while its sign-in waited for Redis', async () => {
+      const [a, b] = [await instance(), await instance()];
+      const socket = await webSocket();
+      await backend().pause(300);
+      // Another user's handshake first, unanswered, on the master of this user's count: the
+      // sign-in's call queues behind it, and the close's write overtakes the sign-in's reservation.
+      const ahead = reserve(a, '10.0.7.1', userBeside('u7'));
+      await nextTurn();
+      const reply = reserveUser(a, socket, 'u7');
+      socket.terminate();
+      await once(socket, 'close');
+      expect(await ahead.reply).toBeUndefined();
+      expect(await reply).toBeUndefined();
+      // Nothing of the user is left on a: both slots are b's once a's last write reaches Redis.
+      let replies: Array<AdmissionRefusal | undefined> = [];
+      for (let tries = 0; tries < 50; tries++) {
+        const pair = [reserve(b, '10.0.7.2', 'u7'), reserve(b, '10.0.7.3', 'u7')];
+        replies = await Promise.all(pair.map(({ reply }) => reply));
+        for (const { socket } of pair) socket.destroy();
+        if (replies.every((reply) => reply === undefined)) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(replies).toEqual([undefined, undefined]);
+    });
   });
 }
 
@@ -231,6 +339,7 @@ describe('RedisAdmission', () => {
     redis: (keyPrefix) => ({ url: redis.url, keyPrefix }),
     scriptCalls: () => redis.scriptRuns(),
     sharded: false,
+    pause: async (ms) => void (await redis.command('CLIENT', 'PAUSE', String(ms), 'WRITE')),
     masters: () => Promise.resolve(1),
   }));
 
@@ -241,6 +350,11 @@ describe('RedisAdmission', () => {
       return runs.reduce((sum, count) => sum + count, 0);
     },
     sharded: true,
+    pause: async (ms) => {
+      await Promise.all(
+        cluster.nodes.map((node) => node.command('CLIENT', 'PAUSE', String(ms), 'WRITE')),
+      );
+    },
     masters: async (slots) => {
       const owners = await cluster.slotOwners();
       return new Set(slots.map((slot) => owners.get(slot))).size;

@@ -3,6 +3,7 @@ import type { ChainableCommander } from 'ioredis';
 import type Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
 import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
 import type { RedisConnections } from '../../redis/redis-connections.service';
 import {
@@ -51,6 +52,10 @@ interface AdmissionCommands {
  * field of each count, as absolute values from its tally, and keeps a
  * liveness key alive; a crashed instance's fields stop counting when that
  * key expires (two cleanup intervals) and the cleanup job deletes them.
+ *
+ * An anonymous connection that signs in (`auth`) reserves its user's slot
+ * the same way, as a handshake's user step alone (reserveUser), held on its
+ * WebSocket until that closes.
  *
  * A reservation writes its count as it was when the handshake arrived: a
  * release of the same key while it waited is written again once it is
@@ -147,41 +152,30 @@ export class RedisAdmission extends Admission {
       user: userId === null ? null : ConnectionTally.userKey(userId),
     };
     if (slot.ip === null && slot.user === null) return undefined;
-    if (this.connection.status !== 'ready' || this.stopping) return this.fallBack(socket, slot);
-    const ownIp = this.tally.count(slot.ip);
-    const ownUser = this.tally.count(slot.user);
+    const reservation = this.reservationOf(slot);
     // Counted before Redis answers: a concurrent handshake on this instance sees it.
     this.tally.hold(socket, slot);
-    const { connectRate, connectWindowMs, maxConnectionsPerIp, maxConnectionsPerUser } =
-      this.options.limits;
-    const reservation: SlotReservation = {
-      ip: slot.ip,
-      user: slot.user,
-      rate: slot.ip === null ? 0 : connectRate,
-      windowMs: connectWindowMs,
-      maxIp: slot.ip === null ? 0 : maxConnectionsPerIp,
-      ownIp,
-      maxUser: slot.user === null ? 0 : maxConnectionsPerUser,
-      ownUser,
-    };
-    const reserved = this.slots ? this.slots.reserve(reservation) : this.reserves.add(reservation);
-    this.markReserving(slot);
-    return reserved.then(
-      (reply) => {
-        this.answered(slot);
-        const refusal = refusalOf(reply);
-        // Its slot's counts are written again at the end of the turn (on a cluster one step may
-        // have counted before the other refused).
-        if (refusal) this.tally.drop(socket);
-        return refusal;
-      },
-      (error: Error) => {
-        this.answered(slot);
-        // Shutting down: admitted on the local checks, as while Redis is away; nothing was lost.
-        if (!(error instanceof BatchClosedError)) this.lost(error);
-        return undefined;
-      },
-    );
+    if (reservation === undefined) return undefined;
+    return this.send(slot, reservation, () => this.tally.drop(socket));
+  }
+
+  /**
+   * The user's slot of an anonymous connection signing in: the user step of
+   * a handshake alone (its IP and connect rate were counted by its own
+   * handshake), held on its WebSocket until that closes. A close before
+   * Redis answers releases it as it does a handshake's slot: the count is
+   * written again once answered.
+   */
+  reserveUser(
+    socket: WebSocket,
+    userId: string,
+  ): AdmissionRefusal | undefined | Promise<AdmissionRefusal | undefined> {
+    const slot: HeldSlot = { ip: null, user: ConnectionTally.userKey(userId) };
+    const reservation = this.reservationOf(slot);
+    // Counted before Redis answers: a concurrent handshake or sign-in of the user here sees it.
+    this.tally.holdUntilClosed(socket, slot);
+    if (reservation === undefined) return undefined;
+    return this.send(slot, reservation, () => this.tally.drop(socket));
   }
 
   /** Deletes this instance's counts and liveness, so its slots are free for the others at once. */
@@ -297,12 +291,55 @@ export class RedisAdmission extends Admission {
     }
   }
 
-  /** The handshake's local checks decide; the slot is written to Redis once it answers again. */
-  private fallBack(socket: Socket, slot: HeldSlot): undefined {
-    this.dirty = true;
-    this.lastMode = 'local';
-    this.tally.hold(socket, slot);
-    return undefined;
+  /**
+   * What Redis is asked for a slot, with this instance's counts before it is
+   * held. Undefined while Redis is away: the local checks decide, and the
+   * slot is written to Redis once it answers again.
+   */
+  private reservationOf(slot: HeldSlot): SlotReservation | undefined {
+    if (this.connection.status !== 'ready' || this.stopping) {
+      this.dirty = true;
+      this.lastMode = 'local';
+      return undefined;
+    }
+    const { connectRate, connectWindowMs, maxConnectionsPerIp, maxConnectionsPerUser } =
+      this.options.limits;
+    return {
+      ip: slot.ip,
+      user: slot.user,
+      rate: slot.ip === null ? 0 : connectRate,
+      windowMs: connectWindowMs,
+      maxIp: slot.ip === null ? 0 : maxConnectionsPerIp,
+      ownIp: this.tally.count(slot.ip),
+      maxUser: slot.user === null ? 0 : maxConnectionsPerUser,
+      ownUser: this.tally.count(slot.user),
+    };
+  }
+
+  /** Sends the reservation of a slot already held; a refusal gives it back (`giveBack`). */
+  private send(
+    slot: HeldSlot,
+    reservation: SlotReservation,
+    giveBack: () => void,
+  ): Promise<AdmissionRefusal | undefined> {
+    const reserved = this.slots ? this.slots.reserve(reservation) : this.reserves.add(reservation);
+    this.markReserving(slot);
+    return reserved.then(
+      (reply) => {
+        this.answered(slot);
+        const refusal = refusalOf(reply);
+        // Its slot's counts are written again at the end of the turn (on a cluster one step may
+        // have counted before the other refused).
+        if (refusal) giveBack();
+        return refusal;
+      },
+      (error: Error) => {
+        this.answered(slot);
+        // Shutting down: admitted on the local checks, as while Redis is away; nothing was lost.
+        if (!(error instanceof BatchClosedError)) this.lost(error);
+        return undefined;
+      },
+    );
   }
 
   private lost(error: Error): void {
