@@ -1,6 +1,7 @@
 import Redis, { Cluster, type ClusterOptions } from 'ioredis';
 import { TestRedisCluster } from '../../../../../test/support/redis-cluster';
 import { TcpProxy } from '../../../../../test/support/tcp-proxy';
+import { readUntil } from '../../../../../test/support/waits';
 import { AdmissionKeys } from '../../auth/admission/admission-keys';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { nodeLinks } from '../../redis/cluster-nodes';
@@ -207,6 +208,95 @@ describe('RedisEngine on Redis Cluster', () => {
     // The history moved with the slot: a recovery on the new master has every message.
     const recovery = await b.engine.recover('moving', before[0].offset);
     expect(recovery.messages.map(placed)).toEqual([...before.slice(1), ...after]);
+  });
+
+  it("resolves a batch's publishes once they went out, though the topics index's master refuses the index update", async () => {
+    const [a, b] = [await clusterNode(), await clusterNode()];
+    const { layout } = a.connections;
+    const owners = await cluster.slotOwners();
+    const indexOwner = owners.get(hashSlot(layout.topicsIndex));
+    const topic = ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'].find(
+      (candidate) => owners.get(hashSlot(layout.topic('meta', candidate))) !== indexOwner,
+    )!;
+    await b.engine.watch(topic);
+    const indexMaster = cluster.nodes.find((node) => node.port === indexOwner)!;
+    // Out of memory: the index's master refuses every write, the topic's master takes them.
+    await indexMaster.command('CONFIG', 'SET', 'maxmemory', '1');
+    let sent: PublishedMessage[];
+    try {
+      sent = await Promise.all([1, 2, 3].map((n) => a.engine.publish(topic, 'x', n)));
+    } finally {
+      await indexMaster.command('CONFIG', 'SET', 'maxmemory', '0');
+    }
+    await eventually(() => b.delivered.length === 3);
+    expect(b.delivered.map(placed)).toEqual(sent);
+    expect(await b.engine.recover(topic, sent[0].offset)).toMatchObject({ recovered: true });
+    // The topic's next publish puts it in the index.
+    expect((await a.engine.stats()).historyTopics).toBe(0);
+    await a.engine.publish(topic, 'x', 4);
+    expect((await a.engine.stats()).historyTopics).toBe(1);
+  });
+
+  const noneLeft = (shardNumSub: string) => shardNumSub.endsWith(':0');
+
+  /**
+   * A topic whose channel is on the command channel's master (`same`) or on
+   * another one, and its channel's subscriptions on its master (PUBSUB
+   * SHARDNUMSUB), read until none is left or 3 s have passed.
+   */
+  async function topicBeside(connections: RedisConnections, same: boolean) {
+    const { layout } = connections;
+    const owners = await cluster.slotOwners();
+    const ownerOf = (channel: string) => owners.get(hashSlot(channel));
+    const commands = ownerOf(layout.commandChannel);
+    const topic = ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'].find(
+      (candidate) => (ownerOf(layout.topic('topic', candidate)) === commands) === same,
+    )!;
+    const channel = layout.topic('topic', topic);
+    const master = cluster.nodes.find((node) => node.port === ownerOf(channel))!;
+    const subscriptions = () =>
+      readUntil(() => master.command('PUBSUB', 'SHARDNUMSUB', channel), noneLeft, 3_000);
+    return {
+      topic,
+      commandsMaster: cluster.nodes.find((node) => node.port === commands)!,
+      subscriptions,
+    };
+  }
+
+  it('unsubscribes a topic unwatched while its subscriber is out of sync, and closes the link it no longer needs', async () => {
+    const b = await clusterNode();
+    const { topic, commandsMaster, subscriptions } = await topicBeside(b.connections, false);
+    await b.engine.watch(topic);
+    const subscriber = b.engine['subscriber'] as unknown as ShardedSubscriber;
+    // Its link to the command channel's master drops; the topic's last subscriber leaves meanwhile.
+    let unwatched: Promise<void> | undefined;
+    subscriber.once('close', () => {
+      unwatched = b.engine.unwatch(topic);
+    });
+    await commandsMaster.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => unwatched !== undefined && b.engine['synced'] === true, 5_000);
+    await unwatched;
+    expect(await subscriptions()).toMatch(/:0$/);
+    expect(subscriber.links().map(([name]) => name)).toEqual([
+      `subscriber:127.0.0.1:${commandsMaster.port}`,
+    ]);
+  });
+
+  it('takes a failed watch back: its SSUBSCRIBE, answered late, leaves nothing subscribed', async () => {
+    const b = await clusterNode();
+    const { topic, commandsMaster, subscriptions } = await topicBeside(b.connections, true);
+    const subscriber = b.engine['subscriber'] as unknown as ShardedSubscriber;
+    const [, link] = subscriber
+      .links()
+      .find(([name]) => name === `subscriber:127.0.0.1:${commandsMaster.port}`)!;
+    // The link stops reading: the SSUBSCRIBE reaches Redis, its answer waits past the bound.
+    link.stream.pause();
+    try {
+      await expect(b.engine.watch(topic)).rejects.toThrow(/realtime engine unavailable/);
+    } finally {
+      link.stream.resume();
+    }
+    expect(await subscriptions()).toMatch(/:0$/);
   });
 
   it('keeps every script and transaction within one slot (the cluster refuses the others)', async () => {

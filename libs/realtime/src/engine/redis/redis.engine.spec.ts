@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TestRedis } from '../../../../../test/support/redis-server';
 import { TcpProxy } from '../../../../../test/support/tcp-proxy';
+import { readUntil } from '../../../../../test/support/waits';
 import { resolveRealtimeOptions } from '../../options/resolve-options';
 import { RedisConnections } from '../../redis/redis-connections.service';
 import {
@@ -208,6 +209,60 @@ describe('RedisEngine across instances', () => {
     const live = await a.engine.publish('t', 'x', 4);
     await eventually(() => b.delivered.length === 4);
     expect(b.delivered.map(placed)).toEqual([first, ...missed, live]);
+  });
+
+  it('keeps no position for a topic whose last subscriber left during a resync: a later watch starts at the head', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    await b.engine.recover('t', undefined);
+    const first = await a.engine.publish('t', 'x', 1);
+    await eventually(() => b.delivered.length === 1);
+    const subscriber = b.engine['subscriber'] as Redis;
+    // Right after the reconnect's resync took its topics and sent its SUBSCRIBE, before it reads.
+    let left = false;
+    subscriber.once('ready', () => {
+      left = true;
+      void b.engine.unwatch('t');
+    });
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => left && b.engine['synced'] === true, 5_000);
+    const missed = [await a.engine.publish('t', 'x', 2), await a.engine.publish('t', 'x', 3)];
+
+    await b.engine.watch('t');
+    const back = await b.engine.recover('t', missed[1].offset);
+    const head = await b.engine.recover('t', undefined);
+    // The next reconnect catches up from where this watch is, not from where the earlier one stopped.
+    let reconnected = false;
+    subscriber.once('ready', () => (reconnected = true));
+    await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await eventually(() => reconnected && b.engine['synced'] === true, 5_000);
+    const next = await a.engine.publish('t', 'x', 4);
+    await eventually(() => b.delivered.some((m) => m.offset === next.offset));
+    expect({ back: back.messages, head: head.offset, received: b.received }).toEqual({
+      back: [],
+      head: missed[1].offset,
+      received: [first, next],
+    });
+  });
+
+  it('keeps no position read under an earlier watch of the topic: a later watch starts at the head', async () => {
+    const [a, b] = [await redisNode(), await redisNode()];
+    await b.engine.watch('t');
+    const subscriber = b.engine['subscriber'] as Redis;
+    const unanswered = () => (subscriber as unknown as { commandQueue: unknown[] }).commandQueue;
+    // A subscriber's head is read; its fence (a PING) waits on the subscriber's held socket.
+    subscriber.stream.pause();
+    const leaving = b.engine.recover('t', undefined);
+    await eventually(() => unanswered().length === 1);
+    // It leaves; a message is published while nobody here watches; a new subscriber comes.
+    const unwatched = b.engine.unwatch('t');
+    const subscribers = () => redis.command('PUBSUB', 'NUMSUB', `t${prefix}:topic:t`);
+    await readUntil(subscribers, (reply) => reply.endsWith(':0'), 3_000);
+    const missed = await a.engine.publish('t', 'x', 1);
+    const watched = b.engine.watch('t');
+    subscriber.stream.resume();
+    await Promise.all([leaving, unwatched, watched]);
+    expect((await b.engine.recover('t', undefined)).offset).toBe(missed.offset);
   });
 
   it('recovers on another instance', async () => {

@@ -66,6 +66,12 @@ const SUBSCRIBE_BATCH = 500;
 
 type RecoverReply = [epoch: string, sequence: number, recovered?: 0 | 1, entries?: StreamEntry[]];
 
+/** A watched topic's live messages held back while it catches up, for the watch they came under. */
+interface HeldBack {
+  readonly watch: number;
+  readonly live: EngineMessage[];
+}
+
 interface RefreshPipeline {
   realtimeRefresh(meta: string, idleTtlMs: number): RefreshPipeline;
   exec(): Promise<unknown>;
@@ -100,11 +106,18 @@ interface ScriptedRedis {
 export class RedisEngine implements RealtimeEngine {
   readonly name = 'redis';
   private readonly logger = new Logger('Realtime');
-  private readonly watched = new Set<string>();
+  /**
+   * Topics with local subscribers, each with its watch's number. A topic
+   * unwatched and watched again is another watch: what was read, held or
+   * delivered under the earlier one says nothing of where the new one is.
+   */
+  private readonly watched = new Map<string, number>();
+  /** The number of the latest watch. */
+  private watches = 0;
   /** The last offset handed to the sink per watched topic: where to catch up from after a reconnect. */
   private readonly lastDelivered = new Map<string, string>();
   /** Topics catching up after a reconnect: live messages wait here until the missed ones are out. */
-  private catchingUp: Map<string, EngineMessage[]> | undefined;
+  private catchingUp: Map<string, HeldBack> | undefined;
   /** Topics whose catch-up could not read history: their next message is announced as a resync. */
   private readonly unsure = new Set<string>();
   /** Bumped by every resync: a recovery that waited across one reads again. */
@@ -142,6 +155,8 @@ export class RedisEngine implements RealtimeEngine {
   private linkWatch: LinkWatch | undefined;
   private closed = false;
   private published = 0;
+  /** Whether the last topics index update failed (logged once per outage). */
+  private indexFailing = false;
   private readonly batch: PublishBatch;
   private readonly commands = new TurnBatch<string, void>((messages) =>
     this.publishCommands(messages),
@@ -289,9 +304,8 @@ export class RedisEngine implements RealtimeEngine {
 
   /**
    * One script call for a turn's publishes (PublishBatch), on the publish
-   * connection. On a cluster (one slot's publishes) the topics index, in a
-   * slot of its own, is updated next, and the topics it evicts past
-   * `maxTopics` lose their history (each topic's keys in one call).
+   * connection: its reply is theirs. On a cluster (one slot's publishes) the
+   * topics index, in a slot of its own, is updated next (see index()).
    */
   private async sendBatch(publishes: readonly QueuedPublish[]): Promise<BatchReply> {
     const cluster = this.layout.cluster;
@@ -318,23 +332,47 @@ export class RedisEngine implements RealtimeEngine {
     return reply;
   }
 
-  /** The cluster's topics index after a batch: bumps its topics, forgets those evicted. */
+  /**
+   * The cluster's topics index after a batch: bumps its topics, and the
+   * topics it evicts past `maxTopics` lose their history (each topic's keys
+   * in one call). Awaited, so that the bound holds once a publish returns
+   * (each step bounded by the command timeout); but the publishes were
+   * stored and sent already, so a failure here (the index's master out of
+   * memory, or not answering in time) is logged, never theirs: failed, they
+   * would be retried and published twice. What a failed update costs: the
+   * batch's topics keep their earlier place in the index (one new to it
+   * stays out of the bound until its next publish, its history expiring
+   * with its TTL meanwhile), the topics past the bound lose their history at
+   * the next update instead, and an evicted topic whose keys could not be
+   * deleted keeps its history until its TTL.
+   */
   private async index(topics: string[]): Promise<void> {
-    const evicted = await this.run(this.publisher, (redis) =>
-      redis.realtimeIndex(
-        this.layout.topicsIndex,
-        this.options.maxHistoryTopics,
-        this.limits.longestTtlMs,
-        ...new Set(topics),
-      ),
-    );
-    await Promise.all(
-      evicted.map((topic) =>
-        this.run(this.publisher, (redis) =>
-          redis.del(this.layout.topic('meta', topic), this.layout.topic('history', topic)),
+    try {
+      const evicted = await this.run(this.publisher, (redis) =>
+        redis.realtimeIndex(
+          this.layout.topicsIndex,
+          this.options.maxHistoryTopics,
+          this.limits.longestTtlMs,
+          ...new Set(topics),
         ),
-      ),
-    );
+      );
+      await Promise.all(
+        evicted.map((topic) =>
+          this.run(this.publisher, (redis) =>
+            redis.del(this.layout.topic('meta', topic), this.layout.topic('history', topic)),
+          ),
+        ),
+      );
+      if (this.indexFailing) this.logger.log('topics index updated again');
+      this.indexFailing = false;
+    } catch (error) {
+      // Once per outage: every batch of every publisher would otherwise log it.
+      if (this.indexFailing) return;
+      this.indexFailing = true;
+      this.logger.warn(
+        `topics index update failed: ${(error as Error).message} (the publishes went out)`,
+      );
+    }
   }
 
   command(command: EngineCommand): Promise<void> {
@@ -406,12 +444,15 @@ export class RedisEngine implements RealtimeEngine {
     }
     for (let attempt = 1; ; attempt++) {
       const resyncs = this.resyncs;
+      const watch = this.watched.get(topic);
       const recovery = await this.readHistory(topic, since);
       if (!this.synced) await this.untilSynced(SYNC_TIMEOUT_MS);
       await this.fence(topic);
       if (this.resyncs !== resyncs && attempt < RECOVER_ATTEMPTS) continue;
-      // A watched topic's catch-up starts from here until a message is delivered.
-      if (this.watched.has(topic) && !this.lastDelivered.has(topic)) {
+      // A watched topic's catch-up starts from here until a message is delivered. Not a later
+      // watch's: it was not subscribed when this was read, so messages may lie between.
+      const sameWatch = watch !== undefined && this.watched.get(topic) === watch;
+      if (sameWatch && !this.lastDelivered.has(topic)) {
         this.lastDelivered.set(topic, recovery.offset);
       }
       return recovery;
@@ -453,11 +494,19 @@ export class RedisEngine implements RealtimeEngine {
         `Redis subscriber is ${subscriber?.status ?? 'not started'}`,
       );
     }
-    this.watched.add(topic);
+    const watch = ++this.watches;
+    this.watched.set(topic, watch);
+    // A new watch has no position until its first recovery or message.
+    this.lastDelivered.delete(topic);
     try {
       await subscriber.subscribe(this.layout.topic('topic', topic));
     } catch (error) {
-      this.watched.delete(topic);
+      // Taken back (unless a later watch took over): a SUBSCRIBE that only timed out here may
+      // still reach Redis, and the sharded subscriber keeps routing a channel it was given.
+      if (this.watched.get(topic) === watch) {
+        this.watched.delete(topic);
+        void this.unsubscribe(topic);
+      }
       throw new EngineUnavailableError((error as Error).message);
     }
   }
@@ -466,9 +515,22 @@ export class RedisEngine implements RealtimeEngine {
     this.watched.delete(topic);
     this.lastDelivered.delete(topic);
     this.unsure.delete(topic);
-    // Not subscribed while disconnected: the re-subscription after a reconnect leaves it out.
-    if (this.subscriber?.status !== 'ready') return;
-    await this.subscriber.unsubscribe(this.layout.topic('topic', topic)).catch(() => undefined);
+    await this.unsubscribe(topic);
+  }
+
+  /** Stops the topic's channel on this instance's subscriber. Best effort: never rejects. */
+  private async unsubscribe(topic: string): Promise<void> {
+    const channel = this.layout.topic('topic', topic);
+    const subscriber = this.subscriber;
+    const sharded: unknown = subscriber;
+    if (sharded instanceof ShardedSubscriber) {
+      // In sync or not: it routes every channel it was given (and re-routes them after a
+      // reconnect) until told otherwise, and its links that are up stay subscribed.
+      await sharded.unsubscribe(channel).catch(() => undefined);
+    } else if (subscriber?.status === 'ready') {
+      // Not subscribed while disconnected: the re-subscription after a reconnect leaves it out.
+      await subscriber.unsubscribe(channel).catch(() => undefined);
+    }
   }
 
   isAfter(offset: string, head: string): boolean {
@@ -539,7 +601,7 @@ export class RedisEngine implements RealtimeEngine {
     try {
       const channels = [
         this.commandChannel,
-        ...[...this.watched].map((t) => this.layout.topic('topic', t)),
+        ...[...this.watched.keys()].map((t) => this.layout.topic('topic', t)),
       ];
       for (let i = 0; i < channels.length; i += SUBSCRIBE_BATCH) {
         await subscriber.subscribe(...channels.slice(i, i + SUBSCRIBE_BATCH));
@@ -567,11 +629,22 @@ export class RedisEngine implements RealtimeEngine {
   }
 
   /** Topics delivered before this (re)connect: their live messages are held until caught up. */
-  private holdBackLive(): Map<string, EngineMessage[]> {
-    const topics = [...this.lastDelivered.keys()].filter((topic) => this.watched.has(topic));
-    const waiting = new Map(topics.map((topic): [string, EngineMessage[]] => [topic, []]));
+  private holdBackLive(): Map<string, HeldBack> {
+    const waiting = new Map<string, HeldBack>();
+    for (const [topic, watch] of this.watched) {
+      if (this.lastDelivered.has(topic)) waiting.set(topic, { watch, live: [] });
+    }
     this.catchingUp = waiting;
     return waiting;
+  }
+
+  /**
+   * Whether messages held for a topic still have their watch. Once its last
+   * local subscriber left (unwatch forgot where it was), they have no one
+   * to go to, and a catch-up must not give the topic a position again.
+   */
+  private stillWatched(topic: string, held: HeldBack): boolean {
+    return this.watched.get(topic) === held.watch;
   }
 
   /**
@@ -582,19 +655,16 @@ export class RedisEngine implements RealtimeEngine {
    * past them), the sink is told to resync the topic from its head: the
    * clients get `recovered: false`, and the next messages follow the head.
    */
-  private async catchUp(waiting: Map<string, EngineMessage[]>): Promise<void> {
+  private async catchUp(waiting: Map<string, HeldBack>): Promise<void> {
     // One round trip per topic, all in flight at once (ioredis pipelines them).
     const topics = [...waiting.keys()];
-    const recoveries = await Promise.all(
-      topics.map((topic) =>
-        this.readHistory(topic, this.lastDelivered.get(topic)).catch(() => undefined),
-      ),
-    );
+    const recoveries = await Promise.all(topics.map((topic) => this.readMissed(topic)));
     // Live messages published before those reads are still on their way: let them arrive (held).
     await this.fence().catch(() => undefined);
     topics.forEach((topic, i) => {
-      const live = waiting.get(topic) ?? [];
+      const held = waiting.get(topic);
       waiting.delete(topic);
+      if (!held || !this.stillWatched(topic, held)) return;
       const recovery = recoveries[i];
       // Read this time: what an earlier failed attempt could not know is known now.
       if (recovery) this.unsure.delete(topic);
@@ -605,8 +675,15 @@ export class RedisEngine implements RealtimeEngine {
       } else {
         this.unsure.add(topic);
       }
-      for (const message of live) this.deliverIfNew(message);
+      for (const message of held.live) this.deliverIfNew(message);
     });
+  }
+
+  /** What a topic missed since its last delivery; nothing to read for one unwatched meanwhile. */
+  private readMissed(topic: string): Promise<Recovery | undefined> {
+    const last = this.lastDelivered.get(topic);
+    if (last === undefined) return Promise.resolve(undefined);
+    return this.readHistory(topic, last).catch(() => undefined);
   }
 
   /** Catch-up's delivery: a message another path (an earlier link's resync) delivered is not sent twice. */
@@ -620,16 +697,17 @@ export class RedisEngine implements RealtimeEngine {
    * re-subscription); a resync overtaken by a newer link's hands its held
    * messages to that one's catch-up instead, which delivers them in order.
    */
-  private releaseLive(waiting: Map<string, EngineMessage[]>): void {
+  private releaseLive(waiting: Map<string, HeldBack>): void {
     if (this.catchingUp === waiting) this.catchingUp = undefined;
-    for (const [topic, live] of waiting) {
+    for (const [topic, held] of waiting) {
+      if (!this.stillWatched(topic, held)) continue;
       const newer = this.catchingUp?.get(topic);
       if (newer) {
-        newer.unshift(...live);
+        newer.live.unshift(...held.live);
         continue;
       }
       this.unsure.add(topic);
-      for (const message of live) this.deliverLive(message);
+      for (const message of held.live) this.deliverLive(message);
     }
     waiting.clear();
   }
@@ -726,7 +804,7 @@ export class RedisEngine implements RealtimeEngine {
       // A cluster pipeline may not span slots: one call per topic, sent together.
       const scripted = command as Redis & ScriptedRedis;
       await Promise.all(
-        [...this.watched].map((topic) =>
+        [...this.watched.keys()].map((topic) =>
           scripted
             .realtimeRefresh(this.layout.topic('meta', topic), this.idleMetaTtlMs)
             .catch(() => undefined),
@@ -736,7 +814,7 @@ export class RedisEngine implements RealtimeEngine {
     }
     // A pipeline has the scripts defined on its connection; ioredis's types do not say so.
     const pipeline = command.pipeline() as unknown as RefreshPipeline;
-    for (const topic of this.watched) {
+    for (const topic of this.watched.keys()) {
       pipeline.realtimeRefresh(this.layout.topic('meta', topic), this.idleMetaTtlMs);
     }
     await pipeline.exec().catch(() => undefined);
@@ -751,11 +829,13 @@ export class RedisEngine implements RealtimeEngine {
     const topic = this.layout.topicOfChannel(channel);
     if (topic === undefined) return;
     this.received++;
-    if (!this.watched.has(topic)) return;
+    const watch = this.watched.get(topic);
+    if (watch === undefined) return;
     const message = decodePublished(topic, raw);
     if (!message) return;
-    const waiting = this.catchingUp?.get(topic);
-    if (waiting) waiting.push(message);
+    // Messages held for an earlier watch of the topic: this watch is not catching up.
+    const held = this.catchingUp?.get(topic);
+    if (held?.watch === watch) held.live.push(message);
     else this.deliverLive(message);
   };
 }

@@ -49,7 +49,12 @@ export class ShardedSubscriber extends EventEmitter {
     return this.synced && !this.closed ? 'ready' : 'connecting';
   }
 
-  /** SSUBSCRIBEs each channel on its slot's master (one SSUBSCRIBE per node and slot). */
+  /**
+   * SSUBSCRIBEs each channel on its slot's master (one SSUBSCRIBE per node
+   * and slot). A channel is routed from the call on, and stays routed when
+   * its subscription fails: a resync that failed tries again; a caller that
+   * gives the channel up (a failed watch) unsubscribes it.
+   */
   async subscribe(...channels: string[]): Promise<void> {
     const perNode = new Map<NodeFeed, Map<number, string[]>>();
     for (const channel of channels) {
@@ -72,6 +77,7 @@ export class ShardedSubscriber extends EventEmitter {
     );
   }
 
+  /** Forgets the channel whatever the state, and SUNSUBSCRIBEs it where its link is up. */
   async unsubscribe(channel: string): Promise<void> {
     this.channels.delete(channel);
     for (const feed of this.feeds.values()) {
