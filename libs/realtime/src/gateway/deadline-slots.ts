@@ -36,8 +36,10 @@ export class DeadlineSlots<T extends Slotted> {
 
   /** (Re)places the item at `at` (ms since the epoch). */
   add(item: T, at: number): void {
-    this.remove(item);
     const slot = Math.max(0, Math.ceil((at - this.origin) / this.slotMs));
+    // The same token again (an `auth` refresh with it): already there.
+    if (item.deadlineSlot === slot) return;
+    this.remove(item);
     let members = this.slots.get(slot);
     if (members === undefined) {
       members = new Set();

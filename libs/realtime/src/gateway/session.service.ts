@@ -192,8 +192,7 @@ export class SessionService implements OnApplicationShutdown {
    */
   private async reserveUserSlot(connection: Connection, { userId }: Principal): Promise<void> {
     if (userId === null) return;
-    const reserved = this.admission.reserveUser(connection.socket, userId);
-    const refusal = reserved instanceof Promise ? await reserved : reserved;
+    const refusal = await this.admission.reserveUser(connection.socket, userId);
     // A user's reservation is refused for the user's cap alone: the same answer as the local check.
     if (refusal) throw realtimeExceptionFor('user-limit');
   }

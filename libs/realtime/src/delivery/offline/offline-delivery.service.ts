@@ -113,15 +113,7 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
     const { evicted, online } = await this.store.add(message, this.limits);
-    for (const letter of evicted) {
-      // Kept already, and the letters dead-lettered in the same write: a failed hand-over must
-      // not fail the send (its caller would send it again, kept twice), as in the sweep.
-      await this.deadLettered(letter).catch((error: unknown) =>
-        this.logger.error(
-          `hand-over of dead letter ${letter.id} failed: ${(error as Error)?.message}`,
-        ),
-      );
-    }
+    for (const letter of evicted) await this.deadLettered(letter);
     if (!online) return message.id;
     try {
       await this.engine.command({ kind: 'user', userId, type, payload, ts, id: message.id });
@@ -188,9 +180,18 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     this.deadLetterListeners.push(listener);
   }
 
+  /**
+   * Dead-lettered already (kept and counted, in the write that took it out of
+   * the inbox): a failed hand-over is logged, never its caller's failure (a
+   * send whose message was kept would be retried, and kept twice).
+   */
   private async deadLettered(letter: DeadLetter): Promise<void> {
     for (const listener of this.deadLetterListeners) listener(letter);
-    await this.scheduler.handOver(letter);
+    await this.scheduler.handOver(letter).catch((error: unknown) => {
+      this.logger.error(
+        `hand-over of dead letter ${letter.id} failed: ${(error as Error)?.message}`,
+      );
+    });
   }
 
   /** Gives a dead letter to the app's handler; a throw is retried by the scheduler. */
