@@ -69,6 +69,14 @@ function upgradedThroughWriter(peer: RawPeer): Socket {
 
 const numbered = (n: number) => ({ event: ServerEvent.Message, data: { n } }) as never;
 
+/** A thousand 64 KB frames written at once: resolves to how many the writer took. */
+function writeBigFrames(writer: SocketWriter, connection: Connection): number {
+  const big = encodeFrame(ServerEvent.Message, { n: 0, filler: 'x'.repeat(64 * 1024) });
+  let written = 0;
+  for (let i = 0; i < 1_000; i++) if (writer.write(connection, big)) written++;
+  return written;
+}
+
 describe('SocketWriter', () => {
   it('writes replies in request order, however long each request takes', async () => {
     const { pairs, connection, writer, seen } = await pair();
@@ -222,10 +230,8 @@ describe('SocketWriter', () => {
     });
     try {
       client.pause();
-      const big = encodeFrame(ServerEvent.Message, { n: 0, filler: 'x'.repeat(64 * 1024) });
-      let written = 0;
       // One turn, as a replay writes: every write is checked, not only the first.
-      for (let i = 0; i < 1_000; i++) if (writer.write(connection, big)) written++;
+      const written = writeBigFrames(writer, connection);
       expect(counters.slowConsumers).toBe(1);
       expect(written).toBeLessThan(200);
       expect(connection.isOpen).toBe(false);
@@ -280,12 +286,11 @@ describe('SocketWriter', () => {
     });
     try {
       client.pause();
-      const big = encodeFrame(ServerEvent.Message, { n: 0, filler: 'x'.repeat(64 * 1024) });
       let written = 0;
       writer.inOneWrite(
         connection.tcp!,
         () => {
-          for (let i = 0; i < 1_000; i++) if (writer.write(connection, big)) written++;
+          written = writeBigFrames(writer, connection);
         },
         undefined,
       );
