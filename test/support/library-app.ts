@@ -1,7 +1,7 @@
 import type { INestApplication, ModuleMetadata, Provider } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import {
   RealtimeModule,
   type RealtimeModuleOptions,
@@ -35,6 +35,8 @@ export interface LibraryAppOptions {
   logger?: false | Array<'error' | 'warn' | 'log'>;
   /** A fixed port (to restart an app where its clients expect it); a free one by default. */
   port?: number;
+  /** Replaces library providers with test doubles of the same port (e.g. an Admission that waits). */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
 }
 
 /**
@@ -67,7 +69,8 @@ export class LibraryApp {
     })
     class LibraryRootModule {}
 
-    const moduleRef = await Test.createTestingModule({ imports: [LibraryRootModule] }).compile();
+    const builder = Test.createTestingModule({ imports: [LibraryRootModule] });
+    const moduleRef = await (options.override?.(builder) ?? builder).compile();
     const app = moduleRef.createNestApplication({ logger: options.logger ?? ['error', 'warn'] });
     app.useWebSocketAdapter(new RealtimeWsAdapter(app));
     await app.listen(options.port ?? 0, '127.0.0.1');

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { Admission } from '../auth/admission/admission.port';
+import { Admission, type AdmissionRefusal } from '../auth/admission/admission.port';
 import { admittedClientOf } from '../auth/admitted-client';
 import type { Principal } from '../auth/principal';
 import { closeCodeFor, realtimeExceptionFor, SessionRules } from '../auth/session-rules';
@@ -173,9 +173,16 @@ export class SessionService implements OnApplicationShutdown {
     if (problem) throw realtimeExceptionFor(problem);
     // The new token may carry fewer rights: topics it may not hold are dropped and the client told.
     const dropped = await this.subscriptions.disallowed(principal, connection.topics);
-    // The last step that may refuse: nothing can fail between a reservation and the sign-in.
-    if (joining && connection.isOpen) await this.reserveUserSlot(connection, principal);
     if (!connection.isOpen) return { principal, dropped: [] };
+    const reserving = joining ? this.reserveUserSlot(connection, principal) : undefined;
+    if (reserving) {
+      await reserving;
+      if (!connection.isOpen) return { principal, dropped: [] };
+    }
+    // Again after the waits, with none before the sign-in: the token may have been revoked and
+    // other connections of this user signed in meanwhile.
+    const late = this.rules.problem(principal, joining);
+    if (late) throw realtimeExceptionFor(late);
     connection.principal = principal;
     if (previous === null) this.connections.reindexUser(connection, previous);
     this.armExpiry(connection);
@@ -185,16 +192,17 @@ export class SessionService implements OnApplicationShutdown {
 
   /**
    * The per-user cap across the cluster (Redis mode; the memory engine's
-   * whole cap is SessionRules' local check, already passed). The user's slot
-   * is held until the socket closes, whether or not the sign-in completes;
-   * refused, nothing is counted. A connection's `auth`s run one after another
+   * whole cap is SessionRules' local check). The user's slot is held until
+   * the socket closes, whether or not the sign-in completes; refused,
+   * nothing is counted. A connection's `auth`s run one after another
    * (ReplyQueue), so it reserves once.
    */
-  private async reserveUserSlot(connection: Connection, { userId }: Principal): Promise<void> {
+  private reserveUserSlot(connection: Connection, { userId }: Principal): void | Promise<void> {
     if (userId === null) return;
-    const refusal = await this.admission.reserveUser(connection.socket, userId);
-    // A user's reservation is refused for the user's cap alone: the same answer as the local check.
-    if (refusal) throw realtimeExceptionFor('user-limit');
+    const reserved = this.admission.reserveUser(connection.socket, userId);
+    // Synchronous when the engine has nothing to wait for: the caller then signs in without a wait.
+    if (!(reserved instanceof Promise)) return refuseIf(reserved);
+    return reserved.then(refuseIf);
   }
 
   onApplicationShutdown(): void {
@@ -218,6 +226,11 @@ export class SessionService implements OnApplicationShutdown {
     if (this.rules.problem(connection.principal) !== 'expired') return this.armExpiry(connection);
     this.writer.closeAfterPending(connection, closeCodeFor('expired'));
   }
+}
+
+/** A user's reservation is refused for the user's cap alone: the same answer as the local check. */
+function refuseIf(refusal: AdmissionRefusal | undefined): void {
+  if (refusal) throw realtimeExceptionFor('user-limit');
 }
 
 function onPong(this: WebSocket): void {
