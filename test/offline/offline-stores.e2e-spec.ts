@@ -82,6 +82,26 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     await store.add(b, small);
     const big = message('bytes', 'z'.repeat(150));
     expect((await store.add(big, small)).evicted.map((l) => l.id)).toEqual([a.id, b.id]);
+    expect((await store.pending('bytes', Date.now())).map((m) => m.id)).toEqual([big.id]);
+  });
+
+  it('keeps the new message when evicting emptied the inbox: handed out, then acked', async () => {
+    const one = limits({ maxMessages: 1 });
+    await store.add(message('single', 1), one);
+    const kept = message('single', 2, 50);
+    expect((await store.add(kept, one)).evicted).toHaveLength(1);
+    expect((await store.pending('single', Date.now())).map((m) => m.id)).toEqual([kept.id]);
+    const later = message('single', 3);
+    await store.add(later, one);
+    expect(await store.ack('single', [later.id])).toBe(1);
+    expect(await store.pending('single', Date.now())).toEqual([]);
+  });
+
+  it('hands out no dead letters when asked for none', async () => {
+    const m = message('none-asked', 1);
+    await store.add(m, limits());
+    await store.expire(m.userId, m.id, Date.now(), 3);
+    expect(await store.deadLetters(0)).toEqual([]);
   });
 
   it('tells, with the write, whether the user may be online (else no live push is needed)', async () => {

@@ -86,7 +86,8 @@ export class MemoryOfflineStore implements OfflineStore {
       );
       this.deadlines.markStale(this.liveDeadlines);
     }
-    if (fresh) this.inboxes.set(message.userId, inbox);
+    // Evicting every message took the inbox out of the map (take): it goes back with the new one.
+    if (fresh || evicted) this.inboxes.set(message.userId, inbox);
     const entry: Entry = { message, bytes, at: message.expiresAt };
     inbox.messages.set(message.id, entry);
     inbox.bytes += bytes;
@@ -158,7 +159,7 @@ export class MemoryOfflineStore implements OfflineStore {
   }
 
   deadLetters(limit: number): Promise<DeadLetter[]> {
-    return Promise.resolve(this.dead.slice(-limit).reverse());
+    return Promise.resolve(limit > 0 ? this.dead.slice(-limit).reverse() : []);
   }
 
   stats(): Promise<OfflineStats> {
