@@ -69,12 +69,12 @@ describe('a Redis outage under live clients', () => {
     const refused = await onB.request('publish', { topic: 'chat:fault', type: 'x', payload: 1 });
     expect(refused).toMatchObject({
       event: 'error',
-      data: { code: 'INTERNAL', message: expect.stringMatching(/realtime engine unavailable/) },
+      data: { code: 'INTERNAL', message: 'realtime engine unavailable' },
     });
     const order = await b.http('POST', '/orders', { items: [{ sku: 'sku-1', qty: 1 }] }, token);
     expect(order).toMatchObject({
       status: 503,
-      body: { message: expect.stringMatching(/realtime engine unavailable/) },
+      body: { message: 'realtime engine unavailable' },
     });
     // At once: both refusals together took less than one command timeout (2 s), which a
     // refusal that waited for Redis would take on its own.
@@ -83,7 +83,7 @@ describe('a Redis outage under live clients', () => {
     const notify = await b.http('POST', '/admin/notify', { userId: 'away', message: 'm' }, admin);
     expect(notify).toMatchObject({
       status: 503,
-      body: { message: expect.stringMatching(/realtime engine unavailable/) },
+      body: { message: 'realtime engine unavailable' },
     });
     const subscribeRefused = await onB.request('subscribe', { topics: ['chat:other'] });
     expect(subscribeRefused.event).toBe('error');

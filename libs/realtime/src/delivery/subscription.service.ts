@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
+import { failureDetail } from '../engine/engine-unavailable.error';
 import type { RealtimeEngine, Recovery } from '../engine/realtime-engine.port';
 import { namespaceOf, RealtimeException, ServerEvent, type SubscribedTopic } from '../protocol';
 import { REALTIME_ENGINE } from '../realtime.constants';
@@ -119,7 +120,7 @@ export class SubscriptionService {
   private unwatch(topic: string): void {
     this.engine
       .unwatch(topic)
-      .catch((error: Error) => this.logger.warn(`unwatch: ${error.message}`));
+      .catch((error: unknown) => this.logger.warn(`unwatch: ${failureDetail(error)}`));
   }
 
   /** The topics of `held` that this principal may not subscribe to (after `auth` changed it). */

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { failureDetail } from '../../engine/engine-unavailable.error';
 import type { DeadLetter } from './offline-message';
 import type { OfflineStore } from './offline-store.port';
 
@@ -88,7 +89,7 @@ export class ExpirySweeper {
         (error: unknown) => {
           // Redis away: one warning per outage; the next sweep picks up what is due.
           if (!this.failing) {
-            this.logger.warn(`offline expiry sweep failed: ${(error as Error)?.message}`);
+            this.logger.warn(`offline expiry sweep failed: ${failureDetail(error)}`);
           }
           this.failing = true;
         },
