@@ -140,6 +140,11 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   if (o.redis?.cluster?.options?.redisOptions?.keyPrefix !== undefined) {
     fail('redis.cluster.options.redisOptions.keyPrefix', 'is not supported: use redis.keyPrefix');
   }
+  // On a cluster the first `{…}` of a key is its hash tag: one in the prefix would put every key
+  // in one slot (and the partitions' tags could never spread), so the library places its own.
+  if (o.redis && /[{}]/.test(o.redis.keyPrefix)) {
+    fail('redis.keyPrefix', 'must not contain { or }: the library places its own hash tags');
+  }
   validateOffline(o);
   for (const [key, value] of Object.entries(o.jobs)) positiveInteger(`jobs.${key}`, value);
   for (const [key, value] of Object.entries(o.presence)) positiveInteger(`presence.${key}`, value);

@@ -12,15 +12,29 @@ export function spreadPartitionTags(count: number, nameOf: (tag: string) => stri
   for (let p = 0; p < count; p++) {
     const low = Math.floor((p * HASH_SLOTS) / count);
     const high = Math.floor(((p + 1) * HASH_SLOTS) / count);
-    for (let n = 0; ; n++) {
-      const slot = hashSlot(nameOf(`${p}.${n}`));
-      if (slot >= low && slot < high) {
-        tags.push(`${p}.${n}`);
-        break;
-      }
+    const tag = firstTagInRange(p, low, high, nameOf);
+    if (tag === undefined) {
+      throw new Error(`no hash tag of ${nameOf('…')} falls in slots ${low}..${high - 1}`);
     }
+    tags.push(tag);
   }
   return tags;
+}
+
+/** Tags land in a range of 1/count of the slots about once in `count` tries; far more means never. */
+const MAX_TRIES_PER_RANGE = 1_000_000;
+
+function firstTagInRange(
+  p: number,
+  low: number,
+  high: number,
+  nameOf: (tag: string) => string,
+): string | undefined {
+  for (let n = 0; n < MAX_TRIES_PER_RANGE; n++) {
+    const slot = hashSlot(nameOf(`${p}.${n}`));
+    if (slot >= low && slot < high) return `${p}.${n}`;
+  }
+  return undefined;
 }
 
 /** The partition of `id` among `count`: FNV-1a of the id, so every instance picks the same one. */
