@@ -305,26 +305,32 @@ export class RedisOfflineStore implements OfflineStore {
 
   /**
    * The adds of a turn: one script call per partition and limits (in
-   * practice one per partition); replies in order. Redis down or too slow
-   * rejects them all with EngineUnavailableError (503 over HTTP, like a
-   * publish, not an internal error).
+   * practice one per partition); replies in order. A call that Redis could
+   * not answer (down, too slow) rejects its own adds with
+   * EngineUnavailableError (503 over HTTP, like a publish); the adds of the
+   * other calls, on other masters of a cluster, were kept and say so.
    */
   private async addBatch(writes: readonly InboxWrite[]): Promise<AddOutcome[]> {
     const plain = this.usersOnline === undefined ? STORED_ONLINE : STORED_OFFLINE;
     const outcomes = new Array<AddOutcome>(writes.length).fill(plain);
     const runs = runsOf(writes);
-    await orEngineUnavailable(
-      Promise.all(
-        runs.map(async (indexes) => {
-          const [unusual, online] = await this.addRun(writes, indexes);
-          for (const at of online) outcomes[indexes[at - 1]] = STORED_ONLINE;
-          for (const entry of unusual) {
-            const index = indexes[Number(entry[0]) - 1];
-            const userOnline = (outcomes[index] as StoredMessage).online;
-            outcomes[index] = settleAdd(writes[index], entry, userOnline);
-          }
-        }),
-      ),
+    await Promise.all(
+      runs.map(async (indexes) => {
+        let reply: AddBatchReply;
+        try {
+          reply = await orEngineUnavailable(this.addRun(writes, indexes));
+        } catch (error) {
+          for (const index of indexes) outcomes[index] = new ItemFailed(error);
+          return;
+        }
+        const [unusual, online] = reply;
+        for (const at of online) outcomes[indexes[at - 1]] = STORED_ONLINE;
+        for (const entry of unusual) {
+          const index = indexes[Number(entry[0]) - 1];
+          const userOnline = (outcomes[index] as StoredMessage).online;
+          outcomes[index] = settleAdd(writes[index], entry, userOnline);
+        }
+      }),
     );
     return outcomes;
   }
