@@ -28,8 +28,17 @@ describe('PendingSockets', () => {
   let pending: PendingSockets;
   let port: number;
 
+  /** Requests the server has been handed (headers parsed). */
+  let requests = 0;
+
   async function start(handshakeTimeoutMs: number): Promise<void> {
-    server = createServer();
+    requests = 0;
+    // An app that reads every body before it answers.
+    server = createServer((req, res) => {
+      requests++;
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
     // Long HTTP timeouts: only PendingSockets may close the silent sockets here.
     const options = resolveRealtimeOptions({
       limits: {
@@ -76,6 +85,52 @@ describe('PendingSockets', () => {
     await until(() => pending.pendingFor('127.0.0.1') === 2);
     for (const client of waiting) client.socket.destroy();
     await until(() => pending.pendingFor('127.0.0.1') === 0);
+  });
+
+  /** A socket that sends `head` and what follows of the request at once, the rest later. */
+  function slowBody(head: string): { socket: Socket; answered: () => Promise<string> } {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(head);
+    const answered = () =>
+      new Promise<string>((resolve) => socket.once('data', (data) => resolve(data.toString())));
+    return { socket, answered };
+  }
+  const POST_TEN_BYTES = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nA';
+
+  it('counts a request whose body is still arriving until the body is in (slow POST)', async () => {
+    await start(60_000);
+    const slow = slowBody(POST_TEN_BYTES);
+    await until(() => requests === 1);
+    const silent = [0, 1].map(() => silentClient(port));
+    await until(() => pending.pendingFor('127.0.0.1') === 3);
+    // The slow body holds a place: one more socket is one too many.
+    const extra = silentClient(port);
+    await extra.closed;
+    expect(pending.refused).toBe(1);
+
+    const answer = slow.answered();
+    slow.socket.write('123456789');
+    expect(await answer).toMatch(/^HTTP\/1.1 200/);
+    await until(() => pending.pendingFor('127.0.0.1') === 2);
+    for (const client of [slow, ...silent]) client.socket.destroy();
+    await until(() => pending.pendingFor('127.0.0.1') === 0);
+  });
+
+  it('counts a slow body on a kept-alive socket as well, and a bodiless request not at all', async () => {
+    await start(60_000);
+    const client = slowBody('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await client.answered()).toMatch(/^HTTP\/1.1 200/);
+    expect(pending.pendingFor('127.0.0.1')).toBe(0);
+
+    client.socket.write(POST_TEN_BYTES);
+    await until(() => requests === 2);
+    expect(pending.pendingFor('127.0.0.1')).toBe(1);
+    const answer = client.answered();
+    client.socket.write('123456789');
+    await answer;
+    await until(() => pending.pendingFor('127.0.0.1') === 0);
+    client.socket.destroy();
   });
 
   it('counts the addresses of one IPv6 /64 as one client, as the connection limits do', async () => {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { canonicalIp } from '../auth/client-address';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
@@ -17,7 +17,11 @@ interface Pending {
  * shares. A socket is pending from its accept until it has sent a complete
  * HTTP request, or, on the realtime path, until its WebSocket handshake is
  * done. Per IP, at most `limits.maxPendingPerIp` sockets may be pending (the
- * next one is destroyed at once), and each gets `limits.handshakeTimeoutMs`.
+ * next one is destroyed at once), and each gets `limits.handshakeTimeoutMs`
+ * for its headers. A request whose body is still arriving (a slow POST, on
+ * a new socket or a kept-alive one) counts toward the same cap until the
+ * body is in or the response is sent; the server's `requestTimeout` bounds
+ * its time.
  * IPs count as the connection limits count them (ipLimitKey): a host owns
  * its whole IPv6 /64, and would otherwise hold that many per address.
  * The server's `headersTimeout` and `requestTimeout` are lowered to the
@@ -33,6 +37,8 @@ export class PendingSockets {
   private readonly perIp = new Map<string, number>();
   /** Kept apart from the sockets, so that an open connection carries nothing of this; oldest first. */
   private readonly pending = new Map<Socket, Pending>();
+  /** Sockets whose request body is still arriving, under their IP's key. */
+  private readonly receiving = new Map<Socket, string>();
   /** Armed for the oldest pending socket's deadline while any may be pending. */
   private timer: NodeJS.Timeout | undefined;
   private readonly max: number;
@@ -73,6 +79,7 @@ export class PendingSockets {
 
   detach(): void {
     for (const socket of [...this.pending.keys()]) this.settle(socket);
+    for (const socket of [...this.receiving.keys()]) this.received(socket);
     clearTimeout(this.timer);
     this.timer = undefined;
     this.server.off('connection', this.onConnection);
@@ -89,30 +96,41 @@ export class PendingSockets {
     if (pending === undefined) return;
     this.pending.delete(socket);
     socket.off('close', this.onClose);
-    const left = (this.perIp.get(pending.limitKey) ?? 1) - 1;
-    if (left > 0) this.perIp.set(pending.limitKey, left);
-    else this.perIp.delete(pending.limitKey);
+    this.countOut(pending.limitKey);
   };
+
+  private countOut(limitKey: string): void {
+    const left = (this.perIp.get(limitKey) ?? 1) - 1;
+    if (left > 0) this.perIp.set(limitKey, left);
+    else this.perIp.delete(limitKey);
+  }
 
   pendingFor(ip: string): number {
     return this.perIp.get(ipLimitKey(canonicalIp(ip))) ?? 0;
   }
 
   private readonly onConnection = (socket: Socket): void => {
+    const limitKey = this.countIn(socket);
+    if (limitKey === undefined) return;
+    this.pending.set(socket, { limitKey, deadline: performance.now() + this.timeoutMs });
+    socket.on('close', this.onClose);
+    if (this.timer === undefined) this.arm(this.timeoutMs);
+  };
+
+  /** Counts the socket toward its IP's cap: its key, or undefined when exempt or destroyed as one too many. */
+  private countIn(socket: Socket): string | undefined {
     const ip = canonicalIp(socket.remoteAddress ?? '');
-    if (this.exempt.has(ip)) return;
+    if (this.exempt.has(ip)) return undefined;
     const limitKey = ipLimitKey(ip);
     const count = (this.perIp.get(limitKey) ?? 0) + 1;
     if (count > this.max) {
       this.refused++;
       socket.destroy();
-      return;
+      return undefined;
     }
     this.perIp.set(limitKey, count);
-    this.pending.set(socket, { limitKey, deadline: performance.now() + this.timeoutMs });
-    socket.on('close', this.onClose);
-    if (this.timer === undefined) this.arm(this.timeoutMs);
-  };
+    return limitKey;
+  }
 
   private arm(waitMs: number): void {
     this.timer = setTimeout(this.expireDue, waitMs);
@@ -130,7 +148,36 @@ export class PendingSockets {
     }
   };
 
-  private readonly onRequest = (req: IncomingMessage): void => this.settle(req.socket);
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = tcpSocketOf(req.socket);
+    this.settle(socket);
+    if (!carriesBody(req) || this.receiving.has(socket)) return;
+    const limitKey = this.countIn(socket);
+    if (limitKey === undefined) return;
+    this.receiving.set(socket, limitKey);
+    const done = (): void => {
+      req.off('end', done);
+      res.off('finish', done);
+      socket.off('close', done);
+      this.received(socket);
+    };
+    req.once('end', done);
+    res.once('finish', done);
+    socket.once('close', done);
+  };
+
+  private received(socket: Socket): void {
+    const limitKey = this.receiving.get(socket);
+    if (limitKey === undefined) return;
+    this.receiving.delete(socket);
+    this.countOut(limitKey);
+  }
+}
+
+/** Whether a body follows the headers (the parser has not necessarily read it yet). */
+function carriesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
