@@ -303,7 +303,7 @@ describe.each(enginesUnderTest())('offline delivery ($name engine)', (engine) =>
     );
     await expect(realtime.sendToUser('', 't', {}, { ttlSeconds: 5 })).rejects.toThrow(/userId/);
     const client = await app.connect(nextUser());
-    for (const ids of [[], Array.from({ length: 101 }, (_, i) => `id${i}`), [''], [7], 'abc']) {
+    for (const ids of [[], Array.from({ length: 101 }, (_, i) => `id${i}`), [7], 'abc']) {
       const reply = await client.request('ack', { ids });
       expect(reply.event).toBe('error');
       expect(reply.data.code).toBe('BAD_REQUEST');

@@ -3,7 +3,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { IncomingMessage } from 'node:http';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
-import { ErrorCode, RealtimeException } from '../protocol';
+import { ErrorCode, MAX_TOPICS_PER_REQUEST, RealtimeException } from '../protocol';
 import { REALTIME_CONNECT_RATE_STORAGE, REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry, ipLimitKey } from '../registry/connection.registry';
 import { SubscriptionRules } from '../topics/subscription-rules';
@@ -24,12 +24,11 @@ export { HandshakeRefusal } from './handshake-refusal';
 export interface AdmittedClient {
   principal: Principal;
   ip: string;
-  /** Topics of `?subscribe=`, already authorized. */
-  topics: string[];
+  /** Topics of `?subscribe=`, already authorized (none named: empty); undefined without it. */
+  topics: string[] | undefined;
 }
 
 const CONNECT_THROTTLER = 'connect';
-const NO_TOPICS: string[] = [];
 
 /**
  * Every check of PROTOCOL.md §1 that runs before the WebSocket upgrade, in the
@@ -77,24 +76,21 @@ export class HandshakeService {
    * Runs every check; throws HandshakeRefusal. Returns a promise only when a
    * check has to wait (a shared connect-rate storage, `?subscribe=` authorizers).
    */
-  verify(
-    req: IncomingMessage,
-    origin: string | undefined,
-  ): AdmittedClient | Promise<AdmittedClient> {
+  verify(req: IncomingMessage): AdmittedClient | Promise<AdmittedClient> {
     const ip = resolveClientIp(req, this.trustedProxies);
     if (this.blockedIps.has(ip)) throw new HandshakeRefusal(403, 'address blocked');
     const exempt = this.allowedIps.has(ip);
-    if (exempt) return this.afterRate(req, origin, ip, exempt);
+    if (exempt) return this.afterRate(req, ip, exempt);
     if (this.localAttempts) {
       const { isBlocked } = this.localAttempts.hit(this.attemptKey(ip), this.windowMs, this.rate);
       if (isBlocked) throw this.tooManyAttempts();
-      return this.afterRate(req, origin, ip, exempt);
+      return this.afterRate(req, ip, exempt);
     }
     return this.attempts
       .increment(this.attemptKey(ip), this.windowMs, this.rate, 0, CONNECT_THROTTLER)
       .then(({ isBlocked }) => {
         if (isBlocked) throw this.tooManyAttempts();
-        return this.afterRate(req, origin, ip, exempt);
+        return this.afterRate(req, ip, exempt);
       });
   }
 
@@ -123,11 +119,12 @@ export class HandshakeService {
 
   private afterRate(
     req: IncomingMessage,
-    origin: string | undefined,
     ip: string,
     exempt: boolean,
   ): AdmittedClient | Promise<AdmittedClient> {
-    if (!this.origins.allows(origin)) throw new HandshakeRefusal(403, 'origin not allowed');
+    if (!this.origins.allowsHandshake(req.headers)) {
+      throw new HandshakeRefusal(403, 'origin not allowed');
+    }
     const full = this.capacityProblem(ip, exempt);
     if (full) throw full;
     const { token, subscribe } = handshakeQuery(req.url);
@@ -147,7 +144,7 @@ export class HandshakeService {
     subscribe: string | undefined,
   ): AdmittedClient | Promise<AdmittedClient> {
     if (refusal) throw new HandshakeRefusal(429, refusal.reason, refusal.retryAfterSec);
-    if (!subscribe) return { principal, ip, topics: NO_TOPICS };
+    if (subscribe === undefined) return { principal, ip, topics: undefined };
     return this.authorizeTopics(principal, subscribe).then((topics) => ({ principal, ip, topics }));
   }
 
@@ -203,8 +200,14 @@ export class HandshakeService {
   }
 
   private async authorizeTopics(principal: Principal, list: string): Promise<string[]> {
+    const topics = list.split(',').filter(Boolean);
+    // The subscribe event's bound on one request, whatever limits.maxSubscriptions allows: there
+    // it is BAD_REQUEST, here the handshake's refusal of any ?subscribe= the event would refuse.
+    if (topics.length > MAX_TOPICS_PER_REQUEST) {
+      throw new HandshakeRefusal(403, `subscribe refused: ${ErrorCode.BadRequest}`);
+    }
     try {
-      return await this.subscriptions.check(principal, new Set(), list.split(',').filter(Boolean));
+      return await this.subscriptions.check(principal, new Set(), topics);
     } catch (error) {
       // A failing authorizer is the server's fault, not a refusal: 500, as for any other error.
       // The reason names the code, never the client's input (the client knows what it asked for).

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
 /**
  * The browser origin allow-list. Origins are compared after normalisation
  * (lower-case scheme and host, default port dropped), so `HTTPS://App.example.com:443`
@@ -18,6 +20,19 @@ export class OriginPolicy {
     const normalized = normalizeOrigin(origin);
     return normalized !== undefined && this.allowed.has(normalized);
   }
+
+  /**
+   * A handshake may name its origin in `Origin` or in `Sec-WebSocket-Origin`
+   * (the header of the older drafts, which a client can still send with
+   * version 13): each one present must be allowed, so neither can stand in
+   * for the other (PROTOCOL §1). An empty header counts as absent.
+   */
+  allowsHandshake(headers: IncomingHttpHeaders): boolean {
+    return (
+      this.allows(headerValue(headers.origin)) &&
+      this.allows(headerValue(headers['sec-websocket-origin']))
+    );
+  }
 }
 
 export function normalizeOrigin(origin: string): string | undefined {
@@ -28,4 +43,9 @@ export function normalizeOrigin(origin: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Node joins a repeated header into one value; a list, were it one, is joined likewise (and parses as no origin). */
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return (Array.isArray(value) ? value.join(', ') : value) || undefined;
 }

@@ -19,6 +19,14 @@ describe('offsets', () => {
     },
   );
 
+  it('refuses a string longer than any offset, and reads the longest one', () => {
+    expect(parseOffset(`1-${'0'.repeat(1_000_000)}1`)).toBeUndefined();
+    expect(parseOffset(`${'1'.repeat(16)}-${'2'.repeat(16)}`)).toEqual({
+      epoch: 1_111_111_111_111_111,
+      sequence: 2_222_222_222_222_222,
+    });
+  });
+
   it('later sequences of one epoch sort later in natural order', () => {
     fc.assert(
       fc.property(fc.nat(1e12), fc.nat(1e9), fc.nat(1e9), (epoch, a, b) => {

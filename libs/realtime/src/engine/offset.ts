@@ -1,3 +1,5 @@
+import { MAX_OFFSET_LENGTH } from '../protocol';
+
 /**
  * Offsets are `<epoch>-<sequence>`: the epoch changes whenever a topic's
  * history is lost (restart, eviction), so an offset from before is recognised
@@ -8,7 +10,13 @@ export function formatOffset(epoch: number, sequence: number): string {
   return `${epoch}-${sequence}`;
 }
 
+/**
+ * Undefined for anything but an offset of ours. A client's `since` may be any
+ * string up to the frame size; one longer than an offset can be is refused
+ * before the pattern reads it.
+ */
 export function parseOffset(offset: string): { epoch: number; sequence: number } | undefined {
+  if (offset.length > MAX_OFFSET_LENGTH) return undefined;
   const match = /^(\d{1,16})-(\d{1,16})$/.exec(offset);
   if (!match) return undefined;
   const epoch = Number(match[1]);

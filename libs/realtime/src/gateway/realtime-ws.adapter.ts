@@ -22,7 +22,7 @@ const logger = new Logger('Realtime');
 type RoutedServer = WebSocketServer & { path: string };
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-/** The only WebSocket version served: older drafts carry the origin in another header. */
+/** The only WebSocket version served (RFC 6455); PROTOCOL §1 lets the drafts be refused with 426. */
 const WEBSOCKET_VERSION = '13';
 const VERSION_HEADERS = { 'Sec-WebSocket-Version': WEBSOCKET_VERSION };
 /** ws answers refusals as text/html; ours are plain text, never markup a browser would render. */
@@ -225,12 +225,13 @@ function verifyWith(
   };
   return (info: { origin?: string; req: IncomingMessage }, callback: VerifyCallback): void => {
     const { req } = info;
-    // ws reads the origin from Sec-WebSocket-Origin for version 8: serve 13 only, and check Origin.
     if (req.headers['sec-websocket-version'] !== WEBSOCKET_VERSION) {
       return refuse(req, callback, new HandshakeRefusal(426, 'unsupported WebSocket version'));
     }
     try {
-      const verified = handshake.verify(req, req.headers.origin || undefined);
+      // Not info.origin, the one header ws picks by version: the check reads both origin headers
+      // (OriginPolicy.allowsHandshake), and a version 13 request may carry Sec-WebSocket-Origin too.
+      const verified = handshake.verify(req);
       if (verified instanceof Promise) {
         verified.then(
           (client) => admit(req, callback, client, true),

@@ -106,10 +106,12 @@ export class SessionService implements OnApplicationShutdown {
     );
     // The connection's first request: it starts at once (commit registers the topics before it
     // first waits) and its `subscribed` goes out before the reply to any request of the client.
-    if (admitted.topics.length > 0)
+    // A ?subscribe= that named no topic gets its `subscribed` all the same (PROTOCOL §1).
+    const { topics } = admitted;
+    if (topics !== undefined)
       this.writer.request(connection, () =>
         this.subscriptions
-          .commit(connection, admitted.topics, undefined, undefined)
+          .commit(connection, topics, undefined, undefined)
           .catch((error: unknown) => {
             this.logger.error('subscribe at connect failed', (error as Error)?.stack);
             return undefined;

@@ -1,10 +1,10 @@
-import { IsString, Length, MaxLength, ValidateBy } from 'class-validator';
-import { MAX_TOPIC_LENGTH, MAX_TYPE_LENGTH } from '../../protocol';
+import { IsString, Length, ValidateBy } from 'class-validator';
+import { MAX_TYPE_LENGTH } from '../../protocol';
 import { RequestDto } from './request.dto';
 
 export class PublishDto extends RequestDto {
+  /** Any string: a name outside the grammar is INVALID_TOPIC, from the topic check (PROTOCOL §4). */
   @IsString()
-  @MaxLength(MAX_TOPIC_LENGTH)
   topic!: string;
 
   @IsString()

@@ -6,7 +6,7 @@ import {
   IsString,
   ValidateBy,
 } from 'class-validator';
-import { MAX_OFFSET_LENGTH, MAX_TOPIC_LENGTH, MAX_TOPICS_PER_REQUEST } from '../../protocol';
+import { MAX_TOPICS_PER_REQUEST } from '../../protocol';
 import { Optional, RequestDto } from './request.dto';
 
 export class TopicsDto extends RequestDto {
@@ -37,16 +37,16 @@ export class SubscribeDto extends TopicsDto {
 
 export class UnsubscribeDto extends TopicsDto {}
 
+/**
+ * Entries are checked for their type only: a string that is no known offset
+ * (too long to be one included) recovers nothing, `recovered: false`, and a
+ * key that names no requested topic is ignored (PROTOCOL §2).
+ */
 function isOffsetMap(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const entries = Object.entries(value);
+  const offsets = Object.values(value);
   return (
-    entries.length <= MAX_TOPICS_PER_REQUEST &&
-    entries.every(
-      ([topic, offset]) =>
-        topic.length <= MAX_TOPIC_LENGTH &&
-        typeof offset === 'string' &&
-        offset.length <= MAX_OFFSET_LENGTH,
-    )
+    offsets.length <= MAX_TOPICS_PER_REQUEST &&
+    offsets.every((offset) => typeof offset === 'string')
   );
 }
