@@ -1,8 +1,8 @@
 import { Timer } from './timer';
 
 /**
- * Liveness: every inbound frame, ping or pong counts. An idle link is probed
- * every heartbeat (a protocol ping where the runtime can send one, else a
+ * Liveness: every inbound frame, ping or pong counts. A link idle for a
+ * heartbeat is probed (a protocol ping where the runtime can send one, else a
  * `ping` event); nothing at all back within the pong timeout is a dead link.
  */
 export class Heartbeat {
@@ -20,16 +20,23 @@ export class Heartbeat {
   /** Probes (`probe`) a link idle for `intervalMs`; calls `dead` when the probe gets nothing back. */
   start(intervalMs: number | undefined, probe: () => void, dead: () => void): void {
     if (!intervalMs || intervalMs <= 0) return;
-    this.beat.set(intervalMs, () => {
-      if (!this.deadline.armed && Date.now() - this.lastActivity >= intervalMs) {
+    const check = () => {
+      const idleMs = Date.now() - this.lastActivity;
+      if (idleMs < intervalMs) {
+        // Checked again when the link will have been idle a full interval, not an interval from now.
+        this.beat.set(intervalMs - idleMs, check);
+        return;
+      }
+      if (!this.deadline.armed) {
         const probedAt = Date.now();
         probe();
         this.deadline.set(this.pongTimeoutMs, () => {
           if (this.lastActivity < probedAt) dead();
         });
       }
-      this.start(intervalMs, probe, dead);
-    });
+      this.beat.set(intervalMs, check);
+    };
+    this.beat.set(intervalMs, check);
   }
 
   stop(): void {

@@ -8,11 +8,18 @@ import { Timer } from './timer';
 import type { ConnectionState, TokenReason } from './types';
 
 const NORMAL_CLOSURE = 1000;
+/**
+ * Left on a forgotten socket: ws emits `error` when a socket still in its
+ * handshake is closed, and an `error` nobody listens to ends the Node process.
+ */
+const absorbError = () => undefined;
 
 /** What a link tells the client it belongs to. */
 export interface LinkListener {
   /** A text frame arrived (the `connected` frame included). */
   received(text: string): void;
+  /** The `connected` frame arrived: arm what is bound to the link, before its events. */
+  up(info: ConnectedFrameData): void;
   /** A ping or pong arrived (ws only). */
   alive(): void;
   /** The link ended: everything bound to it stops, its requests fail with `error`. */
@@ -29,6 +36,8 @@ export class Link {
   private socket: ClientSocket | undefined;
   private refusedStatus: number | undefined;
   private attempt = 0;
+  /** Since a 4001: every attempt asks `getToken('expired')` until one connects. */
+  private tokenExpired = false;
   /** Bumped by every open() and close(): a slow getToken() of an abandoned attempt opens nothing. */
   private generation = 0;
   private readonly connectTimer = new Timer();
@@ -55,6 +64,7 @@ export class Link {
   connect(): void {
     if (this.current !== 'closed') return;
     this.attempt = 0;
+    this.tokenExpired = false;
     void this.open('connect');
   }
 
@@ -76,8 +86,15 @@ export class Link {
     this.info = info;
     if (this.current === 'reconnecting') this.context.stats.reconnects++;
     this.attempt = 0;
-    this.setState('connected');
-    this.context.emit('connected', info);
+    this.tokenExpired = false;
+    const previous = this.current;
+    this.current = 'connected';
+    // Armed before any listener runs: one that calls close() stops it all, and one that
+    // subscribes finds the held topics sent already, so its topic goes out once.
+    this.listener.up(info);
+    const generation = this.generation;
+    if (previous !== 'connected') this.context.emit('state', 'connected', previous);
+    if (generation === this.generation) this.context.emit('connected', info);
   }
 
   /** A protocol ping where the runtime can send one; false where it cannot (browsers). */
@@ -120,7 +137,6 @@ export class Link {
       return;
     }
     this.socket = socket;
-    this.refusedStatus = undefined;
     this.connectTimer.set(this.context.options.connectTimeoutMs ?? 10_000, () => {
       if (this.socket === socket) this.drop('connect timeout');
     });
@@ -135,7 +151,9 @@ export class Link {
     socket.onclose = (event) => {
       if (this.socket === socket) this.afterClose(event.code, event.reason);
     };
-    const alive = () => this.listener.alive();
+    const alive = () => {
+      if (this.socket === socket) this.listener.alive();
+    };
     socket.on?.('ping', alive);
     socket.on?.('pong', alive);
   }
@@ -150,13 +168,18 @@ export class Link {
       this.context.emit('closed', { code, reason, status });
       return;
     }
+    if (action === 'refresh-token') this.tokenExpired = true;
     const delayMs = this.reconnectDelay(action);
-    this.setState('disconnected');
-    this.context.emit('disconnected', { code, reason, status, delayMs });
+    // Armed before the events, so that a listener that calls close() clears it.
     this.reconnectTimer.set(
       delayMs,
-      () => void this.open(action === 'refresh-token' ? 'expired' : 'reconnect'),
+      () => void this.open(this.tokenExpired ? 'expired' : 'reconnect'),
     );
+    const generation = this.generation;
+    this.setState('disconnected');
+    if (generation === this.generation) {
+      this.context.emit('disconnected', { code, reason, status, delayMs });
+    }
   }
 
   private reconnectDelay(action: CloseAction): number {
@@ -170,10 +193,11 @@ export class Link {
   private end(error: RealtimeError): void {
     const socket = this.socket;
     this.socket = undefined;
+    this.refusedStatus = undefined;
     if (socket) {
       socket.onmessage = null;
       socket.onclose = null;
-      socket.onerror = null;
+      socket.onerror = absorbError;
     }
     this.connectTimer.clear();
     this.listener.ended(error);

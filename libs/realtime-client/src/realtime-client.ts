@@ -79,6 +79,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     });
     this.link = new Link(this.context, backoff, {
       received: (text) => this.receive(text),
+      up: (info) => this.linkUp(info),
       alive: () => this.heartbeat.touch(),
       ended: (error) => this.linkEnded(error),
     });
@@ -154,7 +155,9 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     const frame = parseFrame(text);
     if (!frame) return;
     const { event, data } = frame;
-    if (event === ServerEvent.Connected) return this.connected(data as unknown as ConnectedInfo);
+    if (event === ServerEvent.Connected) {
+      return this.link.established(data as unknown as ConnectedInfo);
+    }
     if (event === ServerEvent.Message) return this.message(data as unknown as MessageFrameData);
     if (event === ServerEvent.PresenceDiff) {
       return this.emit('presence-diff', data as unknown as PresenceDiffFrameData);
@@ -181,8 +184,7 @@ export class RealtimeClient<M extends EventMap = EventMap> extends Emitter<Clien
     }
   }
 
-  private connected(info: ConnectedFrameData): void {
-    this.link.established(info);
+  private linkUp(info: ConnectedFrameData): void {
     this.refresh.schedule(info.expiresAt);
     this.heartbeat.start(
       this.context.options.heartbeatMs ?? info.heartbeatMs,

@@ -31,6 +31,8 @@ interface TopicState {
  */
 export class Subscriptions {
   private readonly topics = new Map<string, TopicState>();
+  /** Topics refused without a topic named (RATE_LIMITED), all sent again by one retry. */
+  private readonly refusedTopics = new Set<string>();
   private readonly retry = new Timer();
 
   constructor(
@@ -78,6 +80,7 @@ export class Subscriptions {
   /** The link ended: a pending retry waits for the next connection. */
   stop(): void {
     this.retry.clear();
+    this.refusedTopics.clear();
   }
 
   /** A topic message: to the handlers, unless its offset is not after the last one seen. */
@@ -166,8 +169,9 @@ export class Subscriptions {
 
   /**
    * subscribe is all-or-nothing: a refused topic is dropped (its `ready`
-   * rejects) and the rest are sent again; a refusal without a topic is retried
-   * after the throttle delay; a lost link resubscribes on the next connection.
+   * rejects) and the rest are sent again; topics refused without a topic named
+   * are sent again together after the throttle delay, however many frames were
+   * refused; a lost link resubscribes on the next connection.
    */
   private refused(batch: string[], error: RealtimeError): void {
     if (isLinkLoss(error)) return;
@@ -180,7 +184,14 @@ export class Subscriptions {
       if (rest.length > 0) this.send(rest);
       return;
     }
-    this.retry.set(this.retryMs, () => this.send(batch.filter((topic) => this.topics.has(topic))));
+    for (const topic of batch) this.refusedTopics.add(topic);
+    if (!this.retry.armed) this.retry.set(this.retryMs, () => this.sendRefused());
+  }
+
+  private sendRefused(): void {
+    const topics = [...this.refusedTopics].filter((topic) => this.topics.has(topic));
+    this.refusedTopics.clear();
+    this.send(topics);
   }
 
   private remove(topic: string, state: TopicState, handler: Handler): void {
