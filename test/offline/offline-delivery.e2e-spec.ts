@@ -107,6 +107,20 @@ describe.each(enginesUnderTest())('offline delivery ($name engine)', (engine) =>
     });
   });
 
+  it('sends the waiting messages to an anonymous connection once it signs in as their user', async () => {
+    const userId = nextUser();
+    const id = await realtime.sendToUser(userId, 'notification', { n: 1 }, { ttlSeconds: 60 });
+    const client = await app.connect();
+    expect(await directMessages(client)).toEqual([]);
+    expect((await client.request('auth', { token: app.token(userId) })).event).toBe(
+      'authenticated',
+    );
+    expect((await client.waitFor((f) => f.data?.id === id)).data).toMatchObject({
+      topic: '$user',
+      payload: { n: 1 },
+    });
+  });
+
   it('acked, is not sent again; the reply names the ids, idempotently, unknown ones included', async () => {
     const userId = nextUser();
     const id = await realtime.sendToUser(userId, 'notification', { n: 1 }, { ttlSeconds: 60 });

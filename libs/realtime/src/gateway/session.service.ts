@@ -189,6 +189,10 @@ export class SessionService implements OnApplicationShutdown {
     if (previous === null) this.connections.reindexUser(connection, previous);
     this.armExpiry(connection);
     if (dropped.length > 0) this.subscriptions.release(connection, dropped);
+    // Signed in, it is one of the user's connections: what waits for the user is sent, as at connect.
+    if (joining && principal.userId !== null) {
+      this.offline.deliverPending(connection, principal.userId).catch(this.offlineDeliveryFailed);
+    }
     return { principal, dropped };
   }
 
