@@ -24,7 +24,7 @@ export class AppModule {
         InventoryModule,
         AdminModule,
         UsersModule.register({
-          redisUrl: config.realtime.redis?.url,
+          redis: config.realtime.redis,
           connectedHandler: config.connectedHandler,
         }),
         OpsModule.register({ metricsPublic: config.metricsPublic }),

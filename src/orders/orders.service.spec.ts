@@ -1,12 +1,21 @@
 import { ConflictException, NotFoundException } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { RealtimeRecorder, RealtimeTestingModule } from '@nest-realtime/server';
+import {
+  BroadcastService,
+  EngineUnavailableError,
+  IdempotencyService,
+  RealtimeRecorder,
+  RealtimeTestingModule,
+} from '@nest-realtime/server';
+import type { Order } from './order';
 import { MAX_ORDERS, MAX_ORDERS_PER_USER, OrdersService } from './orders.service';
 
 /** Domain code tested without sockets: RealtimeTestingModule records what it publishes. */
 describe('OrdersService', () => {
   let orders: OrdersService;
   let realtime: RealtimeRecorder;
+  /** Another instance of the app: the same publishes and idempotency store, orders of its own. */
+  let otherInstance: () => OrdersService;
 
   afterEach(() => jest.useRealTimers());
 
@@ -17,6 +26,8 @@ describe('OrdersService', () => {
     }).compile();
     orders = moduleRef.get(OrdersService);
     realtime = moduleRef.get(RealtimeRecorder);
+    otherInstance = () =>
+      new OrdersService(moduleRef.get(BroadcastService), moduleRef.get(IdempotencyService));
   });
 
   it('announces a new order on orders and on its owner topic', async () => {
@@ -59,6 +70,41 @@ describe('OrdersService', () => {
       expect(other.id).not.toBe(first.id);
       expect(first.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(realtime.publishedTo('user:42')).toHaveLength(1);
+    });
+
+    it('a repeat after a failed publish publishes where the first attempt did not, once; the order is stored only then', async () => {
+      const publish = realtime.publish.bind(realtime);
+      let userTopicDown = true;
+      jest
+        .spyOn(realtime, 'publish')
+        .mockImplementation((...args) =>
+          userTopicDown && args[0] === 'user:42'
+            ? Promise.reject(new EngineUnavailableError('Redis down'))
+            : publish(...args),
+        );
+      await expect(orders.createOnce('42', items, 'k1')).rejects.toBeInstanceOf(
+        EngineUnavailableError,
+      );
+      const [announced] = realtime.publishedTo('orders');
+      expect(orders.find((announced.payload as Order).id)).toBeUndefined();
+
+      userTopicDown = false;
+      const placed = await orders.createOnce('42', [{ sku: 'other', qty: 9 }], 'k1');
+      expect(placed).toEqual(announced.payload);
+      expect(orders.find(placed.id)).toBe(placed);
+      expect(await orders.createOnce('42', items, 'k1')).toBe(placed);
+      expect(realtime.published).toEqual([
+        { topic: 'orders', type: 'order.created', payload: placed, offset: '0-1' },
+        { topic: 'user:42', type: 'order.created', payload: placed, offset: '0-2' },
+      ]);
+    });
+
+    it('a repeat on another instance returns the same order, not one built from the repeat', async () => {
+      const first = await orders.createOnce('42', items, 'k1');
+      jest.useFakeTimers({ now: Date.now() + 1_000, doNotFake: ['nextTick', 'setImmediate'] });
+      const again = await otherInstance().createOnce('42', [{ sku: 'other', qty: 9 }], 'k1');
+      expect(again).toEqual(first);
+      expect(realtime.published).toHaveLength(2);
     });
 
     it('a repeat after the window is a new order: the first one is never rewritten', async () => {

@@ -15,12 +15,15 @@ export const MAX_ORDERS_PER_USER = 100;
 /**
  * In-memory orders (a real app has a database); every change goes live on
  * `orders` and on the owner's `user:<id>` topic. Order ids are random: an
- * idempotency key names at most one order, and only within its window.
+ * idempotency key names at most one order, and only within its window. An
+ * order is stored only once both its `order.created` publishes went out, so
+ * one whose publish failed (503) cannot be updated before anyone heard of it.
  */
 @Injectable()
 export class OrdersService {
   /** Insertion order is age order: the oldest is forgotten first. */
   private readonly orders = new Map<string, Order>();
+  /** Per user, orders stored or being placed here: the bound counts both. */
   private readonly perUser = new Map<string, number>();
   /** Orders being placed (announced) right now, for a concurrent repeat of the same key. */
   private readonly placing = new Map<string, Promise<Order>>();
@@ -30,28 +33,30 @@ export class OrdersService {
     private readonly idempotency: IdempotencyService,
   ) {}
 
-  create(ownerId: string, items: OrderItem[]): Promise<Order> {
-    return this.place(randomUUID(), ownerId, items);
+  async create(ownerId: string, items: OrderItem[]): Promise<Order> {
+    return this.place(this.draft(ownerId, items));
   }
 
   /**
    * `POST /orders` with `Idempotency-Key`: a repeat by the same user within
-   * the window gets the same order and publishes nothing new. The order's
-   * random id is drawn once per (user, key) and window by IdempotencyService,
-   * cluster-wide in Redis mode, so a repeat on another instance names the same
-   * order; the publishes carry idempotency keys, so it publishes nothing
-   * either. After the window the key makes a new order: never a rewrite.
+   * the window gets the same order and publishes nothing new. The order
+   * itself (random id, items, times) is drawn once per (user, key) and
+   * window by IdempotencyService, cluster-wide in Redis mode, so a repeat on
+   * any instance names the same order. Its publishes carry idempotency keys
+   * of their own, one per topic: a repeat after a failed attempt publishes
+   * to each topic the first attempt did not reach, and nowhere twice. After
+   * the window the key makes a new order: never a rewrite.
    */
   async createOnce(ownerId: string, items: OrderItem[], idempotencyKey: string): Promise<Order> {
     const scope = createHash('sha256').update(`${ownerId}\n${idempotencyKey}`).digest('hex');
-    const id = await this.idempotency.once(
-      `orders:${scope}`,
-      () => Promise.resolve(randomUUID()),
+    // Not `orders:` (the key of earlier demos, whose records hold a bare id, not an order).
+    const drafted = await this.idempotency.once(
+      `orders:drafted:${scope}`,
+      () => Promise.resolve(JSON.stringify(this.draft(ownerId, items))),
       IDEMPOTENCY_WINDOW_SECONDS,
     );
-    const known = this.placing.get(id) ?? this.orders.get(id);
-    if (known) return known;
-    return this.place(id, ownerId, items, `order:${id}`);
+    const order = JSON.parse(drafted) as Order;
+    return this.orders.get(order.id) ?? this.place(order, `order:${order.id}`);
   }
 
   async updateStatus(id: string, status: OrderStatus): Promise<Order> {
@@ -67,33 +72,39 @@ export class OrdersService {
     return this.orders.get(id);
   }
 
-  private async place(
-    id: string,
-    ownerId: string,
-    items: OrderItem[],
-    idempotencyKey?: string,
-  ): Promise<Order> {
-    const owned = this.perUser.get(ownerId) ?? 0;
-    if (owned >= MAX_ORDERS_PER_USER) {
+  private draft(ownerId: string, items: OrderItem[]): Order {
+    if ((this.perUser.get(ownerId) ?? 0) >= MAX_ORDERS_PER_USER) {
       throw new ConflictException(`at most ${MAX_ORDERS_PER_USER} orders per user in this demo`);
     }
     const now = new Date().toISOString();
-    const order: Order = {
-      id,
+    return {
+      id: randomUUID(),
       ownerId,
       items: items.map(({ sku, qty }) => ({ sku, qty })),
       status: 'pending',
       createdAt: now,
       updatedAt: now,
     };
-    this.keep(order);
-    const announced = this.announce('order.created', order, idempotencyKey).then(() => order);
-    this.placing.set(id, announced);
-    try {
-      return await announced;
-    } finally {
-      this.placing.delete(id);
-    }
+  }
+
+  private place(order: Order, idempotencyKey?: string): Promise<Order> {
+    const placing = this.placing.get(order.id);
+    if (placing) return placing;
+    this.perUser.set(order.ownerId, (this.perUser.get(order.ownerId) ?? 0) + 1);
+    const placed = this.announce('order.created', order, idempotencyKey)
+      .then(
+        () => {
+          this.keep(order);
+          return order;
+        },
+        (error: unknown) => {
+          this.release(order.ownerId);
+          throw error;
+        },
+      )
+      .finally(() => this.placing.delete(order.id));
+    this.placing.set(order.id, placed);
+    return placed;
   }
 
   private keep(order: Order): void {
@@ -102,14 +113,17 @@ export class OrdersService {
       this.forget(oldest);
     }
     this.orders.set(order.id, order);
-    this.perUser.set(order.ownerId, (this.perUser.get(order.ownerId) ?? 0) + 1);
   }
 
   private forget(order: Order): void {
     this.orders.delete(order.id);
-    const owned = (this.perUser.get(order.ownerId) ?? 1) - 1;
-    if (owned > 0) this.perUser.set(order.ownerId, owned);
-    else this.perUser.delete(order.ownerId);
+    this.release(order.ownerId);
+  }
+
+  private release(ownerId: string): void {
+    const owned = (this.perUser.get(ownerId) ?? 1) - 1;
+    if (owned > 0) this.perUser.set(ownerId, owned);
+    else this.perUser.delete(ownerId);
   }
 
   private async announce(

@@ -1,32 +1,43 @@
+import { TestRedisCluster } from '../../test/support/redis-cluster';
 import { TestRedis } from '../../test/support/redis-server';
-import { LastSeenStore } from './last-seen.store';
+import { type LastSeenRedisOptions, LastSeenStore } from './last-seen.store';
+
+jest.setTimeout(60_000);
 
 describe('LastSeenStore', () => {
   let redis: TestRedis;
+  let cluster: TestRedisCluster;
   const stores: LastSeenStore[] = [];
 
   beforeAll(async () => {
-    redis = await TestRedis.start();
+    [redis, cluster] = await Promise.all([TestRedis.start(), TestRedisCluster.start()]);
   });
 
   beforeEach(async () => {
-    await redis.command('FLUSHALL');
+    await Promise.all([redis, ...cluster.nodes].map((node) => node.command('FLUSHALL')));
   });
 
   afterAll(async () => {
     for (const store of stores) await store.onApplicationShutdown();
-    await redis.stop();
+    await Promise.all([redis?.stop(), cluster?.stop()]);
   });
 
-  describe.each([
+  function open(backend: LastSeenRedisOptions | undefined, maxUsers = 10): LastSeenStore {
+    const opened = new LastSeenStore(backend, maxUsers);
+    stores.push(opened);
+    return opened;
+  }
+
+  const inRedis: Array<[string, () => LastSeenRedisOptions]> = [
+    ['in Redis', () => ({ url: redis.url })],
+    ['in Redis Cluster', () => ({ cluster: { nodes: cluster.startupNodes } })],
+  ];
+
+  describe.each<[string, () => LastSeenRedisOptions | undefined]>([
     ['in memory', () => undefined],
-    ['in Redis', () => redis.url],
-  ])('%s', (_, url) => {
-    function store(maxUsers: number): LastSeenStore {
-      const opened = new LastSeenStore(url(), maxUsers);
-      stores.push(opened);
-      return opened;
-    }
+    ...inRedis,
+  ])('%s', (_, backend) => {
+    const store = (maxUsers: number) => open(backend(), maxUsers);
 
     it('moves a time only forward: a retried, older event never overwrites a newer one', async () => {
       const lastSeen = store(10);
@@ -52,5 +63,11 @@ describe('LastSeenStore', () => {
       );
       expect(kept).toEqual([4, null, 3, 5]);
     });
+  });
+
+  it.each(inRedis)('%s, is shared by every instance of the demo', async (_, backend) => {
+    const [writer, reader] = [open(backend()), open(backend())];
+    await writer.record('shared', 7_000);
+    expect(await reader.lastSeen('shared')).toBe(7_000);
   });
 });

@@ -1,9 +1,16 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import Redis, { Cluster, type ClusterNode } from 'ioredis';
 
-/** Where the demo keeps when each user was last seen: this process, or (REDIS_URL) Redis, shared by every instance. */
-export const LAST_SEEN_REDIS_URL = Symbol('LAST_SEEN_REDIS_URL');
+/**
+ * The Redis the realtime engine runs on (the demo's `realtime.redis`): one
+ * Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES).
+ */
+export interface LastSeenRedisOptions {
+  url?: string;
+  cluster?: { nodes: ClusterNode[] };
+}
 
+/** One key, so one slot: the script and every read touch only it, on a cluster too. */
 const KEY = 'demo:last-seen';
 /** Users whose last-seen the demo keeps; the longest-gone are forgotten first (a real app keeps it in its database). */
 export const LAST_SEEN_MAX_USERS = 100_000;
@@ -16,12 +23,13 @@ if over > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) end`;
 
 /**
  * Last-seen times, written by the demo's own `user.offline` handler. In Redis
- * mode the handler runs on whichever instance takes the job and the route is
- * asked on any, so the times live in one Redis sorted set; in memory mode, in a map.
+ * mode (one Redis or a cluster) the handler runs on whichever instance takes
+ * the job and the route is asked on any, so the times live in one Redis
+ * sorted set; in memory mode, in a map.
  * Times only move forward (a retried, older event never overwrites a newer one),
  * and both are bounded (LAST_SEEN_MAX_USERS).
  */
-type LastSeenRedis = Redis & {
+type LastSeenRedis = (Redis | Cluster) & {
   recordLastSeen(key: string, userId: string, at: string, maxUsers: string): Promise<unknown>;
 };
 
@@ -31,12 +39,10 @@ export class LastSeenStore implements OnApplicationShutdown {
   private readonly redis: LastSeenRedis | undefined;
 
   constructor(
-    redisUrl: string | undefined,
+    redis: LastSeenRedisOptions | undefined,
     private readonly maxUsers = LAST_SEEN_MAX_USERS,
   ) {
-    this.redis = redisUrl
-      ? (new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) as LastSeenRedis)
-      : undefined;
+    this.redis = connect(redis);
     // EVALSHA: the script's text goes to Redis once, not with every user who goes offline.
     this.redis?.defineCommand('recordLastSeen', { numberOfKeys: 1, lua: RECORD_SCRIPT });
     // ioredis reconnects by itself; an unhandled 'error' event would crash the demo.
@@ -66,4 +72,12 @@ export class LastSeenStore implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.redis?.quit().catch(() => this.redis?.disconnect());
   }
+}
+
+function connect(redis: LastSeenRedisOptions | undefined): LastSeenRedis | undefined {
+  const options = { maxRetriesPerRequest: 2 };
+  if (redis?.cluster) {
+    return new Cluster(redis.cluster.nodes, { redisOptions: options }) as LastSeenRedis;
+  }
+  return redis?.url ? (new Redis(redis.url, options) as LastSeenRedis) : undefined;
 }
