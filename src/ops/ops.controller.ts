@@ -12,7 +12,7 @@ export class OpsController {
     private readonly metricsService: RealtimeMetricsService,
   ) {}
 
-  /** Liveness and readiness: 503 while the realtime engine cannot carry messages. */
+  /** Liveness and readiness: 503 while the realtime engine cannot carry messages, and once shutdown began. */
   @Get('health')
   @HealthCheck()
   check(): Promise<HealthCheckResult> {

@@ -1,6 +1,20 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { HandshakeService } from '../auth/handshake.service';
+import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
+import { EngineLifecycle } from '../engine/engine-lifecycle.service';
+import { RealtimeHealthIndicator } from '../health/realtime.health';
+import { RealtimeJobs } from '../jobs/realtime-jobs.service';
+import { settleWithin } from '../jobs/settle-within';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
+import type { LifecycleDispatcher } from '../presence/lifecycle/lifecycle-dispatcher';
+import { LIFECYCLE_DISPATCHER } from '../presence/lifecycle/lifecycle.constants';
+import { PresenceTracker } from '../presence/presence.tracker';
 import { CloseCode } from '../protocol';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { ConnectionRegistry } from '../registry/connection.registry';
@@ -9,16 +23,31 @@ import { SocketWriter } from '../transport/socket-writer.service';
 const POLL_MS = 20;
 
 /**
- * Graceful shutdown. Nest's adapter would terminate sockets (1006, no close
- * frame); this runs first: new handshakes get 503, every client gets the
- * replies it is owed and then a close frame, and shutdown waits (up to
- * `shutdown.graceMs`) for the handshakes to finish. Call drain(1012) yourself
+ * Graceful shutdown, and the one place that orders it. Nest orders its hooks
+ * by dependency depth, which says nothing about what must happen first, so
+ * the library's parts have no shutdown hooks of their own: this runs them,
+ * in this order.
+ *
+ * 1. From the first hook of shutdown, new handshakes get 503 and /health
+ *    reports not ready (a load balancer stops sending clients here).
+ * 2. Nothing starts by itself any more: no Bull job is taken, presence and
+ *    offline delivery stop their timers. Jobs already running get
+ *    `shutdown.graceMs` to finish, side by side with the drain.
+ * 3. The drain: every client gets the replies it is owed, then a close frame
+ *    (`shutdown.closeCode`); it waits up to `shutdown.graceMs` for them.
+ * 4. Once the last producer of lifecycle events is done (the closes, the
+ *    jobs), the events still gathered are queued, then the queues close.
+ * 5. The engine closes; the Redis connections close last (RedisConnections,
+ *    in onApplicationShutdown, which Nest runs after every
+ *    beforeApplicationShutdown).
+ *
+ * Every step waits at most `shutdown.graceMs`. Call drain(1012) yourself
  * before a planned restart.
  *
  * @publicApi
  */
 @Injectable()
-export class RealtimeLifecycleService implements BeforeApplicationShutdown {
+export class RealtimeLifecycleService implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger('Realtime');
 
   constructor(
@@ -26,17 +55,42 @@ export class RealtimeLifecycleService implements BeforeApplicationShutdown {
     private readonly handshake: HandshakeService,
     private readonly connections: ConnectionRegistry,
     private readonly writer: SocketWriter,
+    private readonly presence: PresenceTracker,
+    private readonly offline: OfflineDeliveryService,
+    private readonly jobs: RealtimeJobs,
+    @Inject(LIFECYCLE_DISPATCHER) private readonly events: LifecycleDispatcher,
+    private readonly engine: EngineLifecycle,
+    private readonly health: RealtimeHealthIndicator,
   ) {}
 
+  /** Nest runs every onModuleDestroy before any beforeApplicationShutdown: the earliest point of shutdown. */
+  onModuleDestroy(): void {
+    this.stopAccepting();
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
-    await this.drain(this.options.shutdown.closeCode);
+    const { closeCode, graceMs } = this.options.shutdown;
+    this.stopAccepting();
+    // Before the drain, so that the jobs' grace runs alongside it; the queues stay open (a running
+    // job, and the events of the closes below, still add jobs).
+    const stopped = this.step('stopping jobs and timers', () =>
+      Promise.all([this.jobs.stop(graceMs), this.offline.stop()]),
+    );
+    await this.step('stopping presence', () => this.presence.stop());
+    await this.drain(closeCode);
+    await stopped;
+    // After the last producer of events: the closes' and the jobs' (a cleanup's user.offline).
+    await this.step('queueing the last lifecycle events', () => this.events.close(graceMs));
+    await this.step('closing the queues', () => this.jobs.close(graceMs));
+    // After the owed replies and the last job, which may publish.
+    await this.step('closing the engine', () => this.engine.close());
   }
 
   /** Stops accepting and closes every connection; resolves when all are gone or the grace is over. */
   async drain(
     code: typeof CloseCode.GoingAway | typeof CloseCode.ServiceRestart = CloseCode.ServiceRestart,
   ): Promise<void> {
-    this.handshake.stopAccepting();
+    this.stopAccepting();
     const open = this.connections.size;
     if (open === 0) return;
     this.logger.log(`closing ${open} connections with ${code}`);
@@ -49,6 +103,25 @@ export class RealtimeLifecycleService implements BeforeApplicationShutdown {
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  /** For good: 503 to every handshake, and /health not ready (a load balancer sends no more clients). */
+  private stopAccepting(): void {
+    this.handshake.stopAccepting();
+    this.health.markDraining();
+  }
+
+  /** One step of the shutdown, bounded by the grace: a failure or a timeout is logged, and the next step runs. */
+  private async step(what: string, work: () => Promise<unknown>): Promise<void> {
+    const graceMs = this.options.shutdown.graceMs;
+    const done = Promise.resolve()
+      .then(work)
+      .catch((error: unknown) =>
+        this.logger.error(`shutdown: ${what} failed: ${(error as Error)?.message ?? error}`),
+      );
+    if (!(await settleWithin(done, graceMs))) {
+      this.logger.warn(`shutdown: ${what} took over shutdown.graceMs (${graceMs} ms); going on`);
     }
   }
 }

@@ -1,7 +1,8 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Job, JobOptions, Queue } from 'bull';
 import { RedisConnections } from '../redis/redis-connections.service';
 import { REALTIME_QUEUES } from './realtime-jobs.constants';
+import { settleWithin } from './settle-within';
 
 const COUNTS_TIMEOUT_MS = 1_000;
 
@@ -22,19 +23,22 @@ export interface JobRuns {
 /**
  * The one place the library touches Bull (so that a move to BullMQ stays
  * here): its queues by name, jobs added to them, repeatable schedules, counts
- * and the shutdown order. Without Redis there are no queues: `enabled` is
- * false and nothing here opens a connection.
+ * and their shutdown (stop, then close: RealtimeLifecycleService calls both,
+ * in its order). Without Redis there are no queues: `enabled` is false and
+ * nothing here opens a connection.
  *
  * @publicApi
  */
 @Injectable()
-export class RealtimeJobs implements BeforeApplicationShutdown {
+export class RealtimeJobs {
   private readonly logger = new Logger('Realtime');
   private readonly queues: ReadonlyMap<string, Queue>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly completed = new Map<string, number>();
   private readonly failedAttempts = new Map<string, number>();
   private closed = false;
+  /** The workers' stop, once: every caller of stop() waits for the same one. */
+  private stopping: Promise<void> | undefined;
 
   constructor(
     @Inject(REALTIME_QUEUES) queues: Queue[],
@@ -145,23 +149,54 @@ export class RealtimeJobs implements BeforeApplicationShutdown {
   }
 
   /**
-   * Queues close before the library's Redis connections do (they close in
-   * onApplicationShutdown): a running job finishes, no new one starts.
+   * Shutdown, first step: no schedule is kept any more and no job is taken
+   * from now on (each queue's workers pause, on this instance only); resolves
+   * once the running jobs finished, or `timeoutMs` after the first call (later
+   * calls wait for the same stop). The queues stay open meanwhile: a running
+   * job, and the events it emits, can still add jobs.
    */
-  async beforeApplicationShutdown(): Promise<void> {
+  stop(timeoutMs: number): Promise<void> {
+    this.stopping ??= this.stopWorkers(timeoutMs);
+    return this.stopping;
+  }
+
+  /**
+   * Shutdown, last step (after the last job was added): closes the queues,
+   * without waiting for jobs again (stop() gave them their grace; a job cut
+   * off is run again elsewhere once its lock expires), within `timeoutMs`.
+   * The library's Redis connections close after this (RedisConnections,
+   * onApplicationShutdown).
+   */
+  async close(timeoutMs: number): Promise<void> {
+    await this.stop(timeoutMs);
+    const closed = Promise.all([...this.queues.values()].map((queue) => queue.close(true)));
+    if (!(await settleWithin(closed, timeoutMs))) {
+      this.logger.warn(`queues not closed within ${timeoutMs} ms; their connections close next`);
+    }
+  }
+
+  private async stopWorkers(timeoutMs: number): Promise<void> {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    // Bull names a worker's blocking connection with a command it never awaits: closed while that
-    // connection still connects, the command would reject unheard.
-    await this.redis.settle();
-    // A queue closed while it still connects its clients leaves their pending commands to reject unheard.
-    await Promise.all(
-      [...this.queues.values()].map(async (queue) => {
-        await queue.isReady().catch(() => undefined);
-        await queue.close();
-      }),
-    );
+    const paused = (async () => {
+      // Bull names a worker's blocking connection with a command it never awaits: paused (which
+      // reconnects that connection) while it still connects, the command would reject unheard.
+      await this.redis.settle();
+      await Promise.all(
+        [...this.queues.values()].map(async (queue) => {
+          // A queue paused while it still connects its clients leaves their commands to reject unheard.
+          await queue.isReady().catch(() => undefined);
+          // Local pause: this instance takes no more jobs; resolves once its running ones are done.
+          await queue.pause(true).catch(() => undefined);
+        }),
+      );
+    })();
+    if (!(await settleWithin(paused, timeoutMs))) {
+      this.logger.warn(
+        `jobs still running after ${timeoutMs} ms (shutdown.graceMs): left to retry`,
+      );
+    }
   }
 
   private async upsertRepeatable(queue: Queue, jobName: string, everyMs: number): Promise<void> {

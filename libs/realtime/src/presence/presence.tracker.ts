@@ -1,10 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { namespaceOf, type PresenceCounts, ServerEvent } from '../protocol';
@@ -72,7 +66,7 @@ interface WatchedTopic {
  * renewal re-adds every entry, so the store heals within an interval.
  */
 @Injectable()
-export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class PresenceTracker implements OnApplicationBootstrap {
   private readonly logger = new Logger('Realtime');
   private readonly ttlMs: number;
   /** topic → connection id → user id, for this instance's connections in topics that keep presence. */
@@ -133,11 +127,13 @@ export class PresenceTracker implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   /**
-   * Graces this instance started stay in the store (Redis: any other instance,
-   * or the next one to start, tells their `user.offline`); the closes of the
-   * shutdown's own connections start theirs there too.
+   * Shutdown (RealtimeLifecycleService calls it before the drain): the
+   * timers end and the diff round in progress stops at its next pause.
+   * Graces this instance started stay in the store (Redis: any other
+   * instance, or the next one to start, tells their `user.offline`); the
+   * closes of the shutdown's own connections start theirs there too.
    */
-  async beforeApplicationShutdown(): Promise<void> {
+  async stop(): Promise<void> {
     clearInterval(this.renewTimer);
     clearInterval(this.diffTimer);
     clearInterval(this.offlineTimer);

@@ -34,8 +34,12 @@ export class BullOfflineScheduler implements OfflineScheduler {
     });
   }
 
-  /** RealtimeJobs closes the queue (before the Redis connections). */
-  close(): Promise<void> {
-    return Promise.resolve();
+  /**
+   * Waits (at most `timeoutMs`) for the hand-overs running here: the queue's
+   * workers are RealtimeJobs', which stops them all (one stop, whoever asks
+   * first) and closes the queue later, after the last job was added.
+   */
+  close(timeoutMs: number): Promise<void> {
+    return this.jobs.stop(timeoutMs);
   }
 }

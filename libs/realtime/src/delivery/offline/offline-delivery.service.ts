@@ -1,10 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnModuleInit,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { randomFillSync } from 'node:crypto';
 import type { RealtimeEngine } from '../../engine/realtime-engine.port';
@@ -47,7 +41,7 @@ const ID_BYTES = 16;
  * Expired ones are dead-lettered and handed to the application's handler.
  */
 @Injectable()
-export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationShutdown {
+export class OfflineDeliveryService implements OnModuleInit {
   private readonly logger = new Logger('Realtime');
   private readonly limits: InboxLimits;
   private handler: DeadLetterHandler | undefined;
@@ -86,7 +80,12 @@ export class OfflineDeliveryService implements OnModuleInit, BeforeApplicationSh
     this.sweeper.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /**
+   * Shutdown (RealtimeLifecycleService calls it as the drain starts): inbox
+   * reads and sweeps end, and the scheduler stops; in Redis mode that waits,
+   * within the grace, for the hand-overs running here.
+   */
+  async stop(): Promise<void> {
     for (const retry of this.retries) clearTimeout(retry);
     this.retries.clear();
     await this.sweeper.stop();

@@ -5,6 +5,7 @@ import {
   EVENTS_QUEUE,
   EVENTS_RETRY_JOB,
 } from '../../jobs/realtime-jobs.constants';
+import { settleWithin } from '../../jobs/settle-within';
 import type { EventDeadLetterStore } from './event-dead-letter.store';
 import { type LifecycleHandler, type LifecycleHandlers, runHandler } from './lifecycle-handlers';
 import type { RealtimeEvent } from './realtime-event';
@@ -31,7 +32,12 @@ export interface EventRetryJob {
 /** How events reach the handlers: in this process (memory mode) or through Bull jobs (Redis mode). */
 export interface LifecycleDispatcher {
   dispatch(event: RealtimeEvent): void;
-  close(): void;
+  /**
+   * Shutdown, once nothing emits any more (sockets closed, jobs stopped):
+   * sends what is still gathered (waiting at most `timeoutMs`) and drops
+   * later events.
+   */
+  close(timeoutMs: number): Promise<void>;
 }
 
 /**
@@ -86,10 +92,11 @@ export class MemoryLifecycleDispatcher implements LifecycleDispatcher {
     });
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.closed = true;
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
+    return Promise.resolve();
   }
 
   private failed(event: RealtimeEvent, handler: LifecycleHandler, error: Error, attempt: number) {
@@ -139,17 +146,24 @@ export class BullLifecycleDispatcher implements LifecycleDispatcher {
   ) {}
 
   dispatch(event: RealtimeEvent): void {
-    // Shutting down: the queue is closing (events of the connections it closes are not queued).
+    // After shutdown's last producer: nothing should come; what does is not queued (the queue closes next).
     if (this.closed) return;
     this.batch.push(event);
-    if (this.batch.length >= this.batching.maxEvents) this.flush();
-    else this.window ??= setTimeout(() => this.flush(), this.batching.windowMs);
+    if (this.batch.length >= this.batching.maxEvents) void this.flush();
+    else this.window ??= setTimeout(() => void this.flush(), this.batching.windowMs);
   }
 
-  /** What the window gathered still goes out; later events are dropped (the queue closes next). */
-  close(): void {
-    this.flush();
+  /**
+   * What the window gathered still goes out, and the queue closes only after
+   * its add: RealtimeLifecycleService calls this after the drain (the closes'
+   * events) and after the running jobs (a cleanup's `user.offline`), before
+   * it closes the queues.
+   */
+  async close(timeoutMs: number): Promise<void> {
     this.closed = true;
+    if (!(await settleWithin(this.flush(), timeoutMs))) {
+      this.logger.warn(`lifecycle events not queued within ${timeoutMs} ms`);
+    }
   }
 
   /** A `deliver` job: every handler of every event; failures become `retry` jobs (or dead letters). */
@@ -189,16 +203,17 @@ export class BullLifecycleDispatcher implements LifecycleDispatcher {
     });
   }
 
-  private flush(): void {
+  /** Adds the gathered events as one `deliver` job; resolves once the add is answered (never rejects). */
+  private flush(): Promise<void> {
     clearTimeout(this.window);
     this.window = undefined;
-    if (this.batch.length === 0) return;
+    if (this.batch.length === 0) return Promise.resolve();
     const events = this.batch;
     this.batch = [];
-    this.jobs
-      .add(EVENTS_QUEUE, EVENTS_DELIVER_JOB, { events })
-      .catch((error: Error) =>
+    return this.jobs.add(EVENTS_QUEUE, EVENTS_DELIVER_JOB, { events }).then(
+      () => undefined,
+      (error: Error) =>
         this.logger.warn(`lifecycle events not queued (${events.length}): ${error.message}`),
-      );
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
 import { REALTIME_OPTIONS } from '../../realtime.constants';
@@ -29,7 +29,7 @@ export interface RealtimeEventStats {
  * @publicApi
  */
 @Injectable()
-export class RealtimeEvents implements BeforeApplicationShutdown {
+export class RealtimeEvents {
   private emitted = 0;
 
   constructor(
@@ -61,9 +61,5 @@ export class RealtimeEvents implements BeforeApplicationShutdown {
 
   async stats(): Promise<RealtimeEventStats> {
     return { emitted: this.emitted, deadLettered: await this.deadLetterStore.count() };
-  }
-
-  beforeApplicationShutdown(): void {
-    this.dispatcher.close();
   }
 }
