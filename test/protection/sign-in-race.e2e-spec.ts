@@ -1,12 +1,18 @@
-import { RevocationService } from '@nest-realtime/server';
+import { REALTIME_OPTIONS, RevocationService } from '@nest-realtime/server';
+import type { WebSocket } from 'ws';
 import {
   Admission,
   type AdmissionMode,
   type AdmissionRefusal,
 } from '../../libs/realtime/src/auth/admission/admission.port';
+import { RedisAdmission } from '../../libs/realtime/src/auth/admission/redis.admission';
+import type { Principal } from '../../libs/realtime/src/auth/principal';
+import type { ResolvedRealtimeOptions } from '../../libs/realtime/src/options/resolved-options';
+import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
 import { LibraryApp } from '../support/library-app';
+import { TestRedis } from '../support/redis-server';
 import type { TestClient } from '../support/ws-client';
-import { waitUntil } from '../support/waits';
+import { sleep, waitUntil } from '../support/waits';
 
 /**
  * Admits every sign-in, after the test opens the gate: the wait of Redis
@@ -27,6 +33,8 @@ class GatedAdmission extends Admission {
   reserveUser(): Promise<AdmissionRefusal | undefined> {
     return new Promise((resolve) => this.waiting.push(() => resolve(undefined)));
   }
+
+  releaseUser(): void {}
 
   open(): void {
     for (const release of this.waiting.splice(0)) release();
@@ -84,5 +92,69 @@ describe('protection: what happens while a sign-in waits for its slot', () => {
     expect((await client.request('subscribe', { topics: ['mine:bo'] })).data.code).toBe(
       'UNAUTHORIZED',
     );
+  });
+});
+
+/** Redis mode's admission, whose sign-in reservations start when the test opens the gate. */
+class GatedRedisAdmission extends RedisAdmission {
+  private readonly waiting: Array<() => void> = [];
+
+  get held(): number {
+    return this.waiting.length;
+  }
+
+  override reserveUser(socket: WebSocket, userId: string): Promise<AdmissionRefusal | undefined> {
+    return new Promise<void>((resolve) => this.waiting.push(resolve)).then(() =>
+      super.reserveUser(socket, userId),
+    );
+  }
+
+  open(): void {
+    for (const release of this.waiting.splice(0)) release();
+  }
+}
+
+/**
+ * Redis mode: a sign-in refused after its user's slot was reserved in the
+ * cluster's counts gives the slot back, so the user's cap is whole again.
+ */
+describe('protection: a refused sign-in gives its reserved slot back (Redis mode)', () => {
+  let redis: TestRedis;
+  let lib: LibraryApp;
+  let gate: GatedRedisAdmission;
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    lib = await LibraryApp.start({
+      realtime: { redis: { url: redis.url }, limits: { maxConnectionsPerUser: 1 } },
+      override: (builder) =>
+        builder.overrideProvider(Admission).useFactory({
+          factory: (options: ResolvedRealtimeOptions, connections: RedisConnections) =>
+            (gate = new GatedRedisAdmission(options, connections)),
+          inject: [REALTIME_OPTIONS, RedisConnections],
+        }),
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await lib?.stop();
+    await redis?.stop();
+  });
+
+  it('lets the user connect up to the cap after a sign-in refused for a revocation', async () => {
+    const anonymous = await lib.connect();
+    const reply = anonymous.request('auth', { token: lib.token('cy') });
+    await waitUntil(() => gate.held === 1, 5_000, 'the sign-in waiting for its slot');
+    const revocations = lib.app.get(RevocationService);
+    await revocations.revoke({ userId: 'cy' });
+    const revokedToken = { userId: 'cy', issuedAt: Math.floor(Date.now() / 1000) } as Principal;
+    await waitUntil(() => revocations.isRevoked(revokedToken), 5_000, 'the revocation applied');
+    gate.open();
+    expect((await reply).data).toMatchObject({ code: 'UNAUTHORIZED', message: 'token revoked' });
+
+    // The revocation covers tokens issued up to its second: the next token is from a later one.
+    const revokedAtSec = Math.floor(Date.now() / 1000);
+    while (Math.floor(Date.now() / 1000) <= revokedAtSec) await sleep(50);
+    const again = await lib.tryConnect({ token: lib.token('cy') });
+    expect(again.kind).toBe('open');
   });
 });

@@ -182,9 +182,12 @@ export class SessionService implements OnApplicationShutdown {
       if (!connection.isOpen) return { principal, dropped: [] };
     }
     // Again after the waits, with none before the sign-in: the token may have been revoked and
-    // other connections of this user signed in meanwhile.
+    // other connections of this user signed in meanwhile. Refused, it gives its slot back.
     const late = this.rules.problem(principal, joining);
-    if (late) throw realtimeExceptionFor(late);
+    if (late) {
+      if (joining) this.admission.releaseUser(connection.socket);
+      throw realtimeExceptionFor(late);
+    }
     connection.principal = principal;
     if (previous === null) this.connections.reindexUser(connection, previous);
     this.armExpiry(connection);

@@ -51,4 +51,7 @@ export abstract class Admission {
     socket: WebSocket,
     userId: string,
   ): AdmissionRefusal | undefined | Promise<AdmissionRefusal | undefined>;
+
+  /** Gives back the slot `reserveUser` reserved, when the sign-in it was for did not complete. */
+  abstract releaseUser(socket: WebSocket): void;
 }

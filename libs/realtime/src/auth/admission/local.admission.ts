@@ -16,4 +16,6 @@ export class LocalAdmission extends Admission {
   reserveUser(): AdmissionRefusal | undefined {
     return undefined;
   }
+
+  releaseUser(): void {}
 }

@@ -178,6 +178,10 @@ export class RedisAdmission extends Admission {
     return this.send(slot, reservation, () => this.tally.drop(socket));
   }
 
+  releaseUser(socket: WebSocket): void {
+    this.tally.drop(socket);
+  }
+
   /** Deletes this instance's counts and liveness, so its slots are free for the others at once. */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
