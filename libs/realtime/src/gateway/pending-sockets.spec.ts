@@ -33,9 +33,10 @@ describe('PendingSockets', () => {
 
   async function start(handshakeTimeoutMs: number): Promise<void> {
     requests = 0;
-    // An app that reads every body before it answers.
+    // An app that reads every body before it answers, but on /early, where it answers at once.
     server = createServer((req, res) => {
       requests++;
+      if (req.url === '/early') return void res.end('early');
       req.resume();
       req.on('end', () => res.end('ok'));
     });
@@ -131,6 +132,37 @@ describe('PendingSockets', () => {
     await answer;
     await until(() => pending.pendingFor('127.0.0.1') === 0);
     client.socket.destroy();
+  });
+
+  it('keeps a body counted that the app answered before reading, until it is all in', async () => {
+    await start(60_000);
+    const slow = slowBody(POST_TEN_BYTES.replace('POST /', 'POST /early'));
+    expect(await slow.answered()).toMatch(/^HTTP\/1.1 200/);
+    // Answered, but the client still sends the body it announced (Node reads and drops it).
+    expect(pending.pendingFor('127.0.0.1')).toBe(1);
+    slow.socket.write('123456789');
+    await until(() => pending.pendingFor('127.0.0.1') === 0);
+    slow.socket.destroy();
+  });
+
+  it('lets the app answer a kept-alive request over the cap, then ends its socket', async () => {
+    await start(60_000);
+    const client = slowBody('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await client.answered()).toMatch(/^HTTP\/1.1 200/);
+    const silent = [0, 1, 2].map(() => silentClient(port));
+    await until(() => pending.pendingFor('127.0.0.1') === 3);
+
+    client.socket.write(POST_TEN_BYTES);
+    await until(() => requests === 2);
+    // Handed to the app already: counted over the cap, not destroyed under it.
+    expect(pending.pendingFor('127.0.0.1')).toBe(4);
+    const ended = new Promise((resolve) => client.socket.once('end', resolve));
+    const answer = client.answered();
+    client.socket.write('123456789');
+    expect(await answer).toMatch(/^HTTP\/1.1 200[\s\S]*Connection: close/i);
+    await ended;
+    for (const other of silent) other.socket.destroy();
+    await until(() => pending.pendingFor('127.0.0.1') === 0);
   });
 
   it('counts the addresses of one IPv6 /64 as one client, as the connection limits do', async () => {

@@ -20,8 +20,8 @@ interface Pending {
  * next one is destroyed at once), and each gets `limits.handshakeTimeoutMs`
  * for its headers. A request whose body is still arriving (a slow POST, on
  * a new socket or a kept-alive one) counts toward the same cap until the
- * body is in or the response is sent; the server's `requestTimeout` bounds
- * its time.
+ * whole body is in, whether the app reads it or answers first; the server's
+ * `requestTimeout` bounds its time.
  * IPs count as the connection limits count them (ipLimitKey): a host owns
  * its whole IPv6 /64, and would otherwise hold that many per address.
  * The server's `headersTimeout` and `requestTimeout` are lowered to the
@@ -119,17 +119,25 @@ export class PendingSockets {
 
   /** Counts the socket toward its IP's cap: its key, or undefined when exempt or destroyed as one too many. */
   private countIn(socket: Socket): string | undefined {
-    const ip = canonicalIp(socket.remoteAddress ?? '');
-    if (this.exempt.has(ip)) return undefined;
-    const limitKey = ipLimitKey(ip);
-    const count = (this.perIp.get(limitKey) ?? 0) + 1;
-    if (count > this.max) {
+    const limitKey = this.limitKeyOf(socket);
+    if (limitKey === undefined) return undefined;
+    if (this.countOf(limitKey) >= this.max) {
       this.refused++;
       socket.destroy();
       return undefined;
     }
-    this.perIp.set(limitKey, count);
+    this.perIp.set(limitKey, this.countOf(limitKey) + 1);
     return limitKey;
+  }
+
+  /** The key the socket's IP counts under; undefined for an exempt address. */
+  private limitKeyOf(socket: Socket): string | undefined {
+    const ip = canonicalIp(socket.remoteAddress ?? '');
+    return this.exempt.has(ip) ? undefined : ipLimitKey(ip);
+  }
+
+  private countOf(limitKey: string): number {
+    return this.perIp.get(limitKey) ?? 0;
   }
 
   private arm(waitMs: number): void {
@@ -152,17 +160,22 @@ export class PendingSockets {
     const socket = tcpSocketOf(req.socket);
     this.settle(socket);
     if (!carriesBody(req) || this.receiving.has(socket)) return;
-    const limitKey = this.countIn(socket);
+    const limitKey = this.limitKeyOf(socket);
     if (limitKey === undefined) return;
+    // The app gets this request in this same emit: destroying the socket now would not stop it
+    // from running, only its answer. So it counts (the IP's new sockets are refused meanwhile),
+    // and one over the cap (a kept-alive socket's) ends its socket with its response.
+    if (this.countOf(limitKey) >= this.max) res.shouldKeepAlive = false;
+    this.perIp.set(limitKey, this.countOf(limitKey) + 1);
     this.receiving.set(socket, limitKey);
     const done = (): void => {
       req.off('end', done);
-      res.off('finish', done);
       socket.off('close', done);
       this.received(socket);
     };
+    // Once the whole body is in: read by the app, or dumped by Node after a response that did not
+    // read it (a 404, a refusal), while the client still sends it.
     req.once('end', done);
-    res.once('finish', done);
     socket.once('close', done);
   };
 
