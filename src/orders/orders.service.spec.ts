@@ -134,6 +134,18 @@ describe('OrdersService', () => {
       expect((await orders.create('calm', items)).ownerId).toBe('calm');
     });
 
+    it(`refuses past ${MAX_ORDERS_PER_USER} when the orders were all asked for at once, keys included`, async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: MAX_ORDERS_PER_USER + 5 }, (_, n) =>
+          orders.createOnce('eager', items, `key-${n}`),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(MAX_ORDERS_PER_USER);
+      for (const result of results.filter((r) => r.status === 'rejected')) {
+        expect(result.reason).toBeInstanceOf(ConflictException);
+      }
+    });
+
     it(`keeps at most ${MAX_ORDERS} orders, forgetting the oldest first`, async () => {
       const users = Math.ceil((MAX_ORDERS + 1) / MAX_ORDERS_PER_USER);
       const placed = [];

@@ -72,10 +72,15 @@ export class OrdersService {
     return this.orders.get(id);
   }
 
-  private draft(ownerId: string, items: OrderItem[]): Order {
+  /** The bound, checked where a draft is made and again where it is counted (after waits). */
+  private assertRoom(ownerId: string): void {
     if ((this.perUser.get(ownerId) ?? 0) >= MAX_ORDERS_PER_USER) {
       throw new ConflictException(`at most ${MAX_ORDERS_PER_USER} orders per user in this demo`);
     }
+  }
+
+  private draft(ownerId: string, items: OrderItem[]): Order {
+    this.assertRoom(ownerId);
     const now = new Date().toISOString();
     return {
       id: randomUUID(),
@@ -87,9 +92,11 @@ export class OrdersService {
     };
   }
 
-  private place(order: Order, idempotencyKey?: string): Promise<Order> {
+  private async place(order: Order, idempotencyKey?: string): Promise<Order> {
     const placing = this.placing.get(order.id);
     if (placing) return placing;
+    // Concurrent creates of one user each passed draft()'s check before any was counted.
+    this.assertRoom(order.ownerId);
     this.perUser.set(order.ownerId, (this.perUser.get(order.ownerId) ?? 0) + 1);
     const placed = this.announce('order.created', order, idempotencyKey)
       .then(
