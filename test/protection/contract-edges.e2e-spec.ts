@@ -201,8 +201,9 @@ describe('contract edges of topic names and the handshake', () => {
       'news:a',
     ]);
 
-    // An empty value counts as no ?subscribe= at all, as an empty ?token= counts as no token.
-    const absent = await accepted(app.tryConnect({ subscribe: '' }));
+    const bare = await accepted(app.tryConnect({ subscribe: '' }));
+    expect((await bare.waitFor((f) => f.event === 'subscribed')).data).toEqual({ topics: [] });
+    const absent = await accepted(app.tryConnect());
     await expectNothingSince(absent, 1);
   });
 

@@ -8,7 +8,7 @@ function reference(url: string): { token?: string; subscribe?: string } {
   const params = new URLSearchParams(url.slice(start + 1));
   return {
     token: params.get('token') || undefined,
-    subscribe: params.get('subscribe') || undefined,
+    subscribe: params.get('subscribe') ?? undefined,
   };
 }
 

@@ -3,7 +3,8 @@
  * only these, in characters that need no decoding (a JWT is base64url), so
  * they are read without building a URLSearchParams; anything that needs
  * decoding goes through URLSearchParams, whose rules (`+`, bad escapes) win.
- * An empty `?token=` counts as no token.
+ * An empty `?token=` counts as no token; an empty `?subscribe=` is there all
+ * the same (it names no topic, and gets its `subscribed`, PROTOCOL §1).
  */
 export function handshakeQuery(url: string | undefined): { token?: string; subscribe?: string } {
   const start = url?.indexOf('?') ?? -1;
@@ -13,7 +14,7 @@ export function handshakeQuery(url: string | undefined): { token?: string; subsc
     const params = new URLSearchParams(query);
     return {
       token: params.get('token') || undefined,
-      subscribe: params.get('subscribe') || undefined,
+      subscribe: params.get('subscribe') ?? undefined,
     };
   }
   let token: string | undefined;
@@ -26,5 +27,5 @@ export function handshakeQuery(url: string | undefined): { token?: string; subsc
     if (name === 'token') token ??= value;
     else if (name === 'subscribe') subscribe ??= value;
   }
-  return { token: token || undefined, subscribe: subscribe || undefined };
+  return { token: token || undefined, subscribe };
 }
