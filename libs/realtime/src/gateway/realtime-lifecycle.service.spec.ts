@@ -79,7 +79,6 @@ describe('RealtimeLifecycleService: the shutdown order', () => {
       'refuse handshakes',
       'not ready',
       'jobs stop',
-      'offline stops',
       'presence stops',
       // (the drain stops accepting too: it is also called alone, before a planned restart)
       'refuse handshakes',
@@ -89,8 +88,14 @@ describe('RealtimeLifecycleService: the shutdown order', () => {
     expect(done).toBe(false);
     jobsEnded();
     await jest.advanceTimersByTimeAsync(0);
-    // Events flush after their last producers (the closes, the jobs), before the queues close.
-    expect(steps.slice(8)).toEqual(['events flush', 'queues close', 'engine closes']);
+    // Offline delivery stops after the drain (a retained message sent during it is handed over);
+    // events flush after their last producers (the closes, the jobs), before the queues close.
+    expect(steps.slice(7)).toEqual([
+      'offline stops',
+      'events flush',
+      'queues close',
+      'engine closes',
+    ]);
     expect(done).toBe(true);
   });
 
@@ -120,5 +125,22 @@ describe('RealtimeLifecycleService: the shutdown order', () => {
     await lifecycle.beforeApplicationShutdown();
     expect(error).toHaveBeenCalledWith(expect.stringContaining('Redis gone'));
     expect(steps.slice(-2)).toEqual(['queues close', 'engine closes']);
+  });
+
+  it('takes at most twice shutdown.graceMs when Redis answers nothing at all', async () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const { lifecycle, steps, fakes } = setUp();
+    const never = () => new Promise<void>(() => undefined);
+    fakes.jobs.close = never;
+    fakes.events.close = never;
+    fakes.engine.close = never;
+    let done = false;
+    void lifecycle.beforeApplicationShutdown().then(() => (done = true));
+    await jest.advanceTimersByTimeAsync(2 * GRACE_MS - 1);
+    expect(done).toBe(false);
+    // The steps still waiting when the second grace ran out get no time of their own.
+    await jest.advanceTimersByTimeAsync(50);
+    expect(done).toBe(true);
+    expect(steps).toContain('offline stops');
   });
 });

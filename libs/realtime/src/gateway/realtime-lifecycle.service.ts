@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { HandshakeService } from '../auth/handshake.service';
 import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
+import { failureDetail } from '../engine/engine-unavailable.error';
 import { EngineLifecycle } from '../engine/engine-lifecycle.service';
 import { RealtimeHealthIndicator } from '../health/realtime.health';
 import { RealtimeJobs } from '../jobs/realtime-jobs.service';
@@ -30,19 +31,20 @@ const POLL_MS = 20;
  *
  * 1. From the first hook of shutdown, new handshakes get 503 and /health
  *    reports not ready (a load balancer stops sending clients here).
- * 2. Nothing starts by itself any more: no Bull job is taken, presence and
- *    offline delivery stop their timers. Jobs already running get
- *    `shutdown.graceMs` to finish, side by side with the drain.
+ * 2. No Bull job is taken, presence stops its timers. Jobs already running
+ *    get `shutdown.graceMs` to finish, side by side with the drain.
  * 3. The drain: every client gets the replies it is owed, then a close frame
  *    (`shutdown.closeCode`); it waits up to `shutdown.graceMs` for them.
- * 4. Once the last producer of lifecycle events is done (the closes, the
- *    jobs), the events still gathered are queued, then the queues close.
+ * 4. Offline delivery stops its timers. Once the last producer of lifecycle
+ *    events is done (the closes, the jobs), the events still gathered are
+ *    queued, then the queues close.
  * 5. The engine closes; the Redis connections close last (RedisConnections,
  *    in onApplicationShutdown, which Nest runs after every
  *    beforeApplicationShutdown).
  *
- * Every step waits at most `shutdown.graceMs`. Call drain(1012) yourself
- * before a planned restart.
+ * Steps 2–3 share one `shutdown.graceMs`, steps 4–5 another, which only a
+ * Redis that does not answer uses up. Call drain(1012) yourself before a
+ * planned restart.
  *
  * @publicApi
  */
@@ -71,19 +73,28 @@ export class RealtimeLifecycleService implements OnModuleDestroy, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     const { closeCode, graceMs } = this.options.shutdown;
     this.stopAccepting();
-    // Before the drain, so that the jobs' grace runs alongside it; the queues stay open (a running
-    // job, and the events of the closes below, still add jobs).
-    const stopped = this.step('stopping jobs and timers', () =>
-      Promise.all([this.jobs.stop(graceMs), this.offline.stop()]),
-    );
-    await this.step('stopping presence', () => this.presence.stop());
+    // Alongside the drain, within its grace: the queues stay open (a running job, and the events
+    // of the closes below, still add jobs).
+    const draining = Date.now() + graceMs;
+    const stopped = Promise.all([
+      this.step('stopping jobs', () => this.jobs.stop(graceMs), draining),
+      this.step('stopping presence', () => this.presence.stop(), draining),
+    ]);
     await this.drain(closeCode);
     await stopped;
+    // The rest shares one more grace, which only a Redis that does not answer uses up. Offline
+    // delivery stops after the drain: a retained message sent during it is still handed over.
+    const closing = Date.now() + graceMs;
+    await this.step('stopping offline delivery', () => this.offline.stop(), closing);
     // After the last producer of events: the closes' and the jobs' (a cleanup's user.offline).
-    await this.step('queueing the last lifecycle events', () => this.events.close(graceMs));
-    await this.step('closing the queues', () => this.jobs.close(graceMs));
+    await this.step(
+      'queueing the last lifecycle events',
+      () => this.events.close(graceMs),
+      closing,
+    );
+    await this.step('closing the queues', () => this.jobs.close(graceMs), closing);
     // After the owed replies and the last job, which may publish.
-    await this.step('closing the engine', () => this.engine.close());
+    await this.step('closing the engine', () => this.engine.close(), closing);
   }
 
   /** Stops accepting and closes every connection; resolves when all are gone or the grace is over. */
@@ -112,16 +123,14 @@ export class RealtimeLifecycleService implements OnModuleDestroy, BeforeApplicat
     this.health.markDraining();
   }
 
-  /** One step of the shutdown, bounded by the grace: a failure or a timeout is logged, and the next step runs. */
-  private async step(what: string, work: () => Promise<unknown>): Promise<void> {
-    const graceMs = this.options.shutdown.graceMs;
-    const done = Promise.resolve()
-      .then(work)
-      .catch((error: unknown) =>
-        this.logger.error(`shutdown: ${what} failed: ${(error as Error)?.message ?? error}`),
-      );
-    if (!(await settleWithin(done, graceMs))) {
-      this.logger.warn(`shutdown: ${what} took over shutdown.graceMs (${graceMs} ms); going on`);
+  /** One step of the shutdown, bounded by `deadline`: a failure or a timeout is logged, and the next step runs. */
+  private async step(what: string, work: () => Promise<unknown>, deadline: number): Promise<void> {
+    // Started at once (a throw becomes a rejection): the steps begun before the drain run first.
+    const done = new Promise((resolve) => resolve(work())).catch((error: unknown) =>
+      this.logger.error(`shutdown: ${what} failed: ${failureDetail(error)}`),
+    );
+    if (!(await settleWithin(done, Math.max(0, deadline - Date.now())))) {
+      this.logger.warn(`shutdown: ${what} ran past shutdown.graceMs; going on`);
     }
   }
 }

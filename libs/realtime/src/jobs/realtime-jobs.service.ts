@@ -3,6 +3,7 @@ import type { Job, JobOptions, Queue } from 'bull';
 import { RedisConnections } from '../redis/redis-connections.service';
 import { REALTIME_QUEUES } from './realtime-jobs.constants';
 import { settleWithin } from './settle-within';
+import { failureDetail } from '../engine/engine-unavailable.error';
 
 const COUNTS_TIMEOUT_MS = 1_000;
 
@@ -105,7 +106,9 @@ export class RealtimeJobs {
     const attempt = () => {
       void this.upsertRepeatable(queue, jobName, everyMs).catch((error: Error) => {
         if (this.closed) return;
-        this.logger.warn(`scheduling ${queueName}/${jobName} failed, retrying: ${error.message}`);
+        this.logger.warn(
+          `scheduling ${queueName}/${jobName} failed, retrying: ${failureDetail(error)}`,
+        );
         const timer = setTimeout(() => {
           this.timers.delete(timer);
           attempt();

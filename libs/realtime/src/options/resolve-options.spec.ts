@@ -88,7 +88,10 @@ describe('resolveRealtimeOptions', () => {
     [{ history: { maxTotalBytes: 0 } }, 'history.maxTotalBytes'],
     [{ history: { maxTotalBytes: 2 ** 60 } }, 'history.maxTotalBytes'],
     [{ redis: { options: { keyPrefix: 'x:' } } }, 'redis.options.keyPrefix'],
-    [{ redis: { keyPrefix: '{shop}:rt:' } }, 'redis.keyPrefix'],
+    [
+      { redis: { cluster: { nodes: [{ port: 7000 }] }, keyPrefix: '{shop}:rt:' } },
+      'redis.keyPrefix',
+    ],
     [{ redis: { cluster: { nodes: [{ port: 7000 }] }, keyPrefix: 'rt}' } }, 'redis.keyPrefix'],
     [{ redis: { pingIntervalMs: 0 } }, 'redis.pingIntervalMs'],
     [{ redis: { pingTimeoutMs: 60_000 } }, 'redis.pingTimeoutMs'],

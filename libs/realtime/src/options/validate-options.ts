@@ -142,7 +142,7 @@ export function validateRealtimeOptions(o: ResolvedRealtimeOptions, hardened: bo
   }
   // On a cluster the first `{…}` of a key is its hash tag: one in the prefix would put every key
   // in one slot (and the partitions' tags could never spread), so the library places its own.
-  if (o.redis && /[{}]/.test(o.redis.keyPrefix)) {
+  if (o.redis?.cluster && /[{}]/.test(o.redis.keyPrefix)) {
     fail('redis.keyPrefix', 'must not contain { or }: the library places its own hash tags');
   }
   validateOffline(o);

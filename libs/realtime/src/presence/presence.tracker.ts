@@ -11,6 +11,7 @@ import { RealtimeEvents } from './lifecycle/realtime-events.service';
 import { type NetChanges, netChanges } from './net-changes';
 import { PRESENCE_STORE } from './presence.constants';
 import type { PresenceChange, PresenceSlot, PresenceStore, UserSlot } from './presence-store.port';
+import { failureDetail } from '../engine/engine-unavailable.error';
 
 /**
  * The connection id of the one user entry an instance keeps per user: all
@@ -88,7 +89,7 @@ export class PresenceTracker implements OnApplicationBootstrap {
   private readonly failed = (error: unknown): void => {
     if (this.failing) return;
     this.failing = true;
-    this.logger.warn(`presence store: ${(error as Error)?.message ?? String(error)} (retrying)`);
+    this.logger.warn(`presence store: ${failureDetail(error)} (retrying)`);
   };
 
   constructor(

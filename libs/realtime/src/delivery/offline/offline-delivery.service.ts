@@ -19,6 +19,7 @@ import { ExpirySweeper } from './expiry-sweeper';
 import { OFFLINE_SCHEDULER, OFFLINE_STORE } from './offline.constants';
 import type { OfflineScheduler } from './offline-scheduler.port';
 import type { InboxLimits, OfflineStore } from './offline-store.port';
+import { failureDetail } from '../../engine/engine-unavailable.error';
 
 const MAX_USER_ID_LENGTH = 256;
 /**
@@ -118,7 +119,7 @@ export class OfflineDeliveryService implements OnModuleInit {
       await this.engine.command({ kind: 'user', userId, type, payload, ts, id: message.id });
     } catch (error) {
       // Kept already: if the live push fails, the user still gets it on the next connection.
-      this.logger.warn(`live push of ${message.id} failed: ${(error as Error)?.message}`);
+      this.logger.warn(`live push of ${message.id} failed: ${failureDetail(error)}`);
     }
     return message.id;
   }
@@ -187,9 +188,7 @@ export class OfflineDeliveryService implements OnModuleInit {
   private async deadLettered(letter: DeadLetter): Promise<void> {
     for (const listener of this.deadLetterListeners) listener(letter);
     await this.scheduler.handOver(letter).catch((error: unknown) => {
-      this.logger.error(
-        `hand-over of dead letter ${letter.id} failed: ${(error as Error)?.message}`,
-      );
+      this.logger.error(`hand-over of dead letter ${letter.id} failed: ${failureDetail(error)}`);
     });
   }
 

@@ -9,6 +9,7 @@ import { settleWithin } from '../../jobs/settle-within';
 import type { EventDeadLetterStore } from './event-dead-letter.store';
 import { type LifecycleHandler, type LifecycleHandlers, runHandler } from './lifecycle-handlers';
 import type { RealtimeEvent } from './realtime-event';
+import { failureDetail } from '../../engine/engine-unavailable.error';
 
 export interface EventPolicy {
   attempts: number;
@@ -213,7 +214,7 @@ export class BullLifecycleDispatcher implements LifecycleDispatcher {
     return this.jobs.add(EVENTS_QUEUE, EVENTS_DELIVER_JOB, { events }).then(
       () => undefined,
       (error: Error) =>
-        this.logger.warn(`lifecycle events not queued (${events.length}): ${error.message}`),
+        this.logger.warn(`lifecycle events not queued (${events.length}): ${failureDetail(error)}`),
     );
   }
 }
