@@ -1,7 +1,6 @@
 import Redis from 'ioredis';
 import { DemoProcess } from '../support/demo-process';
 import { TestRedis } from '../support/redis-server';
-import { sleep } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
 
 jest.setTimeout(60_000);
@@ -9,17 +8,6 @@ jest.setTimeout(60_000);
 interface Order {
   id: string;
   ownerId: string;
-}
-
-/** Polls GET /health until it answers `status`; bounded. */
-async function healthBecomes(instance: DemoProcess, status: number, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const response = await instance.http('GET', '/health');
-    if (response.status === status) return;
-    if (Date.now() > deadline) throw new Error(`/health stayed ${response.status}, not ${status}`);
-    await sleep(50);
-  }
 }
 
 /**
@@ -64,7 +52,7 @@ describe('POST /orders repeated after a failed publish (Redis mode, two instance
   async function restorePublishConnections(): Promise<void> {
     await admin.config('SET', 'maxclients', '10000');
     // Healthy only with the publish connection ready again.
-    await Promise.all([healthBecomes(a, 200), healthBecomes(b, 200)]);
+    await Promise.all([a.healthBecomes(200), b.healthBecomes(200)]);
   }
 
   async function watch(instance: DemoProcess, token: string, owner: string): Promise<TestClient> {

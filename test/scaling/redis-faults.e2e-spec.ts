@@ -4,21 +4,10 @@ import { join } from 'node:path';
 import { DemoProcess } from '../support/demo-process';
 import { TestRedis } from '../support/redis-server';
 import { TcpProxy } from '../support/tcp-proxy';
-import { closeOf, sleep } from '../support/waits';
+import { closeOf } from '../support/waits';
 import type { TestClient } from '../support/ws-client';
 
 jest.setTimeout(30_000);
-
-/** Polls GET /health until it answers `status`; bounded. */
-async function healthBecomes(instance: DemoProcess, status: number, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const response = await instance.http('GET', '/health');
-    if (response.status === status) return;
-    if (Date.now() > deadline) throw new Error(`/health stayed ${response.status}, not ${status}`);
-    await sleep(50);
-  }
-}
 
 /**
  * PROTOCOL.md §7: Redis stops and comes back (empty, as after a restart
@@ -53,8 +42,8 @@ describe('a Redis outage under live clients', () => {
     for (const client of [onB, onC]) void client.closed.then(({ code }) => closes.push(code));
 
     await redis.stop();
-    await healthBecomes(b, 503);
-    await healthBecomes(c, 503);
+    await b.healthBecomes(503);
+    await c.healthBecomes(503);
 
     const health = await b.http('GET', '/health');
     expect(health.body).toMatchObject({
@@ -89,8 +78,8 @@ describe('a Redis outage under live clients', () => {
     expect(subscribeRefused.event).toBe('error');
 
     await redis.restart();
-    await healthBecomes(b, 200);
-    await healthBecomes(c, 200);
+    await b.healthBecomes(200);
+    await c.healthBecomes(200);
     const metrics = (await b.http('GET', '/metrics')).text;
     expect(metrics).toMatch(/^realtime_engine_up 1$/m);
     expect(metrics).toMatch(/^realtime_engine_round_trip_seconds 0\.\d+/m);
@@ -164,8 +153,8 @@ describe('a revocation around a Redis restart (AOF), on an instance whose link t
     await redis.stop({ graceful: true });
     expect((await revoke()).status).toBe(503);
     await redis.restart();
-    await healthBecomes(a, 200);
-    await healthBecomes(c, 200);
+    await a.healthBecomes(200);
+    await c.healthBecomes(200);
     proxy.freeze();
 
     const closes = clients.map((client) => closeOf(client, 12_000));

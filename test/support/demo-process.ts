@@ -125,6 +125,18 @@ export class DemoProcess {
     return requestJson(this.baseUrl + path, method, body, token, headers);
   }
 
+  /** Polls GET /health until it answers `status`; bounded by `ms`. */
+  async healthBecomes(status: number, ms = 15_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const response = await this.http('GET', '/health');
+      if (response.status === status) return;
+      if (Date.now() > deadline)
+        throw new Error(`/health stayed ${response.status}, not ${status}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   async token(userId: string, roles: string[] = [], ttlSeconds?: number): Promise<string> {
     const response = await this.http('POST', '/auth/token', { userId, roles, ttlSeconds });
     if (response.status !== 200) throw new Error(`token request failed: ${response.status}`);
