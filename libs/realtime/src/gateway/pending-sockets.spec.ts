@@ -165,6 +165,34 @@ describe('PendingSockets', () => {
     await until(() => pending.pendingFor('127.0.0.1') === 0);
   });
 
+  it('counts each pipelined request, not only the first of its socket', async () => {
+    await start(60_000);
+    const small = 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx';
+    const client = slowBody(small + POST_TEN_BYTES);
+    await until(() => requests === 2);
+    // The first is in and answered; the second's body is still on its way.
+    await until(() => pending.pendingFor('127.0.0.1') === 1);
+    client.socket.write('123456789');
+    await until(() => pending.pendingFor('127.0.0.1') === 0);
+    client.socket.destroy();
+  });
+
+  it('cuts off a kept-alive body over the cap that is still arriving after the handshake time', async () => {
+    const timeoutMs = 300;
+    await start(timeoutMs);
+    const client = slowBody('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await client.answered()).toMatch(/^HTTP\/1.1 200/);
+    const silent = [0, 1, 2].map(() => silentClient(port));
+    await until(() => pending.pendingFor('127.0.0.1') === 3);
+    const closed = new Promise((resolve) => client.socket.once('close', resolve));
+    client.socket.write(POST_TEN_BYTES);
+    await closed;
+    // Its app never got the whole body, so it never answered.
+    expect(requests).toBe(2);
+    await Promise.all(silent.map((other) => other.closed));
+    await until(() => pending.pendingFor('127.0.0.1') === 0);
+  });
+
   it('counts the addresses of one IPv6 /64 as one client, as the connection limits do', async () => {
     await start(60_000);
     // Loopback has one IPv6 address, so the sockets come from no network: real sockets, never

@@ -37,8 +37,8 @@ export class PendingSockets {
   private readonly perIp = new Map<string, number>();
   /** Kept apart from the sockets, so that an open connection carries nothing of this; oldest first. */
   private readonly pending = new Map<Socket, Pending>();
-  /** Sockets whose request body is still arriving, under their IP's key. */
-  private readonly receiving = new Map<Socket, string>();
+  /** Requests whose body is still arriving (several on one socket when pipelined), under their IP's key. */
+  private readonly receiving = new Map<IncomingMessage, string>();
   /** Armed for the oldest pending socket's deadline while any may be pending. */
   private timer: NodeJS.Timeout | undefined;
   private readonly max: number;
@@ -79,7 +79,7 @@ export class PendingSockets {
 
   detach(): void {
     for (const socket of [...this.pending.keys()]) this.settle(socket);
-    for (const socket of [...this.receiving.keys()]) this.received(socket);
+    for (const req of [...this.receiving.keys()]) this.received(req);
     clearTimeout(this.timer);
     this.timer = undefined;
     this.server.off('connection', this.onConnection);
@@ -159,19 +159,26 @@ export class PendingSockets {
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const socket = tcpSocketOf(req.socket);
     this.settle(socket);
-    if (!carriesBody(req) || this.receiving.has(socket)) return;
+    if (!carriesBody(req)) return;
     const limitKey = this.limitKeyOf(socket);
     if (limitKey === undefined) return;
-    // The app gets this request in this same emit: destroying the socket now would not stop it
-    // from running, only its answer. So it counts (the IP's new sockets are refused meanwhile),
-    // and one over the cap (a kept-alive socket's) ends its socket with its response.
-    if (this.countOf(limitKey) >= this.max) res.shouldKeepAlive = false;
+    const over = this.countOf(limitKey) >= this.max;
     this.perIp.set(limitKey, this.countOf(limitKey) + 1);
-    this.receiving.set(socket, limitKey);
+    this.receiving.set(req, limitKey);
+    let cutOff: NodeJS.Timeout | undefined;
+    if (over) {
+      // The app gets this request in this same emit: destroying the socket now would not stop it
+      // from running on a body already in. So it counts (the IP's new sockets are refused), its
+      // socket ends with its response, and a body still arriving after a handshake's time is cut
+      // off: the app cannot have acted on a body it has not received.
+      res.shouldKeepAlive = false;
+      cutOff = setTimeout(() => req.complete || socket.destroy(), this.timeoutMs).unref();
+    }
     const done = (): void => {
+      clearTimeout(cutOff);
       req.off('end', done);
       socket.off('close', done);
-      this.received(socket);
+      this.received(req);
     };
     // Once the whole body is in: read by the app, or dumped by Node after a response that did not
     // read it (a 404, a refusal), while the client still sends it.
@@ -179,10 +186,10 @@ export class PendingSockets {
     socket.once('close', done);
   };
 
-  private received(socket: Socket): void {
-    const limitKey = this.receiving.get(socket);
+  private received(req: IncomingMessage): void {
+    const limitKey = this.receiving.get(req);
     if (limitKey === undefined) return;
-    this.receiving.delete(socket);
+    this.receiving.delete(req);
     this.countOut(limitKey);
   }
 }
