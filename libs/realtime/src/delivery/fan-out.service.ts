@@ -78,13 +78,13 @@ export class FanOutService implements EngineSink, OnModuleInit {
 
   execute(command: EngineCommand): void {
     switch (command.kind) {
-      case 'broadcast':
+      case 'broadcast': {
+        // Encoded first: a payload JSON cannot carry is refused before anything is counted.
+        const frame = encodeMessage({ ...command, topic: BROADCAST_TOPIC });
         this.counters.broadcasts++;
-        this.writeAll(
-          this.connections.all(),
-          encodeMessage({ ...command, topic: BROADCAST_TOPIC }),
-        );
+        this.writeAll(this.connections.all(), frame);
         return;
+      }
       case 'user': {
         // Most retained messages are for users who are not here: no frame to build for them.
         const connections = this.connections.ofUser(command.userId);

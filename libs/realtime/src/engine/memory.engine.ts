@@ -1,4 +1,5 @@
-import { encodeMessage } from '../framing/message-frame';
+import { encodeSerializedMessage, payloadJson } from '../framing/message-frame';
+import { SerializedJson } from '../framing/serialized-json';
 import { type EngineHistoryOptions, HistoryLimitsResolver } from './history-limits';
 import { EpochClock, formatOffset, isAfterOffset, parseOffset } from './offset';
 import type {
@@ -82,6 +83,8 @@ export class MemoryEngine implements RealtimeEngine {
   }
 
   publish(topic: string, type: string, payload: unknown): Promise<PublishedMessage> {
+    // Serialized before anything changes: a payload JSON cannot carry takes no offset, evicts no history.
+    const json = payload instanceof SerializedJson ? payload.bytes : payloadJson(payload);
     const ts = Date.now();
     const history = this.historyFor(topic, ts);
     const offset = formatOffset(history.epoch, ++history.sequence);
@@ -89,7 +92,7 @@ export class MemoryEngine implements RealtimeEngine {
       topic,
       offset,
       ts,
-      frame: encodeMessage({ topic, type, payload, offset, ts }),
+      frame: encodeSerializedMessage(topic, JSON.stringify(type), json, offset, ts),
     };
     this.change(history, () => history.append(message));
     this.keepUnderTotal();

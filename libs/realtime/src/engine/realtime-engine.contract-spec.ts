@@ -235,6 +235,26 @@ export function engineContract(name: string, node: EngineNodeFactory): void {
       expect((await engine.recover('long', long[0].offset)).recovered).toBe(true);
     });
 
+    it('refuses a payload JSON cannot carry as BAD_REQUEST, taking no offset and evicting no history', async () => {
+      const { engine, delivered } = await node({ maxHistoryTopics: 2 });
+      await engine.watch('a');
+      const a = await engine.publish('a', 'x', 1);
+      const b = await engine.publish('b', 'x', 1);
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      for (const payload of [{ n: 1n }, cyclic]) {
+        const refused = (async () => engine.publish('c', 'x', payload))();
+        await expect(refused).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(refused).rejects.toThrow(/^payload is not JSON-serializable/);
+      }
+      expect((await engine.recover('b', b.offset)).recovered).toBe(true);
+      const next = await engine.publish('a', 'x', () => 'a function');
+      expect(parseOffset(next.offset)?.sequence).toBe((parseOffset(a.offset)?.sequence ?? 0) + 1);
+      const sent = () => delivered.find((m) => m.topic === 'a' && m.offset === next.offset);
+      await eventually(() => sent() !== undefined);
+      expect(frameData(sent()!)).toMatchObject({ payload: null });
+    });
+
     it('carries every command to the sink', async () => {
       const { engine, executed } = await node();
       const revoke: RevokeCommand = {

@@ -1,4 +1,4 @@
-import { type MessageFrameData, ServerEvent } from '../protocol';
+import { ErrorCode, type MessageFrameData, RealtimeException, ServerEvent } from '../protocol';
 import { frameParts, type OutboundFrame } from './outbound-frame';
 import { SerializedJson } from './serialized-json';
 
@@ -9,12 +9,28 @@ import { SerializedJson } from './serialized-json';
  * in as it arrived. Retainable: history may keep it.
  */
 export function encodeMessage(message: MessageFrameData): OutboundFrame {
-  const { topic, type, payload, offset, ts, id } = message;
-  if (payload instanceof SerializedJson) {
-    return spliceMessage(JSON.stringify(type), payload.bytes, message);
+  const { type, payload } = message;
+  const json = payload instanceof SerializedJson ? payload.bytes : payloadJson(payload);
+  return spliceMessage(JSON.stringify(type), json, message);
+}
+
+/**
+ * A payload as JSON text. One that JSON cannot carry is refused with a
+ * message saying so (a BigInt, a cycle), not a bare TypeError; one that
+ * JSON has no value for (undefined, a function) is `null`, so the frame
+ * keeps its `payload` field.
+ */
+export function payloadJson(payload: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload);
+  } catch (error) {
+    throw new RealtimeException(
+      ErrorCode.BadRequest,
+      `payload is not JSON-serializable: ${(error as Error).message}`,
+    );
   }
-  const data = { topic, type, payload: payload ?? null, offset, ts, id };
-  return frameParts([JSON.stringify({ event: ServerEvent.Message, data })], true);
+  return json ?? 'null';
 }
 
 /**
@@ -25,11 +41,11 @@ export function encodeMessage(message: MessageFrameData): OutboundFrame {
 export function encodeSerializedMessage(
   topic: string,
   typeJson: string,
-  payloadJson: string,
+  payload: string | Buffer,
   offset: string,
   ts: number,
 ): OutboundFrame {
-  return spliceMessage(typeJson, payloadJson, { topic, offset, ts });
+  return spliceMessage(typeJson, payload, { topic, offset, ts });
 }
 
 /** JSON.stringify's output for the message, with type and payload given as JSON. */

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { encodeSerializedMessage } from '../../framing/message-frame';
+import { encodeSerializedMessage, payloadJson } from '../../framing/message-frame';
 import { SerializedJson } from '../../framing/serialized-json';
 import type { EngineCommand, EngineMessage, RevokeCommand } from '../realtime-engine.port';
 
@@ -107,6 +107,6 @@ export async function roundTrip(redis: Redis, timeoutMs: number): Promise<number
  * a missing payload as null, a SerializedJson one as it arrived.
  */
 export function encodePublish(type: string, payload: unknown): string {
-  if (payload instanceof SerializedJson) return `[${JSON.stringify(type)},${payload.toString()}]`;
-  return JSON.stringify([type, payload ?? null]);
+  const json = payload instanceof SerializedJson ? payload.toString() : payloadJson(payload);
+  return `[${JSON.stringify(type)},${json}]`;
 }

@@ -6,6 +6,7 @@ import { hashSlot } from '../../redis/hash-slot';
 import type { KeyLayout } from '../../redis/key-layout';
 import { AT_MOST_ONCE, type RedisConnections } from '../../redis/redis-connections.service';
 import { EngineUnavailableError } from '../engine-unavailable.error';
+import { ErrorCode, RealtimeException } from '../../protocol';
 import { type EngineHistoryOptions, HistoryLimitsResolver } from '../history-limits';
 import { formatOffset, isAfterOffset, parseOffset } from '../offset';
 import type {
@@ -376,7 +377,15 @@ export class RedisEngine implements RealtimeEngine {
   }
 
   command(command: EngineCommand): Promise<void> {
-    const message = JSON.stringify(command);
+    let message: string;
+    try {
+      message = JSON.stringify(command);
+    } catch {
+      // Only a payload can fail to serialize: say so as the memory engine does.
+      return Promise.reject(
+        new RealtimeException(ErrorCode.BadRequest, 'payload is not JSON-serializable'),
+      );
+    }
     if (command.kind !== 'revoke') {
       // Not queued while Redis is away: it fails at once, like a publish.
       const status = this.redis.command.status;
