@@ -1,4 +1,4 @@
-import { BroadcastService, type RealtimeStats } from '@nest-realtime/server';
+import { BroadcastService, type CloseCode, type RealtimeStats } from '@nest-realtime/server';
 import { DemoApp } from '../support/demo-app';
 import { barrier, expectNothingSince } from '../support/frame-helpers';
 import type { TestClient } from '../support/ws-client';
@@ -227,6 +227,17 @@ describe('core: BroadcastService from domain code', () => {
         (n) => n === before - 2,
       );
       expect(after).toBe(before - 2);
+    });
+
+    it('refuses a code the protocol does not close with, and the user stays served', async () => {
+      const client = await demo.connect({ token: await demo.token('xia') });
+      for (const code of [1005, 999, 4777]) {
+        await expect(realtime.disconnectUser('xia', code as CloseCode)).rejects.toMatchObject({
+          code: 'BAD_REQUEST',
+        });
+      }
+      expect(client.isOpen).toBe(true);
+      expect((await client.request('subscribe', { topics: ['orders'] })).event).toBe('subscribed');
     });
   });
 

@@ -53,6 +53,27 @@ describe('close codes', () => {
     });
   });
 
+  describe('codes a client closes with', () => {
+    let app: ProtectedApp;
+
+    beforeAll(async () => {
+      app = await ProtectedApp.start({ realtime: {} });
+    });
+    afterAll(() => app.stop());
+
+    it('counts a private close code (3000–4999, the client’s choice) as other, a named one as itself', async () => {
+      const codes = [4777, 3001, 4999, 1000, 4003];
+      for (const code of codes) {
+        const client = await app.connect();
+        const closed = closeOf(client, 3_000);
+        client.socket.close(code);
+        await closed;
+      }
+      await app.waitForConnections(0);
+      expect(app.stats().counters.closed).toEqual({ other: 3, 1000: 1, 4003: 1 });
+    });
+  });
+
   describe('4000: heartbeat timeout', () => {
     let app: ProtectedApp;
 

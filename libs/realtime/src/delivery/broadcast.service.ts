@@ -20,7 +20,7 @@ import type {
 import { IdempotencyService } from './idempotency/idempotency.service';
 import type { DeadLetter, OfflineStats } from './offline/offline-message';
 import { OfflineDeliveryService } from './offline/offline-delivery.service';
-import { assertPublishable, assertType, assertUserId } from './publish-validation';
+import { assertCloseCode, assertPublishable, assertType, assertUserId } from './publish-validation';
 
 /**
  * What domain code uses to push live updates. Inject it anywhere in the app;
@@ -108,8 +108,13 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
     await this.engine.command({ kind: 'broadcast', type, payload, ts: Date.now() });
   }
 
-  /** Closes every connection of a user (default 4003: clients must not reconnect with the same token). */
+  /**
+   * Closes every connection of a user (default 4003: clients must not
+   * reconnect with the same token). `code` is one of the protocol's
+   * (PROTOCOL §6); any other is refused here, before any socket is touched.
+   */
   async disconnectUser(userId: string, code: CloseCode = CloseCode.Revoked): Promise<void> {
+    assertCloseCode(code);
     await this.engine.command({ kind: 'disconnect-user', userId, code });
   }
 

@@ -1,4 +1,5 @@
 import {
+  CloseCode,
   ErrorCode,
   MAX_TYPE_LENGTH,
   parseTopic,
@@ -28,6 +29,18 @@ export function assertUserId(userId: string): void {
     throw new RealtimeException(
       ErrorCode.BadRequest,
       'userId must be 1 to 100 characters of [A-Za-z0-9_.@=-], as a token sub',
+    );
+  }
+}
+
+const CLOSE_CODES: ReadonlySet<number> = new Set(Object.values(CloseCode));
+
+/** A close code the server may send: the protocol's own (ws refuses some others, e.g. 1005). */
+export function assertCloseCode(code: number): void {
+  if (!CLOSE_CODES.has(code)) {
+    throw new RealtimeException(
+      ErrorCode.BadRequest,
+      `close code must be one of ${[...CLOSE_CODES].join(', ')}`,
     );
   }
 }

@@ -141,7 +141,7 @@ export class SessionService implements OnApplicationShutdown {
     }
     this.expiries.remove(connection);
     this.subscriptions.release(connection);
-    this.counters.count(this.counters.closed, code ?? 1005);
+    this.counters.countClose(code ?? 1005);
   }
 
   require(socket: WebSocket): Connection {
