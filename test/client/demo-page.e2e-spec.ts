@@ -7,6 +7,7 @@ import { CHROMIUM } from '../support/chromium';
 import { DemoApp } from '../support/demo-app';
 import { freePort } from '../support/free-port';
 import { TcpProxy } from '../support/tcp-proxy';
+import { waitUntil } from '../support/waits';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -132,6 +133,18 @@ describe('demo page in a browser', () => {
     mkdirSync(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'demo-page.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
+
+    // An admin action's error stays in view through the stats refreshes (every 2 s).
+    let statsRequests = 0;
+    page.on('request', (request) => {
+      if (request.url().endsWith('/ws/stats')) statsRequests++;
+    });
+    await page.locator('#revoke input[name=userId]').fill('not a user id');
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await page.waitForSelector('#problem:not(:empty)', { timeout: UI_WAIT_MS });
+    const refreshes = statsRequests;
+    await waitUntil(() => statsRequests > refreshes + 1, 10_000, 'two stats refreshes');
+    expect(await page.locator('#problem').textContent()).not.toBe('');
   });
 
   it("detects a dead link with the browser's ping event and reconnects", async () => {

@@ -150,6 +150,10 @@ function note(text: string): void {
   $('feed').prepend(item);
 }
 
+function showIfNoProblem(error: Error): void {
+  if (!$('problem').textContent) $('problem').textContent = error.message;
+}
+
 function run(action: () => Promise<unknown>): void {
   $('problem').textContent = '';
   action().catch((error: Error) => ($('problem').textContent = error.message));
@@ -181,7 +185,8 @@ onSubmit('sign-in', (field) => {
   });
   setInterval(() => void readOrderWatchers().catch(() => undefined), 5_000);
   client.connect();
-  if (session.admin) setInterval(() => run(refreshStats), 2_000);
+  // Not through run(): a refresh every 2 s would wipe the error of the admin's last action.
+  if (session.admin) setInterval(() => void refreshStats().catch(showIfNoProblem), 2_000);
   return Promise.resolve();
 });
 
