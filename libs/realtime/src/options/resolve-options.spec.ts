@@ -94,6 +94,15 @@ describe('resolveRealtimeOptions', () => {
     ],
     [{ redis: { cluster: { nodes: [{ port: 7000 }] }, keyPrefix: 'rt}' } }, 'redis.keyPrefix'],
     [{ redis: { pingIntervalMs: 0 } }, 'redis.pingIntervalMs'],
+    // Misspelt: a default would otherwise stay in place without a word.
+    [{ limits: { maxConection: 5 } } as never, 'limits.maxConection'],
+    [{ allowAnonymus: true } as never, 'allowAnonymus'],
+    [{ topics: { chat: { subscibe: 'public' } } } as never, 'topics.chat.subscibe'],
+    [
+      { topics: { chat: { presence: { joinleave: true } } } } as never,
+      'topics.chat.presence.joinleave',
+    ],
+    [{ redis: { url: 'redis://x', keyprefix: 'a:' } } as never, 'redis.keyprefix'],
     [{ redis: { pingTimeoutMs: 60_000 } }, 'redis.pingTimeoutMs'],
     [
       { redis: { cluster: { nodes: [{ port: 7000 }], options: { keyPrefix: 'x:' } } } },

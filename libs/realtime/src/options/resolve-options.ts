@@ -1,4 +1,5 @@
 import { DEV_JWT_SECRET } from '../realtime.constants';
+import { assertKnownOptionKeys } from './known-option-keys';
 import { defaultHistoryTotalBytes } from './machine-memory';
 import { defaultMaxConnections } from './open-file-limit';
 import { HARDENED_PROFILES, REALTIME_PROFILES } from './realtime-profiles';
@@ -129,6 +130,7 @@ export function resolveRealtimeOptions(
       batchMaxEvents: options.events?.batchMaxEvents ?? 500,
     },
   };
+  assertKnownOptionKeys(options, resolved);
   validateRealtimeOptions(resolved, HARDENED_PROFILES.has(profile));
   return resolved;
 }
