@@ -1,21 +1,6 @@
 import type { RealtimeModuleOptions } from './realtime-module-options.interface';
 import type { ResolvedRealtimeOptions } from './resolved-options';
-import { RealtimeOptionsError } from './validate-options';
-
-/** Groups whose every field the resolved options name (with its default). */
-const PLAIN_GROUPS = [
-  'jwt',
-  'limits',
-  'network',
-  'heartbeat',
-  'history',
-  'shutdown',
-  'offline',
-  'idempotency',
-  'jobs',
-  'presence',
-  'events',
-] as const;
+import { PLAIN_GROUPS, RealtimeOptionsError } from './validate-options';
 
 /** What a namespace's policy may say (NamespacePolicy). */
 const POLICY_KEYS = ['subscribe', 'publish', 'maxPerConnection', 'history', 'presence'];

@@ -16,8 +16,8 @@ export class RealtimeOptionsError extends Error {
   }
 }
 
-/** Option groups that must be objects when given (their fields are read one by one). */
-const GROUPS = [
+/** Option groups of plain fields, each of which the resolved options name (with its default). */
+export const PLAIN_GROUPS = [
   'jwt',
   'limits',
   'network',
@@ -29,10 +29,10 @@ const GROUPS = [
   'jobs',
   'presence',
   'events',
-  'topics',
-  'redis',
-  'engine',
 ] as const;
+
+/** Option groups that must be objects when given (their fields are read one by one). */
+const GROUPS = [...PLAIN_GROUPS, 'topics', 'redis', 'engine'] as const;
 
 /**
  * The options as given, before defaults are laid over them: a group that is
