@@ -164,6 +164,16 @@ describe('core: BroadcastService from domain code', () => {
       expect(await realtime.offlineStats()).toEqual(before);
     });
 
+    it('refuses a payload JSON cannot carry, whether the user is here or not, retained or not', async () => {
+      const payload = { big: 1n };
+      await expect(realtime.sendToUser('nobody-here', 't', payload)).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+      });
+      await expect(
+        realtime.sendToUser('nobody-here', 't', payload, { ttlSeconds: 60 }),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    });
+
     it('resolves quietly for a user with no connection', async () => {
       await expect(realtime.sendToUser('nobody-here', 'notice', {})).resolves.toBeUndefined();
     });

@@ -150,8 +150,23 @@ function note(text: string): void {
   $('feed').prepend(item);
 }
 
-function showIfNoProblem(error: Error): void {
-  if (!$('problem').textContent) $('problem').textContent = error.message;
+/** What a failed stats refresh put up, so that the next one that works takes it down again. */
+let statsProblem = '';
+
+/** Not through run(): a refresh every 2 s would wipe the error of the admin's last action. */
+function refreshStatsQuietly(): void {
+  const problem = $('problem');
+  refreshStats().then(
+    () => {
+      if (statsProblem && problem.textContent === statsProblem) problem.textContent = '';
+      statsProblem = '';
+    },
+    (error: Error) => {
+      if (problem.textContent) return;
+      statsProblem = `stats: ${error.message}`;
+      problem.textContent = statsProblem;
+    },
+  );
 }
 
 function run(action: () => Promise<unknown>): void {
@@ -185,8 +200,7 @@ onSubmit('sign-in', (field) => {
   });
   setInterval(() => void readOrderWatchers().catch(() => undefined), 5_000);
   client.connect();
-  // Not through run(): a refresh every 2 s would wipe the error of the admin's last action.
-  if (session.admin) setInterval(() => void refreshStats().catch(showIfNoProblem), 2_000);
+  if (session.admin) setInterval(refreshStatsQuietly, 2_000);
   return Promise.resolve();
 });
 

@@ -6,7 +6,7 @@ import type {
   RealtimeEngine,
 } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { encodeMessage } from '../framing/message-frame';
+import { encodeMessage, payloadJson } from '../framing/message-frame';
 import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
 import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
 import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
@@ -86,9 +86,10 @@ export class FanOutService implements EngineSink, OnModuleInit {
         return;
       }
       case 'user': {
-        // Most retained messages are for users who are not here: no frame to build for them.
+        // Most retained messages are for users who are not here: no frame to build for them. The
+        // payload is still checked, so a send JSON cannot carry fails here as where one is.
         const connections = this.connections.ofUser(command.userId);
-        if (connections.size === 0) return;
+        if (connections.size === 0) return void payloadJson(command.payload);
         this.writeAll(connections, encodeMessage({ ...command, topic: DIRECT_TOPIC }));
         return;
       }

@@ -35,8 +35,10 @@ export function assertKnownOptionKeys(
   }
 }
 
-function assertKnown(prefix: string, given: object | undefined, known: readonly string[]): void {
-  for (const key of Object.keys(given ?? {})) {
+function assertKnown(prefix: string, given: unknown, known: readonly string[]): void {
+  // A value that is no object is the shape checks' to name (`must be an object`).
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) return;
+  for (const key of Object.keys(given)) {
     if (!known.includes(key)) {
       throw new RealtimeOptionsError(`${prefix}${key}`, 'is not an option (misspelt?)');
     }

@@ -102,6 +102,10 @@ describe('resolveRealtimeOptions', () => {
       { topics: { chat: { presence: { joinleave: true } } } } as never,
       'topics.chat.presence.joinleave',
     ],
+    [
+      { topics: { chat: { subscribe: 'public', presence: 'on' } } } as never,
+      'topics.chat.presence',
+    ],
     [{ redis: { url: 'redis://x', keyprefix: 'a:' } } as never, 'redis.keyprefix'],
     [{ redis: { pingTimeoutMs: 60_000 } }, 'redis.pingTimeoutMs'],
     [

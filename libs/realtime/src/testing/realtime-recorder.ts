@@ -6,7 +6,12 @@ import type {
   SendToUserOptions,
 } from '../delivery/broadcaster.interface';
 import type { DeadLetter, OfflineStats } from '../delivery/offline/offline-message';
-import { assertPublishable, assertType, assertUserId } from '../delivery/publish-validation';
+import {
+  assertCloseCode,
+  assertPublishable,
+  assertType,
+  assertUserId,
+} from '../delivery/publish-validation';
 import type { EngineStats } from '../engine/realtime-engine.port';
 import {
   CloseCode,
@@ -93,8 +98,11 @@ export class RealtimeRecorder<M extends EventMap = EventMap> implements Broadcas
   }
 
   disconnectUser(userId: string, code: CloseCode = CloseCode.Revoked): Promise<void> {
-    this.disconnectedUsers.push({ userId, code });
-    return Promise.resolve();
+    return new Promise((resolve) => {
+      assertCloseCode(code);
+      this.disconnectedUsers.push({ userId, code });
+      resolve();
+    });
   }
 
   /** Retained sends are pending (no client acknowledges them here); `deadLettered` counts as dead. */

@@ -54,6 +54,14 @@ describe('RealtimeTestingModule', () => {
     expect(report.deadLetters).toEqual([letter]);
   });
 
+  it('refuses what BroadcastService refuses: a close code the protocol does not use', async () => {
+    const recorder = new RealtimeRecorder();
+    await expect(recorder.disconnectUser('43', 1000 as never)).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
+    expect(recorder.disconnectedUsers).toEqual([]);
+  });
+
   it('is a Broadcaster, as BroadcastService is (the compiler checks both)', () => {
     const broadcaster: Broadcaster = new RealtimeRecorder();
     expect(typeof broadcaster.detailedStats).toBe('function');

@@ -1,4 +1,5 @@
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
+import { payloadJson } from '../../framing/message-frame';
 
 /** Bounds of one user's inbox, and what a full one does. */
 export interface InboxLimits {
@@ -80,11 +81,11 @@ export interface OfflineStore {
  */
 export function serializeMessage(message: OfflineMessage): string {
   // Spliced rather than stringified whole: no object to build per message. The same text as
-  // JSON.stringify({ id, userId, type, payload, ts, expiresAt }) (ts and expiresAt are integers).
-  const payload = JSON.stringify(message.payload) as string | undefined;
+  // JSON.stringify({ id, userId, type, payload, ts, expiresAt }) (ts and expiresAt are integers),
+  // a payload JSON has no value for being null, as in a frame.
   return (
     `{"id":${JSON.stringify(message.id)},"userId":${JSON.stringify(message.userId)},` +
-    `"type":${JSON.stringify(message.type)},${payload === undefined ? '' : `"payload":${payload},`}` +
+    `"type":${JSON.stringify(message.type)},"payload":${payloadJson(message.payload)},` +
     `"ts":${message.ts},"expiresAt":${message.expiresAt}}`
   );
 }

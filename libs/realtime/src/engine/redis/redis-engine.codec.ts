@@ -41,12 +41,12 @@ function decodeData(
     return undefined;
   }
   const typeJson = data.slice(1, typeEnd + 1);
-  const payloadJson = data.slice(typeEnd + 2, -1);
+  const payloadText = data.slice(typeEnd + 2, -1);
   return {
     topic,
     offset,
     ts,
-    frame: encodeSerializedMessage(topic, typeJson, payloadJson, offset, ts),
+    frame: encodeSerializedMessage(topic, typeJson, payloadText, offset, ts),
   };
 }
 
