@@ -6,7 +6,7 @@ import type {
   RealtimeEngine,
 } from '../engine/realtime-engine.port';
 import { RealtimeCounters } from '../metrics/realtime-counters';
-import { encodeMessage, payloadJson } from '../framing/message-frame';
+import { encodeMessage } from '../framing/message-frame';
 import { encodeFrame, type OutboundFrame } from '../framing/outbound-frame';
 import { BROADCAST_TOPIC, CloseCode, DIRECT_TOPIC, ServerEvent } from '../protocol';
 import { REALTIME_ENGINE, REALTIME_REVOCATIONS } from '../realtime.constants';
@@ -86,10 +86,9 @@ export class FanOutService implements EngineSink, OnModuleInit {
         return;
       }
       case 'user': {
-        // Most retained messages are for users who are not here: no frame to build for them. The
-        // payload is still checked, so a send JSON cannot carry fails here as where one is.
+        // Most retained messages are for users who are not here: no frame to build for them.
         const connections = this.connections.ofUser(command.userId);
-        if (connections.size === 0) return void payloadJson(command.payload);
+        if (connections.size === 0) return;
         this.writeAll(connections, encodeMessage({ ...command, topic: DIRECT_TOPIC }));
         return;
       }
