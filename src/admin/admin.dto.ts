@@ -1,4 +1,4 @@
-import { USER_ID_PATTERN } from '@nest-realtime/server';
+import { USER_ID_PATTERN, USER_ID_RULE } from '@nest-realtime/server';
 import {
   IsInt,
   IsNotEmpty,
@@ -11,8 +11,7 @@ import {
 } from 'class-validator';
 
 /** User ids are token `sub`s: the grammar every token's `sub` must match. */
-const USER_ID = () =>
-  Matches(USER_ID_PATTERN, { message: 'userId must be a user id: 1 to 100 of [A-Za-z0-9_.@=-]' });
+const USER_ID = () => Matches(USER_ID_PATTERN, { message: `userId must be ${USER_ID_RULE}` });
 
 export class BroadcastDto {
   @IsString()

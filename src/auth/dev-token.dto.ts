@@ -1,4 +1,4 @@
-import { USER_ID_PATTERN } from '@nest-realtime/server';
+import { USER_ID_PATTERN, USER_ID_RULE } from '@nest-realtime/server';
 import {
   ArrayMaxSize,
   IsArray,
@@ -13,9 +13,7 @@ import {
 
 export class DevTokenDto {
   @IsString()
-  @Matches(USER_ID_PATTERN, {
-    message: 'userId must be a valid topic key (letters, digits, _.@=-)',
-  })
+  @Matches(USER_ID_PATTERN, { message: `userId must be ${USER_ID_RULE}` })
   userId!: string;
 
   /** Roles a token may carry (docs/security.md, Claims): a token with others would be refused everywhere. */

@@ -1,5 +1,5 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { BroadcastService, IdempotencyService } from '@nest-realtime/server';
+import { BroadcastService, IdempotencyService, KEY_PATTERN } from '@nest-realtime/server';
 import { createHash, randomUUID } from 'node:crypto';
 import type { AppEvents } from '../app-events';
 import type { Order, OrderItem, OrderStatus } from './order';
@@ -14,10 +14,12 @@ export const MAX_ORDERS_PER_USER = 100;
 
 /**
  * In-memory orders (a real app has a database); every change goes live on
- * `orders` and on the owner's `user:<id>` topic. Order ids are random: an
- * idempotency key names at most one order, and only within its window. An
- * order is stored only once both its `order.created` publishes went out, so
- * one whose publish failed (503) cannot be updated before anyone heard of it.
+ * `orders` and on the owner's `user:<id>` topic, when their id is a topic key
+ * (an id such as `auth0|…` owns no topic: that user follows `orders`). Order
+ * ids are random: an idempotency key names at most one order, and only
+ * within its window. An order is stored only once its `order.created`
+ * publishes went out, so one whose publish failed (503) cannot be updated
+ * before anyone heard of it.
  */
 @Injectable()
 export class OrdersService {
@@ -140,9 +142,10 @@ export class OrdersService {
   ): Promise<void> {
     const once = (topic: string) =>
       idempotencyKey === undefined ? undefined : { idempotencyKey: `${idempotencyKey}:${topic}` };
-    await Promise.all([
-      this.realtime.publish('orders', type, order, once('orders')),
-      this.realtime.publish(`user:${order.ownerId}`, type, order, once('user')),
-    ]);
+    const publishes = [this.realtime.publish('orders', type, order, once('orders'))];
+    if (KEY_PATTERN.test(order.ownerId)) {
+      publishes.push(this.realtime.publish(`user:${order.ownerId}`, type, order, once('user')));
+    }
+    await Promise.all(publishes);
   }
 }

@@ -151,9 +151,35 @@ describe('core: BroadcastService from domain code', () => {
       expect(frame.data).toMatchObject({ topic: '$user', type: 'hello', payload: { n: 1 } });
     });
 
+    it("serves a user whose id is an identity provider's subject: live, retained, presence", async () => {
+      const userId = 'auth0|5f7c8ec7c33c6c004bbafe82';
+      const token = await demo.token(userId);
+      const id = await realtime.sendToUser(userId, 'while-away', { n: 1 }, { ttlSeconds: 60 });
+      const client = await demo.connect({ token });
+      const welcome = await client.waitFor((f) => f.event === 'connected');
+      expect(welcome.data).toMatchObject({ userId });
+      const retained = await client.waitFor((f) => f.event === 'message');
+      expect(retained.data).toMatchObject({ topic: '$user', type: 'while-away', id });
+      expect((await client.request('ack', { ids: [id] })).data).toMatchObject({ ids: [id] });
+      const from = client.frames.length;
+      await realtime.sendToUser(userId, 'live', { n: 2 });
+      const live = await client.waitFor((f) => f.event === 'message', { from });
+      expect(live.data).toMatchObject({ topic: '$user', type: 'live', payload: { n: 2 } });
+      const presence = await demo.http(
+        'GET',
+        `/users/${encodeURIComponent(userId)}/presence`,
+        undefined,
+        token,
+      );
+      expect(presence.body).toMatchObject({ userId, online: true });
+      expect(
+        (await client.request('subscribe', { topics: [`user:${userId}`] })).data,
+      ).toMatchObject({ code: 'INVALID_TOPIC' });
+    });
+
     it('refuses a user id no token could carry, retained or not (issue 18, item 7)', async () => {
       const before = await realtime.offlineStats();
-      for (const userId of ['eve\n[Nest] forged', 'x'.repeat(101), '', 'a b']) {
+      for (const userId of ['eve\n[Nest] forged', 'x'.repeat(129), '', 'a b', 'a"b', 'ünï']) {
         await expect(realtime.sendToUser(userId, 'notice', {})).rejects.toMatchObject({
           code: 'BAD_REQUEST',
         });

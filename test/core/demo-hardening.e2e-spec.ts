@@ -63,8 +63,9 @@ describe('demo hardening (issue 18)', () => {
       };
       for (const userId of [
         'mallory\n[Nest] 1 - 01/01/2030, 00:00:00 LOG [Admin] forged',
-        'x'.repeat(101),
+        'x'.repeat(129),
         'a b',
+        'a"b',
         '',
       ]) {
         const reply = await demo.http('POST', '/admin/notify', { userId, message: 'hi' }, admin);

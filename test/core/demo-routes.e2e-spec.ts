@@ -61,7 +61,7 @@ describe('core: demo routes', () => {
 
     it.each([
       ['without userId', {}],
-      ['with a userId that is not a topic key', { userId: 'a b' }],
+      ['with a userId that no token could carry', { userId: 'a b' }],
       ['with roles that are not strings', { userId: 'u', roles: [1] }],
       ['with a ttl out of range', { userId: 'u', ttlSeconds: 0 }],
       ['with an unknown field', { userId: 'u', admin: true }],
@@ -167,6 +167,31 @@ describe('core: demo routes', () => {
       expect(onUser).toEqual(message('user:olivia', 'order.updated', updated));
       const onOrders = await ordersFeed.waitFor((f) => f.event === 'message', { from: marks[1] });
       expect(onOrders).toEqual(message('orders', 'order.updated', updated));
+    });
+
+    it("takes orders of a user whose id is no topic key (an identity provider's subject) on orders only", async () => {
+      const token = await demo.token('auth0|5f7c8ec7c33c6c004bbafe82');
+      const mark = ordersFeed.frames.length;
+      const created = await demo.http('POST', '/orders', { items: [{ sku: 'E', qty: 1 }] }, token);
+      expect(created.status).toBe(201);
+      const order = created.body as Order;
+      expect(order.ownerId).toBe('auth0|5f7c8ec7c33c6c004bbafe82');
+      const onOrders = await ordersFeed.waitFor((f) => f.event === 'message', { from: mark });
+      expect(onOrders).toEqual(message('orders', 'order.created', order));
+      const updated = await demo.http(
+        'PATCH',
+        `/orders/${order.id}`,
+        { status: 'paid' },
+        adminToken,
+      );
+      expect(updated.status).toBe(200);
+      await ordersFeed.waitFor(
+        (f) =>
+          f.event === 'message' &&
+          f.data.type === 'order.updated' &&
+          f.data.payload.id === order.id,
+        { from: mark },
+      );
     });
 
     it.each(['pending', 'paid', 'shipped', 'delivered', 'cancelled'])(

@@ -11,7 +11,8 @@ import fc from 'fast-check';
  * tests compare only when the rules answer the same before and after.
  */
 export const CLAIMS_TOLERANCE_SEC = 5;
-const SUB = /^[A-Za-z0-9_.@=-]{1,100}$/;
+/** Printable ASCII but space, `"` and `\`: 0x21, 0x23–0x5B, 0x5D–0x7E. */
+const SUB = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 
 export function hs256(claims: Record<string, unknown>, secret: string): string {
   const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -31,6 +32,7 @@ const anything = fc.oneof(
   fc.constantFrom(null, true, false, 0, -1, 1e308, -1e308, 5e-324, 2 ** 53 + 2, [], {}),
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.string({ minLength: 99, maxLength: 102 }),
+  fc.string({ minLength: 127, maxLength: 130 }),
   fc.double(),
   fc.jsonValue({ maxDepth: 2 }),
 );
@@ -42,7 +44,17 @@ const mostly = <T>(valid: fc.Arbitrary<T>, ...others: fc.Arbitrary<unknown>[]) =
   );
 const sub = mostly(
   fc.stringMatching(SUB),
-  fc.constantFrom('a'.repeat(100), 'a'.repeat(101), 'auth0|9', 'ünïcode', ''),
+  fc.constantFrom(
+    'a'.repeat(128),
+    'a'.repeat(129),
+    'auth0|9',
+    'jo+x@example.com',
+    'a b',
+    'a"b',
+    'a\\b',
+    'ünïcode',
+    '',
+  ),
   anything,
 );
 const roles = mostly(

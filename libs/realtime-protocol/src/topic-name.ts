@@ -5,8 +5,17 @@ export const MAX_TOPIC_LENGTH = MAX_NAMESPACE_LENGTH + 1 + MAX_KEY_LENGTH;
 
 export const NAMESPACE_PATTERN = new RegExp(`^[a-z][a-z0-9_-]{0,${MAX_NAMESPACE_LENGTH - 1}}$`);
 export const KEY_PATTERN = new RegExp(`^[A-Za-z0-9_.@=-]{1,${MAX_KEY_LENGTH}}$`);
-/** A user id (a token's `sub`) is a topic key, so that `user:<id>` is always a valid topic. */
-export const USER_ID_PATTERN = KEY_PATTERN;
+export const MAX_USER_ID_LENGTH = 128;
+/**
+ * A user id (a token's `sub`): printable ASCII without space, `"` and `\`, so
+ * that identity providers' subjects (`auth0|5f7c…`, `google-oauth2|1234`,
+ * `jo+x@example.com`, URNs) are user ids, while a log line or a JSON string
+ * still carries one as it is. Only an id that is also a topic key can own a
+ * `user:<id>` topic.
+ */
+export const USER_ID_PATTERN = new RegExp(`^[!#-\\[\\]-~]{1,${MAX_USER_ID_LENGTH}}$`);
+/** USER_ID_PATTERN in words, for error messages. */
+export const USER_ID_RULE = `1 to ${MAX_USER_ID_LENGTH} printable ASCII characters, without space, " or \\`;
 
 export interface TopicName {
   topic: string;

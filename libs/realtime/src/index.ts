@@ -71,7 +71,9 @@ export {
   RealtimeException,
   ClientEvent,
   ServerEvent,
+  KEY_PATTERN,
   USER_ID_PATTERN,
+  USER_ID_RULE,
 } from './protocol';
 export type {
   RealtimeEngine,

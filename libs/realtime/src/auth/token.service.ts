@@ -91,8 +91,8 @@ export class TokenService {
 }
 
 /**
- * The claim rules. `sub` must be usable as a topic key (`user:<sub>`), so
- * that whatever accepts the token can also address its user.
+ * The claim rules. `sub` must be a user id (USER_ID_PATTERN), so that
+ * whatever accepts the token can also address its user (`sendToUser`).
  */
 function principalFromClaims(
   claims: Record<string, unknown>,

@@ -63,8 +63,9 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
    * history). With `ttlSeconds` the message is retained until acknowledged
    * (PROTOCOL §5) and resolves to its `id`; a full inbox rejects with
    * OfflineInboxFullError unless `offline.whenFull` is `dead-letter-oldest`.
-   * `userId` must be one a token's `sub` may be (USER_ID_PATTERN), else it
-   * throws a BAD_REQUEST RealtimeException.
+   * `userId` must be one a token's `sub` may be (USER_ID_PATTERN, wider than
+   * a topic key: `auth0|…` is a user id), else it throws a BAD_REQUEST
+   * RealtimeException.
    */
   sendToUser(userId: string, type: string, payload: unknown): Promise<void>;
   sendToUser(

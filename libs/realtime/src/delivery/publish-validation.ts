@@ -5,6 +5,7 @@ import {
   parseTopic,
   RealtimeException,
   USER_ID_PATTERN,
+  USER_ID_RULE,
 } from '../protocol';
 
 /** What every publish must satisfy, whoever publishes (domain code, clients, the testing recorder). */
@@ -28,7 +29,7 @@ export function assertUserId(userId: string): void {
   if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
     throw new RealtimeException(
       ErrorCode.BadRequest,
-      'userId must be 1 to 100 characters of [A-Za-z0-9_.@=-], as a token sub',
+      `userId must be a possible token sub: ${USER_ID_RULE}`,
     );
   }
 }

@@ -55,7 +55,11 @@ export class PresenceKeys {
   }
 }
 
-/** A topic entry's member: whose connection it is, so a sweep knows which user it leaves. */
+/**
+ * A topic entry's member: whose connection it is, so a sweep knows which user
+ * it leaves. The user is everything after the second `|` (instance and
+ * connection ids never hold one; a user id may: `auth0|…`).
+ */
 export function entryMember(
   instanceId: string,
   connectionId: string,

@@ -163,6 +163,28 @@ export function presenceStoreContract(name: string, makeStore: PresenceStoreFact
       });
     });
 
+    it('leaves, when an entry expires, the user it was for, whatever `|` their id holds', async () => {
+      const [live, crashed] = [await makeStore(), await makeStore()];
+      await live.join('live', slot('t', 'c1', 'abc'), now + 1_000);
+      await crashed.join('dead', slot('t', 'c1', 'auth0|abc'), now + 1_000);
+      await crashed.join('dead', slot('t', 'c2', 'samlp|conn|abc'), now + 1_000);
+      const start = await live.changes('t', undefined, now);
+      expect(start).toMatchObject({ connections: 3, users: 3 });
+      await live.renew('live', [slot('t', 'c1', 'abc')], [], now + 5_000);
+      const after = await live.changes('t', start.cursor, now + 1_001);
+      expect(after).toMatchObject({ connections: 1, users: 1 });
+      expect(after.changes).toEqual(
+        expect.arrayContaining([
+          ['auth0|abc', false],
+          ['samlp|conn|abc', false],
+        ]),
+      );
+      expect(after.changes).toHaveLength(2);
+      expect(await live.members('t', undefined, 10, now + 1_001)).toMatchObject({
+        members: [{ userId: 'abc', connections: 1 }],
+      });
+    });
+
     it('renewing brings back entries that expired while the instance was late', async () => {
       const store = await makeStore();
       await store.join('a', slot('t', 'c1', 'ann'), now + 1_000);

@@ -34,7 +34,7 @@ local function removeUser(user)
   end
 end
 local function userOf(member)
-  return string.match(member, '|([^|]*)$')
+  return string.match(member, '^[^|]*|[^|]*|(.*)$')
 end
 local function sweep(now, batch)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, batch)
