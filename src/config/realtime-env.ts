@@ -46,7 +46,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     connectedHandler: bool(env, 'DEMO_CONNECTED_HANDLER') ?? false,
     realtime: {
       profile: production ? 'production' : 'development',
-      jwt: { secret: jwtSecret, algorithms: ['HS256'] },
+      jwt: { secret: jwtSecret, algorithms: ['HS256'], keys: previousSecrets(env) },
       allowedOrigins: origins
         .split(',')
         .map((o) => o.trim())
@@ -129,4 +129,13 @@ function redisFromEnv(env: NodeJS.ProcessEnv): Pick<RealtimeModuleOptions, 'redi
     });
   if (nodes.length > 0) return { redis: { cluster: { nodes } } };
   return env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {};
+}
+
+/**
+ * JWT_PREVIOUS_SECRET: the secret being rotated out, still accepted (not
+ * signed with) until the tokens it signed expire; empty or unset, none.
+ */
+function previousSecrets(env: NodeJS.ProcessEnv): Array<{ secret: string }> {
+  const previous = env.JWT_PREVIOUS_SECRET;
+  return previous ? [{ secret: previous }] : [];
 }

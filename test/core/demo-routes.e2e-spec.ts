@@ -394,6 +394,29 @@ describe('core: the demo in production (NODE_ENV=production)', () => {
   });
 });
 
+describe('core: JWT_PREVIOUS_SECRET (rotating the signing secret)', () => {
+  it('accepts tokens of the previous secret on the socket and the routes, and signs with the new one', async () => {
+    const previous = 'the-secret-being-rotated-out-0123456789';
+    const demo = await DemoApp.start({ JWT_PREVIOUS_SECRET: previous });
+    try {
+      const old = new JwtService({ secret: previous }).sign({ sub: 'ada' }, { expiresIn: 60 });
+      const client = await demo.connect({ token: old });
+      expect(client.frames[0].data.userId).toBe('ada');
+      const order = { items: [{ sku: 'R', qty: 1 }] };
+      expect((await demo.http('POST', '/orders', order, old)).status).toBe(201);
+      const issued = await demo.token('bob');
+      expect(() => new JwtService({ secret: TEST_JWT_SECRET }).verify(issued)).not.toThrow();
+      const stranger = new JwtService({ secret: 'some-other-secret-0123456789-abcdef' }).sign(
+        { sub: 'eve' },
+        { expiresIn: 60 },
+      );
+      expect((await demo.http('POST', '/orders', order, stranger)).status).toBe(401);
+    } finally {
+      await demo.stop();
+    }
+  });
+});
+
 describe('core: METRICS_PUBLIC=false', () => {
   it('keeps /metrics for admins', async () => {
     const demo = await DemoApp.start({ METRICS_PUBLIC: 'false' });

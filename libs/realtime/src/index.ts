@@ -8,6 +8,8 @@ export type {
   RealtimeOfflineOptions,
   RealtimePresenceOptions,
   RealtimeEventsOptions,
+  RealtimeJwtOptions,
+  RealtimeJwtKey,
   JwtAlgorithm,
 } from './options/realtime-module-options.interface';
 export type { ResolvedRealtimeOptions } from './options/resolved-options';

@@ -3,9 +3,11 @@ import jsonwebtoken from 'jsonwebtoken';
 import { createHmac, createSecretKey } from 'node:crypto';
 import type { JwtAlgorithm } from '../options/realtime-module-options.interface';
 import { HmacTokenVerifier, type HmacVerifyOptions } from './hmac-token.verifier';
+import { TokenKeyRing } from './token-key-ring';
 
 const SECRET = 'hmac-verifier-spec-secret-0123456789-abcdef';
 const KEY = createSecretKey(Buffer.from(SECRET));
+const KEYS = new TokenKeyRing([{ key: KEY }]);
 const NOW = 1_800_000_000;
 const DIGEST: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 const b64 = (text: string) => Buffer.from(text).toString('base64url');
@@ -196,7 +198,7 @@ const options = fc.record({
 });
 
 function agree(token: string, opts: HmacVerifyOptions): void {
-  expect(new HmacTokenVerifier(KEY, opts).verify(token, NOW)).toEqual(reference(token, opts));
+  expect(new HmacTokenVerifier(KEYS, opts).verify(token, NOW)).toEqual(reference(token, opts));
 }
 
 describe('HmacTokenVerifier', () => {
@@ -226,7 +228,7 @@ describe('HmacTokenVerifier', () => {
       );
     fc.assert(
       fc.property(fc.array(token, { minLength: 2, maxLength: 12 }), options, (tokens, opts) => {
-        const verifier = new HmacTokenVerifier(KEY, opts);
+        const verifier = new HmacTokenVerifier(KEYS, opts);
         for (const each of tokens)
           expect(verifier.verify(each, NOW)).toEqual(reference(each, opts));
       }),
@@ -268,10 +270,12 @@ describe('HmacTokenVerifier', () => {
       audience: undefined,
       clockToleranceSec: 0,
     };
-    expect(new HmacTokenVerifier(KEY, opts).verify(`${input}.${signature}`, NOW)).toEqual({
+    expect(new HmacTokenVerifier(KEYS, opts).verify(`${input}.${signature}`, NOW)).toEqual({
       exp: NOW + 60,
     });
-    expect(new HmacTokenVerifier(KEY, opts).verify(`${input}.${other}`, NOW)).toBe('invalid token');
+    expect(new HmacTokenVerifier(KEYS, opts).verify(`${input}.${other}`, NOW)).toBe(
+      'invalid token',
+    );
     agree(`${input}.${other}`, opts);
   });
 
@@ -309,7 +313,7 @@ describe('HmacTokenVerifier', () => {
       'HS256',
       'none',
     );
-    const verdict = new HmacTokenVerifier(KEY, opts).verify(token, NOW);
+    const verdict = new HmacTokenVerifier(KEYS, opts).verify(token, NOW);
     expect(verdict).toEqual(
       typeof expected === 'string' ? expected : { aud: 'audience', ...expected },
     );

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { JwtAlgorithm } from '../options/realtime-module-options.interface';
 import { rememberingLast } from './remembering-last';
+import type { TokenKeyRing } from './token-key-ring';
 
 /** Why a token was refused; the text is the one the client sees. */
 export type TokenRefusal = 'token expired' | 'invalid token';
@@ -40,7 +41,7 @@ export class HmacTokenVerifier {
   private readonly header = rememberingLast(decodeHeader);
 
   constructor(
-    private readonly key: KeyObject,
+    private readonly keys: TokenKeyRing<KeyObject>,
     private readonly options: HmacVerifyOptions,
   ) {}
 
@@ -51,28 +52,19 @@ export class HmacTokenVerifier {
     const payloadEnd = token.indexOf('.', headerEnd + 1);
     const header = this.header(token.slice(0, headerEnd));
     if (header === undefined) return 'invalid token';
-    const { alg, typ } = header;
+    const { alg, typ, kid } = header;
     const digest = DIGESTS.get(alg);
     if (digest === undefined || !this.options.algorithms.includes(alg as JwtAlgorithm)) {
       return 'invalid token';
     }
     const claims = payloadOf(decode(token.slice(headerEnd + 1, payloadEnd), 'utf8'), typ);
     if (claims === undefined) return 'invalid token';
-    if (!this.signatureMatches(token, payloadEnd, digest)) return 'invalid token';
+    if (
+      !this.keys.candidates(kid).some((key) => signatureMatches(key, token, payloadEnd, digest))
+    ) {
+      return 'invalid token';
+    }
     return this.claimProblem(claims, nowSec) ?? claims;
-  }
-
-  /**
-   * jwa compares the base64url text, not the bytes: a signature with other
-   * trailing bits that decodes to the same bytes is refused there, so here.
-   */
-  private signatureMatches(token: string, payloadEnd: number, digest: string): boolean {
-    const expected = Buffer.from(
-      createHmac(digest, this.key).update(token.slice(0, payloadEnd)).digest('base64url'),
-      'latin1',
-    );
-    const given = Buffer.from(token.slice(payloadEnd + 1), 'latin1');
-    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
   /** nbf, exp, aud and iss, in jsonwebtoken's order (an expired token with a wrong aud is expired). */
@@ -95,12 +87,32 @@ export class HmacTokenVerifier {
   }
 }
 
+/**
+ * jwa compares the base64url text, not the bytes: a signature with other
+ * trailing bits that decodes to the same bytes is refused there, so here.
+ */
+function signatureMatches(
+  key: KeyObject,
+  token: string,
+  payloadEnd: number,
+  digest: string,
+): boolean {
+  const expected = Buffer.from(
+    createHmac(digest, key).update(token.slice(0, payloadEnd)).digest('base64url'),
+    'latin1',
+  );
+  const given = Buffer.from(token.slice(payloadEnd + 1), 'latin1');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 function decode(segment: string, encoding: 'latin1' | 'utf8'): string {
   return Buffer.from(segment, 'base64url').toString(encoding);
 }
 
 /** The decoded header, undefined when it is no JSON or a falsy one (jws refuses those). */
-function decodeHeader(segment: string): { alg?: unknown; typ?: unknown } | undefined {
+function decodeHeader(
+  segment: string,
+): { alg?: unknown; typ?: unknown; kid?: unknown } | undefined {
   // jws reads the header as latin1 (and the payload as UTF-8).
   const value = parseJson(decode(segment, 'latin1'));
   return value === NOT_JSON || !value ? undefined : value;

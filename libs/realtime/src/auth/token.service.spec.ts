@@ -92,4 +92,82 @@ describe('TokenService', () => {
     expect(rsa.verify(`${body}.${signature}`).userId).toBe('ada');
     expect(() => rsa.verify(hs256({ sub: 'ada', exp: now() + 60 }, pem))).toThrow('invalid token');
   });
+
+  describe('key rotation (jwt.keys)', () => {
+    const OLD = 'token-service-spec-old-secret-0123456789-abcd';
+    const NEXT = 'token-service-spec-next-secret-0123456789-abcd';
+    const STRANGER = 'token-service-spec-stranger-0123456789-abcdef';
+    const signed = (
+      header: Record<string, unknown>,
+      claims: Record<string, unknown>,
+      key: string,
+    ) => {
+      const body = `${segment({ alg: 'HS256', typ: 'JWT', ...header })}.${segment(claims)}`;
+      return `${body}.${createHmac('sha256', key).update(body).digest('base64url')}`;
+    };
+    const valid = { sub: 'ada', exp: now() + 60 };
+    const rotating = new TokenService(
+      resolveRealtimeOptions({
+        jwt: { secret: SECRET, keys: [{ secret: OLD }, { kid: 'next', secret: NEXT }] },
+      }),
+    );
+    const verdict = (token: string) => {
+      try {
+        return rotating.verify(token).userId;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+
+    it('accepts the current and the previous secret, and a named key for the tokens naming it', () => {
+      expect(verdict(signed({}, valid, SECRET))).toBe('ada');
+      expect(verdict(signed({}, valid, OLD))).toBe('ada');
+      expect(verdict(signed({ kid: 'next' }, valid, NEXT))).toBe('ada');
+      // A kid that names none of the keys is no key of ours: the unnamed ones are tried.
+      expect(verdict(signed({ kid: 'elsewhere' }, valid, OLD))).toBe('ada');
+    });
+
+    it('checks a token naming a key with that key alone, and refuses every other signature', () => {
+      expect(verdict(signed({ kid: 'next' }, valid, SECRET))).toBe('invalid token');
+      expect(verdict(signed({}, valid, NEXT))).toBe('invalid token');
+      expect(verdict(signed({}, valid, STRANGER))).toBe('invalid token');
+      expect(verdict(signed({}, { sub: 'ada', exp: now() - 60 }, OLD))).toBe('token expired');
+    });
+
+    it('rotates public keys the same way', () => {
+      const pair = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const [current, previous, next, stranger] = [pair(), pair(), pair(), pair()];
+      const pem = (key: typeof current) =>
+        key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const rsa = new TokenService(
+        resolveRealtimeOptions({
+          jwt: {
+            publicKey: pem(current),
+            keys: [{ publicKey: pem(previous) }, { kid: 'next', publicKey: pem(next) }],
+          },
+        }),
+      );
+      const rs256 = (header: Record<string, unknown>, claims: object, key: typeof current) => {
+        const body = `${segment({ alg: 'RS256', typ: 'JWT', ...header })}.${segment(claims)}`;
+        const signature = createSign('RSA-SHA256').update(body).sign(key.privateKey);
+        return `${body}.${signature.toString('base64url')}`;
+      };
+      const rsaVerdict = (token: string) => {
+        try {
+          return rsa.verify(token).userId;
+        } catch (error) {
+          return (error as Error).message;
+        }
+      };
+      expect(rsaVerdict(rs256({}, valid, current))).toBe('ada');
+      expect(rsaVerdict(rs256({}, valid, previous))).toBe('ada');
+      expect(rsaVerdict(rs256({ kid: 'next' }, valid, next))).toBe('ada');
+      expect(rsaVerdict(rs256({ kid: 'next' }, valid, current))).toBe('invalid token');
+      expect(rsaVerdict(rs256({}, valid, next))).toBe('invalid token');
+      expect(rsaVerdict(rs256({}, valid, stranger))).toBe('invalid token');
+      expect(rsaVerdict(rs256({}, { sub: 'ada', exp: now() - 60 }, previous))).toBe(
+        'token expired',
+      );
+    });
+  });
 });

@@ -6,6 +6,8 @@ import { REALTIME_OPTIONS } from '../realtime.constants';
 import { USER_ID_PATTERN } from '../protocol';
 import { HmacTokenVerifier } from './hmac-token.verifier';
 import { type Principal, TokenPrincipal } from './principal';
+import { rememberingLast } from './remembering-last';
+import { TokenKeyRing } from './token-key-ring';
 
 const MAX_ROLES = 64;
 const MAX_ROLE_LENGTH = 100;
@@ -27,33 +29,36 @@ export class TokenRejectedError extends Error {}
 @Injectable()
 export class TokenService {
   /**
-   * Built once: given a string, jsonwebtoken first tries to parse it as a
-   * public key and falls back to a secret on every verify, which cost ~1 ms per
-   * handshake (docs/benchmarks.md). @nestjs/jwt types the option as
-   * string | Buffer, but passes it to jsonwebtoken, which takes a KeyObject.
+   * Public-key tokens: a JwtService of our own per key, with the key and the
+   * verify options as its module options: passing them per call makes
+   * @nestjs/jwt `delete` from and copy the options object on every verify
+   * (~7 µs per handshake).
    */
-  private readonly key: KeyObject;
-  /**
-   * A JwtService of our own, with the key and the verify options as its
-   * module options: passing them per call makes @nestjs/jwt `delete` from
-   * and copy the options object on every verify (~7 µs per handshake).
-   */
-  private readonly jwt: JwtService;
+  private readonly jwt: TokenKeyRing<JwtService> | undefined;
   /** HS* tokens: the checks jsonwebtoken applies, in one synchronous pass (hmac-token.verifier.ts). */
   private readonly hmac: HmacTokenVerifier | undefined;
   private readonly toleranceMs: number;
+  /** A service's tokens share one header: most handshakes compare it instead of decoding it again. */
+  private readonly kidOf = rememberingLast(decodeKid);
 
   constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
-    const { publicKey, secret, algorithms, issuer, audience, clockToleranceSec } = options.jwt;
-    this.key = publicKey ? createPublicKey(publicKey) : createSecretKey(Buffer.from(secret ?? ''));
-    this.jwt = new JwtService({
-      publicKey: this.key as unknown as Buffer,
-      verifyOptions: { algorithms, issuer, audience, clockTolerance: clockToleranceSec },
-    });
-    this.hmac =
-      this.key.type === 'secret'
-        ? new HmacTokenVerifier(this.key, { algorithms, issuer, audience, clockToleranceSec })
-        : undefined;
+    const { publicKey, secret, keys, algorithms, issuer, audience, clockToleranceSec } =
+      options.jwt;
+    const ring: Array<{ kid?: string; key: KeyObject }> = [{ key: keyObject(publicKey, secret) }];
+    for (const key of keys) ring.push({ kid: key.kid, key: keyObject(key.publicKey, key.secret) });
+    if (!publicKey) {
+      const options = { algorithms, issuer, audience, clockToleranceSec };
+      this.hmac = new HmacTokenVerifier(new TokenKeyRing(ring), options);
+    } else {
+      const verifyOptions = { algorithms, issuer, audience, clockTolerance: clockToleranceSec };
+      this.jwt = new TokenKeyRing(
+        ring.map(({ kid, key }) => ({
+          kid,
+          // jsonwebtoken takes the KeyObject that @nestjs/jwt types as string | Buffer.
+          key: new JwtService({ publicKey: key as unknown as Buffer, verifyOptions }),
+        })),
+      );
+    }
     this.toleranceMs = clockToleranceSec * 1000;
   }
 
@@ -81,12 +86,37 @@ export class TokenService {
       if (typeof claims === 'string') throw new TokenRejectedError(claims);
       return claims;
     }
-    try {
-      return this.jwt.verify(token);
-    } catch (error) {
-      const expired = (error as Error)?.name === 'TokenExpiredError';
-      throw new TokenRejectedError(expired ? 'token expired' : 'invalid token');
+    const verifiers = this.jwt?.candidates(this.kidOf(token.slice(0, token.indexOf('.')))) ?? [];
+    for (const verifier of verifiers) {
+      try {
+        return verifier.verify(token);
+      } catch (error) {
+        const { name } = error as Error;
+        // Expired or not yet valid: the signature matched, so no other key is tried.
+        if (name === 'TokenExpiredError') throw new TokenRejectedError('token expired');
+        if (name === 'NotBeforeError') break;
+      }
     }
+    throw new TokenRejectedError('invalid token');
+  }
+}
+
+/**
+ * Built once per key: given a string, jsonwebtoken first tries to parse it as
+ * a public key and falls back to a secret on every verify, which cost ~1 ms
+ * per handshake (docs/benchmarks.md).
+ */
+function keyObject(publicKey: string | undefined, secret: string | undefined): KeyObject {
+  return publicKey ? createPublicKey(publicKey) : createSecretKey(Buffer.from(secret ?? ''));
+}
+
+/** The `kid` of a token's header segment, undefined when it has none or is no JSON. */
+function decodeKid(segment: string): unknown {
+  try {
+    return (JSON.parse(Buffer.from(segment, 'base64url').toString('latin1')) as { kid?: unknown })
+      ?.kid;
+  } catch {
+    return undefined;
   }
 }
 

@@ -39,6 +39,21 @@ const options = fc.record({
       fc.record(
         {
           secret: mostly(fc.constant('s'.repeat(40))),
+          keys: mostly(
+            fc.array(
+              mostly(
+                fc.record(
+                  {
+                    kid: mostly(fc.constantFrom('k1', 'k2', '')),
+                    secret: mostly(fc.constantFrom('t'.repeat(40), 'short')),
+                    publicKey: mostly(fc.constant('-----BEGIN PUBLIC KEY-----')),
+                  },
+                  { requiredKeys: [] },
+                ),
+              ),
+              { maxLength: 17 },
+            ),
+          ),
           algorithms: mostly(fc.constantFrom(['HS256'], ['HS256', 'HS512'])),
           clockToleranceSec: mostly(fc.nat(60)),
         },

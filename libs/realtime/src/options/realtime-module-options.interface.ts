@@ -16,11 +16,25 @@ export type JwtAlgorithm =
   | 'PS384'
   | 'PS512';
 
+/** A key accepted beside `jwt.secret` or `jwt.publicKey` (of the same kind), for key rotation. */
+export interface RealtimeJwtKey {
+  /** The `kid` header of the tokens it signs; without one it is tried for tokens that name no key of ours. */
+  kid?: string;
+  secret?: string;
+  publicKey?: string;
+}
+
 export interface RealtimeJwtOptions {
   /** Shared secret for HS* algorithms. */
   secret?: string;
   /** PEM public key for RS*, ES* and PS*. */
   publicKey?: string;
+  /**
+   * More keys, for rotation (at most 16): a token whose `kid` names one of
+   * them is checked with that key alone; any other with `secret` or
+   * `publicKey`, then each of these without a `kid`, in order.
+   */
+  keys?: RealtimeJwtKey[];
   algorithms?: JwtAlgorithm[];
   issuer?: string;
   audience?: string;

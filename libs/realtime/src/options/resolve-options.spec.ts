@@ -70,6 +70,26 @@ describe('resolveRealtimeOptions', () => {
     [{ jwt: { algorithms: ['none' as never] } }, 'jwt.algorithms'],
     [{ jwt: { algorithms: ['HS256', 'RS256'] as JwtAlgorithm[], secret: 'x' } }, 'jwt.algorithms'],
     [{ jwt: { algorithms: ['RS256'] as JwtAlgorithm[] } }, 'jwt.publicKey'],
+    [{ jwt: { keys: {} as never } }, 'jwt.keys'],
+    [{ jwt: { keys: Array.from({ length: 17 }, () => ({ secret: 'x' })) } }, 'jwt.keys'],
+    [{ jwt: { keys: ['x' as never] } }, 'jwt.keys[0]'],
+    [{ jwt: { keys: [{ secret: 'x', publicKey: 'y' }] } }, 'jwt.keys[0]'],
+    [{ jwt: { keys: [{ kid: 'k' }] } }, 'jwt.keys[0]'],
+    [{ jwt: { keys: [{ secret: 'x', sceret: 'y' } as never] } }, 'jwt.keys[0].sceret'],
+    [{ jwt: { keys: [{ secret: 1 as never }] } }, 'jwt.keys[0].secret'],
+    [{ jwt: { keys: [{ kid: '', secret: 'x' }] } }, 'jwt.keys[0].kid'],
+    [
+      {
+        jwt: {
+          keys: [
+            { kid: 'k', secret: 'x' },
+            { kid: 'k', secret: 'y' },
+          ],
+        },
+      },
+      'jwt.keys[1].kid',
+    ],
+    [{ jwt: { keys: [{ publicKey: 'pem' }] } }, 'jwt.keys[0].secret'],
     [{ topics: { Bad: { subscribe: 'public' } } }, 'topics.Bad'],
     [{ topics: { chat: { subscribe: 'everyone' as never } } }, 'topics.chat.subscribe'],
     [
@@ -145,6 +165,12 @@ describe('resolveRealtimeOptions', () => {
       expect(() => resolveRealtimeOptions({ profile, jwt: { secret: ' '.repeat(40) } })).toThrow(
         'is blank',
       );
+      expect(() =>
+        resolveRealtimeOptions({
+          profile,
+          jwt: { secret: STRONG_SECRET, keys: [{ kid: 'old', secret: 'short' }] },
+        }),
+      ).toThrow('"jwt.keys[0].secret" must be at least 32');
       expect(() =>
         resolveRealtimeOptions({ profile, jwt: { secret: STRONG_SECRET }, allowedOrigins: ['*'] }),
       ).toThrow('"allowedOrigins"');

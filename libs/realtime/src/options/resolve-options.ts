@@ -36,6 +36,7 @@ export function resolveRealtimeOptions(
     jwt: {
       secret: jwt.secret ?? (jwt.publicKey ? undefined : DEV_JWT_SECRET),
       publicKey: jwt.publicKey,
+      keys: jwt.keys ?? [],
       algorithms: jwt.algorithms ?? (jwt.publicKey ? ['RS256'] : ['HS256']),
       issuer: jwt.issuer,
       audience: jwt.audience,

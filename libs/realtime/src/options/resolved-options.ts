@@ -1,6 +1,7 @@
 import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 import type {
   JwtAlgorithm,
+  RealtimeJwtKey,
   RealtimeModuleOptions,
   RealtimeProfile,
 } from './realtime-module-options.interface';
@@ -13,6 +14,7 @@ export interface ResolvedRealtimeOptions {
   jwt: {
     secret: string | undefined;
     publicKey: string | undefined;
+    keys: RealtimeJwtKey[];
     algorithms: JwtAlgorithm[];
     issuer: string | undefined;
     audience: string | undefined;

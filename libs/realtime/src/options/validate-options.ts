@@ -7,6 +7,9 @@ import type { ResolvedRealtimeOptions } from './resolved-options';
 const SIMPLE_RULES: ReadonlySet<unknown> = new Set(['public', 'authenticated', 'owner', 'none']);
 const HMAC_ALGORITHMS = /^HS/;
 const MIN_SECRET_LENGTH = 32;
+/** Every key is one more signature a bad token costs when no `kid` picks one. */
+const MAX_JWT_KEYS = 16;
+const JWT_KEY_FIELDS: ReadonlySet<string> = new Set(['kid', 'secret', 'publicKey']);
 const MAX_REDIS_PING_MS = 30_000;
 
 export class RealtimeOptionsError extends Error {
@@ -67,11 +70,36 @@ export function validateOptionShapes(options: unknown, profiles: readonly string
     if (jwt?.[key] !== undefined && typeof jwt[key] !== 'string')
       fail(`jwt.${key}`, 'must be a string');
   }
+  if (jwt?.keys !== undefined) validateJwtKeyShapes(jwt.keys);
   if (options.path !== undefined && typeof options.path !== 'string')
     fail('path', 'must be a string');
   for (const [namespace, policy] of Object.entries((options.topics as object | undefined) ?? {})) {
     if (!isPlainObject(policy)) fail(`topics.${namespace}`, 'must be an object');
   }
+}
+
+function validateJwtKeyShapes(keys: unknown): void {
+  if (!Array.isArray(keys) || keys.length > MAX_JWT_KEYS) {
+    fail('jwt.keys', `must be a list of at most ${MAX_JWT_KEYS} keys`);
+  }
+  const kids = new Set<unknown>();
+  keys.forEach((key: unknown, i) => {
+    const option = `jwt.keys[${i}]`;
+    if (!isPlainObject(key)) fail(option, 'must be an object');
+    for (const [field, value] of Object.entries(key)) {
+      if (!JWT_KEY_FIELDS.has(field)) fail(`${option}.${field}`, 'is not an option (misspelt?)');
+      if (value !== undefined && typeof value !== 'string') {
+        fail(`${option}.${field}`, 'must be a string');
+      }
+    }
+    if ((key.secret === undefined) === (key.publicKey === undefined)) {
+      fail(option, 'must have either a secret or a publicKey');
+    }
+    if (key.kid !== undefined && (key.kid === '' || kids.has(key.kid))) {
+      fail(`${option}.kid`, 'must be a non-empty kid no other key has');
+    }
+    kids.add(key.kid);
+  });
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -206,21 +234,27 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
   if (usesHmac && usesKeys) fail('jwt.algorithms', 'must not mix HS* with public-key algorithms');
   if (usesHmac && !jwt.secret) fail('jwt.secret', 'is required for HS* algorithms');
   if (usesKeys && !jwt.publicKey) fail('jwt.publicKey', 'is required for public-key algorithms');
+  jwt.keys.forEach((key, i) => {
+    if (usesHmac && !key.secret) fail(`jwt.keys[${i}].secret`, 'is required for HS* algorithms');
+    if (usesKeys && !key.publicKey) {
+      fail(`jwt.keys[${i}].publicKey`, 'is required for public-key algorithms');
+    }
+  });
   if (usesHmac && hardened) {
-    if (jwt.secret === DEV_JWT_SECRET) {
-      fail('jwt.secret', `is the development secret, which the ${o.profile} profile refuses`);
-    }
-    if ((jwt.secret ?? '').trim() === '') {
-      fail('jwt.secret', `is blank, which the ${o.profile} profile refuses`);
-    }
-    if ((jwt.secret ?? '').length < MIN_SECRET_LENGTH) {
-      fail(
-        'jwt.secret',
-        `must be at least ${MIN_SECRET_LENGTH} characters in the ${o.profile} profile`,
-      );
-    }
+    hardenedSecret('jwt.secret', jwt.secret, o.profile);
+    jwt.keys.forEach((key, i) => hardenedSecret(`jwt.keys[${i}].secret`, key.secret, o.profile));
   }
   nonNegativeInteger('jwt.clockToleranceSec', jwt.clockToleranceSec);
+}
+
+function hardenedSecret(option: string, secret: string | undefined, profile: string): void {
+  if (secret === DEV_JWT_SECRET) {
+    fail(option, `is the development secret, which the ${profile} profile refuses`);
+  }
+  if ((secret ?? '').trim() === '') fail(option, `is blank, which the ${profile} profile refuses`);
+  if ((secret ?? '').length < MIN_SECRET_LENGTH) {
+    fail(option, `must be at least ${MIN_SECRET_LENGTH} characters in the ${profile} profile`);
+  }
 }
 
 function validateRule(option: string, rule: TopicRule | undefined): void {
