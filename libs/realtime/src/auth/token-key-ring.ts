@@ -15,6 +15,11 @@ export class TokenKeyRing<K> {
     }
   }
 
+  /** Whether `kid` names a key. */
+  names(kid: unknown): boolean {
+    return typeof kid === 'string' && this.named.has(kid);
+  }
+
   /** The keys to try for a token whose header carries `kid` (any JSON value, or undefined). */
   candidates(kid: unknown): readonly K[] {
     return (typeof kid === 'string' && this.named.get(kid)) || this.unnamed;

@@ -1,10 +1,11 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { USER_ID_PATTERN } from '../protocol';
 import { HmacTokenVerifier } from './hmac-token.verifier';
+import { JwksClient } from './jwks-client';
 import { type Principal, TokenPrincipal } from './principal';
 import { rememberingLast } from './remembering-last';
 import { TokenKeyRing } from './token-key-ring';
@@ -27,39 +28,62 @@ export class TokenRejectedError extends Error {}
  * @publicApi
  */
 @Injectable()
-export class TokenService {
+export class TokenService implements OnModuleInit, OnModuleDestroy {
   /**
    * Public-key tokens: a JwtService of our own per key, with the key and the
    * verify options as its module options: passing them per call makes
    * @nestjs/jwt `delete` from and copy the options object on every verify
-   * (~7 µs per handshake).
+   * (~7 µs per handshake). Built again when the key set (`jwt.jwksUrl`) changes.
    */
-  private readonly jwt: TokenKeyRing<JwtService> | undefined;
+  private jwt: TokenKeyRing<JwtService> | undefined;
+  /** The configured public keys, as `jwt` holds them; the key set's keys go before them. */
+  private readonly configured: Array<{ kid?: string; key: JwtService }> = [];
+  private readonly jwks: JwksClient | undefined;
   /** HS* tokens: the checks jsonwebtoken applies, in one synchronous pass (hmac-token.verifier.ts). */
   private readonly hmac: HmacTokenVerifier | undefined;
   private readonly toleranceMs: number;
   /** A service's tokens share one header: most handshakes compare it instead of decoding it again. */
   private readonly kidOf = rememberingLast(decodeKid);
 
+  private readonly verifierOf: (key: KeyObject) => JwtService;
+
   constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
-    const { publicKey, secret, keys, algorithms, issuer, audience, clockToleranceSec } =
-      options.jwt;
-    const ring: Array<{ kid?: string; key: KeyObject }> = [{ key: keyObject(publicKey, secret) }];
-    for (const key of keys) ring.push({ kid: key.kid, key: keyObject(key.publicKey, key.secret) });
-    if (!publicKey) {
+    const { jwt } = options;
+    const { publicKey, secret, algorithms, issuer, audience, clockToleranceSec } = jwt;
+    const verifyOptions = { algorithms, issuer, audience, clockTolerance: clockToleranceSec };
+    // jsonwebtoken takes the KeyObject that @nestjs/jwt types as string | Buffer.
+    this.verifierOf = (key) =>
+      new JwtService({ publicKey: key as unknown as Buffer, verifyOptions });
+    // Validation keeps HS* apart from public-key algorithms, and gives each key what they need.
+    const hmac = algorithms.every((algorithm) => algorithm.startsWith('HS'));
+    // KeyObjects, built once: given a string, jsonwebtoken parses it as a public key and falls
+    // back to a secret on every verify, which cost ~1 ms per handshake (docs/benchmarks.md).
+    const keyObject = (key: { secret?: string; publicKey?: string }) =>
+      hmac ? createSecretKey(Buffer.from(key.secret ?? '')) : createPublicKey(key.publicKey ?? '');
+    const ring: Array<{ kid?: string; key: KeyObject }> = [];
+    if ((hmac ? secret : publicKey) !== undefined) ring.push({ key: keyObject(jwt) });
+    for (const key of jwt.keys) ring.push({ kid: key.kid, key: keyObject(key) });
+    if (hmac) {
       const options = { algorithms, issuer, audience, clockToleranceSec };
       this.hmac = new HmacTokenVerifier(new TokenKeyRing(ring), options);
     } else {
-      const verifyOptions = { algorithms, issuer, audience, clockTolerance: clockToleranceSec };
-      this.jwt = new TokenKeyRing(
-        ring.map(({ kid, key }) => ({
-          kid,
-          // jsonwebtoken takes the KeyObject that @nestjs/jwt types as string | Buffer.
-          key: new JwtService({ publicKey: key as unknown as Buffer, verifyOptions }),
-        })),
-      );
+      for (const { kid, key } of ring) this.configured.push({ kid, key: this.verifierOf(key) });
+      this.jwt = new TokenKeyRing(this.configured);
+    }
+    if (jwt.jwksUrl) {
+      const { jwksUrl: url, jwksRefreshMs: refreshMs, jwksCooldownMs: cooldownMs } = jwt;
+      this.jwks = new JwksClient({ url, refreshMs, cooldownMs }, (keys) => this.useKeySet(keys));
     }
     this.toleranceMs = clockToleranceSec * 1000;
+  }
+
+  /** With `jwt.jwksUrl`: the key set's first fetch (the app starts even when it fails). */
+  async onModuleInit(): Promise<void> {
+    await this.jwks?.start();
+  }
+
+  onModuleDestroy(): void {
+    this.jwks?.stop();
   }
 
   /** Throws TokenRejectedError for any token the contract refuses. */
@@ -86,7 +110,9 @@ export class TokenService {
       if (typeof claims === 'string') throw new TokenRejectedError(claims);
       return claims;
     }
-    const verifiers = this.jwt?.candidates(this.kidOf(token.slice(0, token.indexOf('.')))) ?? [];
+    const kid = this.kidOf(token.slice(0, token.indexOf('.')));
+    if (this.jwks && typeof kid === 'string' && !this.jwt?.names(kid)) this.jwks.unknownKid();
+    const verifiers = this.jwt?.candidates(kid) ?? [];
     for (const verifier of verifiers) {
       try {
         return verifier.verify(token);
@@ -99,15 +125,12 @@ export class TokenService {
     }
     throw new TokenRejectedError('invalid token');
   }
-}
 
-/**
- * Built once per key: given a string, jsonwebtoken first tries to parse it as
- * a public key and falls back to a secret on every verify, which cost ~1 ms
- * per handshake (docs/benchmarks.md).
- */
-function keyObject(publicKey: string | undefined, secret: string | undefined): KeyObject {
-  return publicKey ? createPublicKey(publicKey) : createSecretKey(Buffer.from(secret ?? ''));
+  private useKeySet(keys: ReadonlyMap<string, KeyObject>): void {
+    const fetched = [...keys].map(([kid, key]) => ({ kid, key: this.verifierOf(key) }));
+    // The configured keys last: a kid of theirs is not taken over by the key set.
+    this.jwt = new TokenKeyRing([...fetched, ...this.configured]);
+  }
 }
 
 /** The `kid` of a token's header segment, undefined when it has none or is no JSON. */

@@ -35,6 +35,16 @@ export interface RealtimeJwtOptions {
    * `publicKey`, then each of these without a `kid`, in order.
    */
   keys?: RealtimeJwtKey[];
+  /**
+   * An identity provider's JSON Web Key Set (`https://…/.well-known/jwks.json`):
+   * its signing keys are accepted, each under its `kid`, beside `publicKey`
+   * and `keys`. Fetched at start, every `jwksRefreshMs` (10 min), and when a
+   * token names a kid no key has (at most once per `jwksCooldownMs`, 30 s);
+   * verifying a token never waits for it.
+   */
+  jwksUrl?: string;
+  jwksRefreshMs?: number;
+  jwksCooldownMs?: number;
   algorithms?: JwtAlgorithm[];
   issuer?: string;
   audience?: string;

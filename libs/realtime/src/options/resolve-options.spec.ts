@@ -61,6 +61,16 @@ describe('resolveRealtimeOptions', () => {
     expect(options.history.size).toBe(50);
   });
 
+  it('takes a key set alone for public-key tokens: RS256, and no development secret', () => {
+    const { jwt } = resolveRealtimeOptions({ jwt: { jwksUrl: 'https://idp.example.com/jwks' } });
+    expect(jwt).toMatchObject({
+      algorithms: ['RS256'],
+      secret: undefined,
+      jwksRefreshMs: 600_000,
+      jwksCooldownMs: 30_000,
+    });
+  });
+
   it.each([
     [{ path: 'ws' }, 'path'],
     [{ limits: { maxConnections: 0 } }, 'limits.maxConnections'],
@@ -90,6 +100,11 @@ describe('resolveRealtimeOptions', () => {
       'jwt.keys[1].kid',
     ],
     [{ jwt: { keys: [{ publicKey: 'pem' }] } }, 'jwt.keys[0].secret'],
+    [{ jwt: { jwksUrl: 'https://idp.example.com/jwks', algorithms: ['HS256'] } }, 'jwt.jwksUrl'],
+    [{ jwt: { jwksUrl: 'ftp://idp.example.com/jwks' } }, 'jwt.jwksUrl'],
+    [{ jwt: { jwksUrl: 'not a url' } }, 'jwt.jwksUrl'],
+    [{ jwt: { jwksUrl: 'https://idp.example.com/jwks', jwksRefreshMs: 0 } }, 'jwt.jwksRefreshMs'],
+    [{ jwt: { jwksUrl: 7 as never } }, 'jwt.jwksUrl'],
     [{ topics: { Bad: { subscribe: 'public' } } }, 'topics.Bad'],
     [{ topics: { chat: { subscribe: 'everyone' as never } } }, 'topics.chat.subscribe'],
     [
@@ -171,6 +186,9 @@ describe('resolveRealtimeOptions', () => {
           jwt: { secret: STRONG_SECRET, keys: [{ kid: 'old', secret: 'short' }] },
         }),
       ).toThrow('"jwt.keys[0].secret" must be at least 32');
+      expect(() =>
+        resolveRealtimeOptions({ profile, jwt: { jwksUrl: 'http://idp.example.com/jwks' } }),
+      ).toThrow('"jwt.jwksUrl" must be an https URL');
       expect(() =>
         resolveRealtimeOptions({ profile, jwt: { secret: STRONG_SECRET }, allowedOrigins: ['*'] }),
       ).toThrow('"allowedOrigins"');

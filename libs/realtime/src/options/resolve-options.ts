@@ -22,6 +22,7 @@ export function resolveRealtimeOptions(
     ...(options[key] as object),
   });
   const jwt = pick('jwt') as NonNullable<RealtimeModuleOptions['jwt']>;
+  const publicKeys = jwt.publicKey !== undefined || jwt.jwksUrl !== undefined;
   const limits = pick('limits') as NonNullable<RealtimeModuleOptions['limits']>;
   const network = pick('network') as NonNullable<RealtimeModuleOptions['network']>;
   const heartbeat = pick('heartbeat') as NonNullable<RealtimeModuleOptions['heartbeat']>;
@@ -34,10 +35,13 @@ export function resolveRealtimeOptions(
     profile,
     path: options.path ?? preset.path ?? '/ws',
     jwt: {
-      secret: jwt.secret ?? (jwt.publicKey ? undefined : DEV_JWT_SECRET),
+      secret: jwt.secret ?? (publicKeys ? undefined : DEV_JWT_SECRET),
       publicKey: jwt.publicKey,
       keys: jwt.keys ?? [],
-      algorithms: jwt.algorithms ?? (jwt.publicKey ? ['RS256'] : ['HS256']),
+      jwksUrl: jwt.jwksUrl,
+      jwksRefreshMs: jwt.jwksRefreshMs ?? 600_000,
+      jwksCooldownMs: jwt.jwksCooldownMs ?? 30_000,
+      algorithms: jwt.algorithms ?? (publicKeys ? ['RS256'] : ['HS256']),
       issuer: jwt.issuer,
       audience: jwt.audience,
       clockToleranceSec: jwt.clockToleranceSec ?? 30,

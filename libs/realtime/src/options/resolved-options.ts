@@ -15,6 +15,9 @@ export interface ResolvedRealtimeOptions {
     secret: string | undefined;
     publicKey: string | undefined;
     keys: RealtimeJwtKey[];
+    jwksUrl: string | undefined;
+    jwksRefreshMs: number;
+    jwksCooldownMs: number;
     algorithms: JwtAlgorithm[];
     issuer: string | undefined;
     audience: string | undefined;

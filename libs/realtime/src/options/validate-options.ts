@@ -66,7 +66,7 @@ export function validateOptionShapes(options: unknown, profiles: readonly string
   if (jwt?.algorithms !== undefined && !isStringList(jwt.algorithms)) {
     fail('jwt.algorithms', 'must be a list of algorithm names');
   }
-  for (const key of ['secret', 'publicKey', 'issuer', 'audience'] as const) {
+  for (const key of ['secret', 'publicKey', 'issuer', 'audience', 'jwksUrl'] as const) {
     if (jwt?.[key] !== undefined && typeof jwt[key] !== 'string')
       fail(`jwt.${key}`, 'must be a string');
   }
@@ -232,8 +232,13 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
   const usesHmac = jwt.algorithms.some((a) => HMAC_ALGORITHMS.test(a));
   const usesKeys = jwt.algorithms.some((a) => !HMAC_ALGORITHMS.test(a));
   if (usesHmac && usesKeys) fail('jwt.algorithms', 'must not mix HS* with public-key algorithms');
+  if (jwt.jwksUrl !== undefined) validateJwksUrl(jwt.jwksUrl, usesHmac, hardened);
   if (usesHmac && !jwt.secret) fail('jwt.secret', 'is required for HS* algorithms');
-  if (usesKeys && !jwt.publicKey) fail('jwt.publicKey', 'is required for public-key algorithms');
+  if (usesKeys && !jwt.publicKey && !jwt.jwksUrl) {
+    fail('jwt.publicKey', 'is required for public-key algorithms (or jwt.jwksUrl)');
+  }
+  positiveInteger('jwt.jwksRefreshMs', jwt.jwksRefreshMs);
+  positiveInteger('jwt.jwksCooldownMs', jwt.jwksCooldownMs);
   jwt.keys.forEach((key, i) => {
     if (usesHmac && !key.secret) fail(`jwt.keys[${i}].secret`, 'is required for HS* algorithms');
     if (usesKeys && !key.publicKey) {
@@ -245,6 +250,22 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
     jwt.keys.forEach((key, i) => hardenedSecret(`jwt.keys[${i}].secret`, key.secret, o.profile));
   }
   nonNegativeInteger('jwt.clockToleranceSec', jwt.clockToleranceSec);
+}
+
+function validateJwksUrl(url: string, usesHmac: boolean, hardened: boolean): void {
+  if (usesHmac) fail('jwt.jwksUrl', 'needs public-key algorithms: a key set holds no HS* secret');
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    fail('jwt.jwksUrl', 'must be an http(s) URL');
+  }
+  if (protocol !== 'https:' && (hardened || protocol !== 'http:')) {
+    fail(
+      'jwt.jwksUrl',
+      hardened ? 'must be an https URL in this profile' : 'must be an http(s) URL',
+    );
+  }
 }
 
 function hardenedSecret(option: string, secret: string | undefined, profile: string): void {
