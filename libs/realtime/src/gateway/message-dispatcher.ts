@@ -28,7 +28,11 @@ type Handler = (socket: WebSocket, data: unknown) => Promise<Reply | PendingRepl
 /**
  * Routes frames to the gateway's @SubscribeMessage handlers through Nest's
  * ExternalContextCreator, so guards, pipes and filters apply exactly as
- * declared on the gateway. The handlers are built once per gateway, not bound
+ * declared on the gateway. Interceptors do not: the app's are written for
+ * HTTP responses, and one that maps what a handler returns (Nest's
+ * `{ data }` wrapper, ClassSerializerInterceptor) would rewrite the protocol's
+ * replies and the held-back replies that release a subscribed topic. The
+ * handlers are built once per gateway, not bound
  * once per connection as WsAdapter does: an idle connection then costs no
  * closures at all (see docs/benchmarks.md).
  *
@@ -79,7 +83,7 @@ export class MessageDispatcher implements OnModuleInit {
         paramsFactory,
         undefined,
         undefined,
-        { guards: true, interceptors: true, filters: true },
+        { guards: true, interceptors: false, filters: true },
         'ws',
       ) as Handler;
       this.handlers.set(String(message), handler);
