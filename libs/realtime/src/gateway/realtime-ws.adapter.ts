@@ -61,7 +61,9 @@ export class RealtimeWsAdapter extends WsAdapter {
   }
 
   override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
-    if (!options[REALTIME_GATEWAY_OPTION]) return super.create(port, options) as WebSocketServer;
+    if (!options[REALTIME_GATEWAY_OPTION]) {
+      return this.ownPath(port, super.create(port, options) as WebSocketServer);
+    }
     const settings = this.app.get<ResolvedRealtimeOptions>(REALTIME_OPTIONS, { strict: false });
     const handshake = this.app.get(HandshakeService, { strict: false });
     const writer = this.app.get(SocketWriter, { strict: false });
@@ -84,6 +86,24 @@ export class RealtimeWsAdapter extends WsAdapter {
       clientTracking: false,
     }) as WebSocketServer;
     this.realtimeServers.add(server);
+    return this.ownPath(port, server);
+  }
+
+  /**
+   * An app's gateway on the realtime path would never get a connection (the
+   * first server of a path takes its upgrades), or the realtime one none:
+   * refuse to start instead.
+   */
+  private ownPath(port: number, server: WebSocketServer): WebSocketServer {
+    const { path } = server as RoutedServer;
+    const sharing = ((this.wsServersRegistry.get(port) ?? []) as RoutedServer[]).filter(
+      (other) => other.path === path,
+    );
+    if (sharing.length > 1 && sharing.some((other) => this.realtimeServers.has(other))) {
+      throw new Error(
+        `RealtimeModule serves ${path}: give the app's other gateway another path, or set the module's "path" option`,
+      );
+    }
     return server;
   }
 

@@ -36,7 +36,7 @@ import { PublishDto } from './dto/publish.dto';
 import { SubscribeDto, UnsubscribeDto } from './dto/topics.dto';
 import type { InvalidFrame } from './frame-parser';
 import { RealtimeExceptionFilter } from './realtime-exception.filter';
-import { REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
+import { REALTIME_GATEWAY_KEY_PATH, REALTIME_GATEWAY_OPTION } from './realtime-gateway.constants';
 import { SessionService } from './session.service';
 
 /**
@@ -50,7 +50,10 @@ import { SessionService } from './session.service';
  * transform, so an app's global ValidationPipe does not walk them again
  * (class-transformer over a `payload` costs 20 times its JSON.parse).
  */
-@WebSocketGateway<Record<string, unknown>>({ [REALTIME_GATEWAY_OPTION]: true })
+@WebSocketGateway<Record<string, unknown>>({
+  [REALTIME_GATEWAY_OPTION]: true,
+  path: REALTIME_GATEWAY_KEY_PATH,
+})
 @UseFilters(RealtimeExceptionFilter)
 @UseGuards(WsAuthGuard)
 export class RealtimeGateway implements OnGatewayInit, OnApplicationBootstrap {
