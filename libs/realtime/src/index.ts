@@ -67,6 +67,7 @@ export { RealtimeMetricsService } from './metrics/realtime-metrics.service';
 export { RealtimeJobs, type JobRuns, type QueueCounts } from './jobs/realtime-jobs.service';
 export { RealtimeTestingModule } from './testing/realtime-testing.module';
 export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
+export { RealtimePresenceFixture } from './testing/realtime-presence.fixture';
 export {
   CloseCode,
   ErrorCode,

@@ -2,7 +2,7 @@ import { assertJobsWiring } from './jobs/realtime-jobs.definition';
 import { REALTIME_JOBS_WIRED } from './jobs/realtime-jobs.constants';
 import type { RealtimeModuleOptions } from './options/realtime-module-options.interface';
 import { randomUUID } from 'node:crypto';
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { admissionProvider } from './auth/admission/admission.provider';
@@ -43,6 +43,7 @@ import { RedisConnections } from './redis/redis-connections.service';
 import { ConnectionRegistry } from './registry/connection.registry';
 import { SubscriptionRegistry } from './registry/subscription.registry';
 import {
+  DEV_JWT_SECRET,
   REALTIME_CONNECT_RATE_STORAGE,
   REALTIME_ENGINE,
   REALTIME_INSTANCE_ID,
@@ -71,6 +72,12 @@ import { TopicAccessService } from './topics/topic-access.service';
       useFactory: (options: RealtimeModuleOptions, jobsWired: boolean) => {
         const resolved = resolveRealtimeOptions(options);
         assertJobsWiring(resolved, jobsWired);
+        if (resolved.jwt.secret === DEV_JWT_SECRET) {
+          // The hardened profiles refuse it; a forgotten JWT_SECRET in development must be seen.
+          new Logger('Realtime').warn(
+            'jwt.secret is the development secret (DEV_JWT_SECRET), which anyone can sign tokens with: set jwt.secret before this app is reachable',
+          );
+        }
         return resolved;
       },
       inject: [REALTIME_MODULE_OPTIONS, REALTIME_JOBS_WIRED],

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { BroadcastService } from '../delivery/broadcast.service';
 import type { Broadcaster } from '../delivery/broadcaster.interface';
+import { PresenceService } from '../presence/presence.service';
+import { RealtimePresenceFixture } from './realtime-presence.fixture';
 import { RealtimeRecorder } from './realtime-recorder';
 import { RealtimeTestingModule } from './realtime-testing.module';
 
@@ -20,6 +22,24 @@ class Dashboard {
       detailed: await this.realtime.detailedStats(),
       offline: await this.realtime.offlineStats(),
       deadLetters: await this.realtime.deadLetters(10),
+    };
+  }
+}
+
+/** The README's SupportDesk: domain code that reads presence. */
+@Injectable()
+class SupportDesk {
+  constructor(private readonly presence: PresenceService) {}
+
+  async room(chatId: string) {
+    const { connections, users } = await this.presence.count(`chat:${chatId}`);
+    const { members, cursor } = await this.presence.members(`chat:${chatId}`, { limit: 100 });
+    return {
+      connections,
+      users,
+      members,
+      cursor,
+      agentOnline: await this.presence.isOnline('agent-7'),
     };
   }
 }
@@ -52,6 +72,40 @@ describe('RealtimeTestingModule', () => {
     expect(report.detailed.engine).toMatchObject({ engine: 'recorder', published: 1 });
     expect(report.offline).toEqual({ pending: 1, delivered: 0, deadLettered: 1 });
     expect(report.deadLetters).toEqual([letter]);
+  });
+
+  it('gives domain code the real PresenceService, counting the connections the test opens', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [RealtimeTestingModule],
+      providers: [SupportDesk],
+    }).compile();
+    const fixture = moduleRef.get(RealtimePresenceFixture);
+    const desk = moduleRef.get(SupportDesk);
+    expect(await desk.room('7')).toEqual({
+      connections: 0,
+      users: 0,
+      members: [],
+      cursor: null,
+      agentOnline: false,
+    });
+
+    const agent = await fixture.connect('agent-7', ['chat:7']);
+    await fixture.connect('ada', ['chat:7']);
+    await fixture.connect('ada', ['chat:7']);
+    await fixture.connect(null, ['chat:7']);
+    expect(await desk.room('7')).toEqual({
+      connections: 4,
+      users: 2,
+      members: expect.arrayContaining([
+        { userId: 'ada', connections: 2 },
+        { userId: 'agent-7', connections: 1 },
+      ]),
+      cursor: null,
+      agentOnline: true,
+    });
+
+    await fixture.disconnect(agent);
+    expect(await desk.room('7')).toMatchObject({ connections: 3, users: 1, agentOnline: false });
   });
 
   it('refuses what BroadcastService refuses: a close code the protocol does not use', async () => {

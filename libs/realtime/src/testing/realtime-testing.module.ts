@@ -3,6 +3,10 @@ import { BroadcastService } from '../delivery/broadcast.service';
 import { IdempotencyService } from '../delivery/idempotency/idempotency.service';
 import { MemoryIdempotencyStore } from '../delivery/idempotency/memory-idempotency.store';
 import { resolveRealtimeOptions } from '../options/resolve-options';
+import { MemoryPresenceStore } from '../presence/memory-presence.store';
+import { PRESENCE_STORE } from '../presence/presence.constants';
+import { PresenceService } from '../presence/presence.service';
+import { RealtimePresenceFixture } from './realtime-presence.fixture';
 import { RealtimeRecorder } from './realtime-recorder';
 
 /**
@@ -17,10 +21,15 @@ function standIn<T>(
   return { provide: token, useExisting: existing };
 }
 
+/** Presence changes a topic's log keeps (read by `presence_diff`, which no unit test sends). */
+const PRESENCE_LOG_ENTRIES = 256;
+
 /**
  * Import instead of RealtimeModule to unit-test domain services: they get a
- * BroadcastService that records, and the test reads RealtimeRecorder; and an
- * IdempotencyService that works as in memory mode.
+ * BroadcastService that records, and the test reads RealtimeRecorder; an
+ * IdempotencyService that works as in memory mode; and the real
+ * PresenceService over the memory store, counting the connections the test
+ * opens with RealtimePresenceFixture.
  *
  * @publicApi
  */
@@ -39,7 +48,16 @@ function standIn<T>(
         );
       },
     },
+    { provide: PRESENCE_STORE, useValue: new MemoryPresenceStore(PRESENCE_LOG_ENTRIES) },
+    PresenceService,
+    RealtimePresenceFixture,
   ],
-  exports: [RealtimeRecorder, BroadcastService, IdempotencyService],
+  exports: [
+    RealtimeRecorder,
+    BroadcastService,
+    IdempotencyService,
+    PresenceService,
+    RealtimePresenceFixture,
+  ],
 })
 export class RealtimeTestingModule {}
