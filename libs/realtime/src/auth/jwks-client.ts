@@ -88,7 +88,12 @@ function keyCountNote(loaded: boolean): string {
 }
 
 async function fetchBounded(url: string, signal: AbortSignal): Promise<string> {
-  const response = await fetch(url, { signal, headers: { accept: 'application/json' } });
+  // No redirect: one could lead an https key set to plain http, or anywhere.
+  const response = await fetch(url, {
+    signal,
+    redirect: 'error',
+    headers: { accept: 'application/json' },
+  });
   if (!response.ok || response.body === null) {
     await response.body?.cancel();
     throw new Error(`HTTP ${response.status}`);
@@ -103,13 +108,18 @@ async function fetchBounded(url: string, signal: AbortSignal): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The signing keys of a key set, by kid; a key without a kid, for another use, or unreadable is skipped. */
+/**
+ * The signing keys of a key set, by kid; a key without a kid, for another
+ * use, unreadable, or private (a published private key lets anyone sign: no
+ * token it signed proves anything) is skipped.
+ */
 function parseKeySet(text: string): Map<string, KeyObject> {
   const { keys } = JSON.parse(text) as { keys?: unknown };
   if (!Array.isArray(keys)) throw new Error('no "keys" list');
   const byKid = new Map<string, KeyObject>();
   for (const jwk of keys.slice(0, MAX_KEYS) as Array<JsonWebKey & { kid?: unknown }>) {
     if (typeof jwk?.kid !== 'string' || jwk.kid === '' || (jwk.use ?? 'sig') !== 'sig') continue;
+    if (jwk.d !== undefined || jwk.k !== undefined) continue;
     try {
       byKid.set(jwk.kid, createPublicKey({ key: jwk, format: 'jwk' }));
     } catch {

@@ -11,11 +11,17 @@ interface Signer {
   kid: string;
   privateKey: KeyObject;
   jwk: Record<string, unknown>;
+  privateJwk: Record<string, unknown>;
 }
 
 function signer(kid: string): Signer {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, use: 'sig' } };
+  return {
+    kid,
+    privateKey,
+    jwk: { ...publicKey.export({ format: 'jwk' }), kid, use: 'sig' },
+    privateJwk: { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig' },
+  };
 }
 
 function rs256(key: Signer, header: Record<string, unknown> = { kid: key.kid }): string {
@@ -26,10 +32,10 @@ function rs256(key: Signer, header: Record<string, unknown> = { kid: key.kid }):
 /** A key set served on loopback: what it answers is set by the test; it counts the fetches. */
 class KeySetServer {
   fetches = 0;
-  answer: (res: ServerResponse) => void = () => undefined;
-  private readonly server: Server = createServer((_req, res) => {
+  answer: (res: ServerResponse, path: string | undefined) => void = () => undefined;
+  private readonly server: Server = createServer((req, res) => {
     this.fetches++;
-    this.answer(res);
+    this.answer(res, req.url);
   });
 
   serve(...signers: Signer[]): void {
@@ -124,7 +130,7 @@ describe('TokenService with jwt.jwksUrl (a real key set over loopback HTTP)', ()
   it('keeps the keys it has when a fetch fails, whatever the answer', async () => {
     keySet.serve(first);
     const tokens = await started({ jwksRefreshMs: 20 });
-    const failures: Record<string, (res: ServerResponse) => void> = {
+    const failures: Record<string, (res: ServerResponse, path: string | undefined) => void> = {
       'a 500': (res) => res.writeHead(500).end(JSON.stringify({ keys: [second.jwk] })),
       'no JSON': (res) => res.end('not json'),
       'no key list': (res) => res.end('{"keys":{}}'),
@@ -133,6 +139,11 @@ describe('TokenService with jwt.jwksUrl (a real key set over loopback HTTP)', ()
       'keys without kid': (res) => res.end(JSON.stringify({ keys: [{ ...second.jwk, kid: '' }] })),
       'encryption keys': (res) =>
         res.end(JSON.stringify({ keys: [{ ...second.jwk, use: 'enc' }] })),
+      'private keys': (res) => res.end(JSON.stringify({ keys: [second.privateJwk] })),
+      'a redirect': (res, path) =>
+        path === '/elsewhere'
+          ? res.end(JSON.stringify({ keys: [second.jwk] }))
+          : res.writeHead(302, { location: '/elsewhere' }).end(),
       'over 1 MiB': (res) =>
         res.end(JSON.stringify({ keys: [second.jwk], pad: 'x'.repeat(2 * 1024 * 1024) })),
     };
@@ -161,9 +172,13 @@ describe('TokenService with jwt.jwksUrl (a real key set over loopback HTTP)', ()
     const pem = createPublicKey({ key: first.jwk, format: 'jwk' })
       .export({ type: 'spki', format: 'pem' })
       .toString();
-    const tokens = await started({ publicKey: pem });
+    const tokens = await started({ publicKey: pem, jwksCooldownMs: 1 });
     expect(verdict(tokens, rs256(first, {}))).toBe('ada');
     expect(verdict(tokens, rs256(second))).toBe('ada');
+    // Accepted by the configured key, a token naming another kid starts no fetch.
+    expect(verdict(tokens, rs256(first, { kid: 'our-issuer' }))).toBe('ada');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(keySet.fetches).toBe(1);
   });
 
   it('stops its timer and its fetch on shutdown', async () => {

@@ -168,6 +168,12 @@ describe('TokenService', () => {
       expect(rsaVerdict(rs256({}, { sub: 'ada', exp: now() - 60 }, previous))).toBe(
         'token expired',
       );
+      // Public keys in jwt.keys alone: RS256, no development secret.
+      const keysOnly = new TokenService(
+        resolveRealtimeOptions({ jwt: { keys: [{ kid: 'next', publicKey: pem(next) }] } }),
+      );
+      expect(keysOnly.verify(rs256({ kid: 'next' }, valid, next)).userId).toBe('ada');
+      expect(() => keysOnly.verify(signed({}, valid, SECRET))).toThrow('invalid token');
     });
   });
 });

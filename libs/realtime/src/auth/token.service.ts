@@ -111,7 +111,6 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
       return claims;
     }
     const kid = this.kidOf(token.slice(0, token.indexOf('.')));
-    if (this.jwks && typeof kid === 'string' && !this.jwt?.names(kid)) this.jwks.unknownKid();
     const verifiers = this.jwt?.candidates(kid) ?? [];
     for (const verifier of verifiers) {
       try {
@@ -123,6 +122,8 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
         if (name === 'NotBeforeError') break;
       }
     }
+    // Refused, naming a key none of ours has: maybe the provider has rotated.
+    if (this.jwks && typeof kid === 'string' && !this.jwt?.names(kid)) this.jwks.unknownKid();
     throw new TokenRejectedError('invalid token');
   }
 
@@ -136,7 +137,7 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
 /** The `kid` of a token's header segment, undefined when it has none or is no JSON. */
 function decodeKid(segment: string): unknown {
   try {
-    return (JSON.parse(Buffer.from(segment, 'base64url').toString('latin1')) as { kid?: unknown })
+    return (JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as { kid?: unknown })
       ?.kid;
   } catch {
     return undefined;

@@ -99,12 +99,20 @@ describe('resolveRealtimeOptions', () => {
       },
       'jwt.keys[1].kid',
     ],
-    [{ jwt: { keys: [{ publicKey: 'pem' }] } }, 'jwt.keys[0].secret'],
+    [
+      { jwt: { algorithms: ['HS256'], secret: 'x', keys: [{ publicKey: 'pem' }] } },
+      'jwt.keys[0].secret',
+    ],
     [{ jwt: { jwksUrl: 'https://idp.example.com/jwks', algorithms: ['HS256'] } }, 'jwt.jwksUrl'],
     [{ jwt: { jwksUrl: 'ftp://idp.example.com/jwks' } }, 'jwt.jwksUrl'],
     [{ jwt: { jwksUrl: 'not a url' } }, 'jwt.jwksUrl'],
     [{ jwt: { jwksUrl: 'https://idp.example.com/jwks', jwksRefreshMs: 0 } }, 'jwt.jwksRefreshMs'],
     [{ jwt: { jwksUrl: 7 as never } }, 'jwt.jwksUrl'],
+    [
+      { jwt: { jwksUrl: 'https://idp.example.com/jwks', jwksRefreshMs: 2 ** 31 } },
+      'jwt.jwksRefreshMs',
+    ],
+    [{ jwt: { keys: [{ kid: 'clé', secret: 'x' }] } }, 'jwt.keys[0].kid'],
     [{ topics: { Bad: { subscribe: 'public' } } }, 'topics.Bad'],
     [{ topics: { chat: { subscribe: 'everyone' as never } } }, 'topics.chat.subscribe'],
     [
@@ -189,6 +197,21 @@ describe('resolveRealtimeOptions', () => {
       expect(() =>
         resolveRealtimeOptions({ profile, jwt: { jwksUrl: 'http://idp.example.com/jwks' } }),
       ).toThrow('"jwt.jwksUrl" must be an https URL');
+      const jwksUrl = 'https://idp.example.com/jwks';
+      expect(() => resolveRealtimeOptions({ profile, jwt: { jwksUrl } })).toThrow(
+        '"jwt.jwksUrl" needs jwt.issuer and jwt.audience',
+      );
+      expect(() =>
+        resolveRealtimeOptions({
+          profile,
+          jwt: {
+            jwksUrl,
+            issuer: 'https://idp.example.com/',
+            audience: 'shop',
+            jwksCooldownMs: 10,
+          },
+        }),
+      ).toThrow('"jwt.jwksCooldownMs" must be an integer from 1000');
       expect(() =>
         resolveRealtimeOptions({ profile, jwt: { secret: STRONG_SECRET }, allowedOrigins: ['*'] }),
       ).toThrow('"allowedOrigins"');

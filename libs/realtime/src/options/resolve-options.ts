@@ -22,7 +22,10 @@ export function resolveRealtimeOptions(
     ...(options[key] as object),
   });
   const jwt = pick('jwt') as NonNullable<RealtimeModuleOptions['jwt']>;
-  const publicKeys = jwt.publicKey !== undefined || jwt.jwksUrl !== undefined;
+  const publicKeys =
+    jwt.publicKey !== undefined ||
+    jwt.jwksUrl !== undefined ||
+    (Array.isArray(jwt.keys) && jwt.keys.some((key) => key?.publicKey !== undefined));
   const limits = pick('limits') as NonNullable<RealtimeModuleOptions['limits']>;
   const network = pick('network') as NonNullable<RealtimeModuleOptions['network']>;
   const heartbeat = pick('heartbeat') as NonNullable<RealtimeModuleOptions['heartbeat']>;

@@ -9,6 +9,9 @@ const HMAC_ALGORITHMS = /^HS/;
 const MIN_SECRET_LENGTH = 32;
 /** Every key is one more signature a bad token costs when no `kid` picks one. */
 const MAX_JWT_KEYS = 16;
+/** A `kid` as a JWT header carries it and the key set names it: printable ASCII. */
+const KID = /^[\x21-\x7e]{1,256}$/;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const JWT_KEY_FIELDS: ReadonlySet<string> = new Set(['kid', 'secret', 'publicKey']);
 const MAX_REDIS_PING_MS = 30_000;
 
@@ -95,8 +98,8 @@ function validateJwtKeyShapes(keys: unknown): void {
     if ((key.secret === undefined) === (key.publicKey === undefined)) {
       fail(option, 'must have either a secret or a publicKey');
     }
-    if (key.kid !== undefined && (key.kid === '' || kids.has(key.kid))) {
-      fail(`${option}.kid`, 'must be a non-empty kid no other key has');
+    if (key.kid !== undefined && (!KID.test(key.kid as string) || kids.has(key.kid))) {
+      fail(`${option}.kid`, 'must be 1 to 256 printable ASCII characters no other key has');
     }
     kids.add(key.kid);
   });
@@ -232,13 +235,11 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
   const usesHmac = jwt.algorithms.some((a) => HMAC_ALGORITHMS.test(a));
   const usesKeys = jwt.algorithms.some((a) => !HMAC_ALGORITHMS.test(a));
   if (usesHmac && usesKeys) fail('jwt.algorithms', 'must not mix HS* with public-key algorithms');
-  if (jwt.jwksUrl !== undefined) validateJwksUrl(jwt.jwksUrl, usesHmac, hardened);
+  if (jwt.jwksUrl !== undefined) validateJwks(o, usesHmac, hardened);
   if (usesHmac && !jwt.secret) fail('jwt.secret', 'is required for HS* algorithms');
-  if (usesKeys && !jwt.publicKey && !jwt.jwksUrl) {
-    fail('jwt.publicKey', 'is required for public-key algorithms (or jwt.jwksUrl)');
+  if (usesKeys && !jwt.publicKey && !jwt.jwksUrl && jwt.keys.length === 0) {
+    fail('jwt.publicKey', 'is required for public-key algorithms (or jwt.keys, jwt.jwksUrl)');
   }
-  positiveInteger('jwt.jwksRefreshMs', jwt.jwksRefreshMs);
-  positiveInteger('jwt.jwksCooldownMs', jwt.jwksCooldownMs);
   jwt.keys.forEach((key, i) => {
     if (usesHmac && !key.secret) fail(`jwt.keys[${i}].secret`, 'is required for HS* algorithms');
     if (usesKeys && !key.publicKey) {
@@ -252,11 +253,12 @@ function validateJwt(o: ResolvedRealtimeOptions, hardened: boolean): void {
   nonNegativeInteger('jwt.clockToleranceSec', jwt.clockToleranceSec);
 }
 
-function validateJwksUrl(url: string, usesHmac: boolean, hardened: boolean): void {
+function validateJwks(o: ResolvedRealtimeOptions, usesHmac: boolean, hardened: boolean): void {
+  const { jwksUrl, jwksRefreshMs, jwksCooldownMs, issuer, audience } = o.jwt;
   if (usesHmac) fail('jwt.jwksUrl', 'needs public-key algorithms: a key set holds no HS* secret');
   let protocol: string;
   try {
-    protocol = new URL(url).protocol;
+    protocol = new URL(jwksUrl ?? '').protocol;
   } catch {
     fail('jwt.jwksUrl', 'must be an http(s) URL');
   }
@@ -265,6 +267,19 @@ function validateJwksUrl(url: string, usesHmac: boolean, hardened: boolean): voi
       'jwt.jwksUrl',
       hardened ? 'must be an https URL in this profile' : 'must be an http(s) URL',
     );
+  }
+  // A provider signs tokens for many apps (Google's key set signs every client's ID tokens).
+  if (hardened && (!issuer || !audience)) {
+    fail('jwt.jwksUrl', `needs jwt.issuer and jwt.audience in the ${o.profile} profile`);
+  }
+  timerMs('jwt.jwksRefreshMs', jwksRefreshMs, hardened ? 1_000 : 1);
+  timerMs('jwt.jwksCooldownMs', jwksCooldownMs, hardened ? 1_000 : 1);
+}
+
+/** A delay Node's timers keep (past 2^31 - 1 ms they fire after 1 ms), at least `min`. */
+function timerMs(option: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > MAX_TIMER_MS) {
+    fail(option, `must be an integer from ${min} to ${MAX_TIMER_MS} (got ${shown(value)})`);
   }
 }
 

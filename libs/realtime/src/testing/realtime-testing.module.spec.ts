@@ -106,6 +106,13 @@ describe('RealtimeTestingModule', () => {
 
     await fixture.disconnect(agent);
     expect(await desk.room('7')).toMatchObject({ connections: 3, users: 1, agentOnline: false });
+
+    // Each compiled module has presence of its own: the next test starts from nobody.
+    const next = await Test.createTestingModule({
+      imports: [RealtimeTestingModule],
+      providers: [SupportDesk],
+    }).compile();
+    expect(await next.get(SupportDesk).room('7')).toMatchObject({ connections: 0, users: 0 });
   });
 
   it('refuses what BroadcastService refuses: a close code the protocol does not use', async () => {

@@ -48,7 +48,7 @@ const PRESENCE_LOG_ENTRIES = 256;
         );
       },
     },
-    { provide: PRESENCE_STORE, useValue: new MemoryPresenceStore(PRESENCE_LOG_ENTRIES) },
+    { provide: PRESENCE_STORE, useFactory: () => new MemoryPresenceStore(PRESENCE_LOG_ENTRIES) },
     PresenceService,
     RealtimePresenceFixture,
   ],
