@@ -186,8 +186,10 @@ export class NotificationLedger {
    * Every connection opened while the message was pending (stored before,
    * not yet expired nor acknowledged) must have received it, unless it
    * closed within `graceMs` (the time the server takes to read the inbox,
-   * retries included), faults kept its instance from Redis meanwhile, or the
-   * message was erased before that connection.
+   * retries included), faults kept its instance from Redis meanwhile, the
+   * message was erased before that connection, or another connection
+   * acknowledged it within that time (the read may come after the ack, and
+   * an acknowledged message is owed to no one).
    */
   private checkConnections(
     id: string,
@@ -196,16 +198,16 @@ export class NotificationLedger {
     erasedBy: (sentAt: number, settledBy: number) => boolean,
     { graceMs, excused }: { graceMs: number; excused: ReadExcuse },
   ): void {
-    const expiresBy = n.requestedAt + n.ttlMs - graceMs;
+    const owedBy = Math.min(n.requestedAt + n.ttlMs, settledAt) - graceMs;
     for (const connection of this.connections.get(n.user) ?? []) {
       const at = connection.connectedAt;
-      if (at <= n.confirmedAt || at >= expiresBy || at >= settledAt) continue;
+      if (at <= n.confirmedAt || at >= owedBy) continue;
       if ((connection.closedAt ?? Number.POSITIVE_INFINITY) - at < graceMs) continue;
       if (connection.received.has(id) || erasedBy(n.requestedAt, at)) continue;
       if (excused(connection, at, at + graceMs)) continue;
       this.violations.add(
         'notification not sent on a new connection',
-        `${id} for ${n.user}: connection at +${at - n.confirmedAt} ms did not get it`,
+        `${id} for ${n.user}: connection at +${at - n.confirmedAt} ms did not get it (settled at +${settledAt - n.confirmedAt} ms)`,
       );
       return;
     }

@@ -63,6 +63,21 @@ describe('NotificationLedger', () => {
     expect(kinds()).toEqual(['notification not sent on a new connection']);
   });
 
+  it('owes no connection a notification acknowledged before its inbox could be read', () => {
+    ledger.notified('n1', 'ann', 1_000, 1_010, 10_000);
+    const first = ledger.connected('ann', 1_005);
+    ledger.delivered(first, 'n1', 1_020);
+    ledger.connected('ann', 1_500);
+    ledger.acked(['n1'], 1_600);
+    ledger.finish(never, undefined, { graceMs: 500, excused: () => false });
+    expect(kinds()).toEqual([]);
+
+    // Acknowledged after the read must have come: that connection was owed it.
+    ledger.connected('ann', 1_050);
+    ledger.finish(never, undefined, { graceMs: 500, excused: () => false });
+    expect(kinds()).toEqual(['notification not sent on a new connection']);
+  });
+
   it('finds counters that disagree with the ledger', () => {
     ledger.notified('n1', 'ann', 1_000, 1_010, 5_000);
     ledger.acked(['n1'], 2_000);
