@@ -13,6 +13,13 @@ const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString(
 describe('tokens of an identity provider (jwt.jwksUrl)', () => {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const next = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwkOf = (key: typeof next.publicKey, kid: string) => ({
+    ...key.export({ format: 'jwk' }),
+    kid,
+    use: 'sig',
+  });
+  let served = [jwkOf(publicKey, 'idp-1')];
   let keySet: Server;
   let app: LibraryApp;
 
@@ -28,8 +35,7 @@ describe('tokens of an identity provider (jwt.jwksUrl)', () => {
   };
 
   beforeAll(async () => {
-    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'idp-1', use: 'sig' };
-    keySet = createServer((_req, res) => res.end(JSON.stringify({ keys: [jwk] })));
+    keySet = createServer((_req, res) => res.end(JSON.stringify({ keys: served })));
     await new Promise<void>((resolve) => keySet.listen(0, '127.0.0.1', resolve));
     const { port } = keySet.address() as AddressInfo;
     app = await LibraryApp.start({
@@ -38,6 +44,7 @@ describe('tokens of an identity provider (jwt.jwksUrl)', () => {
           jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`,
           issuer: 'https://idp.example.com/',
           audience: 'shop',
+          jwksCooldownMs: 1,
         },
         topics: { orders: { subscribe: 'authenticated' } },
       },
@@ -58,10 +65,32 @@ describe('tokens of an identity provider (jwt.jwksUrl)', () => {
     expect((await client.request('subscribe', { topics: ['orders'] })).event).toBe('subscribed');
   });
 
-  it('refuses a token naming the key but signed by another, and one naming no key of the set', async () => {
-    for (const refused of [token('eve', 'idp-1', other.privateKey), token('eve', 'idp-2')]) {
-      const result = await app.tryConnect({ token: refused });
-      expect(result).toMatchObject({ kind: 'refused', status: 401 });
+  it('refuses a token naming the key but signed by another (401), and one naming no key of the set', async () => {
+    const forged = await app.tryConnect({ token: token('eve', 'idp-1', other.privateKey) });
+    expect(forged).toMatchObject({ kind: 'refused', status: 401, body: 'invalid token' });
+    // An unknown kid starts a fetch of the key set (cooldown 1 ms here): retry (503) or refused.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const unknown = await app.tryConnect({ token: token('eve', 'idp-9') });
+      expect(unknown.kind === 'refused' && [401, 503].includes(unknown.status)).toBe(true);
     }
+  });
+
+  it('answers 503 (retry) to the first token of a rotated key, and admits the retry', async () => {
+    served = [jwkOf(publicKey, 'idp-1'), jwkOf(next.publicKey, 'idp-2')];
+    const rotated = token('ada', 'idp-2', next.privateKey);
+    const first = await app.tryConnect({ token: rotated });
+    expect(first).toMatchObject({
+      kind: 'refused',
+      status: 503,
+      body: 'token key not loaded yet',
+      headers: { 'retry-after': '1' },
+    });
+    const deadline = Date.now() + 5_000;
+    let retry = await app.tryConnect({ token: rotated });
+    while (retry.kind !== 'open' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      retry = await app.tryConnect({ token: rotated });
+    }
+    expect(retry.kind).toBe('open');
   });
 });

@@ -16,7 +16,7 @@ import { CAPACITY_RETRY_SEC, HandshakeRefusal } from './handshake-refusal';
 import { OriginPolicy } from './origin-policy';
 import { ANONYMOUS, type Principal } from './principal';
 import { handshakeRefusalFor, SessionRules } from './session-rules';
-import { TokenRejectedError, TokenService } from './token.service';
+import { TokenKeyPendingError, TokenRejectedError, TokenService } from './token.service';
 
 export { HandshakeRefusal } from './handshake-refusal';
 
@@ -191,6 +191,8 @@ export class HandshakeService {
       }
       principal = this.tokens.verify(token);
     } catch (error) {
+      // The client retries a 503 (a 401 would stop it): its key is on the way.
+      if (error instanceof TokenKeyPendingError) throw new HandshakeRefusal(503, error.message, 1);
       if (error instanceof TokenRejectedError) throw new HandshakeRefusal(401, error.message);
       throw error;
     }

@@ -43,10 +43,15 @@ export class JwksClient {
     this.inFlight?.abort();
   }
 
-  /** A token named a kid none of the keys has: maybe the provider rotated. */
-  unknownKid(): void {
-    if (this.inFlight || performance.now() - this.lastFetchAt < this.options.cooldownMs) return;
-    void this.fetchNow();
+  /**
+   * A token named a kid none of the keys has: maybe the provider rotated.
+   * Fetches unless one did within the cooldown; whether a fetch is running.
+   */
+  unknownKid(): boolean {
+    if (!this.inFlight && performance.now() - this.lastFetchAt >= this.options.cooldownMs) {
+      void this.fetchNow();
+    }
+    return this.inFlight !== undefined;
   }
 
   private async fetchNow(): Promise<void> {

@@ -21,6 +21,16 @@ const BEARER = /^Bearer +([^\s]+)$/i;
 export class TokenRejectedError extends Error {}
 
 /**
+ * A token naming a key the identity provider's key set is being fetched for
+ * (`jwt.jwksUrl`): refused for now, worth a retry in a moment.
+ */
+export class TokenKeyPendingError extends TokenRejectedError {
+  constructor() {
+    super('token key not loaded yet');
+  }
+}
+
+/**
  * Verifies bearer tokens with the configured keys and algorithms only, and
  * holds the claim rules (PROTOCOL.md §1): the handshake, `auth` and the app's
  * own HTTP guards accept exactly the same tokens.
@@ -123,7 +133,9 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
       }
     }
     // Refused, naming a key none of ours has: maybe the provider has rotated.
-    if (this.jwks && typeof kid === 'string' && !this.jwt?.names(kid)) this.jwks.unknownKid();
+    if (this.jwks && typeof kid === 'string' && !this.jwt?.names(kid) && this.jwks.unknownKid()) {
+      throw new TokenKeyPendingError();
+    }
     throw new TokenRejectedError('invalid token');
   }
 
