@@ -119,6 +119,31 @@ describe('Bull: the library is a guest in the host app', () => {
     expect(await redis.command('CLIENT', 'LIST')).not.toContain('name=realtime:');
   });
 
+  it("keeps its queues on its own Redis when the host names a Bull configuration 'realtime'", async () => {
+    @Module({
+      imports: [
+        BullModule.forRoot('realtime', {
+          redis: { host: '127.0.0.1', port: redis.port, db: 5 },
+          prefix: 'hostq',
+        }),
+      ],
+    })
+    class HostNamedConfigModule {}
+
+    // Imported before the module, as a host's own configuration usually is.
+    const app = await initApp([
+      HostNamedConfigModule,
+      RealtimeModule.forRoot({ redis: { url: redis.url, keyPrefix: 'named:' } }),
+    ]);
+    try {
+      const jobs = app.get(RealtimeJobs);
+      await waitUntilAsync(async () => (await jobs.counts())['realtime-maintenance'].delayed === 1);
+      expect(await redis.command('EXISTS', 'named:bull:realtime-maintenance:delayed')).toBe(':1');
+    } finally {
+      await app.close();
+    }
+  });
+
   it('keeps one cleanup schedule: a restart with another interval replaces the old one', async () => {
     const start = (cleanupIntervalMs: number) =>
       initApp([

@@ -9,7 +9,7 @@ const PATIENT = { maxRetriesPerRequest: null, enableReadyCheck: false };
 
 /**
  * The Bull configuration of the library's queues, registered under its own
- * key (`BullModule.forRootAsync('realtime', …)`). Keys live under the
+ * key (`BullModule.forRootAsync('@nest-realtime/server', …)`). Keys live under the
  * library's prefix (`rt:bull:<queue>:…`), and the connections are the
  * library's own (RedisConnections: same URL, TLS and options as everything
  * else, closed on shutdown): one command and one subscriber connection shared

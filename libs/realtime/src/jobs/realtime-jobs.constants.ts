@@ -1,8 +1,10 @@
 /**
  * The library's own Bull configuration key: its queues never read or replace
- * the host app's default `BullModule.forRoot()` configuration.
+ * the host app's default `BullModule.forRoot()` configuration, nor one the
+ * host names itself (a host's `forRoot('realtime', …)` would have taken the
+ * library's queues to its Redis).
  */
-export const REALTIME_BULL_CONFIG_KEY = 'realtime';
+export const REALTIME_BULL_CONFIG_KEY = '@nest-realtime/server';
 
 /**
  * Periodic cluster-wide housekeeping (dead instances' admission counts, empty

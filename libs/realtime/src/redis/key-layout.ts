@@ -19,12 +19,22 @@
  * - a key used alone (`topics`, `idempotency:<key>`) needs no tag.
  * Single-Redis names are the same as before tags existed, so an upgrade keeps
  * its data.
+ *
+ * Channels are the one name a database number does not separate: Redis's
+ * pub/sub is server-wide. On a database other than 0 they carry it
+ * (`rt:db2:topic:orders`, `rt:db2:commands`), so two apps on one server and
+ * the same prefix in databases of their own hear only their own messages.
  */
 export class KeyLayout {
+  private readonly channelPrefix: string;
+
   constructor(
     readonly prefix: string,
     readonly cluster: boolean,
-  ) {}
+    db = 0,
+  ) {
+    this.channelPrefix = db === 0 ? prefix : `${prefix}db${db}:`;
+  }
 
   /** A key or channel name under the prefix, untagged: `key('topics')` → `rt:topics`. */
   key(...parts: string[]): string {
@@ -47,12 +57,13 @@ export class KeyLayout {
 
   /** A topic's key of `kind` (`meta`, `history`, `topic` for its channel). */
   topic(kind: 'meta' | 'history' | 'topic', topic: string): string {
-    return this.cluster ? `${this.prefix}${kind}:{${topic}}` : `${this.prefix}${kind}:${topic}`;
+    const head = kind === 'topic' ? this.channelPrefix : this.prefix;
+    return this.cluster ? `${head}${kind}:{${topic}}` : `${head}${kind}:${topic}`;
   }
 
   /** The topic a channel name (`topic(…)`) is for; undefined for any other channel. */
   topicOfChannel(channel: string): string | undefined {
-    const head = `${this.prefix}topic:`;
+    const head = `${this.channelPrefix}topic:`;
     if (!channel.startsWith(head)) return undefined;
     if (!this.cluster) return channel.slice(head.length);
     if (channel[head.length] !== '{' || !channel.endsWith('}')) return undefined;
@@ -72,7 +83,7 @@ export class KeyLayout {
    * copied to every node over the cluster bus.
    */
   get commandChannel(): string {
-    return this.cluster ? this.group('commands') : this.key('commands');
+    return this.cluster ? this.group('commands') : `${this.channelPrefix}commands`;
   }
 
   get revocations(): string {

@@ -61,7 +61,7 @@ export class RedisConnections implements OnApplicationShutdown {
 
   constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
     this.settings = options.redis;
-    this.layout = new KeyLayout(this.keyPrefix, this.isCluster);
+    this.layout = new KeyLayout(this.keyPrefix, this.isCluster, databaseOf(this.settings));
   }
 
   /** Whether the options configure Redis Cluster (`redis.cluster`). */
@@ -249,4 +249,13 @@ function settled(connection: Redis): Promise<void> {
     const timer = setTimeout(done, SETTLE_MS);
     connection.once('ready', done).once('end', done);
   });
+}
+
+/** The database the connections select, as ioredis reads the URL and options (the URL's wins). */
+function databaseOf(settings: ResolvedRealtimeOptions['redis']): number {
+  if (!settings || settings.cluster) return 0;
+  const options = { ...settings.options, lazyConnect: true };
+  // Never connects (lazyConnect): only ioredis's own parsing is wanted.
+  const probe = settings.url ? new Redis(settings.url, options) : new Redis(options);
+  return probe.options.db ?? 0;
 }
