@@ -70,7 +70,7 @@ export class JwksClient {
     } catch (error) {
       if (!this.stopped) {
         this.logger.warn(
-          `JWKS ${this.options.url} not loaded (${keyCountNote(this.loaded)}): ${(error as Error).message}`,
+          `JWKS ${this.options.url} not loaded (${keptKeys(this.loaded)}): ${(error as Error).message}`,
         );
       }
     } finally {
@@ -88,7 +88,7 @@ export class JwksClient {
   }
 }
 
-function keyCountNote(loaded: boolean): string {
+function keptKeys(loaded: boolean): string {
   return loaded ? 'keeping the keys it had' : 'no key yet: every token is refused';
 }
 

@@ -54,7 +54,6 @@ export class TokenService implements OnModuleInit, OnModuleDestroy {
   private readonly toleranceMs: number;
   /** A service's tokens share one header: most handshakes compare it instead of decoding it again. */
   private readonly kidOf = rememberingLast(decodeKid);
-
   private readonly verifierOf: (key: KeyObject) => JwtService;
 
   constructor(@Inject(REALTIME_OPTIONS) options: ResolvedRealtimeOptions) {
