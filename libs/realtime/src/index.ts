@@ -68,6 +68,7 @@ export { RealtimeJobs, type JobRuns, type QueueCounts } from './jobs/realtime-jo
 export { RealtimeTestingModule } from './testing/realtime-testing.module';
 export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
 export { RealtimePresenceFixture } from './testing/realtime-presence.fixture';
+export { RecordedRevocations, type RecordedRevocation } from './testing/recorded-revocations';
 export {
   CloseCode,
   ErrorCode,

@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { BroadcastService } from '../delivery/broadcast.service';
 import type { Broadcaster } from '../delivery/broadcaster.interface';
+import { RevocationService } from '../auth/revocation.service';
 import { PresenceService } from '../presence/presence.service';
+import { RecordedRevocations } from './recorded-revocations';
 import { RealtimePresenceFixture } from './realtime-presence.fixture';
 import { RealtimeRecorder } from './realtime-recorder';
 import { RealtimeTestingModule } from './realtime-testing.module';
@@ -41,6 +43,20 @@ class SupportDesk {
       cursor,
       agentOnline: await this.presence.isOnline('agent-7'),
     };
+  }
+}
+
+/** Domain code that revokes: closing an account ends its sessions everywhere. */
+@Injectable()
+class AccountClosure {
+  constructor(private readonly revocations: RevocationService) {}
+
+  close(userId: string) {
+    return this.revocations.revoke({ userId });
+  }
+
+  revokeNothing() {
+    return this.revocations.revoke({});
   }
 }
 
@@ -113,6 +129,20 @@ describe('RealtimeTestingModule', () => {
       providers: [SupportDesk],
     }).compile();
     expect(await next.get(SupportDesk).room('7')).toMatchObject({ connections: 0, users: 0 });
+  });
+
+  it('gives domain code a RevocationService that records what it revokes', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [RealtimeTestingModule],
+      providers: [AccountClosure],
+    }).compile();
+    const closure = moduleRef.get(AccountClosure);
+    const recorded = moduleRef.get(RecordedRevocations);
+    await closure.close('mallory');
+    expect(moduleRef.get(RevocationService)).toBe(recorded);
+    expect(recorded.revoked).toEqual([{ userId: 'mallory' }]);
+    await expect(closure.revokeNothing()).rejects.toThrow('revoke needs a tokenId or a userId');
+    expect(recorded.size).toBe(1);
   });
 
   it('refuses what BroadcastService refuses: a close code the protocol does not use', async () => {

@@ -6,7 +6,9 @@ import { resolveRealtimeOptions } from '../options/resolve-options';
 import { MemoryPresenceStore } from '../presence/memory-presence.store';
 import { PRESENCE_STORE } from '../presence/presence.constants';
 import { PresenceService } from '../presence/presence.service';
+import { RevocationService } from '../auth/revocation.service';
 import { RealtimePresenceFixture } from './realtime-presence.fixture';
+import { RecordedRevocations } from './recorded-revocations';
 import { RealtimeRecorder } from './realtime-recorder';
 
 /**
@@ -29,7 +31,8 @@ const PRESENCE_LOG_ENTRIES = 256;
  * BroadcastService that records, and the test reads RealtimeRecorder; an
  * IdempotencyService that works as in memory mode; and the real
  * PresenceService over the memory store, counting the connections the test
- * opens with RealtimePresenceFixture.
+ * opens with RealtimePresenceFixture; and a RevocationService that records
+ * (RecordedRevocations).
  *
  * @publicApi
  */
@@ -51,6 +54,8 @@ const PRESENCE_LOG_ENTRIES = 256;
     { provide: PRESENCE_STORE, useFactory: () => new MemoryPresenceStore(PRESENCE_LOG_ENTRIES) },
     PresenceService,
     RealtimePresenceFixture,
+    RecordedRevocations,
+    standIn(RevocationService, RecordedRevocations),
   ],
   exports: [
     RealtimeRecorder,
@@ -58,6 +63,8 @@ const PRESENCE_LOG_ENTRIES = 256;
     IdempotencyService,
     PresenceService,
     RealtimePresenceFixture,
+    RecordedRevocations,
+    RevocationService,
   ],
 })
 export class RealtimeTestingModule {}
