@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Injectable, type Type } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { BroadcastService } from '../delivery/broadcast.service';
 import type { Broadcaster } from '../delivery/broadcaster.interface';
 import { RevocationService } from '../auth/revocation.service';
@@ -60,12 +60,17 @@ class AccountClosure {
   }
 }
 
+/** A module of the testing module and one piece of domain code, as a test of the app compiles it. */
+function withDomainCode(domainCode: Type<unknown>): Promise<TestingModule> {
+  return Test.createTestingModule({
+    imports: [RealtimeTestingModule],
+    providers: [domainCode],
+  }).compile();
+}
+
 describe('RealtimeTestingModule', () => {
   it('gives domain code a BroadcastService whose every method works, backed by the recorder', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [RealtimeTestingModule],
-      providers: [Dashboard],
-    }).compile();
+    const moduleRef = await withDomainCode(Dashboard);
     const recorder = moduleRef.get(RealtimeRecorder);
     const letter = {
       id: 'm1',
@@ -91,10 +96,7 @@ describe('RealtimeTestingModule', () => {
   });
 
   it('gives domain code the real PresenceService, counting the connections the test opens', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [RealtimeTestingModule],
-      providers: [SupportDesk],
-    }).compile();
+    const moduleRef = await withDomainCode(SupportDesk);
     const fixture = moduleRef.get(RealtimePresenceFixture);
     const desk = moduleRef.get(SupportDesk);
     expect(await desk.room('7')).toEqual({
@@ -124,18 +126,12 @@ describe('RealtimeTestingModule', () => {
     expect(await desk.room('7')).toMatchObject({ connections: 3, users: 1, agentOnline: false });
 
     // Each compiled module has presence of its own: the next test starts from nobody.
-    const next = await Test.createTestingModule({
-      imports: [RealtimeTestingModule],
-      providers: [SupportDesk],
-    }).compile();
+    const next = await withDomainCode(SupportDesk);
     expect(await next.get(SupportDesk).room('7')).toMatchObject({ connections: 0, users: 0 });
   });
 
   it('gives domain code a RevocationService that records what it revokes', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [RealtimeTestingModule],
-      providers: [AccountClosure],
-    }).compile();
+    const moduleRef = await withDomainCode(AccountClosure);
     const closure = moduleRef.get(AccountClosure);
     const recorded = moduleRef.get(RecordedRevocations);
     await closure.close('mallory');
