@@ -1,5 +1,4 @@
-import { Process, Processor } from '@nestjs/bull';
-import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { AdmissionReaper } from '../auth/admission/admission-reaper';
 import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { PRESENCE_STORE } from '../presence/presence.constants';
@@ -22,8 +21,8 @@ export interface CleanupResult {
  * worker). A failure is retried with exponential backoff and, after the
  * last attempt, kept in the queue's failed set.
  */
-@Processor(MAINTENANCE_QUEUE)
-export class MaintenanceProcessor implements OnApplicationBootstrap {
+@Injectable()
+export class MaintenanceProcessor implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('Realtime');
 
   constructor(
@@ -34,11 +33,14 @@ export class MaintenanceProcessor implements OnApplicationBootstrap {
     private readonly events: RealtimeEvents,
   ) {}
 
+  onModuleInit(): void {
+    this.jobs.process(MAINTENANCE_QUEUE, CLEANUP_JOB, 1, () => this.cleanup());
+  }
+
   onApplicationBootstrap(): void {
     this.jobs.schedule(MAINTENANCE_QUEUE, CLEANUP_JOB, this.options.jobs.cleanupIntervalMs);
   }
 
-  @Process(CLEANUP_JOB)
   async cleanup(): Promise<CleanupResult> {
     const reapedInstances = await this.admission.reapDeadInstances();
     if (reapedInstances > 0) {

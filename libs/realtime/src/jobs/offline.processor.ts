@@ -1,4 +1,4 @@
-import { Process, Processor } from '@nestjs/bull';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { Job } from 'bull';
 import type { DeadLetter } from '../delivery/offline/offline-message';
 import { OfflineDeliveryService } from '../delivery/offline/offline-delivery.service';
@@ -8,6 +8,7 @@ import {
   OFFLINE_HAND_OVER_JOB,
   OFFLINE_QUEUE,
 } from './realtime-jobs.constants';
+import { RealtimeJobs } from './realtime-jobs.service';
 
 /**
  * Expiries are one short script each; hand-overs run the app's handler, one
@@ -22,16 +23,29 @@ const EXPIRE_CONCURRENCY = 4;
  * (the instance that scheduled one may be gone). A throw is retried with the
  * job's attempts and exponential backoff, then kept in the failed set.
  */
-@Processor(OFFLINE_QUEUE)
-export class OfflineProcessor {
-  constructor(private readonly offline: OfflineDeliveryService) {}
+@Injectable()
+export class OfflineProcessor implements OnModuleInit {
+  constructor(
+    private readonly offline: OfflineDeliveryService,
+    private readonly jobs: RealtimeJobs,
+  ) {}
 
-  @Process({ name: OFFLINE_EXPIRE_JOB, concurrency: EXPIRE_CONCURRENCY })
+  onModuleInit(): void {
+    this.jobs.process(
+      OFFLINE_QUEUE,
+      OFFLINE_EXPIRE_JOB,
+      EXPIRE_CONCURRENCY,
+      (job: Job<ExpireJob>) => this.expire(job),
+    );
+    this.jobs.process(OFFLINE_QUEUE, OFFLINE_HAND_OVER_JOB, 1, (job: Job<DeadLetter>) =>
+      this.handOver(job),
+    );
+  }
+
   expire(job: Job<ExpireJob>): Promise<void> {
     return this.offline.expire(job.data.userId, job.data.id);
   }
 
-  @Process(OFFLINE_HAND_OVER_JOB)
   handOver(job: Job<DeadLetter>): Promise<void> {
     return this.offline.handOver(job.data);
   }

@@ -28,7 +28,13 @@ export function realtimeBullConfig(
         case 'client':
           return (client ??= redis.open('bull'));
         case 'subscriber':
-          return (subscriber ??= redis.open('bull:subscriber', PATIENT));
+          // Re-subscribed by the library: ioredis's own re-subscription, refused, ends the process.
+          return (subscriber ??= redis.open(
+            'bull:subscriber',
+            PATIENT,
+            {},
+            { resubscribing: true },
+          ));
         default:
           return redis.open('bull:blocking', PATIENT);
       }

@@ -37,7 +37,7 @@ export const EVENTS_RETRY_JOB = 'retry';
 
 /**
  * Every queue of the library. A feature that needs a queue of its own adds
- * its name here and its `@Processor(name)` class to REALTIME_JOB_PROVIDERS
+ * its name here and its processor class to REALTIME_JOB_PROVIDERS
  * (realtime-jobs.definition.ts); RealtimeJobs then opens, counts and closes it.
  */
 export const REALTIME_QUEUE_NAMES: readonly string[] = [

@@ -19,10 +19,11 @@ import { OfflineProcessor } from './offline.processor';
 import { LifecycleProcessor } from './lifecycle.processor';
 
 /**
- * The `@Processor(queue)` classes of the library's queues (see
- * REALTIME_QUEUE_NAMES) and what only they use. They are providers only in
- * Redis mode, so the host's BullExplorer (one per app, shared with the
- * host's own queues) finds them there and nowhere else.
+ * The processors of the library's queues (see REALTIME_QUEUE_NAMES), which
+ * hand their job handlers to RealtimeJobs.process, and what only they use:
+ * providers in Redis mode only. They are not `@Processor` classes: the
+ * host's BullExplorer (one per app, shared with the host's own queues) would
+ * start their workers before Redis answers and drop the failure.
  */
 export const REALTIME_JOB_PROVIDERS: Provider[] = [
   MaintenanceProcessor,
@@ -42,7 +43,8 @@ export const REALTIME_JOB_PROVIDERS: Provider[] = [
  * With Redis, the queues are registered under the library's own Bull key:
  * the host's `BullModule.forRoot()` configuration is neither read nor
  * replaced, and the host's processors are explored once, by the one
- * BullExplorer every `registerQueue` shares.
+ * BullExplorer every `registerQueue` shares (the library's workers are
+ * started by RealtimeJobs).
  */
 export function withRealtimeJobs(definition: DynamicModule, usesRedis: boolean): DynamicModule {
   const providers: Provider[] = [

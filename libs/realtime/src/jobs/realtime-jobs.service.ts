@@ -1,11 +1,24 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Job, JobOptions, Queue } from 'bull';
+import type Redis from 'ioredis';
 import { RedisConnections } from '../redis/redis-connections.service';
 import { REALTIME_QUEUES } from './realtime-jobs.constants';
 import { settleWithin } from './settle-within';
 import { failureDetail } from '../engine/engine-unavailable.error';
 
 const COUNTS_TIMEOUT_MS = 1_000;
+/** How long a worker connection gets to answer the PING that lets the workers start. */
+const PING_TIMEOUT_MS = 2_000;
+/** How often the workers try to start again while Redis does not answer (or refuses them). */
+const START_RETRY_MS = 1_000;
+
+/** A job handler of the library's: what this instance runs for one job name of one queue. */
+interface Worker {
+  queue: Queue;
+  jobName: string;
+  concurrency: number;
+  handler: (job: Job) => Promise<unknown>;
+}
 
 /** What /ws/stats and /metrics show per queue. */
 export interface QueueCounts {
@@ -23,17 +36,18 @@ export interface JobRuns {
 
 /**
  * The one place the library touches Bull (so that a move to BullMQ stays
- * here): its queues by name, jobs added to them, repeatable schedules, counts
- * and their shutdown (stop, then close: RealtimeLifecycleService calls both,
+ * here): its queues by name, their workers, jobs added to them, repeatable
+ * schedules, counts and their shutdown (stop, then close: RealtimeLifecycleService calls both,
  * in its order). Without Redis there are no queues: `enabled` is false and
  * nothing here opens a connection.
  *
  * @publicApi
  */
 @Injectable()
-export class RealtimeJobs {
+export class RealtimeJobs implements OnApplicationBootstrap {
   private readonly logger = new Logger('Realtime');
   private readonly queues: ReadonlyMap<string, Queue>;
+  private readonly workers: Worker[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly completed = new Map<string, number>();
   private readonly failedAttempts = new Map<string, number>();
@@ -67,6 +81,28 @@ export class RealtimeJobs {
     const queue = this.queues.get(name);
     if (!queue) throw new Error(`RealtimeJobs: no queue "${name}" (is Redis configured?)`);
     return queue;
+  }
+
+  /**
+   * Runs `handler` for the `jobName` jobs of a queue on this instance,
+   * `concurrency` at a time (the library's processors call it when their
+   * module initializes). The workers start at application bootstrap, once
+   * every connection they use answers: Bull keeps a worker start that failed
+   * (Redis refusing the credentials, a connection lost meanwhile) for good,
+   * so its queue would never take a job here again, and @nestjs/bull's
+   * `@Process` drops that rejection, which ends the process.
+   */
+  process<T>(
+    queueName: string,
+    jobName: string,
+    concurrency: number,
+    handler: (job: Job<T>) => Promise<unknown>,
+  ): void {
+    this.workers.push({ queue: this.queue(queueName), jobName, concurrency, handler });
+  }
+
+  onApplicationBootstrap(): void {
+    void this.startWorkers();
   }
 
   add<T>(queueName: string, jobName: string, data: T, options?: JobOptions): Promise<unknown> {
@@ -202,6 +238,35 @@ export class RealtimeJobs {
     }
   }
 
+  private async startWorkers(): Promise<void> {
+    if (this.workers.length === 0) return;
+    const queues = new Set(this.workers.map((worker) => worker.queue));
+    const connections = [...queues].flatMap((queue) => {
+      // Bull's getters (untyped): its subscriber, and its blocking connection, opened here on demand.
+      const { client, eclient, bclient } = queue as Queue & Record<'eclient' | 'bclient', Redis>;
+      return [client, eclient, bclient];
+    });
+    while (!this.closed && !(await allAnswer(connections))) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          resolve();
+        }, START_RETRY_MS);
+        timer.unref();
+        this.timers.add(timer);
+      });
+    }
+    if (this.closed) return;
+    for (const { queue, jobName, concurrency, handler } of this.workers) {
+      queue.process(jobName, concurrency, handler).catch((error: unknown) => {
+        if (this.closed) return;
+        this.logger.error(
+          `the ${queue.name}/${jobName} worker of this instance stopped (other instances still run these jobs; a restart brings it back): ${failureDetail(error)}`,
+        );
+      });
+    }
+  }
+
   private async upsertRepeatable(queue: Queue, jobName: string, everyMs: number): Promise<void> {
     for (const repeatable of await queue.getRepeatableJobs()) {
       if (repeatable.name === jobName && Number(repeatable.every) !== everyMs) {
@@ -211,6 +276,29 @@ export class RealtimeJobs {
     // Bull's add of a repeatable adds its next occurrence, unless a job of that occurrence exists.
     // A run that hangs (Redis stalled) fails and is retried rather than block the next ones.
     await queue.add(jobName, {}, { jobId: jobName, repeat: { every: everyMs }, timeout: everyMs });
+  }
+}
+
+/**
+ * Whether every connection answers a PING now. Only connections that are
+ * ready are asked (a PING to one that is not would wait in its offline
+ * queue, one more per attempt while Redis is away); a refused AUTH fails the
+ * PING, as it fails every command queued behind it.
+ */
+async function allAnswer(connections: Redis[]): Promise<boolean> {
+  if (connections.some((connection) => connection.status !== 'ready')) return false;
+  const pings = Promise.all(connections.map((connection) => connection.ping()));
+  pings.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>(
+    (resolve) => (timer = setTimeout(resolve, PING_TIMEOUT_MS, false)),
+  );
+  try {
+    return await Promise.race([pings.then(() => true), late]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

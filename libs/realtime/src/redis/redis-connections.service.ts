@@ -4,6 +4,8 @@ import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { KeyLayout } from './key-layout';
 import type { BatchAhead } from './round-trip-batch';
+import { ReconnectBackoff } from './reconnect-backoff';
+import { ResubscribingRedis } from './resubscribing-redis';
 import { batchTurnsPerNode, TurnBatchedRedis } from './turn-batched-redis';
 
 /** Default `commandTimeout` of the shared command connection (the `redis.options` may set another). */
@@ -31,6 +33,12 @@ const CLUSTER_LEVEL: ReadonlyArray<keyof RedisOptions & keyof ClusterOptions> = 
   'enableOfflineQueue',
   'enableReadyCheck',
 ];
+
+/** How `RedisConnections.open` builds a connection (see there). */
+export interface OpenOptions {
+  turnBatched?: boolean;
+  resubscribing?: boolean;
+}
 
 /**
  * The library's own connections to Redis (never the host app's): one command
@@ -104,18 +112,23 @@ export class RedisConnections implements OnApplicationShutdown {
    * A new connection of its own (a pub/sub subscriber, a queue's blocking
    * client). It is closed with the others on shutdown, or by the caller.
    * `turnBatched: false` for a caller that already sends one command per turn
-   * (it would only wait a turn longer for its write).
+   * (it would only wait a turn longer for its write). `resubscribing`: a
+   * subscriber for a client library that keeps its subscriptions through
+   * reconnects itself (ResubscribingRedis; a cluster's own subscriber does).
    */
   open(
     name: string,
     overrides: RedisOptions = {},
     defaults: RedisOptions = {},
-    { turnBatched = true }: { turnBatched?: boolean } = {},
+    { turnBatched = true, resubscribing = false }: OpenOptions = {},
   ): Redis {
     if (!this.settings) throw new Error('RealtimeModule: Redis is not configured (option "redis")');
     const { url, options, cluster } = this.settings;
+    const backoff = new ReconnectBackoff();
     const settings: RedisOptions = {
       connectionName: `realtime:${name}`,
+      // A cluster's node connections do not reconnect themselves (the Cluster does).
+      ...(cluster ? {} : { retryStrategy: backoff.delay }),
       ...defaults,
       ...options,
       ...overrides,
@@ -137,11 +150,16 @@ export class RedisConnections implements OnApplicationShutdown {
       });
       if (turnBatched) batchTurnsPerNode(client);
       connection = client as unknown as Redis;
+    } else if (resubscribing) {
+      const resubscribed = { ...settings, autoResubscribe: false };
+      connection = url
+        ? new ResubscribingRedis(url, resubscribed)
+        : new ResubscribingRedis(resubscribed);
     } else {
       const Connection = turnBatched ? TurnBatchedRedis : Redis;
       connection = url ? new Connection(url, settings) : new Connection(settings);
     }
-    return this.track(name, connection);
+    return this.track(name, connection, backoff);
   }
 
   /**
@@ -151,20 +169,23 @@ export class RedisConnections implements OnApplicationShutdown {
   openNode(name: string, host: string, port: number, overrides: RedisOptions = {}): Redis {
     if (!this.settings) throw new Error('RealtimeModule: Redis is not configured (option "redis")');
     const { options, cluster } = this.settings;
+    const backoff = new ReconnectBackoff();
     return this.track(
       name,
       new Redis({
         connectionName: `realtime:${name}`,
+        retryStrategy: backoff.delay,
         ...options,
         ...cluster?.options.redisOptions,
         ...overrides,
         host,
         port,
       }),
+      backoff,
     );
   }
 
-  private track(name: string, connection: Redis): Redis {
+  private track(name: string, connection: Redis, backoff: ReconnectBackoff): Redis {
     // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
     // One warning per outage, not one per reconnection attempt.
     let failing = false;
@@ -174,6 +195,10 @@ export class RedisConnections implements OnApplicationShutdown {
       this.logger.warn(`redis ${name} connection: ${error.message} (reconnecting)`);
     });
     connection.on('ready', () => {
+      // Without a ready check, 'ready' comes even after Redis refused the AUTH (the link is
+      // already closing then): not a recovery.
+      if (connection.stream?.writableEnded) return;
+      backoff.held();
       if (!failing) return;
       failing = false;
       this.logger.log(`redis ${name} connection: ready again`);

@@ -1,0 +1,67 @@
+import Redis, { type Command } from 'ioredis';
+
+type CommandStream = Parameters<Redis['sendCommand']>[1];
+
+/**
+ * A subscriber connection for a client library (Bull's) that subscribes and
+ * expects to stay subscribed, re-subscribed here after every reconnect
+ * instead of by ioredis's `autoResubscribe`. That one sends the SUBSCRIBE
+ * with no rejection handler: when Redis refuses the credentials, ioredis
+ * fails every queued command with the AUTH error, and the unhandled
+ * rejection ended the process. It also forgets, for good, the channels of a
+ * re-subscription that failed. Here the channels are those this connection
+ * was asked for (and not released), and a re-subscription that fails is
+ * tried again at the next ready; the failure itself shows as the
+ * connection's 'error'.
+ *
+ * RedisConnections.open gives it `autoResubscribe: false` (`resubscribing`).
+ */
+export class ResubscribingRedis extends Redis {
+  private readonly kept = { subscribe: new Set<string>(), psubscribe: new Set<string>() };
+  private listening = false;
+
+  override sendCommand(command: Command, stream?: CommandStream): unknown {
+    this.keep(command);
+    return super.sendCommand(command, stream);
+  }
+
+  private keep({ name, args }: Command): void {
+    const names = args.map(String);
+    switch (name.toLowerCase()) {
+      case 'subscribe':
+      case 'psubscribe': {
+        const kept =
+          name.toLowerCase() === 'subscribe' ? this.kept.subscribe : this.kept.psubscribe;
+        for (const channel of names) kept.add(channel);
+        this.resubscribeOnReady();
+        return;
+      }
+      case 'unsubscribe':
+        return release(this.kept.subscribe, names);
+      case 'punsubscribe':
+        return release(this.kept.psubscribe, names);
+    }
+  }
+
+  private resubscribeOnReady(): void {
+    if (this.listening) return;
+    this.listening = true;
+    // A ready while the first SUBSCRIBE still waits in the offline queue sends it once more:
+    // harmless, a subscription is a set.
+    this.on('ready', () => {
+      const { subscribe, psubscribe } = this.kept;
+      if (subscribe.size > 0) this.subscribe(...subscribe).catch(ignore);
+      if (psubscribe.size > 0) this.psubscribe(...psubscribe).catch(ignore);
+    });
+  }
+}
+
+/** An UNSUBSCRIBE without channels releases them all. */
+function release(kept: Set<string>, channels: string[]): void {
+  if (channels.length === 0) kept.clear();
+  for (const channel of channels) kept.delete(channel);
+}
+
+function ignore(): void {
+  // Reported as the connection's 'error' (RedisConnections logs it); tried again at the next ready.
+}
