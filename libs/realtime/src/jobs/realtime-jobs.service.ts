@@ -37,8 +37,8 @@ export interface JobRuns {
 /**
  * The one place the library touches Bull (so that a move to BullMQ stays
  * here): its queues by name, their workers, jobs added to them, repeatable
- * schedules, counts and their shutdown (stop, then close: RealtimeLifecycleService calls both,
- * in its order). Without Redis there are no queues: `enabled` is false and
+ * schedules, counts and their shutdown (stop, then close:
+ * RealtimeLifecycleService calls both, in its order). Without Redis there are no queues: `enabled` is false and
  * nothing here opens a connection.
  *
  * @publicApi
