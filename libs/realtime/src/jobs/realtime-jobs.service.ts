@@ -145,12 +145,7 @@ export class RealtimeJobs implements OnApplicationBootstrap {
         this.logger.warn(
           `scheduling ${queueName}/${jobName} failed, retrying: ${failureDetail(error)}`,
         );
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          attempt();
-        }, everyMs);
-        timer.unref();
-        this.timers.add(timer);
+        this.after(everyMs, attempt);
       });
     };
     attempt();
@@ -247,14 +242,7 @@ export class RealtimeJobs implements OnApplicationBootstrap {
       return [client, eclient, bclient];
     });
     while (!this.closed && !(await allAnswer(connections))) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          resolve();
-        }, START_RETRY_MS);
-        timer.unref();
-        this.timers.add(timer);
-      });
+      await new Promise<void>((resolve) => this.after(START_RETRY_MS, resolve));
     }
     if (this.closed) return;
     for (const { queue, jobName, concurrency, handler } of this.workers) {
@@ -265,6 +253,16 @@ export class RealtimeJobs implements OnApplicationBootstrap {
         );
       });
     }
+  }
+
+  /** Calls `callback` after `ms`, unless shutdown comes first (stop() clears the timer). */
+  private after(ms: number, callback: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      callback();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
   }
 
   private async upsertRepeatable(queue: Queue, jobName: string, everyMs: number): Promise<void> {

@@ -26,21 +26,21 @@ export class ResubscribingRedis extends Redis {
   }
 
   private keep({ name, args }: Command): void {
-    const names = args.map(String);
     switch (name.toLowerCase()) {
       case 'subscribe':
-      case 'psubscribe': {
-        const kept =
-          name.toLowerCase() === 'subscribe' ? this.kept.subscribe : this.kept.psubscribe;
-        for (const channel of names) kept.add(channel);
-        this.resubscribeOnReady();
-        return;
-      }
+        return this.hold(this.kept.subscribe, args);
+      case 'psubscribe':
+        return this.hold(this.kept.psubscribe, args);
       case 'unsubscribe':
-        return release(this.kept.subscribe, names);
+        return release(this.kept.subscribe, args);
       case 'punsubscribe':
-        return release(this.kept.psubscribe, names);
+        return release(this.kept.psubscribe, args);
     }
+  }
+
+  private hold(kept: Set<string>, channels: unknown[]): void {
+    for (const channel of channels) kept.add(String(channel));
+    this.resubscribeOnReady();
   }
 
   private resubscribeOnReady(): void {
@@ -57,9 +57,9 @@ export class ResubscribingRedis extends Redis {
 }
 
 /** An UNSUBSCRIBE without channels releases them all. */
-function release(kept: Set<string>, channels: string[]): void {
+function release(kept: Set<string>, channels: unknown[]): void {
   if (channels.length === 0) kept.clear();
-  for (const channel of channels) kept.delete(channel);
+  for (const channel of channels) kept.delete(String(channel));
 }
 
 function ignore(): void {
