@@ -285,19 +285,13 @@ export class RealtimeJobs implements OnApplicationBootstrap {
  */
 async function allAnswer(connections: Redis[]): Promise<boolean> {
   if (connections.some((connection) => connection.status !== 'ready')) return false;
+  let answered = false;
   const pings = Promise.all(connections.map((connection) => connection.ping()));
-  pings.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>(
-    (resolve) => (timer = setTimeout(resolve, PING_TIMEOUT_MS, false)),
+  await settleWithin(
+    pings.then(() => (answered = true)),
+    PING_TIMEOUT_MS,
   );
-  try {
-    return await Promise.race([pings.then(() => true), late]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+  return answered;
 }
 
 function runName(queue: Queue, job: Job): string {
