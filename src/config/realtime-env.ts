@@ -112,7 +112,8 @@ function bool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
 
 /**
  * `REDIS_CLUSTER_NODES` (comma-separated `host:port` of Redis Cluster nodes)
- * runs the Redis engine on that cluster; otherwise `REDIS_URL` on one Redis.
+ * runs the Redis engine on that cluster, signed in with `REDIS_CLUSTER_USERNAME`
+ * and `REDIS_CLUSTER_PASSWORD` when set; otherwise `REDIS_URL` on one Redis.
  */
 function redisFromEnv(env: NodeJS.ProcessEnv): Pick<RealtimeModuleOptions, 'redis'> {
   const nodes = (env.REDIS_CLUSTER_NODES ?? '')
@@ -127,7 +128,13 @@ function redisFromEnv(env: NodeJS.ProcessEnv): Pick<RealtimeModuleOptions, 'redi
       }
       return { host: colon === -1 ? node : node.slice(0, colon), port };
     });
-  if (nodes.length > 0) return { redis: { cluster: { nodes } } };
+  if (nodes.length > 0) {
+    // A cluster's nodes have no URL to carry credentials: every node connection signs in with these.
+    const username = env.REDIS_CLUSTER_USERNAME || undefined;
+    const password = env.REDIS_CLUSTER_PASSWORD || undefined;
+    const options = username || password ? { options: { username, password } } : {};
+    return { redis: { cluster: { nodes }, ...options } };
+  }
   return env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {};
 }
 

@@ -4,6 +4,7 @@ import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { KeyLayout } from './key-layout';
 import type { BatchAhead } from './round-trip-batch';
+import { backOffClusterSubscriber } from './cluster-subscriber-backoff';
 import { ReconnectBackoff } from './reconnect-backoff';
 import { ResubscribingRedis } from './resubscribing-redis';
 import { batchTurnsPerNode, TurnBatchedRedis } from './turn-batched-redis';
@@ -143,12 +144,16 @@ export class RedisConnections implements OnApplicationShutdown {
           Object.assign(clusterLevel, { [option]: settings[option] });
       }
       const client = new Cluster(cluster.nodes, {
+        // ioredis's own delay (100 ms + 2 ms per attempt) keeps a cluster that refuses the
+        // credentials at about seven slot refreshes a second, each trying every node, for half an hour.
+        clusterRetryStrategy: backoff.delay,
         ...clusterLevel,
         ...cluster.options,
         ...(settings.autoResendUnfulfilledCommands === false ? CLUSTER_AT_MOST_ONCE : {}),
         redisOptions: { ...settings, ...cluster.options.redisOptions },
       });
       if (turnBatched) batchTurnsPerNode(client);
+      backOffClusterSubscriber(client);
       connection = client as unknown as Redis;
     } else if (resubscribing) {
       const resubscribed = { ...settings, autoResubscribe: false };
@@ -192,7 +197,7 @@ export class RedisConnections implements OnApplicationShutdown {
     connection.on('error', (error: Error) => {
       if (failing) return;
       failing = true;
-      this.logger.warn(`redis ${name} connection: ${error.message} (reconnecting)`);
+      this.logger.warn(`redis ${name} connection: ${connectionFailure(error)} (reconnecting)`);
     });
     connection.on('ready', () => {
       // Without a ready check, 'ready' comes even after Redis refused the AUTH (the link is
@@ -283,4 +288,15 @@ function databaseOf(settings: ResolvedRealtimeOptions['redis']): number {
   // Never connects (lazyConnect): only ioredis's own parsing is wanted.
   const probe = settings.url ? new Redis(settings.url, options) : new Redis(options);
   return probe.options.db ?? 0;
+}
+
+/**
+ * A connection error as a log line should say it. A cluster client that
+ * reached no node fails with "Failed to refresh slots cache." (ioredis's
+ * ClusterAllFailedError, not exported): the last node's own error (a refused
+ * AUTH, a refused connection) is what an operator needs to read.
+ */
+function connectionFailure(error: Error): string {
+  const cause = (error as Error & { lastNodeError?: unknown }).lastNodeError;
+  return cause instanceof Error ? `${error.message} ${cause.message}` : error.message;
 }
