@@ -75,6 +75,20 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     expect((await store.deadLetters(1))[0].id).toBe(a.id);
   });
 
+  it('keeps a message as it was sent: a payload changed afterwards is not changed in the inbox', async () => {
+    const payload = { status: 'shipped', items: [1, 2] };
+    const sent = message('snapshot', payload);
+    await store.add(sent, limits());
+    payload.status = 'changed';
+    payload.items.push(3);
+    const [waiting] = await store.pending('snapshot', Date.now());
+    expect(waiting.payload).toEqual({ status: 'shipped', items: [1, 2] });
+    // Dead-lettered (evicted by two newer ones), it still carries the payload as sent.
+    await store.add(message('snapshot', 2), limits());
+    const { evicted } = await store.add(message('snapshot', 3), limits());
+    expect(evicted.map((letter) => letter.payload)).toEqual([{ status: 'shipped', items: [1, 2] }]);
+  });
+
   it('counts bytes: a message that needs two slots of bytes evicts two', async () => {
     const small = limits({ maxMessages: 10, maxBytes: 300 });
     const [a, b] = [message('bytes', 'x'.repeat(40)), message('bytes', 'y'.repeat(40))];

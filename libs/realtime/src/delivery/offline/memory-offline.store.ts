@@ -13,11 +13,17 @@ import {
 /**
  * A waiting message, which is also its own entry in the deadline heap (`at`
  * is its expiry): no deadline object per message, and the heap knows an
- * entry is stale without looking it up, by `message` cleared when it left
- * its inbox (which also lets the payload go before the heap drops the entry).
+ * entry is stale without looking it up, by `json` cleared when it left its
+ * inbox (which also lets the text go before the heap drops the entry). Kept
+ * as its JSON, as the Redis store keeps it: one string instead of the
+ * caller's payload objects (fewer objects for the collector to carry while
+ * it waits), and a payload the caller changes after the send is not changed
+ * in the inbox.
  */
 interface Entry {
-  message: OfflineMessage | undefined;
+  json: string | undefined;
+  readonly id: string;
+  readonly userId: string;
   readonly bytes: number;
   readonly at: number;
 }
@@ -51,7 +57,8 @@ export class MemoryOfflineStore implements OfflineStore {
   ) {}
 
   add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
-    const bytes = Buffer.byteLength(serializeMessage(message));
+    const json = serializeMessage(message);
+    const bytes = Buffer.byteLength(json);
     if (bytes > limits.maxBytes) {
       return Promise.reject(
         new OfflineInboxFullError(
@@ -88,7 +95,13 @@ export class MemoryOfflineStore implements OfflineStore {
     }
     // Evicting every message took the inbox out of the map (take): it goes back with the new one.
     if (fresh || evicted) this.inboxes.set(message.userId, inbox);
-    const entry: Entry = { message, bytes, at: message.expiresAt };
+    const entry: Entry = {
+      json,
+      id: message.id,
+      userId: message.userId,
+      bytes,
+      at: message.expiresAt,
+    };
     inbox.messages.set(message.id, entry);
     inbox.bytes += bytes;
     this.counts.pending++;
@@ -102,8 +115,8 @@ export class MemoryOfflineStore implements OfflineStore {
     const inbox = this.inboxes.get(userId);
     if (!inbox) return Promise.resolve([]);
     const waiting: OfflineMessage[] = [];
-    for (const { message, at } of inbox.messages.values()) {
-      if (at > now) waiting.push(message!);
+    for (const { json, at } of inbox.messages.values()) {
+      if (at > now) waiting.push(JSON.parse(json!) as OfflineMessage);
     }
     return Promise.resolve(waiting);
   }
@@ -143,10 +156,10 @@ export class MemoryOfflineStore implements OfflineStore {
     while (letters.length < limit) {
       const due = this.deadlines.popDue(now);
       if (due === undefined) break;
-      if (due.message === undefined) {
+      if (due.json === undefined) {
         this.deadlines.skippedStale();
       } else {
-        const inbox = this.inboxes.get(due.message.userId)!;
+        const inbox = this.inboxes.get(due.userId)!;
         letters.push(this.remove(inbox, due, 'expired', now, deadLetterLimit));
       }
     }
@@ -173,7 +186,7 @@ export class MemoryOfflineStore implements OfflineStore {
     now: number,
     deadLetterLimit: number,
   ): DeadLetter {
-    const message = entry.message!;
+    const message = JSON.parse(entry.json!) as OfflineMessage;
     this.take(inbox, entry);
     const letter: DeadLetter = { ...message, reason, deadAt: now };
     this.dead.push(letter);
@@ -184,8 +197,8 @@ export class MemoryOfflineStore implements OfflineStore {
 
   /** Takes a waiting entry out of its inbox; its heap entry is stale from then on. */
   private take(inbox: Inbox, entry: Entry): void {
-    const { userId, id } = entry.message!;
-    entry.message = undefined;
+    const { userId, id } = entry;
+    entry.json = undefined;
     inbox.messages.delete(id);
     inbox.bytes -= entry.bytes;
     this.counts.pending--;
