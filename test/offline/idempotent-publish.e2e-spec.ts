@@ -64,6 +64,25 @@ describe.each(enginesUnderTest())('idempotent publish ($name engine)', (engine) 
     expect(new Set([a, b, plain]).size).toBe(3);
   });
 
+  it('publishes the payload as it was at the call: a change right after it is not sent', async () => {
+    const [subscriber] = [await apps[0].connect()];
+    await subscriber.request('subscribe', { topics: ['feed'] });
+    const [service] = services();
+    // One object reused for each item, as a loop over a batch of orders might.
+    const payload = { order: 'first' };
+    const sent = [service.publish('feed', 'order.updated', payload, { idempotencyKey: 'reuse-1' })];
+    payload.order = 'second';
+    sent.push(service.publish('feed', 'order.updated', payload, { idempotencyKey: 'reuse-2' }));
+    payload.order = 'changed after both calls';
+    await Promise.all(sent);
+    await subscriber.waitForCount('message', 2);
+    expect(subscriber.messages('feed').map((m) => m.payload)).toEqual([
+      { order: 'first' },
+      { order: 'second' },
+    ]);
+    await subscriber.close();
+  });
+
   it('refuses an empty or oversized key', async () => {
     const [service] = services();
     await expect(service.publish('feed', 't', {}, { idempotencyKey: '' })).rejects.toThrow(

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { EngineStats, RealtimeEngine } from '../engine/realtime-engine.port';
+import { serializedPayload } from '../framing/message-frame';
 import { RealtimeCounters } from '../metrics/realtime-counters';
 import {
   CloseCode,
@@ -53,8 +54,9 @@ export class BroadcastService<M extends EventMap = EventMap> implements Broadcas
   ): Promise<string> {
     assertPublishable(topic, type);
     if (options?.idempotencyKey === undefined) return this.publishNow(topic, type, payload);
+    const serialized = serializedPayload(payload);
     return this.idempotency.onceIn('publish', options.idempotencyKey, () =>
-      this.publishNow(topic, type, payload),
+      this.publishNow(topic, type, serialized),
     );
   }
 

@@ -34,6 +34,16 @@ export function payloadJson(payload: unknown): string {
 }
 
 /**
+ * A payload serialized now, for a publish that reaches its engine later (an
+ * idempotent one waits for its key's check first): what is sent is the
+ * payload as it was at the call, whatever the caller changes meanwhile.
+ */
+export function serializedPayload(payload: unknown): SerializedJson {
+  if (payload instanceof SerializedJson) return payload;
+  return new SerializedJson(Buffer.from(payloadJson(payload)));
+}
+
+/**
  * The same frame as `encodeMessage` for a topic message whose type and
  * payload are already JSON (as an engine stores them): spliced in, never
  * parsed, so carrying a message costs its length, not its shape.
