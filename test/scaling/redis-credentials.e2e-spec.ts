@@ -168,4 +168,17 @@ describe.each(topologies)('credentials Redis refuses, on %s', (_name, startTopol
     await expectFanOut('chat:credentials-runtime');
     expect(app!.child.exitCode).toBeNull();
   });
+
+  it('shut down while refused: the instance exits on its own, cleanly, with nothing left retrying', async () => {
+    await allow('yet-another-password');
+    const before = refusals();
+    await Promise.all(topology.nodes.map((node) => node.command('CLIENT', 'KILL', 'USER', USER)));
+    await waitUntil(() => refusals() > before, 15_000, 'refused reconnects');
+    const started = Date.now();
+    // No SIGKILL within the test's reach: stop()'s fallback comes after 60 s.
+    await app!.stop(60_000);
+    expect(await app!.exited).toEqual({ code: 0, signal: null });
+    // Nothing waits on Redis (0.1–1.3 s measured): not each shutdown step to its 3 s grace in turn.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
 });

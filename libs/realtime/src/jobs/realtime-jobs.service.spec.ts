@@ -3,18 +3,39 @@ import type { Queue } from 'bull';
 import type { RedisConnections } from '../redis/redis-connections.service';
 import { RealtimeJobs } from './realtime-jobs.service';
 
-/** What RealtimeJobs' shutdown asks of a Bull queue; `pause` resolves when the test says its jobs ended. */
+/** A connection of Bull's that is ready and answers its PING (the workers' start gate). */
+const answering = () => ({ status: 'ready', ping: () => Promise.resolve('PONG') });
+
+/**
+ * What RealtimeJobs asks of a Bull queue. Its worker takes the handler
+ * RealtimeJobs gives it (`startJob` runs a job through it, as Bull would),
+ * and `pause` resolves at once, as Bull's does when asked not to wait for
+ * the running jobs.
+ */
 function fakeQueue(name: string) {
-  let jobsEnded!: () => void;
-  const running = new Promise<void>((resolve) => (jobsEnded = resolve));
+  let worker: ((job: unknown) => Promise<unknown>) | undefined;
   const queue = {
     name,
+    client: answering(),
+    eclient: answering(),
+    bclient: answering(),
     on: jest.fn(),
     isReady: jest.fn(() => Promise.resolve()),
-    pause: jest.fn(() => running),
+    process: jest.fn((_job: string, _concurrency: number, run: typeof worker) => {
+      worker = run;
+      return new Promise(() => undefined);
+    }),
+    pause: jest.fn(() => Promise.resolve()),
     close: jest.fn(() => Promise.resolve()),
   };
-  return { queue, jobsEnded };
+  return { queue, startJob: () => void worker!({ name: 'job' }) };
+}
+
+/** A job handler that runs until the test ends it. */
+function gatedJob() {
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  return { handler: () => ended, end: () => end() };
 }
 
 describe('RealtimeJobs shutdown', () => {
@@ -30,28 +51,41 @@ describe('RealtimeJobs shutdown', () => {
     jest.restoreAllMocks();
   });
 
-  it('stop() pauses every queue on this instance and resolves once their running jobs ended', async () => {
+  it('stop() pauses every queue on this instance and resolves once its running jobs ended', async () => {
     const a = fakeQueue('a');
     const b = fakeQueue('b');
+    const [jobA, jobB] = [gatedJob(), gatedJob()];
     const jobs = new RealtimeJobs([a.queue, b.queue] as unknown as Queue[], redis);
+    jobs.process('a', 'job', 1, jobA.handler);
+    jobs.process('b', 'job', 1, jobB.handler);
+    jobs.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    a.startJob();
+    b.startJob();
     let stopped = false;
     void jobs.stop(5_000).then(() => (stopped = true));
     await jest.advanceTimersByTimeAsync(0);
-    expect(a.queue.pause).toHaveBeenCalledWith(true);
-    expect(b.queue.pause).toHaveBeenCalledWith(true);
+    // Paused here only, without Bull's own wait for the running jobs (RealtimeJobs waits for them).
+    expect(a.queue.pause).toHaveBeenCalledWith(true, true);
+    expect(b.queue.pause).toHaveBeenCalledWith(true, true);
     // Stopping closes nothing: a running job can still add jobs.
     expect(a.queue.close).not.toHaveBeenCalled();
-    a.jobsEnded();
+    jobA.end();
     await jest.advanceTimersByTimeAsync(0);
     expect(stopped).toBe(false);
-    b.jobsEnded();
+    jobB.end();
     await jest.advanceTimersByTimeAsync(0);
     expect(stopped).toBe(true);
   });
 
   it('stop() waits at most its timeout, and every caller waits for the same stop', async () => {
     const a = fakeQueue('a');
+    const job = gatedJob();
     const jobs = new RealtimeJobs([a.queue] as unknown as Queue[], redis);
+    jobs.process('a', 'job', 1, job.handler);
+    jobs.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    a.startJob();
     let first = false;
     let second = false;
     void jobs.stop(1_000).then(() => (first = true));
@@ -65,11 +99,16 @@ describe('RealtimeJobs shutdown', () => {
 
   it('close() closes the queues after the stop, without waiting for jobs again', async () => {
     const a = fakeQueue('a');
+    const job = gatedJob();
     const jobs = new RealtimeJobs([a.queue] as unknown as Queue[], redis);
+    jobs.process('a', 'job', 1, job.handler);
+    jobs.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    a.startJob();
     const closing = jobs.close(1_000);
     await jest.advanceTimersByTimeAsync(0);
     expect(a.queue.close).not.toHaveBeenCalled();
-    a.jobsEnded();
+    job.end();
     await jest.advanceTimersByTimeAsync(0);
     await closing;
     expect(a.queue.close).toHaveBeenCalledWith(true);
@@ -78,7 +117,6 @@ describe('RealtimeJobs shutdown', () => {
   it('close() is bounded too: a queue that never closes is left to the Redis connections', async () => {
     const a = fakeQueue('a');
     a.queue.close.mockReturnValue(new Promise(() => undefined));
-    a.jobsEnded();
     const jobs = new RealtimeJobs([a.queue] as unknown as Queue[], redis);
     let closed = false;
     void jobs.close(1_000).then(() => (closed = true));

@@ -51,6 +51,8 @@ export class RealtimeJobs implements OnApplicationBootstrap {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly completed = new Map<string, number>();
   private readonly failedAttempts = new Map<string, number>();
+  /** The jobs this instance's workers are running: shutdown waits for them (see stopWorkers). */
+  private readonly running = new Set<Promise<unknown>>();
   private closed = false;
   /** The workers' stop, once: every caller of stop() waits for the same one. */
   private stopping: Promise<void> | undefined;
@@ -221,10 +223,13 @@ export class RealtimeJobs implements OnApplicationBootstrap {
         [...this.queues.values()].map(async (queue) => {
           // A queue paused while it still connects its clients leaves their commands to reject unheard.
           await queue.isReady().catch(() => undefined);
-          // Local pause: this instance takes no more jobs; resolves once its running ones are done.
-          await queue.pause(true).catch(() => undefined);
+          // Local pause: this instance takes no more jobs. Without waiting for the running ones
+          // there: Bull's own wait reconnects the blocking connection in a promise nothing awaits
+          // while jobs run, and on a cluster refusing the credentials that rejection ended the process.
+          await queue.pause(true, true).catch(() => undefined);
         }),
       );
+      await Promise.allSettled(this.running);
     })();
     if (!(await settleWithin(paused, timeoutMs))) {
       this.logger.warn(
@@ -246,7 +251,12 @@ export class RealtimeJobs implements OnApplicationBootstrap {
     }
     if (this.closed) return;
     for (const { queue, jobName, concurrency, handler } of this.workers) {
-      queue.process(jobName, concurrency, handler).catch((error: unknown) => {
+      const tracked = (job: Job) => {
+        const run = handler(job);
+        this.running.add(run);
+        return run.finally(() => this.running.delete(run));
+      };
+      queue.process(jobName, concurrency, tracked).catch((error: unknown) => {
         if (this.closed) return;
         this.logger.error(
           `the ${queue.name}/${jobName} worker of this instance stopped (other instances still run these jobs; a restart brings it back): ${failureDetail(error)}`,

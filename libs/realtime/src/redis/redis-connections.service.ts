@@ -4,6 +4,7 @@ import type { ResolvedRealtimeOptions } from '../options/resolved-options';
 import { REALTIME_OPTIONS } from '../realtime.constants';
 import { KeyLayout } from './key-layout';
 import type { BatchAhead } from './round-trip-batch';
+import { endWhenDisconnected } from './cluster-disconnect';
 import { backOffClusterSubscriber } from './cluster-subscriber-backoff';
 import { ReconnectBackoff } from './reconnect-backoff';
 import { ResubscribingRedis } from './resubscribing-redis';
@@ -154,6 +155,7 @@ export class RedisConnections implements OnApplicationShutdown {
       });
       if (turnBatched) batchTurnsPerNode(client);
       backOffClusterSubscriber(client);
+      endWhenDisconnected(client);
       connection = client as unknown as Redis;
     } else if (resubscribing) {
       const resubscribed = { ...settings, autoResubscribe: false };
