@@ -1,6 +1,11 @@
 import { resolveRealtimeOptions } from '@nest-realtime/server';
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
+import {
+  connectionsAccepted,
+  killUserClients,
+  setUserPassword,
+} from '../../../../test/support/redis-acl';
 import { TestRedisCluster } from '../../../../test/support/redis-cluster';
 import { RedisConnections } from './redis-connections.service';
 
@@ -34,37 +39,10 @@ describe('a Cluster client whose credentials every node refuses', () => {
     await cluster?.stop();
   });
 
-  /** Defines the client's user on every node (ACLs are per node) with this password. */
-  const setPassword = (password: string) =>
-    Promise.all(
-      cluster.nodes.map((node) =>
-        node.command(
-          'ACL',
-          'SETUSER',
-          USER,
-          'on',
-          'resetpass',
-          `>${password}`,
-          '~*',
-          '&*',
-          '+@all',
-        ),
-      ),
-    );
-
   /** The password changes on every node, and the user's open connections are dropped. */
   async function refuse(): Promise<void> {
-    await setPassword('another-password');
-    await Promise.all(cluster.nodes.map((node) => node.command('CLIENT', 'KILL', 'USER', USER)));
-  }
-
-  /** Connections every node accepted so far (one per attempt while AUTH is refused). */
-  async function accepted(): Promise<number> {
-    const stats = await Promise.all(cluster.nodes.map((node) => node.command('INFO', 'stats')));
-    return stats.reduce(
-      (sum, info) => sum + Number(/total_connections_received:(\d+)/.exec(info)?.[1]),
-      0,
-    );
+    await setUserPassword(cluster.nodes, USER, 'another-password');
+    await killUserClients(cluster.nodes, USER);
   }
 
   /** A new Cluster client, refused: its failed slot refreshes (its node pool empty) under way. */
@@ -91,18 +69,18 @@ describe('a Cluster client whose credentials every node refuses', () => {
   });
 
   it("its subscriber (Bull's, on a cluster) is replaced on a backoff, not at once each time", async () => {
-    await setPassword(PASSWORD);
+    await setUserPassword(cluster.nodes, USER, PASSWORD);
     const client = connections.open('subscribing') as unknown as Cluster;
     client.on('error', () => undefined);
     // Subscribed: ioredis's cluster subscriber then subscribes each replacement to the channel again.
     await client.subscribe('a-channel');
     await refuse();
     await sleep(3_000);
-    const before = await accepted();
+    const before = await connectionsAccepted(cluster.nodes);
     await sleep(3_000);
     // ioredis alone: 1,651 connections here (it replaces the subscriber at once each time). With
     // the backoff, a few a second, beside the client's own slot refreshes (every node each).
-    expect((await accepted()) - before).toBeLessThan(60);
+    expect((await connectionsAccepted(cluster.nodes)) - before).toBeLessThan(60);
     (client as unknown as Redis).disconnect();
     // ioredis ends each subscriber connection it replaced with a 2 s timer of its own: let them run out.
     await sleep(2_100);
