@@ -1,6 +1,9 @@
 import { EngineUnavailableError, resolveRealtimeOptions } from '@nest-realtime/server';
 import type { OfflineMessage } from '../../libs/realtime/src/delivery/offline/offline-message';
-import type { InboxLimits } from '../../libs/realtime/src/delivery/offline/offline-store.port';
+import {
+  type InboxLimits,
+  retain,
+} from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
 import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
 import { TestRedisCluster } from '../support/redis-cluster';
@@ -51,11 +54,11 @@ describe('offline store on a cluster: one master that cannot answer', () => {
 
   it('rejects the adds of the held master alone; every add that resolved is kept', async () => {
     // Scripts loaded on every master first: the held call is the add itself.
-    await Promise.all(USERS.map((userId) => store.add(message(userId, 0), LIMITS)));
+    await Promise.all(USERS.map((userId) => store.add(retain(message(userId, 0)), LIMITS)));
     await cluster.nodes[0].command('CLIENT', 'PAUSE', String(COMMAND_TIMEOUT_MS * 3), 'WRITE');
 
     const results = await Promise.allSettled(
-      USERS.map((userId) => store.add(message(userId, 1), LIMITS)),
+      USERS.map((userId) => store.add(retain(message(userId, 1)), LIMITS)),
     );
     const kept = USERS.filter((_, i) => results[i].status === 'fulfilled');
     const refused = results.filter((result) => result.status === 'rejected');

@@ -172,6 +172,23 @@ describe.each(enginesUnderTest())('offline delivery ($name engine)', (engine) =>
     expect(await directMessages(three)).toEqual([]);
   });
 
+  it('pushes and keeps the payload as it was at the call, whatever the caller changes after it', async () => {
+    const userId = nextUser();
+    const live = await app.connect(userId);
+    const payload = { status: 'shipped', items: [1, 2] };
+    const sent = realtime.sendToUser(userId, 'order', payload, { ttlSeconds: 60 });
+    // The caller reuses its object before the send resolved (the store's write is still out).
+    payload.status = 'changed';
+    payload.items.push(3);
+    const id = await sent;
+    const frame = await live.waitFor((f) => f.data?.id === id);
+    expect(frame.data.payload).toEqual({ status: 'shipped', items: [1, 2] });
+    const later = await app.connect(userId);
+    expect((await directMessages(later)).map((m) => m.payload)).toEqual([
+      { status: 'shipped', items: [1, 2] },
+    ]);
+  });
+
   // No live push goes to a user online nowhere (the store tells, with the write): safe because a
   // connection is registered (memory) or its presence written (Redis) before its inbox is read.
   it('a user connecting while notifications stream in gets every one, from the inbox or live', async () => {

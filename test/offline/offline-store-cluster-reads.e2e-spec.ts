@@ -1,6 +1,9 @@
 import { resolveRealtimeOptions } from '@nest-realtime/server';
 import Redis from 'ioredis';
-import type { InboxLimits } from '../../libs/realtime/src/delivery/offline/offline-store.port';
+import {
+  type InboxLimits,
+  retain,
+} from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import {
   CLUSTER_PARTITIONS,
   RedisOfflineStore,
@@ -54,7 +57,7 @@ describe('Redis offline store: inbox reads on a cluster, one script call per mas
 
   function message(userId: string, id: string) {
     const ts = Date.now();
-    return { id, userId, type: 't', payload: { id }, ts, expiresAt: ts + 60_000 };
+    return retain({ id, userId, type: 't', payload: { id }, ts, expiresAt: ts + 60_000 });
   }
 
   const slotOfUser = (userId: string) => partitionSlots[partitionOf(userId, CLUSTER_PARTITIONS)];

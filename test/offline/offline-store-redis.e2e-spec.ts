@@ -1,6 +1,9 @@
 import { resolveRealtimeOptions } from '@nest-realtime/server';
 import Redis from 'ioredis';
-import type { InboxLimits } from '../../libs/realtime/src/delivery/offline/offline-store.port';
+import {
+  type InboxLimits,
+  retain,
+} from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
 import { PresenceKeys } from '../../libs/realtime/src/presence/presence-keys';
 import { RedisPresenceStore } from '../../libs/realtime/src/presence/redis-presence.store';
@@ -22,14 +25,14 @@ function burst(store: RedisOfflineStore, prefix: string, count: number): Promise
   return Promise.all(
     Array.from({ length: count }, (_, n) =>
       store.add(
-        {
+        retain({
           id: `${prefix}-${n}`,
           userId: `${prefix}-user-${n}`,
           type: 't',
           payload: { n },
           ts: now,
           expiresAt: now + 60_000,
-        },
+        }),
         LIMITS,
       ),
     ),
@@ -152,7 +155,7 @@ describe('Redis offline store: inbox reads, one script call per round trip (one 
 
   function message(userId: string, id: string, expiresAt: number) {
     const ts = Date.now();
-    return { id, userId, type: 't', payload: { id }, ts, expiresAt };
+    return retain({ id, userId, type: 't', payload: { id }, ts, expiresAt });
   }
 
   /**

@@ -1,6 +1,9 @@
 import { resolveRealtimeOptions } from '@nest-realtime/server';
 import type { OfflineMessage } from '../../libs/realtime/src/delivery/offline/offline-message';
-import type { InboxLimits } from '../../libs/realtime/src/delivery/offline/offline-store.port';
+import {
+  type InboxLimits,
+  retain,
+} from '../../libs/realtime/src/delivery/offline/offline-store.port';
 import { RedisOfflineStore } from '../../libs/realtime/src/delivery/offline/redis-offline.store';
 import { RedisConnections } from '../../libs/realtime/src/redis/redis-connections.service';
 import { TestRedisCluster } from '../support/redis-cluster';
@@ -73,7 +76,7 @@ describe.each(['redis', 'redis-cluster'] as const)('offline store upgrade (%s)',
       whenFull: 'reject',
       deadLetterLimit: 10,
     };
-    await store.add(message('new-1', 'alice', now + 60_000), limits);
+    await store.add(retain(message('new-1', 'alice', now + 60_000)), limits);
     expect((await store.pending('alice', Date.now())).map((m) => m.id)).toEqual([
       'old-1',
       'old-2',

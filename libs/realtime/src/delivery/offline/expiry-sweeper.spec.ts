@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ExpirySweeper, SWEEP_BATCH } from './expiry-sweeper';
 import { MemoryOfflineStore } from './memory-offline.store';
-import type { DeadLetter, OfflineMessage } from './offline-message';
-import type { InboxLimits } from './offline-store.port';
+import type { DeadLetter } from './offline-message';
+import { type InboxLimits, type RetainedMessage, retain } from './offline-store.port';
 
 const limits: InboxLimits = {
   maxMessages: 10_000,
@@ -12,9 +12,9 @@ const limits: InboxLimits = {
 };
 
 let seq = 0;
-function message(userId: string, inMs: number): OfflineMessage {
+function message(userId: string, inMs: number): RetainedMessage {
   const ts = Date.now();
-  return { id: `s${++seq}`, userId, type: 't', payload: null, ts, expiresAt: ts + inMs };
+  return retain({ id: `s${++seq}`, userId, type: 't', payload: null, ts, expiresAt: ts + inMs });
 }
 
 describe('ExpirySweeper (memory store)', () => {

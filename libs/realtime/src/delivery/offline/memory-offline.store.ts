@@ -4,7 +4,7 @@ import { OfflineInboxFullError } from './offline-message';
 import {
   type InboxLimits,
   type OfflineStore,
-  serializeMessage,
+  type RetainedMessage,
   STORED_OFFLINE,
   STORED_ONLINE,
   type StoredMessage,
@@ -56,8 +56,8 @@ export class MemoryOfflineStore implements OfflineStore {
     private readonly isOnline: (userId: string) => boolean = () => true,
   ) {}
 
-  add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
-    const json = serializeMessage(message);
+  add(message: RetainedMessage, limits: InboxLimits): Promise<StoredMessage> {
+    const { json } = message;
     const bytes = Buffer.byteLength(json);
     if (bytes > limits.maxBytes) {
       return Promise.reject(

@@ -11,7 +11,13 @@ import { MemoryOfflineStore } from './memory-offline.store';
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
 import { OfflineDeliveryService } from './offline-delivery.service';
 import type { OfflineJobHandlers, OfflineScheduler } from './offline-scheduler.port';
-import type { InboxLimits, OfflineStore, StoredMessage } from './offline-store.port';
+import {
+  type InboxLimits,
+  type OfflineStore,
+  type RetainedMessage,
+  retain,
+  type StoredMessage,
+} from './offline-store.port';
 
 /** A scheduler whose backend (Redis, for Bull) is gone: every job it is asked to keep fails. */
 class UnreachableScheduler implements OfflineScheduler {
@@ -33,7 +39,7 @@ class InterruptedStore implements OfflineStore {
     private readonly goneBeforeAdd = false,
   ) {}
 
-  async add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
+  async add(message: RetainedMessage, limits: InboxLimits): Promise<StoredMessage> {
     if (this.goneBeforeAdd) this.gone = true;
     this.reachable();
     const stored = await this.kept.add(message, limits);
@@ -185,9 +191,9 @@ class SlowToAnswerStore extends InterruptedStore {
   }
 }
 
-function waiting(userId: string, id: string): OfflineMessage {
+function waiting(userId: string, id: string): RetainedMessage {
   const ts = Date.now();
-  return { id, userId, type: 'notification', payload: {}, ts, expiresAt: ts + 60_000 };
+  return retain({ id, userId, type: 'notification', payload: {}, ts, expiresAt: ts + 60_000 });
 }
 
 function inboxLimits(options: ReturnType<typeof resolveRealtimeOptions>): InboxLimits {

@@ -18,7 +18,7 @@ import {
 import { ExpirySweeper } from './expiry-sweeper';
 import { OFFLINE_SCHEDULER, OFFLINE_STORE } from './offline.constants';
 import type { OfflineScheduler } from './offline-scheduler.port';
-import type { InboxLimits, OfflineStore } from './offline-store.port';
+import { type InboxLimits, type OfflineStore, retain } from './offline-store.port';
 import { failureDetail } from '../../engine/engine-unavailable.error';
 
 const MAX_USER_ID_LENGTH = 256;
@@ -112,11 +112,14 @@ export class OfflineDeliveryService implements OnModuleInit {
       ts,
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
-    const { evicted, online } = await this.store.add(message, this.limits);
+    const kept = retain(message);
+    const { evicted, online } = await this.store.add(kept, this.limits);
     for (const letter of evicted) await this.deadLettered(letter);
     if (!online) return message.id;
+    // The payload as it was at the call, as kept: the caller may have changed its object since.
+    const sent = (JSON.parse(kept.json) as OfflineMessage).payload;
     try {
-      await this.engine.command({ kind: 'user', userId, type, payload, ts, id: message.id });
+      await this.engine.command({ kind: 'user', userId, type, payload: sent, ts, id: message.id });
     } catch (error) {
       // Kept already: if the live push fails, the user still gets it on the next connection.
       this.logger.warn(`live push of ${message.id} failed: ${failureDetail(error)}`);

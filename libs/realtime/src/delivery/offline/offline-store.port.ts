@@ -47,7 +47,7 @@ export interface OfflineStore {
    * make room, and whether the user may be online. Rejects with
    * OfflineInboxFullError when it may not make room.
    */
-  add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage>;
+  add(message: RetainedMessage, limits: InboxLimits): Promise<StoredMessage>;
   /** The user's unexpired messages, oldest first. */
   pending(userId: string, now: number): Promise<OfflineMessage[]>;
   /** Removes the acknowledged messages; unknown ids are ignored. Resolves to how many it removed. */
@@ -72,6 +72,26 @@ export interface OfflineStore {
   /** The newest dead letters, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
   stats(): Promise<OfflineStats>;
+}
+
+/**
+ * A message as the stores keep it: its JSON, written once when it was sent
+ * (a payload the caller changes afterwards changes nothing kept or pushed),
+ * and the fields they index it by.
+ */
+export interface RetainedMessage {
+  readonly id: string;
+  readonly userId: string;
+  readonly ts: number;
+  readonly expiresAt: number;
+  /** serializeMessage of the message. */
+  readonly json: string;
+}
+
+/** The message as the stores keep it, serialized now. */
+export function retain(message: OfflineMessage): RetainedMessage {
+  const { id, userId, ts, expiresAt } = message;
+  return { id, userId, ts, expiresAt, json: serializeMessage(message) };
 }
 
 /**

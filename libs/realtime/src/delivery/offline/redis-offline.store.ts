@@ -11,7 +11,7 @@ import { OfflineInboxFullError } from './offline-message';
 import {
   type InboxLimits,
   type OfflineStore,
-  serializeMessage,
+  type RetainedMessage,
   STORED_OFFLINE,
   STORED_ONLINE,
   type StoredMessage,
@@ -61,8 +61,7 @@ export const CLUSTER_PARTITIONS = 16;
 
 /** One `add` waiting for its turn's script call. */
 interface InboxWrite {
-  message: OfflineMessage;
-  json: string;
+  message: RetainedMessage;
   limits: InboxLimits;
   partition: number;
 }
@@ -162,13 +161,12 @@ export class RedisOfflineStore implements OfflineStore {
     );
   }
 
-  add(message: OfflineMessage, limits: InboxLimits): Promise<StoredMessage> {
+  add(message: RetainedMessage, limits: InboxLimits): Promise<StoredMessage> {
     this.deadLetterLimit = limits.deadLetterLimit;
-    const json = serializeMessage(message);
     const partition = this.partitionOf(message.userId);
     // The batch's own promise, settled with the add's final outcome: no promise, closure or
     // microtask of its own per add.
-    return this.writes.add({ message, json, limits, partition }, json.length);
+    return this.writes.add({ message, limits, partition }, message.json.length);
   }
 
   async pending(userId: string, now: number): Promise<OfflineMessage[]> {
@@ -545,8 +543,9 @@ function runsOf(writes: readonly InboxWrite[]): number[][] {
 
 /** ADD_BATCH's last argument: the JSON of the writes at `indexes`, in that order. */
 function joinedJson(writes: readonly InboxWrite[], indexes: readonly number[]): string {
-  let joined = writes[indexes[0]].json;
-  for (let i = 1; i < indexes.length; i++) joined += ADD_SEPARATOR + writes[indexes[i]].json;
+  let joined = writes[indexes[0]].message.json;
+  for (let i = 1; i < indexes.length; i++)
+    joined += ADD_SEPARATOR + writes[indexes[i]].message.json;
   return joined;
 }
 
