@@ -100,6 +100,28 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     expect(await store.pending('single', Date.now())).toEqual([]);
   });
 
+  it('keeps send order through acks and evictions, down to one message and back up', async () => {
+    const two = limits({ maxMessages: 2 });
+    const ids = async () => (await store.pending('order', Date.now())).map((m) => m.id);
+    const before = await store.stats();
+    const [a, b, c, d] = [1, 2, 3, 4].map((n) => message('order', n));
+    await add(a, two);
+    await add(b, two);
+    expect(await store.ack('order', [a.id])).toBe(1);
+    expect(await ids()).toEqual([b.id]);
+    expect(await store.ack('order', ['not-there', a.id])).toBe(0);
+    await add(c, two);
+    expect(await ids()).toEqual([b.id, c.id]);
+    expect((await add(d, two)).evicted.map((l) => l.id)).toEqual([b.id]);
+    expect(await ids()).toEqual([c.id, d.id]);
+    expect(await store.ack('order', [d.id, c.id])).toBe(2);
+    expect(await ids()).toEqual([]);
+    const after = await store.stats();
+    expect(after.pending - before.pending).toBe(0);
+    expect(after.delivered - before.delivered).toBe(3);
+    expect(after.deadLettered - before.deadLettered).toBe(1);
+  });
+
   it('hands out no dead letters when asked for none', async () => {
     const m = message('none-asked', 1);
     await add(m, limits());

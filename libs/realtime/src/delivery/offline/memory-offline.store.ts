@@ -17,26 +17,50 @@ import {
  * inbox (which also lets the text go before the heap drops the entry). Kept
  * as its JSON, as the Redis store keeps it: one string instead of the
  * caller's payload objects (fewer objects for the collector to carry while
- * it waits), and a payload the caller changes after the send is not changed
- * in the inbox.
+ * it waits).
  */
-interface Entry {
-  json: string | undefined;
-  readonly id: string;
-  readonly userId: string;
-  readonly bytes: number;
-  readonly at: number;
+class Entry {
+  constructor(
+    public json: string | undefined,
+    readonly id: string,
+    readonly userId: string,
+    readonly bytes: number,
+    readonly at: number,
+  ) {}
 }
 
-interface Inbox {
-  /** Insertion order is send order: the first entry is the oldest. */
-  messages: Map<string, Entry>;
-  bytes: number;
+/** The inbox of a user with several messages; insertion order is send order. */
+class Inbox {
+  readonly messages = new Map<string, Entry>();
+  bytes = 0;
+
+  constructor(...entries: Entry[]) {
+    for (const entry of entries) this.add(entry);
+  }
+
+  add(entry: Entry): void {
+    this.messages.set(entry.id, entry);
+    this.bytes += entry.bytes;
+  }
 }
+
+/**
+ * What a user's inbox is held as: the entry alone while they have one
+ * message (a notification burst to many users), else an Inbox. With a map
+ * per user, the store's own objects took about 350 bytes per message for
+ * users with one; the entry alone takes about 125 (the JSON aside).
+ */
+type Held = Entry | Inbox;
+
+const countOf = (held: Held) => (held instanceof Entry ? 1 : held.messages.size);
+const oldestOf = (held: Held) =>
+  held instanceof Entry ? held : held.messages.values().next().value!;
+const entryOf = (held: Held | undefined, id: string) =>
+  held instanceof Entry ? (held.id === id ? held : undefined) : held?.messages.get(id);
 
 /** Inboxes of one process (memory mode): bounded per user, and in how many users have one. */
 export class MemoryOfflineStore implements OfflineStore {
-  private readonly inboxes = new Map<string, Inbox>();
+  private readonly inboxes = new Map<string, Held>();
   /** Oldest first; trimmed to the dead-letter limit. */
   private readonly dead: DeadLetter[] = [];
   private readonly counts: OfflineStats = { pending: 0, delivered: 0, deadLettered: 0 };
@@ -57,81 +81,66 @@ export class MemoryOfflineStore implements OfflineStore {
   ) {}
 
   add(message: RetainedMessage, limits: InboxLimits): Promise<StoredMessage> {
-    const { json } = message;
+    const { json, userId } = message;
     const bytes = Buffer.byteLength(json);
     if (bytes > limits.maxBytes) {
       return Promise.reject(
-        new OfflineInboxFullError(
-          message.userId,
-          `the message alone is over ${limits.maxBytes} bytes`,
-        ),
+        new OfflineInboxFullError(userId, `the message alone is over ${limits.maxBytes} bytes`),
       );
     }
-    let inbox = this.inboxes.get(message.userId);
-    const fresh = inbox === undefined;
-    if (!inbox) {
-      if (this.inboxes.size >= this.maxUsers) {
-        return Promise.reject(
-          new OfflineInboxFullError(message.userId, `${this.maxUsers} users already have an inbox`),
-        );
-      }
-      inbox = { messages: new Map(), bytes: 0 };
+    let held = this.inboxes.get(userId);
+    if (held === undefined && this.inboxes.size >= this.maxUsers) {
+      return Promise.reject(
+        new OfflineInboxFullError(userId, `${this.maxUsers} users already have an inbox`),
+      );
     }
     let evicted: DeadLetter[] | undefined;
-    while (inbox.messages.size >= limits.maxMessages || inbox.bytes + bytes > limits.maxBytes) {
+    while (
+      held !== undefined &&
+      (countOf(held) >= limits.maxMessages || held.bytes + bytes > limits.maxBytes)
+    ) {
       if (limits.whenFull === 'reject') {
         return Promise.reject(
           new OfflineInboxFullError(
-            message.userId,
-            `${inbox.messages.size} messages, ${inbox.bytes} bytes waiting`,
+            userId,
+            `${countOf(held)} messages, ${held.bytes} bytes waiting`,
           ),
         );
       }
-      const [oldest] = inbox.messages.values();
-      (evicted ??= []).push(
-        this.remove(inbox, oldest, 'evicted', message.ts, limits.deadLetterLimit),
-      );
+      const letter = this.remove(oldestOf(held), 'evicted', message.ts, limits.deadLetterLimit);
+      (evicted ??= []).push(letter);
       this.deadlines.markStale(this.liveDeadlines);
+      held = this.inboxes.get(userId);
     }
-    // Evicting every message took the inbox out of the map (take): it goes back with the new one.
-    if (fresh || evicted) this.inboxes.set(message.userId, inbox);
-    const entry: Entry = {
-      json,
-      id: message.id,
-      userId: message.userId,
-      bytes,
-      at: message.expiresAt,
-    };
-    inbox.messages.set(message.id, entry);
-    inbox.bytes += bytes;
+    const entry = new Entry(json, message.id, userId, bytes, message.expiresAt);
+    if (held === undefined) this.inboxes.set(userId, entry);
+    else if (held instanceof Entry) this.inboxes.set(userId, new Inbox(held, entry));
+    else held.add(entry);
     this.counts.pending++;
     this.deadlines.push(entry);
-    const online = this.isOnline(message.userId);
+    const online = this.isOnline(userId);
     if (evicted) return Promise.resolve({ evicted, online });
     return Promise.resolve(online ? STORED_ONLINE : STORED_OFFLINE);
   }
 
   pending(userId: string, now: number): Promise<OfflineMessage[]> {
-    const inbox = this.inboxes.get(userId);
-    if (!inbox) return Promise.resolve([]);
+    const held = this.inboxes.get(userId);
+    if (!held) return Promise.resolve([]);
     const waiting: OfflineMessage[] = [];
-    for (const { json, at } of inbox.messages.values()) {
+    for (const { json, at } of held instanceof Entry ? [held] : held.messages.values()) {
       if (at > now) waiting.push(JSON.parse(json!) as OfflineMessage);
     }
     return Promise.resolve(waiting);
   }
 
   ack(userId: string, ids: readonly string[]): Promise<number> {
-    const inbox = this.inboxes.get(userId);
     let removed = 0;
-    if (inbox) {
-      for (const id of ids) {
-        const entry = inbox.messages.get(id);
-        if (!entry) continue;
-        this.take(inbox, entry);
-        this.deadlines.markStale(this.liveDeadlines);
-        removed++;
-      }
+    for (const id of ids) {
+      const entry = entryOf(this.inboxes.get(userId), id);
+      if (!entry) continue;
+      this.take(entry);
+      this.deadlines.markStale(this.liveDeadlines);
+      removed++;
     }
     this.counts.delivered += removed;
     return Promise.resolve(removed);
@@ -143,10 +152,9 @@ export class MemoryOfflineStore implements OfflineStore {
     now: number,
     deadLetterLimit: number,
   ): Promise<DeadLetter | undefined> {
-    const inbox = this.inboxes.get(userId);
-    const entry = inbox?.messages.get(id);
-    if (!inbox || !entry) return Promise.resolve(undefined);
-    const letter = this.remove(inbox, entry, 'expired', now, deadLetterLimit);
+    const entry = entryOf(this.inboxes.get(userId), id);
+    if (!entry) return Promise.resolve(undefined);
+    const letter = this.remove(entry, 'expired', now, deadLetterLimit);
     this.deadlines.markStale(this.liveDeadlines);
     return Promise.resolve(letter);
   }
@@ -156,12 +164,8 @@ export class MemoryOfflineStore implements OfflineStore {
     while (letters.length < limit) {
       const due = this.deadlines.popDue(now);
       if (due === undefined) break;
-      if (due.json === undefined) {
-        this.deadlines.skippedStale();
-      } else {
-        const inbox = this.inboxes.get(due.userId)!;
-        letters.push(this.remove(inbox, due, 'expired', now, deadLetterLimit));
-      }
+      if (due.json === undefined) this.deadlines.skippedStale();
+      else letters.push(this.remove(due, 'expired', now, deadLetterLimit));
     }
     return Promise.resolve(letters);
   }
@@ -180,14 +184,13 @@ export class MemoryOfflineStore implements OfflineStore {
   }
 
   private remove(
-    inbox: Inbox,
     entry: Entry,
     reason: DeadLetter['reason'],
     now: number,
     deadLetterLimit: number,
   ): DeadLetter {
     const message = JSON.parse(entry.json!) as OfflineMessage;
-    this.take(inbox, entry);
+    this.take(entry);
     const letter: DeadLetter = { ...message, reason, deadAt: now };
     this.dead.push(letter);
     if (this.dead.length > deadLetterLimit) this.dead.splice(0, this.dead.length - deadLetterLimit);
@@ -196,16 +199,25 @@ export class MemoryOfflineStore implements OfflineStore {
   }
 
   /** Takes a waiting entry out of its inbox; its heap entry is stale from then on. */
-  private take(inbox: Inbox, entry: Entry): void {
+  private take(entry: Entry): void {
     const { userId, id } = entry;
     entry.json = undefined;
-    inbox.messages.delete(id);
-    inbox.bytes -= entry.bytes;
     this.counts.pending--;
-    if (inbox.messages.size === 0) this.inboxes.delete(userId);
+    const held = this.inboxes.get(userId);
+    if (held === entry) {
+      this.inboxes.delete(userId);
+    } else if (held instanceof Inbox) {
+      held.messages.delete(id);
+      held.bytes -= entry.bytes;
+      // Back to the entry alone: a user down to one message holds no map.
+      if (held.messages.size === 1) this.inboxes.set(userId, oldestOf(held));
+    }
   }
 
   private *waitingDeadlines(): Iterable<Entry> {
-    for (const inbox of this.inboxes.values()) yield* inbox.messages.values();
+    for (const held of this.inboxes.values()) {
+      if (held instanceof Entry) yield held;
+      else yield* held.messages.values();
+    }
   }
 }
