@@ -68,6 +68,8 @@ export { RealtimeJobs, type JobRuns, type QueueCounts } from './jobs/realtime-jo
 export { RealtimeTestingModule } from './testing/realtime-testing.module';
 export { RealtimeRecorder, type RecordedPublish } from './testing/realtime-recorder';
 export { RealtimePresenceFixture } from './testing/realtime-presence.fixture';
+export { RealtimeEventsFixture } from './testing/realtime-events.fixture';
+export { RealtimeTestTokens, type TestTokenClaims } from './testing/realtime-test-tokens';
 export { RecordedRevocations, type RecordedRevocation } from './testing/recorded-revocations';
 export {
   CloseCode,

@@ -3,9 +3,15 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { BroadcastService } from '../delivery/broadcast.service';
 import type { Broadcaster } from '../delivery/broadcaster.interface';
 import { RevocationService } from '../auth/revocation.service';
+import { TokenRejectedError, TokenService } from '../auth/token.service';
+import { OnRealtimeEvent } from '../presence/lifecycle/on-realtime-event.decorator';
+import type { RealtimeEvent } from '../presence/lifecycle/realtime-event';
+import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { PresenceService } from '../presence/presence.service';
 import { RecordedRevocations } from './recorded-revocations';
+import { RealtimeEventsFixture } from './realtime-events.fixture';
 import { RealtimePresenceFixture } from './realtime-presence.fixture';
+import { RealtimeTestTokens } from './realtime-test-tokens';
 import { RealtimeRecorder } from './realtime-recorder';
 import { RealtimeTestingModule } from './realtime-testing.module';
 
@@ -57,6 +63,35 @@ class AccountClosure {
 
   revokeNothing() {
     return this.revocations.revoke({});
+  }
+}
+
+/** The app's own check of the library's tokens, as an HTTP guard of the app makes it. */
+@Injectable()
+class AdminCheck {
+  constructor(private readonly tokens: TokenService) {}
+
+  adminOf(token: string): string | null {
+    const principal = this.tokens.verify(token);
+    return principal.roles.includes('admin') ? principal.userId : null;
+  }
+}
+
+/** The app's lifecycle handler, and an operations view of the events' counts. */
+@Injectable()
+class LastSeen {
+  readonly seen = new Map<string, number>();
+
+  constructor(private readonly events: RealtimeEvents) {}
+
+  @OnRealtimeEvent('user.offline')
+  offline({ data }: RealtimeEvent<'user.offline'>): void {
+    if (data.userId === 'unreachable') throw new Error('profile store down');
+    this.seen.set(data.userId, data.lastSeen);
+  }
+
+  counts() {
+    return this.events.stats();
   }
 }
 
@@ -139,6 +174,43 @@ describe('RealtimeTestingModule', () => {
     expect(recorded.revoked).toEqual([{ userId: 'mallory' }]);
     await expect(closure.revokeNothing()).rejects.toThrow('revoke needs a tokenId or a userId');
     expect(recorded.size).toBe(1);
+  });
+
+  it("gives the app's token checks the real TokenService, accepting what RealtimeTestTokens signs", async () => {
+    const moduleRef = await withDomainCode(AdminCheck);
+    const tokens = moduleRef.get(RealtimeTestTokens);
+    const check = moduleRef.get(AdminCheck);
+    expect(check.adminOf(tokens.sign('root', { roles: ['admin'] }))).toBe('root');
+    expect(check.adminOf(tokens.sign('ada'))).toBeNull();
+    expect(() => check.adminOf(tokens.sign('root', { expiresInSec: -60 }))).toThrow(
+      TokenRejectedError,
+    );
+    // Another testing module's key: its tokens are valid nowhere else.
+    const otherModule = await withDomainCode(AdminCheck);
+    const other = otherModule.get(RealtimeTestTokens);
+    expect(() => check.adminOf(other.sign('root', { roles: ['admin'] }))).toThrow(
+      TokenRejectedError,
+    );
+    await Promise.all([moduleRef.close(), otherModule.close()]);
+  });
+
+  it("delivers lifecycle events to the app's handlers, and gives it the real RealtimeEvents", async () => {
+    const moduleRef = await withDomainCode(LastSeen);
+    const events = moduleRef.get(RealtimeEventsFixture);
+    const lastSeen = moduleRef.get(LastSeen);
+    const event = await events.deliver('user.offline', { userId: 'ada', lastSeen: 1_700 });
+    expect(event).toMatchObject({ name: 'user.offline', data: { userId: 'ada' } });
+    expect(lastSeen.seen.get('ada')).toBe(1_700);
+    // The handler's failure reaches the test (the library would retry, then dead-letter it).
+    await expect(
+      events.deliver('user.offline', { userId: 'unreachable', lastSeen: 1 }),
+    ).rejects.toThrow('profile store down');
+    // What the library emits reaches the same handler, in this process.
+    moduleRef.get(RealtimeEvents).emit('user.offline', { userId: 'grace', lastSeen: 2_000 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lastSeen.seen.get('grace')).toBe(2_000);
+    expect(await lastSeen.counts()).toEqual({ emitted: 1, deadLettered: 0 });
+    await moduleRef.close();
   });
 
   it('refuses what BroadcastService refuses: a close code the protocol does not use', async () => {

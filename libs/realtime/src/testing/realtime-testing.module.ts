@@ -1,4 +1,6 @@
 import { Global, Module, type Provider, type Type } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TokenService } from '../auth/token.service';
 import { BroadcastService } from '../delivery/broadcast.service';
 import { IdempotencyService } from '../delivery/idempotency/idempotency.service';
 import { MemoryIdempotencyStore } from '../delivery/idempotency/memory-idempotency.store';
@@ -6,8 +8,18 @@ import { resolveRealtimeOptions } from '../options/resolve-options';
 import { MemoryPresenceStore } from '../presence/memory-presence.store';
 import { PRESENCE_STORE } from '../presence/presence.constants';
 import { PresenceService } from '../presence/presence.service';
+import { MemoryEventDeadLetterStore } from '../presence/lifecycle/event-dead-letter.store';
+import { EventRunner, MemoryLifecycleDispatcher } from '../presence/lifecycle/lifecycle-dispatcher';
+import { LifecycleHandlers } from '../presence/lifecycle/lifecycle-handlers';
+import {
+  EVENT_DEAD_LETTERS,
+  LIFECYCLE_DISPATCHER,
+} from '../presence/lifecycle/lifecycle.constants';
+import { RealtimeEvents } from '../presence/lifecycle/realtime-events.service';
 import { RevocationService } from '../auth/revocation.service';
+import { RealtimeEventsFixture } from './realtime-events.fixture';
 import { RealtimePresenceFixture } from './realtime-presence.fixture';
+import { RealtimeTestTokens } from './realtime-test-tokens';
 import { RecordedRevocations } from './recorded-revocations';
 import { RealtimeRecorder } from './realtime-recorder';
 
@@ -26,18 +38,47 @@ function standIn<T>(
 /** Presence changes a topic's log keeps (read by `presence_diff`, which no unit test sends). */
 const PRESENCE_LOG_ENTRIES = 256;
 
+/** Lifecycle events as in memory mode: the app's handlers found, called in this process. */
+const EVENT_PROVIDERS: Provider[] = [
+  LifecycleHandlers,
+  { provide: EVENT_DEAD_LETTERS, useFactory: () => new MemoryEventDeadLetterStore() },
+  {
+    provide: LIFECYCLE_DISPATCHER,
+    inject: [LifecycleHandlers, EVENT_DEAD_LETTERS],
+    useFactory: (handlers: LifecycleHandlers, deadLetters: MemoryEventDeadLetterStore) =>
+      new MemoryLifecycleDispatcher(
+        new EventRunner(handlers, deadLetters, resolveRealtimeOptions().events),
+      ),
+  },
+  {
+    provide: RealtimeEvents,
+    inject: [LifecycleHandlers, LIFECYCLE_DISPATCHER, EVENT_DEAD_LETTERS],
+    useFactory: (
+      handlers: LifecycleHandlers,
+      dispatcher: MemoryLifecycleDispatcher,
+      deadLetters: MemoryEventDeadLetterStore,
+    ) => new RealtimeEvents(handlers, dispatcher, deadLetters, resolveRealtimeOptions()),
+  },
+  RealtimeEventsFixture,
+];
+
 /**
  * Import instead of RealtimeModule to unit-test domain services: they get a
  * BroadcastService that records, and the test reads RealtimeRecorder; an
  * IdempotencyService that works as in memory mode; and the real
  * PresenceService over the memory store, counting the connections the test
  * opens with RealtimePresenceFixture; and a RevocationService that records
- * (RecordedRevocations).
+ * (RecordedRevocations). TokenService is the real one, accepting the
+ * tokens RealtimeTestTokens signs; RealtimeEvents is the real one, in this
+ * process, and RealtimeEventsFixture delivers events to the app's
+ * `@OnRealtimeEvent` handlers.
  *
  * @publicApi
  */
 @Global()
 @Module({
+  // The app's @OnRealtimeEvent handlers are found as RealtimeModule finds them.
+  imports: [DiscoveryModule],
   providers: [
     RealtimeRecorder,
     standIn(BroadcastService, RealtimeRecorder),
@@ -56,6 +97,14 @@ const PRESENCE_LOG_ENTRIES = 256;
     RealtimePresenceFixture,
     RecordedRevocations,
     standIn(RevocationService, RecordedRevocations),
+    RealtimeTestTokens,
+    {
+      provide: TokenService,
+      inject: [RealtimeTestTokens],
+      useFactory: (tokens: RealtimeTestTokens) =>
+        new TokenService(resolveRealtimeOptions({ jwt: { secret: tokens.secret } })),
+    },
+    ...EVENT_PROVIDERS,
   ],
   exports: [
     RealtimeRecorder,
@@ -65,6 +114,10 @@ const PRESENCE_LOG_ENTRIES = 256;
     RealtimePresenceFixture,
     RecordedRevocations,
     RevocationService,
+    RealtimeTestTokens,
+    TokenService,
+    RealtimeEvents,
+    RealtimeEventsFixture,
   ],
 })
 export class RealtimeTestingModule {}

@@ -20,13 +20,15 @@ export class HandlerTimeoutError extends Error {
 /**
  * The app's `@OnRealtimeEvent` methods, found once with Nest's
  * DiscoveryService (singleton providers only: a request-scoped one has no
- * instance to call).
+ * instance to call): at module init, or at the first question before it (a
+ * test's module that was compiled, never initialized, has its instances).
  */
 @Injectable()
 export class LifecycleHandlers implements OnModuleInit {
   private readonly logger = new Logger('Realtime');
   private readonly byName = new Map<string, LifecycleHandler[]>();
   private readonly byKey = new Map<string, LifecycleHandler>();
+  private found = false;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -34,6 +36,27 @@ export class LifecycleHandlers implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
+    this.find();
+  }
+
+  has(name: RealtimeEventName): boolean {
+    this.find();
+    return this.byName.has(name);
+  }
+
+  of(name: RealtimeEventName): readonly LifecycleHandler[] {
+    this.find();
+    return this.byName.get(name) ?? [];
+  }
+
+  byHandlerKey(key: string): LifecycleHandler | undefined {
+    this.find();
+    return this.byKey.get(key);
+  }
+
+  private find(): void {
+    if (this.found) return;
+    this.found = true;
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.instance as Record<string, unknown> | undefined;
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
@@ -56,18 +79,6 @@ export class LifecycleHandlers implements OnModuleInit {
     if (this.byKey.size > 0) {
       this.logger.log(`lifecycle handlers: ${[...this.byKey.keys()].join(', ')}`);
     }
-  }
-
-  has(name: RealtimeEventName): boolean {
-    return this.byName.has(name);
-  }
-
-  of(name: RealtimeEventName): readonly LifecycleHandler[] {
-    return this.byName.get(name) ?? [];
-  }
-
-  byHandlerKey(key: string): LifecycleHandler | undefined {
-    return this.byKey.get(key);
   }
 }
 
