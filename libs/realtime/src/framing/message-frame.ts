@@ -14,6 +14,11 @@ export function encodeMessage(message: MessageFrameData): OutboundFrame {
   return spliceMessage(JSON.stringify(type), json, message);
 }
 
+/** A payload's JSON text: a SerializedJson one as it is, any other serialized now (payloadJson). */
+export function payloadText(payload: unknown): string {
+  return payload instanceof SerializedJson ? payload.toString() : payloadJson(payload);
+}
+
 /**
  * A payload as JSON text. One that JSON cannot carry is refused with a
  * message saying so (a BigInt, a cycle), not a bare TypeError; one that
@@ -40,7 +45,7 @@ export function payloadJson(payload: unknown): string {
  */
 export function serializedPayload(payload: unknown): SerializedJson {
   if (payload instanceof SerializedJson) return payload;
-  return new SerializedJson(Buffer.from(payloadJson(payload)));
+  return new SerializedJson(payloadJson(payload));
 }
 
 /**

@@ -1,12 +1,18 @@
 /**
- * A JSON value kept as the text it arrived as (UTF-8, already checked to be
- * JSON): a client's publish payload, spliced into the `message` frame as is
- * instead of being serialized again.
+ * A JSON value kept as the text it arrived as (already checked to be JSON):
+ * a client's publish payload (its UTF-8 bytes), or a payload serialized once
+ * at the call (its text), spliced into frames and commands as is instead of
+ * being serialized again.
  */
 export class SerializedJson {
-  constructor(readonly bytes: Buffer) {}
+  constructor(readonly bytes: Buffer | string) {}
 
   toString(): string {
-    return this.bytes.toString('utf8');
+    return typeof this.bytes === 'string' ? this.bytes : this.bytes.toString('utf8');
+  }
+
+  /** Where something stringifies it whole after all: the value it holds, not its fields. */
+  toJSON(): unknown {
+    return JSON.parse(this.toString());
   }
 }

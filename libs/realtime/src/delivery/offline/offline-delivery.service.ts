@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { randomFillSync } from 'node:crypto';
 import type { RealtimeEngine } from '../../engine/realtime-engine.port';
-import { encodeMessage } from '../../framing/message-frame';
+import { encodeMessage, serializedPayload } from '../../framing/message-frame';
 import type { ResolvedRealtimeOptions } from '../../options/resolved-options';
 import { DIRECT_TOPIC, ErrorCode, RealtimeException } from '../../protocol';
 import { REALTIME_ENGINE, REALTIME_OPTIONS } from '../../realtime.constants';
@@ -104,22 +104,29 @@ export class OfflineDeliveryService implements OnModuleInit {
   async send(userId: string, type: string, payload: unknown, ttlSeconds: number): Promise<string> {
     this.assertRetainable(userId, ttlSeconds);
     const ts = Date.now();
+    // Serialized once, at the call: the inbox and the live push carry the payload as it was then,
+    // whatever the caller changes later, and neither serializes it again.
+    const serialized = serializedPayload(payload);
     const message: OfflineMessage = {
       id: this.newId(),
       userId,
       type,
-      payload,
+      payload: serialized,
       ts,
       expiresAt: ts + Math.ceil(ttlSeconds * 1000),
     };
-    const kept = retain(message);
-    const { evicted, online } = await this.store.add(kept, this.limits);
+    const { evicted, online } = await this.store.add(retain(message), this.limits);
     for (const letter of evicted) await this.deadLettered(letter);
     if (!online) return message.id;
-    // The payload as it was at the call, as kept: the caller may have changed its object since.
-    const sent = (JSON.parse(kept.json) as OfflineMessage).payload;
     try {
-      await this.engine.command({ kind: 'user', userId, type, payload: sent, ts, id: message.id });
+      await this.engine.command({
+        kind: 'user',
+        userId,
+        type,
+        payload: serialized,
+        ts,
+        id: message.id,
+      });
     } catch (error) {
       // Kept already: if the live push fails, the user still gets it on the next connection.
       this.logger.warn(`live push of ${message.id} failed: ${failureDetail(error)}`);

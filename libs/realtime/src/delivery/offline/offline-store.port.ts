@@ -1,5 +1,5 @@
 import type { DeadLetter, OfflineMessage, OfflineStats } from './offline-message';
-import { payloadJson } from '../../framing/message-frame';
+import { payloadText } from '../../framing/message-frame';
 
 /** Bounds of one user's inbox, and what a full one does. */
 export interface InboxLimits {
@@ -105,7 +105,7 @@ export function serializeMessage(message: OfflineMessage): string {
   // a payload JSON has no value for being null, as in a frame.
   return (
     `{"id":${JSON.stringify(message.id)},"userId":${JSON.stringify(message.userId)},` +
-    `"type":${JSON.stringify(message.type)},"payload":${payloadJson(message.payload)},` +
+    `"type":${JSON.stringify(message.type)},"payload":${payloadText(message.payload)},` +
     `"ts":${message.ts},"expiresAt":${message.expiresAt}}`
   );
 }

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { encodeSerializedMessage, payloadJson } from '../../framing/message-frame';
+import { encodeSerializedMessage, payloadText } from '../../framing/message-frame';
 import { SerializedJson } from '../../framing/serialized-json';
 import type { EngineCommand, EngineMessage, RevokeCommand } from '../realtime-engine.port';
 
@@ -61,6 +61,19 @@ function endOfString(json: string, start: number): number {
   return -1;
 }
 
+/**
+ * A command as the command channel carries it: its JSON, with a user
+ * command's SerializedJson payload spliced in as it is (a retained message's,
+ * serialized once at the send). Throws what JSON.stringify throws.
+ */
+export function encodeCommand(command: EngineCommand): string {
+  if (command.kind === 'user' && command.payload instanceof SerializedJson) {
+    const { payload, ...rest } = command;
+    return `${JSON.stringify(rest).slice(0, -1)},"payload":${payload.toString()}}`;
+  }
+  return JSON.stringify(command);
+}
+
 export function parseCommand(raw: string): EngineCommand | undefined {
   try {
     return JSON.parse(raw) as EngineCommand;
@@ -107,6 +120,5 @@ export async function roundTrip(redis: Redis, timeoutMs: number): Promise<number
  * a missing payload as null, a SerializedJson one as it arrived.
  */
 export function encodePublish(type: string, payload: unknown): string {
-  const json = payload instanceof SerializedJson ? payload.toString() : payloadJson(payload);
-  return `[${JSON.stringify(type)},${json}]`;
+  return `[${JSON.stringify(type)},${payloadText(payload)}]`;
 }

@@ -22,6 +22,7 @@ import type {
 import {
   decodeEntry,
   decodePublished,
+  encodeCommand,
   encodePublish,
   parseCommand,
   parseCommands,
@@ -379,7 +380,7 @@ export class RedisEngine implements RealtimeEngine {
   command(command: EngineCommand): Promise<void> {
     let message: string;
     try {
-      message = JSON.stringify(command);
+      message = encodeCommand(command);
     } catch {
       // Only a payload can fail to serialize: say so as the memory engine does.
       return Promise.reject(
