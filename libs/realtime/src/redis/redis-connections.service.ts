@@ -129,6 +129,7 @@ export class RedisConnections implements OnApplicationShutdown {
     const backoff = new ReconnectBackoff();
     const settings: RedisOptions = {
       connectionName: `realtime:${name}`,
+      ...CLOSE_AT_ONCE,
       // A cluster's node connections do not reconnect themselves (the Cluster does).
       ...(cluster ? {} : { retryStrategy: backoff.delay }),
       ...defaults,
@@ -181,6 +182,7 @@ export class RedisConnections implements OnApplicationShutdown {
       name,
       new Redis({
         connectionName: `realtime:${name}`,
+        ...CLOSE_AT_ONCE,
         retryStrategy: backoff.delay,
         ...options,
         ...cluster?.options.redisOptions,
@@ -247,6 +249,14 @@ export class RedisConnections implements OnApplicationShutdown {
     await Promise.all(connections.map((connection) => closeConnection(connection)));
   }
 }
+
+/**
+ * What is disconnected has nothing left to send (a connection never ready, a
+ * failed QUIT, Bull's blocking one): its socket goes at once. ioredis's 2 s
+ * wait for the peer to close held the host's exit that long when the peer
+ * never did (a stalled proxy, a half-open link).
+ */
+const CLOSE_AT_ONCE: RedisOptions = { disconnectTimeout: 0 };
 
 /** How long shutdown lets a connection that is still connecting finish, so that it can QUIT. */
 const SETTLE_MS = 500;
