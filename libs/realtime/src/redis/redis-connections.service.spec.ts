@@ -31,15 +31,17 @@ describe('RedisConnections shutdown', () => {
       await connections.onApplicationShutdown();
 
       // Gone at once: ioredis alone ends the socket and waits 2 s for the peer to close it.
+      let timer: NodeJS.Timeout | undefined;
       const first = await Promise.race([
         ended.then(() => 'ended'),
-        new Promise((resolve) => setTimeout(resolve, 1_000, 'still open after 1 s')),
+        new Promise((resolve) => (timer = setTimeout(resolve, 1_000, 'still open after 1 s'))),
       ]);
+      clearTimeout(timer);
       expect(first).toBe('ended');
       expect(socket.destroyed).toBe(true);
     } finally {
       for (const socket of peer.accepted) socket.destroy();
-      peer.server.close();
+      await new Promise((resolve) => peer.server.close(resolve));
     }
   });
 });
