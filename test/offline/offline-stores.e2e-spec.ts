@@ -156,6 +156,14 @@ describe.each(['memory', 'redis', 'redis-cluster'] as const)('offline stores (%s
     expect(letter?.payload).toEqual(payload);
   });
 
+  it('takes the deadline from the message, not from a payload that ends like one', async () => {
+    const m = message('lookalike', { ts: 1, expiresAt: 2 });
+    await add(m, limits());
+    const due = await store.expireDue(Date.now(), 100, 3);
+    expect(due.map((letter) => letter.id)).not.toContain(m.id);
+    expect((await store.pending('lookalike', Date.now())).map((w) => w.id)).toEqual([m.id]);
+  });
+
   it('keeps a message whose id and user id JSON must escape, under that id and user', async () => {
     const userId = 'we"ird\\user\n';
     const m = { ...message(userId, 'x'), id: `odd"id\\${seq}` };

@@ -128,7 +128,8 @@ local results, due, pushes = {}, {}, {}
 local added, evicted, stamp = 0, 0, nil
 for m = 1, n do
   local user, id, json = owners[m], ids[m], jsons[m]
-  local ts, expiresAt = string.match(json, '"ts":(%d+),"expiresAt":(%d+)}$')
+  -- Tried from near the end only (the tail is under 64 bytes): the payload is never scanned.
+  local ts, expiresAt = string.match(json, '"ts":(%d+),"expiresAt":(%d+)}$', math.max(1, #json - 64))
   local box, s, size = boxPrefix .. user, states[user], #json
   if size > maxBytes then
     results[#results + 1] = {m, 'too-large'}
