@@ -23,6 +23,6 @@ describe('test support', () => {
     const health = await demo.http('GET', '/health');
     expect(health.status).toBe(200);
     await demo.stop();
-    expect(await demo.exited).toEqual({ code: 0, signal: null });
+    expect(await demo.exitStatus()).toBe('exit 0');
   });
 });

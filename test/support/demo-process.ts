@@ -63,6 +63,16 @@ export class DemoProcess {
     }));
   }
 
+  /**
+   * How the process ended, for an assertion on it: `exit 0`, or the code or
+   * signal with the tail of its output (what it logged before it failed).
+   */
+  async exitStatus(): Promise<string> {
+    const { code, signal } = await this.exited;
+    if (code === 0) return 'exit 0';
+    return `exit ${code ?? signal}:\n${this.output.slice(-3000)}`;
+  }
+
   /** Starts an instance on a free port and waits until /health answers (200 or 503). */
   static async start(
     env: NodeJS.ProcessEnv = {},
