@@ -16,7 +16,7 @@ const PASSWORD = 'right-password';
 /**
  * Connections the primary may accept in 3 s of refusals, 3 s after the
  * first: each of the instance's three connections backs off (measured: 10 in
- * all; about 15 on ioredis's own delays), not one every 50 ms (180).
+ * all, as on ioredis's own delays), not one every 50 ms (180).
  */
 const RECONNECTS_IN_3S = 60;
 
