@@ -1,4 +1,4 @@
-import { encodeSerializedMessage, payloadJson } from '../framing/message-frame';
+import { encodeSerializedMessage, payloadJson, payloadText } from '../framing/message-frame';
 import { SerializedJson } from '../framing/serialized-json';
 import { type EngineHistoryOptions, HistoryLimitsResolver } from './history-limits';
 import { EpochClock, formatOffset, isAfterOffset, parseOffset } from './offset';
@@ -105,9 +105,7 @@ export class MemoryEngine implements RealtimeEngine {
     // The sink builds a user's frame only where the user is: checked here, a payload JSON cannot
     // carry fails for an absent user too, as the Redis engine's serialization fails it. (Here, not
     // in the sink: in Redis mode every instance's sink gets every command, already JSON.)
-    if (command.kind === 'user' && !(command.payload instanceof SerializedJson)) {
-      payloadJson(command.payload);
-    }
+    if (command.kind === 'user') payloadText(command.payload);
     this.sink?.execute(command);
     return Promise.resolve();
   }

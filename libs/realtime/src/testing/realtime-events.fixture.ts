@@ -1,14 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { LifecycleDispatcher } from '../presence/lifecycle/lifecycle-dispatcher';
-import { LifecycleHandlers, runHandler } from '../presence/lifecycle/lifecycle-handlers';
+import { EventRunner, type LifecycleDispatcher } from '../presence/lifecycle/lifecycle-dispatcher';
 import { LIFECYCLE_DISPATCHER } from '../presence/lifecycle/lifecycle.constants';
 import type {
   RealtimeEvent,
   RealtimeEventName,
   RealtimeEventPayloads,
 } from '../presence/lifecycle/realtime-event';
-import { resolveRealtimeOptions } from '../options/resolve-options';
 
 /**
  * Lifecycle events for tests of the app's `@OnRealtimeEvent` handlers:
@@ -21,10 +19,8 @@ import { resolveRealtimeOptions } from '../options/resolve-options';
  */
 @Injectable()
 export class RealtimeEventsFixture implements OnModuleDestroy {
-  private readonly timeoutMs = resolveRealtimeOptions().events.handlerTimeoutMs;
-
   constructor(
-    private readonly handlers: LifecycleHandlers,
+    private readonly runner: EventRunner,
     @Inject(LIFECYCLE_DISPATCHER) private readonly dispatcher: LifecycleDispatcher,
   ) {}
 
@@ -34,11 +30,8 @@ export class RealtimeEventsFixture implements OnModuleDestroy {
     data: RealtimeEventPayloads[N],
   ): Promise<RealtimeEvent<N>> {
     const event = { id: randomUUID(), name, at: Date.now(), data } as RealtimeEvent;
-    const settled = await Promise.allSettled(
-      this.handlers.of(name).map((handler) => runHandler(handler, event, this.timeoutMs)),
-    );
-    const failed = settled.find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
+    const [failed] = await this.runner.runAll(event);
+    if (failed) throw failed.error;
     return event as RealtimeEvent<N>;
   }
 

@@ -43,12 +43,15 @@ const EVENT_PROVIDERS: Provider[] = [
   LifecycleHandlers,
   { provide: EVENT_DEAD_LETTERS, useFactory: () => new MemoryEventDeadLetterStore() },
   {
-    provide: LIFECYCLE_DISPATCHER,
+    provide: EventRunner,
     inject: [LifecycleHandlers, EVENT_DEAD_LETTERS],
     useFactory: (handlers: LifecycleHandlers, deadLetters: MemoryEventDeadLetterStore) =>
-      new MemoryLifecycleDispatcher(
-        new EventRunner(handlers, deadLetters, resolveRealtimeOptions().events),
-      ),
+      new EventRunner(handlers, deadLetters, resolveRealtimeOptions().events),
+  },
+  {
+    provide: LIFECYCLE_DISPATCHER,
+    inject: [EventRunner],
+    useFactory: (runner: EventRunner) => new MemoryLifecycleDispatcher(runner),
   },
   {
     provide: RealtimeEvents,
